@@ -1,0 +1,173 @@
+#include "backends/interp/interpreter.h"
+
+#include <cmath>
+#include <fmt/format.h>
+
+#include "backends/interp/kernels.h"
+#include "ir/graph_builder.h"
+#include "ir/init.h"
+#include "ir/ops.h"
+
+namespace weft {
+
+namespace {
+
+std::vector<Tensor> evaluate(const Graph& graph, std::span<const Tensor> inputs, std::span<const Tensor> params,
+                             const InterpOptions& options, bool with_updates);
+
+/// Runs a composite op through its decomposition, built for the operands' concrete types.
+std::vector<Tensor> run_decomposition(const Node& node, std::span<const Tensor> operands, const InterpOptions& options) {
+  const OpDef& def = op_def(node.op);
+  if (!def.decompose)
+    throw Error(with_location(fmt::format("{}: the interpreter has no kernel and the op has no decomposition",
+                                          def.name), node.loc));
+  Graph g(def.name);
+  std::vector<ValueId> args;
+  for (size_t i = 0; i < operands.size(); ++i)
+    args.push_back(g.add_input(fmt::format("x{}", i), TensorType{operands[i].dtype(), static_shape(operands[i].shape())}));
+  GraphBuilder b(g);
+  b.set_scope(node.scope);
+  b.set_loc(node.loc);
+  std::vector<ValueId> results = def.decompose(b, args, node.attrs);
+  for (size_t i = 0; i < results.size(); ++i) g.add_output(fmt::format("y{}", i), results[i]);
+  return evaluate(g, operands, {}, options, false);
+}
+
+bool has_non_finite(const Tensor& t) {
+  if (t.dtype() != DType::f32 && t.dtype() != DType::f64) return false;
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(t.at(i))) return true;
+  return false;
+}
+
+std::vector<Tensor> evaluate(const Graph& graph, std::span<const Tensor> inputs, std::span<const Tensor> params,
+                             const InterpOptions& options, bool with_updates) {
+  WEFT_CHECK(inputs.size() == graph.inputs().size(), "interpret: wrong number of inputs");
+  std::vector<Tensor> values(graph.num_values());
+  SymbolBindings bindings;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    ValueId v = graph.inputs()[i].value;
+    const TensorType& type = graph.type(v);
+    for (size_t d = 0; d < type.shape.size() && d < inputs[i].shape().size(); ++d) {
+      const Dim& dim = type.shape[d];
+      if (!dim.is_static() && dim.coefficient() == 1 && dim.symbols().size() == 1)
+        bindings.emplace(dim.symbols()[0], inputs[i].shape()[d]);
+    }
+    values[v] = inputs[i];
+  }
+  for (size_t i = 0; i < params.size(); ++i) values[graph.params()[i].value] = params[i];
+
+  auto run_subgraph = [&options](const Graph& g, std::span<const Tensor> ins) {
+    return evaluate(g, ins, {}, options, false);
+  };
+  for (const Node& node : graph.nodes()) {
+    std::vector<Tensor> operands;
+    operands.reserve(node.operands.size());
+    for (ValueId v : node.operands) operands.push_back(values[v]);
+    std::vector<Tensor> results;
+    if (const interp::Kernel* k = interp::find_kernel(node.op)) {
+      interp::KernelContext ctx{node, bindings, run_subgraph};
+      try {
+        results = (*k)(ctx, operands);
+      } catch (const Error& e) {
+        throw Error(with_location(e.what(), node.loc));
+      }
+    } else {
+      results = run_decomposition(node, operands, options);
+    }
+    WEFT_CHECK(results.size() == node.results.size(),
+               fmt::format("{} kernel returned {} results, expected {}", op_name(node.op), results.size(),
+                           node.results.size()));
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (options.nan_trap && has_non_finite(results[i]))
+        throw Error(with_location(fmt::format("NaN/Inf trap: {} produced a non-finite value in result {} ({}) of "
+                                              "scope '{}'",
+                                              op_name(node.op), i, results[i].type_str(), node.scope),
+                                  node.loc));
+      values[node.results[i]] = std::move(results[i]);
+    }
+  }
+  std::vector<Tensor> outs;
+  for (const auto& o : graph.outputs()) outs.push_back(values[o.value]);
+  if (with_updates)
+    for (const auto& u : graph.updates()) outs.push_back(values[u.value]);
+  return outs;
+}
+
+class InterpExecutable : public Executable {
+ public:
+  InterpExecutable(Graph graph, const CompileOptions& options)
+      : graph_(std::move(graph)), sig_(signature_of(graph_)), options_{options.nan_trap} {
+    state_ = initial_params(graph_);
+  }
+
+  const Signature& signature() const override { return sig_; }
+
+  std::vector<Tensor> run(std::span<const Tensor> inputs) override {
+    bind_inputs(sig_, inputs);  // validates dtypes, ranks, dims and bounds
+    std::vector<Tensor> all = interpret(graph_, inputs, state_, options_);
+    size_t n_out = graph_.outputs().size();
+    for (size_t i = 0; i < graph_.updates().size(); ++i) {
+      const std::string& name = graph_.updates()[i].param;
+      state_[param_index(name)] = all[n_out + i].clone();
+    }
+    all.resize(n_out);
+    return all;
+  }
+
+  Tensor state(const std::string& name) const override { return state_[param_index(name)].clone(); }
+
+  void set_state(const std::string& name, const Tensor& value) override {
+    size_t i = param_index(name);
+    const TensorType& want = sig_.state[i].type;
+    bool ok = value.dtype() == want.dtype && value.rank() == want.rank();
+    for (int d = 0; ok && d < value.rank(); ++d)
+      ok = want.shape[d].is_static() && want.shape[d].value() == value.shape()[d];
+    if (!ok) throw Error(fmt::format("state '{}' must be {}, but got {}", name, want.str(), value.type_str()));
+    state_[i] = value.clone();
+  }
+
+ private:
+  size_t param_index(const std::string& name) const {
+    for (size_t i = 0; i < graph_.params().size(); ++i)
+      if (graph_.params()[i].name == name) return i;
+    throw Error(fmt::format("no state named '{}' in graph '{}'", name, graph_.name()));
+  }
+
+  Graph graph_;
+  Signature sig_;
+  InterpOptions options_;
+  std::vector<Tensor> state_;
+};
+
+}  // namespace
+
+std::vector<Tensor> interpret(const Graph& graph, std::span<const Tensor> inputs, std::span<const Tensor> params,
+                              const InterpOptions& options) {
+  if (params.size() != graph.params().size())
+    throw Error(fmt::format("interpret: graph '{}' has {} parameters, but {} values were given", graph.name(),
+                            graph.params().size(), params.size()));
+  return evaluate(graph, inputs, params, options, true);
+}
+
+std::vector<Tensor> initial_params(const Graph& graph) {
+  std::vector<Tensor> out;
+  for (const auto& p : graph.params()) {
+    const TensorType& t = graph.type(p.value);
+    std::vector<int64_t> shape;
+    for (const auto& d : t.shape) {
+      if (!d.is_static())
+        throw Error(fmt::format("parameter '{}' has symbolic shape {}: parameters must have static shapes", p.name,
+                                t.str()));
+      shape.push_back(d.value());
+    }
+    out.push_back(Tensor::from_bytes(t.dtype, shape, materialize_initializer(p.init, t.dtype, shape)));
+  }
+  return out;
+}
+
+std::unique_ptr<Executable> InterpBackend::compile(const Graph& graph, const CompileOptions& options) const {
+  return std::make_unique<InterpExecutable>(graph, options);
+}
+
+}  // namespace weft

@@ -1,0 +1,5 @@
+// Placeholder: the movement kernels are written by the helper that owns this file.
+#include "backends/interp/kernels.h"
+namespace weft::interp {
+void register_movement_kernels(KernelTable&) {}
+}  // namespace weft::interp

@@ -1,0 +1,5 @@
+// Placeholder: the reduction kernels are written by the helper that owns this file.
+#include "backends/interp/kernels.h"
+namespace weft::interp {
+void register_reduction_kernels(KernelTable&) {}
+}  // namespace weft::interp

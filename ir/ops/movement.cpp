@@ -1,0 +1,5 @@
+// Placeholder: the movement ops are defined by the helper that owns this file.
+#include "ir/ops.h"
+namespace weft::ops_detail {
+void register_movement_ops(std::vector<OpDef>&) {}
+}  // namespace weft::ops_detail
