@@ -46,14 +46,34 @@ struct ShapeQuery {
   const Graph* body = nullptr;
 };
 
+/// Differentiates a sub-graph where it is used (supplied by autodiff to the rules of ops with a body):
+/// emits `body` evaluated at `inputs` into the builder's graph, then its reverse pass seeded with
+/// `cotangents` (one per body output; nullopt: none), and returns the gradient of each body input
+/// flagged in `wrt` (nullopt where none flows).
+using BodyVjp = std::function<std::vector<std::optional<ValueId>>(
+    GraphBuilder& builder, const Graph& body, const std::vector<ValueId>& inputs,
+    const std::vector<std::optional<ValueId>>& cotangents, const std::vector<bool>& wrt)>;
+
 /// What a gradient rule sees: values of the graph being built, and the gradient flowing into each
 /// result (nullopt where no gradient flows). It returns one entry per operand (nullopt: no gradient,
-/// e.g. for integer indices).
+/// e.g. for integer indices). Each gradient has exactly its operand's type (a rule for a
+/// broadcasting op reduces it back; see ir/ops/grad_util.h).
 struct GradQuery {
   GraphBuilder& builder;
   const Node& node;  // the forward node (its operands/results are ids in the builder's graph)
   const std::vector<std::optional<ValueId>>& result_grads;
+  /// Which operands need a gradient; a rule may skip the others (autodiff ignores what it returns for them).
+  const std::vector<bool>& wanted;
+  /// What the op's `save` rule made the forward node also return (empty for ops without one).
+  const std::vector<ValueId>& saved;
+  /// For ops with a body (scan); null otherwise.
+  const BodyVjp* body_vjp = nullptr;
 };
+
+/// Rewrites a forward node on the gradient path so that it also returns what its gradient rule
+/// needs (scan: the carries entering each step), instead of recomputing it. Emits the replacement
+/// (operands as in `node`) and returns its results: the node's own results first, then the saved values.
+using SaveRule = std::function<std::vector<ValueId>(GraphBuilder& builder, const Node& node)>;
 
 using ShapeRule = std::function<std::vector<TensorType>(const ShapeQuery&)>;
 using GradRule = std::function<std::vector<std::optional<ValueId>>(const GradQuery&)>;
@@ -71,7 +91,8 @@ struct OpDef {
   bool has_body = false;       // scan, fusion
   bool differentiable = true;  // false for comparisons, argmax, iota, ... (their outputs carry no gradient)
   ShapeRule infer;
-  GradRule gradient;           // empty: no rule (autodiff names the op)
+  GradRule gradient;           // empty: no rule (autodiff names the op, or differentiates `decompose`)
+  SaveRule save;               // optional; see SaveRule
   Decomposition decompose;     // empty for core ops
   std::string summary;         // one line for docs and --help
 };
@@ -99,6 +120,10 @@ void register_movement_ops(std::vector<OpDef>& table);
 void register_compute_ops(std::vector<OpDef>& table);
 void register_composite_ops(std::vector<OpDef>& table);
 void register_control_ops(std::vector<OpDef>& table);
+// Gradient rules of the families whose files are written separately; called after all registrations.
+void attach_reduction_gradients(std::vector<OpDef>& table);
+void attach_movement_gradients(std::vector<OpDef>& table);
+void attach_compute_gradients(std::vector<OpDef>& table);
 }  // namespace ops_detail
 
 }  // namespace weft

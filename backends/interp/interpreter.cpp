@@ -66,7 +66,7 @@ std::vector<Tensor> evaluate(const Graph& graph, std::span<const Tensor> inputs,
     for (ValueId v : node.operands) operands.push_back(values[v]);
     std::vector<Tensor> results;
     if (const interp::Kernel* k = interp::find_kernel(node.op)) {
-      interp::KernelContext ctx{node, bindings, run_subgraph};
+      interp::KernelContext ctx{node, bindings, run_subgraph, &graph};
       try {
         results = (*k)(ctx, operands);
       } catch (const Error& e) {

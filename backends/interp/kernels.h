@@ -21,6 +21,8 @@ struct KernelContext {
   const SymbolBindings& bindings;
   /// Evaluates a sub-graph (scan bodies) on the given inputs; its parameters are not used.
   std::function<std::vector<Tensor>(const Graph&, std::span<const Tensor>)> run_subgraph;
+  /// The graph holding `node`, for kernels whose run-time checks depend on declared (symbolic) types.
+  const Graph* graph = nullptr;
 };
 
 using Kernel = std::function<std::vector<Tensor>(const KernelContext&, std::span<const Tensor> operands)>;

@@ -1,0 +1,460 @@
+/** \file
+ * IR generation for the blocked, register-tiled SGEMM described in matmul_codegen.h.
+ *
+ * Emitted functions (all internal except the entry):
+ *   name(args)                       entry: picks the tiling, calls weft_parallel_for
+ *   name.task(ctx, index)            one output tile of one batch: loop over K blocks
+ *   name.pack_a / name.pack_b        copy a block of op(A) / op(B) into micro-panels
+ *   name.kernel(...)                 MR×NR micro-kernel with its store (and epilogue)
+ */
+#include "backends/llvm/matmul_codegen.h"
+
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "backends/llvm/ir_util.h"
+#include "ir/error.h"
+
+namespace weft::llvm_backend {
+
+GemmBlocking GemmBlocking::for_target(int vector_floats, int vector_registers) {
+  GemmBlocking g;
+  g.vector_floats = vector_floats;
+  g.nr = 2 * vector_floats;
+  // MR rows × 2 vectors of accumulators, plus 2 vectors of B and one broadcast of A.
+  g.mr = std::clamp((vector_registers - 3) / 2, 1, 14);
+  g.kc = 256;
+  g.mc = g.mr * 24;
+  g.nc = g.nr * 64;
+  g.k_unroll = 4;
+  return g;
+}
+
+GemmBlocking GemmBlocking::for_host() {
+  const HostTarget& host = host_target();
+  return for_target(host.vector_floats(), host.vector_registers);
+}
+
+llvm::StructType* gemm_args_type(llvm::LLVMContext& context) {
+  auto* ptr = llvm::PointerType::getUnqual(context);
+  auto* i64 = llvm::Type::getInt64Ty(context);
+  // a, b, c, m, n, k, lda, ldb, ldc, batch, stride_a, stride_b, stride_c, epilogue_data
+  return llvm::StructType::get(context, {ptr, ptr, ptr, i64, i64, i64, i64, i64, i64, i64, i64,
+                                         i64, i64, ptr});
+}
+
+namespace {
+
+// Field indices of GemmArgs in its IR struct.
+enum ArgField : unsigned {
+  kA, kB, kC, kM, kN, kK, kLda, kLdb, kLdc, kBatch, kStrideA, kStrideB, kStrideC, kEpilogueData
+};
+
+// The task context the entry builds on its stack: args, rows per tile, tiles per column, per row.
+enum TaskField : unsigned { kTaskArgs, kTaskRows, kTaskRowTiles, kTaskColTiles };
+
+class GemmEmitter {
+ public:
+  GemmEmitter(llvm::Module& module, std::string name, const GemmSpec& spec, const GemmBlocking& g)
+      : module_(module), ctx_(module.getContext()), name_(std::move(name)), spec_(spec), g_(g) {
+    WEFT_CHECK(g.vector_floats >= 1 && g.nr % g.vector_floats == 0, "NR must be whole vectors");
+    WEFT_CHECK(g.mc % g.mr == 0 && g.nc % g.nr == 0, "MC and NC must be whole micro-tiles");
+    WEFT_CHECK(g.kc >= 1 && g.k_unroll >= 1, "KC and the unroll factor must be positive");
+    f32_ = llvm::Type::getFloatTy(ctx_);
+    i1_ = llvm::Type::getInt1Ty(ctx_);
+    i32_ = llvm::Type::getInt32Ty(ctx_);
+    i64_ = llvm::Type::getInt64Ty(ctx_);
+    ptr_ = llvm::PointerType::getUnqual(ctx_);
+    vec_ = llvm::FixedVectorType::get(f32_, g.vector_floats);
+    nv_ = g.nr / g.vector_floats;
+  }
+
+  llvm::Function* emit() {
+    llvm::Function* pack_a = emit_pack(name_ + ".pack_a", g_.mr, /*unit_inner=*/spec_.transpose_a);
+    llvm::Function* pack_b = emit_pack(name_ + ".pack_b", g_.nr, /*unit_inner=*/!spec_.transpose_b);
+    llvm::Function* kernel = emit_kernel();
+    llvm::Function* task = emit_task(pack_a, pack_b, kernel);
+    return emit_entry(task);
+  }
+
+ private:
+  llvm::Value* c64(int64_t v) { return llvm::ConstantInt::get(i64_, v); }
+  llvm::Value* c32(int32_t v) { return llvm::ConstantInt::get(i32_, v); }
+
+  llvm::Function* new_function(const std::string& name, llvm::Type* ret,
+                               std::vector<llvm::Type*> params, bool external) {
+    auto* type = llvm::FunctionType::get(ret, params, false);
+    auto* f = llvm::Function::Create(
+        type, external ? llvm::Function::ExternalLinkage : llvm::Function::InternalLinkage, name,
+        module_);
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+    set_vector_width_attributes(*f, g_.vector_floats * 32);
+    return f;
+  }
+
+  // pack(src, row_stride, col_stride, extent, depth, dst): copies an `extent` × `depth` block,
+  // element (e, d) at src[e*row_stride + d*col_stride], into panels of `panel` elements of e:
+  // dst[(p*depth + d)*panel + e % panel] for panel p = e / panel, zero-padding the last panel.
+  // For A the "extent" is rows of op(A) and the depth is k; for B, columns of op(B) and k.
+  // `unit_inner` says the panel direction is contiguous in memory (stride 1), which the optimizer
+  // turns into vector copies.
+  llvm::Function* emit_pack(const std::string& name, int panel, bool unit_inner) {
+    llvm::Function* f =
+        new_function(name, llvm::Type::getVoidTy(ctx_), {ptr_, i64_, i64_, i64_, i64_, ptr_}, false);
+    auto arg = f->arg_begin();
+    llvm::Value* src = &*arg++;
+    llvm::Value* row_stride = &*arg++;
+    llvm::Value* col_stride = &*arg++;
+    llvm::Value* extent = &*arg++;
+    llvm::Value* depth = &*arg++;
+    llvm::Value* dst = &*arg++;
+    f->addParamAttr(0, llvm::Attribute::NoAlias);
+    f->addParamAttr(5, llvm::Attribute::NoAlias);
+    if (unit_inner) row_stride = c64(1);
+    else col_stride = c64(1);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
+
+    llvm::Value* full_panels = b.CreateSDiv(extent, c64(panel));
+    // Full panels: no bounds checks.
+    emit_for(b, c64(0), full_panels, c64(1), [&](llvm::Value* p) {
+      llvm::Value* src_panel = b.CreateGEP(f32_, src, b.CreateMul(b.CreateMul(p, c64(panel)), row_stride));
+      llvm::Value* dst_panel = b.CreateGEP(f32_, dst, b.CreateMul(b.CreateMul(p, depth), c64(panel)));
+      emit_for(b, c64(0), depth, c64(1), [&](llvm::Value* d) {
+        llvm::Value* src_d = b.CreateGEP(f32_, src_panel, b.CreateMul(d, col_stride));
+        llvm::Value* dst_d = b.CreateGEP(f32_, dst_panel, b.CreateMul(d, c64(panel)));
+        for (int e = 0; e < panel; ++e) {
+          llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, src_d, b.CreateMul(c64(e), row_stride)));
+          b.CreateStore(x, b.CreateGEP(f32_, dst_d, c64(e)));
+        }
+      }, "d");
+    }, "p");
+    // The last, partial panel: rows past the extent read a valid row (the last) and store zero.
+    llvm::Value* rest = b.CreateSub(extent, b.CreateMul(full_panels, c64(panel)));
+    emit_if(b, b.CreateICmpSGT(rest, c64(0)), [&] {
+      llvm::Value* base = b.CreateMul(full_panels, c64(panel));
+      llvm::Value* src_panel = b.CreateGEP(f32_, src, b.CreateMul(base, row_stride));
+      llvm::Value* dst_panel = b.CreateGEP(f32_, dst, b.CreateMul(b.CreateMul(full_panels, depth), c64(panel)));
+      llvm::Value* zero = llvm::ConstantFP::get(f32_, 0.0);
+      emit_for(b, c64(0), depth, c64(1), [&](llvm::Value* d) {
+        llvm::Value* src_d = b.CreateGEP(f32_, src_panel, b.CreateMul(d, col_stride));
+        llvm::Value* dst_d = b.CreateGEP(f32_, dst_panel, b.CreateMul(d, c64(panel)));
+        for (int e = 0; e < panel; ++e) {
+          llvm::Value* inside = b.CreateICmpSLT(c64(e), rest);
+          llvm::Value* row = b.CreateSelect(inside, c64(e), c64(0));
+          llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, src_d, b.CreateMul(row, row_stride)));
+          b.CreateStore(b.CreateSelect(inside, x, zero), b.CreateGEP(f32_, dst_d, c64(e)));
+        }
+      }, "d");
+    });
+    b.CreateRetVoid();
+    return f;
+  }
+
+  // kernel(kc, ap, bp, c, ldc, m_rem, n_rem, load_c, last, batch, row, col, data):
+  // C[0:m_rem, 0:n_rem] = (load_c ? C : 0) + Ap·Bp, passed through the epilogue when `last`.
+  llvm::Function* emit_kernel() {
+    llvm::Function* f = new_function(
+        name_ + ".kernel", llvm::Type::getVoidTy(ctx_),
+        {i64_, ptr_, ptr_, ptr_, i64_, i64_, i64_, i1_, i1_, i64_, i64_, i64_, ptr_}, false);
+    auto arg = f->arg_begin();
+    llvm::Value* kc = &*arg++;
+    llvm::Value* ap = &*arg++;
+    llvm::Value* bp = &*arg++;
+    llvm::Value* c = &*arg++;
+    llvm::Value* ldc = &*arg++;
+    llvm::Value* m_rem = &*arg++;
+    llvm::Value* n_rem = &*arg++;
+    llvm::Value* load_c = &*arg++;
+    llvm::Value* last = &*arg++;
+    Tile tile{&*arg++, &*arg++, &*arg++, &*arg++};
+    for (unsigned i : {1u, 2u, 3u}) f->addParamAttr(i, llvm::Attribute::NoAlias);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
+
+    const int mr = g_.mr, nv = nv_, vw = g_.vector_floats, nr = g_.nr;
+    llvm::Align b_align(std::min(vw * 4, 64));
+    std::vector<llvm::Value*> zeros(mr * nv, llvm::ConstantFP::get(vec_, 0.0));
+
+    // One step of k: NR/VW vector loads of B, MR broadcasts of A, MR×NR/VW FMAs.
+    auto step = [&](llvm::Value* k, std::vector<llvm::Value*> acc) {
+      llvm::Value* b_row = b.CreateGEP(f32_, bp, b.CreateMul(k, c64(nr)));
+      llvm::Value* a_col = b.CreateGEP(f32_, ap, b.CreateMul(k, c64(mr)));
+      std::vector<llvm::Value*> bv(nv);
+      for (int v = 0; v < nv; ++v) {
+        bv[v] = b.CreateAlignedLoad(vec_, b.CreateGEP(f32_, b_row, c64(v * vw)), b_align);
+      }
+      for (int i = 0; i < mr; ++i) {
+        llvm::Value* a = b.CreateLoad(f32_, b.CreateGEP(f32_, a_col, c64(i)));
+        llvm::Value* a_splat = b.CreateVectorSplat(vw, a);
+        for (int v = 0; v < nv; ++v) {
+          acc[i * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec_},
+                                              {a_splat, bv[v], acc[i * nv + v]});
+        }
+      }
+      return acc;
+    };
+    // Unrolled main loop, then the remainder one k at a time.
+    const int u = g_.k_unroll;
+    llvm::Value* k_main = b.CreateMul(b.CreateSDiv(kc, c64(u)), c64(u));
+    std::vector<llvm::Value*> acc = emit_for_carried(
+        b, c64(0), k_main, c64(u), zeros,
+        [&](llvm::Value* k, const std::vector<llvm::Value*>& in) {
+          std::vector<llvm::Value*> out = in;
+          for (int j = 0; j < u; ++j) out = step(b.CreateAdd(k, c64(j)), out);
+          return out;
+        },
+        "k");
+    acc = emit_for_carried(
+        b, k_main, kc, c64(1), acc,
+        [&](llvm::Value* k, const std::vector<llvm::Value*>& in) { return step(k, in); }, "kr");
+
+    // Stores: a fast path for whole tiles, masked stores at the edges; load_c and the epilogue
+    // are decided per call, so each combination gets its own straight-line code.
+    llvm::Value* full = b.CreateAnd(b.CreateICmpEQ(m_rem, c64(mr)), b.CreateICmpEQ(n_rem, c64(nr)));
+    auto stores = [&](bool with_epilogue) {
+      emit_if_else(b, full,
+                   [&] {
+                     emit_if_else(b, load_c, [&] { store_full(b, acc, c, ldc, true, with_epilogue, tile); },
+                                  [&] { store_full(b, acc, c, ldc, false, with_epilogue, tile); });
+                   },
+                   [&] {
+                     emit_if_else(b, load_c,
+                                  [&] { store_edge(b, acc, c, ldc, m_rem, n_rem, true, with_epilogue, tile); },
+                                  [&] { store_edge(b, acc, c, ldc, m_rem, n_rem, false, with_epilogue, tile); });
+                   });
+    };
+    if (spec_.epilogue) {
+      emit_if_else(b, last, [&] { stores(true); }, [&] { stores(false); });
+    } else {
+      stores(false);
+    }
+    b.CreateRetVoid();
+    return f;
+  }
+
+  // Where a micro-tile sits, for the epilogue.
+  struct Tile {
+    llvm::Value* batch;
+    llvm::Value* row;
+    llvm::Value* col;
+    llvm::Value* data;
+  };
+
+  llvm::Value* finish(llvm::IRBuilderBase& b, llvm::Value* value, bool with_epilogue, const Tile& tile,
+                      int i, int v, llvm::Value* mask) {
+    if (!with_epilogue) return value;
+    EpilogueContext ec{b, tile.batch, b.CreateAdd(tile.row, c64(i)),
+                       b.CreateAdd(tile.col, c64(v * g_.vector_floats)), mask, tile.data};
+    return spec_.epilogue(ec, value);
+  }
+
+  void store_full(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& acc, llvm::Value* c,
+                  llvm::Value* ldc, bool load_c, bool with_epilogue, const Tile& tile) {
+    for (int i = 0; i < g_.mr; ++i) {
+      llvm::Value* row = b.CreateGEP(f32_, c, b.CreateMul(c64(i), ldc));
+      for (int v = 0; v < nv_; ++v) {
+        llvm::Value* p = b.CreateGEP(f32_, row, c64(v * g_.vector_floats));
+        llvm::Value* value = acc[i * nv_ + v];
+        if (load_c) value = b.CreateFAdd(b.CreateAlignedLoad(vec_, p, llvm::Align(4)), value);
+        value = finish(b, value, with_epilogue, tile, i, v, nullptr);
+        b.CreateAlignedStore(value, p, llvm::Align(4));
+      }
+    }
+  }
+
+  void store_edge(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& acc, llvm::Value* c,
+                  llvm::Value* ldc, llvm::Value* m_rem, llvm::Value* n_rem, bool load_c,
+                  bool with_epilogue, const Tile& tile) {
+    const int vw = g_.vector_floats;
+    llvm::Value* n_rem32 = b.CreateTrunc(n_rem, i32_);
+    std::vector<llvm::Value*> masks(nv_);
+    for (int v = 0; v < nv_; ++v) {
+      std::vector<llvm::Constant*> lanes;
+      for (int l = 0; l < vw; ++l) lanes.push_back(llvm::ConstantInt::get(i32_, v * vw + l));
+      masks[v] = b.CreateICmpSLT(llvm::ConstantVector::get(lanes), b.CreateVectorSplat(vw, n_rem32));
+    }
+    llvm::Value* zero = llvm::ConstantFP::get(vec_, 0.0);
+    for (int i = 0; i < g_.mr; ++i) {
+      emit_if(b, b.CreateICmpSLT(c64(i), m_rem), [&] {
+        llvm::Value* row = b.CreateGEP(f32_, c, b.CreateMul(c64(i), ldc));
+        for (int v = 0; v < nv_; ++v) {
+          llvm::Value* p = b.CreateGEP(f32_, row, c64(v * vw));
+          llvm::Value* value = acc[i * nv_ + v];
+          if (load_c) {
+            value = b.CreateFAdd(b.CreateMaskedLoad(vec_, p, llvm::Align(4), masks[v], zero), value);
+          }
+          value = finish(b, value, with_epilogue, tile, i, v, masks[v]);
+          b.CreateMaskedStore(value, p, llvm::Align(4), masks[v]);
+        }
+      });
+    }
+  }
+
+  // task(ctx, index): one MC×NC output tile of one batch element.
+  llvm::Function* emit_task(llvm::Function* pack_a, llvm::Function* pack_b, llvm::Function* kernel) {
+    llvm::Function* f = new_function(name_ + ".task", llvm::Type::getVoidTy(ctx_), {ptr_, i64_}, false);
+    llvm::Value* ctx = f->getArg(0);
+    llvm::Value* index = f->getArg(1);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
+    llvm::StructType* task_type = task_struct();
+    llvm::StructType* args_type = gemm_args_type(ctx_);
+    auto task_field = [&](unsigned i, llvm::Type* t) {
+      return b.CreateLoad(t, b.CreateStructGEP(task_type, ctx, i));
+    };
+    llvm::Value* args = task_field(kTaskArgs, ptr_);
+    llvm::Value* tile_rows = task_field(kTaskRows, i64_);
+    llvm::Value* row_tiles = task_field(kTaskRowTiles, i64_);
+    llvm::Value* col_tiles = task_field(kTaskColTiles, i64_);
+    auto field = [&](unsigned i) {
+      llvm::Type* t = (i <= kC || i == kEpilogueData) ? static_cast<llvm::Type*>(ptr_) : i64_;
+      return b.CreateLoad(t, b.CreateStructGEP(args_type, args, i));
+    };
+    llvm::Value *a = field(kA), *bm = field(kB), *c = field(kC);
+    llvm::Value *m = field(kM), *n = field(kN), *k = field(kK);
+    llvm::Value *lda = field(kLda), *ldb = field(kLdb), *ldc = field(kLdc);
+    llvm::Value* data = field(kEpilogueData);
+
+    llvm::Value* per_batch = b.CreateMul(row_tiles, col_tiles);
+    llvm::Value* batch = b.CreateSDiv(index, per_batch);
+    llvm::Value* in_batch = b.CreateSRem(index, per_batch);
+    llvm::Value* row_tile = b.CreateSDiv(in_batch, col_tiles);
+    llvm::Value* col_tile = b.CreateSRem(in_batch, col_tiles);
+    llvm::Value* m0 = b.CreateMul(row_tile, tile_rows);
+    llvm::Value* n0 = b.CreateMul(col_tile, c64(g_.nc));
+    llvm::Value* rows = emit_min(b, tile_rows, b.CreateSub(m, m0));
+    llvm::Value* cols = emit_min(b, c64(g_.nc), b.CreateSub(n, n0));
+
+    a = b.CreateGEP(f32_, a, b.CreateMul(batch, field(kStrideA)));
+    bm = b.CreateGEP(f32_, bm, b.CreateMul(batch, field(kStrideB)));
+    c = b.CreateGEP(f32_, c, b.CreateMul(batch, field(kStrideC)));
+    // (row stride, column stride) of op(A) and op(B).
+    llvm::Value* a_rs = spec_.transpose_a ? c64(1) : lda;
+    llvm::Value* a_cs = spec_.transpose_a ? lda : c64(1);
+    llvm::Value* b_rs = spec_.transpose_b ? c64(1) : ldb;  // along k
+    llvm::Value* b_cs = spec_.transpose_b ? ldb : c64(1);  // along n
+
+    // Packed B (KC × NC) then packed A (MC × KC), in this thread's scratch.
+    const int64_t b_floats = int64_t{g_.kc} * g_.nc;
+    const int64_t a_floats = int64_t{g_.mc} * g_.kc;
+    llvm::Value* bp = b.CreateCall(declare_thread_scratch(module_), {c64((b_floats + a_floats) * 4)});
+    llvm::Value* ap = b.CreateGEP(f32_, bp, c64(b_floats));
+
+    llvm::Value* a_tile = b.CreateGEP(f32_, a, b.CreateMul(m0, a_rs));
+    llvm::Value* b_tile = b.CreateGEP(f32_, bm, b.CreateMul(n0, b_cs));
+    llvm::Value* c_tile = b.CreateGEP(f32_, c, b.CreateAdd(b.CreateMul(m0, ldc), n0));
+    // K = 0 still runs one (empty) block, so that C is written (zeros, or C, through the epilogue).
+    llvm::Value* k_end = emit_max(b, k, c64(1));
+    emit_for(b, c64(0), k_end, c64(g_.kc), [&](llvm::Value* pc) {
+      llvm::Value* kc = emit_min(b, c64(g_.kc), b.CreateSub(k, pc));
+      b.CreateCall(pack_b, {b.CreateGEP(f32_, b_tile, b.CreateMul(pc, b_rs)), b_cs, b_rs, cols, kc, bp});
+      b.CreateCall(pack_a, {b.CreateGEP(f32_, a_tile, b.CreateMul(pc, a_cs)), a_rs, a_cs, rows, kc, ap});
+      llvm::Value* load_c = spec_.accumulate ? b.getTrue() : b.CreateICmpSGT(pc, c64(0));
+      llvm::Value* last = b.CreateICmpSGE(b.CreateAdd(pc, c64(g_.kc)), k);
+      emit_for(b, c64(0), cols, c64(g_.nr), [&](llvm::Value* jr) {
+        llvm::Value* b_panel = b.CreateGEP(f32_, bp, b.CreateMul(jr, kc));
+        llvm::Value* n_rem = emit_min(b, c64(g_.nr), b.CreateSub(cols, jr));
+        emit_for(b, c64(0), rows, c64(g_.mr), [&](llvm::Value* ir) {
+          llvm::Value* a_panel = b.CreateGEP(f32_, ap, b.CreateMul(ir, kc));
+          llvm::Value* m_rem = emit_min(b, c64(g_.mr), b.CreateSub(rows, ir));
+          llvm::Value* c_micro = b.CreateGEP(f32_, c_tile, b.CreateAdd(b.CreateMul(ir, ldc), jr));
+          b.CreateCall(kernel, {kc, a_panel, b_panel, c_micro, ldc, m_rem, n_rem, load_c, last, batch,
+                                b.CreateAdd(m0, ir), b.CreateAdd(n0, jr), data});
+        }, "ir");
+      }, "jr");
+    }, "pc");
+    b.CreateRetVoid();
+    return f;
+  }
+
+  llvm::StructType* task_struct() { return llvm::StructType::get(ctx_, {ptr_, i64_, i64_, i64_}); }
+
+  // name(args): tiles the output and runs the tasks on the thread pool.
+  llvm::Function* emit_entry(llvm::Function* task) {
+    llvm::Function* f = new_function(name_, llvm::Type::getVoidTy(ctx_), {ptr_}, true);
+    llvm::Value* args = f->getArg(0);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
+    llvm::StructType* args_type = gemm_args_type(ctx_);
+    auto field = [&](unsigned i) { return b.CreateLoad(i64_, b.CreateStructGEP(args_type, args, i)); };
+    llvm::Value* m = field(kM);
+    llvm::Value* n = field(kN);
+    llvm::Value* batch = field(kBatch);
+    // Rows per tile: at most MC, spread evenly over ceil(M / MC) tiles, rounded up to MR.
+    llvm::Value* m1 = emit_max(b, m, c64(1));
+    llvm::Value* row_tiles = emit_ceil_div(b, m1, c64(g_.mc));
+    llvm::Value* tile_rows = b.CreateMul(emit_ceil_div(b, emit_ceil_div(b, m1, row_tiles), c64(g_.mr)), c64(g_.mr));
+    row_tiles = emit_ceil_div(b, m1, tile_rows);
+    llvm::Value* col_tiles = emit_ceil_div(b, emit_max(b, n, c64(1)), c64(g_.nc));
+    llvm::Value* nonempty = b.CreateAnd(b.CreateICmpSGT(m, c64(0)), b.CreateICmpSGT(n, c64(0)));
+    llvm::Value* tasks = b.CreateSelect(nonempty, b.CreateMul(b.CreateMul(batch, row_tiles), col_tiles), c64(0));
+
+    llvm::StructType* task_type = task_struct();
+    llvm::Value* ctx = b.CreateAlloca(task_type);
+    b.CreateStore(args, b.CreateStructGEP(task_type, ctx, kTaskArgs));
+    b.CreateStore(tile_rows, b.CreateStructGEP(task_type, ctx, kTaskRows));
+    b.CreateStore(row_tiles, b.CreateStructGEP(task_type, ctx, kTaskRowTiles));
+    b.CreateStore(col_tiles, b.CreateStructGEP(task_type, ctx, kTaskColTiles));
+    emit_if(b, b.CreateICmpSGT(tasks, c64(0)),
+            [&] { b.CreateCall(declare_parallel_for(module_), {ctx, tasks, task}); });
+    b.CreateRetVoid();
+    return f;
+  }
+
+  llvm::Module& module_;
+  llvm::LLVMContext& ctx_;
+  std::string name_;
+  const GemmSpec& spec_;
+  GemmBlocking g_;
+  llvm::Type *f32_, *i1_, *i32_, *i64_;
+  llvm::PointerType* ptr_;
+  llvm::FixedVectorType* vec_;
+  int nv_;
+};
+
+}  // namespace
+
+llvm::Function* emit_gemm(llvm::Module& module, const std::string& name, const GemmSpec& spec,
+                          const GemmBlocking& blocking) {
+  return GemmEmitter(module, name, spec, blocking).emit();
+}
+
+GemmKernel GemmKernel::compile(const GemmSpec& spec, const GemmBlocking& blocking, Jit& jit) {
+  auto context = std::make_unique<llvm::LLVMContext>();
+  std::string name = fmt::format("weft_gemm_{}{}{}_v{}_{}x{}_k{}_m{}_n{}", spec.transpose_a ? 't' : 'n',
+                                 spec.transpose_b ? 't' : 'n', spec.accumulate ? "_acc" : "",
+                                 blocking.vector_floats, blocking.mr, blocking.nr, blocking.kc,
+                                 blocking.mc, blocking.nc);
+  auto module = jit.new_module(name, *context);
+  emit_gemm(*module, name, spec, blocking);
+  JitLibrary library = jit.add_module(std::move(module), std::move(context));
+  GemmKernel kernel;
+  kernel.spec_ = spec;
+  kernel.blocking_ = blocking;
+  kernel.function_ = library.lookup_function<GemmFunction>(name);
+  return kernel;
+}
+
+void GemmKernel::operator()(const GemmArgs& args) const {
+  auto fail = [&](const std::string& rule) {
+    throw Error(fmt::format("gemm: {}; got m={}, n={}, k={}, lda={}, ldb={}, ldc={}, batch={}", rule,
+                            args.m, args.n, args.k, args.lda, args.ldb, args.ldc, args.batch));
+  };
+  if (args.m < 0 || args.n < 0 || args.k < 0 || args.batch < 0) fail("sizes must be non-negative");
+  if (args.m == 0 || args.n == 0 || args.batch == 0) return;
+  int64_t a_width = spec_.transpose_a ? args.m : args.k;
+  int64_t b_width = spec_.transpose_b ? args.k : args.n;
+  if (args.lda < a_width) fail("lda must be at least the width of A as stored");
+  if (args.ldb < b_width) fail("ldb must be at least the width of B as stored");
+  if (args.ldc < args.n) fail("ldc must be at least n");
+  if (args.c == nullptr || (args.k > 0 && (args.a == nullptr || args.b == nullptr))) {
+    fail("a, b and c must not be null");
+  }
+  function_(&args);
+}
+
+}  // namespace weft::llvm_backend

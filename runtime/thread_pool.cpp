@@ -1,0 +1,183 @@
+/** \file
+ * The thread pool behind `parallel_for`.
+ *
+ * One loop runs at a time. The caller publishes a `Loop` (an atomic index counter and the
+ * function), bumps a generation number and wakes the workers; everyone, caller included, takes
+ * indices until they run out. Each worker acknowledges every generation, so the caller knows when
+ * nobody touches the `Loop` (which lives on its stack) any more.
+ */
+#include "runtime/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace weft {
+namespace {
+
+struct Loop {
+  int64_t n = 0;
+  void* ctx = nullptr;
+  void (*fn)(void*, int64_t) = nullptr;
+  std::atomic<int64_t> next{0};
+};
+
+// Set while a thread runs loop bodies, so that a nested parallel_for runs serially.
+thread_local bool t_inside_loop = false;
+
+void run_indices(Loop& loop) {
+  bool was_inside = t_inside_loop;
+  t_inside_loop = true;
+  for (int64_t i = loop.next.fetch_add(1, std::memory_order_relaxed); i < loop.n;
+       i = loop.next.fetch_add(1, std::memory_order_relaxed)) {
+    loop.fn(loop.ctx, i);
+  }
+  t_inside_loop = was_inside;
+}
+
+}  // namespace
+
+struct ThreadPool::State {
+  int num_threads = 1;
+  std::vector<std::thread> workers;
+
+  std::mutex submit;  // one loop at a time
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::condition_variable done;
+  uint64_t generation = 0;
+  int pending = 0;  // workers that have not yet finished the current generation
+  Loop* loop = nullptr;
+  bool stop = false;
+
+  void worker_main() {
+    uint64_t seen = 0;
+    for (;;) {
+      Loop* current = nullptr;
+      {
+        std::unique_lock lock(mutex);
+        wake.wait(lock, [&] { return stop || generation != seen; });
+        if (stop) return;
+        seen = generation;
+        current = loop;
+      }
+      run_indices(*current);
+      std::lock_guard lock(mutex);
+      if (--pending == 0) done.notify_one();
+    }
+  }
+};
+
+ThreadPool::ThreadPool(int num_threads) : state_(std::make_unique<State>()) {
+  state_->num_threads = std::max(1, num_threads);
+  for (int i = 1; i < state_->num_threads; ++i) {
+    state_->workers.emplace_back([s = state_.get()] { s->worker_main(); });
+  }
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stop = true;
+  }
+  state_->wake.notify_all();
+  for (auto& t : state_->workers) t.join();
+}
+
+int ThreadPool::num_threads() const { return state_->num_threads; }
+
+void ThreadPool::parallel_for(int64_t n, void* ctx, void (*fn)(void*, int64_t)) {
+  if (n <= 0) return;
+  Loop loop;
+  loop.n = n;
+  loop.ctx = ctx;
+  loop.fn = fn;
+  State& s = *state_;
+  // Serial when there is nobody to share with, when nested inside a loop body, or when another
+  // thread is already running a loop (waiting for it could deadlock if that loop waits for us).
+  std::unique_lock submit(s.submit, std::defer_lock);
+  if (n == 1 || s.workers.empty() || t_inside_loop || !submit.try_lock()) {
+    run_indices(loop);
+    return;
+  }
+  {
+    std::lock_guard lock(s.mutex);
+    s.loop = &loop;
+    s.pending = static_cast<int>(s.workers.size());
+    ++s.generation;
+  }
+  s.wake.notify_all();
+  run_indices(loop);
+  std::unique_lock lock(s.mutex);
+  s.done.wait(lock, [&] { return s.pending == 0; });
+  s.loop = nullptr;
+}
+
+void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
+  struct Ctx {
+    const std::function<void(int64_t)>* fn;
+    std::mutex mutex;
+    std::exception_ptr error;
+  } ctx{&fn, {}, nullptr};
+  parallel_for(n, &ctx, [](void* p, int64_t i) {
+    auto* c = static_cast<Ctx*>(p);
+    try {
+      (*c->fn)(i);
+    } catch (...) {
+      std::lock_guard lock(c->mutex);
+      if (!c->error) c->error = std::current_exception();
+    }
+  });
+  if (ctx.error) std::rethrow_exception(ctx.error);
+}
+
+int ThreadPool::default_num_threads() {
+  if (const char* env = std::getenv("WEFT_NUM_THREADS")) {
+    char* end = nullptr;
+    long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 1 && v <= 1024) return static_cast<int>(v);
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+ThreadPool& ThreadPool::global() {
+  static ThreadPool pool(default_num_threads());
+  return pool;
+}
+
+}  // namespace weft
+
+namespace {
+
+// Per-thread scratch. Freed when the thread exits.
+struct Scratch {
+  void* data = nullptr;
+  int64_t size = 0;
+  ~Scratch() { std::free(data); }
+};
+thread_local Scratch t_scratch;
+
+}  // namespace
+
+extern "C" void weft_parallel_for(void* ctx, int64_t n, void (*fn)(void*, int64_t)) {
+  weft::ThreadPool::global().parallel_for(n, ctx, fn);
+}
+
+extern "C" int64_t weft_num_threads(void) { return weft::ThreadPool::global().num_threads(); }
+
+extern "C" void* weft_thread_scratch(int64_t bytes) {
+  if (bytes <= t_scratch.size) return t_scratch.data;
+  std::free(t_scratch.data);
+  // Round up to whole 64-byte lines (aligned_alloc requires a multiple of the alignment).
+  int64_t size = std::max<int64_t>(64, (bytes + 63) / 64 * 64);
+  t_scratch.data = std::aligned_alloc(64, static_cast<size_t>(size));
+  t_scratch.size = t_scratch.data ? size : 0;
+  return t_scratch.data;
+}
