@@ -6,15 +6,15 @@
  */
 #include "ir/init.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <numbers>
 #include <optional>
 #include <string>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "ir/error.h"
 #include "ir/philox.h"
@@ -86,15 +86,15 @@ std::vector<double> resolve_args(const Initializer& init) {
       if (slot == values.size())
         throw Error(fmt::format("{}: unknown argument '{}' (it takes {})", where, name, param_list(*spec)));
     }
-    if (values[slot])
-      throw Error(fmt::format("{}: argument '{}' is given twice", where, spec->params[slot].name));
+    if (values[slot]) throw Error(fmt::format("{}: argument '{}' is given twice", where, spec->params[slot].name));
     values[slot] = value;
   }
 
   std::vector<double> args;
   for (size_t i = 0; i < values.size(); ++i) {
     const ParamSpec& p = spec->params[i];
-    if (!values[i]) throw Error(fmt::format("{}: missing argument '{}' (it takes {})", where, p.name, param_list(*spec)));
+    if (!values[i])
+      throw Error(fmt::format("{}: missing argument '{}' (it takes {})", where, p.name, param_list(*spec)));
     const double v = *values[i];
     if (!std::isfinite(v)) throw Error(fmt::format("{}: argument '{}' must be finite, got {}", where, p.name, v));
     if (p.range == Range::non_negative && v < 0)
@@ -119,9 +119,10 @@ struct Fans {
 /// any further dims form the receptive field (a convolution's kernel).
 Fans compute_fans(const Initializer& init, const std::vector<int64_t>& shape) {
   if (shape.size() < 2)
-    throw Error(fmt::format("initializer {} needs a parameter of rank >= 2 to compute its fans (as PyTorch's "
-                            "does), but the shape is {}",
-                            init.kind, shape_str(shape)));
+    throw Error(
+        fmt::format("initializer {} needs a parameter of rank >= 2 to compute its fans (as PyTorch's "
+                    "does), but the shape is {}",
+                    init.kind, shape_str(shape)));
   double receptive = 1;
   for (size_t i = 2; i < shape.size(); ++i) receptive *= static_cast<double>(shape[i]);
   return Fans{static_cast<double>(shape[1]) * receptive, static_cast<double>(shape[0]) * receptive};
@@ -216,11 +217,13 @@ double initializer_arg(const Initializer& init, std::string_view name) {
   throw Error(fmt::format("initializer {}: has no argument '{}' (it takes {})", init.kind, name, param_list(*spec)));
 }
 
-std::vector<std::byte> materialize_initializer(const Initializer& init, DType dtype, const std::vector<int64_t>& shape) {
+std::vector<std::byte> materialize_initializer(const Initializer& init, DType dtype,
+                                               const std::vector<int64_t>& shape) {
   const std::vector<double> args = resolve_args(init);
   uint64_t count = 1;
   for (int64_t d : shape) {
-    if (d < 0) throw Error(fmt::format("initializer {}: parameter shape {} has a negative dim", init.kind, shape_str(shape)));
+    if (d < 0)
+      throw Error(fmt::format("initializer {}: parameter shape {} has a negative dim", init.kind, shape_str(shape)));
     if (__builtin_mul_overflow(count, static_cast<uint64_t>(d), &count))
       throw Error(fmt::format("initializer {}: parameter shape {} has more elements than fit in 64 bits", init.kind,
                               shape_str(shape)));
@@ -237,28 +240,33 @@ std::vector<std::byte> materialize_initializer(const Initializer& init, DType dt
   if (dtype == DType::f32 || dtype == DType::f64) {
     if (dtype == DType::f32 && s.kind == Sampler::Kind::constant && std::abs(s.a) > std::numeric_limits<float>::max())
       throw Error(fmt::format("initializer {}: value {} does not fit in f32", init.kind, s.a));
-    if (dtype == DType::f32) fill_real<float>(out, s, init.seed, count);
-    else fill_real<double>(out, s, init.seed, count);
+    if (dtype == DType::f32)
+      fill_real<float>(out, s, init.seed, count);
+    else
+      fill_real<double>(out, s, init.seed, count);
     return out;
   }
   if (dtype == DType::f16 || dtype == DType::bf16)
-    throw Error(fmt::format("initializer {}: {} parameters cannot be initialized directly; initialize in f32 and "
-                            "cast",
-                            init.kind, dtype_name(dtype)));
+    throw Error(
+        fmt::format("initializer {}: {} parameters cannot be initialized directly; initialize in f32 and "
+                    "cast",
+                    init.kind, dtype_name(dtype)));
 
   // Integer and bool parameters: only exact constants make sense.
   if (s.kind != Sampler::Kind::constant)
-    throw Error(fmt::format("initializer {} needs a float parameter (f32 or f64), but the parameter is {}; {} "
-                            "parameters take zeros, ones or constant",
-                            init.kind, dtype_name(dtype), dtype_name(dtype)));
+    throw Error(
+        fmt::format("initializer {} needs a float parameter (f32 or f64), but the parameter is {}; {} "
+                    "parameters take zeros, ones or constant",
+                    init.kind, dtype_name(dtype), dtype_name(dtype)));
   const double v = s.a;
   if (std::trunc(v) != v)
-    throw Error(fmt::format("initializer {}: value {} is not an integer, so it cannot fill a {} parameter", init.kind, v,
-                            dtype_name(dtype)));
+    throw Error(fmt::format("initializer {}: value {} is not an integer, so it cannot fill a {} parameter", init.kind,
+                            v, dtype_name(dtype)));
   switch (dtype) {
     case DType::boolean:
       if (v != 0 && v != 1)
-        throw Error(fmt::format("initializer {}: value {} cannot fill a bool parameter (it must be 0 or 1)", init.kind, v));
+        throw Error(
+            fmt::format("initializer {}: value {} cannot fill a bool parameter (it must be 0 or 1)", init.kind, v));
       fill_same<uint8_t>(out, static_cast<uint8_t>(v), count);
       break;
     case DType::i32:

@@ -8,6 +8,8 @@
 #include "ir/safetensors.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,12 +17,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 
 #include "ir/error.h"
 
@@ -37,7 +36,7 @@ struct DTypeCode {
   DType dtype;
 };
 constexpr DTypeCode kDTypeCodes[] = {
-    {"F32", DType::f32}, {"F64", DType::f64}, {"F16", DType::f16},     {"BF16", DType::bf16},
+    {"F32", DType::f32}, {"F64", DType::f64}, {"F16", DType::f16},      {"BF16", DType::bf16},
     {"I32", DType::i32}, {"I64", DType::i64}, {"BOOL", DType::boolean},
 };
 
@@ -156,8 +155,8 @@ Extent parse_tensor_entry(const std::string& name, const Json& entry, uint64_t d
   const auto begin = offsets.is_array() && offsets.size() == 2 ? as_index(offsets[0]) : std::nullopt;
   const auto end = offsets.is_array() && offsets.size() == 2 ? as_index(offsets[1]) : std::nullopt;
   if (!begin || !end)
-    fail(what, fmt::format("{}: data_offsets must be two non-negative integers [begin, end], not {}", where,
-                           offsets.dump()));
+    fail(what,
+         fmt::format("{}: data_offsets must be two non-negative integers [begin, end], not {}", where, offsets.dump()));
   if (*begin > *end) fail(what, fmt::format("{}: data_offsets [{}, {}] begin after they end", where, *begin, *end));
   if (*end > data_size)
     fail(what, fmt::format("{}: data_offsets [{}, {}] run past the end of the data region ({} bytes)", where, *begin,
@@ -189,8 +188,8 @@ void check_tiling(std::vector<Extent> extents, const SafetensorsFile& file, uint
   for (const Extent& e : extents) {
     const std::string& name = file.tensors[e.tensor].name;
     if (e.begin < covered)
-      fail(what, fmt::format("tensor '{}': data_offsets [{}, {}] overlap tensor '{}' at [{}, {}]", name, e.begin,
-                             e.end, file.tensors[previous->tensor].name, previous->begin, previous->end));
+      fail(what, fmt::format("tensor '{}': data_offsets [{}, {}] overlap tensor '{}' at [{}, {}]", name, e.begin, e.end,
+                             file.tensors[previous->tensor].name, previous->begin, previous->end));
     if (e.begin > covered)
       fail(what, fmt::format("bytes [{}, {}) of the data region belong to no tensor (a hole before tensor '{}')",
                              covered, e.begin, name));
@@ -198,8 +197,8 @@ void check_tiling(std::vector<Extent> extents, const SafetensorsFile& file, uint
     previous = &e;
   }
   if (covered != data_size)
-    fail(what, fmt::format("bytes [{}, {}) of the data region belong to no tensor (a hole at the end)", covered,
-                           data_size));
+    fail(what,
+         fmt::format("bytes [{}, {}) of the data region belong to no tensor (a hole at the end)", covered, data_size));
 }
 
 std::string errno_text() { return std::strerror(errno); }
@@ -331,9 +330,8 @@ std::vector<std::byte> serialize_safetensors(const SafetensorsFile& file) {
     if (!needed || *needed != t.data.size())
       throw Error(fmt::format("{}: holds {} bytes but {}{} needs {}", where, t.data.size(), dtype_name(t.dtype),
                               shape_str(t.shape), needed ? fmt::to_string(*needed) : "more than 2^64"));
-    header[t.name] = Json{{"dtype", code_from_dtype(t.dtype)},
-                          {"shape", t.shape},
-                          {"data_offsets", {offset, offset + t.data.size()}}};
+    header[t.name] = Json{
+        {"dtype", code_from_dtype(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.data.size()}}};
     offset += t.data.size();
   }
   std::string text;
@@ -363,7 +361,8 @@ void write_safetensors_atomic(const std::string& path, const SafetensorsFile& fi
 
   std::string temp_name = path + ".tmp.XXXXXX";
   const int fd = ::mkstemp(temp_name.data());
-  if (fd < 0) throw Error(fmt::format("{}: cannot create a temporary file in '{}': {}", path, dir.string(), errno_text()));
+  if (fd < 0)
+    throw Error(fmt::format("{}: cannot create a temporary file in '{}': {}", path, dir.string(), errno_text()));
   TempFile temp(fd, temp_name);
   ::fchmod(temp.fd(), 0644);  // mkstemp makes it 0600; a weights file is ordinarily readable by others
 
@@ -390,8 +389,8 @@ void write_safetensors_atomic(const std::string& path, const SafetensorsFile& fi
     const int err = errno;
     ::close(dir_fd);
     if (rc != 0 && err == EIO)
-      throw Error(fmt::format("{}: written, but fsync of directory '{}' failed: {}", path, dir.string(),
-                              std::strerror(err)));
+      throw Error(
+          fmt::format("{}: written, but fsync of directory '{}' failed: {}", path, dir.string(), std::strerror(err)));
   }
 }
 

@@ -27,9 +27,7 @@ TEST(Philox, MatchesRandom123KnownAnswerForPiDigits) {
             (Words{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
 }
 
-TEST(Philox, IsUsableAtCompileTime) {
-  static_assert(philox4x32({0, 0, 0, 0}, {0, 0})[0] == 0x6627e8d5u);
-}
+TEST(Philox, IsUsableAtCompileTime) { static_assert(philox4x32({0, 0, 0, 0}, {0, 0})[0] == 0x6627e8d5u); }
 
 TEST(Philox, WordsForSeedAndIndexPutTheIndexInTheCounterAndTheSeedInTheKey) {
   const uint64_t seed = 0x299f31d0a4093822ull;

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -48,7 +49,7 @@ struct OneOp {
   OneOp(OpKind op, const std::vector<TensorType>& input_types, const Attrs& attrs) {
     GraphBuilder b(graph);
     std::vector<ValueId> args;
-    for (size_t i = 0; i < input_types.size(); ++i) args.push_back(graph.add_input("x" + std::to_string(i), input_types[i]));
+    for (size_t i = 0; i < input_types.size(); ++i) args.push_back(graph.add_input(fmt::format("x{}", i), input_types[i]));
     result = b.emit1(op, args, attrs);
     graph.add_output("y", result);
   }

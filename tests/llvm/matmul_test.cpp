@@ -1,0 +1,248 @@
+// The generated SGEMM against a naive triple loop in double: odd sizes, every transpose, batches,
+// padded leading dimensions, accumulation, K = 0, an epilogue, and blockings other than the host's.
+#include <gtest/gtest.h>
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "backends/llvm/matmul_codegen.h"
+#include "ir/error.h"
+
+namespace weft::llvm_backend {
+namespace {
+
+struct Problem {
+  int64_t m, n, k;
+  bool transpose_a = false, transpose_b = false;
+  int64_t batch = 1;
+  int64_t pad = 0;  // extra elements per row of A, B and C (leading dimension > width)
+};
+
+std::vector<float> random_vector(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Runs `kernel` on a random problem and compares with a double-precision triple loop. With
+// `accumulate`, C starts from random values that must be added to. The tolerance bounds the
+// rounding error of any order of summation: 2·K·eps·Σ|a·b| (+ |c0|·eps).
+void check_against_naive(const GemmKernel& kernel, const Problem& p, uint32_t seed = 1) {
+  const bool accumulate = kernel.spec().accumulate;
+  const int64_t a_rows = p.transpose_a ? p.k : p.m, a_cols = p.transpose_a ? p.m : p.k;
+  const int64_t b_rows = p.transpose_b ? p.n : p.k, b_cols = p.transpose_b ? p.k : p.n;
+  const int64_t lda = a_cols + p.pad, ldb = b_cols + p.pad, ldc = p.n + p.pad;
+  const int64_t stride_a = a_rows * lda, stride_b = b_rows * ldb, stride_c = p.m * ldc;
+  std::vector<float> a = random_vector(stride_a * p.batch + 1, seed);
+  std::vector<float> b = random_vector(stride_b * p.batch + 1, seed + 1);
+  std::vector<float> c = random_vector(stride_c * p.batch + 1, seed + 2);
+  const std::vector<float> c0 = c;
+
+  GemmArgs args;
+  args.a = a.data();
+  args.b = b.data();
+  args.c = c.data();
+  args.m = p.m;
+  args.n = p.n;
+  args.k = p.k;
+  args.lda = lda;
+  args.ldb = ldb;
+  args.ldc = ldc;
+  args.batch = p.batch;
+  args.batch_stride_a = stride_a;
+  args.batch_stride_b = stride_b;
+  args.batch_stride_c = stride_c;
+  kernel(args);
+
+  const double eps = std::ldexp(1.0, -24);
+  for (int64_t bi = 0; bi < p.batch; ++bi) {
+    for (int64_t i = 0; i < p.m; ++i) {
+      for (int64_t j = 0; j < p.n; ++j) {
+        double sum = 0, magnitude = 0;
+        for (int64_t kk = 0; kk < p.k; ++kk) {
+          double x = a[bi * stride_a + (p.transpose_a ? kk * lda + i : i * lda + kk)];
+          double y = b[bi * stride_b + (p.transpose_b ? j * ldb + kk : kk * ldb + j)];
+          sum += x * y;
+          magnitude += std::abs(x * y);
+        }
+        const size_t at = bi * stride_c + i * ldc + j;
+        double expected = sum + (accumulate ? c0[at] : 0.0);
+        double tolerance = 2.0 * (p.k + 2) * eps * (magnitude + std::abs(c0[at])) + 1e-30;
+        ASSERT_NEAR(c[at], expected, tolerance)
+            << "batch " << bi << " C(" << i << ", " << j << ") of " << p.m << "x" << p.n << "x" << p.k
+            << (p.transpose_a ? " A^T" : "") << (p.transpose_b ? " B^T" : "");
+      }
+      // Padding columns of C are never written.
+      for (int64_t j = p.n; j < ldc; ++j) {
+        const size_t at = bi * stride_c + i * ldc + j;
+        ASSERT_EQ(c[at], c0[at]) << "padding C(" << i << ", " << j << ") was written";
+      }
+    }
+  }
+  ASSERT_EQ(c.back(), c0.back()) << "wrote past the last batch";
+}
+
+const GemmKernel& plain_kernel(bool ta, bool tb) {
+  static const GemmKernel kernels[4] = {
+      GemmKernel::compile({false, false, false, {}}), GemmKernel::compile({false, true, false, {}}),
+      GemmKernel::compile({true, false, false, {}}), GemmKernel::compile({true, true, false, {}})};
+  return kernels[(ta ? 2 : 0) + (tb ? 1 : 0)];
+}
+
+TEST(LlvmGemm, MultipliesTwoByTwoByHand) {
+  // [1 2; 3 4] · [5 6; 7 8] = [19 22; 43 50]
+  float a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, 8}, c[4] = {};
+  GemmArgs args;
+  args.a = a;
+  args.b = b;
+  args.c = c;
+  args.m = args.n = args.k = 2;
+  args.lda = args.ldb = args.ldc = 2;
+  plain_kernel(false, false)(args);
+  EXPECT_EQ(c[0], 19);
+  EXPECT_EQ(c[1], 22);
+  EXPECT_EQ(c[2], 43);
+  EXPECT_EQ(c[3], 50);
+}
+
+TEST(LlvmGemm, MatchesNaiveLoopOnOddShapes) {
+  for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{
+           {1, 1, 1}, {7, 13, 5}, {67, 129, 33}, {6, 16, 256}, {5, 15, 257}, {13, 33, 1},
+           {1, 300, 7}, {300, 1, 7}, {97, 2055, 3}}) {
+    check_against_naive(plain_kernel(false, false), {m, n, k});
+  }
+}
+
+TEST(LlvmGemm, CrossesEveryCacheBlockBoundary) {
+  // More rows than MC, columns than NC and depth than KC, none a multiple of its block.
+  const GemmBlocking g = GemmBlocking::for_host();
+  check_against_naive(plain_kernel(false, false), {g.mc * 2 + 5, g.nc + 17, g.kc * 2 + 3});
+}
+
+TEST(LlvmGemm, HandlesEveryTransposeCombination) {
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      check_against_naive(plain_kernel(ta, tb), {67, 129, 33, ta, tb});
+      check_against_naive(plain_kernel(ta, tb), {7, 13, 5, ta, tb});
+      check_against_naive(plain_kernel(ta, tb), {150, 40, 300, ta, tb});
+    }
+  }
+}
+
+TEST(LlvmGemm, RunsBatchesWithPaddedLeadingDimensions) {
+  check_against_naive(plain_kernel(false, false), {7, 13, 5, false, false, 3, 2});
+  check_against_naive(plain_kernel(true, true), {67, 19, 33, true, true, 5, 3});
+  check_against_naive(plain_kernel(false, true), {1, 1, 1, false, true, 17, 1});
+}
+
+TEST(LlvmGemm, AccumulatesIntoC) {
+  GemmKernel acc = GemmKernel::compile({false, false, true, {}});
+  check_against_naive(acc, {67, 129, 300});
+  check_against_naive(acc, {7, 13, 5, false, false, 2, 1});
+}
+
+TEST(LlvmGemm, ZeroDepthWritesZerosOrKeepsC) {
+  float a[1] = {}, b[1] = {}, c[6] = {1, 2, 3, 4, 5, 6};
+  GemmArgs args;
+  args.a = a;
+  args.b = b;
+  args.c = c;
+  args.m = 2;
+  args.n = 3;
+  args.k = 0;
+  args.lda = 1;
+  args.ldb = 3;
+  args.ldc = 3;
+  GemmKernel::compile({false, false, true, {}})(args);
+  EXPECT_EQ(c[5], 6);  // C += nothing
+  plain_kernel(false, false)(args);
+  for (float x : c) EXPECT_EQ(x, 0);  // C = empty sum
+}
+
+TEST(LlvmGemm, NarrowerVectorsAndOtherTilesAgree) {
+  // SSE-width vectors and a small odd register tile, on the host (any x86-64 runs them).
+  GemmBlocking g = GemmBlocking::for_target(4, 16);
+  EXPECT_EQ(g.nr, 8);
+  check_against_naive(GemmKernel::compile({false, false, false, {}}, g), {67, 129, 33});
+  GemmBlocking odd;
+  odd.vector_floats = 8;
+  odd.mr = 3;
+  odd.nr = 8;
+  odd.kc = 17;
+  odd.mc = 9;
+  odd.nc = 24;
+  odd.k_unroll = 3;
+  check_against_naive(GemmKernel::compile({true, false, true, {}}, odd), {67, 129, 33, true, false, 2});
+}
+
+TEST(LlvmGemm, AppliesEpilogueOnceAfterTheLastBlock) {
+  // C = relu(A·B + bias[col]), with K spanning several KC blocks so an early epilogue would show.
+  GemmSpec spec;
+  spec.epilogue = [](const EpilogueContext& e, llvm::Value* v) -> llvm::Value* {
+    llvm::IRBuilderBase& b = e.builder;
+    auto* vec = llvm::cast<llvm::FixedVectorType>(v->getType());
+    llvm::Value* p = b.CreateGEP(b.getFloatTy(), e.data, e.col);
+    llvm::Value* bias = e.mask ? b.CreateMaskedLoad(vec, p, llvm::Align(4), e.mask)
+                               : b.CreateAlignedLoad(vec, p, llvm::Align(4));
+    llvm::Value* sum = b.CreateFAdd(v, bias);
+    return b.CreateIntrinsic(llvm::Intrinsic::maxnum, {vec}, {sum, llvm::ConstantFP::get(vec, 0.0)});
+  };
+  GemmKernel kernel = GemmKernel::compile(spec);
+  const int64_t m = 9, n = 21, k = 600;
+  std::vector<float> a = random_vector(m * k, 5), b = random_vector(k * n, 6), bias(n), c(m * n);
+  for (int64_t j = 0; j < n; ++j) bias[j] = (j % 2 == 0) ? 100.0f : -100.0f;
+  GemmArgs args;
+  args.a = a.data();
+  args.b = b.data();
+  args.c = c.data();
+  args.m = m;
+  args.n = n;
+  args.k = k;
+  args.lda = k;
+  args.ldb = n;
+  args.ldc = n;
+  args.epilogue_data = bias.data();
+  kernel(args);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0;
+      for (int64_t kk = 0; kk < k; ++kk) sum += double(a[i * k + kk]) * b[kk * n + j];
+      double expected = std::max(0.0, sum + bias[j]);  // |sum| < 100 here, so +bias wins
+      ASSERT_NEAR(c[i * n + j], expected, 1e-3) << i << "," << j;
+    }
+  }
+}
+
+TEST(LlvmGemm, RejectsBadArguments) {
+  float x[4] = {};
+  GemmArgs args;
+  args.a = args.b = x;
+  args.c = x;
+  args.m = args.n = args.k = 2;
+  args.lda = 1;  // narrower than k
+  args.ldb = args.ldc = 2;
+  EXPECT_THROW(plain_kernel(false, false)(args), Error);
+  args.lda = 2;
+  args.m = -1;
+  EXPECT_THROW(plain_kernel(false, false)(args), Error);
+}
+
+TEST(LlvmGemm, RecompilingTheSameSpecHitsTheCache) {
+  Jit& jit = Jit::global();
+  GemmKernel::compile({false, false, false, {}});
+  int64_t compiled = jit.compiled_modules(), hits = jit.cache_hits();
+  GemmKernel::compile({false, false, false, {}});
+  EXPECT_EQ(jit.compiled_modules(), compiled);
+  EXPECT_EQ(jit.cache_hits(), hits + 1);
+}
+
+}  // namespace
+}  // namespace weft::llvm_backend
