@@ -224,7 +224,12 @@ std::vector<Tensor> Builder::emit(OpKind op, const std::vector<Tensor>& operands
   ids.reserve(operands.size());
   for (const Tensor& t : operands) ids.push_back(check_operand(t, what.c_str(), loc));
   gb_.set_scope(scope_);
-  gb_.set_loc(loc);
+  SourceLoc recorded = loc;
+  if (!source_root_.empty() && recorded.file.rfind(source_root_, 0) == 0) {
+    recorded.file.erase(0, source_root_.size());
+    if (!recorded.file.empty() && recorded.file[0] == '/') recorded.file.erase(0, 1);
+  }
+  gb_.set_loc(std::move(recorded));
   std::vector<ValueId> results = gb_.emit(op, std::move(ids), attrs, std::move(body));
   std::vector<Tensor> out;
   out.reserve(results.size());

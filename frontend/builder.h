@@ -124,6 +124,10 @@ class Builder {
   void update(const std::string& param, const Tensor& value,
               std::source_location loc = std::source_location::current());
 
+  /// Records source locations under `root` relative to it ("examples/mlp/mlp.cpp" rather than an
+  /// absolute path), so that IR files do not depend on where the source tree was checked out.
+  void set_source_root(std::string root) { source_root_ = std::move(root); }
+
   /// A fresh seed for an initializer: 1, 2, 3, ... in call order, so a model's parameters differ.
   uint64_t next_seed() { return ++last_seed_; }
 
@@ -165,6 +169,7 @@ class Builder {
   Graph graph_;
   GraphBuilder gb_;
   std::string scope_;
+  std::string source_root_;
   uint64_t last_seed_ = 0;
 };
 

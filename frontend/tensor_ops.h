@@ -179,10 +179,11 @@ Tensor embedding(const Tensor& table, const Tensor& ids, Loc loc = Loc::current(
 // --- regions ---
 
 struct ScanOperands {
-  std::vector<Tensor> carries;
-  std::vector<Tensor> sequences;
-  std::vector<Tensor> consts;
-  Tensor lengths;  // empty: every row runs all steps
+  // Default member initializers keep `{.carries = ..., .sequences = ...}` free of -Wmissing-field-initializers.
+  std::vector<Tensor> carries = {};
+  std::vector<Tensor> sequences = {};
+  std::vector<Tensor> consts = {};
+  Tensor lengths = {};  // empty: every row runs all steps
 };
 struct ScanOptions {
   int64_t time_axis = 1;

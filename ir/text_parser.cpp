@@ -12,6 +12,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "ir/graph_builder.h"
@@ -91,7 +92,7 @@ class Parser : public ParserBase {
     take();
     if (version.text != "1")
       fail_at(version, fmt::format("unsupported text-IR version {}: this build of Weft reads version 1",
-                                   version.text));
+                                   version.text.substr(0, 24)));
     Graph g = parse_graph_block(0);
     if (cur().kind != TokenKind::end) fail(cur(), "the end of the input after the graph's closing '}'");
     return g;
@@ -105,6 +106,7 @@ class Parser : public ParserBase {
       fail_at(start, fmt::format("sub-graphs may nest at most {} levels deep", kMaxGraphDepth));
     Scope s;
     s.graph.set_name(parse_name("a graph name"));
+    std::set<std::string> input_names, output_names;
     expect(TokenKind::lparen, "'(' to open the graph's inputs");
     while (cur().kind != TokenKind::rparen) {
       if (!s.inputs.empty()) expect(TokenKind::comma, "',' or ')' in the graph's inputs");
@@ -113,8 +115,7 @@ class Parser : public ParserBase {
       d.name = parse_name("an input name");
       expect(TokenKind::colon, "':' after the input name");
       d.type = parse_type(true);
-      for (const auto& other : s.inputs)
-        if (other.name == d.name) fail_at(d.where, fmt::format("input '{}' is declared twice", d.name));
+      if (!input_names.insert(d.name).second) fail_at(d.where, fmt::format("input '{}' is declared twice", d.name));
       s.inputs.push_back(std::move(d));
     }
     take();
@@ -128,8 +129,7 @@ class Parser : public ParserBase {
       o.name = parse_name("an output name");
       expect(TokenKind::colon, "':' after the output name");
       o.type = parse_type(false).type;
-      for (const auto& other : outputs)
-        if (other.name == o.name) fail_at(o.where, fmt::format("output '{}' is declared twice", o.name));
+      if (!output_names.insert(o.name).second) fail_at(o.where, fmt::format("output '{}' is declared twice", o.name));
       outputs.push_back(std::move(o));
     }
     take();

@@ -58,6 +58,9 @@ std::string ParserBase::parse_name(const std::string& what) {
   return take().text;
 }
 
+/// Numbers in messages are clipped: a fuzzer's million-digit number need not be echoed whole.
+static std::string clipped(const std::string& s) { return s.size() > 24 ? s.substr(0, 24) + "..." : s; }
+
 static bool is_integer_spelling(const std::string& s) {
   return !s.empty() && s.find_first_of(".eEn") == std::string::npos;
 }
@@ -68,7 +71,7 @@ int64_t ParserBase::parse_int(const std::string& what) {
   int64_t v = 0;
   auto [end, ec] = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
   if (ec != std::errc() || end != t.text.data() + t.text.size())
-    fail_at(t, fmt::format("the integer {} is out of the range of a 64-bit integer", t.text));
+    fail_at(t, fmt::format("the integer {} is out of the range of a 64-bit integer", clipped(t.text)));
   take();
   return v;
 }
@@ -80,7 +83,7 @@ double ParserBase::parse_real(const std::string& what) {
   double v = 0;
   auto [end, ec] = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
   if (ec != std::errc() || end != t.text.data() + t.text.size())
-    fail_at(t, fmt::format("the number {} is out of the range of a 64-bit float", t.text));
+    fail_at(t, fmt::format("the number {} is out of the range of a 64-bit float", clipped(t.text)));
   take();
   return v;
 }
@@ -92,7 +95,7 @@ uint64_t ParserBase::parse_seed() {
   uint64_t v = 0;
   auto [end, ec] = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
   if (ec != std::errc() || end != t.text.data() + t.text.size())
-    fail_at(t, fmt::format("the seed {} is out of the range of a 64-bit unsigned integer", t.text));
+    fail_at(t, fmt::format("the seed {} is out of the range of a 64-bit unsigned integer", clipped(t.text)));
   take();
   return v;
 }
@@ -121,7 +124,7 @@ Dim ParserBase::parse_dim(bool allow_negative) {
       uint64_t mag = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
       uint64_t cmag = static_cast<uint64_t>(coeff < 0 ? -coeff : coeff);
       if (mag > static_cast<uint64_t>(kMaxTextDim) || (cmag != 0 && mag > static_cast<uint64_t>(kMaxTextDim) / cmag))
-        fail_at(number, fmt::format("a dim must be at most 2^48 = {}, but got {}", kMaxTextDim, number.text));
+        fail_at(number, fmt::format("a dim must be at most 2^48 = {}, but got {}", kMaxTextDim, clipped(number.text)));
       coeff *= v;
     } else {
       fail(t, "a dim (a number or a symbol such as B)");

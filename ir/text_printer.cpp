@@ -177,7 +177,10 @@ class Printer {
     for (const auto& spec : def.attrs) {
       if (!n.attrs.has(spec.name)) continue;
       const AttrValue& v = n.attrs.at(spec.name);
-      if (spec.default_value && *spec.default_value == v) continue;
+      // Compared by kind and text, so that -0.0 is not mistaken for a default of 0.0.
+      if (spec.default_value && attr_kind(*spec.default_value) == attr_kind(v) &&
+          attr_value_str(*spec.default_value) == attr_value_str(v))
+        continue;
       args.push_back(fmt::format("{}={}", spec.name, attr_value_str(v)));
     }
     for (const auto& [name, v] : n.attrs.items()) {

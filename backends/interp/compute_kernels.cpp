@@ -26,14 +26,19 @@ namespace {
 template <typename F>
 Tensor visit_dtype(const KernelContext& ctx, DType dtype, F&& f) {
   switch (dtype) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::i32: return f(int32_t{});
-    case DType::i64: return f(int64_t{});
-    case DType::boolean: return f(bool{});
+    case DType::f32:
+      return f(float{});
+    case DType::f64:
+      return f(double{});
+    case DType::i32:
+      return f(int32_t{});
+    case DType::i64:
+      return f(int64_t{});
+    case DType::boolean:
+      return f(bool{});
     default:
-      throw Error(fmt::format("{}: the interpreter has no kernel for dtype {}", op_name(ctx.node.op),
-                              dtype_name(dtype)));
+      throw Error(
+          fmt::format("{}: the interpreter has no kernel for dtype {}", op_name(ctx.node.op), dtype_name(dtype)));
   }
 }
 
@@ -111,7 +116,8 @@ std::vector<Tensor> matmul_kernel(const KernelContext& ctx, std::span<const Tens
         for (int64_t i = 0; i < m; ++i)
           for (int64_t j = 0; j < n; ++j) {
             T acc{0};
-            for (int64_t p = 0; p < k; ++p) acc += (ta ? pa[p * m + i] : pa[i * k + p]) * (tb ? pb[j * k + p] : pb[p * n + j]);
+            for (int64_t p = 0; p < k; ++p)
+              acc += (ta ? pa[p * m + i] : pa[i * k + p]) * (tb ? pb[j * k + p] : pb[p * n + j]);
             po[i * n + j] = acc;
           }
       }
@@ -129,8 +135,8 @@ std::vector<Tensor> constant_kernel(const KernelContext& ctx, std::span<const Te
     Tensor out = Tensor::zeros(dtype, shape);
     bool splat = value.size() == 1;
     if (!splat && static_cast<int64_t>(value.size()) != out.numel())
-      throw Error(fmt::format("constant: 'value' has {} elements, but {} needs 1 or {}", value.size(),
-                              out.type_str(), out.numel()));
+      throw Error(fmt::format("constant: 'value' has {} elements, but {} needs 1 or {}", value.size(), out.type_str(),
+                              out.numel()));
     T* po = out.data<T>();
     for (int64_t i = 0; i < out.numel(); ++i) po[i] = convert<T>(value[splat ? 0 : i]);
     return out;
@@ -170,8 +176,8 @@ std::vector<Tensor> cast_kernel(const KernelContext& ctx, std::span<const Tensor
 std::vector<Tensor> rng_uniform_kernel(const KernelContext& ctx, std::span<const Tensor> in) {
   const Tensor& offset_tensor = in[0];
   if (offset_tensor.dtype() != DType::i64 || offset_tensor.numel() != 1)
-    throw Error(fmt::format("rng_uniform: the offset operand must be an i64 scalar, but got {}",
-                            offset_tensor.type_str()));
+    throw Error(
+        fmt::format("rng_uniform: the offset operand must be an i64 scalar, but got {}", offset_tensor.type_str()));
   auto offset = static_cast<uint64_t>(offset_tensor.data<int64_t>()[0]);
   auto seed = static_cast<uint64_t>(ctx.node.attrs.get_int("seed"));
   DType dtype = ctx.node.attrs.get_dtype("dtype");

@@ -39,12 +39,18 @@ constexpr bool accepts() {
 template <typename F>
 Tensor visit_dtype(const KernelContext& ctx, DType dtype, F&& f) {
   switch (dtype) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::i32: return f(int32_t{});
-    case DType::i64: return f(int64_t{});
-    case DType::boolean: return f(bool{});
-    default: unsupported(ctx, dtype);
+    case DType::f32:
+      return f(float{});
+    case DType::f64:
+      return f(double{});
+    case DType::i32:
+      return f(int32_t{});
+    case DType::i64:
+      return f(int64_t{});
+    case DType::boolean:
+      return f(bool{});
+    default:
+      unsupported(ctx, dtype);
   }
 }
 
@@ -204,13 +210,17 @@ void register_elementwise_kernels(KernelTable& t) {
   using A = Accepts;
 
   set(OpKind::neg, unary<A::numeric>([](auto x) {
-        if constexpr (std::is_floating_point_v<decltype(x)>) return -x;  // -0.0 for 0.0, as IEEE negation
-        else return sub(decltype(x){0}, x);
+        if constexpr (std::is_floating_point_v<decltype(x)>)
+          return -x;  // -0.0 for 0.0, as IEEE negation
+        else
+          return sub(decltype(x){0}, x);
       }));
   set(OpKind::abs, unary<A::numeric>([](auto x) {
         using T = decltype(x);
-        if constexpr (std::is_floating_point_v<T>) return std::fabs(x);
-        else return x < 0 ? sub(T{0}, x) : x;  // abs(INT_MIN) wraps to INT_MIN
+        if constexpr (std::is_floating_point_v<T>)
+          return std::fabs(x);
+        else
+          return x < 0 ? sub(T{0}, x) : x;  // abs(INT_MIN) wraps to INT_MIN
       }));
   set(OpKind::exp, unary<A::floating>([](auto x) { return std::exp(x); }));
   set(OpKind::log, unary<A::floating>([](auto x) { return std::log(x); }));
@@ -229,8 +239,12 @@ void register_elementwise_kernels(KernelTable& t) {
   set(OpKind::mul, binary<A::numeric>([](auto a, auto b) { return mul(a, b); }));
   set(OpKind::div, binary<A::numeric>([](auto a, auto b) { return div(a, b); }));
   set(OpKind::pow, binary<A::floating>([](auto a, auto b) { return std::pow(a, b); }));
-  set(OpKind::maximum, binary<A::numeric>([](auto a, auto b) { return is_nan(a) ? a : is_nan(b) ? b : a > b ? a : b; }));
-  set(OpKind::minimum, binary<A::numeric>([](auto a, auto b) { return is_nan(a) ? a : is_nan(b) ? b : a < b ? a : b; }));
+  set(OpKind::maximum, binary<A::numeric>([](auto a, auto b) {
+        return is_nan(a) ? a : is_nan(b) ? b : a > b ? a : b;
+      }));
+  set(OpKind::minimum, binary<A::numeric>([](auto a, auto b) {
+        return is_nan(a) ? a : is_nan(b) ? b : a < b ? a : b;
+      }));
   set(OpKind::eq, binary<A::numeric>([](auto a, auto b) { return a == b; }));
   set(OpKind::ne, binary<A::numeric>([](auto a, auto b) { return a != b; }));
   set(OpKind::lt, binary<A::numeric>([](auto a, auto b) { return a < b; }));

@@ -89,13 +89,17 @@ T wrapping_add(T a, T b) {
 template <typename F>
 Tensor visit_numeric(const KernelContext& ctx, DType dtype, F&& f) {
   switch (dtype) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::i32: return f(int32_t{});
-    case DType::i64: return f(int64_t{});
+    case DType::f32:
+      return f(float{});
+    case DType::f64:
+      return f(double{});
+    case DType::i32:
+      return f(int32_t{});
+    case DType::i64:
+      return f(int64_t{});
     default:
-      throw Error(fmt::format("{}: the interpreter has no kernel for dtype {}", op_name(ctx.node.op),
-                              dtype_name(dtype)));
+      throw Error(
+          fmt::format("{}: the interpreter has no kernel for dtype {}", op_name(ctx.node.op), dtype_name(dtype)));
   }
 }
 
@@ -127,8 +131,8 @@ std::vector<Tensor> reduce_kernel(const KernelContext& ctx, std::span<const Tens
   Plan p = make_plan(x, normalized_axes(ctx, x), ctx.node.attrs.get_bool("keepdims"));
   bool needs_element = op == OpKind::reduce_max || op == OpKind::reduce_min;
   if (needs_element && p.reduced_count == 0 && p.out_count > 0)
-    throw Error(fmt::format("{} over an empty axis: {} has size 0, and the {} of no elements is undefined",
-                            op_name(op), p.empty_axis, op == OpKind::reduce_max ? "maximum" : "minimum"));
+    throw Error(fmt::format("{} over an empty axis: {} has size 0, and the {} of no elements is undefined", op_name(op),
+                            p.empty_axis, op == OpKind::reduce_max ? "maximum" : "minimum"));
   return {visit_numeric(ctx, x.dtype(), [&](auto tag) -> Tensor {
     using T = decltype(tag);
     Tensor out = Tensor::zeros(x.dtype(), p.out_shape);
@@ -145,8 +149,7 @@ std::vector<Tensor> argmax_kernel(const KernelContext& ctx, std::span<const Tens
   int axis = normalize_axis(ctx.node.attrs.get_int("axis"), x.rank(), "argmax");
   Plan p = make_plan(x, {axis}, ctx.node.attrs.get_bool("keepdims"));
   if (p.reduced_count == 0 && p.out_count > 0)
-    throw Error(fmt::format("argmax over an empty axis: {} has size 0, so there is no maximum to index",
-                            p.empty_axis));
+    throw Error(fmt::format("argmax over an empty axis: {} has size 0, so there is no maximum to index", p.empty_axis));
   Tensor out = Tensor::zeros(DType::i64, p.out_shape);
   int64_t* po = out.data<int64_t>();
   visit_numeric(ctx, x.dtype(), [&](auto tag) -> Tensor {

@@ -192,6 +192,7 @@ JitLibrary Jit::add_module(std::unique_ptr<llvm::Module> module,
   auto created = jit_->createJITDylib(fmt::format("weft_module_{}", compiled_));
   check(created.takeError(), "creating a JITDylib");
   llvm::orc::JITDylib& dylib = *created;
+  dylib.addToLinkOrder(jit_->getMainJITDylib());  // the runtime's absolute symbols live there
   check(jit_->addIRModule(dylib, llvm::orc::ThreadSafeModule(std::move(module), std::move(context))),
         "adding a module");
   ++compiled_;

@@ -57,8 +57,9 @@ enum ArgField : unsigned {
   kA, kB, kC, kM, kN, kK, kLda, kLdb, kLdc, kBatch, kStrideA, kStrideB, kStrideC, kEpilogueData
 };
 
-// The task context the entry builds on its stack: args, rows per tile, tiles per column, per row.
-enum TaskField : unsigned { kTaskArgs, kTaskRows, kTaskRowTiles, kTaskColTiles };
+// The task context the entry builds on its stack: args, the tile's rows and columns, and how many
+// tiles cover one batch element's rows and columns.
+enum TaskField : unsigned { kTaskArgs, kTaskRows, kTaskCols, kTaskRowTiles, kTaskColTiles };
 
 class GemmEmitter {
  public:
@@ -122,19 +123,33 @@ class GemmEmitter {
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
 
     llvm::Value* full_panels = b.CreateSDiv(extent, c64(panel));
-    // Full panels: no bounds checks.
-    emit_for(b, c64(0), full_panels, c64(1), [&](llvm::Value* p) {
-      llvm::Value* src_panel = b.CreateGEP(f32_, src, b.CreateMul(b.CreateMul(p, c64(panel)), row_stride));
-      llvm::Value* dst_panel = b.CreateGEP(f32_, dst, b.CreateMul(b.CreateMul(p, depth), c64(panel)));
+    // Full panels: no bounds checks. Memory is read in its own order, so hardware prefetchers
+    // stream it: along the panel when that is contiguous (one vector copy per panel and depth),
+    // else down the depth, `panel` rows at a time.
+    if (unit_inner) {
+      auto* panel_vec = llvm::FixedVectorType::get(f32_, panel);
       emit_for(b, c64(0), depth, c64(1), [&](llvm::Value* d) {
-        llvm::Value* src_d = b.CreateGEP(f32_, src_panel, b.CreateMul(d, col_stride));
-        llvm::Value* dst_d = b.CreateGEP(f32_, dst_panel, b.CreateMul(d, c64(panel)));
-        for (int e = 0; e < panel; ++e) {
-          llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, src_d, b.CreateMul(c64(e), row_stride)));
-          b.CreateStore(x, b.CreateGEP(f32_, dst_d, c64(e)));
-        }
+        llvm::Value* src_d = b.CreateGEP(f32_, src, b.CreateMul(d, col_stride));
+        emit_for(b, c64(0), full_panels, c64(1), [&](llvm::Value* p) {
+          llvm::Value* x = b.CreateAlignedLoad(panel_vec, b.CreateGEP(f32_, src_d, b.CreateMul(p, c64(panel))), llvm::Align(4));
+          llvm::Value* at = b.CreateAdd(b.CreateMul(b.CreateMul(p, depth), c64(panel)), b.CreateMul(d, c64(panel)));
+          b.CreateAlignedStore(x, b.CreateGEP(f32_, dst, at), llvm::Align(4));
+        }, "p");
       }, "d");
-    }, "p");
+    } else {
+      emit_for(b, c64(0), full_panels, c64(1), [&](llvm::Value* p) {
+        llvm::Value* src_panel = b.CreateGEP(f32_, src, b.CreateMul(b.CreateMul(p, c64(panel)), row_stride));
+        llvm::Value* dst_panel = b.CreateGEP(f32_, dst, b.CreateMul(b.CreateMul(p, depth), c64(panel)));
+        emit_for(b, c64(0), depth, c64(1), [&](llvm::Value* d) {
+          llvm::Value* src_d = b.CreateGEP(f32_, src_panel, b.CreateMul(d, col_stride));
+          llvm::Value* dst_d = b.CreateGEP(f32_, dst_panel, b.CreateMul(d, c64(panel)));
+          for (int e = 0; e < panel; ++e) {
+            llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, src_d, b.CreateMul(c64(e), row_stride)));
+            b.CreateStore(x, b.CreateGEP(f32_, dst_d, c64(e)));
+          }
+        }, "d");
+      }, "p");
+    }
     // The last, partial panel: rows past the extent read a valid row (the last) and store zero.
     llvm::Value* rest = b.CreateSub(extent, b.CreateMul(full_panels, c64(panel)));
     emit_if(b, b.CreateICmpSGT(rest, c64(0)), [&] {
@@ -199,6 +214,15 @@ class GemmEmitter {
       }
       return acc;
     };
+    // Touch the C tile now, so that its lines arrive while the k loop runs (C is read or
+    // written only after it; BLIS kernels do the same).
+    for (int i = 0; i < mr; ++i) {
+      llvm::Value* row = b.CreateGEP(f32_, c, b.CreateMul(c64(i), ldc));
+      for (int offset : {0, nr - 1}) {
+        b.CreateIntrinsic(llvm::Intrinsic::prefetch, {ptr_},
+                          {b.CreateGEP(f32_, row, c64(offset)), c32(1), c32(3), c32(1)});
+      }
+    }
     // Unrolled main loop, then the remainder one k at a time.
     const int u = g_.k_unroll;
     llvm::Value* k_main = b.CreateMul(b.CreateSDiv(kc, c64(u)), c64(u));
@@ -296,7 +320,8 @@ class GemmEmitter {
     }
   }
 
-  // task(ctx, index): one MC×NC output tile of one batch element.
+  // task(ctx, index): one output tile of one batch element, computed with the BLIS loops: column
+  // blocks of NC, depth blocks of KC (pack B), row blocks of MC (pack A), then NR and MR panels.
   llvm::Function* emit_task(llvm::Function* pack_a, llvm::Function* pack_b, llvm::Function* kernel) {
     llvm::Function* f = new_function(name_ + ".task", llvm::Type::getVoidTy(ctx_), {ptr_, i64_}, false);
     llvm::Value* ctx = f->getArg(0);
@@ -309,6 +334,7 @@ class GemmEmitter {
     };
     llvm::Value* args = task_field(kTaskArgs, ptr_);
     llvm::Value* tile_rows = task_field(kTaskRows, i64_);
+    llvm::Value* tile_cols = task_field(kTaskCols, i64_);
     llvm::Value* row_tiles = task_field(kTaskRowTiles, i64_);
     llvm::Value* col_tiles = task_field(kTaskColTiles, i64_);
     auto field = [&](unsigned i) {
@@ -323,12 +349,10 @@ class GemmEmitter {
     llvm::Value* per_batch = b.CreateMul(row_tiles, col_tiles);
     llvm::Value* batch = b.CreateSDiv(index, per_batch);
     llvm::Value* in_batch = b.CreateSRem(index, per_batch);
-    llvm::Value* row_tile = b.CreateSDiv(in_batch, col_tiles);
-    llvm::Value* col_tile = b.CreateSRem(in_batch, col_tiles);
-    llvm::Value* m0 = b.CreateMul(row_tile, tile_rows);
-    llvm::Value* n0 = b.CreateMul(col_tile, c64(g_.nc));
+    llvm::Value* m0 = b.CreateMul(b.CreateSDiv(in_batch, col_tiles), tile_rows);
+    llvm::Value* n0 = b.CreateMul(b.CreateSRem(in_batch, col_tiles), tile_cols);
     llvm::Value* rows = emit_min(b, tile_rows, b.CreateSub(m, m0));
-    llvm::Value* cols = emit_min(b, c64(g_.nc), b.CreateSub(n, n0));
+    llvm::Value* cols = emit_min(b, tile_cols, b.CreateSub(n, n0));
 
     a = b.CreateGEP(f32_, a, b.CreateMul(batch, field(kStrideA)));
     bm = b.CreateGEP(f32_, bm, b.CreateMul(batch, field(kStrideB)));
@@ -345,34 +369,42 @@ class GemmEmitter {
     llvm::Value* bp = b.CreateCall(declare_thread_scratch(module_), {c64((b_floats + a_floats) * 4)});
     llvm::Value* ap = b.CreateGEP(f32_, bp, c64(b_floats));
 
-    llvm::Value* a_tile = b.CreateGEP(f32_, a, b.CreateMul(m0, a_rs));
-    llvm::Value* b_tile = b.CreateGEP(f32_, bm, b.CreateMul(n0, b_cs));
-    llvm::Value* c_tile = b.CreateGEP(f32_, c, b.CreateAdd(b.CreateMul(m0, ldc), n0));
     // K = 0 still runs one (empty) block, so that C is written (zeros, or C, through the epilogue).
     llvm::Value* k_end = emit_max(b, k, c64(1));
-    emit_for(b, c64(0), k_end, c64(g_.kc), [&](llvm::Value* pc) {
-      llvm::Value* kc = emit_min(b, c64(g_.kc), b.CreateSub(k, pc));
-      b.CreateCall(pack_b, {b.CreateGEP(f32_, b_tile, b.CreateMul(pc, b_rs)), b_cs, b_rs, cols, kc, bp});
-      b.CreateCall(pack_a, {b.CreateGEP(f32_, a_tile, b.CreateMul(pc, a_cs)), a_rs, a_cs, rows, kc, ap});
-      llvm::Value* load_c = spec_.accumulate ? b.getTrue() : b.CreateICmpSGT(pc, c64(0));
-      llvm::Value* last = b.CreateICmpSGE(b.CreateAdd(pc, c64(g_.kc)), k);
-      emit_for(b, c64(0), cols, c64(g_.nr), [&](llvm::Value* jr) {
-        llvm::Value* b_panel = b.CreateGEP(f32_, bp, b.CreateMul(jr, kc));
-        llvm::Value* n_rem = emit_min(b, c64(g_.nr), b.CreateSub(cols, jr));
-        emit_for(b, c64(0), rows, c64(g_.mr), [&](llvm::Value* ir) {
-          llvm::Value* a_panel = b.CreateGEP(f32_, ap, b.CreateMul(ir, kc));
-          llvm::Value* m_rem = emit_min(b, c64(g_.mr), b.CreateSub(rows, ir));
-          llvm::Value* c_micro = b.CreateGEP(f32_, c_tile, b.CreateAdd(b.CreateMul(ir, ldc), jr));
-          b.CreateCall(kernel, {kc, a_panel, b_panel, c_micro, ldc, m_rem, n_rem, load_c, last, batch,
-                                b.CreateAdd(m0, ir), b.CreateAdd(n0, jr), data});
-        }, "ir");
-      }, "jr");
-    }, "pc");
+    emit_for(b, c64(0), cols, c64(g_.nc), [&](llvm::Value* jc) {
+      llvm::Value* nc = emit_min(b, c64(g_.nc), b.CreateSub(cols, jc));
+      llvm::Value* col0 = b.CreateAdd(n0, jc);
+      llvm::Value* b_block = b.CreateGEP(f32_, bm, b.CreateMul(col0, b_cs));
+      emit_for(b, c64(0), k_end, c64(g_.kc), [&](llvm::Value* pc) {
+        llvm::Value* kc = emit_min(b, c64(g_.kc), b.CreateSub(k, pc));
+        b.CreateCall(pack_b, {b.CreateGEP(f32_, b_block, b.CreateMul(pc, b_rs)), b_cs, b_rs, nc, kc, bp});
+        llvm::Value* load_c = spec_.accumulate ? b.getTrue() : b.CreateICmpSGT(pc, c64(0));
+        llvm::Value* last = b.CreateICmpSGE(b.CreateAdd(pc, c64(g_.kc)), k);
+        emit_for(b, c64(0), rows, c64(g_.mc), [&](llvm::Value* ic) {
+          llvm::Value* mc = emit_min(b, c64(g_.mc), b.CreateSub(rows, ic));
+          llvm::Value* row0 = b.CreateAdd(m0, ic);
+          llvm::Value* a_block = b.CreateGEP(f32_, a, b.CreateAdd(b.CreateMul(row0, a_rs), b.CreateMul(pc, a_cs)));
+          b.CreateCall(pack_a, {a_block, a_rs, a_cs, mc, kc, ap});
+          llvm::Value* c_block = b.CreateGEP(f32_, c, b.CreateAdd(b.CreateMul(row0, ldc), col0));
+          emit_for(b, c64(0), nc, c64(g_.nr), [&](llvm::Value* jr) {
+            llvm::Value* b_panel = b.CreateGEP(f32_, bp, b.CreateMul(jr, kc));
+            llvm::Value* n_rem = emit_min(b, c64(g_.nr), b.CreateSub(nc, jr));
+            emit_for(b, c64(0), mc, c64(g_.mr), [&](llvm::Value* ir) {
+              llvm::Value* a_panel = b.CreateGEP(f32_, ap, b.CreateMul(ir, kc));
+              llvm::Value* m_rem = emit_min(b, c64(g_.mr), b.CreateSub(mc, ir));
+              llvm::Value* c_micro = b.CreateGEP(f32_, c_block, b.CreateAdd(b.CreateMul(ir, ldc), jr));
+              b.CreateCall(kernel, {kc, a_panel, b_panel, c_micro, ldc, m_rem, n_rem, load_c, last, batch,
+                                    b.CreateAdd(row0, ir), b.CreateAdd(col0, jr), data});
+            }, "ir");
+          }, "jr");
+        }, "ic");
+      }, "pc");
+    }, "jc");
     b.CreateRetVoid();
     return f;
   }
 
-  llvm::StructType* task_struct() { return llvm::StructType::get(ctx_, {ptr_, i64_, i64_, i64_}); }
+  llvm::StructType* task_struct() { return llvm::StructType::get(ctx_, {ptr_, i64_, i64_, i64_, i64_}); }
 
   // name(args): tiles the output and runs the tasks on the thread pool.
   llvm::Function* emit_entry(llvm::Function* task) {
@@ -384,12 +416,23 @@ class GemmEmitter {
     llvm::Value* m = field(kM);
     llvm::Value* n = field(kN);
     llvm::Value* batch = field(kBatch);
-    // Rows per tile: at most MC, spread evenly over ceil(M / MC) tiles, rounded up to MR.
+    // About two tasks per thread (so a core slowed by other work hands tasks to the others), cut
+    // from the rows first: tasks that share columns share no packing, but each packs its own
+    // copy of B, so fewer, taller tiles pack less. Tiles are whole micro-tiles.
+    llvm::Value* threads = b.CreateCall(declare_num_threads(module_));
+    llvm::Value* target = b.CreateSelect(b.CreateICmpSGT(threads, c64(1)), b.CreateMul(threads, c64(2)), c64(1));
+    llvm::Value* per_batch = emit_ceil_div(b, target, emit_max(b, batch, c64(1)));
     llvm::Value* m1 = emit_max(b, m, c64(1));
-    llvm::Value* row_tiles = emit_ceil_div(b, m1, c64(g_.mc));
-    llvm::Value* tile_rows = b.CreateMul(emit_ceil_div(b, emit_ceil_div(b, m1, row_tiles), c64(g_.mr)), c64(g_.mr));
+    llvm::Value* n1 = emit_max(b, n, c64(1));
+    llvm::Value* row_tiles = emit_min(b, per_batch, emit_ceil_div(b, m1, c64(g_.mr)));
+    llvm::Value* col_tiles = emit_min(b, emit_ceil_div(b, per_batch, row_tiles), emit_ceil_div(b, n1, c64(g_.nr)));
+    auto round_up = [&](llvm::Value* x, int multiple) {
+      return b.CreateMul(emit_ceil_div(b, x, c64(multiple)), c64(multiple));
+    };
+    llvm::Value* tile_rows = round_up(emit_ceil_div(b, m1, row_tiles), g_.mr);
+    llvm::Value* tile_cols = round_up(emit_ceil_div(b, n1, col_tiles), g_.nr);
     row_tiles = emit_ceil_div(b, m1, tile_rows);
-    llvm::Value* col_tiles = emit_ceil_div(b, emit_max(b, n, c64(1)), c64(g_.nc));
+    col_tiles = emit_ceil_div(b, n1, tile_cols);
     llvm::Value* nonempty = b.CreateAnd(b.CreateICmpSGT(m, c64(0)), b.CreateICmpSGT(n, c64(0)));
     llvm::Value* tasks = b.CreateSelect(nonempty, b.CreateMul(b.CreateMul(batch, row_tiles), col_tiles), c64(0));
 
@@ -397,6 +440,7 @@ class GemmEmitter {
     llvm::Value* ctx = b.CreateAlloca(task_type);
     b.CreateStore(args, b.CreateStructGEP(task_type, ctx, kTaskArgs));
     b.CreateStore(tile_rows, b.CreateStructGEP(task_type, ctx, kTaskRows));
+    b.CreateStore(tile_cols, b.CreateStructGEP(task_type, ctx, kTaskCols));
     b.CreateStore(row_tiles, b.CreateStructGEP(task_type, ctx, kTaskRowTiles));
     b.CreateStore(col_tiles, b.CreateStructGEP(task_type, ctx, kTaskColTiles));
     emit_if(b, b.CreateICmpSGT(tasks, c64(0)),

@@ -31,10 +31,14 @@ void require_valid_shape(const std::string& op, const Shape& shape) {
 bool exact_in(double v, DType dtype) {
   if (v != std::floor(v)) return false;  // also rejects NaN and infinities
   switch (dtype) {
-    case DType::boolean: return v == 0.0 || v == 1.0;
-    case DType::i32: return v >= -2147483648.0 && v <= 2147483647.0;
-    case DType::i64: return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
-    default: return true;
+    case DType::boolean:
+      return v == 0.0 || v == 1.0;
+    case DType::i32:
+      return v >= -2147483648.0 && v <= 2147483647.0;
+    case DType::i64:
+      return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+    default:
+      return true;
   }
 }
 
@@ -51,17 +55,19 @@ OpDef matmul() {
     const TensorType& a = q.operands[0];
     const TensorType& b = q.operands[1];
     if (a.rank() < 2)
-      throw Error(fmt::format("matmul: both operands must have rank >= 2 (reshape a vector to [1, K]), but a is {}",
-                              a.str()));
+      throw Error(
+          fmt::format("matmul: both operands must have rank >= 2 (reshape a vector to [1, K]), but a is {}", a.str()));
     if (b.rank() < 2)
-      throw Error(fmt::format("matmul: both operands must have rank >= 2 (reshape a vector to [K, 1]), but b is {}",
-                              b.str()));
+      throw Error(
+          fmt::format("matmul: both operands must have rank >= 2 (reshape a vector to [K, 1]), but b is {}", b.str()));
     if (a.dtype != b.dtype)
-      throw Error(fmt::format("matmul: operands must have the same dtype (Weft never promotes; use cast), but got {} "
-                              "and {}",
-                              a.str(), b.str()));
+      throw Error(
+          fmt::format("matmul: operands must have the same dtype (Weft never promotes; use cast), but got {} "
+                      "and {}",
+                      a.str(), b.str()));
     if (!is_float(a.dtype))
-      throw Error(fmt::format("matmul: operands must have a floating-point dtype, but got {} and {}", a.str(), b.str()));
+      throw Error(
+          fmt::format("matmul: operands must have a floating-point dtype, but got {} and {}", a.str(), b.str()));
     bool ta = q.attrs.get_bool("transpose_a");
     bool tb = q.attrs.get_bool("transpose_b");
     const Dim& m = a.shape[a.rank() - (ta ? 1 : 2)];
@@ -71,17 +77,18 @@ OpDef matmul() {
     if (ka != kb)
       throw Error(fmt::format("matmul: inner dimensions must agree ({} K with {}), but got {} and {} ({} vs {})",
                               ta ? "a's second-to-last dim, as transpose_a=true," : "a's last dim",
-                              tb ? "b's last, as transpose_b=true" : "b's second-to-last", a.str(), b.str(),
-                              ka.str(), kb.str()));
+                              tb ? "b's last, as transpose_b=true" : "b's second-to-last", a.str(), b.str(), ka.str(),
+                              kb.str()));
     TensorType batch_a{a.dtype, Shape(a.shape.begin(), a.shape.end() - 2)};
     TensorType batch_b{b.dtype, Shape(b.shape.begin(), b.shape.end() - 2)};
     Shape out;
     try {
       out = broadcast_shapes("matmul", batch_a, batch_b);
     } catch (const Error&) {
-      throw Error(fmt::format("matmul: batch dims (all but the last two) must be broadcast-compatible, but got {} "
-                              "and {}",
-                              a.str(), b.str()));
+      throw Error(
+          fmt::format("matmul: batch dims (all but the last two) must be broadcast-compatible, but got {} "
+                      "and {}",
+                      a.str(), b.str()));
     }
     out.push_back(m);
     out.push_back(n);
@@ -106,24 +113,26 @@ OpDef constant() {
     const Shape& shape = q.attrs.get_shape("shape");
     require_valid_shape("constant", shape);
     TensorType type{dtype, shape};
-    if (value.empty()) throw Error(fmt::format("constant: 'value' must have at least one element (for {})", type.str()));
+    if (value.empty())
+      throw Error(fmt::format("constant: 'value' must have at least one element (for {})", type.str()));
     if (value.size() != 1) {
       Dim n = num_elements(shape);
       if (!n.is_static())
-        throw Error(fmt::format("constant: a constant of symbolic shape must be a splat (one value), but {} got {} "
-                                "values",
-                                type.str(), value.size()));
+        throw Error(
+            fmt::format("constant: a constant of symbolic shape must be a splat (one value), but {} got {} "
+                        "values",
+                        type.str(), value.size()));
       if (static_cast<int64_t>(value.size()) != n.value())
-        throw Error(fmt::format("constant: 'value' must have 1 element (a splat) or {} (one per element of {}), but "
-                                "got {}",
-                                n.value(), type.str(), value.size()));
+        throw Error(
+            fmt::format("constant: 'value' must have 1 element (a splat) or {} (one per element of {}), but "
+                        "got {}",
+                        n.value(), type.str(), value.size()));
     }
     if (!is_float(dtype))
       for (double v : value)
         if (!exact_in(v, dtype))
           throw Error(fmt::format("constant: every value of a {} constant must be {}, but got {}", dtype_name(dtype),
-                                  dtype == DType::boolean ? "0 or 1" : "an integer in the dtype's range",
-                                  real_str(v)));
+                                  dtype == DType::boolean ? "0 or 1" : "an integer in the dtype's range", real_str(v)));
     return std::vector<TensorType>{type};
   };
   return d;
@@ -183,8 +192,8 @@ OpDef rng_uniform() {
     require_valid_shape("rng_uniform", shape);
     TensorType type{dtype, shape};
     if (offset.dtype != DType::i64 || offset.rank() != 0)
-      throw Error(fmt::format("rng_uniform: the offset operand must be an i64 scalar (i64[]), but got {}",
-                              offset.str()));
+      throw Error(
+          fmt::format("rng_uniform: the offset operand must be an i64 scalar (i64[]), but got {}", offset.str()));
     if (dtype != DType::f32 && dtype != DType::f64)
       throw Error(fmt::format("rng_uniform: 'dtype' must be f32 or f64, but got {}", type.str()));
     return std::vector<TensorType>{type};

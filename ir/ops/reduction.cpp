@@ -31,8 +31,8 @@ std::vector<int> reduced_axes(const std::string& op, const std::vector<int64_t>&
   for (int64_t a : axes) {
     int n = normalize_axis(a, x.rank(), fmt::format("{} of {}", op, x.str()));
     if (std::find(out.begin(), out.end(), n) != out.end())
-      throw Error(fmt::format("{}: each axis may appear once in 'axes', but axis {} appears twice in [{}] (for {})",
-                              op, n, fmt::join(axes, ", "), x.str()));
+      throw Error(fmt::format("{}: each axis may appear once in 'axes', but axis {} appears twice in [{}] (for {})", op,
+                              n, fmt::join(axes, ", "), x.str()));
     out.push_back(n);
   }
   std::sort(out.begin(), out.end());
@@ -43,8 +43,10 @@ Shape reduced_shape(const Shape& shape, const std::vector<int>& axes, bool keepd
   Shape out;
   for (int i = 0; i < static_cast<int>(shape.size()); ++i) {
     bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
-    if (!reduced) out.push_back(shape[i]);
-    else if (keepdims) out.push_back(Dim(1));
+    if (!reduced)
+      out.push_back(shape[i]);
+    else if (keepdims)
+      out.push_back(Dim(1));
   }
   return out;
 }

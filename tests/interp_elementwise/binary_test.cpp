@@ -126,13 +126,19 @@ TEST(InterpBinary, BroadcastingAcrossThreeRanks) {
 }
 
 TEST(InterpBinary, AddRejectsMixedDtypesNamingBothTypes) {
-  expect_error([] { infer(OpKind::add, {{DType::f32, {2, 3}}, {DType::i32, {2, 3}}}); },
-               {"add", "same dtype", "f32[2, 3]", "i32[2, 3]"});
+  expect_error(
+      [] {
+        infer(OpKind::add, {{DType::f32, {2, 3}}, {DType::i32, {2, 3}}});
+      },
+      {"add", "same dtype", "f32[2, 3]", "i32[2, 3]"});
 }
 
 TEST(InterpBinary, AddRejectsIncompatibleShapesNamingBothTypes) {
-  expect_error([] { infer(OpKind::add, {{DType::f32, {2, 3}}, {DType::f32, {4}}}); },
-               {"add", "broadcast", "f32[2, 3]", "f32[4]"});
+  expect_error(
+      [] {
+        infer(OpKind::add, {{DType::f32, {2, 3}}, {DType::f32, {4}}});
+      },
+      {"add", "broadcast", "f32[2, 3]", "f32[4]"});
 }
 
 TEST(InterpBinary, ArithmeticRejectsBool) {
@@ -141,8 +147,11 @@ TEST(InterpBinary, ArithmeticRejectsBool) {
 }
 
 TEST(InterpBinary, LogicalOpsRejectNumbers) {
-  expect_error([] { infer(OpKind::logical_and, {{DType::i32, {2}}, {DType::i32, {2}}}); },
-               {"logical_and", "bool", "i32[2]"});
+  expect_error(
+      [] {
+        infer(OpKind::logical_and, {{DType::i32, {2}}, {DType::i32, {2}}});
+      },
+      {"logical_and", "bool", "i32[2]"});
 }
 
 TEST(InterpBinary, ZeroSizeDimBroadcastsAgainstOne) {

@@ -35,13 +35,19 @@ TEST(InterpSelect, WorksOnBoolBranches) {
 }
 
 TEST(InterpSelect, RejectsANonBoolCondition) {
-  expect_error([] { infer(OpKind::select, {{DType::f32, {2}}, {DType::f32, {2}}, {DType::f32, {2}}}); },
-               {"select", "condition", "bool", "f32[2]"});
+  expect_error(
+      [] {
+        infer(OpKind::select, {{DType::f32, {2}}, {DType::f32, {2}}, {DType::f32, {2}}});
+      },
+      {"select", "condition", "bool", "f32[2]"});
 }
 
 TEST(InterpSelect, RejectsBranchesOfDifferentDtypes) {
-  expect_error([] { infer(OpKind::select, {{DType::boolean, {2}}, {DType::f32, {2}}, {DType::f64, {2}}}); },
-               {"select", "f32[2]", "f64[2]"});
+  expect_error(
+      [] {
+        infer(OpKind::select, {{DType::boolean, {2}}, {DType::f32, {2}}, {DType::f64, {2}}});
+      },
+      {"select", "f32[2]", "f64[2]"});
 }
 
 TEST(InterpSelect, ZeroSizeCondition) {
@@ -80,7 +86,8 @@ TEST(InterpSymbolic, OneGraphRunsWithDifferentSequenceLengths) {
     expect_tensor<bool>(out[1], {2, 3}, {false, true, false, true, false, true});
   }
   {
-    std::vector<Tensor> in = {f32({1, 7}, {1.f, -1.f, 2.f, -2.f, 3.f, -3.f, 0.f}), f32({7}, {1.f, 1.f, 1.f, 1.f, 1.f, 1.f, 1.f})};
+    std::vector<Tensor> in = {f32({1, 7}, {1.f, -1.f, 2.f, -2.f, 3.f, -3.f, 0.f}),
+                              f32({7}, {1.f, 1.f, 1.f, 1.f, 1.f, 1.f, 1.f})};
     std::vector<Tensor> out = interpret(s.g, in, {});
     expect_tensor<float>(out[0], {1, 7}, {2.f, 1.f, 3.f, 1.f, 4.f, 1.f, 1.f});
     expect_tensor<bool>(out[1], {1, 7}, {false, false, true, false, true, false, false});
@@ -89,8 +96,11 @@ TEST(InterpSymbolic, OneGraphRunsWithDifferentSequenceLengths) {
 
 TEST(InterpSymbolic, BroadcastingDistinctSymbolsIsRejected) {
   // B and T are different symbols: nothing says they are equal, so [B] + [T] is an error at build time.
-  expect_error([] { infer(OpKind::add, {{DType::f32, symbolic({sym("B")})}, {DType::f32, symbolic({sym("T")})}}); },
-               {"add", "f32[B]", "f32[T]"});
+  expect_error(
+      [] {
+        infer(OpKind::add, {{DType::f32, symbolic({sym("B")})}, {DType::f32, symbolic({sym("T")})}});
+      },
+      {"add", "f32[B]", "f32[T]"});
 }
 
 TEST(InterpSymbolic, SymbolicDimBroadcastsAgainstOne) {

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -30,7 +31,7 @@ inline TensorType type_of(const Tensor& t) { return TensorType{t.dtype(), static
 inline Tensor run_op(OpKind op, const std::vector<Tensor>& inputs, const Attrs& attrs = {}) {
   Graph g("test");
   std::vector<ValueId> args;
-  for (size_t i = 0; i < inputs.size(); ++i) args.push_back(g.add_input("x" + std::to_string(i), type_of(inputs[i])));
+  for (size_t i = 0; i < inputs.size(); ++i) args.push_back(g.add_input(fmt::format("x{}", i), type_of(inputs[i])));
   GraphBuilder b(g);
   g.add_output("y", b.emit1(op, args, attrs));
   return interpret(g, inputs, {}).at(0);
@@ -40,7 +41,7 @@ inline Tensor run_op(OpKind op, const std::vector<Tensor>& inputs, const Attrs& 
 inline TensorType infer(OpKind op, const std::vector<TensorType>& operands, const Attrs& attrs = {}) {
   Graph g("test");
   std::vector<ValueId> args;
-  for (size_t i = 0; i < operands.size(); ++i) args.push_back(g.add_input("x" + std::to_string(i), operands[i]));
+  for (size_t i = 0; i < operands.size(); ++i) args.push_back(g.add_input(fmt::format("x{}", i), operands[i]));
   GraphBuilder b(g);
   return g.type(b.emit1(op, args, attrs));
 }

@@ -45,8 +45,8 @@ TEST(InterpUnary, SqrtAndRsqrt) {
 TEST(InterpUnary, TanhAndSigmoid) {
   expect_near<float>(run_op(OpKind::tanh, {f32({3}, {0.f, 1.f, -20.f})}), {3}, {0.0, 0.761594156, -1.0}, 1e-6);
   // sigmoid(-100) = 3.7e-44 is a float denormal: it must not become NaN through exp overflow.
-  expect_near<float>(run_op(OpKind::sigmoid, {f32({4}, {0.f, 2.f, -100.f, 100.f})}), {4},
-                     {0.5, 0.880797078, 0.0, 1.0}, 1e-6);
+  expect_near<float>(run_op(OpKind::sigmoid, {f32({4}, {0.f, 2.f, -100.f, 100.f})}), {4}, {0.5, 0.880797078, 0.0, 1.0},
+                     1e-6);
 }
 
 TEST(InterpUnary, ReluClampsNegativesAndKeepsNaN) {
@@ -69,8 +69,11 @@ TEST(InterpUnary, GeluTanhApproximationDiffersFromExact) {
 }
 
 TEST(InterpUnary, GeluRejectsAnUnknownApproximation) {
-  expect_error([] { infer(OpKind::gelu, {{DType::f32, {2}}}, {{"approximate", std::string("fast")}}); },
-               {"gelu", "approximate", "\"fast\""});
+  expect_error(
+      [] {
+        infer(OpKind::gelu, {{DType::f32, {2}}}, {{"approximate", std::string("fast")}});
+      },
+      {"gelu", "approximate", "\"fast\""});
 }
 
 TEST(InterpUnary, SinAndCos) {
@@ -83,8 +86,8 @@ TEST(InterpUnary, LogicalNotFlipsBools) {
 }
 
 TEST(InterpUnary, FloatOnlyOpsRejectIntegers) {
-  for (OpKind op : {OpKind::exp, OpKind::log, OpKind::sqrt, OpKind::rsqrt, OpKind::tanh, OpKind::sigmoid,
-                    OpKind::gelu, OpKind::sin, OpKind::cos})
+  for (OpKind op : {OpKind::exp, OpKind::log, OpKind::sqrt, OpKind::rsqrt, OpKind::tanh, OpKind::sigmoid, OpKind::gelu,
+                    OpKind::sin, OpKind::cos})
     expect_error([op] { infer(op, {{DType::i32, {2, 3}}}); }, {"floating-point", "i32[2, 3]"});
 }
 

@@ -34,8 +34,8 @@ TEST(InterpMatMul, TransposeBUsesTheLastTwoDimsSwapped) {
   expect_tensor<float>(run_op(OpKind::matmul, {a23(), bt}, Attrs{{"transpose_b", true}}), {2, 2},
                        {58.f, 64.f, 139.f, 154.f});
   Tensor at = f32({3, 2}, {1.f, 4.f, 2.f, 5.f, 3.f, 6.f});
-  expect_tensor<float>(run_op(OpKind::matmul, {at, bt}, Attrs{{"transpose_a", true}, {"transpose_b", true}}),
-                       {2, 2}, {58.f, 64.f, 139.f, 154.f});
+  expect_tensor<float>(run_op(OpKind::matmul, {at, bt}, Attrs{{"transpose_a", true}, {"transpose_b", true}}), {2, 2},
+                       {58.f, 64.f, 139.f, 154.f});
 }
 
 TEST(InterpMatMul, BatchedOperandsMultiplyPerBatch) {
@@ -72,36 +72,57 @@ TEST(InterpMatMul, EmptyOuterDimGivesAnEmptyResult) {
 }
 
 TEST(InterpMatMul, RejectsMismatchedInnerDims) {
-  expect_error([] { infer(OpKind::matmul, {{DType::f32, {4, 3}}, {DType::f32, {5, 2}}}); },
-               {"matmul: inner dimensions must agree (a's last dim K with b's second-to-last), but got f32[4, 3] and "
-                "f32[5, 2]"});
+  expect_error(
+      [] {
+        infer(OpKind::matmul, {{DType::f32, {4, 3}}, {DType::f32, {5, 2}}});
+      },
+      {"matmul: inner dimensions must agree (a's last dim K with b's second-to-last), but got f32[4, 3] and "
+       "f32[5, 2]"});
 }
 
 TEST(InterpMatMul, MismatchMessageNamesTheTransposedDims) {
-  expect_error([] { infer(OpKind::matmul, {{DType::f32, {4, 3}}, {DType::f32, {2, 5}}}, Attrs{{"transpose_b", true}}); },
-               {"b's last", "transpose_b=true", "f32[4, 3]", "f32[2, 5]"});
+  expect_error(
+      [] {
+        infer(OpKind::matmul, {{DType::f32, {4, 3}}, {DType::f32, {2, 5}}}, Attrs{{"transpose_b", true}});
+      },
+      {"b's last", "transpose_b=true", "f32[4, 3]", "f32[2, 5]"});
 }
 
 TEST(InterpMatMul, RejectsAVectorOperand) {
-  expect_error([] { infer(OpKind::matmul, {{DType::f32, {3}}, {DType::f32, {3, 2}}}); },
-               {"rank >= 2", "reshape a vector to [1, K]", "f32[3]"});
-  expect_error([] { infer(OpKind::matmul, {{DType::f32, {2, 3}}, {DType::f32, {3}}}); },
-               {"rank >= 2", "[K, 1]", "f32[3]"});
+  expect_error(
+      [] {
+        infer(OpKind::matmul, {{DType::f32, {3}}, {DType::f32, {3, 2}}});
+      },
+      {"rank >= 2", "reshape a vector to [1, K]", "f32[3]"});
+  expect_error(
+      [] {
+        infer(OpKind::matmul, {{DType::f32, {2, 3}}, {DType::f32, {3}}});
+      },
+      {"rank >= 2", "[K, 1]", "f32[3]"});
 }
 
 TEST(InterpMatMul, RejectsMixedDtypes) {
-  expect_error([] { infer(OpKind::matmul, {{DType::f32, {2, 3}}, {DType::f64, {3, 2}}}); },
-               {"matmul", "same dtype", "f32[2, 3]", "f64[3, 2]"});
+  expect_error(
+      [] {
+        infer(OpKind::matmul, {{DType::f32, {2, 3}}, {DType::f64, {3, 2}}});
+      },
+      {"matmul", "same dtype", "f32[2, 3]", "f64[3, 2]"});
 }
 
 TEST(InterpMatMul, RejectsIntegers) {
-  expect_error([] { infer(OpKind::matmul, {{DType::i32, {2, 3}}, {DType::i32, {3, 2}}}); },
-               {"matmul", "floating-point", "i32[2, 3]"});
+  expect_error(
+      [] {
+        infer(OpKind::matmul, {{DType::i32, {2, 3}}, {DType::i32, {3, 2}}});
+      },
+      {"matmul", "floating-point", "i32[2, 3]"});
 }
 
 TEST(InterpMatMul, RejectsIncompatibleBatchDims) {
-  expect_error([] { infer(OpKind::matmul, {{DType::f32, {2, 4, 3}}, {DType::f32, {5, 3, 2}}}); },
-               {"matmul", "batch dims", "f32[2, 4, 3]", "f32[5, 3, 2]"});
+  expect_error(
+      [] {
+        infer(OpKind::matmul, {{DType::f32, {2, 4, 3}}, {DType::f32, {5, 3, 2}}});
+      },
+      {"matmul", "batch dims", "f32[2, 4, 3]", "f32[5, 3, 2]"});
 }
 
 TEST(InterpMatMul, FusionKindIsMatMul) { EXPECT_EQ(op_def(OpKind::matmul).fusion, FusionKind::matmul); }

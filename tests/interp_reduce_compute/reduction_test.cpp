@@ -37,7 +37,8 @@ TEST(InterpReduce, KeepdimsKeepsReducedAxesAsOnes) {
 }
 
 TEST(InterpReduce, SeveralNonAdjacentAxes) {
-  // x[i][j][k] = 100 i + 10 j + k over [2, 3, 2]; summing axes 0 and 2 leaves j: 4 * 10 j + (0 + 100) * 2 + (0 + 1) * 2.
+  // x[i][j][k] = 100 i + 10 j + k over [2, 3, 2]; summing axes 0 and 2 leaves j: 4 * 10 j + (0 + 100) * 2 + (0 + 1)
+  // * 2.
   std::vector<int64_t> v;
   for (int i = 0; i < 2; ++i)
     for (int j = 0; j < 3; ++j)
@@ -85,8 +86,11 @@ TEST(InterpReduce, MeanOverAZeroSizeAxisIsNaN) {
 }
 
 TEST(InterpReduce, MaxOverAZeroSizeAxisIsAnError) {
-  expect_error([] { run_op(OpKind::reduce_max, {f32({0, 3}, {})}, axes({0})); },
-               {"reduce_max over an empty axis", "f32[0, 3]"});
+  expect_error(
+      [] {
+        run_op(OpKind::reduce_max, {f32({0, 3}, {})}, axes({0}));
+      },
+      {"reduce_max over an empty axis", "f32[0, 3]"});
   expect_error([] { run_op(OpKind::reduce_min, {f32({0, 3}, {})}); }, {"reduce_min over an empty axis"});
 }
 
@@ -96,13 +100,19 @@ TEST(InterpReduce, MaxOverANonEmptyAxisOfAnEmptyTensorIsEmpty) {
 }
 
 TEST(InterpReduce, RejectsRepeatedAxes) {
-  expect_error([] { infer(OpKind::reduce_sum, {{DType::f32, {2, 3}}}, axes({1, -1})); },
-               {"reduce_sum", "axis 1 appears twice", "f32[2, 3]"});
+  expect_error(
+      [] {
+        infer(OpKind::reduce_sum, {{DType::f32, {2, 3}}}, axes({1, -1}));
+      },
+      {"reduce_sum", "axis 1 appears twice", "f32[2, 3]"});
 }
 
 TEST(InterpReduce, RejectsOutOfRangeAxes) {
-  expect_error([] { infer(OpKind::reduce_mean, {{DType::f32, {2, 3}}}, axes({2})); },
-               {"reduce_mean", "axis 2 is out of range", "rank 2"});
+  expect_error(
+      [] {
+        infer(OpKind::reduce_mean, {{DType::f32, {2, 3}}}, axes({2}));
+      },
+      {"reduce_mean", "axis 2 is out of range", "rank 2"});
   expect_error([] { infer(OpKind::reduce_mean, {{DType::f32, {2, 3}}}, axes({-3})); }, {"axis -3"});
 }
 
@@ -111,8 +121,11 @@ TEST(InterpReduce, RejectsBool) {
 }
 
 TEST(InterpReduce, RejectsAnAxisAttributeOfTheWrongKind) {
-  expect_error([] { infer(OpKind::reduce_sum, {{DType::f32, {4}}}, Attrs{{"axes", int64_t{0}}}); },
-               {"reduce_sum", "axes"});
+  expect_error(
+      [] {
+        infer(OpKind::reduce_sum, {{DType::f32, {4}}}, Attrs{{"axes", int64_t{0}}});
+      },
+      {"reduce_sum", "axes"});
 }
 
 TEST(InterpArgmax, GivesTheFirstIndexOfTheMaximum) {
@@ -123,8 +136,7 @@ TEST(InterpArgmax, GivesTheFirstIndexOfTheMaximum) {
 
 TEST(InterpArgmax, NegativeAxisAndKeepdims) {
   Tensor x = i32({2, 3}, {3, 9, 1, 8, 0, 8});
-  expect_tensor<int64_t>(run_op(OpKind::argmax, {x}, Attrs{{"axis", int64_t{-1}}, {"keepdims", true}}), {2, 1},
-                         {1, 0});
+  expect_tensor<int64_t>(run_op(OpKind::argmax, {x}, Attrs{{"axis", int64_t{-1}}, {"keepdims", true}}), {2, 1}, {1, 0});
 }
 
 TEST(InterpArgmax, CountsNaNAsTheMaximum) {
@@ -143,8 +155,11 @@ TEST(InterpArgmax, RequiresAnAxis) {
 }
 
 TEST(InterpArgmax, OverAZeroSizeAxisIsAnError) {
-  expect_error([] { run_op(OpKind::argmax, {f32({2, 0}, {})}, Attrs{{"axis", int64_t{1}}}); },
-               {"argmax over an empty axis", "f32[2, 0]"});
+  expect_error(
+      [] {
+        run_op(OpKind::argmax, {f32({2, 0}, {})}, Attrs{{"axis", int64_t{1}}});
+      },
+      {"argmax over an empty axis", "f32[2, 0]"});
 }
 
 TEST(InterpReduce, FusionKindIsReduction) {

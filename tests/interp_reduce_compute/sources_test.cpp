@@ -39,8 +39,11 @@ TEST(InterpConstant, ZeroSizeShape) {
 }
 
 TEST(InterpConstant, RejectsAWrongNumberOfValues) {
-  expect_error([] { infer(OpKind::constant, {}, constant_attrs({1, 2, 3, 4}, DType::f32, {2, 3})); },
-               {"constant", "1 element (a splat) or 6", "f32[2, 3]", "got 4"});
+  expect_error(
+      [] {
+        infer(OpKind::constant, {}, constant_attrs({1, 2, 3, 4}, DType::f32, {2, 3}));
+      },
+      {"constant", "1 element (a splat) or 6", "f32[2, 3]", "got 4"});
   expect_error([] { infer(OpKind::constant, {}, constant_attrs({}, DType::f32, {2})); },
                {"constant", "at least one element"});
 }
@@ -52,13 +55,19 @@ TEST(InterpConstant, RejectsNonIntegerValuesForIntegerDtypes) {
 }
 
 TEST(InterpConstant, RejectsANegativeDim) {
-  expect_error([] { infer(OpKind::constant, {}, constant_attrs({1}, DType::f32, {2, -1})); },
-               {"constant", "non-negative", "[2, -1]"});
+  expect_error(
+      [] {
+        infer(OpKind::constant, {}, constant_attrs({1}, DType::f32, {2, -1}));
+      },
+      {"constant", "non-negative", "[2, -1]"});
 }
 
 TEST(InterpConstant, SymbolicShapeMustBeASplat) {
-  expect_error([] { infer(OpKind::constant, {}, constant_attrs({1, 2}, DType::f32, symbolic({sym("T")}))); },
-               {"constant", "symbolic", "splat", "f32[T]"});
+  expect_error(
+      [] {
+        infer(OpKind::constant, {}, constant_attrs({1, 2}, DType::f32, symbolic({sym("T")})));
+      },
+      {"constant", "symbolic", "splat", "f32[T]"});
 }
 
 TEST(InterpConstant, IsASourceWithoutGradient) {
@@ -81,11 +90,16 @@ TEST(InterpIota, NegativeAxisAndOtherDtypes) {
 }
 
 TEST(InterpIota, RejectsBadAxisAndBool) {
-  expect_error([] { infer(OpKind::iota, {}, Attrs{{"shape", Shape{2, 3}}, {"axis", int64_t{2}}}); },
-               {"iota", "axis 2 is out of range"});
+  expect_error(
+      [] {
+        infer(OpKind::iota, {}, Attrs{{"shape", Shape{2, 3}}, {"axis", int64_t{2}}});
+      },
+      {"iota", "axis 2 is out of range"});
   expect_error([] { infer(OpKind::iota, {}, Attrs{{"shape", Shape{}}, {"axis", int64_t{0}}}); }, {"iota", "rank 0"});
   expect_error(
-      [] { infer(OpKind::iota, {}, Attrs{{"shape", Shape{3}}, {"axis", int64_t{0}}, {"dtype", DType::boolean}}); },
+      [] {
+        infer(OpKind::iota, {}, Attrs{{"shape", Shape{3}}, {"axis", int64_t{0}}, {"dtype", DType::boolean}});
+      },
       {"iota", "numeric", "bool[3]"});
 }
 
@@ -124,8 +138,8 @@ Tensor rng(int64_t seed, std::vector<int64_t> shape, int64_t offset, DType dtype
   Graph g("rng");
   ValueId off = g.add_input("offset", {DType::i64, {}});
   GraphBuilder b(g);
-  g.add_output("u", b.emit1(OpKind::rng_uniform, {off}, Attrs{{"seed", seed}, {"shape", static_shape(shape)},
-                                                               {"dtype", dtype}}));
+  g.add_output("u", b.emit1(OpKind::rng_uniform, {off},
+                            Attrs{{"seed", seed}, {"shape", static_shape(shape)}, {"dtype", dtype}}));
   return interpret(g, std::vector<Tensor>{i64({}, {offset})}, {})[0];
 }
 
@@ -137,10 +151,8 @@ TEST(InterpRngUniform, MatchesThePhiloxKnownAnswer) {
 
 TEST(InterpRngUniform, CounterIsTheFlatIndexAndTheOffset) {
   // seed 42, offset 5: word 0 of elements 0, 1, 2 is 7b835adf, 98712bb9, 3695fa92.
-  expect_tensor<float>(rng(42, {3}, 5), {3},
-                       {0x7b835a * 0x1p-24f, 0x98712b * 0x1p-24f, 0x3695fa * 0x1p-24f});
-  expect_tensor<float>(rng(42, {1, 3}, 5), {1, 3},
-                       {0x7b835a * 0x1p-24f, 0x98712b * 0x1p-24f, 0x3695fa * 0x1p-24f});
+  expect_tensor<float>(rng(42, {3}, 5), {3}, {0x7b835a * 0x1p-24f, 0x98712b * 0x1p-24f, 0x3695fa * 0x1p-24f});
+  expect_tensor<float>(rng(42, {1, 3}, 5), {1, 3}, {0x7b835a * 0x1p-24f, 0x98712b * 0x1p-24f, 0x3695fa * 0x1p-24f});
 }
 
 TEST(InterpRngUniform, DeterministicAndFreshPerOffset) {
@@ -156,7 +168,11 @@ TEST(InterpRngUniform, DeterministicAndFreshPerOffset) {
 
 TEST(InterpRngUniform, RejectsAnOffsetThatIsNotAnI64Scalar) {
   Attrs attrs{{"seed", int64_t{1}}, {"shape", Shape{2}}};
-  expect_error([&] { infer(OpKind::rng_uniform, {{DType::i64, {1}}}, attrs); }, {"rng_uniform", "i64 scalar", "i64[1]"});
+  expect_error(
+      [&] {
+        infer(OpKind::rng_uniform, {{DType::i64, {1}}}, attrs);
+      },
+      {"rng_uniform", "i64 scalar", "i64[1]"});
   expect_error([&] { infer(OpKind::rng_uniform, {{DType::i32, {}}}, attrs); }, {"i32[]"});
   expect_error([&] { infer(OpKind::rng_uniform, {}, attrs); }, {"rng_uniform", "operand"});
 }
@@ -174,8 +190,7 @@ TEST(InterpRngUniform, SymbolicShapeIsBoundAtRunTime) {
   ValueId u = b.emit1(OpKind::rng_uniform, {off}, Attrs{{"seed", int64_t{42}}, {"shape", symbolic({sym("T")})}});
   g.add_output("y", b.binary(OpKind::add, x, u));
   std::vector<Tensor> r = interpret(g, std::vector<Tensor>{f32({3}, {1.f, 1.f, 1.f}), i64({}, {5})}, {});
-  expect_tensor<float>(r[0], {3},
-                       {1.f + 0x7b835a * 0x1p-24f, 1.f + 0x98712b * 0x1p-24f, 1.f + 0x3695fa * 0x1p-24f});
+  expect_tensor<float>(r[0], {3}, {1.f + 0x7b835a * 0x1p-24f, 1.f + 0x98712b * 0x1p-24f, 1.f + 0x3695fa * 0x1p-24f});
   EXPECT_EQ(interpret(g, std::vector<Tensor>{f32({7}, std::vector<float>(7, 0.f)), i64({}, {5})}, {})[0].shape(),
             std::vector<int64_t>{7});
 }

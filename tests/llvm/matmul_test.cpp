@@ -190,7 +190,7 @@ TEST(LlvmGemm, AppliesEpilogueOnceAfterTheLastBlock) {
     llvm::IRBuilderBase& b = e.builder;
     auto* vec = llvm::cast<llvm::FixedVectorType>(v->getType());
     llvm::Value* p = b.CreateGEP(b.getFloatTy(), e.data, e.col);
-    llvm::Value* bias = e.mask ? b.CreateMaskedLoad(vec, p, llvm::Align(4), e.mask)
+    llvm::Value* bias = e.mask ? static_cast<llvm::Value*>(b.CreateMaskedLoad(vec, p, llvm::Align(4), e.mask))
                                : b.CreateAlignedLoad(vec, p, llvm::Align(4));
     llvm::Value* sum = b.CreateFAdd(v, bias);
     return b.CreateIntrinsic(llvm::Intrinsic::maxnum, {vec}, {sum, llvm::ConstantFP::get(vec, 0.0)});

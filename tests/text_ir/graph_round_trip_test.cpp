@@ -20,7 +20,9 @@ void expect_round_trip(const Graph& g, bool run = true) {
   Graph parsed = parse_graph(text, "round_trip.weft");
   EXPECT_EQ(testing::graph_difference(g, parsed), "") << text;
   EXPECT_EQ(print_graph(parsed), text);
-  if (run) EXPECT_EQ(testing::results_difference(testing::run_interpreter(g), testing::run_interpreter(parsed)), "");
+  if (run) {
+    EXPECT_EQ(testing::results_difference(testing::run_interpreter(g), testing::run_interpreter(parsed)), "");
+  }
 }
 
 Graph mlp() {

@@ -30,15 +30,15 @@ std::vector<BadInput> bad_inputs() {
        "'z' is not an input or parameter of graph 'g' defined before this use"},
       {"UndefinedResult", kHead + "  %0 = add(x, %1) : f32[2, 3]\n  return %0\n}\n", "3:15",
        "'%1' is not defined before this use"},
-      {"DeclaredTypeDisagreesWithShapeRule", kHead + "  %0 = add(x, x) : f32[2, 4]\n  return %0\n}\n", "3:21",
+      {"DeclaredTypeDisagreesWithShapeRule", kHead + "  %0 = add(x, x) : f32[2, 4]\n  return %0\n}\n", "3:20",
        "add: result 0 is declared f32[2, 4], but the op's shape rule gives f32[2, 3]"},
       {"ShapeRuleRejectsOperands", kHead + "  %0 = add(x, i) : f32[2, 3]\n  return %0\n}\n", "3:8",
        "add: operands must have the same dtype"},
       {"WrongOperandCount", kHead + "  %0 = relu(x, x) : f32[2, 3]\n  return %0\n}\n", "3:8",
        "relu: takes 1 operand(s), but got 2"},
-      {"UnterminatedString", kHead + "  %0 = relu(x) : f32[2, 3]  scope=\"abc\n  return %0\n}\n", "3:36",
+      {"UnterminatedString", kHead + "  %0 = relu(x) : f32[2, 3]  scope=\"abc\n  return %0\n}\n", "3:35",
        "a closing '\"' but found the end of the line (unterminated string)"},
-      {"BadEscape", kHead + "  %0 = relu(x) : f32[2, 3]  scope=\"a\\qb\"\n  return %0\n}\n", "3:38",
+      {"BadEscape", kHead + "  %0 = relu(x) : f32[2, 3]  scope=\"a\\qb\"\n  return %0\n}\n", "3:37",
        "unknown escape"},
       {"NegativeDim", "weft 1\ngraph g(x: f32[2, -3]) -> () {\n  return\n}\n", "2:19",
        "a dim must not be negative, but got -3"},
@@ -61,12 +61,12 @@ std::vector<BadInput> bad_inputs() {
       {"TrailingGarbage", kHead + "  return x\n}\ngarbage\n", "5:1",
        "the end of the input after the graph's closing '}' but found 'garbage'"},
       {"UnexpectedCharacter", kHead + "  return $x\n}\n", "3:10", "unexpected character '$'"},
-      {"UnknownAttribute", kHead + "  %0 = add(x, x, alpha=1) : f32[2, 3]\n  return %0\n}\n", "3:17",
+      {"UnknownAttribute", kHead + "  %0 = add(x, x, alpha=1) : f32[2, 3]\n  return %0\n}\n", "3:18",
        "add: unknown attribute 'alpha' (it takes: no attributes)"},
       {"AttributeOfWrongKind", kHead + "  %0 = gelu(x, approximate=1) : f32[2, 3]\n  return %0\n}\n", "3:28",
        "a quoted string but found number 1"},
       {"AttributeGivenTwice",
-       kHead + "  %0 = gelu(x, approximate=\"tanh\", approximate=\"none\") : f32[2, 3]\n  return %0\n}\n", "3:37",
+       kHead + "  %0 = gelu(x, approximate=\"tanh\", approximate=\"none\") : f32[2, 3]\n  return %0\n}\n", "3:36",
        "attribute 'approximate' is given twice"},
       {"MissingRequiredAttribute", kHead + "  %0 = reshape(x) : f32[6]\n  return x\n}\n", "3:8",
        "reshape: missing required attribute 'shape'"},
@@ -80,7 +80,7 @@ std::vector<BadInput> bad_inputs() {
        "a statement ('param', '%name = op(...)', 'update' or 'return') but found '}'"},
       {"BoundOnResultType", kHead + "  %0 = relu(x) : f32[2<=4, 3]\n  return %0\n}\n", "3:23",
        "a bound (<=) may be declared only in the type of an input or a parameter"},
-      {"BoundGivenTwice", "weft 1\ngraph g(x: f32[B<=4], y: f32[B<=8]) -> () {\n  return\n}\n", "2:26",
+      {"BoundGivenTwice", "weft 1\ngraph g(x: f32[B<=4], y: f32[B<=8]) -> () {\n  return\n}\n", "2:30",
        "symbol 'B' already has a bound (given at line 2, column 16)"},
       {"BoundOnProduct", "weft 1\ngraph g(x: f32[2*B<=4]) -> () {\n  return\n}\n", "2:19",
        "a bound (<=) applies to a single symbol such as B<=4096, not to '2*B'"},
@@ -90,7 +90,7 @@ std::vector<BadInput> bad_inputs() {
        "'update' names a parameter, but 'x' is not a parameter of graph 'g'"},
       {"UpdateOfWrongType", kHead + "  param w: f32[3] init=zeros\n  update w = x\n  return x\n}\n", "4:14",
        "an update must have its parameter's type: 'w' is f32[3], but 'x' is f32[2, 3]"},
-      {"UnknownInitializer", kHead + "  param w: f32[3] init=fancy(seed=1)\n  return x\n}\n", "3:25",
+      {"UnknownInitializer", kHead + "  param w: f32[3] init=fancy(seed=1)\n  return x\n}\n", "3:24",
        "unknown initializer kind 'fancy'"},
       {"NegativeSeed", kHead + "  param w: f32[3] init=uniform(low=0.0, high=1.0, seed=-1)\n  return x\n}\n", "3:56",
        "a seed (a non-negative integer) but found number -1"},
@@ -98,7 +98,7 @@ std::vector<BadInput> bad_inputs() {
        kHead + "  %0 = relu(x) : f32[2, 3]\n    graph b() -> () {\n      return\n    }\n  return %0\n}\n", "3:8",
        "relu: takes no body graph"},
       {"MissingBody", kHead + "  %0 = fusion(x) : f32[2, 3]\n  return %0\n}\n", "3:8", "fusion: needs a body graph"},
-      {"BadLocation", kHead + "  %0 = relu(x) : f32[2, 3]  loc=\"nowhere\"\n  return %0\n}\n", "3:34",
+      {"BadLocation", kHead + "  %0 = relu(x) : f32[2, 3]  loc=\"nowhere\"\n  return %0\n}\n", "3:33",
        "a location such as \"model.cpp:14\" or \"model.cpp:14:3\" but found string \"nowhere\""},
       {"ResultCountDisagreesWithTypes", kHead + "  %0, %1 = relu(x) : f32[2, 3]\n  return %0\n}\n", "3:12",
        "the node defines 2 result name(s) but gives 1 result type(s)"},
@@ -109,6 +109,8 @@ std::vector<BadInput> bad_inputs() {
       {"NameStartingWithDigit", kHead + "  return 1x\n}\n", "3:10", "a name cannot start with a digit"},
   };
 }
+
+void PrintTo(const BadInput& bad, std::ostream* os) { *os << bad.name; }
 
 class ParseErrors : public ::testing::TestWithParam<BadInput> {};
 
@@ -133,7 +135,7 @@ std::string nested_fusions(int depth) {
     text += "graph g(x: f32[1]) -> (y: f32[1]) {\n";
     if (i < depth) text += "%0 = fusion(x) : f32[1]\n";
   }
-  for (int i = 0; i <= depth; ++i) text += i < depth ? "return %0\n}\n" : "return x\n}\n";
+  for (int i = 0; i <= depth; ++i) text += i == 0 ? "return x\n}\n" : "return %0\n}\n";
   return text;
 }
 

@@ -1,0 +1,247 @@
+#include "frontend/nn/recurrent.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace weft::nn {
+
+namespace {
+
+void check_sizes(const char* kind, int64_t input_size, int64_t hidden_size, int64_t num_layers, const Loc& loc) {
+  if (input_size <= 0 || hidden_size <= 0 || num_layers <= 0)
+    throw Error(with_location(fmt::format("{}: input_size, hidden_size and num_layers must be positive, but got {}, "
+                                          "{} and {}",
+                                          kind, input_size, hidden_size, num_layers),
+                              SourceLoc::from(loc)));
+}
+
+/// Creates `weight_ih<suffix>` etc. in the builder's current scope, initialized U(±1/sqrt(H)) as PyTorch.
+RecurrentWeights make_weights(Builder& b, const std::string& suffix, int64_t gates, int64_t input_size,
+                              int64_t hidden_size, bool bias, const Loc& loc) {
+  double k = 1.0 / std::sqrt(static_cast<double>(hidden_size));
+  auto init = [&] { return Initializer{"uniform", {{"low", -k}, {"high", k}}, b.next_seed()}; };
+  RecurrentWeights w;
+  w.weight_ih = b.param("weight_ih" + suffix, DType::f32, {gates * hidden_size, input_size}, init(), loc);
+  w.weight_hh = b.param("weight_hh" + suffix, DType::f32, {gates * hidden_size, hidden_size}, init(), loc);
+  if (bias) {
+    w.bias_ih = b.param("bias_ih" + suffix, DType::f32, {gates * hidden_size}, init(), loc);
+    w.bias_hh = b.param("bias_hh" + suffix, DType::f32, {gates * hidden_size}, init(), loc);
+  }
+  return w;
+}
+
+/// x · wᵀ (+ bias).
+Tensor project(const Tensor& x, const Tensor& w, const Tensor& bias, const Loc& loc) {
+  Tensor y = dsl::matmul(x, w, {.transpose_b = true}, loc);
+  return bias.defined() ? ops::add(y, bias, loc) : y;
+}
+
+/// The LSTM's gate arithmetic on pre-activations [batch, 4H] in PyTorch's order i, f, g, o.
+LstmState lstm_update(const Tensor& gates, const Tensor& c, int64_t hidden, const Loc& loc) {
+  auto gate = [&](int64_t k) { return dsl::slice(gates, -1, k * hidden, (k + 1) * hidden, 1, loc); };
+  Tensor i = dsl::sigmoid(gate(0), loc);
+  Tensor f = dsl::sigmoid(gate(1), loc);
+  Tensor g = dsl::tanh(gate(2), loc);
+  Tensor o = dsl::sigmoid(gate(3), loc);
+  Tensor c_next = ops::add(ops::mul(f, c, loc), ops::mul(i, g, loc), loc);
+  return LstmState{ops::mul(o, dsl::tanh(c_next, loc), loc), c_next};
+}
+
+Tensor zeros(Builder& b, const Shape& shape, const Loc& loc) {
+  return dsl::broadcast_to(b.constant(0.0, DType::f32, loc), shape, loc);
+}
+
+/// Layer `l` of a [num_layers, batch, H] state as [batch, H].
+Tensor layer_of(const Tensor& state, int64_t l, const Loc& loc) {
+  return dsl::reshape(dsl::slice(state, 0, l, l + 1, 1, loc), {state.dim(1), state.dim(2)}, loc);
+}
+
+/// Stacks per-layer [batch, H] states into [num_layers, batch, H].
+Tensor stack_layers(const std::vector<Tensor>& states, const Loc& loc) {
+  std::vector<Tensor> parts;
+  for (const Tensor& s : states) parts.push_back(dsl::reshape(s, {1, s.dim(0), s.dim(1)}, loc));
+  return parts.size() == 1 ? parts[0] : dsl::concat(parts, 0, loc);
+}
+
+struct LayerRun {
+  Tensor ys;  // [batch, T, H]
+  LstmState last;
+};
+
+/// One layer over the whole sequence: the input projection, then a scan over the recurrent half.
+LayerRun scan_layer(bool lstm, const RecurrentWeights& w, const Tensor& x, const LstmState& initial,
+                    const Tensor& lengths, int64_t hidden, const std::string& body_name, const std::string& scope,
+                    const Loc& loc) {
+  const Dim batch = x.dim(0);
+  const int64_t gates = (lstm ? 4 : 1) * hidden;
+  Tensor projected = project(x, w.weight_ih, w.bias_ih, loc);  // [batch, T, gates]
+
+  Builder body(body_name);
+  auto body_scope = open_scope(body, scope, loc);  // the step's nodes print with the layer's scope
+  Tensor h = body.input("h", DType::f32, {batch, hidden}, loc);
+  Tensor c = lstm ? body.input("c", DType::f32, {batch, hidden}, loc) : Tensor();
+  Tensor x_t = body.input("x_t", DType::f32, {batch, gates}, loc);
+  Tensor w_hh = body.input("weight_hh", DType::f32, {gates, hidden}, loc);
+  Tensor b_hh = w.bias_hh.defined() ? body.input("bias_hh", DType::f32, {gates}, loc) : Tensor();
+  Tensor pre = ops::add(x_t, project(h, w_hh, b_hh, loc), loc);
+  if (lstm) {
+    LstmState next = lstm_update(pre, c, hidden, loc);
+    body.output("h_next", next.h, loc);
+    body.output("c_next", next.c, loc);
+    body.output("y", next.h, loc);
+  } else {
+    Tensor h_next = dsl::tanh(pre, loc);
+    body.output("h_next", h_next, loc);
+    body.output("y", h_next, loc);
+  }
+
+  dsl::ScanOperands operands;
+  operands.carries = lstm ? std::vector<Tensor>{initial.h, initial.c} : std::vector<Tensor>{initial.h};
+  operands.sequences = {projected};
+  operands.consts = {w.weight_hh};
+  if (w.bias_hh.defined()) operands.consts.push_back(w.bias_hh);
+  operands.lengths = lengths;
+  std::vector<Tensor> r = dsl::scan(body.finish(loc), operands, {.time_axis = 1, .reverse = false}, loc);
+  return lstm ? LayerRun{r[2], LstmState{r[0], r[1]}} : LayerRun{r[1], LstmState{r[0], {}}};
+}
+
+/// Checks a sequence module's input, initial state and lengths; returns the batch dim.
+Dim check_sequence_call(const LayerId& id, const Tensor& input, int64_t input_size, int64_t hidden, int64_t layers,
+                        const std::vector<std::pair<const char*, const Tensor*>>& states, const Tensor& lengths,
+                        const Loc& loc) {
+  expect_shape(id, "the input", input, DType::f32, {"batch", "length", input_size}, loc);
+  const Dim batch = input.dim(0);
+  for (const auto& [name, state] : states)
+    if (state->defined()) expect_shape(id, name, *state, DType::f32, {layers, batch, hidden}, loc);
+  if (lengths.defined()) {
+    expect_integer(id, "lengths", lengths, loc);
+    expect_shape(id, "lengths", lengths, lengths.dtype(), {batch}, loc);
+  }
+  return batch;
+}
+
+}  // namespace
+
+// --- cells ---
+
+RNNCell::RNNCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias, Loc loc)
+    : id("RNNCell", b, name), input_size(input_size_), hidden_size(hidden_size_) {
+  check_sizes("RNNCell", input_size, hidden_size, 1, loc);
+  auto s = open_scope(b, name, loc);
+  RecurrentWeights w = make_weights(b, "", 1, input_size, hidden_size, bias, loc);
+  weight_ih = w.weight_ih, weight_hh = w.weight_hh, bias_ih = w.bias_ih, bias_hh = w.bias_hh;
+}
+
+Tensor RNNCell::operator()(const Tensor& x, const Tensor& h, Loc loc) const {
+  expect_shape(id, "x", x, DType::f32, {"batch", input_size}, loc);
+  expect_shape(id, "h", h, DType::f32, {x.dim(0), hidden_size}, loc);
+  auto s = id.enter(x.builder());
+  Tensor pre = ops::add(project(x, weight_ih, bias_ih, loc), project(h, weight_hh, bias_hh, loc), loc);
+  return dsl::tanh(pre, loc);
+}
+
+LSTMCell::LSTMCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias,
+                   Loc loc)
+    : id("LSTMCell", b, name), input_size(input_size_), hidden_size(hidden_size_) {
+  check_sizes("LSTMCell", input_size, hidden_size, 1, loc);
+  auto s = open_scope(b, name, loc);
+  RecurrentWeights w = make_weights(b, "", 4, input_size, hidden_size, bias, loc);
+  weight_ih = w.weight_ih, weight_hh = w.weight_hh, bias_ih = w.bias_ih, bias_hh = w.bias_hh;
+}
+
+LstmState LSTMCell::operator()(const Tensor& x, const LstmState& state, Loc loc) const {
+  expect_shape(id, "x", x, DType::f32, {"batch", input_size}, loc);
+  expect_shape(id, "h", state.h, DType::f32, {x.dim(0), hidden_size}, loc);
+  expect_shape(id, "c", state.c, DType::f32, {x.dim(0), hidden_size}, loc);
+  auto s = id.enter(x.builder());
+  Tensor gates = ops::add(project(x, weight_ih, bias_ih, loc), project(state.h, weight_hh, bias_hh, loc), loc);
+  return lstm_update(gates, state.c, hidden_size, loc);
+}
+
+// --- RNN ---
+
+RNN::RNN(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, RecurrentOptions options,
+         Loc loc)
+    : id("RNN", b, name), input_size(input_size_), hidden_size(hidden_size_) {
+  check_sizes("RNN", input_size, hidden_size, options.num_layers, loc);
+  auto s = open_scope(b, name, loc);
+  for (int64_t l = 0; l < options.num_layers; ++l)
+    layers.push_back(make_weights(b, fmt::format("_l{}", l), 1, l == 0 ? input_size : hidden_size, hidden_size,
+                                  options.bias, loc));
+}
+
+RnnOutput RNN::operator()(const Tensor& input, const Tensor& h0, const Tensor& lengths, Loc loc) const {
+  auto n = static_cast<int64_t>(layers.size());
+  const Dim batch = check_sequence_call(id, input, input_size, hidden_size, n, {{"h0", &h0}}, lengths, loc);
+  auto s = id.enter(input.builder());
+  Tensor x = input;
+  std::vector<Tensor> finals;
+  for (int64_t l = 0; l < n; ++l) {
+    Tensor h = h0.defined() ? layer_of(h0, l, loc) : zeros(input.builder(), {batch, hidden_size}, loc);
+    LayerRun run = scan_layer(false, layers[static_cast<size_t>(l)], x, LstmState{h, {}}, lengths, hidden_size,
+                              fmt::format("rnn_step_l{}", l), id.scope, loc);
+    x = run.ys;
+    finals.push_back(run.last.h);
+  }
+  return RnnOutput{x, stack_layers(finals, loc)};
+}
+
+// --- LSTM ---
+
+LSTM::LSTM(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, RecurrentOptions options,
+           Loc loc)
+    : id("LSTM", b, name), input_size(input_size_), hidden_size(hidden_size_) {
+  check_sizes("LSTM", input_size, hidden_size, options.num_layers, loc);
+  auto s = open_scope(b, name, loc);
+  for (int64_t l = 0; l < options.num_layers; ++l)
+    layers.push_back(make_weights(b, fmt::format("_l{}", l), 4, l == 0 ? input_size : hidden_size, hidden_size,
+                                  options.bias, loc));
+}
+
+LstmOutput LSTM::operator()(const Tensor& input, const LstmState& initial, const Tensor& lengths, Loc loc) const {
+  auto n = static_cast<int64_t>(layers.size());
+  if (initial.h.defined() != initial.c.defined())
+    id.fail("the initial state needs both h0 and c0, or neither (zeros)", loc);
+  const Dim batch = check_sequence_call(id, input, input_size, hidden_size, n, {{"h0", &initial.h}, {"c0", &initial.c}},
+                                        lengths, loc);
+  auto s = id.enter(input.builder());
+  Tensor x = input;
+  std::vector<Tensor> hs, cs;
+  for (int64_t l = 0; l < n; ++l) {
+    LstmState start;
+    if (initial.h.defined()) {
+      start = LstmState{layer_of(initial.h, l, loc), layer_of(initial.c, l, loc)};
+    } else {
+      start = LstmState{zeros(input.builder(), {batch, hidden_size}, loc), zeros(input.builder(), {batch, hidden_size}, loc)};
+    }
+    LayerRun run = scan_layer(true, layers[static_cast<size_t>(l)], x, start, lengths, hidden_size,
+                              fmt::format("lstm_step_l{}", l), id.scope, loc);
+    x = run.ys;
+    hs.push_back(run.last.h);
+    cs.push_back(run.last.c);
+  }
+  return LstmOutput{x, stack_layers(hs, loc), stack_layers(cs, loc)};
+}
+
+LstmState LSTM::step(const Tensor& x, const LstmState& state, Loc loc) const {
+  auto n = static_cast<int64_t>(layers.size());
+  expect_shape(id, "x", x, DType::f32, {"batch", input_size}, loc);
+  expect_shape(id, "h", state.h, DType::f32, {n, x.dim(0), hidden_size}, loc);
+  expect_shape(id, "c", state.c, DType::f32, {n, x.dim(0), hidden_size}, loc);
+  auto s = id.enter(x.builder());
+  Tensor input = x;
+  std::vector<Tensor> hs, cs;
+  for (int64_t l = 0; l < n; ++l) {
+    const RecurrentWeights& w = layers[static_cast<size_t>(l)];
+    Tensor gates = ops::add(project(input, w.weight_ih, w.bias_ih, loc),
+                            project(layer_of(state.h, l, loc), w.weight_hh, w.bias_hh, loc), loc);
+    LstmState next = lstm_update(gates, layer_of(state.c, l, loc), hidden_size, loc);
+    input = next.h;
+    hs.push_back(next.h);
+    cs.push_back(next.c);
+  }
+  return LstmState{stack_layers(hs, loc), stack_layers(cs, loc)};
+}
+
+}  // namespace weft::nn

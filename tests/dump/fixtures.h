@@ -1,0 +1,52 @@
+// Small graphs for the weft-dump tests, written with the DSL.
+#pragma once
+
+#include <string>
+
+#include "frontend/builder.h"
+#include "frontend/tensor_ops.h"
+
+namespace weft::dump_test {
+
+/// 784 -> 256 -> 10 with ReLU, input f32[B<=bound, 784] (or unbounded B when bound is 0).
+inline Graph mlp(int64_t bound = 4) {
+  using dsl::Tensor;
+  Builder b("mlp");
+  Tensor x = bound > 0 ? b.input("x", "f32[B<=" + std::to_string(bound) + ", 784]") : b.input("x", "f32[B, 784]");
+  auto linear = [&](const Tensor& in, const std::string& name, int64_t n_in, int64_t n_out) {
+    auto s = b.scope(name);
+    Tensor w = b.param("weight", DType::f32, {n_out, n_in});
+    Tensor bias = b.param("bias", DType::f32, {n_out});
+    return matmul(in, w, {.transpose_b = true}) + bias;
+  };
+  Tensor h = relu(linear(x, "fc1", 784, 256));
+  b.output("y", linear(h, "fc2", 256, 10));
+  return b.finish();
+}
+
+/// Four layers encoder.layers.<i>, each 5 ops: self_attn (matmul, softmax), ffn (matmul, relu) and a
+/// residual add in the layer's own scope; 2 parameters per layer.
+inline Graph encoder(int layers = 4) {
+  using dsl::Tensor;
+  Builder b("encoder");
+  Tensor x = b.input("x", "f32[B<=8, 16]");
+  auto enc = b.scope("encoder");
+  auto ls = b.scope("layers");
+  for (int i = 0; i < layers; ++i) {
+    auto layer = b.scope(std::to_string(i));
+    Tensor a, h;
+    {
+      auto s = b.scope("self_attn");
+      a = softmax(matmul(x, b.param("wq", DType::f32, {16, 16})));
+    }
+    {
+      auto s = b.scope("ffn");
+      h = relu(matmul(a, b.param("w1", DType::f32, {16, 16})));
+    }
+    x = x + h;
+  }
+  b.output("y", x);
+  return b.finish();
+}
+
+}  // namespace weft::dump_test

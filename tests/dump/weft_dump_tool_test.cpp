@@ -1,0 +1,186 @@
+// The weft-dump executable: exit codes, one-line errors on stderr, and each output format.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "ir/safetensors.h"
+#include "ir/text.h"
+#include "tests/dump/fixtures.h"
+
+namespace weft {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class WeftDumpTool : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tool_ = fs::path(WEFT_BINARY_DIR) / "tools" / "weft-dump";
+    if (!fs::exists(tool_)) GTEST_SKIP() << "weft-dump is not built at " << tool_;
+    dir_ = fs::temp_directory_path() /
+           ("weft_dump_test_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    model_ = (dir_ / "mlp.weft").string();
+    write_graph_file(model_, dump_test::mlp(4));
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  /// Runs `env weft-dump args` through the shell, capturing stdout and stderr.
+  RunResult run(const std::string& args, const std::string& env = "") {
+    fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
+    std::string cmd = env + (env.empty() ? "" : " ") + "'" + tool_.string() + "' " + args + " >'" + out.string() +
+                      "' 2>'" + err.string() + "'";
+    int raw = std::system(cmd.c_str());
+    RunResult r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+
+  static int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+  fs::path tool_;
+  fs::path dir_;
+  std::string model_;
+};
+
+TEST_F(WeftDumpTool, HelpExitsZeroAndListsTheOptions) {
+  RunResult r = run("--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("usage: weft-dump"), std::string::npos) << r.out;
+  for (const char* opt : {"--format", "--depth", "--stats", "--weights", "-o"})
+    EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+}
+
+TEST_F(WeftDumpTool, MissingFileExitsOneWithOneLineNamingIt) {
+  RunResult r = run("'" + (dir_ / "nope.weft").string() + "'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("weft-dump: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("nope.weft"), std::string::npos) << r.err;
+}
+
+TEST_F(WeftDumpTool, MalformedFileExitsOneNamingTheFile) {
+  std::ofstream(dir_ / "bad.weft") << "weft 1\ngraph g(x: f32[2) -> (";
+  RunResult r = run("'" + (dir_ / "bad.weft").string() + "'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("bad.weft"), std::string::npos) << r.err;
+}
+
+TEST_F(WeftDumpTool, UsageErrorsExitTwo) {
+  RunResult unknown = run("--frobnicate '" + model_ + "'");
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.err.find("unknown option '--frobnicate'"), std::string::npos) << unknown.err;
+  EXPECT_EQ(run("").status, 2);
+  RunResult format = run("--format png '" + model_ + "'");
+  EXPECT_EQ(format.status, 2);
+  EXPECT_NE(format.err.find("--format must be text, dot or svg, but got 'png'"), std::string::npos) << format.err;
+  RunResult depth = run("--format dot --depth zero '" + model_ + "'");
+  EXPECT_EQ(depth.status, 2);
+  EXPECT_NE(depth.err.find("--depth"), std::string::npos) << depth.err;
+  EXPECT_EQ(run("'" + model_ + "' --format").status, 2);
+}
+
+TEST_F(WeftDumpTool, TextFormatPrintsTheTextIR) {
+  RunResult r = run("'" + model_ + "'");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, print_graph(read_graph_file(model_)));
+}
+
+TEST_F(WeftDumpTool, DotFormatWritesToTheOutputFile) {
+  std::string out = (dir_ / "mlp.dot").string();
+  RunResult r = run("'" + model_ + "' --format=dot -o '" + out + "'");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  std::string dot = slurp(out);
+  EXPECT_EQ(dot.rfind("digraph \"mlp\"", 0), 0u) << dot;
+  EXPECT_NE(dot.find("cluster_fc1"), std::string::npos);
+}
+
+TEST_F(WeftDumpTool, SvgIsRenderedByGraphviz) {
+  if (std::system("command -v dot >/dev/null 2>&1") != 0) GTEST_SKIP() << "Graphviz's dot is not installed";
+  std::string out = (dir_ / "mlp.svg").string();
+  RunResult r = run("'" + model_ + "' --format svg --depth 1 -o '" + out + "'");
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::string svg = slurp(out);
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_NE(svg.find("f32[B, 256]"), std::string::npos);
+}
+
+TEST_F(WeftDumpTool, SvgWithoutGraphvizSaysWhatIsMissing) {
+  RunResult r = run("'" + model_ + "' --format svg -o '" + (dir_ / "x.svg").string() + "'", "PATH=/nonexistent");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("`dot`"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--format dot"), std::string::npos) << r.err;
+}
+
+TEST_F(WeftDumpTool, StatsPrintsTheReportInsteadOfTheGraph) {
+  RunResult r = run("--stats '" + model_ + "'");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("flops: 407050*B = 1628200"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parameters: 203530 elements"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("weft 1"), std::string::npos) << r.out;
+}
+
+SafetensorsFile mlp_weights(std::vector<int64_t> fc2_weight_shape) {
+  auto blob = [](const std::string& name, std::vector<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return TensorBlob{name, DType::f32, shape, std::vector<std::byte>(static_cast<size_t>(n) * 4)};
+  };
+  SafetensorsFile f;
+  f.tensors = {blob("fc1.weight", {256, 784}), blob("fc1.bias", {256}), blob("fc2.weight", fc2_weight_shape),
+               blob("fc2.bias", {10})};
+  return f;
+}
+
+TEST_F(WeftDumpTool, MatchingWeightsExitZero) {
+  std::string w = (dir_ / "w.safetensors").string();
+  write_safetensors_atomic(w, mlp_weights({10, 256}));
+  RunResult r = run("'" + model_ + "' --weights '" + w + "'");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("all 4 parameters of graph 'mlp' match"), std::string::npos) << r.out;
+}
+
+TEST_F(WeftDumpTool, MismatchedWeightsExitOneAndNameTheParameter) {
+  std::string w = (dir_ / "w.safetensors").string();
+  SafetensorsFile f = mlp_weights({256, 10});
+  f.tensors.erase(f.tensors.begin() + 1);  // no fc1.bias
+  write_safetensors_atomic(w, f);
+  RunResult r = run("'" + model_ + "' --weights '" + w + "'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("missing:    fc1.bias (f32[256])"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fc2.weight is f32[10, 256] in the graph but f32[256, 10] in the file"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("2 problems"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace weft

@@ -1,0 +1,283 @@
+/** \file
+ * weft-dump: shows a `.weft` graph as text, Graphviz DOT or SVG, and reports its statistics.
+ *
+ *   weft-dump model.weft [--format text|dot|svg] [-o out] [--depth N] [--stats] [--weights w.safetensors]
+ *
+ * The graph goes to stdout unless `-o` names a file. `--stats` and `--weights` print reports
+ * instead of the graph; the graph is written too when `--format` or `-o` is also given. SVG is
+ * rendered by Graphviz's `dot`, run as a child process. Exit status: 0 on success, 1 when the
+ * input is bad, the weights disagree with the graph or `dot` fails, 2 for a usage error; every
+ * failure is one line on stderr that says what is wrong.
+ */
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/dot.h"
+#include "ir/error.h"
+#include "ir/safetensors.h"
+#include "ir/stats.h"
+#include "ir/text.h"
+
+extern char** environ;
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: weft-dump MODEL.weft [options]
+
+Shows a Weft graph (a text IR file) as text, Graphviz DOT or SVG, and reports its statistics.
+
+options:
+  --format FMT        text (default: the text IR), dot (Graphviz source) or svg (rendered by
+                      Graphviz's `dot`, which must be on the PATH)
+  -o, --output FILE   write the graph to FILE instead of stdout
+  --depth N           fold every scope with N or more components into one box per scope
+                      (e.g. --depth 3 draws each encoder.layers.<i> as one node); dot and svg only
+  --stats             print op counts, parameter count and bytes, a FLOP estimate and each value's
+                      bytes (symbolic dims at their declared bounds)
+  --weights FILE      check that a safetensors file has every parameter with its dtype and shape
+  -h, --help          show this help and exit
+
+--stats and --weights print reports to stdout instead of the graph; the graph is written as well
+when --format or -o is given.
+
+exit status: 0 success; 1 bad input file, weights that do not match, or `dot` failed; 2 usage error.
+)";
+
+/// A usage error: exit status 2.
+struct UsageError {
+  std::string message;
+};
+
+struct Options {
+  std::string input;
+  std::optional<std::string> format;
+  std::optional<std::string> output;
+  std::optional<int> depth;
+  bool stats = false;
+  std::optional<std::string> weights;
+  bool help = false;
+};
+
+int parse_depth(const std::string& text) {
+  try {
+    size_t used = 0;
+    int v = std::stoi(text, &used);
+    if (used == text.size() && v >= 1) return v;
+  } catch (const std::exception&) {
+  }
+  throw UsageError{fmt::format("--depth takes a whole number of scope components >= 1, but got '{}'", text)};
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    std::optional<std::string> inline_value;
+    if (a.rfind("--", 0) == 0 && a.find('=') != std::string::npos) {
+      inline_value = a.substr(a.find('=') + 1);
+      a = a.substr(0, a.find('='));
+    }
+    auto value = [&]() -> std::string {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) throw UsageError{fmt::format("{} needs a value (see --help)", a)};
+      return args[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      o.help = true;
+    } else if (a == "--format") {
+      o.format = value();
+      if (*o.format != "text" && *o.format != "dot" && *o.format != "svg")
+        throw UsageError{fmt::format("--format must be text, dot or svg, but got '{}'", *o.format)};
+    } else if (a == "-o" || a == "--output") {
+      o.output = value();
+    } else if (a == "--depth") {
+      o.depth = parse_depth(value());
+    } else if (a == "--stats") {
+      o.stats = true;
+    } else if (a == "--weights") {
+      o.weights = value();
+    } else if (a.size() > 1 && a[0] == '-') {
+      throw UsageError{fmt::format("unknown option '{}' (see --help)", a)};
+    } else if (o.input.empty()) {
+      o.input = a;
+    } else {
+      throw UsageError{fmt::format("takes one input file, but got '{}' and '{}'", o.input, a)};
+    }
+  }
+  if (o.help) return o;
+  if (o.input.empty()) throw UsageError{"no input file (usage: weft-dump MODEL.weft [options]; see --help)"};
+  if (o.depth && o.format.value_or("text") == "text")
+    throw UsageError{"--depth folds scopes in a drawing: use it with --format dot or svg"};
+  return o;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) throw weft::Error(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  f << text;
+  f.close();
+  if (!f) throw weft::Error(fmt::format("cannot write '{}': the write failed", path));
+}
+
+/// Renders DOT to SVG with Graphviz's `dot`, into `output` or to stdout.
+void render_svg(const std::string& dot_text, const std::optional<std::string>& output) {
+  namespace fs = std::filesystem;
+  std::string tmpl = (fs::temp_directory_path() / "weft-dump-XXXXXX.dot").string();
+  std::vector<char> path(tmpl.begin(), tmpl.end());
+  path.push_back('\0');
+  int fd = mkstemps(path.data(), 4);
+  if (fd < 0) throw weft::Error(fmt::format("cannot create a temporary file for dot: {}", std::strerror(errno)));
+  close(fd);
+  std::string dot_path(path.data());
+  struct Cleanup {
+    std::string p;
+    ~Cleanup() { std::remove(p.c_str()); }
+  } cleanup{dot_path};
+  write_file(dot_path, dot_text);
+
+  std::vector<std::string> args{"dot", "-Tsvg"};
+  if (output) {
+    args.push_back("-o");
+    args.push_back(*output);
+  }
+  args.push_back(dot_path);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  std::cout.flush();
+  pid_t pid = 0;
+  int err = posix_spawnp(&pid, "dot", nullptr, nullptr, argv.data(), environ);
+  if (err == ENOENT)
+    throw weft::Error("--format svg needs Graphviz's `dot`, but it is not on the PATH (install the graphviz "
+                      "package, or use --format dot)");
+  if (err != 0) throw weft::Error(fmt::format("cannot run Graphviz's `dot`: {}", std::strerror(err)));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw weft::Error(fmt::format("waiting for `dot` failed: {}", std::strerror(errno)));
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    throw weft::Error("--format svg needs Graphviz's `dot`, but it could not be run (install the graphviz package, "
+                      "or use --format dot)");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw weft::Error(fmt::format("Graphviz's `dot` failed (status {}) while rendering the SVG",
+                                  WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+}
+
+std::string shape_of(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+/// Compares a weights file with the graph's parameters; returns the number of problems.
+int check_weights(const weft::Graph& graph, const std::string& path, std::string& report) {
+  weft::SafetensorsFile file = weft::read_safetensors(path);
+  int missing = 0, mismatched = 0, unexpected = 0;
+  std::string lines;
+  for (const auto& p : graph.params()) {
+    const weft::TensorType& want = graph.type(p.value);
+    const weft::TensorBlob* blob = file.find(p.name);
+    if (!blob) {
+      lines += fmt::format("  missing:    {} ({})\n", p.name, want.str());
+      ++missing;
+      continue;
+    }
+    bool same = blob->dtype == want.dtype && blob->shape.size() == want.shape.size();
+    for (size_t d = 0; same && d < want.shape.size(); ++d)
+      same = want.shape[d].is_static() && want.shape[d].value() == blob->shape[d];
+    if (!same) {
+      lines += fmt::format("  mismatch:   {} is {} in the graph but {}{} in the file\n", p.name, want.str(),
+                           weft::dtype_name(blob->dtype), shape_of(blob->shape));
+      ++mismatched;
+    }
+  }
+  for (const auto& t : file.tensors) {
+    if (!graph.find_param(t.name)) {
+      lines += fmt::format("  unexpected: {} ({}{}) is not a parameter of the graph\n", t.name,
+                           weft::dtype_name(t.dtype), shape_of(t.shape));
+      ++unexpected;
+    }
+  }
+  int problems = missing + mismatched + unexpected;
+  if (problems == 0) {
+    report += fmt::format("weights {}: all {} parameters of graph '{}' match (name, dtype, shape)\n", path,
+                          graph.params().size(), graph.name());
+  } else {
+    report += fmt::format("weights {}: {} missing, {} mismatched, {} unexpected (graph '{}' has {} parameters, the "
+                          "file {} tensors)\n",
+                          path, missing, mismatched, unexpected, graph.name(), graph.params().size(),
+                          file.tensors.size());
+    report += lines;
+  }
+  return problems;
+}
+
+int run(const Options& o) {
+  weft::Graph graph = weft::read_graph_file(o.input);
+  bool reports = o.stats || o.weights;
+  bool write_graph = !reports || o.format || o.output;
+  if (write_graph) {
+    std::string format = o.format.value_or("text");
+    if (format == "svg") {
+      render_svg(weft::graph_to_dot(graph, {o.depth}), o.output);
+    } else {
+      std::string text = format == "dot" ? weft::graph_to_dot(graph, {o.depth}) : weft::print_graph(graph);
+      if (o.output) write_file(*o.output, text);
+      else std::cout << text << std::flush;
+    }
+  }
+  int status = 0;
+  if (o.stats) std::cout << weft::format_stats(graph, weft::compute_stats(graph)) << std::flush;
+  if (o.weights) {
+    std::string report;
+    int problems = check_weights(graph, *o.weights, report);
+    std::cout << report << std::flush;
+    if (problems > 0) {
+      std::cerr << fmt::format("weft-dump: the weights in '{}' do not match graph '{}' ({} problem{}; see above)\n",
+                               *o.weights, graph.name(), problems, problems == 1 ? "" : "s");
+      status = 1;
+    }
+  }
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  try {
+    options = parse_args(argc, argv);
+  } catch (const UsageError& e) {
+    std::cerr << "weft-dump: " << e.message << "\n";
+    return 2;
+  }
+  if (options.help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  try {
+    return run(options);
+  } catch (const weft::Error& e) {
+    std::cerr << "weft-dump: " << e.what() << "\n";
+  } catch (const weft::InternalError& e) {
+    std::cerr << "weft-dump: " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "weft-dump: " << e.what() << "\n";
+  }
+  return 1;
+}
