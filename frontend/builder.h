@@ -17,6 +17,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -62,8 +63,8 @@ class Operand {
   Operand(Tensor t, std::source_location loc = std::source_location::current())  // NOLINT: implicit by design
       : tensor_(t), loc_(loc) {}
   template <typename T>
-    requires std::is_arithmetic_v<T>
-  Operand(T value, std::source_location loc = std::source_location::current())  // NOLINT: implicit by design
+  requires std::is_arithmetic_v<T> Operand(
+      T value, std::source_location loc = std::source_location::current())  // NOLINT: implicit by design
       : scalar_(static_cast<double>(value)), is_scalar_(true), loc_(loc) {}
 
   bool is_scalar() const { return is_scalar_; }
@@ -95,6 +96,20 @@ class [[nodiscard]] Scope {
   std::string previous_;
 };
 
+/// While alive, makes its Builder record one location for every node. Returned by `Builder::at`.
+class [[nodiscard]] LocationGuard {
+ public:
+  explicit LocationGuard(Builder* builder) : builder_(builder) {}
+  LocationGuard(LocationGuard&& other) noexcept : builder_(other.builder_) { other.builder_ = nullptr; }
+  LocationGuard(const LocationGuard&) = delete;
+  LocationGuard& operator=(const LocationGuard&) = delete;
+  LocationGuard& operator=(LocationGuard&&) = delete;
+  ~LocationGuard();
+
+ private:
+  Builder* builder_;  // null when an enclosing guard already holds the location
+};
+
 /// Owns the graph being built. Not copyable or movable: Tensor handles point at it.
 class Builder {
  public:
@@ -118,8 +133,7 @@ class Builder {
                std::source_location loc = std::source_location::current());
   Tensor param(const std::string& name, std::string_view type, Initializer init = {},
                std::source_location loc = std::source_location::current());
-  void output(const std::string& name, const Tensor& value,
-              std::source_location loc = std::source_location::current());
+  void output(const std::string& name, const Tensor& value, std::source_location loc = std::source_location::current());
   /// After each run, parameter `param` (its full name) takes `value`, which must have its type.
   void update(const std::string& param, const Tensor& value,
               std::source_location loc = std::source_location::current());
@@ -138,6 +152,17 @@ class Builder {
   const std::string& current_scope() const { return scope_; }
   /// `name` prefixed with the current scope path.
   std::string scoped_name(const std::string& name) const;
+
+  // --- locations ---
+
+  /// Until the returned guard dies, every node (and every error) carries `loc` instead of its own
+  /// call site. A helper or layer takes a defaulted `std::source_location` and calls this first, so
+  /// its nodes point at the user's line that called it. The outermost guard wins, so a layer built
+  /// from layers still points at the user's line.
+  LocationGuard at(std::source_location loc);
+  /// The location recorded for a call at `call_site`: the guard's if one is active, relative to the
+  /// source root if one is set.
+  SourceLoc location(const SourceLoc& call_site) const;
 
   // --- nodes ---
 
@@ -163,6 +188,7 @@ class Builder {
 
  private:
   friend class Scope;
+  friend class LocationGuard;
   friend class Tensor;
   ValueId check_operand(const Tensor& t, const char* what, const SourceLoc& loc) const;
 
@@ -170,6 +196,7 @@ class Builder {
   GraphBuilder gb_;
   std::string scope_;
   std::string source_root_;
+  std::optional<SourceLoc> loc_override_;
   uint64_t last_seed_ = 0;
 };
 

@@ -33,16 +33,17 @@ void check_scalar(std::string_view op, double value, DType dtype, const SourceLo
     ok = std::isfinite(value) && std::trunc(value) == value && value >= lo && value <= hi;
   }
   if (!ok)
-    throw Error(with_location(fmt::format("{}: a scalar operand takes the tensor operand's dtype (Weft never promotes), "
-                                          "so it must be exactly representable as {}, but got {}",
-                                          op, dtype_name(dtype), value),
-                              loc));
+    throw Error(
+        with_location(fmt::format("{}: a scalar operand takes the tensor operand's dtype (Weft never promotes), "
+                                  "so it must be exactly representable as {}, but got {}",
+                                  op, dtype_name(dtype), value),
+                      loc));
 }
 
 /// The operand as a tensor: scalars become constants of `dtype`.
 Tensor materialize(std::string_view op, Builder& b, const Operand& x, DType dtype, const SourceLoc& loc) {
   if (!x.is_scalar()) return x.tensor();
-  check_scalar(op, x.scalar(), dtype, loc);
+  check_scalar(op, x.scalar(), dtype, b.location(loc));
   return b.emit1(OpKind::constant, {},
                  Attrs{{"value", std::vector<double>{x.scalar()}}, {"dtype", dtype}, {"shape", Shape{}}}, loc);
 }

@@ -63,13 +63,20 @@ std::string last_component(const std::string& scope) {
 
 const char* fill_color(FusionKind kind) {
   switch (kind) {
-    case FusionKind::matmul: return "#f4b183";
-    case FusionKind::elementwise: return "#ffffff";
-    case FusionKind::reduction: return "#c5e0b4";
-    case FusionKind::injective: return "#deebf7";
-    case FusionKind::source: return "#eeeeee";
-    case FusionKind::composite: return "#f8cbad";
-    case FusionKind::opaque: return "#d9d2e9";
+    case FusionKind::matmul:
+      return "#f4b183";
+    case FusionKind::elementwise:
+      return "#ffffff";
+    case FusionKind::reduction:
+      return "#c5e0b4";
+    case FusionKind::injective:
+      return "#deebf7";
+    case FusionKind::source:
+      return "#eeeeee";
+    case FusionKind::composite:
+      return "#f8cbad";
+    case FusionKind::opaque:
+      return "#d9d2e9";
   }
   return "#ffffff";
 }
@@ -105,8 +112,8 @@ class DotWriter {
     for (size_t i = 0; i < g_.updates().size(); ++i) add_update(i);
     for (const auto& [box, count] : box_counts_) {
       std::string label = fmt::format("{}\\n{} op{}", escape(box), count, count == 1 ? "" : "s");
-      member(parent_scope(box), fmt::format("{} [label=\"{}\", shape=box3d, fillcolor=\"#e2f0d9\"];", box_id(box),
-                                            label));
+      member(parent_scope(box),
+             fmt::format("{} [label=\"{}\", shape=box3d, fillcolor=\"#e2f0d9\"];", box_id(box), label));
     }
     std::string out;
     emit_cluster("", indent, out);
@@ -143,8 +150,8 @@ class DotWriter {
 
   void add_input(size_t i) {
     const InputDecl& in = g_.inputs()[i];
-    std::string attrs = fmt::format("label={}, shape=ellipse, fillcolor=\"#bdd7ee\"",
-                                    join_lines({in.name, g_.type(in.value).str()}));
+    std::string attrs =
+        fmt::format("label={}, shape=ellipse, fillcolor=\"#bdd7ee\"", join_lines({in.name, g_.type(in.value).str()}));
     endpoint_[in.value] = place("", fmt::format("in{}", i), attrs, false);
   }
 
@@ -170,8 +177,7 @@ class DotWriter {
       std::string body = inner.write(4);
       member(n.scope, fmt::format("subgraph {} {{\n    label={}; style=\"rounded,dashed\"; color=\"#7f6fa8\";\n    {} "
                                   "[{}];\n{}  }}",
-                                  quoted("cluster_" + prefix_ + local), quoted(def.name + " body"), here, attrs,
-                                  body));
+                                  quoted("cluster_" + prefix_ + local), quoted(def.name + " body"), here, attrs, body));
     } else {
       here = place(n.scope, local, attrs, true);
     }
@@ -189,8 +195,7 @@ class DotWriter {
   void add_update(size_t i) {
     const StateUpdate& u = g_.updates()[i];
     std::string here = id(fmt::format("upd{}", i));
-    member("", fmt::format("{} [label={}, shape=cds, fillcolor=\"#fce4d6\"];", here,
-                           join_lines({"update", u.param})));
+    member("", fmt::format("{} [label={}, shape=cds, fillcolor=\"#fce4d6\"];", here, join_lines({"update", u.param})));
     add_edge(u.value, here);
   }
 
@@ -212,8 +217,9 @@ class DotWriter {
     for (const auto& m : members_[scope]) out += pad + m + "\n";
     for (const auto& child : clusters_) {
       if (parent_scope(child) != scope) continue;
-      out += fmt::format("{}subgraph {} {{\n{}  label={}; style=\"rounded\"; color=\"#8c8c8c\"; fontcolor=\"#404040\";\n",
-                         pad, quoted("cluster_" + prefix_ + child), pad, quoted(last_component(child)));
+      out +=
+          fmt::format("{}subgraph {} {{\n{}  label={}; style=\"rounded\"; color=\"#8c8c8c\"; fontcolor=\"#404040\";\n",
+                      pad, quoted("cluster_" + prefix_ + child), pad, quoted(last_component(child)));
       emit_cluster(child, indent + 2, out);
       out += pad + "}\n";
     }
@@ -234,8 +240,8 @@ class DotWriter {
 
 std::string graph_to_dot(const Graph& graph, const DotOptions& options) {
   if (options.depth && *options.depth < 1)
-    throw Error(fmt::format("dot: the folding depth must be at least 1 (scope components), but got {}",
-                            *options.depth));
+    throw Error(
+        fmt::format("dot: the folding depth must be at least 1 (scope components), but got {}", *options.depth));
   std::string out = fmt::format("digraph {} {{\n", quoted(graph.name()));
   out += "  rankdir=TB; compound=true; newrank=true;\n";
   out += "  graph [fontname=\"Helvetica\", fontsize=11];\n";

@@ -60,8 +60,10 @@ std::string SymbolicCount::str() const {
   if (terms_.empty()) return "0";
   std::string out;
   auto append = [&](const std::vector<std::string>& symbols, int64_t coeff) {
-    if (!out.empty()) out += coeff < 0 ? " - " : " + ";
-    else if (coeff < 0) out += "-";
+    if (!out.empty())
+      out += coeff < 0 ? " - " : " + ";
+    else if (coeff < 0)
+      out += "-";
     int64_t mag = coeff < 0 ? -coeff : coeff;
     std::string term = (mag != 1 || symbols.empty()) ? std::to_string(mag) : "";
     for (const auto& s : symbols) term += (term.empty() ? "" : "*") + s;
@@ -172,13 +174,23 @@ GraphStats compute_stats(const Graph& graph) {
     s.param_bytes += static_cast<int64_t>(elements) * static_cast<int64_t>(dtype_size(t.dtype));
   }
   s.flops = graph_flops(graph);
-  for (size_t v = 0; v < graph.num_values(); ++v) {
-    auto id = static_cast<ValueId>(v);
+  // Results are named %0, %1, ... in order of definition, as the text IR prints them.
+  std::vector<std::string> names(graph.num_values());
+  for (const auto& in : graph.inputs()) names[in.value] = in.name;
+  for (const auto& p : graph.params()) names[p.value] = p.name;
+  int counter = 0;
+  for (const Node& n : graph.nodes())
+    for (ValueId r : n.results) names[r] = fmt::format("%{}", counter++);
+  auto add_value = [&](ValueId id) {
     const TensorType& t = graph.type(id);
-    ValueSize vs{id, graph.value_name(id), t, SymbolicCount(num_elements(t.shape), static_cast<int64_t>(dtype_size(t.dtype)))};
+    ValueSize vs{id, names[id], t, SymbolicCount(num_elements(t.shape), static_cast<int64_t>(dtype_size(t.dtype)))};
     s.value_bytes.add(vs.bytes);
     s.values.push_back(std::move(vs));
-  }
+  };
+  for (const auto& in : graph.inputs()) add_value(in.value);
+  for (const auto& p : graph.params()) add_value(p.value);
+  for (const Node& n : graph.nodes())
+    for (ValueId r : n.results) add_value(r);
   return s;
 }
 

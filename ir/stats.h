@@ -48,7 +48,7 @@ class SymbolicCount {
 
 struct ValueSize {
   ValueId value = kNoValue;
-  std::string name;  // input/param name or "%<id>"
+  std::string name;  // input/param name, or "%<k>" for the k-th node result
   TensorType type;
   SymbolicCount bytes;
 };
@@ -61,7 +61,8 @@ struct GraphStats {
   int64_t param_elements = 0;
   int64_t param_bytes = 0;
   SymbolicCount flops;
-  /// Every value of the top-level graph: inputs, parameters, node results.
+  /// Every value of the top-level graph: inputs, parameters, then node results (named as the text IR
+  /// names them: %0, %1, ... in order of definition).
   std::vector<ValueSize> values;
   SymbolicCount value_bytes;
   /// Declared bounds of the graph's symbols (unbounded symbols are absent).

@@ -51,9 +51,10 @@ std::vector<bool> nodes_on_path(const Graph& g, const std::vector<bool>& wrt, co
   return on_path;
 }
 
+std::string where(const SourceLoc& loc) { return loc.empty() ? std::string("an unknown location") : loc.str(); }
+
 std::string describe(const Node& node, const std::string& context) {
-  return fmt::format("  {} in scope \"{}\" at {}{}", op_name(node.op), node.scope,
-                     node.loc.empty() ? std::string("an unknown location") : node.loc.str(), context);
+  return fmt::format("  {} in scope \"{}\" at {}{}", op_name(node.op), node.scope, where(node.loc), context);
 }
 
 /// Appends to `missing` each node on a gradient path of `g` (or of a body or decomposition it
@@ -71,8 +72,8 @@ void collect_missing_rules(const Graph& g, const std::vector<bool>& wrt, const s
       std::vector<bool> body_wrt, body_seeded;
       for (const InputDecl& in : body.inputs()) body_wrt.push_back(is_float(body.type(in.value).dtype));
       for (const OutputDecl& out : body.outputs()) body_seeded.push_back(is_float(body.type(out.value).dtype));
-      std::string where = fmt::format(" (in the body of the {} at {})", def.name, node.loc.str());
-      collect_missing_rules(body, body_wrt, body_seeded, where + context, missing);
+      std::string inside = fmt::format(" (in the body of the {} at {})", def.name, where(node.loc));
+      collect_missing_rules(body, body_wrt, body_seeded, inside + context, missing);
     } else if (!def.gradient && def.decompose) {
       // Differentiated through its decomposition: check the ops it expands into.
       Graph expansion(def.name);

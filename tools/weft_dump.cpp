@@ -163,16 +163,18 @@ void render_svg(const std::string& dot_text, const std::optional<std::string>& o
   pid_t pid = 0;
   int err = posix_spawnp(&pid, "dot", nullptr, nullptr, argv.data(), environ);
   if (err == ENOENT)
-    throw weft::Error("--format svg needs Graphviz's `dot`, but it is not on the PATH (install the graphviz "
-                      "package, or use --format dot)");
+    throw weft::Error(
+        "--format svg needs Graphviz's `dot`, but it is not on the PATH (install the graphviz "
+        "package, or use --format dot)");
   if (err != 0) throw weft::Error(fmt::format("cannot run Graphviz's `dot`: {}", std::strerror(err)));
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) throw weft::Error(fmt::format("waiting for `dot` failed: {}", std::strerror(errno)));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-    throw weft::Error("--format svg needs Graphviz's `dot`, but it could not be run (install the graphviz package, "
-                      "or use --format dot)");
+    throw weft::Error(
+        "--format svg needs Graphviz's `dot`, but it could not be run (install the graphviz package, "
+        "or use --format dot)");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw weft::Error(fmt::format("Graphviz's `dot` failed (status {}) while rendering the SVG",
                                   WIFEXITED(status) ? WEXITSTATUS(status) : -1));
@@ -218,10 +220,10 @@ int check_weights(const weft::Graph& graph, const std::string& path, std::string
     report += fmt::format("weights {}: all {} parameters of graph '{}' match (name, dtype, shape)\n", path,
                           graph.params().size(), graph.name());
   } else {
-    report += fmt::format("weights {}: {} missing, {} mismatched, {} unexpected (graph '{}' has {} parameters, the "
-                          "file {} tensors)\n",
-                          path, missing, mismatched, unexpected, graph.name(), graph.params().size(),
-                          file.tensors.size());
+    report += fmt::format(
+        "weights {}: {} missing, {} mismatched, {} unexpected (graph '{}' has {} parameters, the "
+        "file {} tensors)\n",
+        path, missing, mismatched, unexpected, graph.name(), graph.params().size(), file.tensors.size());
     report += lines;
   }
   return problems;
@@ -237,8 +239,10 @@ int run(const Options& o) {
       render_svg(weft::graph_to_dot(graph, {o.depth}), o.output);
     } else {
       std::string text = format == "dot" ? weft::graph_to_dot(graph, {o.depth}) : weft::print_graph(graph);
-      if (o.output) write_file(*o.output, text);
-      else std::cout << text << std::flush;
+      if (o.output)
+        write_file(*o.output, text);
+      else
+        std::cout << text << std::flush;
     }
   }
   int status = 0;

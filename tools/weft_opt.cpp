@@ -15,6 +15,8 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "backends/interp/constant_evaluator.h"
 #include "ir/text.h"
@@ -66,8 +68,15 @@ int main(int argc, char** argv) {
   app.add_flag("--time-passes", time_passes, "print each pass's time to stderr");
   app.add_flag("--list-passes", list_passes, "list the available passes and exit");
 
+  // CLI11 reads `--passes= next-arg` as `--passes next-arg`; an empty list must stay empty.
+  std::vector<std::string> args;
+  bool no_passes = false;
+  for (int i = argc - 1; i >= 1; --i) {
+    if (std::string(argv[i]) == "--passes=") no_passes = true;
+    else args.emplace_back(argv[i]);
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
@@ -91,7 +100,10 @@ int main(int argc, char** argv) {
   }
 
   try {
-    return run(input, passes_opt->count() ? std::optional<std::string>(passes) : std::nullopt, output,
+    std::optional<std::string> pass_list;
+    if (no_passes) pass_list = "";
+    else if (passes_opt->count()) pass_list = passes;
+    return run(input, pass_list, output,
                print_after_change, time_passes);
   } catch (const std::exception& e) {
     // weft::Error is the user's (a bad file, an unknown pass); anything else is a bug, and says so.

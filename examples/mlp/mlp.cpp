@@ -8,14 +8,15 @@
  * it to 4. Parameters are initialized as PyTorch's nn.Linear does (deterministic seeds), so the
  * printed numbers are the same on every machine.
  */
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <random>
+#include <source_location>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "backends/backend.h"
 #include "frontend/builder.h"
@@ -27,8 +28,11 @@ namespace {
 
 using weft::dsl::Tensor;
 
-/// y = x Wᵀ + b, with nn.Linear's parameter names and initializers.
-Tensor linear(weft::Builder& b, const Tensor& x, const std::string& name, int64_t in, int64_t out) {
+/// y = x Wᵀ + b, with nn.Linear's parameter names and initializers. Its nodes (and any shape error)
+/// point at the line that called it.
+Tensor linear(weft::Builder& b, const Tensor& x, const std::string& name, int64_t in, int64_t out,
+              std::source_location loc = std::source_location::current()) {
+  auto at = b.at(loc);
   auto scope = b.scope(name);
   Tensor w = b.param("weight", weft::DType::f32, {out, in}, weft::linear_weight_init(b.next_seed()));
   Tensor bias = b.param("bias", weft::DType::f32, {out}, weft::linear_bias_init(in, b.next_seed()));
@@ -61,8 +65,7 @@ int main(int argc, char** argv) {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
     weft::write_graph_file(path, graph);
-    std::cout << fmt::format("wrote {} ({} nodes, {} parameters)\n", path, graph.nodes().size(),
-                             graph.params().size());
+    std::cout << fmt::format("wrote {} ({} nodes, {} parameters)\n", path, graph.nodes().size(), graph.params().size());
 
     // A small batch of random pixels in [0, 1).
     const int64_t batch = 4;

@@ -269,7 +269,7 @@ Grads scan_grad(const GradQuery& q) {
     int64_t i = carries[n];
     ValueId dc = step[i] ? *step[i] : zeros_of(gb, body_type(i));
     // A finished row's carry was passed through unchanged: its gradient passes through too.
-    // MUTATED
+    if (l.has_lengths) dc = e.add(dc, e.select(row_mask(dc), e.c(0.0, body_type(i).dtype), dc_in[n]));
     output("d" + body_name(i), dc);
   }
   for (size_t n = 0; n < consts.size(); ++n) {

@@ -213,7 +213,7 @@ void register_elementwise_ops(std::vector<OpDef>& t) {
   }
   t.push_back(with(unary(OpKind::sin, "sin", Domain::floating, "sine"),
                    unary_rule([](Emit& e, ValueId x, ValueId, ValueId g, DType) {
-                     return e.mul(g, e.b.unary(OpKind::sin, x));
+                     return e.mul(g, e.b.unary(OpKind::cos, x));
                    })));
   t.push_back(with(unary(OpKind::cos, "cos", Domain::floating, "cosine"),
                    unary_rule([](Emit& e, ValueId x, ValueId, ValueId g, DType) {

@@ -52,6 +52,6 @@ ValueId count_along(GraphBuilder& b, const Shape& shape, const std::vector<int64
   return b.reduce(OpKind::reduce_sum, ones, {}, false);
 }
 
-ValueId zeros_of(GraphBuilder& b, const TensorType& t) { return b.broadcast_to(b.constant(0.0, t.dtype), t.shape); }
+ValueId zeros_of(GraphBuilder& b, TensorType t) { return b.broadcast_to(b.constant(0.0, t.dtype), t.shape); }
 
 }  // namespace weft::ops_detail

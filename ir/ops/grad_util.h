@@ -36,6 +36,6 @@ ValueId unreduce(GraphBuilder& b, ValueId grad, const Shape& shape, const std::v
 ValueId count_along(GraphBuilder& b, const Shape& shape, const std::vector<int64_t>& axes, DType dtype);
 
 /// A zero tensor of type `t` (a broadcast scalar; symbolic dims are fine).
-ValueId zeros_of(GraphBuilder& b, const TensorType& t);
+ValueId zeros_of(GraphBuilder& b, TensorType t);  // by value: emitting grows the value table
 
 }  // namespace weft::ops_detail

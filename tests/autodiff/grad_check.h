@@ -21,6 +21,11 @@
 namespace weft::grad_check {
 
 struct Leaf {
+  Leaf(std::string name, Tensor value, bool differentiate = true, bool param = false,
+       std::optional<Shape> declared = std::nullopt)
+      : name(std::move(name)), value(std::move(value)), differentiate(differentiate), param(param),
+        declared(std::move(declared)) {}
+
   std::string name;
   Tensor value;
   bool differentiate = true;  // false for indices, masks, lengths

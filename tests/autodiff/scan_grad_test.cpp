@@ -20,10 +20,10 @@ constexpr int64_t B = 3, T = 4, D = 2, H = 3;
 TensorType f64_type(Shape s) { return TensorType{DType::f64, std::move(s)}; }
 
 /// h' = tanh(x_t Wx + h Wh + b); returns (h', y_t = h').
-std::shared_ptr<const Graph> rnn_cell() {
+std::shared_ptr<const Graph> rnn_cell(Dim batch = B) {
   auto g = std::make_shared<Graph>("rnn_cell");
-  ValueId h = g->add_input("h", f64_type({B, H}));
-  ValueId x = g->add_input("x", f64_type({B, D}));
+  ValueId h = g->add_input("h", f64_type({batch, H}));
+  ValueId x = g->add_input("x", f64_type({batch, D}));
   ValueId wx = g->add_input("wx", f64_type({D, H}));
   ValueId wh = g->add_input("wh", f64_type({H, H}));
   ValueId bias = g->add_input("b", f64_type({H}));
@@ -94,6 +94,20 @@ TEST(ScanGradient, TanhRnnWithLengthsMatchesFiniteDifferences) {
   leaves.push_back({"lengths", i64({B}, {4, 2, 0}), false});  // full, half, empty
   expect_gradients_match(rnn(false, true), leaves);
   expect_gradients_match(rnn(true, true), leaves);
+}
+
+TEST(ScanGradient, SymbolicBatchAndTimeWithLengthsMatchFiniteDifferences) {
+  Dim batch = Dim::symbol("B"), time = Dim::symbol("T");
+  BuildFn f = [batch](GraphBuilder& b, const std::vector<ValueId>& x) {
+    return b.emit(OpKind::scan, x, scan_attrs(1, 1, 1, false, true), rnn_cell(batch));
+  };
+  std::vector<Leaf> leaves{{"h0", random_f64({B, H}, 225), true, false, Shape{batch, H}},
+                           {"xs", random_f64({B, T, D}, 226), true, false, Shape{batch, time, D}},
+                           {"wx", random_f64({D, H}, 227)},
+                           {"wh", random_f64({H, H}, 228, -0.7, 0.7)},
+                           {"b", random_f64({H}, 229)},
+                           {"lengths", i64({B}, {1, 4, 3}), false, false, Shape{batch}}};
+  expect_gradients_match(f, leaves);
 }
 
 TEST(ScanGradient, FinishedRowsPassTheirFinalCarryGradientThroughUnchanged) {

@@ -1,10 +1,11 @@
 // Graph -> DOT: clusters by scope, typed edges, and folding with a depth.
+#include "ir/dot.h"
+
 #include <gtest/gtest.h>
 
 #include <sstream>
 #include <string>
 
-#include "ir/dot.h"
 #include "tests/dump/fixtures.h"
 
 namespace weft {
@@ -91,9 +92,7 @@ TEST(Dot, DepthOneFoldsEachTopLevelScope) {
   EXPECT_NE(folded.find("label=\"encoder\\n20 ops\""), std::string::npos) << folded;
 }
 
-TEST(Dot, DepthBelowOneIsRejected) {
-  EXPECT_THROW(graph_to_dot(dump_test::mlp(), {.depth = 0}), Error);
-}
+TEST(Dot, DepthBelowOneIsRejected) { EXPECT_THROW(graph_to_dot(dump_test::mlp(), {.depth = 0}), Error); }
 
 TEST(Dot, ScanIsDrawnAsAClusterHoldingItsBody) {
   using dsl::Tensor;
@@ -106,7 +105,7 @@ TEST(Dot, ScanIsDrawnAsAClusterHoldingItsBody) {
   Builder b("rnn");
   Tensor x = b.input("x", "f32[B, T, 8]");
   Tensor h0 = b.input("h0", "f32[B, 8]");
-  auto r = scan(body.finish(), {.carries = {h0}, .sequences = {x}});
+  auto r = dsl::scan(body.finish(), {.carries = {h0}, .sequences = {x}});
   b.output("y", r[1]);
   std::string dot = graph_to_dot(b.finish());
   EXPECT_NE(dot.find("subgraph \"cluster_n0\""), std::string::npos) << dot;

@@ -1,9 +1,10 @@
 // Graph statistics: hand-computed op counts, parameter sizes, FLOPs and value bytes.
+#include "ir/stats.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "ir/stats.h"
 #include "tests/dump/fixtures.h"
 
 namespace weft {
@@ -32,6 +33,9 @@ TEST(Stats, MlpValueBytes) {
   EXPECT_EQ(s.values[0].bytes.evaluate(s.bounds), 12544.0);
   EXPECT_EQ(s.values[1].name, "fc1.weight");
   EXPECT_EQ(s.values[1].bytes.evaluate(s.bounds), 802816.0);
+  EXPECT_EQ(s.values[5].name, "%0");  // results are named as the text IR names them
+  EXPECT_EQ(s.values[5].type.str(), "f32[B, 256]");
+  EXPECT_EQ(s.values[9].name, "%4");
   // Rows: x 3136 + three f32[B, 256] results 3072 + two f32[B, 10] results 80; params 814120.
   EXPECT_EQ(s.value_bytes.str(), "6288*B + 814120");
   EXPECT_EQ(s.value_bytes.evaluate(s.bounds), 6288.0 * 4 + 814120);
@@ -85,7 +89,7 @@ TEST(Stats, ScanMultipliesItsBodyByTheSteps) {
   Builder b("rnn");
   Tensor x = b.input("x", "f32[B<=2, T<=5, 8]");
   Tensor h0 = b.input("h0", "f32[B, 8]");
-  auto r = scan(body.finish(), {.carries = {h0}, .sequences = {x}});
+  auto r = dsl::scan(body.finish(), {.carries = {h0}, .sequences = {x}});
   b.output("y", r[1]);
   GraphStats s = compute_stats(b.finish());
   EXPECT_EQ(s.flops.str(), "16*B*T");

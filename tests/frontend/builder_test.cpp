@@ -1,10 +1,11 @@
 // The builder DSL: graphs it writes, names it gives, and errors that point at the user's own line.
+#include "frontend/builder.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "frontend/builder.h"
 #include "frontend/tensor_ops.h"
 
 namespace weft::dsl {
@@ -32,7 +33,8 @@ std::vector<std::string> param_names(const Graph& g) {
 Tensor linear(Builder& b, const Tensor& x, const std::string& name, int64_t in, int64_t out) {
   auto s = b.scope(name);
   Tensor w = b.param("weight", DType::f32, {out, in}, Initializer{"kaiming_uniform", {{"a", 2.236}}, b.next_seed()});
-  Tensor bias = b.param("bias", DType::f32, {out}, Initializer{"uniform", {{"low", -0.1}, {"high", 0.1}}, b.next_seed()});
+  Tensor bias =
+      b.param("bias", DType::f32, {out}, Initializer{"uniform", {{"low", -0.1}, {"high", 0.1}}, b.next_seed()});
   return matmul(x, w, {.transpose_b = true}) + bias;
 }
 
@@ -73,7 +75,10 @@ TEST(Builder, MlpHasExpectedOpsScopesAndParamNames) {
 TEST(Builder, NodesRecordTheCallersFileAndLine) {
   Builder b("g");
   Tensor x = b.input("x", DType::f32, {2, 3});
-  int line = __LINE__; Tensor y = relu(x) * 2.0;
+  // clang-format off: the call must stay on the line __LINE__ records
+  int line = __LINE__;
+  Tensor y = relu(x) * 2.0;
+  // clang-format on
   b.output("y", y);
   const Graph& g = b.graph();
   ASSERT_EQ(g.nodes().size(), 3u);  // relu, constant 2.0, mul
@@ -88,9 +93,45 @@ TEST(Builder, SourceRootMakesRecordedLocationsRelative) {
   std::string here = __FILE__;
   b.set_source_root(here.substr(0, here.rfind("tests/frontend/")));
   Tensor x = b.input("x", DType::f32, {2});
-  int line = __LINE__; Tensor y = relu(x);
+  // clang-format off: the call must stay on the line __LINE__ records
+  int line = __LINE__;
+  Tensor y = relu(x);
+  // clang-format on
   EXPECT_EQ(b.graph().nodes()[0].loc.str(), "tests/frontend/builder_test.cpp:" + std::to_string(line));
   EXPECT_EQ(y.type().str(), "f32[2]");
+}
+
+/// A helper layer in the style of nn/: its nodes and errors point at its caller's line.
+Tensor scaled_relu(Builder& b, const Tensor& x, double s, std::source_location loc = std::source_location::current()) {
+  auto at = b.at(loc);
+  return relu(x) * s;
+}
+
+TEST(Builder, LocationGuardMakesALayersNodesPointAtItsCaller) {
+  Builder b("g");
+  Tensor x = b.input("x", DType::f32, {2});
+  // clang-format off: the call must stay on the line __LINE__ records
+  int line = __LINE__;
+  Tensor y = scaled_relu(b, x, 2.0);
+  // clang-format on
+  ASSERT_EQ(b.graph().nodes().size(), 3u);
+  for (const Node& n : b.graph().nodes()) EXPECT_EQ(n.loc.line, line);
+  // The guard ends with the layer.
+  // clang-format off: the call must stay on the line __LINE__ records
+  int after = __LINE__;
+  Tensor z = relu(y);
+  // clang-format on
+  EXPECT_EQ(b.graph().nodes().back().loc.line, after);
+  // Errors inside the layer name the caller's line too.
+  Tensor i = b.input("i", DType::i32, {2});
+  // clang-format off: the call must stay on the line __LINE__ records
+  std::string msg = error_of([&] {
+    line = __LINE__;
+    (void)scaled_relu(b, i, 0.5);
+  });
+  // clang-format on
+  EXPECT_NE(msg.find("builder_test.cpp:" + std::to_string(line) + ")"), std::string::npos) << msg;
+  EXPECT_EQ(z.type().str(), "f32[2]");
 }
 
 TEST(Builder, ShapeMismatchInOperatorPlusNamesThisFileLineOpAndBothShapes) {
@@ -98,7 +139,12 @@ TEST(Builder, ShapeMismatchInOperatorPlusNamesThisFileLineOpAndBothShapes) {
   Tensor a = b.input("a", DType::f32, {4, 3});
   Tensor c = b.input("c", DType::f32, {5, 2});
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; (void)(a + c); });
+  // clang-format off: the call must stay on the line __LINE__ records
+  std::string msg = error_of([&] {
+    line = __LINE__;
+    (void)(a + c);
+  });
+  // clang-format on
   EXPECT_NE(msg.find("add:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("f32[4, 3]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("f32[5, 2]"), std::string::npos) << msg;
@@ -110,7 +156,12 @@ TEST(Builder, ShapeMismatchInMatMulNamesThisFileLineOpAndBothShapes) {
   Tensor x = b.input("x", "f32[B, 784]");
   Tensor w = b.param("w", DType::f32, {256, 512});
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; (void)(matmul(x, w, {.transpose_b = true})); });
+  // clang-format off: the call must stay on the line __LINE__ records
+  std::string msg = error_of([&] {
+    line = __LINE__;
+    (void)(matmul(x, w, {.transpose_b = true}));
+  });
+  // clang-format on
   EXPECT_NE(msg.find("matmul:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("f32[B, 784]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("f32[256, 512]"), std::string::npos) << msg;
@@ -199,7 +250,12 @@ TEST(Builder, InputTypeStringDeclaresBoundsAndRejectsGarbage) {
   Tensor s = b.input("s", "i64[]");
   EXPECT_EQ(s.rank(), 0);
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; b.input("y", "f32[B, 3"); });
+  // clang-format off: the call must stay on the line __LINE__ records
+  std::string msg = error_of([&] {
+    line = __LINE__;
+    b.input("y", "f32[B, 3");
+  });
+  // clang-format on
   EXPECT_NE(msg.find("input 'y'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("builder_test.cpp:" + std::to_string(line)), std::string::npos) << msg;
   EXPECT_NE(error_of([&] { b.input("z", "q32[3]"); }).find("unknown dtype 'q32'"), std::string::npos);
@@ -211,12 +267,17 @@ TEST(Builder, ParamsMustBeUniqueStaticAndWellInitialized) {
   Builder b("g");
   b.param("w", DType::f32, {2, 2});
   EXPECT_NE(error_of([&] { b.param("w", DType::f32, {2, 2}); }).find("'w' is already declared"), std::string::npos);
-  EXPECT_NE(error_of([&] { b.param("v", DType::f32, {Dim::symbol("B"), 2}); }).find("must be static"),
+  EXPECT_NE(error_of([&] {
+              b.param("v", DType::f32, {Dim::symbol("B"), 2});
+            }).find("must be static"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { b.param("k", DType::f32, {4}, Initializer{"kaiming_uniform", {{"a", 1.0}}, 1}); })
-                .find("rank >= 2"),
+  EXPECT_NE(error_of([&] {
+              b.param("k", DType::f32, {4}, Initializer{"kaiming_uniform", {{"a", 1.0}}, 1});
+            }).find("rank >= 2"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { b.param("u", DType::f32, {4}, Initializer{"bogus", {}, 1}); }).find("param 'u'"),
+  EXPECT_NE(error_of([&] {
+              b.param("u", DType::f32, {4}, Initializer{"bogus", {}, 1});
+            }).find("param 'u'"),
             std::string::npos);
 }
 

@@ -1,11 +1,12 @@
 // The DSL's op functions: each emits its op with the attributes it was given, and the result types
 // come from the op table's shape rules (hand-checked shapes below).
+#include "frontend/tensor_ops.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "frontend/builder.h"
-#include "frontend/tensor_ops.h"
 
 namespace weft::dsl {
 namespace {
@@ -123,7 +124,10 @@ TEST(TensorOps, ErrorsFromNamedFunctionsCarryTheCallersLine) {
   int line = 0;
   std::string msg;
   try {
-    line = __LINE__; (void)reshape(x, {3, 5});
+    // clang-format off: the call must stay on the line __LINE__ records
+    line = __LINE__;
+    (void)reshape(x, {3, 5});
+    // clang-format on
   } catch (const Error& e) {
     msg = e.what();
   }
