@@ -11,15 +11,15 @@
  *   bench_matmul [--rounds=N] [google benchmark flags]
  */
 #include <benchmark/benchmark.h>
-#include <dnnl.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <dnnl.hpp>
 #include <map>
 #include <random>
 #include <string>
@@ -36,13 +36,17 @@ using weft::llvm_backend::GemmKernel;
 
 struct Shape {
   int64_t m, k, n;
-  std::string str() const { return fmt::format("({}x{})·({}x{})", m, k, k, n); }
+  bool transpose_b = false;  // B stored N×K, as a Linear layer's weight
+  std::string str() const {
+    return transpose_b ? fmt::format("({}x{})·({}x{})^T", m, k, n, k) : fmt::format("({}x{})·({}x{})", m, k, k, n);
+  }
   double flops() const { return 2.0 * m * n * k; }
 };
 
-// The shapes the LLVM backend issue names: two rectangular and square 512 to 2048.
-const std::vector<Shape> kShapes = {
-    {1024, 512, 2048}, {1024, 2048, 512}, {512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048}};
+// The shapes the LLVM backend issue names: two rectangular and square 512 to 2048; then a
+// Linear layer's product with a transposed weight.
+const std::vector<Shape> kShapes = {{1024, 512, 2048},  {1024, 2048, 512},  {512, 512, 512},
+                                    {1024, 1024, 1024}, {2048, 2048, 2048}, {1024, 512, 2048, true}};
 
 struct Operands {
   std::vector<float> a, b, c;
@@ -83,7 +87,8 @@ dnnl::stream& stream() {
 std::unique_ptr<Case> make_case(const Shape& s) {
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
-  auto c = std::unique_ptr<Case>(new Case{s, Operands(s), GemmKernel::compile({}, blocking()), {}, {}, {}, {}, {}});
+  auto c = std::unique_ptr<Case>(
+      new Case{s, Operands(s), GemmKernel::compile({false, s.transpose_b, false, {}}, blocking()), {}, {}, {}, {}, {}});
   c->args.a = c->operands.a.data();
   c->args.b = c->operands.b.data();
   c->args.c = c->operands.c.data();
@@ -91,10 +96,10 @@ std::unique_ptr<Case> make_case(const Shape& s) {
   c->args.n = s.n;
   c->args.k = s.k;
   c->args.lda = s.k;
-  c->args.ldb = s.n;
+  c->args.ldb = s.transpose_b ? s.k : s.n;
   c->args.ldc = s.n;
   dnnl::memory::desc a_md({s.m, s.k}, dt::f32, tag::ab);
-  dnnl::memory::desc b_md({s.k, s.n}, dt::f32, tag::ab);
+  dnnl::memory::desc b_md({s.k, s.n}, dt::f32, s.transpose_b ? tag::ba : tag::ab);
   dnnl::memory::desc c_md({s.m, s.n}, dt::f32, tag::ab);
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), engine());
   c->onednn = dnnl::matmul(pd);
@@ -136,8 +141,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
       auto it = cases.find(run.run_name.function_name);
       if (it == cases.end()) continue;
       double seconds = run.real_accumulated_time / double(run.iterations);
-      double& best = it->second.second == Impl::weft ? it->second.first->best_weft
-                                                     : it->second.first->best_onednn;
+      double& best = it->second.second == Impl::weft ? it->second.first->best_weft : it->second.first->best_onednn;
       best = std::min(best, seconds);
     }
   }
@@ -181,8 +185,8 @@ int main(int argc, char** argv) {
     }
   }
   const auto& g = blocking();
-  fmt::print("weft blocking: MR={} NR={} KC={} MC={} NC={} (vector {} floats)\n", g.mr, g.nr, g.kc, g.mc,
-             g.nc, g.vector_floats);
+  fmt::print("weft blocking: MR={} NR={} KC={} MC={} NC={} (vector {} floats)\n", g.mr, g.nr, g.kc, g.mc, g.nc,
+             g.vector_floats);
 
   std::vector<std::unique_ptr<Case>> cases;
   RatioReporter reporter;
@@ -194,18 +198,22 @@ int main(int argc, char** argv) {
     for (auto& c : cases) {
       const Shape& s = c->shape;
       for (Impl impl : {Impl::weft, Impl::onednn}) {
-        std::string name = fmt::format("matmul/{}/{}x{}x{}/round{}", impl == Impl::weft ? "weft" : "onednn",
-                                       s.m, s.k, s.n, r);
+        std::string name = fmt::format("matmul/{}/{}x{}x{}{}/round{}", impl == Impl::weft ? "weft" : "onednn", s.m, s.k,
+                                       s.n, s.transpose_b ? "T" : "", r);
         Case* cp = c.get();
-        benchmark::RegisterBenchmark(name.c_str(), [cp, impl](benchmark::State& state) {
-          for (auto _ : state) {
-            if (impl == Impl::weft) {
-              cp->weft.run_unchecked(cp->args);
-            } else {
-              run_onednn(*cp);
-            }
-          }
-        })->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.3);
+        benchmark::RegisterBenchmark(name.c_str(),
+                                     [cp, impl](benchmark::State& state) {
+                                       for (auto _ : state) {
+                                         if (impl == Impl::weft) {
+                                           cp->weft.run_unchecked(cp->args);
+                                         } else {
+                                           run_onednn(*cp);
+                                         }
+                                       }
+                                     })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime()
+            ->MinTime(0.3);
         reporter.cases[name] = {cp, impl};
       }
     }
@@ -218,8 +226,8 @@ int main(int argc, char** argv) {
     if (!std::isfinite(c->best_weft) || !std::isfinite(c->best_onednn)) continue;
     double weft_gflops = c->shape.flops() / c->best_weft / 1e9;
     double onednn_gflops = c->shape.flops() / c->best_onednn / 1e9;
-    fmt::print("matmul {:<22} weft {:7.1f} GFLOP/s  onednn {:7.1f} GFLOP/s  weft/onednn = {:.2f}\n",
-               c->shape.str(), weft_gflops, onednn_gflops, weft_gflops / onednn_gflops);
+    fmt::print("matmul {:<22} weft {:7.1f} GFLOP/s  onednn {:7.1f} GFLOP/s  weft/onednn = {:.2f}\n", c->shape.str(),
+               weft_gflops, onednn_gflops, weft_gflops / onednn_gflops);
   }
   return 0;
 }

@@ -89,8 +89,8 @@ Graph fold_constants(const Graph& graph, const ConstantEvaluator& evaluate, cons
       continue;
     }
     WEFT_CHECK(values->size() == node.results.size(),
-               fmt::format("constant evaluator gave {} results for {}, which has {}", values->size(),
-                           op_name(node.op), node.results.size()));
+               fmt::format("constant evaluator gave {} results for {}, which has {}", values->size(), op_name(node.op),
+                           node.results.size()));
     for (size_t i = 0; i < node.results.size(); ++i) {
       const TensorType& type = with_folded_bodies.type(node.results[i]);
       WEFT_CHECK(static_cast<int64_t>((*values)[i].size()) == *static_size(type),

@@ -30,8 +30,8 @@
 namespace weft {
 
 /// Evaluates `graph` (no inputs or parameters: `constant` nodes, then the node being folded, whose
-/// results are the outputs) and returns each output's elements in row-major order as doubles (exact for every dtype, and for
-/// integers up to 2^53); nullopt to decline.
+/// results are the outputs) and returns each output's elements in row-major order as doubles (exact for every dtype,
+/// and for integers up to 2^53); nullopt to decline.
 using ConstantEvaluator = std::function<std::optional<std::vector<std::vector<double>>>(const Graph& graph)>;
 
 struct FoldOptions {

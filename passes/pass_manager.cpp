@@ -94,7 +94,7 @@ std::vector<Pass> standard_pipeline(const PassContext& context) {
   pipeline.push_back(pass_by_name("infer-shapes"));  // types from the op table, after parsing or edits
   if (context.evaluate_constants)
     pipeline.push_back(pass_by_name("fold-constants", context));  // constant sub-graphs become constants
-  pipeline.push_back(pass_by_name("cse"));  // merges duplicates, folded constants included
+  pipeline.push_back(pass_by_name("cse"));                        // merges duplicates, folded constants included
   pipeline.push_back(pass_by_name("dce"));  // drops what no output or update reads, e.g. folded operands
   // Later stages join here, in order: autodiff, optimizer, decompose, fuse, plan_memory.
   return pipeline;
@@ -128,9 +128,10 @@ Graph PassManager::run(const Graph& graph) {
       try {
         verify(next);
       } catch (const Error& e) {
-        throw InternalError(fmt::format("internal error (a bug in Weft, please report it): the pass '{}' turned a "
-                                        "valid graph into an invalid one: {}",
-                                        pass.name, e.what()));
+        throw InternalError(
+            fmt::format("internal error (a bug in Weft, please report it): the pass '{}' turned a "
+                        "valid graph into an invalid one: {}",
+                        pass.name, e.what()));
       }
     }
     if (options_.print_after_change) {
@@ -151,8 +152,8 @@ std::string PassManager::timing_report() const {
   for (const PassTiming& t : timings_) total += t.time.count();
   std::string out = "# pass timing\n#   time (ms)   share  pass\n";
   for (const PassTiming& t : timings_)
-    out += fmt::format("#  {:10.3f}  {:5.1f}%  {}\n", t.time.count() * 1e3, total > 0 ? 100 * t.time.count() / total : 0.0,
-                       t.name);
+    out += fmt::format("#  {:10.3f}  {:5.1f}%  {}\n", t.time.count() * 1e3,
+                       total > 0 ? 100 * t.time.count() / total : 0.0, t.name);
   out += fmt::format("#  {:10.3f}  {:5.1f}%  total\n", total * 1e3, 100.0);
   return out;
 }

@@ -65,9 +65,9 @@ class Verifier {
 
  private:
   [[noreturn]] void fail(int invariant, const std::string& facts, const SourceLoc& loc = {}) const {
-    throw Error(with_location(fmt::format("graph '{}' breaks invariant {} ({}): {}", g_.name(), invariant,
-                                          kInvariants[invariant - 1], facts),
-                              loc));
+    throw Error(with_location(
+        fmt::format("graph '{}' breaks invariant {} ({}): {}", g_.name(), invariant, kInvariants[invariant - 1], facts),
+        loc));
   }
 
   bool in_range(ValueId v) const { return v >= 0 && static_cast<size_t>(v) < g_.num_values(); }
@@ -132,7 +132,8 @@ class Verifier {
     std::set<std::string> seen;
     auto check = [&](const std::string& name, const char* what) {
       if (name.empty()) fail(8, fmt::format("an {} has an empty name", what));
-      if (!seen.insert(name).second) fail(8, fmt::format("the name '{}' is declared twice (the second as {})", name, what));
+      if (!seen.insert(name).second)
+        fail(8, fmt::format("the name '{}' is declared twice (the second as {})", name, what));
     };
     for (const InputDecl& in : g_.inputs()) check(in.name, "input");
     for (const ParamDecl& p : g_.params()) check(p.name, "parameter");
@@ -144,8 +145,9 @@ class Verifier {
     for (const Dim& d : shape)
       for (const std::string& s : d.symbols())
         if (!g_.find_symbol(s))
-          fail(9, fmt::format("{} uses the symbol '{}' in {}, but the graph declares no such symbol", where, s,
-                              shape_str(shape)),
+          fail(9,
+               fmt::format("{} uses the symbol '{}' in {}, but the graph declares no such symbol", where, s,
+                           shape_str(shape)),
                loc);
   }
 
@@ -156,8 +158,8 @@ class Verifier {
       if (s.bound && *s.bound < 1) fail(9, fmt::format("the symbol '{}' has the bound {}", s.name, *s.bound));
     }
     for (size_t v = 0; v < g_.num_values(); ++v)
-      check_shape_symbols(g_.type(static_cast<ValueId>(v)).shape,
-                          g_.value_name(static_cast<ValueId>(v)) + "'s type", {});
+      check_shape_symbols(g_.type(static_cast<ValueId>(v)).shape, g_.value_name(static_cast<ValueId>(v)) + "'s type",
+                          {});
     for (size_t i = 0; i < g_.nodes().size(); ++i) {
       const Node& n = g_.nodes()[i];
       for (const auto& [name, value] : n.attrs.items())
@@ -183,7 +185,8 @@ class Verifier {
       const TensorType& want = g_.type(p->value);
       const TensorType& got = g_.type(u.value);
       if (!(want == got))
-        fail(11, fmt::format("parameter '{}' is {}, but its update %{} is {}", u.param, want.str(), u.value, got.str()));
+        fail(11,
+             fmt::format("parameter '{}' is {}, but its update %{} is {}", u.param, want.str(), u.value, got.str()));
     }
   }
 
@@ -202,13 +205,15 @@ class Verifier {
     if (!def.infer) fail(4, fmt::format("{}: '{}' is declared but not defined yet", describe(index), def.name), n.loc);
     int count = static_cast<int>(n.operands.size());
     if (count < def.min_operands || (def.max_operands >= 0 && count > def.max_operands))
-      fail(4, fmt::format("{} has {} operand(s), but {} takes {}", describe(index), count, def.name,
-                          operand_count_str(def)),
+      fail(4,
+           fmt::format("{} has {} operand(s), but {} takes {}", describe(index), count, def.name,
+                       operand_count_str(def)),
            n.loc);
 
     if (def.has_body != (n.body != nullptr))
-      fail(5, fmt::format("{} {} a body, but {} {}", describe(index), n.body ? "has" : "has no", def.name,
-                          def.has_body ? "needs one" : "takes none"),
+      fail(5,
+           fmt::format("{} {} a body, but {} {}", describe(index), n.body ? "has" : "has no", def.name,
+                       def.has_body ? "needs one" : "takes none"),
            n.loc);
     if (n.body) {
       try {
@@ -227,8 +232,9 @@ class Verifier {
     if (!(normalized == n.attrs)) {
       for (const auto& [name, value] : normalized.items())
         if (!n.attrs.has(name))
-          fail(6, fmt::format("{} lacks the attribute '{}' (its default is {})", describe(index), name,
-                              attr_value_str(value)),
+          fail(6,
+               fmt::format("{} lacks the attribute '{}' (its default is {})", describe(index), name,
+                           attr_value_str(value)),
                n.loc);
       fail(6, fmt::format("{} has an attribute of the wrong kind (an int where a float is declared?)", describe(index)),
            n.loc);
@@ -243,14 +249,16 @@ class Verifier {
       fail(7, fmt::format("{}: {}", describe(index), e.what()), n.loc);
     }
     if (want.size() != n.results.size())
-      fail(7, fmt::format("{} has {} result(s), but {} gives {}", describe(index), n.results.size(), def.name,
-                          want.size()),
-           n.loc);
+      fail(
+          7,
+          fmt::format("{} has {} result(s), but {} gives {}", describe(index), n.results.size(), def.name, want.size()),
+          n.loc);
     for (size_t r = 0; r < want.size(); ++r) {
       const TensorType& got = g_.type(n.results[r]);
       if (!(got == want[r]))
-        fail(7, fmt::format("{} records %{} as {}, but the shape rule gives {}", describe(index), n.results[r],
-                            got.str(), want[r].str()),
+        fail(7,
+             fmt::format("{} records %{} as {}, but the shape rule gives {}", describe(index), n.results[r], got.str(),
+                         want[r].str()),
              n.loc);
     }
   }

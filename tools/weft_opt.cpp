@@ -43,8 +43,10 @@ int run(const std::string& input, const std::optional<std::string>& pass_list, c
   manager.add(pass_list ? weft::passes_by_names(*pass_list, context) : weft::standard_pipeline(context));
   weft::Graph result = manager.run(graph);
 
-  if (output.empty() || output == "-") std::cout << weft::print_graph(result) << std::flush;
-  else weft::write_graph_file(output, result);
+  if (output.empty() || output == "-")
+    std::cout << weft::print_graph(result) << std::flush;
+  else
+    weft::write_graph_file(output, result);
   return 0;
 }
 
@@ -60,9 +62,8 @@ int main(int argc, char** argv) {
   bool time_passes = false;
   bool list_passes = false;
   app.add_option("input", input, "the .weft file to read ('-' for stdin)");
-  CLI::Option* passes_opt =
-      app.add_option("--passes", passes,
-                     "comma-separated passes to run in order (default: the standard pipeline; empty: none)");
+  CLI::Option* passes_opt = app.add_option(
+      "--passes", passes, "comma-separated passes to run in order (default: the standard pipeline; empty: none)");
   app.add_option("-o,--output", output, "where to write the result (default: stdout)");
   app.add_flag("--print-after-change", print_after_change, "print the graph to stderr after each pass that changed it");
   app.add_flag("--time-passes", time_passes, "print each pass's time to stderr");
@@ -72,8 +73,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> args;
   bool no_passes = false;
   for (int i = argc - 1; i >= 1; --i) {
-    if (std::string(argv[i]) == "--passes=") no_passes = true;
-    else args.emplace_back(argv[i]);
+    if (std::string(argv[i]) == "--passes=")
+      no_passes = true;
+    else
+      args.emplace_back(argv[i]);
   }
   try {
     app.parse(args);
@@ -101,10 +104,11 @@ int main(int argc, char** argv) {
 
   try {
     std::optional<std::string> pass_list;
-    if (no_passes) pass_list = "";
-    else if (passes_opt->count()) pass_list = passes;
-    return run(input, pass_list, output,
-               print_after_change, time_passes);
+    if (no_passes)
+      pass_list = "";
+    else if (passes_opt->count())
+      pass_list = passes;
+    return run(input, pass_list, output, print_after_change, time_passes);
   } catch (const std::exception& e) {
     // weft::Error is the user's (a bad file, an unknown pass); anything else is a bug, and says so.
     std::string message = e.what();

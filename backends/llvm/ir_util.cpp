@@ -14,8 +14,7 @@ namespace weft::llvm_backend {
 std::vector<llvm::Value*> emit_for_carried(
     llvm::IRBuilderBase& b, llvm::Value* begin, llvm::Value* end, llvm::Value* step,
     const std::vector<llvm::Value*>& init,
-    const std::function<std::vector<llvm::Value*>(llvm::Value* iv,
-                                                  const std::vector<llvm::Value*>& values)>& body,
+    const std::function<std::vector<llvm::Value*>(llvm::Value* iv, const std::vector<llvm::Value*>& values)>& body,
     const char* name) {
   llvm::Function* f = b.GetInsertBlock()->getParent();
   llvm::LLVMContext& ctx = b.getContext();
@@ -115,14 +114,12 @@ llvm::FunctionCallee declare_parallel_for(llvm::Module& module) {
 
 llvm::FunctionCallee declare_num_threads(llvm::Module& module) {
   llvm::LLVMContext& ctx = module.getContext();
-  return module.getOrInsertFunction("weft_num_threads",
-                                    llvm::FunctionType::get(llvm::Type::getInt64Ty(ctx), false));
+  return module.getOrInsertFunction("weft_num_threads", llvm::FunctionType::get(llvm::Type::getInt64Ty(ctx), false));
 }
 
 llvm::FunctionCallee declare_thread_scratch(llvm::Module& module) {
   llvm::LLVMContext& ctx = module.getContext();
-  auto* type = llvm::FunctionType::get(llvm::PointerType::getUnqual(ctx),
-                                       {llvm::Type::getInt64Ty(ctx)}, false);
+  auto* type = llvm::FunctionType::get(llvm::PointerType::getUnqual(ctx), {llvm::Type::getInt64Ty(ctx)}, false);
   return module.getOrInsertFunction("weft_thread_scratch", type);
 }
 

@@ -26,8 +26,7 @@ void emit_for(llvm::IRBuilderBase& b, llvm::Value* begin, llvm::Value* end, llvm
 std::vector<llvm::Value*> emit_for_carried(
     llvm::IRBuilderBase& b, llvm::Value* begin, llvm::Value* end, llvm::Value* step,
     const std::vector<llvm::Value*>& init,
-    const std::function<std::vector<llvm::Value*>(llvm::Value* iv,
-                                                  const std::vector<llvm::Value*>& values)>& body,
+    const std::function<std::vector<llvm::Value*>(llvm::Value* iv, const std::vector<llvm::Value*>& values)>& body,
     const char* name = "i");
 
 /// Emits `if (cond) then()` and leaves the builder after it.

@@ -3,6 +3,7 @@
  */
 #include "backends/llvm/jit.h"
 
+#include <fmt/format.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
@@ -15,8 +16,6 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
-
-#include <fmt/format.h>
 
 #include <mutex>
 
@@ -38,16 +37,14 @@ void initialize_llvm() {
 template <class T>
 T unwrap(llvm::Expected<T> value, const char* what) {
   if (!value) {
-    throw InternalError(fmt::format("LLVM backend: {} failed: {}", what,
-                                    llvm::toString(value.takeError())));
+    throw InternalError(fmt::format("LLVM backend: {} failed: {}", what, llvm::toString(value.takeError())));
   }
   return std::move(*value);
 }
 
 void check(llvm::Error err, const char* what) {
   if (err) {
-    throw InternalError(
-        fmt::format("LLVM backend: {} failed: {}", what, llvm::toString(std::move(err))));
+    throw InternalError(fmt::format("LLVM backend: {} failed: {}", what, llvm::toString(std::move(err))));
   }
 }
 
@@ -104,16 +101,14 @@ void* JitLibrary::lookup(std::string_view name) const {
 Jit::Jit() {
   auto builder = host_machine_builder();
   target_machine_ = unwrap(builder.createTargetMachine(), "creating the target machine");
-  jit_ = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(builder).create(),
-                "creating the LLJIT");
+  jit_ = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(builder).create(), "creating the LLJIT");
 
   // The runtime's entry points, by address: the executable need not export them.
   auto& main = jit_->getMainJITDylib();
   llvm::orc::SymbolMap symbols;
   auto add = [&](const char* name, void* address) {
     symbols[jit_->mangleAndIntern(name)] = llvm::orc::ExecutorSymbolDef(
-        llvm::orc::ExecutorAddr::fromPtr(address),
-        llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+        llvm::orc::ExecutorAddr::fromPtr(address), llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
   };
   add("weft_parallel_for", reinterpret_cast<void*>(&weft_parallel_for));
   add("weft_num_threads", reinterpret_cast<void*>(&weft_num_threads));
@@ -129,8 +124,7 @@ Jit& Jit::global() {
   return *jit;
 }
 
-std::unique_ptr<llvm::Module> Jit::new_module(const std::string& name,
-                                              llvm::LLVMContext& context) const {
+std::unique_ptr<llvm::Module> Jit::new_module(const std::string& name, llvm::LLVMContext& context) const {
   auto module = std::make_unique<llvm::Module>(name, context);
   module->setTargetTriple(target().triple);
   module->setDataLayout(target_machine_->createDataLayout());
@@ -166,14 +160,13 @@ void Jit::optimize(llvm::Module& module) const {
   passes.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, mam);
 }
 
-JitLibrary Jit::add_module(std::unique_ptr<llvm::Module> module,
-                           std::unique_ptr<llvm::LLVMContext> context) {
+JitLibrary Jit::add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm::LLVMContext> context) {
   WEFT_CHECK(module != nullptr && context != nullptr, "add_module needs a module and its context");
   std::string problems;
   llvm::raw_string_ostream problem_stream(problems);
   if (llvm::verifyModule(*module, &problem_stream)) {
-    throw InternalError("LLVM backend generated an invalid module '" +
-                        module->getModuleIdentifier() + "': " + problems);
+    throw InternalError("LLVM backend generated an invalid module '" + module->getModuleIdentifier() +
+                        "': " + problems);
   }
   std::string text;
   llvm::raw_string_ostream text_stream(text);
@@ -205,8 +198,8 @@ void* Jit::lookup(llvm::orc::JITDylib& dylib, std::string_view name) const {
   std::lock_guard lock(mutex_);
   auto address = jit_->lookup(dylib, llvm::StringRef(name.data(), name.size()));
   if (!address) {
-    throw InternalError(fmt::format("LLVM backend: symbol '{}' not found: {}", name,
-                                    llvm::toString(address.takeError())));
+    throw InternalError(
+        fmt::format("LLVM backend: symbol '{}' not found: {}", name, llvm::toString(address.takeError())));
   }
   return address->toPtr<void*>();
 }

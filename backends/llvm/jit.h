@@ -8,7 +8,8 @@
  * `Jit` owns one LLJIT instance. `add_module` verifies a module, optimizes it with the new pass
  * manager's O3 pipeline for the host, and adds it to a JITDylib of its own, so two modules may
  * define the same names. A module whose printed text equals one added before is not compiled again:
- * the compile cache is keyed by that text, so regenerating a kernel for a shape already seen is free. The runtime's C entry points
+ * the compile cache is keyed by that text, so regenerating a kernel for a shape already seen is free. The runtime's C
+ * entry points
  * (`weft_parallel_for`, `weft_num_threads`, `weft_thread_scratch`) are registered as absolute
  * symbols, so they resolve whether or not the executable exports them; everything else resolves
  * against the process (libc, libm).
@@ -39,9 +40,9 @@ namespace weft::llvm_backend {
 
 /// What the generated code may use on this machine.
 struct HostTarget {
-  std::string triple;    // e.g. "x86_64-pc-linux-gnu"
-  std::string cpu;       // llvm::sys::getHostCPUName(), e.g. "znver3"
-  std::string features;  // "+avx2,+fma,-avx512f,..."
+  std::string triple;         // e.g. "x86_64-pc-linux-gnu"
+  std::string cpu;            // llvm::sys::getHostCPUName(), e.g. "znver3"
+  std::string features;       // "+avx2,+fma,-avx512f,..."
   int vector_bits = 128;      // widest float vector the host executes natively
   int vector_registers = 16;  // architectural vector registers (16 for AVX2, 32 for AVX-512)
   bool has_fma = false;
@@ -93,8 +94,7 @@ class Jit {
 
   /// Verifies, optimizes (O3) and compiles `module`; `context` must be the one it was built in.
   /// Throws weft::InternalError if the module does not verify (a bug in a generator).
-  JitLibrary add_module(std::unique_ptr<llvm::Module> module,
-                        std::unique_ptr<llvm::LLVMContext> context);
+  JitLibrary add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm::LLVMContext> context);
 
   /// Runs the O3 pipeline for the host on `module` in place, after giving every defined function
   /// the host's "target-cpu" / "target-features" attributes.
@@ -112,8 +112,8 @@ class Jit {
   void* lookup(llvm::orc::JITDylib& dylib, std::string_view name) const;
 
   std::unique_ptr<llvm::orc::LLJIT> jit_;
-  std::unique_ptr<llvm::TargetMachine> target_machine_;      // for the optimizer's cost model
-  mutable std::recursive_mutex mutex_;                       // LLJIT lookups and our tables
+  std::unique_ptr<llvm::TargetMachine> target_machine_;          // for the optimizer's cost model
+  mutable std::recursive_mutex mutex_;                           // LLJIT lookups and our tables
   std::unordered_map<std::string, llvm::orc::JITDylib*> cache_;  // module text -> its dylib
   int64_t compiled_ = 0;
   int64_t hits_ = 0;

@@ -1,7 +1,7 @@
 /** \file
  * Range reduction and polynomials for the vector transcendentals. See math_codegen.h.
  *
- * The coefficient tables are the output of fit_math_polynomials.py, pasted verbatim.
+ * The coefficient tables are the output of fit_math_polynomials.py (reformatted, same values).
  */
 #include "backends/llvm/math_codegen.h"
 
@@ -18,15 +18,20 @@ namespace weft::llvm_backend {
 namespace {
 
 // exp(r) = 1 + r + r^2 P(r), |r| <= ln2/2; fitted weighted error 1.11e-09
-constexpr float kExp[] = {5.000000000e-01f, 1.666666567e-01f, 4.166626930e-02f, 8.333429694e-03f, 1.394602121e-03f, 1.982649555e-04f};
+constexpr float kExp[] = {5.000000000e-01f, 1.666666567e-01f, 4.166626930e-02f,
+                          8.333429694e-03f, 1.394602121e-03f, 1.982649555e-04f};
 // log(1 + f) = f - f^2/2 + f^3 P(f), sqrt(1/2) - 1 <= f <= sqrt(2) - 1; fitted weighted error 1.40e-09
-constexpr float kLog[] = {3.333331048e-01f, -2.500001490e-01f, 2.000220418e-01f, -1.666764319e-01f, 1.421789080e-01f, -1.241126880e-01f, 1.190471202e-01f, -1.164643466e-01f, 6.675271690e-02f};
+constexpr float kLog[] = {3.333331048e-01f,  -2.500001490e-01f, 2.000220418e-01f,  -1.666764319e-01f, 1.421789080e-01f,
+                          -1.241126880e-01f, 1.190471202e-01f,  -1.164643466e-01f, 6.675271690e-02f};
 // tanh(x) = x + x^3 P(x^2), |x| < 0.625; fitted weighted error 9.62e-09
 constexpr float kTanh[] = {-3.333328068e-01f, 1.333138198e-01f, -5.373531953e-02f, 2.062629163e-02f, -5.691985600e-03f};
 // erf(x) = x + x P(x^2), |x| < 0.875; fitted weighted error 1.59e-08
-constexpr float kErfSmall[] = {1.283791512e-01f, -3.761255443e-01f, 1.128251031e-01f, -2.679345198e-02f, 5.035122391e-03f, -6.218503113e-04f};
+constexpr float kErfSmall[] = {1.283791512e-01f,  -3.761255443e-01f, 1.128251031e-01f,
+                               -2.679345198e-02f, 5.035122391e-03f,  -6.218503113e-04f};
 // erf(a) = 1 - exp(-a^2) P(a - 2.4375), 0.875 <= a <= 4; fitted weighted error 2.02e-09
-constexpr float kErfLarge[] = {2.155524641e-01f, -7.756424695e-02f, 2.648279816e-02f, -8.649463765e-03f, 2.790753031e-03f, -6.853750092e-04f, 2.651266695e-04f, -1.726351766e-04f, -8.151948714e-05f, -3.621208089e-05f};
+constexpr float kErfLarge[] = {2.155524641e-01f,  -7.756424695e-02f, 2.648279816e-02f, -8.649463765e-03f,
+                               2.790753031e-03f,  -6.853750092e-04f, 2.651266695e-04f, -1.726351766e-04f,
+                               -8.151948714e-05f, -3.621208089e-05f};
 
 // ln 2 split so that n * kLn2Hi is exact for |n| < 2^15 (9 significant bits), with or without FMA.
 constexpr float kLn2Hi = 0.693359375f;
@@ -84,11 +89,16 @@ struct Math {
 
 std::string_view math_function_name(MathFunction f) {
   switch (f) {
-    case MathFunction::exp: return "exp";
-    case MathFunction::log: return "log";
-    case MathFunction::tanh: return "tanh";
-    case MathFunction::sigmoid: return "sigmoid";
-    case MathFunction::erf: return "erf";
+    case MathFunction::exp:
+      return "exp";
+    case MathFunction::log:
+      return "log";
+    case MathFunction::tanh:
+      return "tanh";
+    case MathFunction::sigmoid:
+      return "sigmoid";
+    case MathFunction::erf:
+      return "erf";
   }
   return "?";
 }
@@ -169,11 +179,16 @@ llvm::Value* emit_erf(llvm::IRBuilderBase& b, llvm::Value* x) {
 
 llvm::Value* emit_math(llvm::IRBuilderBase& b, MathFunction f, llvm::Value* x) {
   switch (f) {
-    case MathFunction::exp: return emit_exp(b, x);
-    case MathFunction::log: return emit_log(b, x);
-    case MathFunction::tanh: return emit_tanh(b, x);
-    case MathFunction::sigmoid: return emit_sigmoid(b, x);
-    case MathFunction::erf: return emit_erf(b, x);
+    case MathFunction::exp:
+      return emit_exp(b, x);
+    case MathFunction::log:
+      return emit_log(b, x);
+    case MathFunction::tanh:
+      return emit_tanh(b, x);
+    case MathFunction::sigmoid:
+      return emit_sigmoid(b, x);
+    case MathFunction::erf:
+      return emit_erf(b, x);
   }
   WEFT_CHECK(false, "unknown math function");
   return nullptr;
@@ -206,10 +221,10 @@ llvm::Function* emit_elementwise_map(llvm::Module& module, const std::string& na
   emit_if(b, b.CreateICmpSGT(rest, b.getInt64(0)), [&] {
     std::vector<llvm::Constant*> lanes;
     for (int l = 0; l < vector_floats; ++l) lanes.push_back(llvm::ConstantInt::get(i32, l));
-    llvm::Value* mask = b.CreateICmpSLT(llvm::ConstantVector::get(lanes),
-                                        b.CreateVectorSplat(vector_floats, b.CreateTrunc(rest, i32)));
-    llvm::Value* x = b.CreateMaskedLoad(vec, b.CreateGEP(f32, in, whole), llvm::Align(4), mask,
-                                        llvm::ConstantFP::get(vec, 0.0));
+    llvm::Value* mask =
+        b.CreateICmpSLT(llvm::ConstantVector::get(lanes), b.CreateVectorSplat(vector_floats, b.CreateTrunc(rest, i32)));
+    llvm::Value* x =
+        b.CreateMaskedLoad(vec, b.CreateGEP(f32, in, whole), llvm::Align(4), mask, llvm::ConstantFP::get(vec, 0.0));
     b.CreateMaskedStore(emit_math(b, fn, x), b.CreateGEP(f32, out, whole), llvm::Align(4), mask);
   });
   b.CreateRetVoid();

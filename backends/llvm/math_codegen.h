@@ -32,7 +32,6 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, MathFunction f, llvm::Value* x);
 
 /// Emits `void name(const float* in, float* out, i64 n)`: out[i] = f(in[i]), `vector_floats`
 /// lanes at a time, the last partial vector with masked loads and stores.
-llvm::Function* emit_elementwise_map(llvm::Module& module, const std::string& name, MathFunction f,
-                                     int vector_floats);
+llvm::Function* emit_elementwise_map(llvm::Module& module, const std::string& name, MathFunction f, int vector_floats);
 
 }  // namespace weft::llvm_backend

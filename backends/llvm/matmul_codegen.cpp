@@ -9,11 +9,10 @@
  */
 #include "backends/llvm/matmul_codegen.h"
 
+#include <fmt/format.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <memory>
@@ -46,15 +45,27 @@ llvm::StructType* gemm_args_type(llvm::LLVMContext& context) {
   auto* ptr = llvm::PointerType::getUnqual(context);
   auto* i64 = llvm::Type::getInt64Ty(context);
   // a, b, c, m, n, k, lda, ldb, ldc, batch, stride_a, stride_b, stride_c, epilogue_data
-  return llvm::StructType::get(context, {ptr, ptr, ptr, i64, i64, i64, i64, i64, i64, i64, i64,
-                                         i64, i64, ptr});
+  return llvm::StructType::get(context, {ptr, ptr, ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, ptr});
 }
 
 namespace {
 
 // Field indices of GemmArgs in its IR struct.
 enum ArgField : unsigned {
-  kA, kB, kC, kM, kN, kK, kLda, kLdb, kLdc, kBatch, kStrideA, kStrideB, kStrideC, kEpilogueData
+  kA,
+  kB,
+  kC,
+  kM,
+  kN,
+  kK,
+  kLda,
+  kLdb,
+  kLdc,
+  kBatch,
+  kStrideA,
+  kStrideB,
+  kStrideC,
+  kEpilogueData
 };
 
 // The task context the entry builds on its stack: args, the tile's rows and columns, and how many
@@ -89,12 +100,11 @@ class GemmEmitter {
   llvm::Value* c64(int64_t v) { return llvm::ConstantInt::get(i64_, v); }
   llvm::Value* c32(int32_t v) { return llvm::ConstantInt::get(i32_, v); }
 
-  llvm::Function* new_function(const std::string& name, llvm::Type* ret,
-                               std::vector<llvm::Type*> params, bool external) {
+  llvm::Function* new_function(const std::string& name, llvm::Type* ret, std::vector<llvm::Type*> params,
+                               bool external) {
     auto* type = llvm::FunctionType::get(ret, params, false);
-    auto* f = llvm::Function::Create(
-        type, external ? llvm::Function::ExternalLinkage : llvm::Function::InternalLinkage, name,
-        module_);
+    auto* f = llvm::Function::Create(type, external ? llvm::Function::ExternalLinkage : llvm::Function::InternalLinkage,
+                                     name, module_);
     f->addFnAttr(llvm::Attribute::NoUnwind);
     set_vector_width_attributes(*f, g_.vector_floats * 32);
     return f;
@@ -107,8 +117,7 @@ class GemmEmitter {
   // `unit_inner` says the panel direction is contiguous in memory (stride 1), which the optimizer
   // turns into vector copies.
   llvm::Function* emit_pack(const std::string& name, int panel, bool unit_inner) {
-    llvm::Function* f =
-        new_function(name, llvm::Type::getVoidTy(ctx_), {ptr_, i64_, i64_, i64_, i64_, ptr_}, false);
+    llvm::Function* f = new_function(name, llvm::Type::getVoidTy(ctx_), {ptr_, i64_, i64_, i64_, i64_, ptr_}, false);
     auto arg = f->arg_begin();
     llvm::Value* src = &*arg++;
     llvm::Value* row_stride = &*arg++;
@@ -118,8 +127,10 @@ class GemmEmitter {
     llvm::Value* dst = &*arg++;
     f->addParamAttr(0, llvm::Attribute::NoAlias);
     f->addParamAttr(5, llvm::Attribute::NoAlias);
-    if (unit_inner) row_stride = c64(1);
-    else col_stride = c64(1);
+    if (unit_inner)
+      row_stride = c64(1);
+    else
+      col_stride = c64(1);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
 
     llvm::Value* full_panels = b.CreateSDiv(extent, c64(panel));
@@ -128,27 +139,41 @@ class GemmEmitter {
     // else down the depth, `panel` rows at a time.
     if (unit_inner) {
       auto* panel_vec = llvm::FixedVectorType::get(f32_, panel);
-      emit_for(b, c64(0), depth, c64(1), [&](llvm::Value* d) {
-        llvm::Value* src_d = b.CreateGEP(f32_, src, b.CreateMul(d, col_stride));
-        emit_for(b, c64(0), full_panels, c64(1), [&](llvm::Value* p) {
-          llvm::Value* x = b.CreateAlignedLoad(panel_vec, b.CreateGEP(f32_, src_d, b.CreateMul(p, c64(panel))), llvm::Align(4));
-          llvm::Value* at = b.CreateAdd(b.CreateMul(b.CreateMul(p, depth), c64(panel)), b.CreateMul(d, c64(panel)));
-          b.CreateAlignedStore(x, b.CreateGEP(f32_, dst, at), llvm::Align(4));
-        }, "p");
-      }, "d");
+      emit_for(
+          b, c64(0), depth, c64(1),
+          [&](llvm::Value* d) {
+            llvm::Value* src_d = b.CreateGEP(f32_, src, b.CreateMul(d, col_stride));
+            emit_for(
+                b, c64(0), full_panels, c64(1),
+                [&](llvm::Value* p) {
+                  llvm::Value* x = b.CreateAlignedLoad(panel_vec, b.CreateGEP(f32_, src_d, b.CreateMul(p, c64(panel))),
+                                                       llvm::Align(4));
+                  llvm::Value* at =
+                      b.CreateAdd(b.CreateMul(b.CreateMul(p, depth), c64(panel)), b.CreateMul(d, c64(panel)));
+                  b.CreateAlignedStore(x, b.CreateGEP(f32_, dst, at), llvm::Align(4));
+                },
+                "p");
+          },
+          "d");
     } else {
-      emit_for(b, c64(0), full_panels, c64(1), [&](llvm::Value* p) {
-        llvm::Value* src_panel = b.CreateGEP(f32_, src, b.CreateMul(b.CreateMul(p, c64(panel)), row_stride));
-        llvm::Value* dst_panel = b.CreateGEP(f32_, dst, b.CreateMul(b.CreateMul(p, depth), c64(panel)));
-        emit_for(b, c64(0), depth, c64(1), [&](llvm::Value* d) {
-          llvm::Value* src_d = b.CreateGEP(f32_, src_panel, b.CreateMul(d, col_stride));
-          llvm::Value* dst_d = b.CreateGEP(f32_, dst_panel, b.CreateMul(d, c64(panel)));
-          for (int e = 0; e < panel; ++e) {
-            llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, src_d, b.CreateMul(c64(e), row_stride)));
-            b.CreateStore(x, b.CreateGEP(f32_, dst_d, c64(e)));
-          }
-        }, "d");
-      }, "p");
+      emit_for(
+          b, c64(0), full_panels, c64(1),
+          [&](llvm::Value* p) {
+            llvm::Value* src_panel = b.CreateGEP(f32_, src, b.CreateMul(b.CreateMul(p, c64(panel)), row_stride));
+            llvm::Value* dst_panel = b.CreateGEP(f32_, dst, b.CreateMul(b.CreateMul(p, depth), c64(panel)));
+            emit_for(
+                b, c64(0), depth, c64(1),
+                [&](llvm::Value* d) {
+                  llvm::Value* src_d = b.CreateGEP(f32_, src_panel, b.CreateMul(d, col_stride));
+                  llvm::Value* dst_d = b.CreateGEP(f32_, dst_panel, b.CreateMul(d, c64(panel)));
+                  for (int e = 0; e < panel; ++e) {
+                    llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, src_d, b.CreateMul(c64(e), row_stride)));
+                    b.CreateStore(x, b.CreateGEP(f32_, dst_d, c64(e)));
+                  }
+                },
+                "d");
+          },
+          "p");
     }
     // The last, partial panel: rows past the extent read a valid row (the last) and store zero.
     llvm::Value* rest = b.CreateSub(extent, b.CreateMul(full_panels, c64(panel)));
@@ -157,16 +182,19 @@ class GemmEmitter {
       llvm::Value* src_panel = b.CreateGEP(f32_, src, b.CreateMul(base, row_stride));
       llvm::Value* dst_panel = b.CreateGEP(f32_, dst, b.CreateMul(b.CreateMul(full_panels, depth), c64(panel)));
       llvm::Value* zero = llvm::ConstantFP::get(f32_, 0.0);
-      emit_for(b, c64(0), depth, c64(1), [&](llvm::Value* d) {
-        llvm::Value* src_d = b.CreateGEP(f32_, src_panel, b.CreateMul(d, col_stride));
-        llvm::Value* dst_d = b.CreateGEP(f32_, dst_panel, b.CreateMul(d, c64(panel)));
-        for (int e = 0; e < panel; ++e) {
-          llvm::Value* inside = b.CreateICmpSLT(c64(e), rest);
-          llvm::Value* row = b.CreateSelect(inside, c64(e), c64(0));
-          llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, src_d, b.CreateMul(row, row_stride)));
-          b.CreateStore(b.CreateSelect(inside, x, zero), b.CreateGEP(f32_, dst_d, c64(e)));
-        }
-      }, "d");
+      emit_for(
+          b, c64(0), depth, c64(1),
+          [&](llvm::Value* d) {
+            llvm::Value* src_d = b.CreateGEP(f32_, src_panel, b.CreateMul(d, col_stride));
+            llvm::Value* dst_d = b.CreateGEP(f32_, dst_panel, b.CreateMul(d, c64(panel)));
+            for (int e = 0; e < panel; ++e) {
+              llvm::Value* inside = b.CreateICmpSLT(c64(e), rest);
+              llvm::Value* row = b.CreateSelect(inside, c64(e), c64(0));
+              llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, src_d, b.CreateMul(row, row_stride)));
+              b.CreateStore(b.CreateSelect(inside, x, zero), b.CreateGEP(f32_, dst_d, c64(e)));
+            }
+          },
+          "d");
     });
     b.CreateRetVoid();
     return f;
@@ -175,9 +203,9 @@ class GemmEmitter {
   // kernel(kc, ap, bp, c, ldc, m_rem, n_rem, load_c, last, batch, row, col, data):
   // C[0:m_rem, 0:n_rem] = (load_c ? C : 0) + Ap·Bp, passed through the epilogue when `last`.
   llvm::Function* emit_kernel() {
-    llvm::Function* f = new_function(
-        name_ + ".kernel", llvm::Type::getVoidTy(ctx_),
-        {i64_, ptr_, ptr_, ptr_, i64_, i64_, i64_, i1_, i1_, i64_, i64_, i64_, ptr_}, false);
+    llvm::Function* f =
+        new_function(name_ + ".kernel", llvm::Type::getVoidTy(ctx_),
+                     {i64_, ptr_, ptr_, ptr_, i64_, i64_, i64_, i1_, i1_, i64_, i64_, i64_, ptr_}, false);
     auto arg = f->arg_begin();
     llvm::Value* kc = &*arg++;
     llvm::Value* ap = &*arg++;
@@ -208,8 +236,7 @@ class GemmEmitter {
         llvm::Value* a = b.CreateLoad(f32_, b.CreateGEP(f32_, a_col, c64(i)));
         llvm::Value* a_splat = b.CreateVectorSplat(vw, a);
         for (int v = 0; v < nv; ++v) {
-          acc[i * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec_},
-                                              {a_splat, bv[v], acc[i * nv + v]});
+          acc[i * nv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec_}, {a_splat, bv[v], acc[i * nv + v]});
         }
       }
       return acc;
@@ -235,26 +262,29 @@ class GemmEmitter {
         },
         "k");
     acc = emit_for_carried(
-        b, k_main, kc, c64(1), acc,
-        [&](llvm::Value* k, const std::vector<llvm::Value*>& in) { return step(k, in); }, "kr");
+        b, k_main, kc, c64(1), acc, [&](llvm::Value* k, const std::vector<llvm::Value*>& in) { return step(k, in); },
+        "kr");
 
     // Stores: a fast path for whole tiles, masked stores at the edges; load_c and the epilogue
     // are decided per call, so each combination gets its own straight-line code.
     llvm::Value* full = b.CreateAnd(b.CreateICmpEQ(m_rem, c64(mr)), b.CreateICmpEQ(n_rem, c64(nr)));
     auto stores = [&](bool with_epilogue) {
-      emit_if_else(b, full,
-                   [&] {
-                     emit_if_else(b, load_c, [&] { store_full(b, acc, c, ldc, true, with_epilogue, tile); },
-                                  [&] { store_full(b, acc, c, ldc, false, with_epilogue, tile); });
-                   },
-                   [&] {
-                     emit_if_else(b, load_c,
-                                  [&] { store_edge(b, acc, c, ldc, m_rem, n_rem, true, with_epilogue, tile); },
-                                  [&] { store_edge(b, acc, c, ldc, m_rem, n_rem, false, with_epilogue, tile); });
-                   });
+      emit_if_else(
+          b, full,
+          [&] {
+            emit_if_else(
+                b, load_c, [&] { store_full(b, acc, c, ldc, true, with_epilogue, tile); },
+                [&] { store_full(b, acc, c, ldc, false, with_epilogue, tile); });
+          },
+          [&] {
+            emit_if_else(
+                b, load_c, [&] { store_edge(b, acc, c, ldc, m_rem, n_rem, true, with_epilogue, tile); },
+                [&] { store_edge(b, acc, c, ldc, m_rem, n_rem, false, with_epilogue, tile); });
+          });
     };
     if (spec_.epilogue) {
-      emit_if_else(b, last, [&] { stores(true); }, [&] { stores(false); });
+      emit_if_else(
+          b, last, [&] { stores(true); }, [&] { stores(false); });
     } else {
       stores(false);
     }
@@ -270,16 +300,17 @@ class GemmEmitter {
     llvm::Value* data;
   };
 
-  llvm::Value* finish(llvm::IRBuilderBase& b, llvm::Value* value, bool with_epilogue, const Tile& tile,
-                      int i, int v, llvm::Value* mask) {
+  llvm::Value* finish(llvm::IRBuilderBase& b, llvm::Value* value, bool with_epilogue, const Tile& tile, int i, int v,
+                      llvm::Value* mask) {
     if (!with_epilogue) return value;
-    EpilogueContext ec{b, tile.batch, b.CreateAdd(tile.row, c64(i)),
-                       b.CreateAdd(tile.col, c64(v * g_.vector_floats)), mask, tile.data};
+    EpilogueContext ec{
+        b,    tile.batch, b.CreateAdd(tile.row, c64(i)), b.CreateAdd(tile.col, c64(v * g_.vector_floats)),
+        mask, tile.data};
     return spec_.epilogue(ec, value);
   }
 
-  void store_full(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& acc, llvm::Value* c,
-                  llvm::Value* ldc, bool load_c, bool with_epilogue, const Tile& tile) {
+  void store_full(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& acc, llvm::Value* c, llvm::Value* ldc,
+                  bool load_c, bool with_epilogue, const Tile& tile) {
     for (int i = 0; i < g_.mr; ++i) {
       llvm::Value* row = b.CreateGEP(f32_, c, b.CreateMul(c64(i), ldc));
       for (int v = 0; v < nv_; ++v) {
@@ -292,9 +323,8 @@ class GemmEmitter {
     }
   }
 
-  void store_edge(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& acc, llvm::Value* c,
-                  llvm::Value* ldc, llvm::Value* m_rem, llvm::Value* n_rem, bool load_c,
-                  bool with_epilogue, const Tile& tile) {
+  void store_edge(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& acc, llvm::Value* c, llvm::Value* ldc,
+                  llvm::Value* m_rem, llvm::Value* n_rem, bool load_c, bool with_epilogue, const Tile& tile) {
     const int vw = g_.vector_floats;
     llvm::Value* n_rem32 = b.CreateTrunc(n_rem, i32_);
     std::vector<llvm::Value*> masks(nv_);
@@ -329,9 +359,7 @@ class GemmEmitter {
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
     llvm::StructType* task_type = task_struct();
     llvm::StructType* args_type = gemm_args_type(ctx_);
-    auto task_field = [&](unsigned i, llvm::Type* t) {
-      return b.CreateLoad(t, b.CreateStructGEP(task_type, ctx, i));
-    };
+    auto task_field = [&](unsigned i, llvm::Type* t) { return b.CreateLoad(t, b.CreateStructGEP(task_type, ctx, i)); };
     llvm::Value* args = task_field(kTaskArgs, ptr_);
     llvm::Value* tile_rows = task_field(kTaskRows, i64_);
     llvm::Value* tile_cols = task_field(kTaskCols, i64_);
@@ -371,35 +399,52 @@ class GemmEmitter {
 
     // K = 0 still runs one (empty) block, so that C is written (zeros, or C, through the epilogue).
     llvm::Value* k_end = emit_max(b, k, c64(1));
-    emit_for(b, c64(0), cols, c64(g_.nc), [&](llvm::Value* jc) {
-      llvm::Value* nc = emit_min(b, c64(g_.nc), b.CreateSub(cols, jc));
-      llvm::Value* col0 = b.CreateAdd(n0, jc);
-      llvm::Value* b_block = b.CreateGEP(f32_, bm, b.CreateMul(col0, b_cs));
-      emit_for(b, c64(0), k_end, c64(g_.kc), [&](llvm::Value* pc) {
-        llvm::Value* kc = emit_min(b, c64(g_.kc), b.CreateSub(k, pc));
-        b.CreateCall(pack_b, {b.CreateGEP(f32_, b_block, b.CreateMul(pc, b_rs)), b_cs, b_rs, nc, kc, bp});
-        llvm::Value* load_c = spec_.accumulate ? b.getTrue() : b.CreateICmpSGT(pc, c64(0));
-        llvm::Value* last = b.CreateICmpSGE(b.CreateAdd(pc, c64(g_.kc)), k);
-        emit_for(b, c64(0), rows, c64(g_.mc), [&](llvm::Value* ic) {
-          llvm::Value* mc = emit_min(b, c64(g_.mc), b.CreateSub(rows, ic));
-          llvm::Value* row0 = b.CreateAdd(m0, ic);
-          llvm::Value* a_block = b.CreateGEP(f32_, a, b.CreateAdd(b.CreateMul(row0, a_rs), b.CreateMul(pc, a_cs)));
-          b.CreateCall(pack_a, {a_block, a_rs, a_cs, mc, kc, ap});
-          llvm::Value* c_block = b.CreateGEP(f32_, c, b.CreateAdd(b.CreateMul(row0, ldc), col0));
-          emit_for(b, c64(0), nc, c64(g_.nr), [&](llvm::Value* jr) {
-            llvm::Value* b_panel = b.CreateGEP(f32_, bp, b.CreateMul(jr, kc));
-            llvm::Value* n_rem = emit_min(b, c64(g_.nr), b.CreateSub(nc, jr));
-            emit_for(b, c64(0), mc, c64(g_.mr), [&](llvm::Value* ir) {
-              llvm::Value* a_panel = b.CreateGEP(f32_, ap, b.CreateMul(ir, kc));
-              llvm::Value* m_rem = emit_min(b, c64(g_.mr), b.CreateSub(mc, ir));
-              llvm::Value* c_micro = b.CreateGEP(f32_, c_block, b.CreateAdd(b.CreateMul(ir, ldc), jr));
-              b.CreateCall(kernel, {kc, a_panel, b_panel, c_micro, ldc, m_rem, n_rem, load_c, last, batch,
-                                    b.CreateAdd(row0, ir), b.CreateAdd(col0, jr), data});
-            }, "ir");
-          }, "jr");
-        }, "ic");
-      }, "pc");
-    }, "jc");
+    emit_for(
+        b, c64(0), cols, c64(g_.nc),
+        [&](llvm::Value* jc) {
+          llvm::Value* nc = emit_min(b, c64(g_.nc), b.CreateSub(cols, jc));
+          llvm::Value* col0 = b.CreateAdd(n0, jc);
+          llvm::Value* b_block = b.CreateGEP(f32_, bm, b.CreateMul(col0, b_cs));
+          emit_for(
+              b, c64(0), k_end, c64(g_.kc),
+              [&](llvm::Value* pc) {
+                llvm::Value* kc = emit_min(b, c64(g_.kc), b.CreateSub(k, pc));
+                b.CreateCall(pack_b, {b.CreateGEP(f32_, b_block, b.CreateMul(pc, b_rs)), b_cs, b_rs, nc, kc, bp});
+                llvm::Value* load_c = spec_.accumulate ? b.getTrue() : b.CreateICmpSGT(pc, c64(0));
+                llvm::Value* last = b.CreateICmpSGE(b.CreateAdd(pc, c64(g_.kc)), k);
+                emit_for(
+                    b, c64(0), rows, c64(g_.mc),
+                    [&](llvm::Value* ic) {
+                      llvm::Value* mc = emit_min(b, c64(g_.mc), b.CreateSub(rows, ic));
+                      llvm::Value* row0 = b.CreateAdd(m0, ic);
+                      llvm::Value* a_block =
+                          b.CreateGEP(f32_, a, b.CreateAdd(b.CreateMul(row0, a_rs), b.CreateMul(pc, a_cs)));
+                      b.CreateCall(pack_a, {a_block, a_rs, a_cs, mc, kc, ap});
+                      llvm::Value* c_block = b.CreateGEP(f32_, c, b.CreateAdd(b.CreateMul(row0, ldc), col0));
+                      emit_for(
+                          b, c64(0), nc, c64(g_.nr),
+                          [&](llvm::Value* jr) {
+                            llvm::Value* b_panel = b.CreateGEP(f32_, bp, b.CreateMul(jr, kc));
+                            llvm::Value* n_rem = emit_min(b, c64(g_.nr), b.CreateSub(nc, jr));
+                            emit_for(
+                                b, c64(0), mc, c64(g_.mr),
+                                [&](llvm::Value* ir) {
+                                  llvm::Value* a_panel = b.CreateGEP(f32_, ap, b.CreateMul(ir, kc));
+                                  llvm::Value* m_rem = emit_min(b, c64(g_.mr), b.CreateSub(mc, ir));
+                                  llvm::Value* c_micro =
+                                      b.CreateGEP(f32_, c_block, b.CreateAdd(b.CreateMul(ir, ldc), jr));
+                                  b.CreateCall(kernel, {kc, a_panel, b_panel, c_micro, ldc, m_rem, n_rem, load_c, last,
+                                                        batch, b.CreateAdd(row0, ir), b.CreateAdd(col0, jr), data});
+                                },
+                                "ir");
+                          },
+                          "jr");
+                    },
+                    "ic");
+              },
+              "pc");
+        },
+        "jc");
     b.CreateRetVoid();
     return f;
   }
@@ -418,9 +463,14 @@ class GemmEmitter {
     llvm::Value* batch = field(kBatch);
     // About two tasks per thread (so a core slowed by other work hands tasks to the others), cut
     // from the rows first: tasks that share columns share no packing, but each packs its own
-    // copy of B, so fewer, taller tiles pack less. Tiles are whole micro-tiles.
+    // copy of B, so fewer, taller tiles pack less. Tiles are whole micro-tiles. Products too
+    // small to repay waking the pool (under 2^18 multiply-adds, a few microseconds) run as one
+    // task on the caller.
     llvm::Value* threads = b.CreateCall(declare_num_threads(module_));
-    llvm::Value* target = b.CreateSelect(b.CreateICmpSGT(threads, c64(1)), b.CreateMul(threads, c64(2)), c64(1));
+    llvm::Value* k = field(kK);
+    llvm::Value* work = b.CreateMul(b.CreateMul(b.CreateMul(m, n), k), batch);
+    llvm::Value* parallel = b.CreateAnd(b.CreateICmpSGT(threads, c64(1)), b.CreateICmpSGE(work, c64(int64_t{1} << 18)));
+    llvm::Value* target = b.CreateSelect(parallel, b.CreateMul(threads, c64(2)), c64(1));
     llvm::Value* per_batch = emit_ceil_div(b, target, emit_max(b, batch, c64(1)));
     llvm::Value* m1 = emit_max(b, m, c64(1));
     llvm::Value* n1 = emit_max(b, n, c64(1));
@@ -443,8 +493,9 @@ class GemmEmitter {
     b.CreateStore(tile_cols, b.CreateStructGEP(task_type, ctx, kTaskCols));
     b.CreateStore(row_tiles, b.CreateStructGEP(task_type, ctx, kTaskRowTiles));
     b.CreateStore(col_tiles, b.CreateStructGEP(task_type, ctx, kTaskColTiles));
-    emit_if(b, b.CreateICmpSGT(tasks, c64(0)),
-            [&] { b.CreateCall(declare_parallel_for(module_), {ctx, tasks, task}); });
+    emit_if(b, b.CreateICmpSGT(tasks, c64(0)), [&] {
+      b.CreateCall(declare_parallel_for(module_), {ctx, tasks, task});
+    });
     b.CreateRetVoid();
     return f;
   }
@@ -470,9 +521,8 @@ llvm::Function* emit_gemm(llvm::Module& module, const std::string& name, const G
 GemmKernel GemmKernel::compile(const GemmSpec& spec, const GemmBlocking& blocking, Jit& jit) {
   auto context = std::make_unique<llvm::LLVMContext>();
   std::string name = fmt::format("weft_gemm_{}{}{}_v{}_{}x{}_k{}_m{}_n{}", spec.transpose_a ? 't' : 'n',
-                                 spec.transpose_b ? 't' : 'n', spec.accumulate ? "_acc" : "",
-                                 blocking.vector_floats, blocking.mr, blocking.nr, blocking.kc,
-                                 blocking.mc, blocking.nc);
+                                 spec.transpose_b ? 't' : 'n', spec.accumulate ? "_acc" : "", blocking.vector_floats,
+                                 blocking.mr, blocking.nr, blocking.kc, blocking.mc, blocking.nc);
   auto module = jit.new_module(name, *context);
   emit_gemm(*module, name, spec, blocking);
   JitLibrary library = jit.add_module(std::move(module), std::move(context));
@@ -485,8 +535,8 @@ GemmKernel GemmKernel::compile(const GemmSpec& spec, const GemmBlocking& blockin
 
 void GemmKernel::operator()(const GemmArgs& args) const {
   auto fail = [&](const std::string& rule) {
-    throw Error(fmt::format("gemm: {}; got m={}, n={}, k={}, lda={}, ldb={}, ldc={}, batch={}", rule,
-                            args.m, args.n, args.k, args.lda, args.ldb, args.ldc, args.batch));
+    throw Error(fmt::format("gemm: {}; got m={}, n={}, k={}, lda={}, ldb={}, ldc={}, batch={}", rule, args.m, args.n,
+                            args.k, args.lda, args.ldb, args.ldc, args.batch));
   };
   if (args.m < 0 || args.n < 0 || args.k < 0 || args.batch < 0) fail("sizes must be non-negative");
   if (args.m == 0 || args.n == 0 || args.batch == 0) return;

@@ -24,15 +24,15 @@ std::string type_of(const TensorBlob& blob) {
 }
 
 /// Rows [part·n, (part+1)·n) of a [3n, ...] tensor.
-Tensor row_block(const TensorBlob& blob, int part) {
+weft::Tensor row_block(const TensorBlob& blob, int part) {
   std::vector<int64_t> shape = blob.shape;
   shape[0] /= 3;
   size_t bytes = blob.data.size() / 3;
-  return Tensor::from_bytes(blob.dtype, shape, std::span(blob.data).subspan(static_cast<size_t>(part) * bytes, bytes));
+  return weft::Tensor::from_bytes(blob.dtype, shape, std::span(blob.data).subspan(static_cast<size_t>(part) * bytes, bytes));
 }
 
 /// Applies rule 4 (see the header) to one tensor; returns its Weft-named pieces (before weft_prefix).
-std::vector<std::pair<std::string, Tensor>> split_packed(const std::string& name, const TensorBlob& blob) {
+std::vector<std::pair<std::string, weft::Tensor>> split_packed(const std::string& name, const TensorBlob& blob) {
   static const char* kParts[] = {"q_proj", "k_proj", "v_proj"};
   std::string base;
   for (const char* kind : {"weight", "bias"}) {
@@ -41,14 +41,14 @@ std::vector<std::pair<std::string, Tensor>> split_packed(const std::string& name
       throw Error(fmt::format("load_torch_state_dict: the packed projection '{}' must have 3E rows (q, k, v), but "
                               "it is {}",
                               name, type_of(blob)));
-    std::vector<std::pair<std::string, Tensor>> out;
+    std::vector<std::pair<std::string, weft::Tensor>> out;
     for (int p = 0; p < 3; ++p) out.emplace_back(fmt::format("{}{}.{}", base, kParts[p], kind), row_block(blob, p));
     return out;
   }
   for (const char* part : kParts)
     if (split_suffix(name, fmt::format("{}_weight", part), base))
-      return {{fmt::format("{}{}.weight", base, part), Tensor::from_bytes(blob.dtype, blob.shape, blob.data)}};
-  return {{name, Tensor::from_bytes(blob.dtype, blob.shape, blob.data)}};
+      return {{fmt::format("{}{}.weight", base, part), weft::Tensor::from_bytes(blob.dtype, blob.shape, blob.data)}};
+  return {{name, weft::Tensor::from_bytes(blob.dtype, blob.shape, blob.data)}};
 }
 
 std::string renamed(const std::string& name, const TorchLoadOptions& options) {

@@ -41,7 +41,7 @@ struct TorchLoadOptions {
 struct MappedTensor {
   std::string torch_name;  // without `prefix`
   std::string weft_name;
-  Tensor value;
+  weft::Tensor value;  // the runtime tensor (weft::nn::Tensor is the DSL handle)
 };
 
 /// The Weft name and value of every PyTorch tensor in `file` (no executable needed). Throws

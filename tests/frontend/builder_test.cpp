@@ -75,9 +75,9 @@ TEST(Builder, MlpHasExpectedOpsScopesAndParamNames) {
 TEST(Builder, NodesRecordTheCallersFileAndLine) {
   Builder b("g");
   Tensor x = b.input("x", DType::f32, {2, 3});
-  // clang-format off: the call must stay on the line __LINE__ records
-  int line = __LINE__;
-  Tensor y = relu(x) * 2.0;
+  // The call stays on the line __LINE__ records.
+  // clang-format off
+  int line = __LINE__; Tensor y = relu(x) * 2.0;
   // clang-format on
   b.output("y", y);
   const Graph& g = b.graph();
@@ -93,9 +93,9 @@ TEST(Builder, SourceRootMakesRecordedLocationsRelative) {
   std::string here = __FILE__;
   b.set_source_root(here.substr(0, here.rfind("tests/frontend/")));
   Tensor x = b.input("x", DType::f32, {2});
-  // clang-format off: the call must stay on the line __LINE__ records
-  int line = __LINE__;
-  Tensor y = relu(x);
+  // The call stays on the line __LINE__ records.
+  // clang-format off
+  int line = __LINE__; Tensor y = relu(x);
   // clang-format on
   EXPECT_EQ(b.graph().nodes()[0].loc.str(), "tests/frontend/builder_test.cpp:" + std::to_string(line));
   EXPECT_EQ(y.type().str(), "f32[2]");
@@ -110,24 +110,24 @@ Tensor scaled_relu(Builder& b, const Tensor& x, double s, std::source_location l
 TEST(Builder, LocationGuardMakesALayersNodesPointAtItsCaller) {
   Builder b("g");
   Tensor x = b.input("x", DType::f32, {2});
-  // clang-format off: the call must stay on the line __LINE__ records
-  int line = __LINE__;
-  Tensor y = scaled_relu(b, x, 2.0);
+  // The call stays on the line __LINE__ records.
+  // clang-format off
+  int line = __LINE__; Tensor y = scaled_relu(b, x, 2.0);
   // clang-format on
   ASSERT_EQ(b.graph().nodes().size(), 3u);
   for (const Node& n : b.graph().nodes()) EXPECT_EQ(n.loc.line, line);
   // The guard ends with the layer.
-  // clang-format off: the call must stay on the line __LINE__ records
-  int after = __LINE__;
-  Tensor z = relu(y);
+  // The call stays on the line __LINE__ records.
+  // clang-format off
+  int after = __LINE__; Tensor z = relu(y);
   // clang-format on
   EXPECT_EQ(b.graph().nodes().back().loc.line, after);
   // Errors inside the layer name the caller's line too.
   Tensor i = b.input("i", DType::i32, {2});
-  // clang-format off: the call must stay on the line __LINE__ records
+  // The call stays on the line __LINE__ records.
+  // clang-format off
   std::string msg = error_of([&] {
-    line = __LINE__;
-    (void)scaled_relu(b, i, 0.5);
+    line = __LINE__; (void)scaled_relu(b, i, 0.5);
   });
   // clang-format on
   EXPECT_NE(msg.find("builder_test.cpp:" + std::to_string(line) + ")"), std::string::npos) << msg;
@@ -139,10 +139,10 @@ TEST(Builder, ShapeMismatchInOperatorPlusNamesThisFileLineOpAndBothShapes) {
   Tensor a = b.input("a", DType::f32, {4, 3});
   Tensor c = b.input("c", DType::f32, {5, 2});
   int line = 0;
-  // clang-format off: the call must stay on the line __LINE__ records
+  // The call stays on the line __LINE__ records.
+  // clang-format off
   std::string msg = error_of([&] {
-    line = __LINE__;
-    (void)(a + c);
+    line = __LINE__; (void)(a + c);
   });
   // clang-format on
   EXPECT_NE(msg.find("add:"), std::string::npos) << msg;
@@ -156,10 +156,10 @@ TEST(Builder, ShapeMismatchInMatMulNamesThisFileLineOpAndBothShapes) {
   Tensor x = b.input("x", "f32[B, 784]");
   Tensor w = b.param("w", DType::f32, {256, 512});
   int line = 0;
-  // clang-format off: the call must stay on the line __LINE__ records
+  // The call stays on the line __LINE__ records.
+  // clang-format off
   std::string msg = error_of([&] {
-    line = __LINE__;
-    (void)(matmul(x, w, {.transpose_b = true}));
+    line = __LINE__; (void)(matmul(x, w, {.transpose_b = true}));
   });
   // clang-format on
   EXPECT_NE(msg.find("matmul:"), std::string::npos) << msg;
@@ -250,10 +250,10 @@ TEST(Builder, InputTypeStringDeclaresBoundsAndRejectsGarbage) {
   Tensor s = b.input("s", "i64[]");
   EXPECT_EQ(s.rank(), 0);
   int line = 0;
-  // clang-format off: the call must stay on the line __LINE__ records
+  // The call stays on the line __LINE__ records.
+  // clang-format off
   std::string msg = error_of([&] {
-    line = __LINE__;
-    b.input("y", "f32[B, 3");
+    line = __LINE__; b.input("y", "f32[B, 3");
   });
   // clang-format on
   EXPECT_NE(msg.find("input 'y'"), std::string::npos) << msg;

@@ -124,9 +124,9 @@ TEST(TensorOps, ErrorsFromNamedFunctionsCarryTheCallersLine) {
   int line = 0;
   std::string msg;
   try {
-    // clang-format off: the call must stay on the line __LINE__ records
-    line = __LINE__;
-    (void)reshape(x, {3, 5});
+    // The call stays on the line __LINE__ records.
+    // clang-format off
+    line = __LINE__; (void)reshape(x, {3, 5});
     // clang-format on
   } catch (const Error& e) {
     msg = e.what();

@@ -23,14 +23,14 @@ void check_lstm(const char* file, LstmCase c) {
   nn::LstmState initial;
   std::map<std::string, weft::Tensor> inputs{{"input", tensor_of(f, "in.input")}};
   if (c.with_state) {
-    initial.h = b.input("h0", DType::f32, shape_of(f, "in.h0"));
-    initial.c = b.input("c0", DType::f32, shape_of(f, "in.c0"));
+    initial.h = c.symbolic ? b.input("h0", "f32[2, B, 5]") : b.input("h0", DType::f32, shape_of(f, "in.h0"));
+    initial.c = c.symbolic ? b.input("c0", "f32[2, B, 5]") : b.input("c0", DType::f32, shape_of(f, "in.c0"));
     inputs["h0"] = tensor_of(f, "in.h0");
     inputs["c0"] = tensor_of(f, "in.c0");
   }
   dsl::Tensor len;
   if (c.with_lengths) {
-    len = b.input("lengths", DType::i64, shape_of(f, "in.lengths"));
+    len = c.symbolic ? b.input("lengths", "i64[B]") : b.input("lengths", DType::i64, shape_of(f, "in.lengths"));
     inputs["lengths"] = tensor_of(f, "in.lengths");
   }
   nn::LSTM lstm(b, "lstm", 4, 5, {.num_layers = 2});
@@ -51,7 +51,10 @@ TEST(LstmParity, PackedLengthsZeroPaddedOutputsAndKeepLastValidState) {
   check_lstm("lstm_lengths", {.with_lengths = true});
 }
 
-TEST(LstmParity, SymbolicBatchAndLengthMatchTorch) { check_lstm("lstm_lengths", {.with_lengths = true, .symbolic = true}); }
+TEST(LstmParity, SymbolicBatchAndLengthMatchTorch) {
+  check_lstm("lstm_lengths", {.with_lengths = true, .symbolic = true});
+  check_lstm("lstm_state", {.with_state = true, .symbolic = true});
+}
 
 TEST(LayerNormParity, MatchesTorchWithAffineParameters) {
   SafetensorsFile f = read_golden("layer_norm");

@@ -1,7 +1,8 @@
 // The JIT driver: host detection, compiling and looking up functions, per-module namespaces, the
 // runtime's symbols, object-file emission, and bugs in generated IR reported as internal errors.
-#include <gtest/gtest.h>
+#include "backends/llvm/jit.h"
 
+#include <gtest/gtest.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
@@ -10,23 +11,27 @@
 #include <string>
 
 #include "backends/llvm/ir_util.h"
-#include "backends/llvm/jit.h"
 #include "ir/error.h"
 #include "runtime/thread_pool.h"
 
 namespace weft::llvm_backend {
 namespace {
 
+// A module and its context; the context is declared first so that it outlives the module.
+struct ModuleInContext {
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::Module> module;
+};
+
 // A module defining `i64 name()` that returns `value`.
-std::pair<std::unique_ptr<llvm::Module>, std::unique_ptr<llvm::LLVMContext>> constant_function(
-    const std::string& module_name, const std::string& name, int64_t value) {
+ModuleInContext constant_function(const std::string& module_name, const std::string& name, int64_t value) {
   auto context = std::make_unique<llvm::LLVMContext>();
   auto module = Jit::global().new_module(module_name, *context);
   auto* type = llvm::FunctionType::get(llvm::Type::getInt64Ty(*context), false);
   auto* f = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, *module);
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(*context, "entry", f));
   b.CreateRet(b.getInt64(value));
-  return {std::move(module), std::move(context)};
+  return {std::move(context), std::move(module)};
 }
 
 TEST(LlvmJit, DetectsTheHostsVectorUnit) {
@@ -44,14 +49,14 @@ TEST(LlvmJit, DetectsTheHostsVectorUnit) {
 }
 
 TEST(LlvmJit, CompilesAndCallsAFunction) {
-  auto [module, context] = constant_function("answer", "answer", 42);
+  auto [context, module] = constant_function("answer", "answer", 42);
   JitLibrary lib = Jit::global().add_module(std::move(module), std::move(context));
   EXPECT_EQ(lib.lookup_function<int64_t (*)()>("answer")(), 42);
 }
 
 TEST(LlvmJit, ModulesMayDefineTheSameName) {
-  auto [m1, c1] = constant_function("first", "value", 1);
-  auto [m2, c2] = constant_function("second", "value", 2);
+  auto [c1, m1] = constant_function("first", "value", 1);
+  auto [c2, m2] = constant_function("second", "value", 2);
   JitLibrary first = Jit::global().add_module(std::move(m1), std::move(c1));
   JitLibrary second = Jit::global().add_module(std::move(m2), std::move(c2));
   EXPECT_EQ(first.lookup_function<int64_t (*)()>("value")(), 1);
@@ -71,7 +76,7 @@ TEST(LlvmJit, ResolvesTheRuntimeEntryPoints) {
 }
 
 TEST(LlvmJit, MissingSymbolIsAnInternalError) {
-  auto [module, context] = constant_function("lonely", "present", 0);
+  auto [context, module] = constant_function("lonely", "present", 0);
   JitLibrary lib = Jit::global().add_module(std::move(module), std::move(context));
   EXPECT_THROW(lib.lookup("absent"), InternalError);
 }
@@ -86,10 +91,12 @@ TEST(LlvmJit, InvalidIrIsAnInternalError) {
 }
 
 TEST(LlvmJit, EmitsAnElfObjectFile) {
-  auto [module, context] = constant_function("object", "from_object", 7);
+  auto [context, module] = constant_function("object", "from_object", 7);
   std::string object = Jit::global().emit_object(*module);
   ASSERT_GT(object.size(), 64u);
-  EXPECT_EQ(object.substr(0, 4), "\x7f" "ELF");
+  EXPECT_EQ(object.substr(0, 4),
+            "\x7f"
+            "ELF");
   EXPECT_NE(object.find("from_object"), std::string::npos);  // in the symbol table's strings
 }
 

@@ -5,7 +5,6 @@
 // WEFT_MATH_EXHAUSTIVE=1 sweeps all 2^32 inputs and prints the worst cases (how the numbers in
 // docs/llvm-backend.md were measured).
 #include <gtest/gtest.h>
-
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
@@ -48,11 +47,16 @@ float run_one(MathFunction f, float x) {
 
 double reference(MathFunction f, double x) {
   switch (f) {
-    case MathFunction::exp: return std::exp(x);
-    case MathFunction::log: return std::log(x);
-    case MathFunction::tanh: return std::tanh(x);
-    case MathFunction::sigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case MathFunction::erf: return std::erf(x);
+    case MathFunction::exp:
+      return std::exp(x);
+    case MathFunction::log:
+      return std::log(x);
+    case MathFunction::tanh:
+      return std::tanh(x);
+    case MathFunction::sigmoid:
+      return 1.0 / (1.0 + std::exp(-x));
+    case MathFunction::erf:
+      return std::erf(x);
   }
   return NAN;
 }
@@ -112,8 +116,8 @@ uint64_t sweep_stride() {
 
 void expect_accuracy(MathFunction f, double bound) {
   Accuracy acc = measure(f, sweep_stride());
-  std::printf("%-8s max error %.3f ULP at x = %.9g\n", std::string(math_function_name(f)).c_str(),
-              acc.max_ulp, acc.worst_input);
+  std::printf("%-8s max error %.3f ULP at x = %.9g\n", std::string(math_function_name(f)).c_str(), acc.max_ulp,
+              acc.worst_input);
   EXPECT_LE(acc.max_ulp, bound) << math_function_name(f) << " worst at x = " << acc.worst_input;
   EXPECT_EQ(acc.mismatched_specials, 0) << "first at x = " << acc.first_bad_special;
 }
@@ -148,8 +152,8 @@ TEST(LlvmMath, SpecialValuesFollowLibm) {
   EXPECT_EQ(run_one(MathFunction::erf, 0.0f), 0.0f);
   EXPECT_EQ(run_one(MathFunction::erf, inf), 1.0f);
   EXPECT_EQ(run_one(MathFunction::erf, -5.0f), -1.0f);
-  for (MathFunction f : {MathFunction::exp, MathFunction::log, MathFunction::tanh, MathFunction::sigmoid,
-                         MathFunction::erf}) {
+  for (MathFunction f :
+       {MathFunction::exp, MathFunction::log, MathFunction::tanh, MathFunction::sigmoid, MathFunction::erf}) {
     EXPECT_TRUE(std::isnan(run_one(f, nan))) << math_function_name(f);
   }
 }

@@ -1,13 +1,13 @@
 // The runtime's thread pool, as the JIT'd code uses it: every index exactly once, nesting and
 // concurrent callers without deadlock, exceptions carried back to the caller.
+#include "runtime/thread_pool.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <stdexcept>
 #include <thread>
 #include <vector>
-
-#include "runtime/thread_pool.h"
 
 namespace weft {
 namespace {
@@ -46,9 +46,11 @@ TEST(ThreadPool, ServesConcurrentCallers) {
 
 TEST(ThreadPool, RethrowsTheFirstException) {
   ThreadPool pool(2);
-  EXPECT_THROW(pool.parallel_for(100, [&](int64_t i) {
-    if (i == 37) throw std::runtime_error("index 37");
-  }), std::runtime_error);
+  EXPECT_THROW(pool.parallel_for(100,
+                                 [&](int64_t i) {
+                                   if (i == 37) throw std::runtime_error("index 37");
+                                 }),
+               std::runtime_error);
   // The pool still works afterwards.
   std::atomic<int> total{0};
   pool.parallel_for(10, [&](int64_t) { total++; });

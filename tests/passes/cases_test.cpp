@@ -36,7 +36,8 @@ std::vector<std::string> case_names() {
   const std::string suffix = ".in.weft";
   for (const auto& entry : fs::directory_iterator(cases_dir())) {
     std::string file = entry.path().filename().string();
-    if (file.size() > suffix.size() && file.ends_with(suffix)) names.push_back(file.substr(0, file.size() - suffix.size()));
+    if (file.size() > suffix.size() && file.ends_with(suffix))
+      names.push_back(file.substr(0, file.size() - suffix.size()));
   }
   std::sort(names.begin(), names.end());
   return names;
@@ -66,6 +67,17 @@ TEST_P(PassCase, GivesTheExpectedIr) {
   EXPECT_EQ(print_graph(result), expected);
   // The expectation must be what the printer writes, or the comparison above could never pass.
   EXPECT_EQ(print_graph(parse_graph(expected, out.string())), expected);
+}
+
+TEST_P(PassCase, EveryRegisteredPassKeepsItsInputValid) {
+  const fs::path in = cases_dir() / (GetParam() + ".in.weft");
+  Graph input = parse_graph(read_text(in), in.string());
+  PassContext context{interpreter_constant_evaluator()};
+  for (const PassInfo& info : registered_passes()) {
+    PassManager pm(PassManagerOptions{.verify_each = true});
+    pm.add(pass_by_name(info.name, context));
+    EXPECT_NO_THROW(pm.run(input)) << info.name;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, PassCase, ::testing::ValuesIn(case_names()),

@@ -38,8 +38,14 @@ int count(const std::string& text, const std::string& part) {
 TEST(PassManager, RunsPassesInOrder) {
   std::string order;
   PassManager pm;
-  pm.add(Pass{"first", [&](const Graph& g) { order += "1"; return g; }});
-  pm.add(Pass{"second", [&](const Graph& g) { order += "2"; return g; }});
+  pm.add(Pass{"first", [&](const Graph& g) {
+                order += "1";
+                return g;
+              }});
+  pm.add(Pass{"second", [&](const Graph& g) {
+                order += "2";
+                return g;
+              }});
   pm.run(small_graph());
   EXPECT_EQ(order, "12");
 }
@@ -98,7 +104,8 @@ TEST(PassManager, ReportsATimePerPass) {
   pm.run(small_graph());
   const std::string report = log.str();
   EXPECT_CONTAINS(report, "# pass timing\n");
-  for (const char* name : {"infer-shapes", "cse", "dce", "total"}) EXPECT_EQ(count(report, "  " + std::string(name) + "\n"), 1) << name;
+  for (const char* name : {"infer-shapes", "cse", "dce", "total"})
+    EXPECT_EQ(count(report, "  " + std::string(name) + "\n"), 1) << name;
   EXPECT_EQ(report, pm.timing_report());
 }
 

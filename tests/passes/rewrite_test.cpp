@@ -43,8 +43,8 @@ TEST(GraphRewriter, RenumbersValuesDenselyInDefinitionOrder) {
   Graph g("late_param");
   ValueId x = g.add_input("x", f32({2}));
   GraphBuilder b(g);
-  ValueId n = b.unary(OpKind::neg, x);       // %1
-  ValueId p = g.add_param("p", f32({2}));   // %2: declared after a node
+  ValueId n = b.unary(OpKind::neg, x);     // %1
+  ValueId p = g.add_param("p", f32({2}));  // %2: declared after a node
   g.add_output("y", b.binary(OpKind::add, n, p));
   GraphRewriter rw(g);
   for (const Node& node : g.nodes()) rw.copy(node);

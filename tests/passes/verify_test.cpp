@@ -76,8 +76,9 @@ TEST(Verify, Invariant5RejectsABodyOnAnOpWithout) {
   Graph g("body");
   ValueId x = g.add_input("x", f32({3}));
   g.add_node(OpKind::relu, {x}, {}, {f32({3})}, "", {}, std::make_shared<const Graph>("stray"));
-  EXPECT_CONTAINS(verify_error(g), "invariant 5 (a node has a body exactly when its op takes one, and the body "
-                                         "verifies): node 0 (relu -> %1) has a body, but relu takes none");
+  EXPECT_CONTAINS(verify_error(g),
+                  "invariant 5 (a node has a body exactly when its op takes one, and the body "
+                  "verifies): node 0 (relu -> %1) has a body, but relu takes none");
 }
 
 TEST(Verify, Invariant5RejectsABrokenBody) {
@@ -98,18 +99,20 @@ TEST(Verify, Invariant6RejectsAMissingAttribute) {
   Graph g("attrs");
   ValueId x = g.add_input("x", f32({3}));
   g.add_node(OpKind::gelu, {x}, {}, {f32({3})});
-  EXPECT_CONTAINS(verify_error(g), "invariant 6 (attributes are normalized: exactly the op's declared "
-                                         "attributes, each of its declared kind): node 0 (gelu -> %1) lacks the "
-                                         "attribute 'approximate' (its default is \"none\")");
+  EXPECT_CONTAINS(verify_error(g),
+                  "invariant 6 (attributes are normalized: exactly the op's declared "
+                  "attributes, each of its declared kind): node 0 (gelu -> %1) lacks the "
+                  "attribute 'approximate' (its default is \"none\")");
 }
 
 TEST(Verify, Invariant6RejectsAnUnknownAttribute) {
   Graph g("attrs");
   ValueId x = g.add_input("x", f32({3}));
   g.add_node(OpKind::relu, {x}, Attrs{{"alpha", 0.5}}, {f32({3})});
-  EXPECT_CONTAINS(verify_error(g), "invariant 6 (attributes are normalized: exactly the op's declared "
-                                         "attributes, each of its declared kind): node 0 (relu -> %1): relu: unknown "
-                                         "attribute 'alpha'");
+  EXPECT_CONTAINS(verify_error(g),
+                  "invariant 6 (attributes are normalized: exactly the op's declared "
+                  "attributes, each of its declared kind): node 0 (relu -> %1): relu: unknown "
+                  "attribute 'alpha'");
 }
 
 TEST(Verify, Invariant7RejectsAResultTypeTheRuleDoesNotGive) {
@@ -117,8 +120,9 @@ TEST(Verify, Invariant7RejectsAResultTypeTheRuleDoesNotGive) {
   g.set_type(g.nodes()[0].results[0], f32({sym("B"), 5}));
   std::string m = verify_error(g);
   EXPECT_CONTAINS(m, "invariant 7 (result types are what the op's shape rule gives)");
-  EXPECT_CONTAINS(m, "node 0 (add -> %2) records %2 as f32[B, 5], but the shape rule gives f32[B, 4] (at "
-                           "model.cpp:12)");
+  EXPECT_CONTAINS(m,
+                  "node 0 (add -> %2) records %2 as f32[B, 5], but the shape rule gives f32[B, 4] (at "
+                  "model.cpp:12)");
 }
 
 TEST(Verify, Invariant7ReportsTheShapeRulesOwnComplaint) {
@@ -135,44 +139,50 @@ TEST(Verify, Invariant8RejectsAnInputAndParameterWithTheSameName) {
   Graph g("names");
   g.add_input("x", f32({3}));
   g.add_param("x", f32({3}));
-  EXPECT_CONTAINS(verify_error(g), "invariant 8 (inputs, parameters and outputs have non-empty, unique names): "
-                                         "the name 'x' is declared twice (the second as parameter)");
+  EXPECT_CONTAINS(verify_error(g),
+                  "invariant 8 (inputs, parameters and outputs have non-empty, unique names): "
+                  "the name 'x' is declared twice (the second as parameter)");
 }
 
 TEST(Verify, Invariant8RejectsAnEmptyOutputName) {
   Graph g = small_graph();
   g.mutable_outputs()[0].name = "";
-  EXPECT_CONTAINS(verify_error(g), "invariant 8 (inputs, parameters and outputs have non-empty, unique names): "
-                                         "an output has an empty name");
+  EXPECT_CONTAINS(verify_error(g),
+                  "invariant 8 (inputs, parameters and outputs have non-empty, unique names): "
+                  "an output has an empty name");
 }
 
 TEST(Verify, Invariant9RejectsAnUndeclaredSymbol) {
   Graph g = small_graph();
   g.set_type(g.nodes()[1].results[0], f32({sym("T"), 4}));
-  EXPECT_CONTAINS(verify_error(g), "invariant 9 (symbols are declared once, with positive bounds, before any "
-                                         "shape uses them): %3's type uses the symbol 'T' in [T, 4], but the graph "
-                                         "declares no such symbol");
+  EXPECT_CONTAINS(verify_error(g),
+                  "invariant 9 (symbols are declared once, with positive bounds, before any "
+                  "shape uses them): %3's type uses the symbol 'T' in [T, 4], but the graph "
+                  "declares no such symbol");
 }
 
 TEST(Verify, Invariant10RejectsASymbolicParameter) {
   Graph g("params");
   g.add_param("table", f32({sym("V"), 8}));
-  EXPECT_CONTAINS(verify_error(g), "invariant 10 (parameters have static shapes): parameter 'table' has the "
-                                         "type f32[V, 8]");
+  EXPECT_CONTAINS(verify_error(g),
+                  "invariant 10 (parameters have static shapes): parameter 'table' has the "
+                  "type f32[V, 8]");
 }
 
 TEST(Verify, Invariant11RejectsAnUpdateOfNoParameter) {
   Graph g = small_graph();
   g.add_update("momentum", g.outputs()[0].value);
-  EXPECT_CONTAINS(verify_error(g), "invariant 11 (state updates name distinct existing parameters and have "
-                                         "their types): an update names 'momentum', which is not a parameter");
+  EXPECT_CONTAINS(verify_error(g),
+                  "invariant 11 (state updates name distinct existing parameters and have "
+                  "their types): an update names 'momentum', which is not a parameter");
 }
 
 TEST(Verify, Invariant11RejectsAnUpdateOfAnotherType) {
   Graph g = small_graph();
   g.add_update("w", g.outputs()[0].value);
-  EXPECT_CONTAINS(verify_error(g), "invariant 11 (state updates name distinct existing parameters and have "
-                                         "their types): parameter 'w' is f32[4], but its update %3 is f32[B, 4]");
+  EXPECT_CONTAINS(verify_error(g),
+                  "invariant 11 (state updates name distinct existing parameters and have "
+                  "their types): parameter 'w' is f32[4], but its update %3 is f32[B, 4]");
 }
 
 }  // namespace

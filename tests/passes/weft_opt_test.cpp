@@ -4,7 +4,9 @@
  * (it is a separate target).
  */
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct ToolRun {
   int status = -1;
   std::string out;
   std::string err;
@@ -33,18 +35,20 @@ class WeftOpt : public ::testing::Test {
   void SetUp() override {
     tool_ = fs::path(WEFT_BINARY_DIR) / "tools" / "weft-opt";
     if (!fs::exists(tool_)) GTEST_SKIP() << tool_ << " is not built";
-    dir_ = fs::temp_directory_path() / ("weft_opt_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                                        "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("weft_opt_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  Run run(const std::string& args) {
-    std::string command = tool_.string() + " " + args + " >" + (dir_ / "out").string() + " 2>" + (dir_ / "err").string();
+  ToolRun run(const std::string& args) {
+    std::string command =
+        tool_.string() + " " + args + " >" + (dir_ / "out").string() + " 2>" + (dir_ / "err").string();
     int raw = std::system(command.c_str());
-    Run r;
+    ToolRun r;
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
     r.out = slurp(dir_ / "out");
     r.err = slurp(dir_ / "err");
@@ -60,20 +64,20 @@ class WeftOpt : public ::testing::Test {
 };
 
 TEST_F(WeftOpt, PrintsTheResultOnStdout) {
-  Run r = run("--passes=fold-constants,dce " + case_file("fold_scalar_chain.in.weft"));
+  ToolRun r = run("--passes=fold-constants,dce " + case_file("fold_scalar_chain.in.weft"));
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out, slurp(case_file("fold_scalar_chain.out.weft")));
   EXPECT_EQ(r.err, "");
 }
 
 TEST_F(WeftOpt, RunsTheStandardPipelineByDefault) {
-  Run r = run(case_file("standard_pipeline.in.weft"));
+  ToolRun r = run(case_file("standard_pipeline.in.weft"));
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out, slurp(case_file("standard_pipeline.out.weft")));
 }
 
 TEST_F(WeftOpt, AnEmptyPassListOnlyRoundTrips) {
-  Run r = run("--passes= --print-after-change " + case_file("dce_dead_chain.out.weft"));
+  ToolRun r = run("--passes= --print-after-change " + case_file("dce_dead_chain.out.weft"));
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out, slurp(case_file("dce_dead_chain.out.weft")));
   EXPECT_EQ(r.err, "");  // nothing ran, so nothing changed
@@ -81,14 +85,14 @@ TEST_F(WeftOpt, AnEmptyPassListOnlyRoundTrips) {
 
 TEST_F(WeftOpt, WritesToTheOutputFileInsteadOfStdout) {
   fs::path target = dir_ / "result.weft";
-  Run r = run("--passes=cse -o " + target.string() + " " + case_file("cse_duplicate_chains.in.weft"));
+  ToolRun r = run("--passes=cse -o " + target.string() + " " + case_file("cse_duplicate_chains.in.weft"));
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(slurp(target), slurp(case_file("cse_duplicate_chains.out.weft")));
 }
 
 TEST_F(WeftOpt, ReportsTimingsAndChangesOnStderr) {
-  Run r = run("--passes=cse,dce --print-after-change --time-passes " + case_file("dce_dead_chain.in.weft"));
+  ToolRun r = run("--passes=cse,dce --print-after-change --time-passes " + case_file("dce_dead_chain.in.weft"));
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out, slurp(case_file("dce_dead_chain.out.weft")));
   EXPECT_EQ(r.err.find("# after cse"), std::string::npos);
@@ -97,16 +101,18 @@ TEST_F(WeftOpt, ReportsTimingsAndChangesOnStderr) {
 }
 
 TEST_F(WeftOpt, FailsWithOneLineForAnUnknownPass) {
-  Run r = run("--passes=cse,dead " + case_file("dce_dead_chain.in.weft"));
+  ToolRun r = run("--passes=cse,dead " + case_file("dce_dead_chain.in.weft"));
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "weft-opt: error: unknown pass 'dead' (the passes are: verify, infer-shapes, fold-constants, cse, "
-                   "dce)\n");
+  EXPECT_EQ(r.err,
+            "weft-opt: error: unknown pass 'dead' (the passes are: verify, infer-shapes, fold-constants, cse, "
+            "dce)\n");
 }
 
 TEST_F(WeftOpt, FailsWithOneLineForAMalformedFile) {
-  std::ofstream(dir_ / "bad.weft") << "weft 1\ngraph g(x: f32[3]) -> (y: f32[3]) {\n  %0 = nope(x) : f32[3]\n  return %0\n}\n";
-  Run r = run((dir_ / "bad.weft").string());
+  std::ofstream(dir_ / "bad.weft")
+      << "weft 1\ngraph g(x: f32[3]) -> (y: f32[3]) {\n  %0 = nope(x) : f32[3]\n  return %0\n}\n";
+  ToolRun r = run((dir_ / "bad.weft").string());
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err.rfind("weft-opt: error: ", 0), 0u) << r.err;
   EXPECT_NE(r.err.find("bad.weft:3:"), std::string::npos) << r.err;
@@ -114,13 +120,13 @@ TEST_F(WeftOpt, FailsWithOneLineForAMalformedFile) {
 }
 
 TEST_F(WeftOpt, FailsWithStatus2ForABadCommandLine) {
-  Run r = run("--no-such-flag");
+  ToolRun r = run("--no-such-flag");
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 TEST_F(WeftOpt, ListsThePasses) {
-  Run r = run("--list-passes");
+  ToolRun r = run("--list-passes");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("fold-constants"), std::string::npos);
   EXPECT_NE(r.out.find("standard pipeline: infer-shapes fold-constants cse dce"), std::string::npos);

@@ -1,0 +1,118 @@
+/** \file
+ * The training loop: runs a compiled train step (train_step.h) over batches, feeding it the
+ * learning rate of a schedule and the step count, with a progress line, a CSV log of the loss
+ * curve and periodic checkpoints.
+ *
+ * Each step `s` (1, 2, 3, ...) asks the batch source for batch `s`, runs the executable once with
+ * `lr = schedule(s)` and `step = s`, and records the loss. Every `log_every` steps it prints
+ *
+ *     step 120/2000  loss 0.4312  3,410 tok/s  ETA 0:42
+ *
+ * (the mean loss and the throughput since the previous line), appends `step,loss,lr,tokens_per_s`
+ * to the CSV log after every step, and saves a checkpoint every `checkpoint_every` steps and after
+ * the last. A run resumed from a checkpoint continues bit-identically when the batch source is a
+ * function of the step alone (draw a batch's randomness from a generator keyed by the step).
+ */
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frontend/checkpoint.h"
+#include "frontend/schedule.h"
+#include "runtime/executable.h"
+
+namespace weft::train {
+
+/// One batch: a value for every input of the train step except the learning rate and the step.
+struct Batch {
+  std::map<std::string, Tensor> inputs;
+  /// Tokens (or examples) in the batch, for the throughput figure; 0 leaves it out.
+  int64_t tokens = 0;
+};
+
+/// The batch of update number `step` (1, 2, 3, ...).
+using BatchSource = std::function<Batch(int64_t step)>;
+
+struct StepReport {
+  int64_t step = 0;
+  double loss = 0.0;
+  double lr = 0.0;
+  double seconds = 0.0;         // wall time of this step
+  double tokens_per_s = 0.0;    // this step's throughput (0 when the batch counts no tokens)
+  std::vector<Tensor> outputs;  // every output of the train step, in signature order
+};
+
+struct TrainerOptions {
+  /// The number of the last update; `run` stops after it.
+  int64_t total_steps = 1000;
+  LrSchedule lr = constant_lr(1e-3);
+  /// Names in the train step's signature.
+  std::string loss_output = "loss";
+  std::string lr_input = "lr";
+  std::string step_input = "step";
+  /// A progress line every this many steps and after the last; 0: none.
+  int64_t log_every = 100;
+  /// Where progress lines go; null: nowhere.
+  std::ostream* progress = &std::cerr;
+  /// The loss curve, one row per step (appended to when resuming); empty: none.
+  std::string csv_path;
+  /// A checkpoint every this many steps and after the last; empty path or 0: none.
+  std::string checkpoint_path;
+  int64_t checkpoint_every = 0;
+  /// Stop with a weft::Error when the loss is NaN or infinite (suggesting the NaN trap).
+  bool stop_on_non_finite_loss = true;
+};
+
+class Trainer {
+ public:
+  /// Checks that `exe` has the inputs and the loss output the options name, with scalar types.
+  /// `exe` must outlive the trainer.
+  Trainer(Executable& exe, TrainerOptions options);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  /// Runs update number `steps_done() + 1` on `batch`. Throws weft::Error naming a missing or
+  /// unknown input.
+  StepReport step(const Batch& batch);
+
+  /// Runs steps until `total_steps`, logging and checkpointing as configured. `on_step` (optional)
+  /// sees each report and may return false to stop early.
+  void run(const BatchSource& batches, const std::function<bool(const StepReport&)>& on_step = {});
+
+  int64_t steps_done() const { return steps_done_; }
+  /// The counters a checkpoint records.
+  TrainingState state() const;
+
+  /// Saves the executable's state and the counters (checkpoint.h).
+  void save(const std::string& path, const WriteProgressHook& on_progress = {}) const;
+  /// Restores the executable's state and the counters, so that `run` continues where the saved
+  /// run stood.
+  void load(const std::string& path);
+
+ private:
+  void log_step(const StepReport& report);
+  void write_csv(const StepReport& report);
+
+  Executable& exe_;
+  TrainerOptions options_;
+  size_t loss_index_ = 0;
+  int64_t steps_done_ = 0;
+  std::unique_ptr<std::ofstream> csv_;
+  // The progress line's window: since the previous line.
+  double window_loss_ = 0.0, window_seconds_ = 0.0;
+  int64_t window_steps_ = 0, window_tokens_ = 0;
+};
+
+/// The progress line: "step 120/2000  loss 0.4312  3,410 tok/s  ETA 0:42" (no throughput when
+/// `tokens_per_s` is 0).
+std::string progress_line(int64_t step, int64_t total_steps, double loss, double tokens_per_s, double eta_seconds);
+
+}  // namespace weft::train

@@ -1,0 +1,80 @@
+#include "passes/decompose.h"
+
+#include <fmt/format.h>
+
+#include "ir/graph_builder.h"
+#include "ir/ops.h"
+#include "passes/rewrite.h"
+
+namespace weft {
+
+namespace {
+
+bool is_expandable(const Node& node) {
+  const OpDef& def = op_def(node.op);
+  return def.fusion == FusionKind::composite && static_cast<bool>(def.decompose);
+}
+
+/// One sweep: every composite expanded once (what its decomposition emits may hold composites again).
+Graph expand_once(const Graph& graph, bool& expanded) {
+  GraphRewriter rw(graph);
+  for (const Node& node : graph.nodes()) {
+    if (node.op == OpKind::scan && node.body) {
+      std::vector<TensorType> types;
+      for (ValueId r : node.results) types.push_back(graph.type(r));
+      rw.copy(node, types, std::make_shared<const Graph>(decompose(*node.body)));
+      continue;
+    }
+    if (!is_expandable(node)) {
+      rw.copy(node);
+      continue;
+    }
+    expanded = true;
+    GraphBuilder b(rw.graph());
+    b.set_scope(node.scope);
+    b.set_loc(node.loc);
+    std::vector<ValueId> results = op_def(node.op).decompose(b, rw.map(node.operands), node.attrs);
+    WEFT_CHECK(results.size() == node.results.size(),
+               fmt::format("decompose: {} gave {} results, the op has {}", op_name(node.op), results.size(),
+                           node.results.size()));
+    for (size_t i = 0; i < results.size(); ++i) {
+      WEFT_CHECK(rw.graph().type(results[i]) == graph.type(node.results[i]),
+                 fmt::format("decompose: result {} of {}'s decomposition is {}, the op gives {}", i, op_name(node.op),
+                             rw.graph().type(results[i]).str(), graph.type(node.results[i]).str()));
+      rw.replace(node.results[i], results[i]);
+    }
+  }
+  return std::move(rw).finish();
+}
+
+bool has_expandable(const Graph& graph) {
+  for (const Node& node : graph.nodes())
+    if (is_expandable(node) || (node.op == OpKind::scan && node.body && has_expandable(*node.body))) return true;
+  return false;
+}
+
+}  // namespace
+
+Graph decompose(const Graph& graph) {
+  // Each sweep lowers the nesting depth of composites by one; the op table nests them two deep at most
+  // (attention -> softmax), so a long chain of sweeps means a decomposition that emits itself.
+  constexpr int kMaxSweeps = 16;
+  Graph current = graph;
+  for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
+    bool expanded = false;
+    current = expand_once(current, expanded);
+    if (!expanded || !has_expandable(current)) return current;
+  }
+  WEFT_CHECK(false, fmt::format("decompose: graph '{}' still has composites after {} sweeps", graph.name(), kMaxSweeps));
+  return current;
+}
+
+bool has_composites(const Graph& graph) {
+  for (const Node& node : graph.nodes()) {
+    if (op_def(node.op).fusion == FusionKind::composite) return true;
+    if (node.op == OpKind::scan && node.body && has_composites(*node.body)) return true;
+  }
+  return false;
+}
+
+}  // namespace weft
