@@ -7,22 +7,26 @@
  * `fusion` node (attribute `kind`) that owns its body: the body's inputs are the region's external
  * operands, its outputs the values used outside it.
  *
- *  - kind="loop": elementwise ops (with their implicit broadcasting), `broadcast`, `reshape`,
+ *  - kind="loop": elementwise ops (with their implicit broadcasting), `broadcast`, `reshape`, a
  *    `transpose` that keeps the innermost axis, `constant` and `iota`. All outputs have one shape,
  *    the iteration space; every value is a function of the output index. An expensive op (exp, log,
  *    tanh, ...) only appears at the iteration space's size (or on one element), so broadcasting never
  *    recomputes it.
  *  - kind="reduction": row-wise reductions sharing one operand shape F and one set of reduced axes,
  *    with the ops around them. Every value is full-level (shape F), row-level (F without the reduced
- *    axes, with or without keepdims 1s) or a scalar. softmax, log_softmax, layer_norm and the row
- *    part of cross_entropy each become one such region; a backend runs it as, per row, one pass over
- *    the row per reduction stage and a last pass writing the full-level outputs.
+ *    axes, with or without keepdims 1s) or a scalar; a cheap op may also compute at a shape that
+ *    broadcasts to F (a mask from iotas). Outputs are full-level, row-level or scalars. softmax,
+ *    log_softmax, layer_norm and the row part of cross_entropy each become one such region; a
+ *    backend runs it as, per row, one pass over the row per reduction stage and a last pass writing
+ *    the full-level outputs.
  *  - kind="matmul": one matmul plus an elementwise epilogue at the matmul's output shape O (bias add,
- *    activation, residual add, a scale): every other node is elementwise or a broadcast with result
- *    shape O, or a scalar. The matmul's own operands are region inputs, never computed in the body.
+ *    activation, residual add, a scale, a mask): every other node is elementwise, a broadcast, a
+ *    reshape or a source whose result has shape O or, for cheap ops, broadcasts to O. Outputs have
+ *    shape O. The matmul's own operands are region inputs, never computed in the body.
  *
  * Never fused: scan, gather, scatter_add, concat, slice, rng_uniform (a source whose values depend on
- * an operand and a counter), existing fusion nodes, and composites (run passes/decompose.h first).
+ * an operand and a counter), a transpose that moves the innermost axis (a strided copy, best done
+ * alone), existing fusion nodes, and composites (run passes/decompose.h first).
  * Work is never duplicated except for scalars: a node computing at most one element (the
  * constants emitted by decompositions, Adam's bias corrections) is copied into every region that
  * reads it, so it neither becomes a region input nor ties regions together. With

@@ -12,8 +12,11 @@ namespace weft {
 
 namespace {
 
+/// `outer`: the bindings of the graph owning `graph` as a body (a region's reshape may name symbols
+/// its own inputs do not bind); null at the top level.
 std::vector<Tensor> evaluate(const Graph& graph, std::span<const Tensor> inputs, std::span<const Tensor> params,
-                             const InterpOptions& options, bool with_updates);
+                             const InterpOptions& options, bool with_updates,
+                             const SymbolBindings* outer = nullptr);
 
 /// Runs a composite op through its decomposition, built for the operands' concrete types.
 std::vector<Tensor> run_decomposition(const Node& node, std::span<const Tensor> operands, const InterpOptions& options) {
@@ -41,7 +44,7 @@ bool has_non_finite(const Tensor& t) {
 }
 
 std::vector<Tensor> evaluate(const Graph& graph, std::span<const Tensor> inputs, std::span<const Tensor> params,
-                             const InterpOptions& options, bool with_updates) {
+                             const InterpOptions& options, bool with_updates, const SymbolBindings* outer) {
   WEFT_CHECK(inputs.size() == graph.inputs().size(), "interpret: wrong number of inputs");
   std::vector<Tensor> values(graph.num_values());
   SymbolBindings bindings;
@@ -55,10 +58,12 @@ std::vector<Tensor> evaluate(const Graph& graph, std::span<const Tensor> inputs,
     }
     values[v] = inputs[i];
   }
+  if (outer)
+    for (const auto& [name, size] : *outer) bindings.emplace(name, size);  // the body's own inputs win
   for (size_t i = 0; i < params.size(); ++i) values[graph.params()[i].value] = params[i];
 
-  auto run_subgraph = [&options](const Graph& g, std::span<const Tensor> ins) {
-    return evaluate(g, ins, {}, options, false);
+  auto run_subgraph = [&options, &bindings](const Graph& g, std::span<const Tensor> ins) {
+    return evaluate(g, ins, {}, options, false, &bindings);
   };
   for (const Node& node : graph.nodes()) {
     std::vector<Tensor> operands;

@@ -16,21 +16,21 @@ Initializer packed_qkv_init(int64_t embed_dim) {
 }
 
 LinearOptions qkv_options(const MultiHeadAttentionOptions& o, int64_t embed_dim) {
-  return LinearOptions{.bias = o.bias,
-                       .weight_init = packed_qkv_init(embed_dim),
-                       .bias_init = Initializer{"zeros", {}, 0}};
+  return LinearOptions{
+      .bias = o.bias, .weight_init = packed_qkv_init(embed_dim), .bias_init = Initializer{"zeros", {}, 0}};
 }
 
 LinearOptions out_options(const MultiHeadAttentionOptions& o) {
   return LinearOptions{.bias = o.bias, .weight_init = o.out_proj_init, .bias_init = Initializer{"zeros", {}, 0}};
 }
 
-int64_t checked_head_dim(int64_t embed_dim, int64_t num_heads, const Loc& loc) {
+int64_t checked_head_dim(const Builder& b, int64_t embed_dim, int64_t num_heads, const Loc& loc) {
   if (embed_dim <= 0 || num_heads <= 0 || embed_dim % num_heads != 0)
-    throw Error(with_location(fmt::format("MultiHeadAttention: embed_dim must be a positive multiple of num_heads, "
-                                          "but got embed_dim {} and num_heads {}",
-                                          embed_dim, num_heads),
-                              SourceLoc::from(loc)));
+    config_error(b,
+                 fmt::format("MultiHeadAttention: embed_dim must be a positive multiple of num_heads, "
+                             "but got embed_dim {} and num_heads {}",
+                             embed_dim, num_heads),
+                 loc);
   return embed_dim / num_heads;
 }
 
@@ -47,7 +47,7 @@ MultiHeadAttention::MultiHeadAttention(Builder& b, const std::string& name, int6
     : id("MultiHeadAttention", b, name),
       embed_dim(embed_dim_),
       num_heads(num_heads_),
-      head_dim(checked_head_dim(embed_dim_, num_heads_, loc)),
+      head_dim(checked_head_dim(b, embed_dim_, num_heads_, loc)),
       q_proj(b, join_name(name, "q_proj"), embed_dim_, embed_dim_, qkv_options(options, embed_dim_), loc),
       k_proj(b, join_name(name, "k_proj"), embed_dim_, embed_dim_, qkv_options(options, embed_dim_), loc),
       v_proj(b, join_name(name, "v_proj"), embed_dim_, embed_dim_, qkv_options(options, embed_dim_), loc),
@@ -58,9 +58,9 @@ Tensor MultiHeadAttention::operator()(const Tensor& query, const Tensor& key, co
   return run(query, key, value, masks, false, false, loc).output;
 }
 
-MultiHeadAttention::Result MultiHeadAttention::with_weights(const Tensor& query, const Tensor& key,
-                                                            const Tensor& value, const AttentionMasks& masks,
-                                                            bool average_heads, Loc loc) const {
+MultiHeadAttention::Result MultiHeadAttention::with_weights(const Tensor& query, const Tensor& key, const Tensor& value,
+                                                            const AttentionMasks& masks, bool average_heads,
+                                                            Loc loc) const {
   return run(query, key, value, masks, true, average_heads, loc);
 }
 
@@ -94,7 +94,7 @@ MultiHeadAttention::Result MultiHeadAttention::run(const Tensor& query, const Te
   if (masks.key_padding_mask.defined())
     expect_shape(id, "key_padding_mask", masks.key_padding_mask, DType::boolean, {batch, tk}, loc);
 
-  auto scope = id.enter(query.builder());
+  auto scope = id.enter(query.builder(), loc);
   auto split_heads = [&](const Tensor& x, const Dim& length) {  // [B, T, E] -> [B, H, T, d]
     return dsl::transpose(dsl::reshape(x, {batch, length, heads, head_dim}, loc), {0, 2, 1, 3}, loc);
   };
@@ -150,7 +150,7 @@ Checked check_rnn_attention(const LayerId& id, const Tensor& query, int64_t quer
   Checked c{query.rank() == 2, query, {}};
   if (key_padding_mask.defined())
     expect_shape(id, "key_padding_mask", key_padding_mask, DType::boolean, {batch, keys.dim(1)}, loc);
-  auto scope = id.enter(query.builder());
+  auto scope = id.enter(query.builder(), loc);
   if (c.single) c.query3 = dsl::reshape(query, {batch, 1, query_dim}, loc);
   if (key_padding_mask.defined()) c.padding = dsl::reshape(key_padding_mask, {batch, 1, keys.dim(1)}, loc);
   return c;
@@ -181,7 +181,7 @@ AdditiveAttention::AdditiveAttention(Builder& b, const std::string& name, int64_
 AttentionResult AdditiveAttention::operator()(const Tensor& query, const Tensor& keys, const Tensor& values,
                                               const Tensor& key_padding_mask, Loc loc) const {
   Checked c = check_rnn_attention(id, query, query_dim, keys, key_dim, values, key_padding_mask, loc);
-  auto scope = id.enter(query.builder());
+  auto scope = id.enter(query.builder(), loc);
   const Dim batch = c.query3.dim(0), tq = c.query3.dim(1), tk = keys.dim(1);
   // [B, Tq, 1, A] + [B, 1, Tk, A] -> tanh -> v -> [B, Tq, Tk]
   Tensor qp = dsl::reshape(query_proj(c.query3, loc), {batch, tq, 1, attention_dim}, loc);
@@ -196,9 +196,12 @@ AttentionResult AdditiveAttention::operator()(const Tensor& query, const Tensor&
 
 std::string_view score_kind_name(ScoreKind kind) {
   switch (kind) {
-    case ScoreKind::dot: return "dot";
-    case ScoreKind::general: return "general";
-    case ScoreKind::scaled_dot: return "scaled_dot";
+    case ScoreKind::dot:
+      return "dot";
+    case ScoreKind::general:
+      return "general";
+    case ScoreKind::scaled_dot:
+      return "scaled_dot";
   }
   return "?";
 }
@@ -207,15 +210,17 @@ MultiplicativeAttention::MultiplicativeAttention(Builder& b, const std::string& 
                                                  int64_t query_dim_, int64_t key_dim_, Loc loc)
     : id("MultiplicativeAttention", b, name), kind(kind_), query_dim(query_dim_), key_dim(key_dim_) {
   if (query_dim <= 0 || key_dim <= 0)
-    throw Error(with_location(fmt::format("MultiplicativeAttention: query_dim and key_dim must be positive, but got "
-                                          "{} and {}",
-                                          query_dim, key_dim),
-                              SourceLoc::from(loc)));
+    config_error(b,
+                 fmt::format("MultiplicativeAttention: query_dim and key_dim must be positive, but got "
+                             "{} and {}",
+                             query_dim, key_dim),
+                 loc);
   if (kind != ScoreKind::general && query_dim != key_dim)
-    throw Error(with_location(fmt::format("MultiplicativeAttention: the {} score needs query_dim == key_dim, but got "
-                                          "{} and {} (use ScoreKind::general to compare different sizes)",
-                                          score_kind_name(kind), query_dim, key_dim),
-                              SourceLoc::from(loc)));
+    config_error(b,
+                 fmt::format("MultiplicativeAttention: the {} score needs query_dim == key_dim, but got "
+                             "{} and {} (use ScoreKind::general to compare different sizes)",
+                             score_kind_name(kind), query_dim, key_dim),
+                 loc);
   if (kind == ScoreKind::general) {
     auto s = open_scope(b, name, loc);
     Initializer init = linear_weight_init(b.next_seed());  // as nn.Linear(key_dim, query_dim, bias=False)
@@ -226,7 +231,7 @@ MultiplicativeAttention::MultiplicativeAttention(Builder& b, const std::string& 
 AttentionResult MultiplicativeAttention::operator()(const Tensor& query, const Tensor& keys, const Tensor& values,
                                                     const Tensor& key_padding_mask, Loc loc) const {
   Checked c = check_rnn_attention(id, query, query_dim, keys, key_dim, values, key_padding_mask, loc);
-  auto scope = id.enter(query.builder());
+  auto scope = id.enter(query.builder(), loc);
   // general: qᵀ W k = q · (k Wᵀ), so the keys are projected once for every query.
   Tensor k = kind == ScoreKind::general ? dsl::matmul(keys, weight, {.transpose_b = true}, loc) : keys;
   double scale = kind == ScoreKind::scaled_dot ? 1.0 / std::sqrt(static_cast<double>(key_dim)) : 1.0;

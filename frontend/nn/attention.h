@@ -19,9 +19,9 @@ namespace weft::nn {
 struct AttentionMasks {
   /// [Tq, Tk] (shared by the batch and heads), [batch·heads, Tq, Tk] as PyTorch allows, or any
   /// shape that broadcasts to [batch, heads, Tq, Tk]. Bool (true = masked out) or additive f32.
-  Tensor attn_mask;
+  Tensor attn_mask{};
   /// bool [batch, Tk]: true where the key is padding.
-  Tensor key_padding_mask;
+  Tensor key_padding_mask{};
   /// Mask every key after the query's position (a decoder's self-attention), without a mask tensor.
   bool causal = false;
 };
@@ -31,7 +31,7 @@ struct MultiHeadAttentionOptions {
   /// Replaces out_proj's weight initializer (nn.Transformer re-initializes it with xavier_uniform).
   /// q/k/v weights are always U(±sqrt(6 / 4E)): xavier_uniform over PyTorch's packed [3E, E] matrix,
   /// which both nn.MultiheadAttention and nn.Transformer use. Biases start at zero, as in PyTorch.
-  std::optional<Initializer> out_proj_init;
+  std::optional<Initializer> out_proj_init{};
 };
 
 /// nn.MultiheadAttention(embed_dim, num_heads, batch_first=True) without attention-weight dropout.

@@ -16,8 +16,8 @@ namespace weft::nn {
 struct LinearOptions {
   bool bias = true;
   /// Replace PyTorch's default initializers; a seed of 0 takes the builder's next seed.
-  std::optional<Initializer> weight_init;
-  std::optional<Initializer> bias_init;
+  std::optional<Initializer> weight_init{};
+  std::optional<Initializer> bias_init{};
 };
 
 /// y = x · weightᵀ + bias over the last axis (nn.Linear). Params: `weight [out, in]`, `bias [out]`.
@@ -64,8 +64,8 @@ struct Dropout {
 
 struct FeedForwardOptions {
   Activation activation = Activation::relu;
-  double dropout = 0.0;  // between the activation and linear2, as in nn.TransformerEncoderLayer
-  std::optional<Initializer> weight_init;  // see LinearOptions
+  double dropout = 0.0;                      // between the activation and linear2, as in nn.TransformerEncoderLayer
+  std::optional<Initializer> weight_init{};  // see LinearOptions
 };
 
 /// The Transformer's position-wise block: linear2(dropout(activation(linear1(x)))).

@@ -11,15 +11,19 @@ std::string join_name(const std::string& a, const std::string& b) {
 }
 
 LayerId::LayerId(std::string kind_, const Builder& b, const std::string& name)
-    : kind(std::move(kind_)), scope(name.empty() ? b.current_scope() : b.scoped_name(name)) {}
+    : kind(std::move(kind_)), scope(name.empty() ? b.current_scope() : b.scoped_name(name)), builder(&b) {}
 
 std::string LayerId::describe() const { return scope.empty() ? kind : fmt::format("{} '{}'", kind, scope); }
 
 void LayerId::fail(const std::string& message, const Loc& loc) const {
-  throw Error(with_location(describe() + ": " + message, SourceLoc::from(loc)));
+  config_error(*builder, describe() + ": " + message, loc);
 }
 
-dsl::Scope LayerId::enter(Builder& b) const { return enter_scope(b, scope); }
+LayerCall LayerId::enter(Builder& b, const Loc& loc) const { return LayerCall{enter_scope(b, scope), b.at(loc)}; }
+
+void config_error(const Builder& b, const std::string& message, const Loc& loc) {
+  throw Error(with_location(message, b.location(SourceLoc::from(loc))));
+}
 
 dsl::Scope enter_scope(Builder& b, const std::string& path) {
   const std::string& current = b.current_scope();
@@ -71,28 +75,40 @@ void expect_integer(const LayerId& who, const std::string& what, const Tensor& x
 
 std::string_view activation_name(Activation a) {
   switch (a) {
-    case Activation::relu: return "relu";
-    case Activation::gelu: return "gelu";
-    case Activation::tanh: return "tanh";
+    case Activation::relu:
+      return "relu";
+    case Activation::gelu:
+      return "gelu";
+    case Activation::tanh:
+      return "tanh";
   }
   return "?";
 }
 
 Tensor activate(Activation a, const Tensor& x, const Loc& loc) {
   switch (a) {
-    case Activation::relu: return dsl::relu(x, loc);
-    case Activation::gelu: return dsl::gelu(x, "none", loc);
-    case Activation::tanh: return dsl::tanh(x, loc);
+    case Activation::relu:
+      return dsl::relu(x, loc);
+    case Activation::gelu:
+      return dsl::gelu(x, "none", loc);
+    case Activation::tanh:
+      return dsl::tanh(x, loc);
   }
   WEFT_CHECK(false, "unknown activation");
   return x;
 }
 
 namespace ops {
-Tensor add(const Tensor& a, const Tensor& b, const Loc& loc) { return dsl::add(dsl::Operand(a, loc), dsl::Operand(b, loc)); }
-Tensor mul(const Tensor& a, const Tensor& b, const Loc& loc) { return dsl::mul(dsl::Operand(a, loc), dsl::Operand(b, loc)); }
+Tensor add(const Tensor& a, const Tensor& b, const Loc& loc) {
+  return dsl::add(dsl::Operand(a, loc), dsl::Operand(b, loc));
+}
+Tensor mul(const Tensor& a, const Tensor& b, const Loc& loc) {
+  return dsl::mul(dsl::Operand(a, loc), dsl::Operand(b, loc));
+}
 Tensor mul(const Tensor& a, double s, const Loc& loc) { return dsl::mul(dsl::Operand(a, loc), dsl::Operand(s, loc)); }
-Tensor sub(const Tensor& a, const Tensor& b, const Loc& loc) { return dsl::sub(dsl::Operand(a, loc), dsl::Operand(b, loc)); }
+Tensor sub(const Tensor& a, const Tensor& b, const Loc& loc) {
+  return dsl::sub(dsl::Operand(a, loc), dsl::Operand(b, loc));
+}
 }  // namespace ops
 
 }  // namespace weft::nn

@@ -9,8 +9,9 @@
  *
  * Every call takes a trailing `std::source_location` that defaults to the caller's line. The layer
  * checks its inputs against its configuration up front ("MultiHeadAttention 'self_attn': query must
- * be f32[batch, length, 8], but got f32[2, 7, 256]") and passes the location to every op it emits,
- * so both its own errors and the op table's name the user's line, never the library's.
+ * be f32[batch, length, 8], but got f32[2, 7, 256]"), then emits its nodes under a location guard
+ * (`Builder::at`, outermost wins) and passes the location to every op, so its own errors, the op
+ * table's errors and every node it emits name the user's line, never the library's.
  */
 #pragma once
 
@@ -32,10 +33,18 @@ using Loc = std::source_location;
 /// `a.b`, or whichever is non-empty.
 std::string join_name(const std::string& a, const std::string& b);
 
+/// While a layer emits its nodes: its scope, and the user's location on every node (see
+/// `Builder::at`; the outermost layer's call wins, so nested layers point at the user's line too).
+struct LayerCall {
+  dsl::Scope scope;
+  dsl::LocationGuard location;
+};
+
 /// A layer's kind and full scope path, for scopes and messages.
 struct LayerId {
   std::string kind;   // "MultiHeadAttention"
   std::string scope;  // "encoder.layers.0.self_attn"; "" at the top level
+  const Builder* builder;
 
   /// Records `kind` and the scope path of a layer called `name` created in `b`'s current scope.
   LayerId(std::string kind, const Builder& b, const std::string& name);
@@ -44,9 +53,12 @@ struct LayerId {
   std::string describe() const;
   /// Throws weft::Error: "<describe()>: <message> (at <loc>)".
   [[noreturn]] void fail(const std::string& message, const Loc& loc) const;
-  /// Enters the layer's scope for the nodes it emits; see `enter_scope`.
-  dsl::Scope enter(Builder& b) const;
+  /// Enters the layer's scope (see `enter_scope`) and location for the nodes it emits.
+  LayerCall enter(Builder& b, const Loc& loc) const;
 };
+
+/// Throws weft::Error "<message> (at <loc>)", with `loc` as `b` records locations.
+[[noreturn]] void config_error(const Builder& b, const std::string& message, const Loc& loc);
 
 /// Enters scope path `path` relative to the builder's current scope: a no-op when already there,
 /// the remaining suffix when the current scope is a prefix of it (the usual case: a layer called
@@ -62,7 +74,7 @@ class DimSpec {
   DimSpec(int size) : dim_(int64_t{size}), fixed_(true) {}  // NOLINT: implicit, as dims read in a list
   DimSpec(int64_t size) : dim_(size), fixed_(true) {}       // NOLINT
   DimSpec(const Dim& dim) : dim_(dim), fixed_(true) {}      // NOLINT
-  DimSpec(const char* name) : name_(name) {}                 // NOLINT
+  DimSpec(const char* name) : name_(name) {}                // NOLINT
 
   bool accepts(const Dim& d) const { return !fixed_ || d == dim_; }
   std::string str() const { return fixed_ ? dim_.str() : name_; }

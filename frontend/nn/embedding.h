@@ -34,8 +34,8 @@ struct Embedding {
 
 /// Adds the sinusoidal positional encoding, then dropout (no parameters).
 struct PositionalEncoding {
-  PositionalEncoding(Builder& b, const std::string& name, int64_t d_model, double dropout = 0.0,
-                     double base = 10000.0, Loc loc = Loc::current());
+  PositionalEncoding(Builder& b, const std::string& name, int64_t d_model, double dropout = 0.0, double base = 10000.0,
+                     Loc loc = Loc::current());
 
   /// x [batch, length, d_model] -> x + PE[0:length], then dropout.
   Tensor operator()(const Tensor& x, const DropoutStep& step = {}, Loc loc = Loc::current()) const;

@@ -28,7 +28,8 @@ weft::Tensor row_block(const TensorBlob& blob, int part) {
   std::vector<int64_t> shape = blob.shape;
   shape[0] /= 3;
   size_t bytes = blob.data.size() / 3;
-  return weft::Tensor::from_bytes(blob.dtype, shape, std::span(blob.data).subspan(static_cast<size_t>(part) * bytes, bytes));
+  return weft::Tensor::from_bytes(blob.dtype, shape,
+                                  std::span(blob.data).subspan(static_cast<size_t>(part) * bytes, bytes));
 }
 
 /// Applies rule 4 (see the header) to one tensor; returns its Weft-named pieces (before weft_prefix).
@@ -38,9 +39,10 @@ std::vector<std::pair<std::string, weft::Tensor>> split_packed(const std::string
   for (const char* kind : {"weight", "bias"}) {
     if (!split_suffix(name, fmt::format("in_proj_{}", kind), base)) continue;
     if (blob.shape.empty() || blob.shape[0] % 3 != 0)
-      throw Error(fmt::format("load_torch_state_dict: the packed projection '{}' must have 3E rows (q, k, v), but "
-                              "it is {}",
-                              name, type_of(blob)));
+      throw Error(
+          fmt::format("load_torch_state_dict: the packed projection '{}' must have 3E rows (q, k, v), but "
+                      "it is {}",
+                      name, type_of(blob)));
     std::vector<std::pair<std::string, weft::Tensor>> out;
     for (int p = 0; p < 3; ++p) out.emplace_back(fmt::format("{}{}.{}", base, kParts[p], kind), row_block(blob, p));
     return out;
@@ -69,9 +71,10 @@ std::vector<MappedTensor> map_torch_state_dict(const SafetensorsFile& file, cons
     for (auto& [name, value] : split_packed(renamed(torch_name, options), blob)) {
       std::string weft_name = options.weft_prefix + name;
       if (!seen.insert(weft_name).second)
-        throw Error(fmt::format("load_torch_state_dict: two PyTorch tensors map to the Weft parameter '{}' (the "
-                                "second is '{}'); check TorchLoadOptions::renames",
-                                weft_name, torch_name));
+        throw Error(
+            fmt::format("load_torch_state_dict: two PyTorch tensors map to the Weft parameter '{}' (the "
+                        "second is '{}'); check TorchLoadOptions::renames",
+                        weft_name, torch_name));
       out.push_back(MappedTensor{torch_name, weft_name, std::move(value)});
     }
   }
@@ -96,8 +99,8 @@ std::vector<MappedTensor> load_torch_state_dict(Executable& exe, const Safetenso
     for (int i = 0; same && i < m.value.rank(); ++i)
       same = spec->type.shape[i].is_static() && spec->type.shape[i].value() == m.value.shape()[i];
     if (!same) {
-      problems.push_back(fmt::format("PyTorch tensor {} is {}, but the Weft parameter is {}", what,
-                                     m.value.type_str(), spec->type.str()));
+      problems.push_back(fmt::format("PyTorch tensor {} is {}, but the Weft parameter is {}", what, m.value.type_str(),
+                                     spec->type.str()));
       continue;
     }
     set_names.insert(m.weft_name);
@@ -109,10 +112,11 @@ std::vector<MappedTensor> load_torch_state_dict(Executable& exe, const Safetenso
       problems.push_back(fmt::format("Weft parameter '{}' ({}) is left unset", s.name, s.type.str()));
   }
   if (!problems.empty())
-    throw Error(fmt::format("load_torch_state_dict: every PyTorch tensor must match a Weft parameter of the same type "
-                            "and every Weft parameter must be set (names map as in docs/pytorch-mapping.md; "
-                            "prefix \"{}\", weft_prefix \"{}\"), but:\n  {}",
-                            options.prefix, options.weft_prefix, fmt::join(problems, "\n  ")));
+    throw Error(
+        fmt::format("load_torch_state_dict: every PyTorch tensor must match a Weft parameter of the same type "
+                    "and every Weft parameter must be set (names map as in docs/pytorch-mapping.md; "
+                    "prefix \"{}\", weft_prefix \"{}\"), but:\n  {}",
+                    options.prefix, options.weft_prefix, fmt::join(problems, "\n  ")));
   for (const MappedTensor& m : mapped) exe.set_state(m.weft_name, m.value);
   return mapped;
 }

@@ -31,11 +31,11 @@ namespace weft::nn {
 
 struct TorchLoadOptions {
   std::string prefix = "param.";
-  std::string weft_prefix;
-  std::vector<std::pair<std::string, std::string>> renames;
-  std::vector<std::string> ignore;
+  std::string weft_prefix{};
+  std::vector<std::pair<std::string, std::string>> renames{};
+  std::vector<std::string> ignore{};
   /// Weft state whose name starts with one of these may stay unset (e.g. optimizer slots).
-  std::vector<std::string> allow_unset;
+  std::vector<std::string> allow_unset{};
 };
 
 struct MappedTensor {

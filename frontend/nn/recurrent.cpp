@@ -8,12 +8,14 @@ namespace weft::nn {
 
 namespace {
 
-void check_sizes(const char* kind, int64_t input_size, int64_t hidden_size, int64_t num_layers, const Loc& loc) {
+void check_sizes(const Builder& b, const char* kind, int64_t input_size, int64_t hidden_size, int64_t num_layers,
+                 const Loc& loc) {
   if (input_size <= 0 || hidden_size <= 0 || num_layers <= 0)
-    throw Error(with_location(fmt::format("{}: input_size, hidden_size and num_layers must be positive, but got {}, "
-                                          "{} and {}",
-                                          kind, input_size, hidden_size, num_layers),
-                              SourceLoc::from(loc)));
+    config_error(b,
+                 fmt::format("{}: input_size, hidden_size and num_layers must be positive, but got {}, "
+                             "{} and {}",
+                             kind, input_size, hidden_size, num_layers),
+                 loc);
 }
 
 /// Creates `weight_ih<suffix>` etc. in the builder's current scope, initialized U(±1/sqrt(H)) as PyTorch.
@@ -127,7 +129,7 @@ Dim check_sequence_call(const LayerId& id, const Tensor& input, int64_t input_si
 
 RNNCell::RNNCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias, Loc loc)
     : id("RNNCell", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes("RNNCell", input_size, hidden_size, 1, loc);
+  check_sizes(b, "RNNCell", input_size, hidden_size, 1, loc);
   auto s = open_scope(b, name, loc);
   RecurrentWeights w = make_weights(b, "", 1, input_size, hidden_size, bias, loc);
   weight_ih = w.weight_ih, weight_hh = w.weight_hh, bias_ih = w.bias_ih, bias_hh = w.bias_hh;
@@ -136,15 +138,14 @@ RNNCell::RNNCell(Builder& b, const std::string& name, int64_t input_size_, int64
 Tensor RNNCell::operator()(const Tensor& x, const Tensor& h, Loc loc) const {
   expect_shape(id, "x", x, DType::f32, {"batch", input_size}, loc);
   expect_shape(id, "h", h, DType::f32, {x.dim(0), hidden_size}, loc);
-  auto s = id.enter(x.builder());
+  auto s = id.enter(x.builder(), loc);
   Tensor pre = ops::add(project(x, weight_ih, bias_ih, loc), project(h, weight_hh, bias_hh, loc), loc);
   return dsl::tanh(pre, loc);
 }
 
-LSTMCell::LSTMCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias,
-                   Loc loc)
+LSTMCell::LSTMCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias, Loc loc)
     : id("LSTMCell", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes("LSTMCell", input_size, hidden_size, 1, loc);
+  check_sizes(b, "LSTMCell", input_size, hidden_size, 1, loc);
   auto s = open_scope(b, name, loc);
   RecurrentWeights w = make_weights(b, "", 4, input_size, hidden_size, bias, loc);
   weight_ih = w.weight_ih, weight_hh = w.weight_hh, bias_ih = w.bias_ih, bias_hh = w.bias_hh;
@@ -154,7 +155,7 @@ LstmState LSTMCell::operator()(const Tensor& x, const LstmState& state, Loc loc)
   expect_shape(id, "x", x, DType::f32, {"batch", input_size}, loc);
   expect_shape(id, "h", state.h, DType::f32, {x.dim(0), hidden_size}, loc);
   expect_shape(id, "c", state.c, DType::f32, {x.dim(0), hidden_size}, loc);
-  auto s = id.enter(x.builder());
+  auto s = id.enter(x.builder(), loc);
   Tensor gates = ops::add(project(x, weight_ih, bias_ih, loc), project(state.h, weight_hh, bias_hh, loc), loc);
   return lstm_update(gates, state.c, hidden_size, loc);
 }
@@ -164,17 +165,17 @@ LstmState LSTMCell::operator()(const Tensor& x, const LstmState& state, Loc loc)
 RNN::RNN(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, RecurrentOptions options,
          Loc loc)
     : id("RNN", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes("RNN", input_size, hidden_size, options.num_layers, loc);
+  check_sizes(b, "RNN", input_size, hidden_size, options.num_layers, loc);
   auto s = open_scope(b, name, loc);
   for (int64_t l = 0; l < options.num_layers; ++l)
-    layers.push_back(make_weights(b, fmt::format("_l{}", l), 1, l == 0 ? input_size : hidden_size, hidden_size,
-                                  options.bias, loc));
+    layers.push_back(
+        make_weights(b, fmt::format("_l{}", l), 1, l == 0 ? input_size : hidden_size, hidden_size, options.bias, loc));
 }
 
 RnnOutput RNN::operator()(const Tensor& input, const Tensor& h0, const Tensor& lengths, Loc loc) const {
   auto n = static_cast<int64_t>(layers.size());
   const Dim batch = check_sequence_call(id, input, input_size, hidden_size, n, {{"h0", &h0}}, lengths, loc);
-  auto s = id.enter(input.builder());
+  auto s = id.enter(input.builder(), loc);
   Tensor x = input;
   std::vector<Tensor> finals;
   for (int64_t l = 0; l < n; ++l) {
@@ -192,11 +193,11 @@ RnnOutput RNN::operator()(const Tensor& input, const Tensor& h0, const Tensor& l
 LSTM::LSTM(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, RecurrentOptions options,
            Loc loc)
     : id("LSTM", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes("LSTM", input_size, hidden_size, options.num_layers, loc);
+  check_sizes(b, "LSTM", input_size, hidden_size, options.num_layers, loc);
   auto s = open_scope(b, name, loc);
   for (int64_t l = 0; l < options.num_layers; ++l)
-    layers.push_back(make_weights(b, fmt::format("_l{}", l), 4, l == 0 ? input_size : hidden_size, hidden_size,
-                                  options.bias, loc));
+    layers.push_back(
+        make_weights(b, fmt::format("_l{}", l), 4, l == 0 ? input_size : hidden_size, hidden_size, options.bias, loc));
 }
 
 LstmOutput LSTM::operator()(const Tensor& input, const LstmState& initial, const Tensor& lengths, Loc loc) const {
@@ -205,7 +206,7 @@ LstmOutput LSTM::operator()(const Tensor& input, const LstmState& initial, const
     id.fail("the initial state needs both h0 and c0, or neither (zeros)", loc);
   const Dim batch = check_sequence_call(id, input, input_size, hidden_size, n, {{"h0", &initial.h}, {"c0", &initial.c}},
                                         lengths, loc);
-  auto s = id.enter(input.builder());
+  auto s = id.enter(input.builder(), loc);
   Tensor x = input;
   std::vector<Tensor> hs, cs;
   for (int64_t l = 0; l < n; ++l) {
@@ -213,7 +214,8 @@ LstmOutput LSTM::operator()(const Tensor& input, const LstmState& initial, const
     if (initial.h.defined()) {
       start = LstmState{layer_of(initial.h, l, loc), layer_of(initial.c, l, loc)};
     } else {
-      start = LstmState{zeros(input.builder(), {batch, hidden_size}, loc), zeros(input.builder(), {batch, hidden_size}, loc)};
+      start = LstmState{zeros(input.builder(), {batch, hidden_size}, loc),
+                        zeros(input.builder(), {batch, hidden_size}, loc)};
     }
     LayerRun run = scan_layer(true, layers[static_cast<size_t>(l)], x, start, lengths, hidden_size,
                               fmt::format("lstm_step_l{}", l), id.scope, loc);
@@ -229,7 +231,7 @@ LstmState LSTM::step(const Tensor& x, const LstmState& state, Loc loc) const {
   expect_shape(id, "x", x, DType::f32, {"batch", input_size}, loc);
   expect_shape(id, "h", state.h, DType::f32, {n, x.dim(0), hidden_size}, loc);
   expect_shape(id, "c", state.c, DType::f32, {n, x.dim(0), hidden_size}, loc);
-  auto s = id.enter(x.builder());
+  auto s = id.enter(x.builder(), loc);
   Tensor input = x;
   std::vector<Tensor> hs, cs;
   for (int64_t l = 0; l < n; ++l) {

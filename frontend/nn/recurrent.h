@@ -37,7 +37,7 @@ struct RNNCell {
 };
 
 struct LstmState {
-  Tensor h, c;
+  Tensor h{}, c{};
 };
 
 /// One LSTM step (nn.LSTMCell).

@@ -8,11 +8,12 @@ namespace {
 
 /// `o`, after checking the sizes the layers cannot check themselves.
 template <typename Options>
-const Options& checked(const char* kind, const Options& o, const Loc& loc) {
+const Options& checked(const Builder& b, const char* kind, const Options& o, const Loc& loc) {
   if (o.src_vocab <= 0 || o.tgt_vocab <= 0)
-    throw Error(with_location(fmt::format("{}: src_vocab and tgt_vocab must be positive, but got {} and {}", kind,
-                                          o.src_vocab, o.tgt_vocab),
-                              SourceLoc::from(loc)));
+    config_error(
+        b,
+        fmt::format("{}: src_vocab and tgt_vocab must be positive, but got {} and {}", kind, o.src_vocab, o.tgt_vocab),
+        loc);
   return o;
 }
 
@@ -25,7 +26,7 @@ Encoded encode_with(const LayerId& id, const Embedding& embed, const LSTM& encod
     expect_integer(id, "src_lengths", lengths, loc);
     expect_shape(id, "src_lengths", lengths, lengths.dtype(), {src.dim(0)}, loc);
   }
-  auto s = id.enter(src.builder());
+  auto s = id.enter(src.builder(), loc);
   LstmOutput r = encoder(embed(src, loc), {}, lengths, loc);
   Tensor mask = lengths.defined() ? padding_mask(lengths, src.dim(1), loc) : Tensor();
   return Encoded{r.output, LstmState{r.h_n, r.c_n}, mask};
@@ -48,7 +49,7 @@ Tensor top_layer(const Tensor& state, const Loc& loc) {
 
 Seq2Seq::Seq2Seq(Builder& b, const std::string& name, const Seq2SeqOptions& o, Loc loc)
     : id("Seq2Seq", b, name),
-      options(checked("Seq2Seq", o, loc)),
+      options(checked(b, "Seq2Seq", o, loc)),
       src_embed(b, join_name(name, "src_embed"), o.src_vocab, o.embed_dim, {}, loc),
       tgt_embed(b, join_name(name, "tgt_embed"), o.tgt_vocab, o.embed_dim, {}, loc),
       encoder(b, join_name(name, "encoder"), o.embed_dim, o.hidden_size, {.num_layers = o.num_layers}, loc),
@@ -62,14 +63,14 @@ Encoded Seq2Seq::encode(const Tensor& src, const Tensor& src_lengths, Loc loc) c
 
 Tensor Seq2Seq::context_of(const LstmState& state, Loc loc) const {
   expect_shape(id, "the state's h", state.h, DType::f32, {options.num_layers, "batch", options.hidden_size}, loc);
-  auto s = id.enter(state.h.builder());
+  auto s = id.enter(state.h.builder(), loc);
   return top_layer(state.h, loc);
 }
 
 Tensor Seq2Seq::operator()(const Tensor& src, const Tensor& tgt_in, const Tensor& src_lengths, Loc loc) const {
   Encoded enc = encode(src, src_lengths, loc);
   check_target(id, tgt_in, src, loc);
-  auto s = id.enter(src.builder());
+  auto s = id.enter(src.builder(), loc);
   const Dim batch = src.dim(0), steps = tgt_in.dim(1);
   // The context joins every step's input: [batch, H] -> [batch, T, H].
   Tensor context = dsl::reshape(context_of(enc.state, loc), {batch, 1, options.hidden_size}, loc);
@@ -82,7 +83,7 @@ DecodeStep Seq2Seq::decode_step(const Tensor& prev, const LstmState& state, cons
   expect_integer(id, "the previous ids", prev, loc);
   expect_shape(id, "the previous ids", prev, prev.dtype(), {"batch"}, loc);
   expect_shape(id, "the context", context, DType::f32, {prev.dim(0), options.hidden_size}, loc);
-  auto s = id.enter(prev.builder());
+  auto s = id.enter(prev.builder(), loc);
   LstmState next = decoder.step(dsl::concat({tgt_embed(prev, loc), context}, -1, loc), state, loc);
   return DecodeStep{out(top_layer(next.h, loc), loc), next, {}};
 }
@@ -102,10 +103,17 @@ std::optional<MultiplicativeAttention> make_multiplicative(Builder& b, const std
                                                            const Seq2SeqAttentionOptions& o, const Loc& loc) {
   ScoreKind kind = ScoreKind::general;
   switch (o.attention) {
-    case AttentionKind::additive: return std::nullopt;
-    case AttentionKind::dot: kind = ScoreKind::dot; break;
-    case AttentionKind::general: kind = ScoreKind::general; break;
-    case AttentionKind::scaled_dot: kind = ScoreKind::scaled_dot; break;
+    case AttentionKind::additive:
+      return std::nullopt;
+    case AttentionKind::dot:
+      kind = ScoreKind::dot;
+      break;
+    case AttentionKind::general:
+      kind = ScoreKind::general;
+      break;
+    case AttentionKind::scaled_dot:
+      kind = ScoreKind::scaled_dot;
+      break;
   }
   return MultiplicativeAttention(b, join_name(name, "attention"), kind, o.hidden_size, o.hidden_size, loc);
 }
@@ -114,7 +122,7 @@ std::optional<MultiplicativeAttention> make_multiplicative(Builder& b, const std
 
 Seq2SeqAttention::Seq2SeqAttention(Builder& b, const std::string& name, const Seq2SeqAttentionOptions& o, Loc loc)
     : id("Seq2SeqAttention", b, name),
-      options(checked("Seq2SeqAttention", o, loc)),
+      options(checked(b, "Seq2SeqAttention", o, loc)),
       src_embed(b, join_name(name, "src_embed"), o.src_vocab, o.embed_dim, {}, loc),
       tgt_embed(b, join_name(name, "tgt_embed"), o.tgt_vocab, o.embed_dim, {}, loc),
       encoder(b, join_name(name, "encoder"), o.embed_dim, o.hidden_size, {.num_layers = o.num_layers}, loc),
@@ -138,11 +146,11 @@ Tensor Seq2SeqAttention::predict(const Tensor& h, const Tensor& context, const L
   return out(attentional, loc);
 }
 
-Seq2SeqAttentionOutput Seq2SeqAttention::operator()(const Tensor& src, const Tensor& tgt_in,
-                                                    const Tensor& src_lengths, Loc loc) const {
+Seq2SeqAttentionOutput Seq2SeqAttention::operator()(const Tensor& src, const Tensor& tgt_in, const Tensor& src_lengths,
+                                                    Loc loc) const {
   Encoded enc = encode(src, src_lengths, loc);
   check_target(id, tgt_in, src, loc);
-  auto s = id.enter(src.builder());
+  auto s = id.enter(src.builder(), loc);
   Tensor h = decoder(tgt_embed(tgt_in, loc), enc.state, {}, loc).output;  // [batch, T, H]
   AttentionResult a = attend(h, enc, loc);
   return Seq2SeqAttentionOutput{predict(h, a.context, loc), a.weights};
@@ -152,7 +160,7 @@ DecodeStep Seq2SeqAttention::decode_step(const Tensor& prev, const LstmState& st
                                          Loc loc) const {
   expect_integer(id, "the previous ids", prev, loc);
   expect_shape(id, "the previous ids", prev, prev.dtype(), {"batch"}, loc);
-  auto s = id.enter(prev.builder());
+  auto s = id.enter(prev.builder(), loc);
   LstmState next = decoder.step(tgt_embed(prev, loc), state, loc);
   Tensor h = top_layer(next.h, loc);  // [batch, H]
   AttentionResult a = attend(h, encoded, loc);

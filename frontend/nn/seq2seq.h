@@ -42,9 +42,9 @@ struct Encoded {
 };
 
 struct DecodeStep {
-  Tensor logits;   // [batch, V]
-  LstmState state; // [num_layers, batch, H]
-  Tensor weights;  // [batch, S] attention weights (empty without attention)
+  Tensor logits;    // [batch, V]
+  LstmState state;  // [num_layers, batch, H]
+  Tensor weights;   // [batch, S] attention weights (empty without attention)
 };
 
 /// Params: `src_embed.weight`, `tgt_embed.weight`, `encoder.*` and `decoder.*` (nn.LSTM names),

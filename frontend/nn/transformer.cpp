@@ -19,10 +19,8 @@ FeedForwardOptions ff_options(const TransformerLayerOptions& o) {
   return FeedForwardOptions{.activation = o.activation, .dropout = o.dropout, .weight_init = matrix_init(o)};
 }
 
-void check_layer_count(const char* kind, int64_t n, const Loc& loc) {
-  if (n < 1)
-    throw Error(with_location(fmt::format("{}: num_layers must be at least 1, but got {}", kind, n),
-                              SourceLoc::from(loc)));
+void check_layer_count(const Builder& b, const char* kind, int64_t n, const Loc& loc) {
+  if (n < 1) config_error(b, fmt::format("{}: num_layers must be at least 1, but got {}", kind, n), loc);
 }
 
 std::string layer_name(const std::string& stack, size_t i) { return join_name(stack, fmt::format("layers.{}", i)); }
@@ -31,8 +29,8 @@ std::string layer_name(const std::string& stack, size_t i) { return join_name(st
 
 // --- TransformerEncoderLayer ---
 
-TransformerEncoderLayer::TransformerEncoderLayer(Builder& b, const std::string& name,
-                                                 const TransformerLayerOptions& o, Loc loc)
+TransformerEncoderLayer::TransformerEncoderLayer(Builder& b, const std::string& name, const TransformerLayerOptions& o,
+                                                 Loc loc)
     : id("TransformerEncoderLayer", b, name),
       options(o),
       self_attn(b, join_name(name, "self_attn"), o.d_model, o.nhead, attention_options(o), loc),
@@ -45,7 +43,7 @@ TransformerEncoderLayer::TransformerEncoderLayer(Builder& b, const std::string& 
 Tensor TransformerEncoderLayer::operator()(const Tensor& src, const AttentionMasks& masks, const DropoutStep& step,
                                            Loc loc) const {
   expect_shape(id, "src", src, DType::f32, {"batch", "length", options.d_model}, loc);
-  auto scope = id.enter(src.builder());
+  auto scope = id.enter(src.builder(), loc);
   auto attend = [&](const Tensor& x) { return dropout1(self_attn(x, x, x, masks, loc), step, loc); };
   auto feed = [&](const Tensor& x) { return dropout2(ff(x, step, loc), step, loc); };
   Tensor x = src;
@@ -61,8 +59,8 @@ Tensor TransformerEncoderLayer::operator()(const Tensor& src, const AttentionMas
 
 // --- TransformerDecoderLayer ---
 
-TransformerDecoderLayer::TransformerDecoderLayer(Builder& b, const std::string& name,
-                                                 const TransformerLayerOptions& o, Loc loc)
+TransformerDecoderLayer::TransformerDecoderLayer(Builder& b, const std::string& name, const TransformerLayerOptions& o,
+                                                 Loc loc)
     : id("TransformerDecoderLayer", b, name),
       options(o),
       self_attn(b, join_name(name, "self_attn"), o.d_model, o.nhead, attention_options(o), loc),
@@ -79,7 +77,7 @@ Tensor TransformerDecoderLayer::operator()(const Tensor& tgt, const Tensor& memo
                                            const DropoutStep& step, Loc loc) const {
   expect_shape(id, "tgt", tgt, DType::f32, {"batch", "length", options.d_model}, loc);
   expect_shape(id, "memory", memory, DType::f32, {tgt.dim(0), "length", options.d_model}, loc);
-  auto scope = id.enter(tgt.builder());
+  auto scope = id.enter(tgt.builder(), loc);
   auto attend_self = [&](const Tensor& x) { return dropout1(self_attn(x, x, x, masks.self, loc), step, loc); };
   auto attend_memory = [&](const Tensor& x) {
     return dropout2(multihead_attn(x, memory, memory, masks.memory, loc), step, loc);
@@ -103,7 +101,7 @@ Tensor TransformerDecoderLayer::operator()(const Tensor& tgt, const Tensor& memo
 TransformerEncoder::TransformerEncoder(Builder& b, const std::string& name, const TransformerLayerOptions& o,
                                        int64_t num_layers, bool final_norm, Loc loc)
     : id("TransformerEncoder", b, name) {
-  check_layer_count("TransformerEncoder", num_layers, loc);
+  check_layer_count(b, "TransformerEncoder", num_layers, loc);
   for (size_t i = 0; i < static_cast<size_t>(num_layers); ++i) layers.emplace_back(b, layer_name(name, i), o, loc);
   if (final_norm) norm.emplace_back(b, join_name(name, "norm"), o.d_model, o.layer_norm_eps, true, loc);
 }
@@ -111,7 +109,7 @@ TransformerEncoder::TransformerEncoder(Builder& b, const std::string& name, cons
 Tensor TransformerEncoder::operator()(const Tensor& src, const AttentionMasks& masks, const DropoutStep& step,
                                       Loc loc) const {
   expect_shape(id, "src", src, DType::f32, {"batch", "length", layers[0].options.d_model}, loc);
-  auto scope = id.enter(src.builder());
+  auto scope = id.enter(src.builder(), loc);
   Tensor x = src;
   for (const TransformerEncoderLayer& layer : layers) x = layer(x, masks, step, loc);
   return norm.empty() ? x : norm[0](x, loc);
@@ -120,7 +118,7 @@ Tensor TransformerEncoder::operator()(const Tensor& src, const AttentionMasks& m
 TransformerDecoder::TransformerDecoder(Builder& b, const std::string& name, const TransformerLayerOptions& o,
                                        int64_t num_layers, bool final_norm, Loc loc)
     : id("TransformerDecoder", b, name) {
-  check_layer_count("TransformerDecoder", num_layers, loc);
+  check_layer_count(b, "TransformerDecoder", num_layers, loc);
   for (size_t i = 0; i < static_cast<size_t>(num_layers); ++i) layers.emplace_back(b, layer_name(name, i), o, loc);
   if (final_norm) norm.emplace_back(b, join_name(name, "norm"), o.d_model, o.layer_norm_eps, true, loc);
 }
@@ -130,7 +128,7 @@ Tensor TransformerDecoder::operator()(const Tensor& tgt, const Tensor& memory, c
   int64_t d_model = layers[0].options.d_model;
   expect_shape(id, "tgt", tgt, DType::f32, {"batch", "length", d_model}, loc);
   expect_shape(id, "memory", memory, DType::f32, {tgt.dim(0), "length", d_model}, loc);
-  auto scope = id.enter(tgt.builder());
+  auto scope = id.enter(tgt.builder(), loc);
   Tensor x = tgt;
   for (const TransformerDecoderLayer& layer : layers) x = layer(x, memory, masks, step, loc);
   return norm.empty() ? x : norm[0](x, loc);
@@ -158,7 +156,7 @@ Tensor Transformer::operator()(const Tensor& src, const Tensor& tgt, const Trans
   int64_t d_model = options.layer.d_model;
   expect_shape(id, "src", src, DType::f32, {"batch", "length", d_model}, loc);
   expect_shape(id, "tgt", tgt, DType::f32, {src.dim(0), "length", d_model}, loc);
-  auto scope = id.enter(src.builder());
+  auto scope = id.enter(src.builder(), loc);
   Tensor memory = encoder(src, AttentionMasks{masks.src_mask, masks.src_key_padding_mask, false}, step, loc);
   DecoderMasks dm{AttentionMasks{masks.tgt_mask, masks.tgt_key_padding_mask, masks.causal_tgt},
                   AttentionMasks{masks.memory_mask, masks.memory_key_padding_mask, false}};

@@ -51,8 +51,8 @@ struct TransformerEncoderLayer {
 };
 
 struct DecoderMasks {
-  AttentionMasks self;    // tgt_mask, tgt_key_padding_mask; `causal` for the usual decoder
-  AttentionMasks memory;  // memory_mask, memory_key_padding_mask
+  AttentionMasks self{};    // tgt_mask, tgt_key_padding_mask; `causal` for the usual decoder
+  AttentionMasks memory{};  // memory_mask, memory_key_padding_mask
 };
 
 /// One decoder layer. Params: `self_attn.*`, `multihead_attn.*`, `linear1.*`, `linear2.*`, `norm1..3.*`.
@@ -99,7 +99,7 @@ struct TransformerDecoder {
 };
 
 struct TransformerOptions {
-  TransformerLayerOptions layer;
+  TransformerLayerOptions layer{};
   int64_t num_encoder_layers = 6;
   int64_t num_decoder_layers = 6;
   /// The final LayerNorm of each stack (`encoder.norm`, `decoder.norm`), as nn.Transformer has.
@@ -110,8 +110,8 @@ struct TransformerOptions {
 
 /// nn.Transformer's masks, and `causal_tgt` for the usual decoder self-attention mask.
 struct TransformerMasks {
-  Tensor src_mask, tgt_mask, memory_mask;
-  Tensor src_key_padding_mask, tgt_key_padding_mask, memory_key_padding_mask;
+  Tensor src_mask{}, tgt_mask{}, memory_mask{};
+  Tensor src_key_padding_mask{}, tgt_key_padding_mask{}, memory_key_padding_mask{};
   bool causal_tgt = false;
 };
 

@@ -101,10 +101,11 @@ TEST(TransformerDecoderLayerParity, MatchesTorchWithCausalTargetMask) {
   auto tgt_mask = b.input("tgt_mask", DType::boolean, shape_of(f, "in.tgt_mask"));
   nn::TransformerDecoderLayer layer(b, "layer", small_layer(false, nn::Activation::relu));
   b.output("output", layer(tgt, memory, {.self = {.attn_mask = tgt_mask}}));
-  auto out = run_with_torch_weights(
-      b.finish(), f,
-      {{"tgt", tensor_of(f, "in.tgt")}, {"memory", tensor_of(f, "in.memory")}, {"tgt_mask", tensor_of(f, "in.tgt_mask")}},
-      {.weft_prefix = "layer."});
+  auto out = run_with_torch_weights(b.finish(), f,
+                                    {{"tgt", tensor_of(f, "in.tgt")},
+                                     {"memory", tensor_of(f, "in.memory")},
+                                     {"tgt_mask", tensor_of(f, "in.tgt_mask")}},
+                                    {.weft_prefix = "layer."});
   expect_close(out.at("output"), tensor_of(f, "out.output"), "decoder_layer output");
 }
 
@@ -132,8 +133,9 @@ TEST(TransformerParity, MatchesTorchWithPaddingAndCausalMasks) {
   auto src_pad = b.input("src_key_padding_mask", DType::boolean, shape_of(f, "in.src_key_padding_mask"));
   auto mem_pad = b.input("memory_key_padding_mask", DType::boolean, shape_of(f, "in.memory_key_padding_mask"));
   nn::Transformer model(b, "", small_transformer());
-  b.output("output", model(src, tgt,
-                           {.tgt_mask = tgt_mask, .src_key_padding_mask = src_pad, .memory_key_padding_mask = mem_pad}));
+  b.output(
+      "output",
+      model(src, tgt, {.tgt_mask = tgt_mask, .src_key_padding_mask = src_pad, .memory_key_padding_mask = mem_pad}));
   auto out = run_with_torch_weights(b.finish(), f, transformer_inputs(f));
   expect_close(out.at("output"), tensor_of(f, "out.output"), "transformer output");
 }
@@ -147,8 +149,9 @@ class SymbolicTransformer : public ::testing::Test {
     auto tgt = b.input("tgt", "f32[B, T, 8]");
     auto src_pad = b.input("src_key_padding_mask", "bool[B, S]");
     nn::Transformer model(b, "", small_transformer());
-    b.output("output", model(src, tgt,
-                             {.src_key_padding_mask = src_pad, .memory_key_padding_mask = src_pad, .causal_tgt = true}));
+    b.output(
+        "output",
+        model(src, tgt, {.src_key_padding_mask = src_pad, .memory_key_padding_mask = src_pad, .causal_tgt = true}));
     exe = make_backend("interp")->compile(b.finish());
     nn::load_torch_state_dict(*exe, f, {});
   }

@@ -82,7 +82,9 @@ TEST(MultiHeadAttention, WeightsSumToOneAndMaskedKeysGetZero) {
         for (int j = 0; j < 3; ++j) {
           double v = w.at(((batch * 2 + head) * 3 + i) * 3 + j);
           bool masked = j > i || (batch == 1 && j == 2);
-          if (masked) EXPECT_EQ(v, 0.0) << batch << head << i << j;
+          if (masked) {
+            EXPECT_EQ(v, 0.0) << batch << head << i << j;
+          }
           total += v;
         }
         EXPECT_NEAR(total, 1.0, 1e-6);
@@ -96,7 +98,7 @@ TEST(MultiHeadAttention, ShapeErrorsNameTheExpectedShapeAndTheCallersLine) {
   auto ok = b.input("ok", "f32[2, 7, 8]");
   MultiHeadAttention mha(b, "self_attn", 8, 2);
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; mha(q, q, q); });
+  std::string msg = error_of([&] { line = __LINE__, mha(q, q, q); });
   EXPECT_NE(msg.find("MultiHeadAttention 'self_attn': query must be f32[batch, length, 8], but got f32[2, 7, 256]"),
             std::string::npos)
       << msg;
@@ -148,7 +150,7 @@ TEST(AdditiveAttention, ShapeErrorNamesTheCallersLine) {
   auto keys = b.input("keys", "f32[2, 5, 4]");
   AdditiveAttention attn(b, "attn", 3, 6, 8);
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; attn(q, keys, keys); });
+  std::string msg = error_of([&] { line = __LINE__, attn(q, keys, keys); });
   EXPECT_NE(msg.find("AdditiveAttention 'attn': keys must be f32[2, length, 6], but got f32[2, 5, 4]"),
             std::string::npos)
       << msg;
@@ -187,7 +189,7 @@ TEST(MultiplicativeAttention, DotScoreNeedsEqualSizesAndShapeErrorsNameTheCaller
   auto pad = b.input("pad", "bool[2, 6]");
   MultiplicativeAttention attn(b, "attn", ScoreKind::general, 4, 4);
   int line = 0;
-  msg = error_of([&] { line = __LINE__; attn(q, keys, keys, pad); });
+  msg = error_of([&] { line = __LINE__, attn(q, keys, keys, pad); });
   EXPECT_NE(msg.find("MultiplicativeAttention 'attn': key_padding_mask must be bool[2, 5], but got bool[2, 6]"),
             std::string::npos)
       << msg;

@@ -57,7 +57,8 @@ TEST(Linear, NodesCarryTheLayerScopeAndTheCallersLine) {
   Builder b("g");
   auto x = b.input("x", "f32[4, 2]");
   Linear fc(b, "fc", 2, 3);
-  int line = __LINE__; auto y = fc(x);
+  const int line = __LINE__ + 1;  // the call below
+  fc(x);
   for (const Node& n : b.graph().nodes()) {
     EXPECT_EQ(n.scope, "fc");
     EXPECT_EQ(n.loc.line, line);
@@ -70,7 +71,7 @@ TEST(Linear, ShapeErrorNamesTheLayerTheShapesAndTheCallersLine) {
   auto x = b.input("x", "f32[2, 5]");
   Linear fc(b, "fc1", 4, 3);
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; fc(x); });
+  std::string msg = error_of([&] { line = __LINE__, fc(x); });
   EXPECT_NE(msg.find("Linear 'fc1': the input must be f32[..., 4], but got f32[2, 5]"), std::string::npos) << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
 }
@@ -96,7 +97,7 @@ TEST(LayerNorm, ShapeErrorNamesTheCallersLine) {
   auto x = b.input("x", "f32[2, 6]");
   LayerNorm norm(b, "norm1", 8);
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; norm(x); });
+  std::string msg = error_of([&] { line = __LINE__, norm(x); });
   EXPECT_NE(msg.find("LayerNorm 'norm1': the input must be f32[..., 8], but got f32[2, 6]"), std::string::npos) << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
 }
@@ -125,6 +126,18 @@ TEST(Dropout, RejectsAProbabilityOutsideZeroToOne) {
   EXPECT_NE(msg.find("Dropout: p must be in [0, 1), but got 1"), std::string::npos) << msg;
 }
 
+TEST(Dropout, AStepOfTheWrongTypeIsAnErrorAtTheCallersLine) {
+  Builder b("g");
+  auto x = b.input("x", "f32[4]");
+  auto step = b.input("step", "f32[]");
+  Dropout drop(b, 0.1);
+  int line = 0;
+  std::string msg = error_of([&] { line = __LINE__, drop(x, step); });
+  EXPECT_NE(msg.find("dropout: the offset must be an i64 scalar (e.g. the step), but got f32[]"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
+}
+
 TEST(FeedForward, ComputesLinear2OfActivationOfLinear1) {
   Builder b("g");
   auto x = b.input("x", "f32[3, 1]");
@@ -146,7 +159,7 @@ TEST(FeedForward, ShapeErrorNamesTheCallersLine) {
   auto x = b.input("x", "f32[2, 7, 16]");
   FeedForward ff(b, "ff", 8, 32);
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; ff(x); });
+  std::string msg = error_of([&] { line = __LINE__, ff(x); });
   EXPECT_NE(msg.find("FeedForward 'ff': the input must be f32[..., 8], but got f32[2, 7, 16]"), std::string::npos)
       << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
@@ -162,8 +175,8 @@ TEST(Embedding, LooksUpRowsAndOptionallyScalesBySqrtDim) {
   EXPECT_EQ(b.graph().params()[0].name, "emb.weight");
   EXPECT_EQ(b.graph().params()[0].init.kind, "normal");
   weft::Tensor table = f32({3, 4}, {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2});
-  auto out = run(b, {{"ids", weft::Tensor::from<int64_t>({1, 2}, {2, 1})}},
-                 {{"emb.weight", table}, {"scaled.weight", table}});
+  auto out =
+      run(b, {{"ids", weft::Tensor::from<int64_t>({1, 2}, {2, 1})}}, {{"emb.weight", table}, {"scaled.weight", table}});
   EXPECT_EQ(values(out.at("y")), (std::vector<float>{2, 2, 2, 2, 1, 1, 1, 1}));
   EXPECT_EQ(values(out.at("z")), (std::vector<float>{4, 4, 4, 4, 2, 2, 2, 2}));
 }
@@ -173,7 +186,7 @@ TEST(Embedding, ShapeErrorNamesTheCallersLine) {
   auto ids = b.input("ids", "f32[2, 3]");
   Embedding emb(b, "emb", 10, 4);
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; emb(ids); });
+  std::string msg = error_of([&] { line = __LINE__, emb(ids); });
   EXPECT_NE(msg.find("Embedding 'emb': the ids must have an integer dtype (i32 or i64), but got f32[2, 3]"),
             std::string::npos)
       << msg;
@@ -219,7 +232,7 @@ TEST(PositionalEncoding, RejectsAnOddModelDimAndNamesTheCallersLineOnShapeErrors
   auto x = b.input("x", "f32[2, 3, 6]");
   PositionalEncoding pe(b, "pe", 4);
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; pe(x); });
+  std::string msg = error_of([&] { line = __LINE__, pe(x); });
   EXPECT_NE(msg.find("PositionalEncoding 'pe': the input must be f32[batch, length, 4], but got f32[2, 3, 6]"),
             std::string::npos)
       << msg;

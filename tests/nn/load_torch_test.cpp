@@ -54,8 +54,8 @@ TEST(LoadTorch, RenamesThenPrefixesNames) {
   f.tensors.push_back(blob("param.rnn.weight_ih_l0", {1}, {1}));
   f.tensors.push_back(blob("param.head.weight", {1}, {2}));
   f.tensors.push_back(blob("param.num_batches_tracked", {1}, {3}));
-  std::vector<MappedTensor> m =
-      map_torch_state_dict(f, {.weft_prefix = "model.", .renames = {{"rnn.", "encoder."}}, .ignore = {"num_batches_tracked"}});
+  std::vector<MappedTensor> m = map_torch_state_dict(
+      f, {.weft_prefix = "model.", .renames = {{"rnn.", "encoder."}}, .ignore = {"num_batches_tracked"}});
   ASSERT_EQ(m.size(), 2u);
   EXPECT_EQ(m[0].weft_name, "model.encoder.weight_ih_l0");
   EXPECT_EQ(m[1].weft_name, "model.head.weight");
@@ -80,7 +80,7 @@ TEST(LoadTorch, OneErrorNamesUnmatchedTensorsUnsetParametersAndWrongShapes) {
   b.output("y", attn(x, x, x));
   auto exe = make_backend("interp")->compile(b.finish());
   SafetensorsFile f = torch_mha_file();
-  f.tensors.erase(f.tensors.begin() + 3);                         // out_proj.bias
+  f.tensors.erase(f.tensors.begin() + 3);                             // out_proj.bias
   f.tensors[2] = blob("param.attn.out_proj.weight", {1, 2}, {1, 2});  // wrong shape
   f.tensors.push_back(blob("param.attn.extra", {1}, {0}));
   std::string msg = error_of([&] { load_torch_state_dict(*exe, f); });

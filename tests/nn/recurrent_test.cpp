@@ -124,7 +124,8 @@ TEST(LSTM, SequenceEqualsSteppingEveryLayer) {
   b.output("step_output", dsl::concat(tops, 1));
   b.output("step_h", state.h);
   b.output("step_c", state.c);
-  auto out = run(b, {{"x", f32({2, 3, 3}, wave(18))}, {"h0", f32({2, 2, 4}, wave(16, 1))}, {"c0", f32({2, 2, 4}, wave(16, 2))}});
+  auto out = run(
+      b, {{"x", f32({2, 3, 3}, wave(18))}, {"h0", f32({2, 2, 4}, wave(16, 1))}, {"c0", f32({2, 2, 4}, wave(16, 2))}});
   for (const char* what : {"output", "h", "c"}) {
     auto a = values(out.at(std::string("seq_") + what)), s = values(out.at(std::string("step_") + what));
     ASSERT_EQ(a.size(), s.size());
@@ -144,7 +145,7 @@ TEST(RNN, LengthsZeroOutputsPastTheEndAndKeepTheLastValidState) {
   auto out = run(b, {{"x", f32({2, 4, 2}, wave(16))}, {"lengths", weft::Tensor::from<int64_t>({2}, {4, 2})}});
   auto y = values(out.at("output")), h = values(out.at("h_n"));
   for (size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(h[i], y[3 * 3 + i]);          // sequence 0: its step 3
+    EXPECT_EQ(h[i], y[3 * 3 + i]);            // sequence 0: its step 3
     EXPECT_EQ(h[3 + i], y[(4 + 1) * 3 + i]);  // sequence 1: its step 1
     EXPECT_EQ(y[(4 + 2) * 3 + i], 0.0f);
     EXPECT_EQ(y[(4 + 3) * 3 + i], 0.0f);
@@ -160,7 +161,7 @@ TEST(LSTM, ShapeErrorsNameTheCallersLine) {
   auto lengths = b.input("lengths", "f32[2]");
   LSTM lstm(b, "lstm", 4, 8, {.num_layers = 2});
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; lstm(x); });
+  std::string msg = error_of([&] { line = __LINE__, lstm(x); });
   EXPECT_NE(msg.find("LSTM 'lstm': the input must be f32[batch, length, 4], but got f32[2, 5, 6]"), std::string::npos)
       << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
@@ -170,13 +171,24 @@ TEST(LSTM, ShapeErrorsNameTheCallersLine) {
   EXPECT_NE(msg.find("lengths must have an integer dtype"), std::string::npos) << msg;
 }
 
+TEST(RNN, ShapeErrorNamesTheCallersLine) {
+  Builder b("g");
+  auto x = b.input("x", "f32[B, T, 2]");
+  auto h0 = b.input("h0", "f32[B, 3]");
+  RNN rnn(b, "rnn", 2, 3);
+  int line = 0;
+  std::string msg = error_of([&] { line = __LINE__, rnn(x, h0); });
+  EXPECT_NE(msg.find("RNN 'rnn': h0 must be f32[1, B, 3], but got f32[B, 3]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
+}
+
 TEST(LSTMCell, ShapeErrorNamesTheCallersLine) {
   Builder b("g");
   auto x = b.input("x", "f32[2, 3]");
   auto h = b.input("h", "f32[2, 5]");
   LSTMCell cell(b, "cell", 3, 4);
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; cell(x, {h, h}); });
+  std::string msg = error_of([&] { line = __LINE__, cell(x, {h, h}); });
   EXPECT_NE(msg.find("LSTMCell 'cell': h must be f32[2, 4], but got f32[2, 5]"), std::string::npos) << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
 }
@@ -186,7 +198,7 @@ TEST(RNNCell, ShapeErrorNamesTheCallersLine) {
   auto x = b.input("x", "f32[2, 3, 1]");
   RNNCell cell(b, "cell", 3, 4);
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; cell(x, x); });
+  std::string msg = error_of([&] { line = __LINE__, cell(x, x); });
   EXPECT_NE(msg.find("RNNCell 'cell': x must be f32[batch, 3], but got f32[2, 3, 1]"), std::string::npos) << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
 }

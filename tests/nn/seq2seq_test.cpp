@@ -36,13 +36,14 @@ TEST(Seq2Seq, TeacherForcedLogitsAndTheFirstDecodeStepAgree) {
   Seq2Seq model(b, "s2s", {.src_vocab = 7, .tgt_vocab = 9, .embed_dim = 3, .hidden_size = 4, .num_layers = 2});
   b.output("logits", model(src, tgt));
   Encoded enc = model.encode(src);
-  DecodeStep step = model.decode_step(dsl::reshape(dsl::slice(tgt, 1, 0, 1), {src.dim(0)}), enc.state,
-                                      model.context_of(enc.state));
+  DecodeStep step =
+      model.decode_step(dsl::reshape(dsl::slice(tgt, 1, 0, 1), {src.dim(0)}), enc.state, model.context_of(enc.state));
   b.output("step_logits", step.logits);
   EXPECT_NE(b.graph().find_param("s2s.decoder.weight_ih_l0"), nullptr);
   EXPECT_EQ(b.graph().type(b.graph().find_param("s2s.decoder.weight_ih_l0")->value).str(), "f32[16, 7]");  // E + H
   EXPECT_NE(b.graph().find_param("s2s.out.weight"), nullptr);
-  auto out = testing::run(b, {{"src", ids({2, 5}, {1, 2, 3, 4, 5, 6, 5, 4, 3, 2})}, {"tgt", ids({2, 3}, {0, 1, 2, 0, 8, 7})}});
+  auto out =
+      testing::run(b, {{"src", ids({2, 5}, {1, 2, 3, 4, 5, 6, 5, 4, 3, 2})}, {"tgt", ids({2, 3}, {0, 1, 2, 0, 8, 7})}});
   EXPECT_EQ(out.at("logits").shape(), (std::vector<int64_t>{2, 3, 9}));
   expect_near_all(first_step(out.at("logits")), values(out.at("step_logits")), "step 0 logits");
 }
@@ -52,7 +53,8 @@ void check_attention_model(AttentionKind kind) {
   auto src = b.input("src", "i64[2, 4]");
   auto lengths = b.input("lengths", "i64[2]");
   auto tgt = b.input("tgt", "i64[2, 3]");
-  Seq2SeqAttention model(b, "model", {.src_vocab = 6, .tgt_vocab = 5, .embed_dim = 3, .hidden_size = 4, .attention = kind});
+  Seq2SeqAttention model(b, "model",
+                         {.src_vocab = 6, .tgt_vocab = 5, .embed_dim = 3, .hidden_size = 4, .attention = kind});
   Seq2SeqAttentionOutput r = model(src, tgt, lengths);
   b.output("logits", r.logits);
   b.output("weights", r.weights);
@@ -95,12 +97,12 @@ TEST(Seq2Seq, ShapeErrorsNameTheCallersLine) {
   auto tgt = b.input("tgt", "i64[3, 4]");
   Seq2Seq model(b, "s2s", {.src_vocab = 7, .tgt_vocab = 9, .embed_dim = 3, .hidden_size = 4});
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; model(src, tgt); });
+  std::string msg = error_of([&] { line = __LINE__, model(src, tgt); });
   EXPECT_NE(msg.find("Seq2Seq 's2s': the source ids must have an integer dtype (i32 or i64), but got f32[2, 5]"),
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
-  msg = error_of([&] { line = __LINE__; model(good, tgt); });
+  msg = error_of([&] { line = __LINE__, model(good, tgt); });
   EXPECT_NE(msg.find("Seq2Seq 's2s': the target ids must be i64[2, length], but got i64[3, 4]"), std::string::npos)
       << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
@@ -115,7 +117,7 @@ TEST(Seq2SeqAttention, ShapeErrorNamesTheCallersLine) {
   auto tgt = b.input("tgt", "i64[2, 4]");
   Seq2SeqAttention model(b, "att", {.src_vocab = 7, .tgt_vocab = 9, .embed_dim = 3, .hidden_size = 4});
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; model(src, tgt, lengths); });
+  std::string msg = error_of([&] { line = __LINE__, model(src, tgt, lengths); });
   EXPECT_NE(msg.find("Seq2SeqAttention 'att': src_lengths must be i64[2], but got i64[3]"), std::string::npos) << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
 }

@@ -70,7 +70,8 @@ std::vector<float> encoder_layer_with_silent_sublayers(bool norm_first, const st
   b.output("y", layer(src));
   auto exe = make_backend("interp")->compile(b.finish());
   for (const char* p : {"layer.self_attn.out_proj", "layer.linear2"}) {
-    exe->set_state(std::string(p) + ".weight", weft::Tensor::zeros(DType::f32, exe->state(std::string(p) + ".weight").shape()));
+    exe->set_state(std::string(p) + ".weight",
+                   weft::Tensor::zeros(DType::f32, exe->state(std::string(p) + ".weight").shape()));
     exe->set_state(std::string(p) + ".bias", weft::Tensor::zeros(DType::f32, {4}));
   }
   return values(exe->run_named({{"src", f32({1, 3, 4}, x)}}).at("y"));
@@ -116,7 +117,7 @@ TEST(TransformerEncoderLayer, ShapeErrorNamesTheCallersLine) {
   auto src = b.input("src", "f32[2, 5, 16]");
   TransformerEncoderLayer layer(b, "enc", small());
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; layer(src); });
+  std::string msg = error_of([&] { line = __LINE__, layer(src); });
   EXPECT_NE(msg.find("TransformerEncoderLayer 'enc': src must be f32[batch, length, 4], but got f32[2, 5, 16]"),
             std::string::npos)
       << msg;
@@ -129,7 +130,7 @@ TEST(TransformerDecoderLayer, MemoryFromAnotherBatchIsAnErrorAtTheCallersLine) {
   auto memory = b.input("memory", "f32[3, 5, 4]");
   TransformerDecoderLayer layer(b, "dec", small());
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; layer(tgt, memory); });
+  std::string msg = error_of([&] { line = __LINE__, layer(tgt, memory); });
   EXPECT_NE(msg.find("TransformerDecoderLayer 'dec': memory must be f32[2, length, 4], but got f32[3, 5, 4]"),
             std::string::npos)
       << msg;
@@ -142,8 +143,33 @@ TEST(Transformer, ShapeErrorNamesTheCallersLine) {
   auto tgt = b.input("tgt", "f32[C, T, 4]");
   Transformer model(b, "model", small_transformer());
   int line = 0;
-  std::string msg = error_of([&] { line = __LINE__; model(src, tgt); });
+  std::string msg = error_of([&] { line = __LINE__, model(src, tgt); });
   EXPECT_NE(msg.find("Transformer 'model': tgt must be f32[B, length, 4], but got f32[C, T, 4]"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
+}
+
+TEST(TransformerEncoder, ShapeErrorNamesTheCallersLine) {
+  Builder b("g");
+  auto src = b.input("src", "f32[2, 5, 6]");
+  TransformerEncoder encoder(b, "encoder", small(), 2);
+  int line = 0;
+  std::string msg = error_of([&] { line = __LINE__, encoder(src); });
+  EXPECT_NE(msg.find("TransformerEncoder 'encoder': src must be f32[batch, length, 4], but got f32[2, 5, 6]"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
+}
+
+TEST(TransformerDecoder, ShapeErrorNamesTheCallersLine) {
+  Builder b("g");
+  auto tgt = b.input("tgt", "f32[2, 3, 4]");
+  auto memory = b.input("memory", "i64[2, 5, 4]");
+  TransformerDecoder decoder(b, "decoder", small(), 2);
+  int line = 0;
+  std::string msg = error_of([&] { line = __LINE__, decoder(tgt, memory); });
+  EXPECT_NE(msg.find("TransformerDecoder 'decoder': memory must be f32[2, length, 4], but got i64[2, 5, 4]"),
+            std::string::npos)
       << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
 }

@@ -45,8 +45,9 @@ Graph seq2seq_attention_model() {
   Tensor src = b.input("src", "i64[B, S]");
   Tensor src_lengths = b.input("src_lengths", "i64[B]");
   Tensor tgt_in = b.input("tgt_in", "i64[B, T]");
-  nn::Seq2SeqAttention model(b, "model", {.src_vocab = 30, .tgt_vocab = 40, .embed_dim = 16, .hidden_size = 32,
-                                          .attention = nn::AttentionKind::additive});
+  nn::Seq2SeqAttention model(
+      b, "model",
+      {.src_vocab = 30, .tgt_vocab = 40, .embed_dim = 16, .hidden_size = 32, .attention = nn::AttentionKind::additive});
   nn::Seq2SeqAttentionOutput r = model(src, tgt_in, src_lengths);
   b.output("logits", r.logits);
   b.output("attention", r.weights);  // [B, T, S]: a heatmap of where each output step looked
@@ -56,7 +57,7 @@ Graph seq2seq_attention_model() {
 // --- 4.2 Self-attention by hand: queries, keys and values -----------------------------------------
 
 Tensor self_attention(const Tensor& x, const nn::Linear& w_q, const nn::Linear& w_k, const nn::Linear& w_v) {
-  Tensor q = w_q(x), k = w_k(x), v = w_v(x);                  // [B, T, d_k] each
+  Tensor q = w_q(x), k = w_k(x), v = w_v(x);  // [B, T, d_k] each
   double d_k = static_cast<double>(q.dim(-1).value());
   Tensor scores = matmul(q, k, {.transpose_b = true}) / std::sqrt(d_k);  // [B, T, T]: q_i · k_j
   Tensor weights = softmax(scores, -1);                                  // each row sums to 1
@@ -75,9 +76,9 @@ struct EncoderLayer {
 
   Tensor operator()(const Tensor& x, const Tensor& padding) const {
     Tensor a = self_attn(x, x, x, {.key_padding_mask = padding});  // multi-head self-attention
-    Tensor h = norm1(x + a);                                        // residual, then layer norm
-    Tensor f = linear2(relu(linear1(h)));                           // position-wise feed-forward
-    return norm2(h + f);                                            // residual, then layer norm
+    Tensor h = norm1(x + a);                                       // residual, then layer norm
+    Tensor f = linear2(relu(linear1(h)));                          // position-wise feed-forward
+    return norm2(h + f);                                           // residual, then layer norm
   }
 
   nn::MultiHeadAttention self_attn;
@@ -100,10 +101,11 @@ struct TranslationModel {
   Tensor operator()(const Tensor& src, const Tensor& src_padding, const Tensor& tgt_in) const {
     Tensor s = positions(src_embed(src));  // embeddings + positional encoding
     Tensor t = positions(tgt_embed(tgt_in));
-    Tensor y = transformer(s, t, {.src_key_padding_mask = src_padding,
-                                  .memory_key_padding_mask = src_padding,
-                                  .causal_tgt = true});  // masked self-attention in the decoder
-    return generator(y);                                 // final linear layer
+    Tensor y = transformer(s, t,
+                           {.src_key_padding_mask = src_padding,
+                            .memory_key_padding_mask = src_padding,
+                            .causal_tgt = true});  // masked self-attention in the decoder
+    return generator(y);                           // final linear layer
   }
 
   int64_t d_model;
@@ -118,7 +120,7 @@ Graph translation_model() {
   Tensor src = b.input("src", "i64[B, S]");
   Tensor src_padding = b.input("src_padding", "bool[B, S]");  // true = padding
   Tensor tgt_in = b.input("tgt_in", "i64[B, T]");
-  Tensor tgt_out = b.input("tgt_out", "i64[B, T]");            // tgt_in shifted left; -100 = ignore
+  Tensor tgt_out = b.input("tgt_out", "i64[B, T]");  // tgt_in shifted left; -100 = ignore
 
   nn::TransformerOptions options;
   options.layer = {.d_model = 32, .nhead = 4, .dim_feedforward = 64, .dropout = 0.1};
