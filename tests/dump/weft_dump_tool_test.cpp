@@ -1,4 +1,5 @@
 // The weft-dump executable: exit codes, one-line errors on stderr, and each output format.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -23,6 +24,9 @@ struct RunResult {
   std::string out;
   std::string err;
 };
+
+/// A path quoted for the shell (the test paths hold no quotes).
+std::string q(const fs::path& p) { return fmt::format("'{}'", p.string()); }
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -50,8 +54,7 @@ class WeftDumpTool : public ::testing::Test {
   /// Runs `env weft-dump args` through the shell, capturing stdout and stderr.
   RunResult run(const std::string& args, const std::string& env = "") {
     fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    std::string cmd = env + (env.empty() ? "" : " ") + "'" + tool_.string() + "' " + args + " >'" + out.string() +
-                      "' 2>'" + err.string() + "'";
+    std::string cmd = fmt::format("{} {} {} >{} 2>{}", env, q(tool_), args, q(out), q(err));
     int raw = std::system(cmd.c_str());
     RunResult r;
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -77,7 +80,7 @@ TEST_F(WeftDumpTool, HelpExitsZeroAndListsTheOptions) {
 }
 
 TEST_F(WeftDumpTool, MissingFileExitsOneWithOneLineNamingIt) {
-  RunResult r = run("'" + (dir_ / "nope.weft").string() + "'");
+  RunResult r = run(q(dir_ / "nope.weft"));
   EXPECT_EQ(r.status, 1);
   EXPECT_TRUE(r.out.empty());
   EXPECT_EQ(lines(r.err), 1) << r.err;
@@ -87,34 +90,34 @@ TEST_F(WeftDumpTool, MissingFileExitsOneWithOneLineNamingIt) {
 
 TEST_F(WeftDumpTool, MalformedFileExitsOneNamingTheFile) {
   std::ofstream(dir_ / "bad.weft") << "weft 1\ngraph g(x: f32[2) -> (";
-  RunResult r = run("'" + (dir_ / "bad.weft").string() + "'");
+  RunResult r = run(q(dir_ / "bad.weft"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("bad.weft"), std::string::npos) << r.err;
 }
 
 TEST_F(WeftDumpTool, UsageErrorsExitTwo) {
-  RunResult unknown = run("--frobnicate '" + model_ + "'");
+  RunResult unknown = run("--frobnicate " + q(model_));
   EXPECT_EQ(unknown.status, 2);
   EXPECT_NE(unknown.err.find("unknown option '--frobnicate'"), std::string::npos) << unknown.err;
   EXPECT_EQ(run("").status, 2);
-  RunResult format = run("--format png '" + model_ + "'");
+  RunResult format = run("--format png " + q(model_));
   EXPECT_EQ(format.status, 2);
   EXPECT_NE(format.err.find("--format must be text, dot or svg, but got 'png'"), std::string::npos) << format.err;
-  RunResult depth = run("--format dot --depth zero '" + model_ + "'");
+  RunResult depth = run("--format dot --depth zero " + q(model_));
   EXPECT_EQ(depth.status, 2);
   EXPECT_NE(depth.err.find("--depth"), std::string::npos) << depth.err;
-  EXPECT_EQ(run("'" + model_ + "' --format").status, 2);
+  EXPECT_EQ(run(q(model_) + " --format").status, 2);
 }
 
 TEST_F(WeftDumpTool, TextFormatPrintsTheTextIR) {
-  RunResult r = run("'" + model_ + "'");
+  RunResult r = run(q(model_));
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, print_graph(read_graph_file(model_)));
 }
 
 TEST_F(WeftDumpTool, DotFormatWritesToTheOutputFile) {
   std::string out = (dir_ / "mlp.dot").string();
-  RunResult r = run("'" + model_ + "' --format=dot -o '" + out + "'");
+  RunResult r = run(q(model_) + " --format=dot -o " + q(out));
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(r.out.empty());
   std::string dot = slurp(out);
@@ -125,7 +128,7 @@ TEST_F(WeftDumpTool, DotFormatWritesToTheOutputFile) {
 TEST_F(WeftDumpTool, SvgIsRenderedByGraphviz) {
   if (std::system("command -v dot >/dev/null 2>&1") != 0) GTEST_SKIP() << "Graphviz's dot is not installed";
   std::string out = (dir_ / "mlp.svg").string();
-  RunResult r = run("'" + model_ + "' --format svg --depth 1 -o '" + out + "'");
+  RunResult r = run(q(model_) + " --format svg --depth 1 -o " + q(out));
   EXPECT_EQ(r.status, 0) << r.err;
   std::string svg = slurp(out);
   EXPECT_NE(svg.find("<svg"), std::string::npos);
@@ -133,7 +136,7 @@ TEST_F(WeftDumpTool, SvgIsRenderedByGraphviz) {
 }
 
 TEST_F(WeftDumpTool, SvgWithoutGraphvizSaysWhatIsMissing) {
-  RunResult r = run("'" + model_ + "' --format svg -o '" + (dir_ / "x.svg").string() + "'", "PATH=/nonexistent");
+  RunResult r = run(q(model_) + " --format svg -o " + q(dir_ / "x.svg"), "PATH=/nonexistent");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("`dot`"), std::string::npos) << r.err;
@@ -141,7 +144,7 @@ TEST_F(WeftDumpTool, SvgWithoutGraphvizSaysWhatIsMissing) {
 }
 
 TEST_F(WeftDumpTool, StatsPrintsTheReportInsteadOfTheGraph) {
-  RunResult r = run("--stats '" + model_ + "'");
+  RunResult r = run("--stats " + q(model_));
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("flops: 407050*B = 1628200"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("parameters: 203530 elements"), std::string::npos) << r.out;
@@ -163,7 +166,7 @@ SafetensorsFile mlp_weights(std::vector<int64_t> fc2_weight_shape) {
 TEST_F(WeftDumpTool, MatchingWeightsExitZero) {
   std::string w = (dir_ / "w.safetensors").string();
   write_safetensors_atomic(w, mlp_weights({10, 256}));
-  RunResult r = run("'" + model_ + "' --weights '" + w + "'");
+  RunResult r = run(q(model_) + " --weights " + q(w));
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("all 4 parameters of graph 'mlp' match"), std::string::npos) << r.out;
 }
@@ -173,7 +176,7 @@ TEST_F(WeftDumpTool, MismatchedWeightsExitOneAndNameTheParameter) {
   SafetensorsFile f = mlp_weights({256, 10});
   f.tensors.erase(f.tensors.begin() + 1);  // no fc1.bias
   write_safetensors_atomic(w, f);
-  RunResult r = run("'" + model_ + "' --weights '" + w + "'");
+  RunResult r = run(q(model_) + " --weights " + q(w));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("missing:    fc1.bias (f32[256])"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("fc2.weight is f32[10, 256] in the graph but f32[256, 10] in the file"), std::string::npos)
