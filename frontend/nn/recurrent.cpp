@@ -80,7 +80,9 @@ LayerRun scan_layer(bool lstm, const RecurrentWeights& w, const Tensor& x, const
   Tensor projected = project(x, w.weight_ih, w.bias_ih, loc);  // [batch, T, gates]
 
   Builder body(body_name);
-  auto body_scope = open_scope(body, scope, loc);  // the step's nodes print with the layer's scope
+  auto body_scope = open_scope(body, scope, loc);    // the step's nodes print with the layer's scope
+  for (const std::string& symbol : batch.symbols())  // the body's batch keeps the graph's bound
+    if (const SymbolDecl* decl = x.builder().graph().find_symbol(symbol)) body.symbol(symbol, decl->bound, loc);
   Tensor h = body.input("h", DType::f32, {batch, hidden}, loc);
   Tensor c = lstm ? body.input("c", DType::f32, {batch, hidden}, loc) : Tensor();
   Tensor x_t = body.input("x_t", DType::f32, {batch, gates}, loc);

@@ -232,6 +232,35 @@ TEST(LlvmGemm, AppliesEpilogueOnceAfterTheLastBlock) {
   }
 }
 
+TEST(LlvmGemm, ResultsDoNotDependOnTiling) {
+  // Rows 7.. and columns 5.. computed as their own product (so every micro-tile and task
+  // boundary moves) are bit-identical to the same elements of the whole product: each element
+  // is summed in the same order however the output is cut, and so however many threads run.
+  const int64_t m = 300, n = 200, k = 700;
+  std::vector<float> a = random_vector(m * k, 11), b = random_vector(k * n, 12);
+  std::vector<float> whole(m * n), part(m * n);
+  GemmArgs args;
+  args.a = a.data();
+  args.b = b.data();
+  args.c = whole.data();
+  args.m = m;
+  args.n = n;
+  args.k = k;
+  args.lda = k;
+  args.ldb = n;
+  args.ldc = n;
+  plain_kernel(false, false)(args);
+  args.a = a.data() + 7 * k;
+  args.b = b.data() + 5;
+  args.c = part.data() + 7 * n + 5;
+  args.m = m - 7;
+  args.n = n - 5;
+  plain_kernel(false, false)(args);
+  for (int64_t i = 7; i < m; ++i) {
+    for (int64_t j = 5; j < n; ++j) ASSERT_EQ(part[i * n + j], whole[i * n + j]) << i << "," << j;
+  }
+}
+
 TEST(LlvmGemm, RejectsBadArguments) {
   float x[4] = {};
   GemmArgs args;

@@ -104,6 +104,23 @@ TEST(LSTM, RunsOneScanPerLayerWhateverTheLength) {
   EXPECT_EQ(count("f32[B, T, 3]").second, nodes);
 }
 
+TEST(LSTM, TheStepBodyKeepsTheBatchBoundAndTheLayerScope) {
+  Builder b("g");
+  auto x = b.input("x", "f32[B<=8, T, 3]");
+  LSTM lstm(b, "lstm", 3, 4);
+  b.output("y", lstm(x).output);
+  int scans = 0;
+  for (const Node& n : b.graph().nodes()) {
+    if (n.op != OpKind::scan) continue;
+    ++scans;
+    ASSERT_NE(n.body->find_symbol("B"), nullptr);
+    EXPECT_EQ(n.body->find_symbol("B")->bound, 8);
+    EXPECT_EQ(n.body->nodes()[0].scope, "lstm");
+    EXPECT_EQ(n.scope, "lstm");
+  }
+  EXPECT_EQ(scans, 1);
+}
+
 TEST(LSTM, SequenceEqualsSteppingEveryLayer) {
   Builder b("g");
   auto x = b.input("x", "f32[2, 3, 3]");

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "frontend/trainer.h"
 #include "tests/train/train_testing.h"
 

@@ -1,0 +1,485 @@
+/** \file
+ * Views, the lowering of region bodies to terms, and the coalescing of the iteration space. See
+ * region_terms.h.
+ */
+#include "backends/llvm/region_terms.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "ir/ops.h"
+
+namespace weft::llvm_backend {
+
+namespace {
+
+bool is_one(const Dim& d) { return d.is_static() && d.value() == 1; }
+
+/// Strides of static-1 axes never matter; zeroing them makes equal views compare equal.
+View normalized(View v) {
+  for (size_t i = 0; i < v.shape.size(); ++i)
+    if (is_one(v.shape[i])) v.strides[i] = Dim(0);
+  return v;
+}
+
+Dim product(const Shape& s, size_t begin, size_t end) {
+  Dim p(1);
+  for (size_t i = begin; i < end; ++i) p = p * s[i];
+  return p;
+}
+
+/// Thrown inside the lowering to give up on a region; caught by lower_region.
+struct Unsupported {
+  std::string reason;
+};
+
+}  // namespace
+
+View row_major_view(const Shape& shape) {
+  View v{shape, std::vector<Dim>(shape.size(), Dim(0)), {}};
+  Dim stride(1);
+  for (size_t i = shape.size(); i-- > 0;) {
+    v.strides[i] = stride;
+    stride = stride * shape[i];
+  }
+  return normalized(std::move(v));
+}
+
+View broadcast_view(const View& v, const Shape& to) {
+  View out{to, std::vector<Dim>(to.size(), Dim(0)), v.offset};
+  size_t lead = to.size() - v.shape.size();
+  for (size_t i = 0; i < v.shape.size(); ++i)
+    if (v.shape[i] == to[i + lead]) out.strides[i + lead] = v.strides[i];
+  return normalized(std::move(out));
+}
+
+View transpose_view(const View& v, const std::vector<int64_t>& perm) {
+  auto rank = static_cast<int64_t>(v.shape.size());
+  View out{{}, {}, v.offset};
+  for (int64_t p : perm) {
+    int64_t a = p < 0 ? p + rank : p;
+    out.shape.push_back(v.shape[a]);
+    out.strides.push_back(v.strides[a]);
+  }
+  return out;
+}
+
+std::optional<View> reshape_view(const View& v, const Shape& to) {
+  // NumPy's no-copy reshape: cut both shapes into groups of equal products; each group of the
+  // old shape must be contiguous in itself, and the new axes of the group get its strides.
+  std::vector<size_t> old_axes;
+  for (size_t i = 0; i < v.shape.size(); ++i)
+    if (!is_one(v.shape[i])) old_axes.push_back(i);
+  std::vector<size_t> new_axes;
+  for (size_t i = 0; i < to.size(); ++i)
+    if (!is_one(to[i])) new_axes.push_back(i);
+  View out{to, std::vector<Dim>(to.size(), Dim(0)), v.offset};
+  size_t oi = 0, ni = 0;
+  while (oi < old_axes.size() && ni < new_axes.size()) {
+    size_t oj = oi + 1, nj = ni + 1;
+    Dim op = v.shape[old_axes[oi]], np = to[new_axes[ni]];
+    while (!(op == np)) {
+      if (op.divided_by(np) && nj < new_axes.size()) {
+        np = np * to[new_axes[nj++]];
+      } else if (np.divided_by(op) && oj < old_axes.size()) {
+        op = op * v.shape[old_axes[oj++]];
+      } else {
+        return std::nullopt;
+      }
+    }
+    for (size_t k = oi; k + 1 < oj; ++k)
+      if (!(v.strides[old_axes[k]] == v.strides[old_axes[k + 1]] * v.shape[old_axes[k + 1]])) return std::nullopt;
+    Dim stride = v.strides[old_axes[oj - 1]];
+    for (size_t k = nj; k-- > ni;) {
+      out.strides[new_axes[k]] = stride;
+      stride = stride * to[new_axes[k]];
+    }
+    oi = oj;
+    ni = nj;
+  }
+  if (oi != old_axes.size() || ni != new_axes.size()) return std::nullopt;
+  return normalized(std::move(out));
+}
+
+bool codegen_supports(DType dtype) {
+  return dtype == DType::f32 || dtype == DType::f64 || dtype == DType::i32 || dtype == DType::i64 ||
+         dtype == DType::boolean;
+}
+
+std::vector<std::string> symbols_used(const Graph& body) {
+  std::set<std::string> used;
+  auto use = [&](const Shape& s) {
+    for (const Dim& d : s)
+      for (const std::string& name : d.symbols()) used.insert(name);
+  };
+  for (size_t v = 0; v < body.num_values(); ++v) use(body.type(static_cast<ValueId>(v)).shape);
+  for (const Node& n : body.nodes())
+    for (const auto& [name, value] : n.attrs.items())
+      if (const Shape* s = std::get_if<Shape>(&value)) use(*s);
+  return {used.begin(), used.end()};
+}
+
+namespace {
+
+/// One step of the index map from a value's space towards the region's space.
+struct Transform {
+  enum Kind : uint8_t { broadcast, transpose, reshape } kind;
+  Shape to;
+  std::vector<int64_t> perm;
+};
+
+using Path = std::vector<Transform>;
+
+std::string path_key(const Path& path) {
+  std::string key;
+  for (const Transform& t : path) {
+    key += t.kind == Transform::broadcast ? 'b' : t.kind == Transform::transpose ? 't' : 'r';
+    key += shape_str(t.to);
+    for (int64_t p : t.perm) key += fmt::format(",{}", p);
+    key += ';';
+  }
+  return key;
+}
+
+View apply(View v, const Path& path) {
+  for (const Transform& t : path) {
+    switch (t.kind) {
+      case Transform::broadcast:
+        v = broadcast_view(v, t.to);
+        break;
+      case Transform::transpose:
+        v = transpose_view(v, t.perm);
+        break;
+      case Transform::reshape: {
+        std::optional<View> r = reshape_view(v, t.to);
+        if (!r)
+          throw Unsupported{fmt::format("a reshape to {} of a transposed or broadcast view is not a strided view",
+                                        shape_str(t.to))};
+        v = *r;
+        break;
+      }
+    }
+  }
+  return v;
+}
+
+Path prepend(Transform t, const Path& rest) {
+  Path p{std::move(t)};
+  p.insert(p.end(), rest.begin(), rest.end());
+  return p;
+}
+
+bool same_view(const View& a, const View& b) {
+  auto off = [](std::vector<Dim> o) {
+    std::erase_if(o, [](const Dim& d) { return d == Dim(0); });
+    std::sort(o.begin(), o.end());
+    return o;
+  };
+  return a.strides == b.strides && off(a.offset) == off(b.offset);
+}
+
+class Lowerer {
+ public:
+  Lowerer(const Graph& body, const std::string& kind) : g_(body) { r_.kind = kind; }
+
+  LoweredRegion run() {
+    r_.symbols = symbols_used(g_);
+    r_.num_inputs = static_cast<int>(g_.inputs().size());
+    for (size_t v = 0; v < g_.num_values(); ++v) {
+      const TensorType& t = g_.type(static_cast<ValueId>(v));
+      if (!codegen_supports(t.dtype)) throw Unsupported{fmt::format("generated code has no {} values", t.str())};
+    }
+    if (r_.kind == "loop") {
+      space_ = g_.type(g_.outputs().at(0).value).shape;
+      classes_.assign(space_.size(), AxisClass::inner);
+    } else if (r_.kind == "reduction") {
+      setup_reduction();
+    } else if (r_.kind == "matmul") {
+      setup_matmul();
+    } else {
+      throw Unsupported{fmt::format("'{}' is not a region kind", r_.kind)};
+    }
+    for (size_t k = 0; k < g_.outputs().size(); ++k) lower_output(static_cast<int>(k));
+    for (Reduction& red : r_.reductions) red.stage = 1 + stage_of(red.operand);  // in dependency order
+    coalesce();
+    return std::move(r_);
+  }
+
+ private:
+  void setup_reduction() {
+    for (const Node& n : g_.nodes()) {
+      if (op_def(n.op).fusion != FusionKind::reduction) continue;
+      space_ = g_.type(n.operands[0]).shape;
+      int rank = static_cast<int>(space_.size());
+      std::vector<int> axes;
+      if (n.op == OpKind::argmax) {
+        axes.push_back(normalize_axis(n.attrs.get_int("axis"), rank, "argmax"));
+      } else {
+        for (int64_t a : n.attrs.get_ints("axes")) axes.push_back(normalize_axis(a, rank, "reduce"));
+        if (axes.empty())
+          for (int i = 0; i < rank; ++i) axes.push_back(i);
+      }
+      classes_.assign(space_.size(), AxisClass::outer);
+      for (int a : axes) classes_[a] = AxisClass::inner;
+      for (int i = 0; i < rank; ++i) {
+        if (classes_[i] == AxisClass::outer) row_.push_back(space_[i]);
+        row_keep_.push_back(classes_[i] == AxisClass::outer ? space_[i] : Dim(1));
+      }
+      return;
+    }
+    throw Unsupported{"a reduction region without a reduction"};
+  }
+
+  void setup_matmul() {
+    for (const Node& n : g_.nodes())
+      if (n.op == OpKind::matmul) r_.matmul = &n;
+    if (!r_.matmul) throw Unsupported{"a matmul region without a matmul"};
+    const TensorType& out = g_.type(r_.matmul->results[0]);
+    if (out.dtype != DType::f32) throw Unsupported{fmt::format("the generated GEMM is f32 only, not {}", out.str())};
+    space_ = out.shape;
+    classes_.assign(space_.size(), AxisClass::outer);
+    classes_.back() = AxisClass::inner;
+    for (size_t k = 0; k < g_.outputs().size() && r_.gemm_output < 0; ++k)
+      if (g_.type(g_.outputs()[k].value).dtype == DType::f32) r_.gemm_output = static_cast<int>(k);
+    if (r_.gemm_output < 0) throw Unsupported{"a matmul region needs an f32 output to accumulate in"};
+  }
+
+  /// The path from an output's space to the region's space.
+  Path output_path(const Shape& shape) const {
+    if (shape == space_) return {};
+    if (r_.kind == "reduction") {
+      if (shape == row_keep_) return {Transform{Transform::broadcast, space_, {}}};
+      if (shape == row_) return {Transform{Transform::reshape, row_keep_, {}}, Transform{Transform::broadcast, space_, {}}};
+      Dim n = num_elements(shape);
+      if (n.is_static() && n.value() <= 1)
+        return {Transform{Transform::reshape, Shape(space_.size(), Dim(1)), {}},
+                Transform{Transform::broadcast, space_, {}}};
+    }
+    throw Unsupported{fmt::format("an output of shape {} in a {} region over {}", shape_str(shape), r_.kind,
+                                  shape_str(space_))};
+  }
+
+  void lower_output(int k) {
+    ValueId v = g_.outputs()[k].value;
+    const TensorType& t = g_.type(v);
+    Path path = output_path(t.shape);
+    View view = apply(row_major_view(t.shape), path);
+    int access = add_access(Access{k, true, -1, t.dtype, view.strides, view.offset});
+    r_.stores.push_back(Store{k, lower(v, path), access});
+  }
+
+  int add_access(Access a) {
+    r_.accesses.push_back(std::move(a));
+    return static_cast<int>(r_.accesses.size()) - 1;
+  }
+
+  int add_term(Term t) {
+    r_.terms.push_back(std::move(t));
+    return static_cast<int>(r_.terms.size()) - 1;
+  }
+
+  int lower(ValueId v, const Path& path) {
+    std::string key = fmt::format("{}|{}", v, path_key(path));
+    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+    int term = lower_uncached(v, path);
+    memo_.emplace(std::move(key), term);
+    return term;
+  }
+
+  int lower_uncached(ValueId v, const Path& path) {
+    const ValueInfo& info = g_.value(v);
+    const TensorType& type = g_.type(v);
+    if (info.kind != ValueKind::result) {
+      if (info.kind != ValueKind::input) throw Unsupported{"a region body reads a parameter"};
+      View view = apply(row_major_view(type.shape), path);
+      Term t{TermKind::load, type.dtype};
+      t.access = add_access(Access{info.owner, false, -1, type.dtype, view.strides, view.offset});
+      return add_term(std::move(t));
+    }
+    const Node& n = g_.nodes()[info.owner];
+    if (n.op == OpKind::matmul) {
+      if (&n != r_.matmul || !same_view(apply(row_major_view(type.shape), path), row_major_view(space_)))
+        throw Unsupported{"the matmul's result is read at another index than its own"};
+      return add_term(Term{TermKind::gemm, type.dtype});
+    }
+    switch (op_def(n.op).fusion) {
+      case FusionKind::elementwise:
+        return lower_elementwise(n, type, path);
+      case FusionKind::reduction:
+        return lower_reduction_result(n, type, path);
+      default:
+        break;
+    }
+    switch (n.op) {
+      case OpKind::reshape:
+        return lower(n.operands[0], prepend(Transform{Transform::reshape, type.shape, {}}, path));
+      case OpKind::broadcast:
+        return lower(n.operands[0], prepend(Transform{Transform::broadcast, type.shape, {}}, path));
+      case OpKind::transpose:
+        return lower(n.operands[0], prepend(Transform{Transform::transpose, type.shape, n.attrs.get_ints("perm")}, path));
+      case OpKind::constant:
+        return lower_constant(n, type, path);
+      case OpKind::iota: {
+        int rank = type.rank();
+        View view{type.shape, std::vector<Dim>(rank, Dim(0)), {}};
+        view.strides[normalize_axis(n.attrs.get_int("axis"), rank, "iota")] = Dim(1);
+        view = apply(normalized(view), path);
+        Term t{TermKind::iota, type.dtype};
+        t.access = add_access(Access{-1, false, -1, DType::i64, view.strides, view.offset});
+        return add_term(std::move(t));
+      }
+      default:
+        throw Unsupported{fmt::format("generated regions have no {}", op_name(n.op))};
+    }
+  }
+
+  int lower_elementwise(const Node& n, const TensorType& type, const Path& path) {
+    Term t{TermKind::op, type.dtype};
+    t.node = &n;
+    for (ValueId u : n.operands) {
+      const Shape& su = g_.type(u).shape;
+      t.operands.push_back(su == type.shape ? lower(u, path)
+                                            : lower(u, prepend(Transform{Transform::broadcast, type.shape, {}}, path)));
+    }
+    return add_term(std::move(t));
+  }
+
+  int lower_constant(const Node& n, const TensorType& type, const Path& path) {
+    const std::vector<double>& values = n.attrs.get_reals("value");
+    if (values.size() == 1) {
+      Term t{TermKind::scalar, type.dtype};
+      t.value = values[0];
+      return add_term(std::move(t));
+    }
+    View view = apply(row_major_view(type.shape), path);
+    r_.constants.push_back(ConstantData{type.dtype, values});
+    Term t{TermKind::load, type.dtype};
+    t.access = add_access(Access{-1, false, static_cast<int>(r_.constants.size()) - 1, type.dtype, view.strides, view.offset});
+    return add_term(std::move(t));
+  }
+
+  int lower_reduction_result(const Node& n, const TensorType& type, const Path& path) {
+    if (r_.kind != "reduction") throw Unsupported{"a reduction outside a reduction region"};
+    if (!(g_.type(n.operands[0]).shape == space_))
+      throw Unsupported{"the reductions of a region reduce one shape"};
+    // The row identity: the value for the row being computed, constant along the reduced axes.
+    View want{space_, std::vector<Dim>(space_.size(), Dim(0)), {}};
+    Dim stride(1);
+    for (size_t i = space_.size(); i-- > 0;)
+      if (classes_[i] == AxisClass::outer) {
+        want.strides[i] = stride;
+        stride = stride * space_[i];
+      }
+    if (!same_view(apply(row_major_view(type.shape), path), normalized(want)))
+      throw Unsupported{"a reduction's result is read at another row than its own"};
+    auto it = reduction_of_.find(&n);
+    if (it == reduction_of_.end()) {
+      Reduction red{n.op, g_.type(n.operands[0]).dtype, lower(n.operands[0], {}), 1};
+      r_.reductions.push_back(red);
+      it = reduction_of_.emplace(&n, static_cast<int>(r_.reductions.size()) - 1).first;
+    }
+    Term t{TermKind::row_value, type.dtype};
+    t.reduction = it->second;
+    return add_term(std::move(t));
+  }
+
+  /// The latest stage whose row values `term` reads (0: none). Reductions are numbered after their
+  /// operands, so a row value's own stage is final when a later term asks for it.
+  int stage_of(int term) {
+    if (stage_memo_.size() < r_.terms.size()) stage_memo_.resize(r_.terms.size(), -1);
+    if (stage_memo_[term] >= 0) return stage_memo_[term];
+    const Term& t = r_.terms[term];
+    int s = 0;
+    if (t.kind == TermKind::row_value) s = r_.reductions[t.reduction].stage;
+    for (int o : t.operands) s = std::max(s, stage_of(o));
+    return stage_memo_[term] = s;
+  }
+
+  /// Merges axes that every access walks as one; drops static 1s. See the file comment.
+  void coalesce() {
+    std::vector<std::vector<size_t>> groups;  // old axes per new axis
+    std::vector<AxisClass> group_class;
+    for (AxisClass c : {AxisClass::outer, AxisClass::inner}) {
+      std::vector<size_t> axes;
+      for (size_t i = 0; i < space_.size(); ++i)
+        if (classes_[i] == c && !is_one(space_[i])) axes.push_back(i);
+      for (size_t i : axes) {
+        bool merge = !groups.empty() && group_class.back() == c;
+        for (size_t k = 0; merge && k < r_.accesses.size(); ++k) {
+          const auto& st = r_.accesses[k].strides;
+          merge = st[groups.back().back()] == st[i] * space_[i];
+        }
+        if (merge) {
+          groups.back().push_back(i);
+        } else {
+          groups.push_back({i});
+          group_class.push_back(c);
+        }
+      }
+      // A loop region's last axis is its vector axis; the others are its rows.
+      bool needs_inner = c == AxisClass::inner && r_.kind != "loop";
+      if (needs_inner && (group_class.empty() || group_class.back() != AxisClass::inner)) {
+        groups.push_back({});
+        group_class.push_back(AxisClass::inner);
+      }
+    }
+    if (r_.kind == "loop") {
+      if (groups.empty()) {
+        groups.push_back({});
+        group_class.push_back(AxisClass::inner);
+      }
+      for (auto& c : group_class) c = AxisClass::outer;
+      group_class.back() = AxisClass::inner;
+    }
+    Shape space;
+    for (const auto& g : groups) {
+      Dim size(1);
+      for (size_t i : g) size = size * space_[i];
+      space.push_back(size);
+    }
+    for (Access& a : r_.accesses) {
+      std::vector<Dim> st;
+      for (const auto& g : groups) st.push_back(g.empty() ? Dim(0) : a.strides[g.back()]);
+      a.strides = std::move(st);
+    }
+    r_.space = std::move(space);
+    r_.axis_class = std::move(group_class);
+    WEFT_CHECK(r_.space.size() <= 64, "a region with more than 64 axes");
+    uint64_t outer_mask = 0;
+    for (size_t d = 0; d < r_.axis_class.size(); ++d)
+      if (r_.axis_class[d] == AxisClass::outer) outer_mask |= uint64_t{1} << d;
+    uint64_t all = r_.space.size() == 64 ? ~uint64_t{0} : (uint64_t{1} << r_.space.size()) - 1;
+    for (Term& t : r_.terms) {  // operands come before the terms reading them
+      if (t.access >= 0)
+        for (size_t d = 0; d < r_.space.size(); ++d)
+          if (!(r_.accesses[t.access].strides[d] == Dim(0))) t.depends |= uint64_t{1} << d;
+      for (int o : t.operands) t.depends |= r_.terms[o].depends;
+      if (t.kind == TermKind::row_value) t.depends |= outer_mask;
+      if (t.kind == TermKind::gemm) t.depends = all;
+    }
+  }
+
+  const Graph& g_;
+  LoweredRegion r_;
+  Shape space_, row_, row_keep_;
+  std::vector<AxisClass> classes_;
+  std::map<std::string, int> memo_;
+  std::map<const Node*, int> reduction_of_;
+  std::vector<int> stage_memo_;
+};
+
+}  // namespace
+
+LowerResult lower_region(const Graph& body, const std::string& kind) {
+  if (body.outputs().empty()) return {std::nullopt, "a region without outputs"};
+  try {
+    return {Lowerer(body, kind).run(), {}};
+  } catch (const Unsupported& u) {
+    return {std::nullopt, u.reason};
+  }
+}
+
+}  // namespace weft::llvm_backend

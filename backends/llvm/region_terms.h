@@ -1,0 +1,132 @@
+/** \file
+ * Lowering a fused region's body into terms over one iteration space: the step between the graph
+ * (values with shapes, movement ops) and the loop nests that backends/llvm emits.
+ *
+ * Every load in a region is a strided view of a region input: element i of the iteration space
+ * reads the input at `offset + Σ strides[d]·i[d]`, with strides that are dims (monomials in the
+ * symbols, 0 on broadcast axes). Broadcasts, transposes and reshapes never appear in the terms:
+ * they compose into those views, as they do in NumPy's view arithmetic, by walking each path from
+ * an output back to the inputs. A reshape that cannot be a view (merging axes a transpose or a
+ * broadcast has made non-contiguous) makes the region unsupported, and the caller falls back.
+ *
+ * What remains is a DAG of `Term`s: loads, iotas, scalar constants, elementwise ops, and, in the
+ * other region kinds, the value of a row's reduction or of the matmul accumulator. After lowering,
+ * the iteration space is coalesced: adjacent axes that every access walks as one (a contiguous
+ * [B, T, D] becomes [B·T·D]) are merged and static 1s dropped, so that the innermost loop is as long
+ * as possible and its stride is 0 or 1 for most accesses.
+ *
+ * Region kinds (passes/fuse.h): a loop region's space is its output shape; a reduction region's
+ * is the full shape F of its reductions, its axes split into kept (rows) and reduced classes; a
+ * matmul region's is the matmul's output shape O, split into rows (all but the last axis) and
+ * columns. Nothing here depends on LLVM.
+ */
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace weft::llvm_backend {
+
+/// Element `i` of an index space is at `Σ offset + Σ strides[d]·i[d]` of a tensor's storage.
+struct View {
+  Shape shape;
+  std::vector<Dim> strides;  // one per axis of `shape`, in elements
+  std::vector<Dim> offset;   // a sum of monomials (empty: 0)
+};
+
+View row_major_view(const Shape& shape);
+/// NumPy broadcast (aligned right) of a view to `to`.
+View broadcast_view(const View& v, const Shape& to);
+/// Result axis i is operand axis perm[i].
+View transpose_view(const View& v, const std::vector<int64_t>& perm);
+/// The same elements in row-major order under `to`; nullopt when that is not a strided view.
+std::optional<View> reshape_view(const View& v, const Shape& to);
+
+enum class TermKind : uint8_t {
+  load,       // access `access` of a region input (or of constant data)
+  iota,       // the integer `Σ offset + Σ strides·i` of access `access`, converted to `dtype`
+  scalar,     // the constant `value`
+  op,         // an elementwise op of `node` over `operands`
+  row_value,  // the result of reduction `reduction` for the current row (reduction regions)
+  gemm,       // the matmul's accumulated value (matmul regions)
+};
+
+struct Term {
+  TermKind kind = TermKind::scalar;
+  DType dtype = DType::f32;
+  int access = -1;
+  double value = 0;
+  const Node* node = nullptr;  // op terms: the body node (for its op and attributes)
+  std::vector<int> operands;
+  int reduction = -1;
+  /// Bit d: the term varies along coalesced axis d of the space.
+  uint64_t depends = 0;
+};
+
+/// A strided read or write of a buffer over the (coalesced) iteration space.
+struct Access {
+  int input = -1;       // region input (loads), region output (stores); -1 for iotas and constant data
+  bool output = false;  // a store's access
+  int constant = -1;  // index into LoweredRegion::constants for constant data
+  DType dtype = DType::f32;
+  std::vector<Dim> strides;  // one per axis of the space
+  std::vector<Dim> offset;
+};
+
+struct Store {
+  int output = 0;  // region output index
+  int term = 0;
+  int access = 0;
+};
+
+struct Reduction {
+  OpKind op{};  // reduce_sum, reduce_mean, reduce_max, reduce_min, argmax
+  DType dtype = DType::f32;  // of the operand
+  int operand = 0;           // term at the full level
+  int stage = 1;             // 1 + the latest stage whose row values it reads
+};
+
+/// A non-splat constant's elements, row-major.
+struct ConstantData {
+  DType dtype = DType::f32;
+  std::vector<double> values;
+};
+
+enum class AxisClass : uint8_t { outer, inner };
+
+struct LoweredRegion {
+  std::string kind;                   // "loop", "reduction", "matmul"
+  int num_inputs = 0;                 // the region's buffers are its inputs, then its outputs
+  Shape space;                        // coalesced axes
+  std::vector<AxisClass> axis_class;  // outer: rows (kept axes); inner: columns (reduced axes)
+  std::vector<Term> terms;
+  std::vector<Access> accesses;
+  std::vector<Store> stores;
+  std::vector<Reduction> reductions;
+  std::vector<ConstantData> constants;
+  /// Matmul regions: the matmul node of the body and the output the GEMM accumulates into.
+  const Node* matmul = nullptr;
+  int gemm_output = -1;
+  /// Symbols the region's sizes use, sorted: the order of the `dims` argument of its code.
+  std::vector<std::string> symbols;
+};
+
+/// Lowers `body`, a region of `kind`; a reason in one sentence when the code generators cannot
+/// take it (the caller then runs the region on the interpreter).
+struct LowerResult {
+  std::optional<LoweredRegion> region;
+  std::string unsupported;
+};
+LowerResult lower_region(const Graph& body, const std::string& kind);
+
+/// Whether values of `dtype` can live in generated code (f32, f64, i32, i64, bool).
+bool codegen_supports(DType dtype);
+
+/// The symbols a graph's types and shape attributes use, sorted.
+std::vector<std::string> symbols_used(const Graph& body);
+
+}  // namespace weft::llvm_backend
