@@ -7,6 +7,10 @@
 
 namespace weft {
 
+#ifdef WEFT_HAVE_LLVM
+std::unique_ptr<Backend> make_llvm_backend();  // backends/llvm/llvm_backend.cpp
+#endif
+
 namespace {
 using Factory = std::unique_ptr<Backend> (*)();
 struct Entry {
@@ -15,7 +19,12 @@ struct Entry {
 };
 // Backends register here; later ones (llvm, onednn, cuda) are added as they are built.
 std::vector<Entry>& registry() {
-  static std::vector<Entry> r = {{"interp", [] { return std::unique_ptr<Backend>(new InterpBackend()); }}};
+  static std::vector<Entry> r = {
+      {"interp", [] { return std::unique_ptr<Backend>(new InterpBackend()); }},
+#ifdef WEFT_HAVE_LLVM
+      {"llvm", make_llvm_backend},
+#endif
+  };
   return r;
 }
 }  // namespace

@@ -54,8 +54,8 @@ void save_checkpoint(const std::string& path, const Executable& exe, const Train
   SafetensorsFile file;
   for (const auto& [key, value] : state.metadata)
     if (key.rfind("weft.", 0) == 0)
-      throw Error(fmt::format("save_checkpoint: metadata keys starting with \"weft.\" are reserved, but '{}' was given",
-                              key));
+      throw Error(
+          fmt::format("save_checkpoint: metadata keys starting with \"weft.\" are reserved, but '{}' was given", key));
   file.metadata = state.metadata;
   file.metadata[kFormatKey] = kCheckpointFormat;
   file.metadata[kStepKey] = std::to_string(state.step);
@@ -72,13 +72,15 @@ TrainingState load_checkpoint(const std::string& path, Executable& exe) {
   SafetensorsFile file = read_safetensors(path);
   auto format = file.metadata.find(kFormatKey);
   if (format == file.metadata.end())
-    throw Error(fmt::format("checkpoint '{}': a Weft checkpoint has metadata '{}' = \"{}\", but this safetensors file "
-                            "has no '{}' (is it a weights file rather than a checkpoint?)",
-                            path, kFormatKey, kCheckpointFormat, kFormatKey));
+    throw Error(
+        fmt::format("checkpoint '{}': a Weft checkpoint has metadata '{}' = \"{}\", but this safetensors file "
+                    "has no '{}' (is it a weights file rather than a checkpoint?)",
+                    path, kFormatKey, kCheckpointFormat, kFormatKey));
   if (format->second != kCheckpointFormat)
-    throw Error(fmt::format("checkpoint '{}': this version of Weft reads checkpoint format \"{}\", but the file is "
-                            "\"{}\"",
-                            path, kCheckpointFormat, format->second));
+    throw Error(
+        fmt::format("checkpoint '{}': this version of Weft reads checkpoint format \"{}\", but the file is "
+                    "\"{}\"",
+                    path, kCheckpointFormat, format->second));
 
   // Check everything before changing anything, and report every disagreement at once.
   std::vector<std::string> problems;
@@ -87,9 +89,11 @@ TrainingState load_checkpoint(const std::string& path, Executable& exe) {
   for (const TensorSpec& spec : sig.state) {
     expected.insert(spec.name);
     const TensorBlob* blob = file.find(spec.name);
-    if (!blob) problems.push_back(fmt::format("'{}' ({}) is missing", spec.name, spec.type.str()));
+    if (!blob)
+      problems.push_back(fmt::format("'{}' ({}) is missing", spec.name, spec.type.str()));
     else if (!matches(*blob, spec.type))
-      problems.push_back(fmt::format("'{}' must be {}, but the file has {}", spec.name, spec.type.str(), blob_type(*blob)));
+      problems.push_back(
+          fmt::format("'{}' must be {}, but the file has {}", spec.name, spec.type.str(), blob_type(*blob)));
   }
   for (const TensorBlob& blob : file.tensors)
     if (!expected.count(blob.name))
@@ -97,9 +101,10 @@ TrainingState load_checkpoint(const std::string& path, Executable& exe) {
   if (!problems.empty()) {
     std::string list;
     for (const std::string& p : problems) list += "\n  " + p;
-    throw Error(fmt::format("checkpoint '{}': a checkpoint must hold exactly the executable's state tensors with their "
-                            "types, but {} disagree{}:{}",
-                            path, problems.size(), problems.size() == 1 ? "s" : "", list));
+    throw Error(
+        fmt::format("checkpoint '{}': a checkpoint must hold exactly the executable's state tensors with their "
+                    "types, but {} disagree{}:{}",
+                    path, problems.size(), problems.size() == 1 ? "s" : "", list));
   }
 
   TrainingState state;

@@ -32,7 +32,7 @@ struct TrainingState {
   /// keyed by the step, so the built-in loop keeps it equal to `step`).
   uint64_t rng_offset = 0;
   /// Further string entries (a data loader's position, a note); keys must not start with "weft.".
-  std::map<std::string, std::string> metadata;
+  std::map<std::string, std::string> metadata = {};
 };
 
 constexpr const char* kCheckpointFormat = "weft-checkpoint-1";

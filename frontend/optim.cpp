@@ -46,15 +46,16 @@ bool is_scalar(const TensorType& t) { return t.shape.empty(); }
 void check_inputs(const Graph& g, const OptimizerInputs& in, bool needs_step, const std::string& who) {
   auto describe = [&](ValueId v) { return fmt::format("'{}' ({})", g.value_name(v), g.type(v).str()); };
   if (in.lr == kNoValue || static_cast<size_t>(in.lr) >= g.num_values())
-    throw Error(fmt::format("{}: needs the learning rate as a graph value (an f32 scalar input), but none was given",
-                            who));
+    throw Error(
+        fmt::format("{}: needs the learning rate as a graph value (an f32 scalar input), but none was given", who));
   if (g.type(in.lr).dtype != DType::f32 || !is_scalar(g.type(in.lr)))
     throw Error(fmt::format("{}: the learning rate must be an f32 scalar, but it is {}", who, describe(in.lr)));
   if (!needs_step) return;
   if (in.step == kNoValue || static_cast<size_t>(in.step) >= g.num_values())
-    throw Error(fmt::format("{}: needs the step count as a graph value (an i64 scalar input, 1 for the first update), "
-                            "but none was given",
-                            who));
+    throw Error(
+        fmt::format("{}: needs the step count as a graph value (an i64 scalar input, 1 for the first update), "
+                    "but none was given",
+                    who));
   if (g.type(in.step).dtype != DType::i64 || !is_scalar(g.type(in.step)))
     throw Error(fmt::format("{}: the step count must be an i64 scalar, but it is {}", who, describe(in.step)));
 }
@@ -78,17 +79,20 @@ std::vector<Target> resolve(const Graph& g, const std::vector<ParamGrad>& params
   std::vector<Target> out;
   for (const ParamGrad& pg : params) {
     const ParamDecl* p = g.find_param(pg.name);
-    if (!p) throw Error(fmt::format("{}: can only update parameters, but graph '{}' has none named '{}'", who, g.name(), pg.name));
+    if (!p)
+      throw Error(
+          fmt::format("{}: can only update parameters, but graph '{}' has none named '{}'", who, g.name(), pg.name));
     const TensorType type = g.type(p->value);
     if (!is_float(type.dtype))
-      throw Error(fmt::format("{}: can only update floating-point parameters, but '{}' is {}", who, pg.name, type.str()));
+      throw Error(
+          fmt::format("{}: can only update floating-point parameters, but '{}' is {}", who, pg.name, type.str()));
     if (pg.grad == kNoValue || static_cast<size_t>(pg.grad) >= g.num_values() || g.type(pg.grad) != type)
       throw Error(fmt::format("{}: the gradient of '{}' must have its type {}, but it is {}", who, pg.name, type.str(),
                               pg.grad == kNoValue || static_cast<size_t>(pg.grad) >= g.num_values()
                                   ? std::string("missing")
                                   : g.type(pg.grad).str()));
-    bool updated = std::any_of(g.updates().begin(), g.updates().end(),
-                               [&](const StateUpdate& u) { return u.param == pg.name; });
+    bool updated =
+        std::any_of(g.updates().begin(), g.updates().end(), [&](const StateUpdate& u) { return u.param == pg.name; });
     bool repeated = std::any_of(out.begin(), out.end(), [&](const Target& t) { return t.name == pg.name; });
     if (updated || repeated)
       throw Error(fmt::format("{}: each parameter may be updated once per step, but '{}' already is{}", who, pg.name,
@@ -102,9 +106,10 @@ std::vector<Target> resolve(const Graph& g, const std::vector<ParamGrad>& params
 ValueId new_state(Graph& g, const std::string& prefix, const Target& t) {
   std::string name = prefix + "." + t.name;
   if (g.find_param(name) || g.find_input(name))
-    throw Error(fmt::format("optimizer: its state for '{}' is named '{}', but graph '{}' already has a value of that "
-                            "name (was an optimizer applied twice?)",
-                            t.name, name, g.name()));
+    throw Error(
+        fmt::format("optimizer: its state for '{}' is named '{}', but graph '{}' already has a value of that "
+                    "name (was an optimizer applied twice?)",
+                    t.name, name, g.name()));
   return g.add_param(name, t.type, Initializer{"zeros", {}, 0});
 }
 
@@ -149,9 +154,12 @@ ValueId adam_step(GraphBuilder& b, const std::string& prefix, const Target& t, V
 
 std::string optimizer_name(const OptimizerConfig& config) {
   switch (config.index()) {
-    case 0: return "sgd";
-    case 1: return "adam";
-    default: return "adamw";
+    case 0:
+      return "sgd";
+    case 1:
+      return "adam";
+    default:
+      return "adamw";
   }
 }
 
@@ -162,9 +170,10 @@ void sgd_update(GraphBuilder& b, const std::vector<ParamGrad>& params, const Opt
   check_range(who, "dampening", options.dampening, 0.0, 1.0, false);
   check_range(who, "weight_decay", options.weight_decay, 0.0, HUGE_VAL, false);
   if (options.nesterov && (options.momentum <= 0.0 || options.dampening != 0.0))
-    throw Error(fmt::format("sgd: Nesterov momentum needs momentum > 0 and zero dampening, but momentum is {} and "
-                            "dampening {}",
-                            options.momentum, options.dampening));
+    throw Error(
+        fmt::format("sgd: Nesterov momentum needs momentum > 0 and zero dampening, but momentum is {} and "
+                    "dampening {}",
+                    options.momentum, options.dampening));
   // The first step sets the buffer to the gradient itself; with zero dampening, momentum·0 + g is
   // exactly g, so only a damped buffer needs to know which step it is.
   const bool needs_step = options.momentum != 0.0 && options.dampening != 0.0;

@@ -17,8 +17,9 @@ ValueId scalar_input(Graph& g, const std::string& name, DType dtype, const char*
   const TensorType want{dtype, {}};
   if (const InputDecl* in = g.find_input(name)) {
     if (g.type(in->value) != want)
-      throw Error(fmt::format("make_train_step: input '{}' is the {}, which must be {}, but the model declares it as {}",
-                              name, meaning, want.str(), g.type(in->value).str()));
+      throw Error(
+          fmt::format("make_train_step: input '{}' is the {}, which must be {}, but the model declares it as {}", name,
+                      meaning, want.str(), g.type(in->value).str()));
     return in->value;
   }
   if (g.find_param(name))
@@ -36,9 +37,10 @@ std::vector<std::string> default_trainable(const Graph& model) {
     if (is_float(model.type(p.value).dtype) && !updated) out.push_back(p.name);
   }
   if (out.empty())
-    throw Error(fmt::format("make_train_step: a train step needs a floating-point parameter to train, but graph '{}' "
-                            "has none",
-                            model.name()));
+    throw Error(
+        fmt::format("make_train_step: a train step needs a floating-point parameter to train, but graph '{}' "
+                    "has none",
+                    model.name()));
   return out;
 }
 
@@ -50,9 +52,10 @@ Graph make_train_step(const Graph& model, const TrainStepOptions& options, std::
     std::vector<std::string> trainable = options.trainable.empty() ? default_trainable(model) : options.trainable;
     for (const std::string& name : trainable)
       if (!model.find_param(name))
-        throw Error(fmt::format("make_train_step: only parameters can be trained, but graph '{}' has no parameter "
-                                "named '{}'",
-                                model.name(), name));
+        throw Error(
+            fmt::format("make_train_step: only parameters can be trained, but graph '{}' has no parameter "
+                        "named '{}'",
+                        model.name(), name));
     Graph g = differentiate(model, options.loss, trainable);
 
     // Autodiff returned the model's outputs, then grad.<name> in `trainable` order: the gradients
@@ -73,9 +76,10 @@ Graph make_train_step(const Graph& model, const TrainStepOptions& options, std::
                            scalar_input(g, options.step_input, DType::i64, "step count")};
     if (options.clip_grad_norm) {
       if (std::any_of(outputs.begin(), outputs.end(), [](const OutputDecl& o) { return o.name == "grad_norm"; }))
-        throw Error(fmt::format("make_train_step: clipping returns the gradient norm as output 'grad_norm', but graph "
-                                "'{}' already has an output of that name",
-                                model.name()));
+        throw Error(
+            fmt::format("make_train_step: clipping returns the gradient norm as output 'grad_norm', but graph "
+                        "'{}' already has an output of that name",
+                        model.name()));
       ClippedGrads clipped = clip_grad_norm(b, grads, *options.clip_grad_norm);
       grads = std::move(clipped.grads);
       g.add_output("grad_norm", clipped.norm);

@@ -32,9 +32,9 @@ struct TrainStepOptions {
   std::string loss = "loss";
   OptimizerConfig optimizer = AdamOptions{};
   /// Clip the gradients to this global L2 norm (torch.nn.utils.clip_grad_norm_); none by default.
-  std::optional<double> clip_grad_norm;
+  std::optional<double> clip_grad_norm = std::nullopt;
   /// The parameters to train; empty: every floating-point parameter without a state update.
-  std::vector<std::string> trainable;
+  std::vector<std::string> trainable = {};
   /// Names of the run-time scalar inputs.
   std::string lr_input = "lr";
   std::string step_input = "step";

@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <cinttypes>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 
 namespace weft::train {
 
@@ -45,9 +45,10 @@ void expect_scalar_input(const Signature& sig, const std::string& name, DType dt
   size_t i = find_spec(sig.inputs, name);
   const TensorType want{dtype, {}};
   if (i == sig.inputs.size())
-    throw Error(fmt::format("Trainer: the executable must take the {} as input '{}' ({}), as make_train_step adds it, "
-                            "but its inputs are: {}",
-                            meaning, name, want.str(), names(sig.inputs)));
+    throw Error(
+        fmt::format("Trainer: the executable must take the {} as input '{}' ({}), as make_train_step adds it, "
+                    "but its inputs are: {}",
+                    meaning, name, want.str(), names(sig.inputs)));
   if (sig.inputs[i].type != want)
     throw Error(fmt::format("Trainer: input '{}' (the {}) must be {}, but it is {}", name, meaning, want.str(),
                             sig.inputs[i].type.str()));
@@ -72,13 +73,14 @@ Trainer::Trainer(Executable& exe, TrainerOptions options) : exe_(exe), options_(
                             options_.loss_output, names(sig.outputs)));
   const TensorType& loss = sig.outputs[loss_index_].type;
   if (!is_float(loss.dtype) || !loss.shape.empty())
-    throw Error(fmt::format("Trainer: the loss '{}' must be a floating-point scalar, but it is {}", options_.loss_output,
-                            loss.str()));
+    throw Error(fmt::format("Trainer: the loss '{}' must be a floating-point scalar, but it is {}",
+                            options_.loss_output, loss.str()));
   if (!options_.lr) throw Error("Trainer: needs a learning-rate schedule, but `lr` is empty");
   if (options_.total_steps < 0 || options_.log_every < 0 || options_.checkpoint_every < 0)
-    throw Error(fmt::format("Trainer: total_steps, log_every and checkpoint_every must be non-negative, but they are "
-                            "{}, {} and {}",
-                            options_.total_steps, options_.log_every, options_.checkpoint_every));
+    throw Error(
+        fmt::format("Trainer: total_steps, log_every and checkpoint_every must be non-negative, but they are "
+                    "{}, {} and {}",
+                    options_.total_steps, options_.log_every, options_.checkpoint_every));
 }
 
 Trainer::~Trainer() = default;
@@ -99,17 +101,19 @@ StepReport Trainer::step(const Batch& batch) {
     } else {
       auto it = batch.inputs.find(in.name);
       if (it == batch.inputs.end())
-        throw Error(fmt::format("Trainer: batch {} must give every input of the train step but '{}' and '{}', but it "
-                                "has no '{}' ({})",
-                                report.step, options_.lr_input, options_.step_input, in.name, in.type.str()));
+        throw Error(
+            fmt::format("Trainer: batch {} must give every input of the train step but '{}' and '{}', but it "
+                        "has no '{}' ({})",
+                        report.step, options_.lr_input, options_.step_input, in.name, in.type.str()));
       inputs.push_back(it->second);
     }
   }
   for (const auto& [name, value] : batch.inputs)
     if (find_spec(sig.inputs, name) == sig.inputs.size() || name == options_.lr_input || name == options_.step_input)
-      throw Error(fmt::format("Trainer: batch {} gives input '{}', which the train step does not take from a batch "
-                              "(its inputs: {})",
-                              report.step, name, names(sig.inputs)));
+      throw Error(
+          fmt::format("Trainer: batch {} gives input '{}', which the train step does not take from a batch "
+                      "(its inputs: {})",
+                      report.step, name, names(sig.inputs)));
 
   auto start = std::chrono::steady_clock::now();
   report.outputs = exe_.run(inputs);
@@ -124,9 +128,10 @@ StepReport Trainer::step(const Batch& batch) {
   ++window_steps_;
   write_csv(report);
   if (options_.stop_on_non_finite_loss && !std::isfinite(report.loss))
-    throw Error(fmt::format("Trainer: the loss must stay finite, but it is {} at step {}; compile the train step with "
-                            "CompileOptions::nan_trap to find the op that first produces a NaN or Inf",
-                            report.loss, report.step));
+    throw Error(
+        fmt::format("Trainer: the loss must stay finite, but it is {} at step {}; compile the train step with "
+                    "CompileOptions::nan_trap to find the op that first produces a NaN or Inf",
+                    report.loss, report.step));
   return report;
 }
 

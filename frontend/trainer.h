@@ -32,7 +32,7 @@ namespace weft::train {
 
 /// One batch: a value for every input of the train step except the learning rate and the step.
 struct Batch {
-  std::map<std::string, Tensor> inputs;
+  std::map<std::string, Tensor> inputs = {};
   /// Tokens (or examples) in the batch, for the throughput figure; 0 leaves it out.
   int64_t tokens = 0;
 };
@@ -44,9 +44,9 @@ struct StepReport {
   int64_t step = 0;
   double loss = 0.0;
   double lr = 0.0;
-  double seconds = 0.0;         // wall time of this step
-  double tokens_per_s = 0.0;    // this step's throughput (0 when the batch counts no tokens)
-  std::vector<Tensor> outputs;  // every output of the train step, in signature order
+  double seconds = 0.0;              // wall time of this step
+  double tokens_per_s = 0.0;         // this step's throughput (0 when the batch counts no tokens)
+  std::vector<Tensor> outputs = {};  // every output of the train step, in signature order
 };
 
 struct TrainerOptions {
@@ -62,9 +62,9 @@ struct TrainerOptions {
   /// Where progress lines go; null: nowhere.
   std::ostream* progress = &std::cerr;
   /// The loss curve, one row per step (appended to when resuming); empty: none.
-  std::string csv_path;
+  std::string csv_path = {};
   /// A checkpoint every this many steps and after the last; empty path or 0: none.
-  std::string checkpoint_path;
+  std::string checkpoint_path = {};
   int64_t checkpoint_every = 0;
   /// Stop with a weft::Error when the loss is NaN or infinite (suggesting the NaN trap).
   bool stop_on_non_finite_loss = true;

@@ -32,9 +32,7 @@ std::string_view access_name(Access a) {
 
 namespace {
 
-std::string ref_str(const BufferRef& r) {
-  return fmt::format("b{}@{}:{}", r.buffer, r.offset, r.type.str());
-}
+std::string ref_str(const BufferRef& r) { return fmt::format("b{}@{}:{}", r.buffer, r.offset, r.type.str()); }
 
 }  // namespace
 

@@ -48,10 +48,10 @@ std::string_view access_name(Access a);
 
 struct Buffer {
   BufferStorage storage = BufferStorage::arena;
-  int32_t index = -1;   // the input or parameter index (input and param storage)
-  std::string name;     // the input's or parameter's name; empty for arena slots
-  int64_t offset = 0;   // byte offset in the arena (a multiple of Program::alignment); 0 otherwise
-  Dim bytes;            // size expression: the largest value the buffer holds
+  int32_t index = -1;     // the input or parameter index (input and param storage)
+  std::string name;       // the input's or parameter's name; empty for arena slots
+  int64_t offset = 0;     // byte offset in the arena (a multiple of Program::alignment); 0 otherwise
+  Dim bytes;              // size expression: the largest value the buffer holds
   int64_t max_bytes = 0;  // `bytes` at the bounds, rounded up to the alignment: the slot's size
 };
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace weft::text {
 
 bool is_identifier_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
@@ -56,18 +58,30 @@ Token Lexer::next() {
     return make(kind, std::string(1, c), line, column);
   };
   switch (c) {
-    case '(': return single(TokenKind::lparen);
-    case ')': return single(TokenKind::rparen);
-    case '{': return single(TokenKind::lbrace);
-    case '}': return single(TokenKind::rbrace);
-    case '[': return single(TokenKind::lbracket);
-    case ']': return single(TokenKind::rbracket);
-    case ',': return single(TokenKind::comma);
-    case ':': return single(TokenKind::colon);
-    case '=': return single(TokenKind::equals);
-    case '*': return single(TokenKind::star);
-    case '"': return lex_string(line, column);
-    default: break;
+    case '(':
+      return single(TokenKind::lparen);
+    case ')':
+      return single(TokenKind::rparen);
+    case '{':
+      return single(TokenKind::lbrace);
+    case '}':
+      return single(TokenKind::rbrace);
+    case '[':
+      return single(TokenKind::lbracket);
+    case ']':
+      return single(TokenKind::rbracket);
+    case ',':
+      return single(TokenKind::comma);
+    case ':':
+      return single(TokenKind::colon);
+    case '=':
+      return single(TokenKind::equals);
+    case '*':
+      return single(TokenKind::star);
+    case '"':
+      return lex_string(line, column);
+    default:
+      break;
   }
   if (c == '-' && peek(1) == '>') {
     advance(2);
@@ -117,7 +131,7 @@ Token Lexer::lex_number(int line, int column) {
     while (is_digit(peek())) advance();
   }
   if (is_identifier_char(peek())) {
-    std::string spelled(src_.substr(start, pos_ - start + 1));
+    std::string spelled(src_.substr(start, std::min<size_t>(pos_ - start + 1, 24)));
     while (is_identifier_char(peek())) advance();
     return make(TokenKind::error, fmt::format("a number but found '{}...' (a name cannot start with a digit)", spelled),
                 line, column);
@@ -137,8 +151,7 @@ Token Lexer::lex_string(int line, int column) {
   std::string out;
   while (true) {
     if (at_end() || peek() == '\n')
-      return make(TokenKind::error, "a closing '\"' but found the end of the line (unterminated string)", line,
-                  column);
+      return make(TokenKind::error, "a closing '\"' but found the end of the line (unterminated string)", line, column);
     char c = peek();
     if (c == '"') {
       advance();
@@ -152,10 +165,22 @@ Token Lexer::lex_string(int line, int column) {
     int esc_line = line_, esc_column = column_;
     char e = peek(1);
     switch (e) {
-      case '"': out += '"'; advance(2); continue;
-      case '\\': out += '\\'; advance(2); continue;
-      case 'n': out += '\n'; advance(2); continue;
-      case 't': out += '\t'; advance(2); continue;
+      case '"':
+        out += '"';
+        advance(2);
+        continue;
+      case '\\':
+        out += '\\';
+        advance(2);
+        continue;
+      case 'n':
+        out += '\n';
+        advance(2);
+        continue;
+      case 't':
+        out += '\t';
+        advance(2);
+        continue;
       case 'x': {
         int hi = hex_value(peek(2)), lo = hex_value(peek(3));
         if (hi < 0 || lo < 0)
@@ -166,9 +191,8 @@ Token Lexer::lex_string(int line, int column) {
         continue;
       }
       default:
-        return make(TokenKind::error,
-                    "an escape (\\\" \\\\ \\n \\t or \\xHH) but found an unknown escape in a string", esc_line,
-                    esc_column);
+        return make(TokenKind::error, "an escape (\\\" \\\\ \\n \\t or \\xHH) but found an unknown escape in a string",
+                    esc_line, esc_column);
     }
   }
 }
@@ -176,17 +200,23 @@ Token Lexer::lex_string(int line, int column) {
 std::string describe(const Token& token) {
   auto clip = [](const std::string& s) { return s.size() > 24 ? s.substr(0, 24) + "..." : s; };
   switch (token.kind) {
-    case TokenKind::end: return "the end of the input";
-    case TokenKind::error: return token.text;
-    case TokenKind::identifier: return fmt::format("'{}'", clip(token.text));
-    case TokenKind::result: return fmt::format("'%{}'", clip(token.text));
-    case TokenKind::number: return fmt::format("number {}", clip(token.text));
+    case TokenKind::end:
+      return "the end of the input";
+    case TokenKind::error:
+      return token.text;
+    case TokenKind::identifier:
+      return fmt::format("'{}'", clip(token.text));
+    case TokenKind::result:
+      return fmt::format("'%{}'", clip(token.text));
+    case TokenKind::number:
+      return fmt::format("number {}", clip(token.text));
     case TokenKind::string: {
       std::string shown;
       for (char c : clip(token.text)) shown += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
       return fmt::format("string \"{}\"", shown);
     }
-    default: return fmt::format("'{}'", token.text);
+    default:
+      return fmt::format("'{}'", token.text);
   }
 }
 

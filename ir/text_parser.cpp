@@ -145,9 +145,12 @@ class Parser : public ParserBase {
     while (true) {
       const Token& t = cur();
       if (is_keyword("return")) return parse_return(s, outputs);
-      if (is_keyword("param")) parse_param(s);
-      else if (is_keyword("update")) parse_update(s);
-      else if (is_keyword("symbol")) fail_at(t, "'symbol' lines must come first in a graph's body");
+      if (is_keyword("param"))
+        parse_param(s);
+      else if (is_keyword("update"))
+        parse_update(s);
+      else if (is_keyword("symbol"))
+        fail_at(t, "'symbol' lines must come first in a graph's body");
       else if (t.kind == TokenKind::result || (t.kind == TokenKind::identifier && peek(1).kind == TokenKind::lparen))
         parse_node(s, depth);
       else
@@ -160,8 +163,7 @@ class Parser : public ParserBase {
     Token where = cur();
     if (where.kind != TokenKind::identifier) fail(where, "a symbol name after 'symbol'");
     take();
-    if (s.graph.find_symbol(where.text))
-      fail_at(where, fmt::format("symbol '{}' is declared twice", where.text));
+    if (s.graph.find_symbol(where.text)) fail_at(where, fmt::format("symbol '{}' is declared twice", where.text));
     std::optional<int64_t> bound;
     if (cur().kind == TokenKind::less_equal) {
       take();
@@ -304,7 +306,8 @@ class Parser : public ParserBase {
       if (it == s.results.end()) fail_at(t, fmt::format("'%{}' is not defined before this use", t.text));
       return it->second.first;
     }
-    if (t.kind != TokenKind::identifier && t.kind != TokenKind::string) fail(t, "a value (%name, an input or a parameter)");
+    if (t.kind != TokenKind::identifier && t.kind != TokenKind::string)
+      fail(t, "a value (%name, an input or a parameter)");
     take();
     auto it = s.named.find(t.text);
     if (it == s.named.end())
@@ -350,7 +353,8 @@ class Parser : public ParserBase {
       if (cur().kind == TokenKind::identifier && peek(1).kind == TokenKind::equals) {
         Token name = take();
         take();
-        auto spec = std::find_if(def.attrs.begin(), def.attrs.end(), [&](const AttrSpec& a) { return a.name == name.text; });
+        auto spec =
+            std::find_if(def.attrs.begin(), def.attrs.end(), [&](const AttrSpec& a) { return a.name == name.text; });
         if (spec == def.attrs.end()) {
           std::string known;
           for (const auto& a : def.attrs) known += (known.empty() ? "" : ", ") + a.name;
@@ -396,8 +400,10 @@ class Parser : public ParserBase {
       bool& seen = key.text == "scope" ? has_scope : has_loc;
       if (seen) fail_at(key, fmt::format("'{}' is given twice", key.text));
       seen = true;
-      if (key.text == "scope") scope = value.text;
-      else loc = parse_loc(value);
+      if (key.text == "scope")
+        scope = value.text;
+      else
+        loc = parse_loc(value);
     }
 
     std::shared_ptr<const Graph> body;
@@ -416,8 +422,8 @@ class Parser : public ParserBase {
     for (size_t i = 0; i < results.size(); ++i) {
       const TensorType& inferred = s.graph.type(results[i]);
       if (!(inferred == types[i].first))
-        fail_at(types[i].second, fmt::format("{}: result {} is declared {}, but the op's shape rule gives {}",
-                                             def.name, i, types[i].first.str(), inferred.str()));
+        fail_at(types[i].second, fmt::format("{}: result {} is declared {}, but the op's shape rule gives {}", def.name,
+                                             i, types[i].first.str(), inferred.str()));
       s.results.emplace(result_tokens[i].text, std::make_pair(results[i], result_tokens[i]));
     }
     Node& node = s.graph.mutable_nodes().back();

@@ -103,8 +103,7 @@ uint64_t ParserBase::parse_seed() {
 int64_t ParserBase::parse_bound() {
   Token t = cur();
   int64_t v = parse_int("a bound (an integer) after '<='");
-  if (v < 0 || v > kMaxTextDim)
-    fail_at(t, fmt::format("a symbol's bound must be between 0 and 2^48, but got {}", v));
+  if (v < 0 || v > kMaxTextDim) fail_at(t, fmt::format("a symbol's bound must be between 0 and 2^48, but got {}", v));
   return v;
 }
 
@@ -118,8 +117,7 @@ Dim ParserBase::parse_dim(bool allow_negative) {
     } else if (t.kind == TokenKind::number && is_integer_spelling(t.text)) {
       Token number = t;
       int64_t v = parse_int("a dim");
-      if (v < 0 && !allow_negative)
-        fail_at(number, fmt::format("a dim must not be negative, but got {}", v));
+      if (v < 0 && !allow_negative) fail_at(number, fmt::format("a dim must not be negative, but got {}", v));
       // |coeff| <= 2^48 here, so the check below cannot itself overflow.
       uint64_t mag = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
       uint64_t cmag = static_cast<uint64_t>(coeff < 0 ? -coeff : coeff);
@@ -175,8 +173,7 @@ TypeWithBounds ParserBase::parse_type(bool allow_bounds) {
     Dim d = parse_dim(false);
     out.type.shape.push_back(d);
     if (cur().kind != TokenKind::less_equal) return;
-    if (!allow_bounds)
-      fail_at(cur(), "a bound (<=) may be declared only in the type of an input or a parameter");
+    if (!allow_bounds) fail_at(cur(), "a bound (<=) may be declared only in the type of an input or a parameter");
     if (d.coefficient() != 1 || d.symbols().size() != 1)
       fail_at(cur(), fmt::format("a bound (<=) applies to a single symbol such as B<=4096, not to '{}'", d.str()));
     take();
@@ -193,9 +190,12 @@ AttrValue ParserBase::parse_attr_value(AttrKind kind) {
     case AttrKind::boolean:
       if (is_keyword("true") || is_keyword("false")) return take().text == "true";
       fail(start, "true or false");
-    case AttrKind::integer: return parse_int("an integer");
-    case AttrKind::real: return parse_real("a number");
-    case AttrKind::string: return expect(TokenKind::string, "a quoted string").text;
+    case AttrKind::integer:
+      return parse_int("an integer");
+    case AttrKind::real:
+      return parse_real("a number");
+    case AttrKind::string:
+      return expect(TokenKind::string, "a quoted string").text;
     case AttrKind::integers: {
       std::vector<int64_t> xs;
       parse_list("a list of integers", [&] { xs.push_back(parse_int("an integer")); });

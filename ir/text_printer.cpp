@@ -51,7 +51,7 @@ std::string loc_str(const SourceLoc& loc) {
 
 /// Where each symbol's bound is written: a `symbol` line, or inline at one dim of an input or parameter.
 struct SymbolPlan {
-  std::vector<const SymbolDecl*> lines;                   // printed as `symbol` lines, in order
+  std::vector<const SymbolDecl*> lines;                         // printed as `symbol` lines, in order
   std::map<std::pair<ValueId, size_t>, int64_t> inline_bounds;  // (value, dim index) -> bound
 };
 
@@ -91,8 +91,10 @@ SymbolPlan plan_symbols(const Graph& g) {
   }
   SymbolPlan plan;
   for (size_t i = 0; i < symbols.size(); ++i) {
-    if (i < prefix) plan.lines.push_back(&symbols[i]);
-    else if (symbols[i].bound) plan.inline_bounds[first_plain.at(symbols[i].name)] = *symbols[i].bound;
+    if (i < prefix)
+      plan.lines.push_back(&symbols[i]);
+    else if (symbols[i].bound)
+      plan.inline_bounds[first_plain.at(symbols[i].name)] = *symbols[i].bound;
   }
   return plan;
 }
@@ -116,10 +118,12 @@ class Printer {
 
     out += fmt::format("{}graph {}(", pad, name_str(g.name()));
     for (size_t i = 0; i < g.inputs().size(); ++i)
-      out += fmt::format("{}{}: {}", i ? ", " : "", name_str(g.inputs()[i].name), type_str(g, g.inputs()[i].value, plan));
+      out +=
+          fmt::format("{}{}: {}", i ? ", " : "", name_str(g.inputs()[i].name), type_str(g, g.inputs()[i].value, plan));
     out += ") -> (";
     for (size_t i = 0; i < g.outputs().size(); ++i)
-      out += fmt::format("{}{}: {}", i ? ", " : "", name_str(g.outputs()[i].name), type_str(g, g.outputs()[i].value, {}));
+      out +=
+          fmt::format("{}{}: {}", i ? ", " : "", name_str(g.outputs()[i].name), type_str(g, g.outputs()[i].value, {}));
     out += ") {\n";
 
     for (const SymbolDecl* s : plan.lines)
@@ -130,7 +134,8 @@ class Printer {
     for (const auto& n : g.nodes()) node(g, n, ref, indent + 2);
     for (const auto& u : g.updates()) out += fmt::format("{}  update {} = {}\n", pad, name_str(u.param), ref(u.value));
     out += fmt::format("{}  return", pad);
-    for (size_t i = 0; i < g.outputs().size(); ++i) out += fmt::format("{} {}", i ? "," : "", ref(g.outputs()[i].value));
+    for (size_t i = 0; i < g.outputs().size(); ++i)
+      out += fmt::format("{} {}", i ? "," : "", ref(g.outputs()[i].value));
     out += fmt::format("\n{}}}\n", pad);
   }
 
@@ -184,7 +189,8 @@ class Printer {
       args.push_back(fmt::format("{}={}", spec.name, attr_value_str(v)));
     }
     for (const auto& [name, v] : n.attrs.items()) {
-      bool declared = std::any_of(def.attrs.begin(), def.attrs.end(), [&](const AttrSpec& s) { return s.name == name; });
+      bool declared =
+          std::any_of(def.attrs.begin(), def.attrs.end(), [&](const AttrSpec& s) { return s.name == name; });
       if (!declared) args.push_back(fmt::format("{}={}", name_str(name), attr_value_str(v)));
     }
     for (size_t i = 0; i < args.size(); ++i) line += (i ? ", " : "") + args[i];

@@ -65,7 +65,8 @@ Graph decompose(const Graph& graph) {
     current = expand_once(current, expanded);
     if (!expanded || !has_expandable(current)) return current;
   }
-  WEFT_CHECK(false, fmt::format("decompose: graph '{}' still has composites after {} sweeps", graph.name(), kMaxSweeps));
+  WEFT_CHECK(false,
+             fmt::format("decompose: graph '{}' still has composites after {} sweeps", graph.name(), kMaxSweeps));
   return current;
 }
 

@@ -46,8 +46,10 @@ class Fuser {
     for (size_t i = 0; i < n; ++i) {
       const Node& node = g_.nodes()[i];
       role_[i] = fusion::role_of(node);
-      bool fusible = role_[i] == Role::elementwise || role_[i] == Role::movement || role_[i] == Role::source;
-      copied_[i] = fusible && node.results.size() == 1 && fusion::is_scalar(g_.type(node.results[0]));
+      // Transposes are left out: only loop regions may hold one, and copies go into every kind.
+      bool copyable = role_[i] == Role::elementwise || role_[i] == Role::source ||
+                      (role_[i] == Role::movement && node.op != OpKind::transpose);
+      copied_[i] = copyable && node.results.size() == 1 && fusion::is_scalar(g_.type(node.results[0]));
       group_[i] = static_cast<int32_t>(i);
       members_[i] = {static_cast<int32_t>(i)};
       for (ValueId v : node.operands)
@@ -204,7 +206,7 @@ class Fuser {
       for (ValueId v : g_.nodes()[node].operands) {
         int32_t p = producer(v);
         if (p >= 0 && in_region[p]) continue;
-        if (p >= 0 && reads_copy(p, node)) {
+        if (p >= 0 && reads_copy(p, node) && !seen_inputs.count(v)) {
           if (copied_in[p]) continue;
           copied_in[p] = true;
           read_operands(p);
@@ -214,11 +216,17 @@ class Fuser {
         }
       }
     };
+    // A matmul reads its operands as inputs, copied scalars included; other readers then share them.
+    for (int32_t m : members)
+      if (g_.nodes()[m].op == OpKind::matmul)
+        for (ValueId v : g_.nodes()[m].operands)
+          if (int32_t p = producer(v); (p < 0 || !in_region[p]) && seen_inputs.insert(v).second) r.inputs.push_back(v);
     for (int32_t m : members) read_operands(m);
+    // A value is read outside when a node outside reads it, directly or through a copy of a member.
     for (int32_t m : members)
       for (ValueId v : g_.nodes()[m].results) {
         bool used_outside = is_output_[v];
-        for (int32_t c : consumers_[m]) used_outside = used_outside || (!in_region[c] && !reads_copy(m, c));
+        for (int32_t c : eff_consumers_[m]) used_outside = used_outside || !in_region[c];
         if (used_outside) r.outputs.push_back(v);
       }
     return r;
@@ -244,11 +252,10 @@ class Fuser {
       if (find(static_cast<int32_t>(i)) != static_cast<int32_t>(i)) continue;
       // A region nobody reads is dead: it only held scalars that were copied where they are used.
       bool used = false;
-      for (int32_t m : members_[i])
-        for (ValueId v : g_.nodes()[m].results) {
-          used = used || is_output_[v];
-          for (int32_t c : consumers_[m]) used = used || (find(c) != static_cast<int32_t>(i) && !reads_copy(m, c));
-        }
+      for (int32_t m : members_[i]) {
+        for (ValueId v : g_.nodes()[m].results) used = used || is_output_[v];
+        for (int32_t c : eff_consumers_[m]) used = used || find(c) != static_cast<int32_t>(i);
+      }
       if (used) {
         live[i] = true;
         roots.push_back(static_cast<int32_t>(i));
@@ -326,8 +333,9 @@ class Fuser {
       body->add_output(fmt::format("out{}", k), map[r.outputs[k]]);
       result_types.push_back(g_.type(r.outputs[k]));
     }
-    int32_t index = rw.graph().add_node(OpKind::fusion, rw.map(r.inputs), Attrs{{"kind", std::string(fusion::kind_name(kind))}},
-                                        result_types, named->scope, named->loc, std::move(body));
+    int32_t index =
+        rw.graph().add_node(OpKind::fusion, rw.map(r.inputs), Attrs{{"kind", std::string(fusion::kind_name(kind))}},
+                            result_types, named->scope, named->loc, std::move(body));
     const Node& fused = rw.graph().nodes()[index];
     for (size_t k = 0; k < r.outputs.size(); ++k) rw.replace(r.outputs[k], fused.results[k]);
   }
@@ -366,7 +374,10 @@ class Fuser {
 }  // namespace
 
 Graph fuse(const Graph& graph, const FuseOptions& options) {
-  Fuser fuser(graph, options);
+  // Dead nodes would join regions and vanish from their bodies afterwards, possibly with the
+  // reduction or matmul that gave a region its kind.
+  Graph live = dce(graph);
+  Fuser fuser(live, options);
   fuser.group();
   return fuser.build();
 }

@@ -72,9 +72,10 @@ std::string loop_violation(const RegionView& r) {
   for (const Node* n : r.nodes) {
     const TensorType& t = g.type(n->results[0]);
     if (is_expensive(n->op) && !is_scalar(t) && num_elements(t.shape) != size)
-      return fmt::format("an expensive op is computed once per output element, so not at a smaller shape: {} in a "
-                         "region over {}",
-                         describe(g, *n), shape_str(space));
+      return fmt::format(
+          "an expensive op is computed once per output element, so not at a smaller shape: {} in a "
+          "region over {}",
+          describe(g, *n), shape_str(space));
   }
   return {};
 }
@@ -108,32 +109,36 @@ std::string reduction_violation(const RegionView& r) {
     Role role = role_of(*n);
     if (role == Role::reduction) {
       if (!(signature_of(g, *n) == sig))
-        return fmt::format("the reductions of a region share one operand shape and reduced axes, but {} reduces {} "
-                           "and {} reduces {}",
-                           op_name(first->op), g.type(first->operands[0]).str(), op_name(n->op),
-                           g.type(n->operands[0]).str());
+        return fmt::format(
+            "the reductions of a region share one operand shape and reduced axes, but {} reduces {} "
+            "and {} reduces {}",
+            op_name(first->op), g.type(first->operands[0]).str(), op_name(n->op), g.type(n->operands[0]).str());
       continue;
     }
     if ((role != Role::elementwise && role != Role::movement && role != Role::source) || n->op == OpKind::transpose)
-      return fmt::format("a reduction region holds only reductions, elementwise ops, broadcasts, reshapes and sources, "
-                         "not {}",
-                         describe(g, *n));
+      return fmt::format(
+          "a reduction region holds only reductions, elementwise ops, broadcasts, reshapes and sources, "
+          "not {}",
+          describe(g, *n));
     Level l = level(g.type(n->results[0]));
     if (l == Level::none)
-      return fmt::format("every value of a reduction region over {} is at the full shape, the row shape {} or {}, a "
-                         "scalar, or broadcasts to the full shape, but {} is none",
-                         shape_str(sig.full), shape_str(row), shape_str(row_keep), describe(g, *n));
+      return fmt::format(
+          "every value of a reduction region over {} is at the full shape, the row shape {} or {}, a "
+          "scalar, or broadcasts to the full shape, but {} is none",
+          shape_str(sig.full), shape_str(row), shape_str(row_keep), describe(g, *n));
     if (l == Level::broadcast && is_expensive(n->op))
-      return fmt::format("an expensive op in a reduction region is at the full or the row shape, so that it is not "
-                         "recomputed per broadcast copy, but {} is neither",
-                         describe(g, *n));
+      return fmt::format(
+          "an expensive op in a reduction region is at the full or the row shape, so that it is not "
+          "recomputed per broadcast copy, but {} is neither",
+          describe(g, *n));
   }
   for (ValueId o : r.outputs) {
     Level l = level(g.type(o));
     if (l == Level::broadcast || l == Level::none)
-      return fmt::format("the outputs of a reduction region are at the full shape {}, the row shape or scalars, but "
-                         "one is {}",
-                         shape_str(sig.full), g.type(o).str());
+      return fmt::format(
+          "the outputs of a reduction region are at the full shape {}, the row shape or scalars, but "
+          "one is {}",
+          shape_str(sig.full), g.type(o).str());
   }
   return {};
 }
@@ -154,15 +159,17 @@ std::string matmul_violation(const RegionView& r) {
     if (n == mm) continue;
     Role role = role_of(*n);
     if ((role != Role::elementwise && role != Role::movement && role != Role::source) || n->op == OpKind::transpose)
-      return fmt::format("a matmul region's epilogue holds only elementwise ops, broadcasts, reshapes and sources, not "
-                         "{}",
-                         describe(g, *n));
+      return fmt::format(
+          "a matmul region's epilogue holds only elementwise ops, broadcasts, reshapes and sources, not "
+          "{}",
+          describe(g, *n));
     const TensorType& t = g.type(n->results[0]);
     if (t.shape == out || is_scalar(t)) continue;
     if (!broadcasts_to(t.shape, out))
-      return fmt::format("a matmul region's epilogue computes at the matmul's shape {} (or broadcasts to it), but {} "
-                         "does not",
-                         shape_str(out), describe(g, *n));
+      return fmt::format(
+          "a matmul region's epilogue computes at the matmul's shape {} (or broadcasts to it), but {} "
+          "does not",
+          shape_str(out), describe(g, *n));
     if (is_expensive(n->op))
       return fmt::format("an expensive op in a matmul epilogue is at the matmul's shape {}, but {} is not",
                          shape_str(out), describe(g, *n));

@@ -20,7 +20,8 @@ enum class Role : uint8_t {
   source,       // constant, iota
   reduction,    // reduce_*, argmax
   matmul,
-  never,  // a node of its own: scan, gather, scatter_add, concat, slice, rng_uniform, other transposes, fusion, composites
+  never,  // a node of its own: scan, gather, scatter_add, concat, slice, rng_uniform, other transposes, fusion,
+          // composites
 };
 
 enum class RegionKind : uint8_t { loop, reduction, matmul };

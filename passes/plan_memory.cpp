@@ -125,8 +125,10 @@ class Planner {
           if (!fits || !reads_only_own_index(node, j, k, g_)) continue;
           taken.insert(in);
           in_place_operand_[t].push_back({j, k});
-          if (kind == ValueKind::param) param_home_[out] = g_.value(in).owner;
-          else successor_[in] = out;
+          if (kind == ValueKind::param)
+            param_home_[out] = g_.value(in).owner;
+          else
+            successor_[in] = out;
           break;
         }
       }
@@ -250,8 +252,8 @@ class Planner {
     }
     for (int32_t t = 0; t < end_; ++t) {
       const Node& node = g_.nodes()[t];
-      KernelCall call{node.op, node.attrs, node.body, {}, static_cast<int32_t>(node.operands.size()), node.scope,
-                      node.loc};
+      KernelCall call{node.op,    node.attrs, node.body, {}, static_cast<int32_t>(node.operands.size()),
+                      node.scope, node.loc};
       for (ValueId v : node.operands) call.operands.push_back(ref(v, Access::in, p));
       for (ValueId r : node.results) call.operands.push_back(ref(r, Access::out, p));
       for (auto [j, k] : in_place_operand_[t]) {
@@ -260,10 +262,12 @@ class Planner {
       }
       p.calls.push_back(std::move(call));
     }
-    for (const InputDecl& in : g_.inputs()) p.inputs.push_back(ProgramValue{in.name, g_.type(in.value), buffer_of(in.value)});
+    for (const InputDecl& in : g_.inputs())
+      p.inputs.push_back(ProgramValue{in.name, g_.type(in.value), buffer_of(in.value)});
     for (const ParamDecl& pr : g_.params())
       p.params.push_back(ProgramParam{pr.name, g_.type(pr.value), pr.init, buffer_of(pr.value)});
-    for (const OutputDecl& o : g_.outputs()) p.outputs.push_back(ProgramValue{o.name, g_.type(o.value), buffer_of(o.value)});
+    for (const OutputDecl& o : g_.outputs())
+      p.outputs.push_back(ProgramValue{o.name, g_.type(o.value), buffer_of(o.value)});
     for (const StateUpdate& u : g_.updates()) {
       const ParamDecl* param = g_.find_param(u.param);
       WEFT_CHECK(param != nullptr, "plan_memory: a state update names no parameter");
@@ -276,9 +280,9 @@ class Planner {
   PlanOptions options_;
   SymbolBindings bounds_;
   int32_t end_ = 0;
-  std::vector<int32_t> last_;         // per value: the last call reading it (end_: read after the run)
-  std::vector<int32_t> slot_of_;      // per value: its arena slot, -1 if none
-  std::vector<int32_t> param_home_;   // per value: the parameter it is written into, -1 if none
+  std::vector<int32_t> last_;             // per value: the last call reading it (end_: read after the run)
+  std::vector<int32_t> slot_of_;          // per value: its arena slot, -1 if none
+  std::vector<int32_t> param_home_;       // per value: the parameter it is written into, -1 if none
   std::map<ValueId, ValueId> successor_;  // operand -> the result written over it
   std::vector<std::vector<std::pair<size_t, size_t>>> in_place_operand_;  // per call: (operand, result)
   std::vector<Slot> slots_;
@@ -316,7 +320,8 @@ std::string memory_summary(const Graph& graph) {
     return fmt::format("memory: not planned: {}\n", e.what());
   }
   std::string out = fmt::format("memory ({} temporaries, sized at the bounds, 64-byte slots):\n", s.values);
-  out += fmt::format("  without reuse  {:>12} bytes  ({})\n", s.bytes_without_reuse, human_bytes(s.bytes_without_reuse));
+  out +=
+      fmt::format("  without reuse  {:>12} bytes  ({})\n", s.bytes_without_reuse, human_bytes(s.bytes_without_reuse));
   out += fmt::format("  planned arena  {:>12} bytes  ({}; {} slots, {} results in place)\n", s.arena_bytes,
                      human_bytes(s.arena_bytes), s.buffers, s.in_place);
   out += fmt::format("  live peak      {:>12} bytes  ({}; the least any arena needs)\n", s.live_peak_bytes,

@@ -25,12 +25,6 @@ View normalized(View v) {
   return v;
 }
 
-Dim product(const Shape& s, size_t begin, size_t end) {
-  Dim p(1);
-  for (size_t i = begin; i < end; ++i) p = p * s[i];
-  return p;
-}
-
 /// Thrown inside the lowering to give up on a region; caught by lower_region.
 struct Unsupported {
   std::string reason;
@@ -144,7 +138,7 @@ std::string path_key(const Path& path) {
   return key;
 }
 
-View apply(View v, const Path& path) {
+View apply_path(View v, const Path& path) {
   for (const Transform& t : path) {
     switch (t.kind) {
       case Transform::broadcast:
@@ -164,6 +158,13 @@ View apply(View v, const Path& path) {
     }
   }
   return v;
+}
+
+Term new_term(TermKind kind, DType dtype) {
+  Term t;
+  t.kind = kind;
+  t.dtype = dtype;
+  return t;
 }
 
 Path prepend(Transform t, const Path& rest) {
@@ -242,6 +243,18 @@ class Lowerer {
     space_ = out.shape;
     classes_.assign(space_.size(), AxisClass::outer);
     classes_.back() = AxisClass::inner;
+    // The GEMM walks one batch axis with one stride per operand: an operand's batch dims are the
+    // output's, or all 1 (broadcast to every batch).
+    auto batch_of = [](const Shape& s) { return Shape(s.begin(), s.end() - 2); };
+    auto all_ones = [](const Shape& s) { return std::all_of(s.begin(), s.end(), [](const Dim& d) { return is_one(d); }); };
+    Shape batch = batch_of(space_);
+    const Shape& sa = g_.type(r_.matmul->operands[0]).shape;
+    const Shape& sb = g_.type(r_.matmul->operands[1]).shape;
+    r_.fold_batch = !r_.matmul->attrs.get_bool("transpose_a") && all_ones(batch_of(sb));
+    for (const Shape* s : {&sa, &sb})
+      if (!r_.fold_batch && !all_ones(batch_of(*s)) && batch_of(*s) != batch)
+        throw Unsupported{fmt::format("a batched matmul whose operand {} broadcasts some batch dims of {}",
+                                      shape_str(*s), shape_str(space_))};
     for (size_t k = 0; k < g_.outputs().size() && r_.gemm_output < 0; ++k)
       if (g_.type(g_.outputs()[k].value).dtype == DType::f32) r_.gemm_output = static_cast<int>(k);
     if (r_.gemm_output < 0) throw Unsupported{"a matmul region needs an f32 output to accumulate in"};
@@ -266,7 +279,7 @@ class Lowerer {
     ValueId v = g_.outputs()[k].value;
     const TensorType& t = g_.type(v);
     Path path = output_path(t.shape);
-    View view = apply(row_major_view(t.shape), path);
+    View view = apply_path(row_major_view(t.shape), path);
     int access = add_access(Access{k, true, -1, t.dtype, view.strides, view.offset});
     r_.stores.push_back(Store{k, lower(v, path), access});
   }
@@ -294,16 +307,16 @@ class Lowerer {
     const TensorType& type = g_.type(v);
     if (info.kind != ValueKind::result) {
       if (info.kind != ValueKind::input) throw Unsupported{"a region body reads a parameter"};
-      View view = apply(row_major_view(type.shape), path);
-      Term t{TermKind::load, type.dtype};
+      View view = apply_path(row_major_view(type.shape), path);
+      Term t = new_term(TermKind::load, type.dtype);
       t.access = add_access(Access{info.owner, false, -1, type.dtype, view.strides, view.offset});
       return add_term(std::move(t));
     }
     const Node& n = g_.nodes()[info.owner];
     if (n.op == OpKind::matmul) {
-      if (&n != r_.matmul || !same_view(apply(row_major_view(type.shape), path), row_major_view(space_)))
+      if (&n != r_.matmul || !same_view(apply_path(row_major_view(type.shape), path), row_major_view(space_)))
         throw Unsupported{"the matmul's result is read at another index than its own"};
-      return add_term(Term{TermKind::gemm, type.dtype});
+      return add_term(new_term(TermKind::gemm, type.dtype));
     }
     switch (op_def(n.op).fusion) {
       case FusionKind::elementwise:
@@ -326,8 +339,8 @@ class Lowerer {
         int rank = type.rank();
         View view{type.shape, std::vector<Dim>(rank, Dim(0)), {}};
         view.strides[normalize_axis(n.attrs.get_int("axis"), rank, "iota")] = Dim(1);
-        view = apply(normalized(view), path);
-        Term t{TermKind::iota, type.dtype};
+        view = apply_path(normalized(view), path);
+        Term t = new_term(TermKind::iota, type.dtype);
         t.access = add_access(Access{-1, false, -1, DType::i64, view.strides, view.offset});
         return add_term(std::move(t));
       }
@@ -337,7 +350,7 @@ class Lowerer {
   }
 
   int lower_elementwise(const Node& n, const TensorType& type, const Path& path) {
-    Term t{TermKind::op, type.dtype};
+    Term t = new_term(TermKind::op, type.dtype);
     t.node = &n;
     for (ValueId u : n.operands) {
       const Shape& su = g_.type(u).shape;
@@ -350,13 +363,13 @@ class Lowerer {
   int lower_constant(const Node& n, const TensorType& type, const Path& path) {
     const std::vector<double>& values = n.attrs.get_reals("value");
     if (values.size() == 1) {
-      Term t{TermKind::scalar, type.dtype};
+      Term t = new_term(TermKind::scalar, type.dtype);
       t.value = values[0];
       return add_term(std::move(t));
     }
-    View view = apply(row_major_view(type.shape), path);
+    View view = apply_path(row_major_view(type.shape), path);
     r_.constants.push_back(ConstantData{type.dtype, values});
-    Term t{TermKind::load, type.dtype};
+    Term t = new_term(TermKind::load, type.dtype);
     t.access = add_access(Access{-1, false, static_cast<int>(r_.constants.size()) - 1, type.dtype, view.strides, view.offset});
     return add_term(std::move(t));
   }
@@ -373,7 +386,7 @@ class Lowerer {
         want.strides[i] = stride;
         stride = stride * space_[i];
       }
-    if (!same_view(apply(row_major_view(type.shape), path), normalized(want)))
+    if (!same_view(apply_path(row_major_view(type.shape), path), normalized(want)))
       throw Unsupported{"a reduction's result is read at another row than its own"};
     auto it = reduction_of_.find(&n);
     if (it == reduction_of_.end()) {
@@ -381,7 +394,7 @@ class Lowerer {
       r_.reductions.push_back(red);
       it = reduction_of_.emplace(&n, static_cast<int>(r_.reductions.size()) - 1).first;
     }
-    Term t{TermKind::row_value, type.dtype};
+    Term t = new_term(TermKind::row_value, type.dtype);
     t.reduction = it->second;
     return add_term(std::move(t));
   }

@@ -111,6 +111,8 @@ struct LoweredRegion {
   /// Matmul regions: the matmul node of the body and the output the GEMM accumulates into.
   const Node* matmul = nullptr;
   int gemm_output = -1;
+  /// The matmul's batch folds into its rows: A is not transposed and B has no batch (or only 1s).
+  bool fold_batch = false;
   /// Symbols the region's sizes use, sorted: the order of the `dims` argument of its code.
   std::vector<std::string> symbols;
 };

@@ -10,7 +10,7 @@
  * instead of being left to LLVM's LICM (which cannot move loads past the body's stores). A scalar
  * used in a vector context is splatted there.
  *
- * The op semantics are the interpreter's (backends/interp/*_kernels.cpp), element for element:
+ * The op semantics are the interpreter's (the kernels in backends/interp/), element for element:
  * IEEE f32 arithmetic in f32, integer arithmetic wrapping, x / 0 = 0 for integers, NaN-propagating
  * max and min, saturating float -> int casts. Transcendentals of f32 use the polynomial emitters of
  * math_codegen.h (a few ULP from libm); f64 ones, sin, cos and pow call libm lane by lane.
@@ -35,8 +35,8 @@ struct Placement {
   llvm::IRBuilderBase* direct = nullptr;
 };
 
-/// An IRBuilder at `p`.
-llvm::IRBuilder<> builder_at(const Placement& p);
+/// Moves `b` to `p`.
+void position(llvm::IRBuilderBase& b, const Placement& p);
 
 /// Dims as i64 values: coefficient × product of the entries of the `dims` argument, one per symbol
 /// of the region, emitted once per function at `where`.

@@ -171,8 +171,11 @@ TEST(LayerGradient, RnnAndLstmCellsMatchFiniteDifferences) {
 TEST(LayerGradient, TwoLayerRnnWithLengthsMatchesFiniteDifferences) {
   Builder b("rnn");
   nn::RNN rnn(b, "rnn", 3, 2, nn::RecurrentOptions{2});
-  nn::RnnOutput r = rnn(b.input("x", DType::f32, Shape{3, 4, 3}), b.input("h0", DType::f32, Shape{2, 3, 2}),
-                        b.input("lengths", DType::i64, Shape{3}));
+  // Inputs are declared one statement each: the order of a call's arguments is unspecified.
+  dsl::Tensor x = b.input("x", DType::f32, Shape{3, 4, 3});
+  dsl::Tensor h0 = b.input("h0", DType::f32, Shape{2, 3, 2});
+  dsl::Tensor lengths = b.input("lengths", DType::i64, Shape{3});
+  nn::RnnOutput r = rnn(x, h0, lengths);
   b.output("output", r.output);
   b.output("h_n", r.h_n);
   expect_layer_gradients_match(
@@ -182,9 +185,11 @@ TEST(LayerGradient, TwoLayerRnnWithLengthsMatchesFiniteDifferences) {
 TEST(LayerGradient, TwoLayerLstmWithLengthsMatchesFiniteDifferences) {
   Builder b("lstm");
   nn::LSTM lstm(b, "lstm", 3, 2, nn::RecurrentOptions{2});
-  nn::LstmOutput r = lstm(b.input("x", DType::f32, Shape{3, 4, 3}),
-                          {b.input("h0", DType::f32, Shape{2, 3, 2}), b.input("c0", DType::f32, Shape{2, 3, 2})},
-                          b.input("lengths", DType::i64, Shape{3}));
+  dsl::Tensor x = b.input("x", DType::f32, Shape{3, 4, 3});
+  dsl::Tensor h0 = b.input("h0", DType::f32, Shape{2, 3, 2});
+  dsl::Tensor c0 = b.input("c0", DType::f32, Shape{2, 3, 2});
+  dsl::Tensor lengths = b.input("lengths", DType::i64, Shape{3});
+  nn::LstmOutput r = lstm(x, {h0, c0}, lengths);
   b.output("output", r.output);
   b.output("h_n", r.h_n);
   b.output("c_n", r.c_n);
@@ -260,6 +265,30 @@ TEST(LayerGradient, TransformerDecoderLayerMatchesFiniteDifferences) {
   masks.self.causal = true;
   b.output("y", layer(tgt, memory, masks));
   expect_layer_gradients_match({b.finish(), {random_f64({2, 3, 4}, 19), random_f64({2, 2, 4}, 20)}});
+}
+
+TEST(LayerGradient, DropoutInTrainingMatchesFiniteDifferencesWithItsFixedMask) {
+  Builder b("dropout");
+  nn::Dropout drop(b, 0.3);
+  dsl::Tensor x = b.input("x", DType::f32, Shape{4, 5});
+  dsl::Tensor step = b.input("step", DType::i64, Shape{});
+  b.output("y", drop(x, step));
+  expect_layer_gradients_match({b.finish(), {random_f64({4, 5}, 21), i64({}, {3})}});
+}
+
+TEST(LayerGradient, TransformerMatchesFiniteDifferences) {
+  Builder b("transformer");
+  nn::TransformerOptions o;
+  o.layer = small_layer(false);
+  o.num_encoder_layers = 1;
+  o.num_decoder_layers = 1;
+  nn::Transformer model(b, "model", o);
+  dsl::Tensor src = b.input("src", DType::f32, Shape{1, 3, 4});
+  dsl::Tensor tgt = b.input("tgt", DType::f32, Shape{1, 2, 4});
+  nn::TransformerMasks masks;
+  masks.causal_tgt = true;
+  b.output("y", model(src, tgt, masks));
+  expect_layer_gradients_match({b.finish(), {random_f64({1, 3, 4}, 22), random_f64({1, 2, 4}, 23)}});
 }
 
 }  // namespace

@@ -118,7 +118,8 @@ TEST(Fuse, FusesInsideScanBodies) {
   ValueId xt = body->add_input("x", f32({sym("B"), 4}));
   {
     GraphBuilder bb(*body);
-    ValueId next = bb.unary(OpKind::tanh, bb.binary(OpKind::add, bb.binary(OpKind::mul, h, bb.constant(0.5, DType::f32)), xt));
+    ValueId next =
+        bb.unary(OpKind::tanh, bb.binary(OpKind::add, bb.binary(OpKind::mul, h, bb.constant(0.5, DType::f32)), xt));
     body->add_output("h_next", next);
     body->add_output("y", next);
   }
@@ -128,7 +129,8 @@ TEST(Fuse, FusesInsideScanBodies) {
   ValueId h0 = g.add_input("h0", f32({sym("B"), 4}));
   ValueId xs = g.add_input("xs", f32({sym("B"), sym("T"), 4}));
   GraphBuilder b(g);
-  std::vector<ValueId> r = b.emit(OpKind::scan, {h0, xs}, Attrs{{"num_carry", int64_t{1}}, {"num_seq", int64_t{1}}}, body);
+  std::vector<ValueId> r =
+      b.emit(OpKind::scan, {h0, xs}, Attrs{{"num_carry", int64_t{1}}, {"num_seq", int64_t{1}}}, body);
   g.add_output("h", r[0]);
   g.add_output("ys", r[1]);
   Graph fused = decompose_and_fuse(g);
@@ -253,8 +255,7 @@ TEST(RegionRules, ReductionsOfARegionShareTheirAxes) {
   });
   EXPECT_NE(region_rule_violation(rows_and_columns, "reduction").find("share one operand shape and reduced axes"),
             std::string::npos);
-  EXPECT_EQ(region_rule_violation(rows_and_columns, "fused"),
-            "'fused' is not a region kind (loop, reduction, matmul)");
+  EXPECT_EQ(region_rule_violation(rows_and_columns, "fused"), "'fused' is not a region kind (loop, reduction, matmul)");
 }
 
 // --- decomposition ---

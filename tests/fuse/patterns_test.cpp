@@ -44,8 +44,8 @@ TEST(FusePatterns, SoftmaxBecomesOneReductionRegion) {
   EXPECT_EQ(c.reduction, 1);
   EXPECT_EQ(c.unfused, 0);
   const Graph& body = only_region_body(fused);
-  EXPECT_EQ(op_histogram(body), (std::map<std::string, int>{
-                                    {"reduce_max", 1}, {"sub", 1}, {"exp", 1}, {"reduce_sum", 1}, {"div", 1}}));
+  EXPECT_EQ(op_histogram(body),
+            (std::map<std::string, int>{{"reduce_max", 1}, {"sub", 1}, {"exp", 1}, {"reduce_sum", 1}, {"div", 1}}));
   EXPECT_EQ(body.inputs().size(), 1u);  // reads x once
   expect_same_results(g, fused, {{"B", 3}});
 }
@@ -57,7 +57,8 @@ TEST(FusePatterns, FusedSoftmaxGivesTheTextbookValues) {
   g.add_output("y", b.emit1(OpKind::softmax, {x}, Attrs{{"axis", int64_t{-1}}}));
   Graph fused = decompose_and_fuse(g);
   // softmax([0, ln 3]) = [1/4, 3/4]
-  std::vector<Tensor> y = interpret(fused, {Tensor::from<float>({1, 2}, {0.0f, std::log(3.0f)})}, {});
+  std::vector<Tensor> inputs{Tensor::from<float>({1, 2}, {0.0f, std::log(3.0f)})};
+  std::vector<Tensor> y = interpret(fused, inputs, {});
   EXPECT_NEAR(y[0].at(0), 0.25, 1e-6);
   EXPECT_NEAR(y[0].at(1), 0.75, 1e-6);
 }
@@ -79,7 +80,7 @@ TEST(FusePatterns, LayerNormBecomesOneReductionRegion) {
   EXPECT_EQ(c.unfused, 0);
   const Graph& body = only_region_body(fused);
   EXPECT_EQ(op_histogram(body)["reduce_mean"], 2);  // mean and variance, one region
-  EXPECT_EQ(body.inputs().size(), 3u);               // x, gamma, beta
+  EXPECT_EQ(body.inputs().size(), 3u);              // x, gamma, beta
   EXPECT_EQ(fused.nodes()[0].scope, "ln");
   expect_same_results(g, fused, {{"B", 2}, {"T", 3}});
 }

@@ -119,8 +119,10 @@ class RandomGraph {
   void step() {
     static const OpKind unary[] = {OpKind::neg,  OpKind::abs,     OpKind::exp,  OpKind::tanh,
                                    OpKind::relu, OpKind::sigmoid, OpKind::gelu, OpKind::sqrt};
-    static const OpKind binary[] = {OpKind::add, OpKind::sub, OpKind::mul, OpKind::div, OpKind::maximum, OpKind::minimum};
-    static const OpKind reductions[] = {OpKind::reduce_sum, OpKind::reduce_max, OpKind::reduce_mean, OpKind::reduce_min};
+    static const OpKind binary[] = {OpKind::add, OpKind::sub,     OpKind::mul,
+                                    OpKind::div, OpKind::maximum, OpKind::minimum};
+    static const OpKind reductions[] = {OpKind::reduce_sum, OpKind::reduce_max, OpKind::reduce_mean,
+                                        OpKind::reduce_min};
     ValueId x = recent();
     const TensorType t = g_.type(x);
     int r = pick(100);

@@ -13,9 +13,12 @@ std::string role(const Graph& g, ValueId v) {
   if (v < 0 || static_cast<size_t>(v) >= g.num_values()) return fmt::format("invalid value {}", v);
   const ValueInfo& info = g.value(v);
   switch (info.kind) {
-    case ValueKind::input: return fmt::format("input {}", info.owner);
-    case ValueKind::param: return fmt::format("param {}", info.owner);
-    case ValueKind::result: return fmt::format("node {} result {}", info.owner, info.result);
+    case ValueKind::input:
+      return fmt::format("input {}", info.owner);
+    case ValueKind::param:
+      return fmt::format("param {}", info.owner);
+    case ValueKind::result:
+      return fmt::format("node {} result {}", info.owner, info.result);
   }
   return "?";
 }
@@ -46,7 +49,8 @@ std::string diff(const std::string& where, const std::string& a, const std::stri
 std::string node_difference(const Graph& ga, const Node& a, const Graph& gb, const Node& b, const std::string& where) {
   std::string d;
   if (a.op != b.op) return diff(where + ": op", std::string(op_name(a.op)), std::string(op_name(b.op)));
-  if (!(d = diff(where + ": operand count", std::to_string(a.operands.size()), std::to_string(b.operands.size()))).empty())
+  if (!(d = diff(where + ": operand count", std::to_string(a.operands.size()), std::to_string(b.operands.size())))
+           .empty())
     return d;
   for (size_t i = 0; i < a.operands.size(); ++i)
     if (!(d = diff(fmt::format("{}: operand {}", where, i), role(ga, a.operands[i]), role(gb, b.operands[i]))).empty())
@@ -81,7 +85,8 @@ std::string graph_difference(const Graph& a, const Graph& b) {
   if (!(d = diff(where + ": name", a.name(), b.name())).empty()) return d;
   if (!(d = diff(where + ": symbols", symbols_str(a), symbols_str(b))).empty()) return d;
 
-  if (!(d = diff(where + ": input count", std::to_string(a.inputs().size()), std::to_string(b.inputs().size()))).empty())
+  if (!(d = diff(where + ": input count", std::to_string(a.inputs().size()), std::to_string(b.inputs().size())))
+           .empty())
     return d;
   for (size_t i = 0; i < a.inputs().size(); ++i) {
     const auto &x = a.inputs()[i], &y = b.inputs()[i];
@@ -90,11 +95,13 @@ std::string graph_difference(const Graph& a, const Graph& b) {
              .empty())
       return d;
   }
-  if (!(d = diff(where + ": param count", std::to_string(a.params().size()), std::to_string(b.params().size()))).empty())
+  if (!(d = diff(where + ": param count", std::to_string(a.params().size()), std::to_string(b.params().size())))
+           .empty())
     return d;
   for (size_t i = 0; i < a.params().size(); ++i) {
     const auto &x = a.params()[i], &y = b.params()[i];
-    if (!(d = diff(fmt::format("{}: param {}", where, i), x.name + ": " + a.type(x.value).str() + " " + init_str(x.init),
+    if (!(d = diff(fmt::format("{}: param {}", where, i),
+                   x.name + ": " + a.type(x.value).str() + " " + init_str(x.init),
                    y.name + ": " + b.type(y.value).str() + " " + init_str(y.init)))
              .empty())
       return d;

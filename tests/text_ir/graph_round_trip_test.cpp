@@ -57,9 +57,10 @@ TEST(GraphRoundTrip, EveryAttributeKind) {
   g.add_output("real", b.emit1(OpKind::layer_norm, {x}, Attrs{{"eps", 0.001}}));
   g.add_output("string", b.emit1(OpKind::gelu, {x}, Attrs{{"approximate", std::string("tanh")}}));
   g.add_output("ints", b.emit1(OpKind::reduce_max, {x}, Attrs{{"axes", std::vector<int64_t>{0, 2}}}));
-  g.add_output("reals", b.emit1(OpKind::constant, {},
-                                Attrs{{"value", std::vector<double>{0.1, -2.5}}, {"dtype", DType::f64},
-                                      {"shape", Shape{2, 1}}}));
+  g.add_output(
+      "reals",
+      b.emit1(OpKind::constant, {},
+              Attrs{{"value", std::vector<double>{0.1, -2.5}}, {"dtype", DType::f64}, {"shape", Shape{2, 1}}}));
   g.add_output("dtype", b.cast(ids, DType::f32));
   g.add_output("shape", b.reshape(x, Shape{sym("B") * sym("T"), 2, 2}));
   expect_round_trip(g);
@@ -127,8 +128,8 @@ TEST(GraphRoundTrip, NestedFusionRegions) {
   ValueId a = outer.add_input("a", f32({4}));
   GraphBuilder ob(outer);
   ValueId e = ob.unary(OpKind::exp, a);
-  std::vector<ValueId> f = ob.emit(OpKind::fusion, {e}, Attrs{{"kind", std::string("inner")}},
-                                   std::make_shared<const Graph>(inner));
+  std::vector<ValueId> f =
+      ob.emit(OpKind::fusion, {e}, Attrs{{"kind", std::string("inner")}}, std::make_shared<const Graph>(inner));
   outer.add_output("o", f[0]);
   outer.add_output("e", e);
   Graph g("g");

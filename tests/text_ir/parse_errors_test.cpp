@@ -38,8 +38,7 @@ std::vector<BadInput> bad_inputs() {
        "relu: takes 1 operand(s), but got 2"},
       {"UnterminatedString", kHead + "  %0 = relu(x) : f32[2, 3]  scope=\"abc\n  return %0\n}\n", "3:35",
        "a closing '\"' but found the end of the line (unterminated string)"},
-      {"BadEscape", kHead + "  %0 = relu(x) : f32[2, 3]  scope=\"a\\qb\"\n  return %0\n}\n", "3:37",
-       "unknown escape"},
+      {"BadEscape", kHead + "  %0 = relu(x) : f32[2, 3]  scope=\"a\\qb\"\n  return %0\n}\n", "3:37", "unknown escape"},
       {"NegativeDim", "weft 1\ngraph g(x: f32[2, -3]) -> () {\n  return\n}\n", "2:19",
        "a dim must not be negative, but got -3"},
       {"MissingDim", "weft 1\ngraph g(x: f32[2, ]) -> () {\n  return\n}\n", "2:19",
@@ -172,8 +171,7 @@ TEST(ParseGraph, AcceptsCommentsAndFreeLayout) {
       "%r = neg(x) : f32[2] return %r }");
   ASSERT_EQ(g.nodes().size(), 1u);
   EXPECT_EQ(g.nodes()[0].op, OpKind::neg);
-  EXPECT_EQ(print_graph(g),
-            "weft 1\ngraph g(x: f32[2]) -> (y: f32[2]) {\n  %0 = neg(x) : f32[2]\n  return %0\n}\n");
+  EXPECT_EQ(print_graph(g), "weft 1\ngraph g(x: f32[2]) -> (y: f32[2]) {\n  %0 = neg(x) : f32[2]\n  return %0\n}\n");
 }
 
 TEST(ParseGraph, FillsDefaultAttributesAndCoercesIntegersToReals) {

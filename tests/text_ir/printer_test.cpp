@@ -61,9 +61,9 @@ TEST(TextPrinter, NumbersResultsInOrderOfDefinitionWhateverTheValueIds) {
   Graph g("g");
   ValueId x = g.add_input("x", f32({2}));
   GraphBuilder b(g);
-  ValueId n = b.unary(OpKind::neg, x);  // value 1
+  ValueId n = b.unary(OpKind::neg, x);                                 // value 1
   ValueId w = g.add_param("w", f32({2}), Initializer{"ones", {}, 0});  // value 2
-  ValueId s = b.binary(OpKind::add, n, w);  // value 3
+  ValueId s = b.binary(OpKind::add, n, w);                             // value 3
   g.add_output("y", s);
   EXPECT_EQ(print_graph(g),
             "weft 1\n"
@@ -78,10 +78,9 @@ TEST(TextPrinter, NumbersResultsInOrderOfDefinitionWhateverTheValueIds) {
 TEST(TextPrinter, PrintsRealsWithTheShortestDigitsThatRoundTrip) {
   Graph g("g");
   GraphBuilder b(g);
-  ValueId c = b.emit1(OpKind::constant, {},
-                      Attrs{{"value", std::vector<double>{0.1, 1e-07, 3.0, -0.0, 1e300}},
-                            {"dtype", DType::f64},
-                            {"shape", Shape{5}}});
+  ValueId c = b.emit1(
+      OpKind::constant, {},
+      Attrs{{"value", std::vector<double>{0.1, 1e-07, 3.0, -0.0, 1e300}}, {"dtype", DType::f64}, {"shape", Shape{5}}});
   g.add_output("c", c);
   std::string text = print_graph(g);
   EXPECT_NE(text.find("constant(value=[0.1, 1e-07, 3.0, -0.0, 1e+300], dtype=f64, shape=[5]) : f64[5]"),

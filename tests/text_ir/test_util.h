@@ -49,12 +49,23 @@ inline std::vector<Tensor> make_inputs(const Graph& g) {
     for (int64_t i = 0; i < t.numel(); ++i) {
       double x = std::sin(1.3 * static_cast<double>(i) + 0.7 * static_cast<double>(k));
       switch (type.dtype) {
-        case DType::f32: t.data<float>()[i] = static_cast<float>(x); break;
-        case DType::f64: t.data<double>()[i] = x; break;
-        case DType::i32: t.data<int32_t>()[i] = static_cast<int32_t>(i % 3); break;
-        case DType::i64: t.data<int64_t>()[i] = i % 3; break;
-        case DType::boolean: static_cast<bool*>(t.raw())[i] = i % 2 == 0; break;
-        default: break;
+        case DType::f32:
+          t.data<float>()[i] = static_cast<float>(x);
+          break;
+        case DType::f64:
+          t.data<double>()[i] = x;
+          break;
+        case DType::i32:
+          t.data<int32_t>()[i] = static_cast<int32_t>(i % 3);
+          break;
+        case DType::i64:
+          t.data<int64_t>()[i] = i % 3;
+          break;
+        case DType::boolean:
+          static_cast<bool*>(t.raw())[i] = i % 2 == 0;
+          break;
+        default:
+          break;
       }
     }
     inputs.push_back(t);
@@ -66,7 +77,8 @@ inline std::vector<Tensor> make_inputs(const Graph& g) {
 inline std::string results_difference(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
   if (a.size() != b.size()) return "result counts differ";
   for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].type_str() != b[i].type_str()) return "result " + std::to_string(i) + ": " + a[i].type_str() + " vs " + b[i].type_str();
+    if (a[i].type_str() != b[i].type_str())
+      return "result " + std::to_string(i) + ": " + a[i].type_str() + " vs " + b[i].type_str();
     if (a[i].nbytes() != 0 && std::memcmp(a[i].raw(), b[i].raw(), a[i].nbytes()) != 0)
       return "result " + std::to_string(i) + ": the bytes differ";
   }

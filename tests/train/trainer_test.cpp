@@ -2,6 +2,7 @@
 
 #include "frontend/trainer.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -50,8 +51,8 @@ TEST(Trainer, LogsProgressAtIntervalsAndEveryStepToCsv) {
   const std::string csv = temp_file("curve.csv");
   auto exe = compile(make_train_step(regression(), {.optimizer = SgdOptions{}}));
   std::ostringstream progress;
-  Trainer trainer(*exe, {.total_steps = 5, .lr = step_decay(0.1, 2, 0.5), .log_every = 2, .progress = &progress,
-                         .csv_path = csv});
+  Trainer trainer(
+      *exe, {.total_steps = 5, .lr = step_decay(0.1, 2, 0.5), .log_every = 2, .progress = &progress, .csv_path = csv});
   trainer.run(target_batch);
 
   // Progress lines after steps 2, 4 and the last, 5.
@@ -80,14 +81,19 @@ TEST(Trainer, ResumedRunContinuesTheCsvFromItsCheckpoint) {
   const std::string csv = temp_file("resume.csv"), ckpt = temp_file("resume.safetensors");
   {
     auto exe = compile(make_train_step(regression(), {.optimizer = SgdOptions{}}));
-    Trainer trainer(*exe, {.total_steps = 6, .lr = constant_lr(0.1), .log_every = 0, .csv_path = csv,
-                           .checkpoint_path = ckpt, .checkpoint_every = 4});
+    Trainer trainer(*exe, {.total_steps = 6,
+                           .lr = constant_lr(0.1),
+                           .log_every = 0,
+                           .csv_path = csv,
+                           .checkpoint_path = ckpt,
+                           .checkpoint_every = 4});
     trainer.run(target_batch);  // checkpoints at 4 and 6; the CSV has rows 1..6
   }
   {
     auto exe = compile(make_train_step(regression(), {.optimizer = SgdOptions{}}));
-    Trainer first(*exe, {.total_steps = 4, .lr = constant_lr(0.1), .log_every = 0, .checkpoint_path = ckpt,
-                         .checkpoint_every = 4});
+    Trainer first(
+        *exe,
+        {.total_steps = 4, .lr = constant_lr(0.1), .log_every = 0, .checkpoint_path = ckpt, .checkpoint_every = 4});
     first.run(target_batch);  // overwrite the checkpoint with step 4's
   }
   auto exe = compile(make_train_step(regression(), {.optimizer = SgdOptions{}}));

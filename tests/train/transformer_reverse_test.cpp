@@ -66,14 +66,16 @@ Sequences draw(std::mt19937_64& rng, int64_t count) {
 
 TEST(TransformerReverse, LearnsToReverseHeldOutSequences) {
   const auto start = std::chrono::steady_clock::now();
-  const int64_t steps = 600;
+  const int64_t steps = 300;
   auto exe = compile(make_train_step(reverser(), {.optimizer = AdamOptions{}, .clip_grad_norm = 1.0}));
 
   // Batch `step` comes from a generator keyed by the step, so a resumed run would see the same data.
   std::unordered_set<uint64_t> trained_on;
   std::ostringstream progress;
-  Trainer trainer(*exe, {.total_steps = steps, .lr = linear_warmup(50, cosine_lr(3e-3, steps, 1e-4)),
-                         .log_every = 100, .progress = &progress});
+  Trainer trainer(*exe, {.total_steps = steps,
+                         .lr = linear_warmup(30, cosine_lr(3e-3, steps, 1e-4)),
+                         .log_every = 100,
+                         .progress = &progress});
   trainer.run([&](int64_t step) {
     std::mt19937_64 rng(static_cast<uint64_t>(step));
     Sequences s = draw(rng, kBatch);

@@ -34,10 +34,11 @@ TEST(Xor, TwoLayerMlpLearnsXor) {
   std::ostringstream progress;
   Trainer trainer(*exe, {.total_steps = 400, .lr = constant_lr(0.05), .log_every = 100, .progress = &progress});
   double first_loss = -1;
-  trainer.run([](int64_t) { return xor_batch(); }, [&](const StepReport& r) {
-    if (r.step == 1) first_loss = r.loss;
-    return true;
-  });
+  trainer.run([](int64_t) { return xor_batch(); },
+              [&](const StepReport& r) {
+                if (r.step == 1) first_loss = r.loss;
+                return true;
+              });
 
   // Predict with the trained parameters in the forward graph.
   auto forward = compile(xor_model());

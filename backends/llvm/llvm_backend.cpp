@@ -1,0 +1,320 @@
+/** \file
+ * The LLVM backend: the compile pipeline, the executable that runs a memory plan, and the
+ * interpreter fallback for nodes without generated code. See llvm_backend.h.
+ */
+#include "backends/llvm/llvm_backend.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "backends/interp/constant_evaluator.h"
+#include "backends/interp/interpreter.h"
+#include "backends/llvm/region_codegen.h"
+#include "ir/graph_builder.h"
+#include "ir/ops.h"
+#include "ir/program.h"
+#include "passes/decompose.h"
+#include "passes/fuse.h"
+#include "passes/pass_manager.h"
+#include "passes/plan_memory.h"
+
+namespace weft {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+/// How one top-level node runs: generated code, or the interpreter on a one-node graph.
+struct Step {
+  llvm_backend::RegionFunction function = nullptr;
+  std::vector<std::string> symbols;  // the region's `dims`, in order
+  /// The fallback: the node alone, its operands as inputs, then one input of shape [S] per symbol
+  /// S of the graph (so that the interpreter binds symbols the operands do not carry).
+  std::optional<Graph> wrapper;
+};
+
+/// A top-level node as a graph of its own: its operands, then the symbol carriers, as inputs.
+Graph wrap_node(const Graph& g, const Node& node) {
+  Graph w(fmt::format("{}_alone", op_name(node.op)));
+  std::vector<ValueId> operands;
+  for (size_t i = 0; i < node.operands.size(); ++i)
+    operands.push_back(w.add_input(fmt::format("x{}", i), g.type(node.operands[i])));
+  for (const SymbolDecl& s : g.symbols())
+    w.add_input(fmt::format("symbol_{}", s.name), TensorType{DType::boolean, {Dim::symbol(s.name)}});
+  std::vector<TensorType> types;
+  for (ValueId r : node.results) types.push_back(g.type(r));
+  int32_t index = w.add_node(node.op, operands, node.attrs, types, node.scope, node.loc, node.body);
+  for (size_t k = 0; k < node.results.size(); ++k)
+    w.add_output(fmt::format("y{}", k), w.nodes()[index].results[k]);
+  return w;
+}
+
+/// A lone transpose (one the fuser leaves alone, moving the innermost axis) as a loop region.
+Graph transpose_region(const Graph& g, const Node& node) {
+  Graph body("transpose");
+  ValueId x = body.add_input("x", g.type(node.operands[0]));
+  int32_t index = body.add_node(node.op, {x}, node.attrs, {g.type(node.results[0])});
+  body.add_output("out0", body.nodes()[index].results[0]);
+  return body;
+}
+
+bool has_non_finite(const void* data, DType dtype, int64_t n) {
+  if (dtype == DType::f32) {
+    const auto* p = static_cast<const float*>(data);
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i])) return true;
+  } else if (dtype == DType::f64) {
+    const auto* p = static_cast<const double*>(data);
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i])) return true;
+  }
+  return false;
+}
+
+int64_t numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+struct FreeDeleter {
+  void operator()(std::byte* p) const { std::free(p); }
+};
+
+}  // namespace
+
+struct LlvmExecutable::Impl {
+  Graph graph;  // decomposed, simplified, fused
+  Signature sig;
+  bool nan_trap = false;
+  std::vector<Tensor> state;
+  std::vector<Step> steps;  // one per top-level node, = one per program call
+  std::optional<Program> program;                    // when every symbol is bounded
+  std::map<std::vector<int64_t>, Program> programs;  // else per sizes of the unbounded symbols
+  std::unique_ptr<std::byte, FreeDeleter> arena;
+  int64_t arena_size = 0;
+  LlvmCompileStats stats;
+
+  size_t param_index(const std::string& name) const {
+    for (size_t i = 0; i < graph.params().size(); ++i)
+      if (graph.params()[i].name == name) return i;
+    throw Error(fmt::format("no state named '{}' in graph '{}'", name, graph.name()));
+  }
+
+  const Program& program_for(const SymbolBindings& bindings) {
+    if (program) return *program;
+    std::vector<int64_t> key;
+    Graph bounded = graph;
+    for (const SymbolDecl& s : graph.symbols()) {
+      if (s.bound) continue;
+      auto it = bindings.find(s.name);
+      int64_t v = it == bindings.end() ? 0 : it->second;
+      key.push_back(v);
+      bounded.declare_symbol(s.name, v);
+    }
+    auto it = programs.find(key);
+    if (it == programs.end()) it = programs.emplace(key, plan_memory(bounded)).first;
+    return it->second;
+  }
+
+  std::byte* arena_of(int64_t bytes) {
+    if (bytes > arena_size) {
+      int64_t size = (bytes + Program::alignment - 1) / Program::alignment * Program::alignment;
+      arena.reset(static_cast<std::byte*>(std::aligned_alloc(Program::alignment, static_cast<size_t>(size))));
+      if (!arena) throw Error(fmt::format("out of memory: the arena of graph '{}' needs {} bytes", graph.name(), size));
+      arena_size = size;
+    }
+    return arena.get();
+  }
+
+  std::vector<Tensor> run(std::span<const Tensor> inputs) {
+    SymbolBindings bindings = bind_inputs(sig, inputs);
+    const Program& p = program_for(bindings);
+    std::byte* base = arena_of(p.arena_bytes);
+    std::vector<std::byte*> ptrs;
+    for (const Buffer& b : p.buffers) {
+      switch (b.storage) {
+        case BufferStorage::input:
+          ptrs.push_back(static_cast<std::byte*>(const_cast<void*>(inputs[b.index].raw())));
+          break;
+        case BufferStorage::param:
+          ptrs.push_back(static_cast<std::byte*>(state[b.index].raw()));
+          break;
+        case BufferStorage::arena:
+          ptrs.push_back(base + b.offset);
+          break;
+      }
+    }
+    std::vector<Tensor> carriers;
+    for (const SymbolDecl& s : graph.symbols()) {
+      auto it = bindings.find(s.name);
+      carriers.push_back(Tensor::zeros(DType::boolean, {it == bindings.end() ? 0 : it->second}));
+    }
+    for (size_t i = 0; i < p.calls.size(); ++i) run_call(p.calls[i], steps[i], ptrs, bindings, carriers);
+
+    std::vector<Tensor> outs;
+    for (const ProgramValue& o : p.outputs) {
+      Tensor t = Tensor::zeros(o.type.dtype, evaluate_shape(o.type.shape, bindings));
+      if (t.nbytes() > 0) std::memcpy(t.raw(), ptrs[o.buffer], t.nbytes());
+      outs.push_back(std::move(t));
+    }
+    // Every update reads the values before any is written (a swap of two parameters stays a swap).
+    std::vector<std::pair<size_t, Tensor>> updated;
+    for (const ProgramUpdate& u : p.updates) {
+      if (u.value == u.param_buffer) continue;  // written in place
+      size_t i = param_index(u.param);
+      Tensor t = Tensor::zeros(state[i].dtype(), state[i].shape());
+      if (t.nbytes() > 0) std::memcpy(t.raw(), ptrs[u.value], t.nbytes());
+      updated.emplace_back(i, std::move(t));
+    }
+    for (auto& [i, t] : updated) state[i] = std::move(t);
+    return outs;
+  }
+
+  void run_call(const KernelCall& call, const Step& step, const std::vector<std::byte*>& ptrs,
+                const SymbolBindings& bindings, const std::vector<Tensor>& carriers) {
+    std::vector<void*> buffers;
+    for (const BufferRef& ref : call.operands) buffers.push_back(ptrs[ref.buffer]);
+    if (step.function) {
+      std::vector<int64_t> dims;
+      for (const std::string& s : step.symbols) {
+        auto it = bindings.find(s);
+        if (it == bindings.end())
+          throw Error(with_location(fmt::format("{}: symbol {} has no value: no input binds it", op_name(call.op), s),
+                                    call.loc));
+        dims.push_back(it->second);
+      }
+      step.function(buffers.data(), dims.data());
+    } else {
+      std::vector<Tensor> ins;
+      for (int32_t i = 0; i < call.num_inputs; ++i) {
+        const BufferRef& ref = call.operands[i];
+        std::vector<int64_t> shape = evaluate_shape(ref.type.shape, bindings);
+        size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(ref.type.dtype);
+        ins.push_back(Tensor::from_bytes(ref.type.dtype, shape, {ptrs[ref.buffer], bytes}));
+      }
+      ins.insert(ins.end(), carriers.begin(), carriers.end());
+      std::vector<Tensor> outs = interpret(*step.wrapper, ins, {});
+      for (size_t k = 0; k < outs.size(); ++k) {
+        const BufferRef& ref = call.operands[call.num_inputs + k];
+        WEFT_CHECK(outs[k].dtype() == ref.type.dtype && outs[k].shape() == evaluate_shape(ref.type.shape, bindings),
+                   fmt::format("{}: the interpreter's result {} disagrees with the plan's {}", op_name(call.op),
+                               outs[k].type_str(), ref.type.str()));
+        if (outs[k].nbytes() > 0) std::memcpy(buffers[call.num_inputs + k], outs[k].raw(), outs[k].nbytes());
+      }
+    }
+    if (!nan_trap) return;
+    for (size_t k = call.num_inputs; k < call.operands.size(); ++k) {
+      const BufferRef& ref = call.operands[k];
+      if (has_non_finite(buffers[k], ref.type.dtype, numel(evaluate_shape(ref.type.shape, bindings))))
+        throw Error(with_location(fmt::format("NaN/Inf trap: {} produced a non-finite value in result {} ({}) of "
+                                              "scope '{}'",
+                                              call.op == OpKind::fusion ? "a fused region" : std::string(op_name(call.op)),
+                                              k - call.num_inputs, ref.type.str(), call.scope),
+                                  call.loc));
+    }
+  }
+};
+
+LlvmExecutable::LlvmExecutable(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LlvmExecutable::~LlvmExecutable() = default;
+const Signature& LlvmExecutable::signature() const { return impl_->sig; }
+std::vector<Tensor> LlvmExecutable::run(std::span<const Tensor> inputs) { return impl_->run(inputs); }
+const LlvmCompileStats& LlvmExecutable::stats() const { return impl_->stats; }
+const Graph& LlvmExecutable::compiled_graph() const { return impl_->graph; }
+
+Tensor LlvmExecutable::state(const std::string& name) const { return impl_->state[impl_->param_index(name)].clone(); }
+
+void LlvmExecutable::set_state(const std::string& name, const Tensor& value) {
+  size_t i = impl_->param_index(name);
+  const TensorType& want = impl_->sig.state[i].type;
+  bool ok = value.dtype() == want.dtype && value.rank() == want.rank();
+  for (int d = 0; ok && d < value.rank(); ++d) ok = want.shape[d].is_static() && want.shape[d].value() == value.shape()[d];
+  if (!ok) throw Error(fmt::format("state '{}' must be {}, but got {}", name, want.str(), value.type_str()));
+  impl_->state[i] = value.clone();
+}
+
+std::unique_ptr<LlvmExecutable> LlvmBackend::compile_llvm(const Graph& graph, const CompileOptions& options) const {
+  auto impl = std::make_unique<LlvmExecutable::Impl>();
+  auto start = Clock::now();
+  PassManager passes;
+  passes.add(Pass{"decompose", [](const Graph& g) { return decompose(g); }});
+  passes.add(standard_pipeline(PassContext{interpreter_constant_evaluator()}));
+  passes.add(Pass{"fuse", [](const Graph& g) { return fuse(g); }});
+  impl->graph = passes.run(graph);
+  impl->sig = signature_of(graph);
+  impl->nan_trap = options.nan_trap;
+  bool bounded = true;
+  for (const SymbolDecl& s : impl->graph.symbols()) bounded = bounded && s.bound.has_value();
+  if (bounded) impl->program = plan_memory(impl->graph);
+  impl->stats.pass_seconds = seconds_since(start);
+
+  const Graph& g = impl->graph;
+  for (const Node& node : g.nodes()) {
+    Step step;
+    LlvmNodeStats ns;
+    ns.scope = node.scope;
+    ns.op = node.op == OpKind::fusion ? node.attrs.get_string("kind") : std::string(op_name(node.op));
+    llvm_backend::RegionCompileResult code;
+    if (node.op == OpKind::fusion && node.body) {
+      code = llvm_backend::compile_region(*node.body, node.attrs.get_string("kind"));
+    } else if (node.op == OpKind::transpose) {
+      code = llvm_backend::compile_region(transpose_region(g, node), "loop");
+    } else {
+      code.unsupported = fmt::format("no generated code for {}", op_name(node.op));
+    }
+    if (code.code) {
+      step.function = code.code->function;
+      step.symbols = code.code->symbols;
+      ns.compiled = true;
+      ns.cache_hit = code.code->cache_hit;
+      ns.compile_seconds = code.code->compile_seconds;
+      ++impl->stats.compiled;
+      impl->stats.cache_hits += ns.cache_hit ? 1 : 0;
+      impl->stats.codegen_seconds += ns.compile_seconds;
+    } else {
+      step.wrapper = wrap_node(g, node);
+      ns.reason = code.unsupported;
+      ++impl->stats.fallback;
+    }
+    impl->steps.push_back(std::move(step));
+    impl->stats.nodes.push_back(std::move(ns));
+  }
+  impl->state = initial_params(g);
+  return std::unique_ptr<LlvmExecutable>(new LlvmExecutable(std::move(impl)));
+}
+
+std::unique_ptr<Executable> LlvmBackend::compile(const Graph& graph, const CompileOptions& options) const {
+  return compile_llvm(graph, options);
+}
+
+std::string LlvmCompileStats::report() const {
+  std::string out = fmt::format("llvm backend: {} nodes, {} compiled ({} from the cache), {} on the interpreter\n",
+                                nodes.size(), compiled, cache_hits, fallback);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const LlvmNodeStats& n = nodes[i];
+    std::string how = n.compiled ? (n.cache_hit ? "compiled (cached)" : fmt::format("compiled {:.1f} ms", n.compile_seconds * 1e3))
+                                 : "interpreter: " + n.reason;
+    out += fmt::format("  {:>3}  {:<12} {:<28} {}\n", i, n.op, n.scope.empty() ? "-" : n.scope, how);
+  }
+  out += fmt::format("passes {:.1f} ms, code generation {:.1f} ms\n", pass_seconds * 1e3, codegen_seconds * 1e3);
+  return out;
+}
+
+std::unique_ptr<Backend> make_llvm_backend() { return std::make_unique<LlvmBackend>(); }
+
+void register_llvm_backend() {
+  for (const std::string& name : backend_names())
+    if (name == "llvm") return;
+  register_backend("llvm", make_llvm_backend);
+}
+
+}  // namespace weft

@@ -1,0 +1,174 @@
+/** \file
+ * The region compiler's driver and cache, and the loop helpers its generators share. See
+ * region_codegen.h.
+ */
+#include "backends/llvm/region_codegen.h"
+
+#include <fmt/format.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "backends/llvm/ir_util.h"
+#include "ir/text.h"
+
+namespace weft::llvm_backend {
+
+namespace {
+
+struct Cache {
+  std::mutex mutex;
+  std::map<std::string, RegionCode> code;  // key -> compiled code
+  RegionCacheStats stats;
+};
+
+Cache& cache() {
+  static Cache* c = new Cache();  // leaked like the Jit: code may run during static destruction
+  return *c;
+}
+
+/// The body as text without scopes and locations, so that equal regions of different layers (or
+/// of the same graph compiled twice) share their code.
+std::string cache_key(const Graph& body, const std::string& kind) {
+  Graph g = body;
+  g.set_name("region");
+  for (Node& n : g.mutable_nodes()) {
+    n.scope.clear();
+    n.loc = {};
+  }
+  const HostTarget& host = host_target();
+  return fmt::format("{}\n{} {} {}\n{}", kind, host.cpu, host.features, host.vector_bits, print_graph(g));
+}
+
+}  // namespace
+
+RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit) {
+  std::string key = cache_key(body, kind);
+  Cache& c = cache();
+  std::lock_guard lock(c.mutex);
+  if (auto it = c.code.find(key); it != c.code.end()) {
+    ++c.stats.hits;
+    RegionCode code = it->second;
+    code.cache_hit = true;
+    code.compile_seconds = 0;
+    return {code, {}};
+  }
+  auto start = std::chrono::steady_clock::now();
+  LowerResult lowered = lower_region(body, kind);
+  if (!lowered.region) return {std::nullopt, lowered.unsupported};
+  const LoweredRegion& r = *lowered.region;
+
+  std::string name = fmt::format("weft_{}_region_{:016x}", kind, std::hash<std::string>{}(key));
+  auto context = std::make_unique<llvm::LLVMContext>();
+  auto module = jit.new_module(name, *context);
+  int lanes = jit.target().vector_floats();
+  if (kind == "loop")
+    emit_loop_region(*module, name, r, lanes);
+  else if (kind == "reduction")
+    emit_reduction_region(*module, name, r, lanes);
+  else
+    emit_matmul_region(*module, name, r, body);
+  JitLibrary library = jit.add_module(std::move(module), std::move(context));
+  RegionCode code;
+  code.function = library.lookup_function<RegionFunction>(name);  // compiles (ORC materializes on lookup)
+  code.symbols = r.symbols;
+  code.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ++c.stats.compiled;
+  c.stats.seconds += code.compile_seconds;
+  c.code.emplace(std::move(key), code);
+  return {code, {}};
+}
+
+RegionCacheStats region_cache_stats() {
+  Cache& c = cache();
+  std::lock_guard lock(c.mutex);
+  return c.stats;
+}
+
+FunctionFrame new_frame(llvm::Module& module, const std::string& name, const std::vector<llvm::Type*>& params,
+                        bool external) {
+  llvm::LLVMContext& c = module.getContext();
+  auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(c), params, false);
+  FunctionFrame f;
+  f.function = llvm::Function::Create(type, external ? llvm::Function::ExternalLinkage : llvm::Function::InternalLinkage,
+                                      name, module);
+  f.function->addFnAttr(llvm::Attribute::NoUnwind);
+  set_vector_width_attributes(*f.function, host_target().vector_bits);
+  f.entry = llvm::BasicBlock::Create(c, "entry", f.function);
+  f.body = llvm::BasicBlock::Create(c, "body", f.function);
+  llvm::IRBuilder<> b(f.entry);
+  b.CreateBr(f.body);
+  return f;
+}
+
+llvm::StructType* task_context_type(llvm::LLVMContext& context) {
+  auto* ptr = llvm::PointerType::getUnqual(context);
+  auto* i64 = llvm::Type::getInt64Ty(context);
+  std::vector<llvm::Type*> fields{ptr, ptr};
+  for (unsigned i = 0; i < kTaskInts; ++i) fields.push_back(i64);
+  return llvm::StructType::get(context, fields);
+}
+
+void emit_dispatch(llvm::IRBuilderBase& b, llvm::Module& module, llvm::Function* task, llvm::Value* ctx,
+                   llvm::Value* tasks) {
+  emit_if_else(
+      b, b.CreateICmpEQ(tasks, b.getInt64(1)), [&] { b.CreateCall(task, {ctx, b.getInt64(0)}); },
+      [&] {
+        emit_if(b, b.CreateICmpSGT(tasks, b.getInt64(1)),
+                [&] { b.CreateCall(declare_parallel_for(module), {ctx, tasks, task}); });
+      });
+}
+
+std::vector<llvm::Value*> emit_decode(llvm::IRBuilderBase& b, llvm::Value* flat,
+                                      const std::vector<llvm::Value*>& sizes) {
+  std::vector<llvm::Value*> idx(sizes.size());
+  for (size_t d = sizes.size(); d-- > 0;) {
+    if (d == 0) {
+      idx[d] = flat;
+    } else {
+      idx[d] = b.CreateSRem(flat, sizes[d]);
+      flat = b.CreateSDiv(flat, sizes[d]);
+    }
+  }
+  return idx;
+}
+
+std::vector<llvm::Value*> emit_vector_loop(
+    llvm::IRBuilderBase& b, llvm::Value* begin, llvm::Value* end, int lanes, const std::vector<llvm::Value*>& init,
+    const std::function<std::vector<llvm::Value*>(llvm::Value* j, llvm::Value* mask, const std::vector<llvm::Value*>&)>&
+        body) {
+  llvm::Value* whole = b.CreateSub(end, b.CreateSRem(b.CreateSub(end, begin), b.getInt64(lanes)));
+  std::vector<llvm::Value*> values = emit_for_carried(
+      b, begin, whole, b.getInt64(lanes), init,
+      [&](llvm::Value* j, const std::vector<llvm::Value*>& in) { return body(j, nullptr, in); }, "j");
+  // The tail: one partial vector, its lanes masked.
+  llvm::BasicBlock* before = b.GetInsertBlock();
+  llvm::Function* f = before->getParent();
+  auto* tail = llvm::BasicBlock::Create(b.getContext(), "tail", f);
+  auto* done = llvm::BasicBlock::Create(b.getContext(), "tail.done", f);
+  b.CreateCondBr(b.CreateICmpSLT(whole, end), tail, done);
+  b.SetInsertPoint(tail);
+  std::vector<llvm::Constant*> lane_ids;
+  for (int i = 0; i < lanes; ++i) lane_ids.push_back(b.getInt64(i));
+  llvm::Value* mask = b.CreateICmpSLT(llvm::ConstantVector::get(lane_ids),
+                                      b.CreateVectorSplat(lanes, b.CreateSub(end, whole)));
+  std::vector<llvm::Value*> after = body(whole, mask, values);
+  llvm::BasicBlock* tail_end = b.GetInsertBlock();
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+  std::vector<llvm::Value*> out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    llvm::PHINode* phi = b.CreatePHI(values[i]->getType(), 2);
+    phi->addIncoming(values[i], before);
+    phi->addIncoming(after[i], tail_end);
+    out.push_back(phi);
+  }
+  return out;
+}
+
+}  // namespace weft::llvm_backend

@@ -1,0 +1,102 @@
+/** \file
+ * Code generation for fused regions: from a region's body (passes/fuse.h) to a JIT-compiled
+ * function `void region(void* const* buffers, const int64_t* dims)`.
+ *
+ * `buffers` holds the region's inputs, then its outputs, in the body's order; `dims` the values of
+ * the symbols its shapes use, in `RegionCode::symbols` order. The body is lowered to terms over one
+ * iteration space (region_terms.h), then each kind gets its loop nest:
+ *
+ *  - loop: rows × a vector axis. Each task of `weft_parallel_for` takes a block of rows (or, when
+ *    there are few rows, a block of columns); a row runs full vectors of the host's width, then one
+ *    masked vector for the tail.
+ *  - reduction: per row (rows split across tasks), one vectorized pass over the reduced axes per
+ *    stage of reductions (softmax: max, then the sum of exp(x - max)), with vector accumulators
+ *    reduced across lanes at the end, then one pass writing the full-level outputs; row-level
+ *    values are computed once per row.
+ *  - matmul: the generated GEMM (matmul_codegen.h) with the region's elementwise ops as its
+ *    epilogue, applied to each output vector as it leaves the registers.
+ *
+ * Code is cached per process by the region's printed body (scopes and locations removed) and the
+ * host CPU: compiling the same graph again, or a graph with the same region twice, reuses it.
+ */
+#pragma once
+
+#include <llvm/IR/IRBuilder.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/llvm/jit.h"
+#include "backends/llvm/region_terms.h"
+#include "ir/graph.h"
+
+namespace weft::llvm_backend {
+
+using RegionFunction = void (*)(void* const* buffers, const int64_t* dims);
+
+struct RegionCode {
+  RegionFunction function = nullptr;
+  std::vector<std::string> symbols;  // the order of the `dims` argument
+  double compile_seconds = 0;        // generating, optimizing and compiling it (0 on a cache hit)
+  bool cache_hit = false;
+};
+
+struct RegionCompileResult {
+  std::optional<RegionCode> code;
+  std::string unsupported;  // why not, when `code` is empty
+};
+
+/// The code of region `body` of `kind` ("loop", "reduction", "matmul"), from the cache or compiled.
+RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit = Jit::global());
+
+struct RegionCacheStats {
+  int64_t compiled = 0;  // regions generated and compiled
+  int64_t hits = 0;      // compile_region calls answered from the cache
+  double seconds = 0;    // total compile time
+};
+RegionCacheStats region_cache_stats();
+
+// ---- shared by the per-kind generators (loop_codegen.cpp, reduction_codegen.cpp, matmul_region_codegen.cpp)
+
+/// Element counts below which a region runs on the calling thread (waking the pool costs more).
+constexpr int64_t kParallelThreshold = int64_t{1} << 15;
+
+/// A function of `params`, its entry block (ending in a branch to `body`, so code placed before
+/// that branch dominates everything) and its body block.
+struct FunctionFrame {
+  llvm::Function* function = nullptr;
+  llvm::BasicBlock* entry = nullptr;
+  llvm::BasicBlock* body = nullptr;
+};
+FunctionFrame new_frame(llvm::Module& module, const std::string& name, const std::vector<llvm::Type*>& params,
+                        bool external);
+
+/// The task context handed to `weft_parallel_for`: buffers, dims, then `kTaskInts` i64 fields.
+constexpr unsigned kTaskInts = 4;
+llvm::StructType* task_context_type(llvm::LLVMContext& context);
+
+/// Runs task(ctx, i) for i in [0, tasks): directly when tasks == 1, else on the thread pool.
+void emit_dispatch(llvm::IRBuilderBase& b, llvm::Module& module, llvm::Function* task, llvm::Value* ctx,
+                   llvm::Value* tasks);
+
+/// Row-major indices of `flat` over `sizes`.
+std::vector<llvm::Value*> emit_decode(llvm::IRBuilderBase& b, llvm::Value* flat, const std::vector<llvm::Value*>& sizes);
+
+/// `for (j = begin; j < end; j += lanes)`: full vectors with mask == null, then at most one
+/// partial vector with mask = its lanes below `end`. Carries `init` through both.
+std::vector<llvm::Value*> emit_vector_loop(
+    llvm::IRBuilderBase& b, llvm::Value* begin, llvm::Value* end, int lanes, const std::vector<llvm::Value*>& init,
+    const std::function<std::vector<llvm::Value*>(llvm::Value* j, llvm::Value* mask, const std::vector<llvm::Value*>&)>&
+        body);
+
+llvm::Function* emit_loop_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
+                                 int lanes);
+llvm::Function* emit_reduction_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
+                                      int lanes);
+llvm::Function* emit_matmul_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
+                                   const Graph& body);
+
+}  // namespace weft::llvm_backend
