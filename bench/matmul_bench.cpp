@@ -240,16 +240,17 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
-  fmt::print("\nbest of {} rounds, {} threads each; the ratio is of wall-clock GFLOP/s, and in parentheses of\n"
-             "GFLOP per CPU-second (the fairer one when other programs load the cores):\n",
-             rounds, weft::ThreadPool::global().num_threads());
+  fmt::print(
+      "\nbest of {} rounds, {} threads each; the ratio is of wall-clock GFLOP/s, and in parentheses of\n"
+      "GFLOP per CPU-second (the fairer one when other programs load the cores):\n",
+      rounds, weft::ThreadPool::global().num_threads());
   for (auto& c : cases) {
     if (!std::isfinite(c->best_weft) || !std::isfinite(c->best_onednn)) continue;
     double weft_gflops = c->shape.flops() / c->best_weft / 1e9;
     double onednn_gflops = c->shape.flops() / c->best_onednn / 1e9;
-    fmt::print("matmul {:<31} weft {:6.1f} GFLOP/s  onednn {:6.1f} GFLOP/s  weft/onednn = {:.2f}   (CPU time: {:.2f})\n",
-               c->shape.str(), weft_gflops, onednn_gflops, weft_gflops / onednn_gflops,
-               c->best_onednn_cpu / c->best_weft_cpu);
+    fmt::print(
+        "matmul {:<31} weft {:6.1f} GFLOP/s  onednn {:6.1f} GFLOP/s  weft/onednn = {:.2f}   (CPU time: {:.2f})\n",
+        c->shape.str(), weft_gflops, onednn_gflops, weft_gflops / onednn_gflops, c->best_onednn_cpu / c->best_weft_cpu);
   }
   return 0;
 }

@@ -77,7 +77,7 @@ class RowEmitter {
     row_ctx.index.assign(r_.space.size(), nullptr);
     for (size_t d = 0, k = 0; d < r_.space.size(); ++d)
       if (axes_.outer_mask >> d & 1) row_ctx.index[d] = decoded[k++];
-    row_ctx.bound = axes_.outer_mask;
+    row_ctx.bound = axes_.outer_mask | kRowValueBit;
 
     std::map<int, llvm::Value*> row_values;
     em_.row_value = [&](int k) {

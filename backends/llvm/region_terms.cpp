@@ -18,85 +18,123 @@ namespace {
 
 bool is_one(const Dim& d) { return d.is_static() && d.value() == 1; }
 
-/// Strides of static-1 axes never matter; zeroing them makes equal views compare equal.
-View normalized(View v) {
-  for (size_t i = 0; i < v.shape.size(); ++i)
-    if (is_one(v.shape[i])) v.strides[i] = Dim(0);
-  return v;
-}
-
 /// Thrown inside the lowering to give up on a region; caught by lower_region.
 struct Unsupported {
   std::string reason;
 };
 
-}  // namespace
+/// One axis of a view's storage walk: `size` steps of `stride` elements.
+struct SubAxis {
+  Dim size;
+  Dim stride;
+  bool operator==(const SubAxis&) const = default;
+};
 
-View row_major_view(const Shape& shape) {
-  View v{shape, std::vector<Dim>(shape.size(), Dim(0)), {}};
+/// Element i of an index space of shape `shape` is at `Σ offset + Σ stride·j` of a tensor's
+/// storage, where axis k's index i[k] is split row-major into indices j over the sub-axes of
+/// `groups[k]` (static 1s never appear; an empty group is an axis of size 1). Keeping the
+/// sub-axes that a reshape merges, instead of requiring them to be contiguous, makes every
+/// reshape a view: [B, H, T, D] transposed to [B, T, H, D] and merged to [B, T, H·D] reads with
+/// strides (…, D·T, 1) over the sub-axes (H, D) of its last axis.
+struct View {
+  Shape shape;
+  std::vector<std::vector<SubAxis>> groups;
+  std::vector<Dim> offset;  // a sum of monomials (empty: 0)
+};
+
+View strided_view(const Shape& shape, const std::vector<Dim>& strides) {
+  View v{shape, {}, {}};
+  for (size_t i = 0; i < shape.size(); ++i) {
+    v.groups.emplace_back();
+    if (!is_one(shape[i])) v.groups.back().push_back({shape[i], strides[i]});
+  }
+  return v;
+}
+
+std::vector<Dim> row_major_strides(const Shape& shape) {
+  std::vector<Dim> strides(shape.size(), Dim(0));
   Dim stride(1);
   for (size_t i = shape.size(); i-- > 0;) {
-    v.strides[i] = stride;
+    strides[i] = stride;
     stride = stride * shape[i];
   }
-  return normalized(std::move(v));
+  return strides;
 }
 
+View row_major_view(const Shape& shape) { return strided_view(shape, row_major_strides(shape)); }
+
+/// NumPy broadcast (aligned right) of a view to `to`.
 View broadcast_view(const View& v, const Shape& to) {
-  View out{to, std::vector<Dim>(to.size(), Dim(0)), v.offset};
+  View out{to, {}, v.offset};
   size_t lead = to.size() - v.shape.size();
-  for (size_t i = 0; i < v.shape.size(); ++i)
-    if (v.shape[i] == to[i + lead]) out.strides[i + lead] = v.strides[i];
-  return normalized(std::move(out));
+  for (size_t i = 0; i < to.size(); ++i) {
+    if (i >= lead && v.shape[i - lead] == to[i]) {
+      out.groups.push_back(v.groups[i - lead]);
+    } else {
+      out.groups.emplace_back();
+      if (!is_one(to[i])) out.groups.back().push_back({to[i], Dim(0)});
+    }
+  }
+  return out;
 }
 
+/// Result axis i is operand axis perm[i].
 View transpose_view(const View& v, const std::vector<int64_t>& perm) {
   auto rank = static_cast<int64_t>(v.shape.size());
   View out{{}, {}, v.offset};
   for (int64_t p : perm) {
     int64_t a = p < 0 ? p + rank : p;
     out.shape.push_back(v.shape[a]);
-    out.strides.push_back(v.strides[a]);
+    out.groups.push_back(v.groups[a]);
   }
   return out;
 }
 
+/// The same elements in row-major order under `to`: the sub-axes, in order, regrouped under the
+/// new axes (one split where a new axis ends inside a sub-axis). Nullopt only when the sizes do not
+/// divide (symbolic sizes that cannot be proven to).
 std::optional<View> reshape_view(const View& v, const Shape& to) {
-  // NumPy's no-copy reshape: cut both shapes into groups of equal products; each group of the
-  // old shape must be contiguous in itself, and the new axes of the group get its strides.
-  std::vector<size_t> old_axes;
-  for (size_t i = 0; i < v.shape.size(); ++i)
-    if (!is_one(v.shape[i])) old_axes.push_back(i);
-  std::vector<size_t> new_axes;
-  for (size_t i = 0; i < to.size(); ++i)
-    if (!is_one(to[i])) new_axes.push_back(i);
-  View out{to, std::vector<Dim>(to.size(), Dim(0)), v.offset};
-  size_t oi = 0, ni = 0;
-  while (oi < old_axes.size() && ni < new_axes.size()) {
-    size_t oj = oi + 1, nj = ni + 1;
-    Dim op = v.shape[old_axes[oi]], np = to[new_axes[ni]];
-    while (!(op == np)) {
-      if (op.divided_by(np) && nj < new_axes.size()) {
-        np = np * to[new_axes[nj++]];
-      } else if (np.divided_by(op) && oj < old_axes.size()) {
-        op = op * v.shape[old_axes[oj++]];
+  std::vector<SubAxis> queue;
+  for (const auto& g : v.groups) queue.insert(queue.end(), g.begin(), g.end());
+  size_t next = 0;
+  View out{to, {}, v.offset};
+  for (const Dim& size : to) {
+    out.groups.emplace_back();
+    if (is_one(size)) continue;
+    Dim have(1);
+    while (!(have == size)) {
+      std::optional<Dim> need = size.divided_by(have);
+      if (!need || next == queue.size()) return std::nullopt;
+      SubAxis s = queue[next];
+      if (s.size == *need || need->divided_by(s.size)) {
+        out.groups.back().push_back(s);
+        have = have * s.size;
+        ++next;
+      } else if (std::optional<Dim> rest = s.size.divided_by(*need)) {
+        out.groups.back().push_back({*need, s.stride * *rest});
+        queue[next] = {*rest, s.stride};
+        have = size;
       } else {
         return std::nullopt;
       }
     }
-    for (size_t k = oi; k + 1 < oj; ++k)
-      if (!(v.strides[old_axes[k]] == v.strides[old_axes[k + 1]] * v.shape[old_axes[k + 1]])) return std::nullopt;
-    Dim stride = v.strides[old_axes[oj - 1]];
-    for (size_t k = nj; k-- > ni;) {
-      out.strides[new_axes[k]] = stride;
-      stride = stride * to[new_axes[k]];
-    }
-    oi = oj;
-    ni = nj;
   }
-  if (oi != old_axes.size() || ni != new_axes.size()) return std::nullopt;
-  return normalized(std::move(out));
+  if (next != queue.size()) return std::nullopt;
+  return out;
 }
+
+/// One stride per axis, when each axis's sub-axes walk it as one (contiguous among themselves).
+std::optional<std::vector<Dim>> flat_strides(const View& v) {
+  std::vector<Dim> strides;
+  for (const auto& g : v.groups) {
+    for (size_t k = 0; k + 1 < g.size(); ++k)
+      if (!(g[k].stride == g[k + 1].stride * g[k + 1].size)) return std::nullopt;
+    strides.push_back(g.empty() ? Dim(0) : g.back().stride);
+  }
+  return strides;
+}
+
+}  // namespace
 
 bool codegen_supports(DType dtype) {
   return dtype == DType::f32 || dtype == DType::f64 || dtype == DType::i32 || dtype == DType::i64 ||
@@ -173,13 +211,13 @@ Path prepend(Transform t, const Path& rest) {
   return p;
 }
 
-bool same_view(const View& a, const View& b) {
-  auto off = [](std::vector<Dim> o) {
-    std::erase_if(o, [](const Dim& d) { return d == Dim(0); });
-    std::sort(o.begin(), o.end());
-    return o;
-  };
-  return a.strides == b.strides && off(a.offset) == off(b.offset);
+/// Whether `v` walks its space with exactly `strides` (static-1 axes ignored) and no offset.
+bool has_strides(const View& v, std::vector<Dim> strides) {
+  std::optional<std::vector<Dim>> flat = flat_strides(v);
+  if (!flat || !std::all_of(v.offset.begin(), v.offset.end(), [](const Dim& d) { return d == Dim(0); })) return false;
+  for (size_t i = 0; i < strides.size(); ++i)
+    if (is_one(v.shape[i])) strides[i] = Dim(0);
+  return *flat == strides;
 }
 
 class Lowerer {
@@ -279,12 +317,13 @@ class Lowerer {
     ValueId v = g_.outputs()[k].value;
     const TensorType& t = g_.type(v);
     Path path = output_path(t.shape);
-    View view = apply_path(row_major_view(t.shape), path);
-    int access = add_access(Access{k, true, -1, t.dtype, view.strides, view.offset});
+    int access = add_access(Access{k, true, -1, t.dtype, {}, {}}, apply_path(row_major_view(t.shape), path));
     r_.stores.push_back(Store{k, lower(v, path), access});
   }
 
-  int add_access(Access a) {
+  int add_access(Access a, View view) {
+    a.offset = view.offset;
+    views_.push_back(std::move(view));
     r_.accesses.push_back(std::move(a));
     return static_cast<int>(r_.accesses.size()) - 1;
   }
@@ -307,14 +346,14 @@ class Lowerer {
     const TensorType& type = g_.type(v);
     if (info.kind != ValueKind::result) {
       if (info.kind != ValueKind::input) throw Unsupported{"a region body reads a parameter"};
-      View view = apply_path(row_major_view(type.shape), path);
       Term t = new_term(TermKind::load, type.dtype);
-      t.access = add_access(Access{info.owner, false, -1, type.dtype, view.strides, view.offset});
+      t.access = add_access(Access{info.owner, false, -1, type.dtype, {}, {}},
+                            apply_path(row_major_view(type.shape), path));
       return add_term(std::move(t));
     }
     const Node& n = g_.nodes()[info.owner];
     if (n.op == OpKind::matmul) {
-      if (&n != r_.matmul || !same_view(apply_path(row_major_view(type.shape), path), row_major_view(space_)))
+      if (&n != r_.matmul || !has_strides(apply_path(row_major_view(type.shape), path), row_major_strides(space_)))
         throw Unsupported{"the matmul's result is read at another index than its own"};
       return add_term(new_term(TermKind::gemm, type.dtype));
     }
@@ -337,11 +376,10 @@ class Lowerer {
         return lower_constant(n, type, path);
       case OpKind::iota: {
         int rank = type.rank();
-        View view{type.shape, std::vector<Dim>(rank, Dim(0)), {}};
-        view.strides[normalize_axis(n.attrs.get_int("axis"), rank, "iota")] = Dim(1);
-        view = apply_path(normalized(view), path);
+        std::vector<Dim> unit(rank, Dim(0));
+        unit[normalize_axis(n.attrs.get_int("axis"), rank, "iota")] = Dim(1);
         Term t = new_term(TermKind::iota, type.dtype);
-        t.access = add_access(Access{-1, false, -1, DType::i64, view.strides, view.offset});
+        t.access = add_access(Access{-1, false, -1, DType::i64, {}, {}}, apply_path(strided_view(type.shape, unit), path));
         return add_term(std::move(t));
       }
       default:
@@ -367,10 +405,10 @@ class Lowerer {
       t.value = values[0];
       return add_term(std::move(t));
     }
-    View view = apply_path(row_major_view(type.shape), path);
     r_.constants.push_back(ConstantData{type.dtype, values});
     Term t = new_term(TermKind::load, type.dtype);
-    t.access = add_access(Access{-1, false, static_cast<int>(r_.constants.size()) - 1, type.dtype, view.strides, view.offset});
+    t.access = add_access(Access{-1, false, static_cast<int>(r_.constants.size()) - 1, type.dtype, {}, {}},
+                          apply_path(row_major_view(type.shape), path));
     return add_term(std::move(t));
   }
 
@@ -379,14 +417,14 @@ class Lowerer {
     if (!(g_.type(n.operands[0]).shape == space_))
       throw Unsupported{"the reductions of a region reduce one shape"};
     // The row identity: the value for the row being computed, constant along the reduced axes.
-    View want{space_, std::vector<Dim>(space_.size(), Dim(0)), {}};
+    std::vector<Dim> want(space_.size(), Dim(0));
     Dim stride(1);
     for (size_t i = space_.size(); i-- > 0;)
       if (classes_[i] == AxisClass::outer) {
-        want.strides[i] = stride;
+        want[i] = stride;
         stride = stride * space_[i];
       }
-    if (!same_view(apply_path(row_major_view(type.shape), path), normalized(want)))
+    if (!has_strides(apply_path(row_major_view(type.shape), path), want))
       throw Unsupported{"a reduction's result is read at another row than its own"};
     auto it = reduction_of_.find(&n);
     if (it == reduction_of_.end()) {
@@ -411,8 +449,62 @@ class Lowerer {
     return stage_memo_[term] = s;
   }
 
+  /// Splits each axis of the space where some access's sub-axes split it (the common
+  /// refinement of all their splits), and gives every access one stride per refined axis.
+  void refine() {
+    Shape space;
+    std::vector<AxisClass> classes;
+    std::vector<std::vector<Dim>> strides(views_.size());
+    for (size_t d = 0; d < space_.size(); ++d) {
+      // The suffix products of each access's sub-axes: where they split the axis, from the inside.
+      std::vector<Dim> points;
+      for (const View& v : views_) {
+        Dim p(1);
+        for (size_t k = v.groups[d].size(); k-- > 0;) {
+          p = p * v.groups[d][k].size;
+          if (std::find(points.begin(), points.end(), p) == points.end()) points.push_back(p);
+        }
+      }
+      // Order them so that each divides the next; splits that do not nest cannot be refined.
+      std::vector<Dim> chain;
+      while (!points.empty()) {
+        auto least = std::find_if(points.begin(), points.end(), [&](const Dim& p) {
+          return std::all_of(points.begin(), points.end(), [&](const Dim& q) { return q.divided_by(p).has_value(); });
+        });
+        if (least == points.end())
+          throw Unsupported{fmt::format("reshapes split axis {} of {} in ways that do not nest", d, shape_str(space_))};
+        chain.push_back(*least);
+        points.erase(least);
+      }
+      // Refined axes from the outside in: chain[i+1] / chain[i], ..., chain[0].
+      for (size_t i = chain.size(); i-- > 0;) {
+        Dim inner = i == 0 ? Dim(1) : chain[i - 1];
+        space.push_back(*chain[i].divided_by(inner));
+        classes.push_back(classes_[d]);
+        for (size_t a = 0; a < views_.size(); ++a) {
+          // The sub-axis covering (inner, chain[i]], and the stride of that piece of it.
+          const auto& g = views_[a].groups[d];
+          Dim below(1), stride(0);
+          for (size_t k = g.size(); k-- > 0;) {
+            Dim above = below * g[k].size;
+            if (above.divided_by(chain[i])) {
+              stride = g[k].stride * *inner.divided_by(below);
+              break;
+            }
+            below = above;
+          }
+          strides[a].push_back(stride);
+        }
+      }
+    }
+    for (size_t a = 0; a < views_.size(); ++a) r_.accesses[a].strides = std::move(strides[a]);
+    space_ = std::move(space);
+    classes_ = std::move(classes);
+  }
+
   /// Merges axes that every access walks as one; drops static 1s. See the file comment.
   void coalesce() {
+    refine();
     std::vector<std::vector<size_t>> groups;  // old axes per new axis
     std::vector<AxisClass> group_class;
     for (AxisClass c : {AxisClass::outer, AxisClass::inner}) {
@@ -460,17 +552,17 @@ class Lowerer {
     }
     r_.space = std::move(space);
     r_.axis_class = std::move(group_class);
-    WEFT_CHECK(r_.space.size() <= 64, "a region with more than 64 axes");
+    WEFT_CHECK(r_.space.size() < 64, "a region with more than 64 axes");
     uint64_t outer_mask = 0;
     for (size_t d = 0; d < r_.axis_class.size(); ++d)
       if (r_.axis_class[d] == AxisClass::outer) outer_mask |= uint64_t{1} << d;
-    uint64_t all = r_.space.size() == 64 ? ~uint64_t{0} : (uint64_t{1} << r_.space.size()) - 1;
+    uint64_t all = (uint64_t{1} << r_.space.size()) - 1;
     for (Term& t : r_.terms) {  // operands come before the terms reading them
       if (t.access >= 0)
         for (size_t d = 0; d < r_.space.size(); ++d)
           if (!(r_.accesses[t.access].strides[d] == Dim(0))) t.depends |= uint64_t{1} << d;
       for (int o : t.operands) t.depends |= r_.terms[o].depends;
-      if (t.kind == TermKind::row_value) t.depends |= outer_mask;
+      if (t.kind == TermKind::row_value) t.depends |= outer_mask | kRowValueBit;
       if (t.kind == TermKind::gemm) t.depends = all;
     }
   }
@@ -482,6 +574,7 @@ class Lowerer {
   std::map<std::string, int> memo_;
   std::map<const Node*, int> reduction_of_;
   std::vector<int> stage_memo_;
+  std::vector<View> views_;  // per access, over space_ (its strides come from refine())
 };
 
 }  // namespace

@@ -5,9 +5,11 @@
  * Every load in a region is a strided view of a region input: element i of the iteration space
  * reads the input at `offset + Σ strides[d]·i[d]`, with strides that are dims (monomials in the
  * symbols, 0 on broadcast axes). Broadcasts, transposes and reshapes never appear in the terms:
- * they compose into those views, as they do in NumPy's view arithmetic, by walking each path from
- * an output back to the inputs. A reshape that cannot be a view (merging axes a transpose or a
- * broadcast has made non-contiguous) makes the region unsupported, and the caller falls back.
+ * they compose into those views, as in NumPy's view arithmetic, by walking each path from an
+ * output back to the inputs. Where a reshape merges axes that a transpose or a broadcast has made
+ * non-contiguous (attention's heads merged back, [B, T, H, D] -> [B, T, H·D]), the view keeps the
+ * merged axes apart, and the iteration space is split to match (its last axis becomes H × D), so
+ * every reshape is a view and no index is ever recovered with a division.
  *
  * What remains is a DAG of `Term`s: loads, iotas, scalar constants, elementwise ops, and, in the
  * other region kinds, the value of a row's reduction or of the matmul accumulator. After lowering,
@@ -31,21 +33,6 @@
 
 namespace weft::llvm_backend {
 
-/// Element `i` of an index space is at `Σ offset + Σ strides[d]·i[d]` of a tensor's storage.
-struct View {
-  Shape shape;
-  std::vector<Dim> strides;  // one per axis of `shape`, in elements
-  std::vector<Dim> offset;   // a sum of monomials (empty: 0)
-};
-
-View row_major_view(const Shape& shape);
-/// NumPy broadcast (aligned right) of a view to `to`.
-View broadcast_view(const View& v, const Shape& to);
-/// Result axis i is operand axis perm[i].
-View transpose_view(const View& v, const std::vector<int64_t>& perm);
-/// The same elements in row-major order under `to`; nullopt when that is not a strided view.
-std::optional<View> reshape_view(const View& v, const Shape& to);
-
 enum class TermKind : uint8_t {
   load,       // access `access` of a region input (or of constant data)
   iota,       // the integer `Σ offset + Σ strides·i` of access `access`, converted to `dtype`
@@ -54,6 +41,10 @@ enum class TermKind : uint8_t {
   row_value,  // the result of reduction `reduction` for the current row (reduction regions)
   gemm,       // the matmul's accumulated value (matmul regions)
 };
+
+/// A pseudo-axis in `Term::depends`: the term reads a row's reduction result, so it is computed
+/// in the row's context (after the stage that produces it) even when the rows have no axes.
+constexpr uint64_t kRowValueBit = uint64_t{1} << 63;
 
 struct Term {
   TermKind kind = TermKind::scalar;

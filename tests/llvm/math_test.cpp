@@ -115,6 +115,8 @@ uint64_t sweep_stride() {
 }
 
 void expect_accuracy(MathFunction f, double bound) {
+  // Without FMA, llvm.fmuladd rounds twice: allow one more ULP there.
+  if (!host_target().has_fma) bound += 1.0;
   Accuracy acc = measure(f, sweep_stride());
   std::printf("%-8s max error %.3f ULP at x = %.9g\n", std::string(math_function_name(f)).c_str(), acc.max_ulp,
               acc.worst_input);
@@ -122,7 +124,7 @@ void expect_accuracy(MathFunction f, double bound) {
   EXPECT_EQ(acc.mismatched_specials, 0) << "first at x = " << acc.first_bad_special;
 }
 
-// Bounds documented in docs/llvm-backend.md (measured exhaustively, rounded up).
+// Bounds documented in docs/llvm-backend.md (measured exhaustively with FMA, rounded up).
 TEST(LlvmMath, ExpIsWithinOneUlpOfLibm) { expect_accuracy(MathFunction::exp, 1.0); }
 TEST(LlvmMath, LogIsWithinOneUlpOfLibm) { expect_accuracy(MathFunction::log, 1.0); }
 TEST(LlvmMath, TanhIsWithinThreeUlpOfLibm) { expect_accuracy(MathFunction::tanh, 3.0); }

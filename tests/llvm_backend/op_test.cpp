@@ -194,14 +194,23 @@ std::vector<OpCase> movement_cases() {
         Attrs{{"perm", std::vector<int64_t>{1, 0, 2}}});
   unary("transpose_3d", OpKind::transpose, {Dim(2), Dim(3), n()}, Attrs{{"perm", std::vector<int64_t>{2, 0, 1}}});
   unary("broadcast_rows", OpKind::broadcast, {n()}, Attrs{{"shape", Shape{Dim(3), n()}}});
-  unary("broadcast_column", OpKind::broadcast, {Dim(3), Dim(1)}, Attrs{{"shape", Shape{Dim(3), n()}}});
+  cases.push_back({"broadcast_column", [] {
+                     Graph g("broadcast_column");
+                     g.declare_symbol("N", 256);
+                     ValueId x = g.add_input("x", f32({Dim(3), Dim(1)}));
+                     ValueId y = g.add_input("y", f32({n()}));
+                     GraphBuilder b(g);
+                     g.add_output("z", b.binary(OpKind::sub, b.broadcast_to(x, {Dim(3), n()}), y));
+                     return g;
+                   }});
   unary("slice", OpKind::slice, {n(), Dim(5)},
         Attrs{{"axis", int64_t{1}}, {"start", int64_t{1}}, {"end", int64_t{4}}, {"step", int64_t{2}}}, false);
   cases.push_back({"concat",
                    [] { return one_op("concat", OpKind::concat, {t(DType::f32, {Dim(2), n()}), t(DType::f32, {Dim(3), n()})},
                                       Attrs{{"axis", int64_t{0}}}); },
                    kExact, -2, 2, false});
-  // A loop region through reshapes and a cheap transpose: [2, 3, N] -> [3, 2, N] -> [6, N], + bias.
+  // A loop region through a transpose and a reshape merging the axes it swapped (no strided view
+  // of x has the merged axis): [2, 3, N] -> [3, 2, N] -> [6, N], then exp and a bias.
   cases.push_back({"reshape_transpose_chain", [] {
                      Graph g("chain");
                      g.declare_symbol("N", 256);
@@ -211,6 +220,17 @@ std::vector<OpCase> movement_cases() {
                      ValueId y = b.transpose(x, {1, 0, 2});
                      y = b.reshape(y, {Dim(6), n()});
                      g.add_output("y", b.binary(OpKind::add, b.unary(OpKind::exp, y), bias));
+                     return g;
+                   },
+                   kTranscendental});
+  cases.push_back({"attention_head_merge", [] {
+                     // [B, H, T, D] -> [B, T, H, D] -> [B, T, H·D], as multi-head attention merges heads.
+                     Graph g("heads");
+                     g.declare_symbol("N", 256);
+                     ValueId x = g.add_input("x", f32({Dim(2), Dim(3), n(), Dim(4)}));
+                     GraphBuilder b(g);
+                     ValueId y = b.reshape(b.transpose(x, {0, 2, 1, 3}), {Dim(2), n(), Dim(12)});
+                     g.add_output("y", b.unary(OpKind::tanh, y));
                      return g;
                    },
                    kTranscendental});
@@ -224,7 +244,9 @@ TEST_P(LlvmOpTest, MatchesInterpreterAtEverySize) {
   Graph g = c.build();
   auto interp = InterpBackend().compile(g);
   auto llvm = LlvmBackend().compile_llvm(g);
-  if (c.compiled) EXPECT_EQ(llvm->stats().fallback, 0) << llvm->stats().report();
+  if (c.compiled) {
+    EXPECT_EQ(llvm->stats().fallback, 0) << llvm->stats().report();
+  }
   for (int64_t size : kSizes) {
     std::vector<Tensor> inputs = random_inputs(g, {{"N", size}}, 1000 + static_cast<uint64_t>(size), c.lo, c.hi);
     std::vector<Tensor> want = interp->run(inputs);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "frontend/builder.h"
+#include "frontend/nn/transformer.h"
 #include "frontend/tensor_ops.h"
 #include "passes/fuse.h"
 #include "tests/llvm_backend/testing.h"
@@ -21,7 +22,9 @@ void check(const Graph& g, const std::vector<SymbolBindings>& sizes, Tolerance t
            double lo = -2, double hi = 2) {
   auto interp = InterpBackend().compile(g);
   auto llvm = LlvmBackend().compile_llvm(g);
-  if (compiled) EXPECT_EQ(llvm->stats().fallback, 0) << llvm->stats().report();
+  if (compiled) {
+    EXPECT_EQ(llvm->stats().fallback, 0) << llvm->stats().report();
+  }
   uint64_t seed = 7;
   for (const SymbolBindings& dims : sizes) {
     std::vector<Tensor> inputs = random_inputs(g, dims, seed++, lo, hi);
@@ -133,6 +136,14 @@ TEST(LlvmPatterns, CrossAttentionWithBoolMask) {
   check(b.finish(), {{{"B", 1}, {"T", 3}, {"S", 5}}, {{"B", 2}, {"T", 7}, {"S", 13}}}, kMatmul);
 }
 
+TEST(LlvmPatterns, TransformerEncoderLayerIsAllGeneratedCode) {
+  Builder b("encoder_layer");
+  auto src = b.input("src", "f32[B<=4, S<=16, 16]");
+  nn::TransformerEncoderLayer layer(b, "layer", {.d_model = 16, .nhead = 4, .dim_feedforward = 32, .dropout = 0.0});
+  b.output("y", layer(src, {.causal = true}));
+  check(b.finish(), {{{"B", 1}, {"S", 1}}, {{"B", 2}, {"S", 7}}, {{"B", 3}, {"S", 16}}}, kMatmul);
+}
+
 TEST(LlvmPatterns, CrossEntropyWithLabelSmoothing) {
   Builder b("cross_entropy");
   auto logits = b.input("logits", "f32[B<=64, 11]");
@@ -144,7 +155,9 @@ TEST(LlvmPatterns, CrossEntropyWithLabelSmoothing) {
   auto exe = LlvmBackend().compile_llvm(g);
   EXPECT_GE(count_regions(exe->compiled_graph()).reduction, 1);
   for (const LlvmNodeStats& n : exe->stats().nodes)
-    if (!n.compiled) EXPECT_TRUE(n.op == "gather" || n.op == "one_hot") << exe->stats().report();
+    if (!n.compiled) {
+      EXPECT_TRUE(n.op == "gather" || n.op == "one_hot") << exe->stats().report();
+    }
   check(g, {{{"B", 1}}, {{"B", 7}}, {{"B", 33}}}, kReduction, false, -4, 4);
 }
 

@@ -19,6 +19,7 @@ TEST_P(LlvmRandomGraphTest, MatchesInterpreter) {
   Graph g = gen.build(14);
   auto interp = InterpBackend().compile(g);
   auto llvm = LlvmBackend().compile_llvm(g);
+  EXPECT_EQ(llvm->stats().fallback, 0) << llvm->stats().report();
   // Parameters (matmul weights) start at their zero initializers: give both the same random values.
   std::vector<Tensor> params;
   for (const ParamDecl& p : g.params()) {
