@@ -47,6 +47,11 @@ std::vector<TensorType> infer_scan(const ShapeQuery& q) {
   int64_t n_seq = q.attrs.get_int("num_seq");
   bool has_lengths = q.attrs.get_bool("has_lengths");
   int64_t n_ops = static_cast<int64_t>(q.operands.size());
+  // Range-check before subtracting: the counts come from user files and must not overflow.
+  if (n_carry < 0 || n_carry > n_ops || n_seq < 1 || n_seq > n_ops)
+    throw Error(fmt::format("scan: num_carry must be in [0, {0}] and num_seq in [1, {0}] (the operand count), but got "
+                            "num_carry={1} num_seq={2}",
+                            n_ops, n_carry, n_seq));
   int64_t n_const = n_ops - n_carry - n_seq - (has_lengths ? 1 : 0);
   if (n_carry < 0 || n_seq < 1 || n_const < 0)
     throw Error(fmt::format("scan: needs num_carry >= 0 carries, num_seq >= 1 sequences, then consts{}; got {} "
