@@ -15,6 +15,7 @@
 
 #include "backends/interp/constant_evaluator.h"
 #include "backends/interp/interpreter.h"
+#include "backends/interp/kernels.h"
 #include "backends/llvm/region_codegen.h"
 #include "ir/graph_builder.h"
 #include "ir/ops.h"
@@ -39,6 +40,8 @@ struct Step {
   /// The fallback: the node alone, its operands as inputs, then one input of shape [S] per symbol
   /// S of the graph (so that the interpreter binds symbols the operands do not carry).
   std::optional<Graph> wrapper;
+  /// A scan: the interpreter's scan kernel drives the loop, each step runs this compiled body.
+  std::unique_ptr<LlvmExecutable> scan_body;
 };
 
 /// A top-level node as a graph of its own: its operands, then the symbol carriers, as inputs.
@@ -57,11 +60,13 @@ Graph wrap_node(const Graph& g, const Node& node) {
   return w;
 }
 
-/// A lone transpose (one the fuser leaves alone, moving the innermost axis) as a loop region.
-Graph transpose_region(const Graph& g, const Node& node) {
-  Graph body("transpose");
-  ValueId x = body.add_input("x", g.type(node.operands[0]));
-  int32_t index = body.add_node(node.op, {x}, node.attrs, {g.type(node.results[0])});
+/// A lone transpose, slice or concat (the fuser leaves them alone: strided copies) as a region.
+Graph single_node_region(const Graph& g, const Node& node) {
+  Graph body(std::string(op_name(node.op)));
+  std::vector<ValueId> xs;
+  for (size_t i = 0; i < node.operands.size(); ++i)
+    xs.push_back(body.add_input(fmt::format("x{}", i), g.type(node.operands[i])));
+  int32_t index = body.add_node(node.op, xs, node.attrs, {g.type(node.results[0])});
   body.add_output("out0", body.nodes()[index].results[0]);
   return body;
 }
@@ -135,8 +140,12 @@ struct LlvmExecutable::Impl {
     return arena.get();
   }
 
-  std::vector<Tensor> run(std::span<const Tensor> inputs) {
+  /// `outer`: the bindings of the graph whose scan runs this one as its body (a body's reshape may
+  /// name symbols its own inputs do not carry); null at the top level.
+  std::vector<Tensor> run(std::span<const Tensor> inputs, const SymbolBindings* outer = nullptr) {
     SymbolBindings bindings = bind_inputs(sig, inputs);
+    if (outer)
+      for (const auto& [name, size] : *outer) bindings.emplace(name, size);  // the body's own inputs win
     const Program& p = program_for(bindings);
     std::byte* base = arena_of(p.arena_bytes);
     std::vector<std::byte*> ptrs;
@@ -158,7 +167,7 @@ struct LlvmExecutable::Impl {
       auto it = bindings.find(s.name);
       carriers.push_back(Tensor::zeros(DType::boolean, {it == bindings.end() ? 0 : it->second}));
     }
-    for (size_t i = 0; i < p.calls.size(); ++i) run_call(p.calls[i], steps[i], ptrs, bindings, carriers);
+    for (size_t i = 0; i < p.calls.size(); ++i) run_call(graph.nodes()[i], p.calls[i], steps[i], ptrs, bindings, carriers);
 
     std::vector<Tensor> outs;
     for (const ProgramValue& o : p.outputs) {
@@ -179,7 +188,7 @@ struct LlvmExecutable::Impl {
     return outs;
   }
 
-  void run_call(const KernelCall& call, const Step& step, const std::vector<std::byte*>& ptrs,
+  void run_call(const Node& node, const KernelCall& call, const Step& step, const std::vector<std::byte*>& ptrs,
                 const SymbolBindings& bindings, const std::vector<Tensor>& carriers) {
     std::vector<void*> buffers;
     for (const BufferRef& ref : call.operands) buffers.push_back(ptrs[ref.buffer]);
@@ -201,8 +210,21 @@ struct LlvmExecutable::Impl {
         size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(ref.type.dtype);
         ins.push_back(Tensor::from_bytes(ref.type.dtype, shape, {ptrs[ref.buffer], bytes}));
       }
-      ins.insert(ins.end(), carriers.begin(), carriers.end());
-      std::vector<Tensor> outs = interpret(*step.wrapper, ins, {});
+      std::vector<Tensor> outs;
+      if (step.scan_body) {
+        auto run_body = [&](const Graph&, std::span<const Tensor> body_inputs) {
+          return step.scan_body->impl_->run(body_inputs, &bindings);
+        };
+        interp::KernelContext ctx{node, bindings, run_body, &graph};
+        try {
+          outs = (*interp::find_kernel(OpKind::scan))(ctx, ins);
+        } catch (const Error& e) {
+          throw Error(with_location(e.what(), node.loc));
+        }
+      } else {
+        ins.insert(ins.end(), carriers.begin(), carriers.end());
+        outs = interpret(*step.wrapper, ins, {});
+      }
       for (size_t k = 0; k < outs.size(); ++k) {
         const BufferRef& ref = call.operands[call.num_inputs + k];
         WEFT_CHECK(outs[k].dtype() == ref.type.dtype && outs[k].shape() == evaluate_shape(ref.type.shape, bindings),
@@ -266,8 +288,16 @@ std::unique_ptr<LlvmExecutable> LlvmBackend::compile_llvm(const Graph& graph, co
     llvm_backend::RegionCompileResult code;
     if (node.op == OpKind::fusion && node.body) {
       code = llvm_backend::compile_region(*node.body, node.attrs.get_string("kind"));
-    } else if (node.op == OpKind::transpose) {
-      code = llvm_backend::compile_region(transpose_region(g, node), "loop");
+    } else if (node.op == OpKind::transpose || node.op == OpKind::slice) {
+      code = llvm_backend::compile_region(single_node_region(g, node), "loop");
+    } else if (node.op == OpKind::concat) {
+      code = llvm_backend::compile_region(single_node_region(g, node), "concat");
+    } else if (node.op == OpKind::scan && node.body) {
+      step.scan_body = compile_llvm(*node.body, options);
+      const LlvmCompileStats& body = step.scan_body->stats();
+      code.unsupported = fmt::format("the scan's loop; its body is generated code ({} compiled, {} on the interpreter)",
+                                     body.compiled, body.fallback);
+      impl->stats.codegen_seconds += body.codegen_seconds;
     } else {
       code.unsupported = fmt::format("no generated code for {}", op_name(node.op));
     }
@@ -281,7 +311,7 @@ std::unique_ptr<LlvmExecutable> LlvmBackend::compile_llvm(const Graph& graph, co
       impl->stats.cache_hits += ns.cache_hit ? 1 : 0;
       impl->stats.codegen_seconds += ns.compile_seconds;
     } else {
-      step.wrapper = wrap_node(g, node);
+      if (!step.scan_body) step.wrapper = wrap_node(g, node);
       ns.reason = code.unsupported;
       ++impl->stats.fallback;
     }

@@ -4,9 +4,10 @@
  * `compile` runs the pipeline — decompose composites, the standard passes (infer shapes, fold
  * constants, CSE, DCE), fuse into regions, plan memory — and generates code for every region
  * (backends/llvm/region_codegen.h): loop nests over the symbolic dims, vectorized for the host CPU,
- * parallel across the thread pool, compiled by ORC LLJIT at -O3. A top-level node the generators
- * do not take (scan, gather, scatter_add, concat, slice, rng_uniform; a region of f16, or one whose
- * reshapes are not views) runs through the interpreter's kernel for that node alone, so every graph
+ * parallel across the thread pool, compiled by ORC LLJIT at -O3. A scan's loop runs on the
+ * interpreter's scan kernel, each step's body being a compiled executable of its own. A top-level
+ * node the generators do not take (gather, scatter_add, concat, slice, rng_uniform; an f64 matmul,
+ * a region of f16) runs through the interpreter's kernel for that node alone, so every graph
  * compiles; which nodes did is recorded (`LlvmExecutable::stats()`), so tests can insist that a
  * pattern (softmax, layer_norm, matmul + bias + relu) became generated code.
  *

@@ -32,15 +32,26 @@ Cache& cache() {
   return *c;
 }
 
-/// The body as text without scopes and locations, so that equal regions of different layers (or
-/// of the same graph compiled twice) share their code.
+/// The body as text with canonical names (inputs in0, in1, ...; the fuser names them after the
+/// graph's values, "encoder.layers.3.linear1.weight"), without scopes, locations or bounds, so that
+/// equal regions of different layers, or of the same graph compiled twice, share their code.
 std::string cache_key(const Graph& body, const std::string& kind) {
-  Graph g = body;
-  g.set_name("region");
-  for (Node& n : g.mutable_nodes()) {
-    n.scope.clear();
-    n.loc = {};
+  Graph g("region");
+  for (const SymbolDecl& s : body.symbols()) g.declare_symbol(s.name);
+  std::vector<ValueId> map(body.num_values(), kNoValue);
+  for (size_t i = 0; i < body.inputs().size(); ++i)
+    map[body.inputs()[i].value] = g.add_input(fmt::format("in{}", i), body.type(body.inputs()[i].value));
+  for (size_t i = 0; i < body.params().size(); ++i)
+    map[body.params()[i].value] = g.add_param(fmt::format("param{}", i), body.type(body.params()[i].value));
+  for (const Node& n : body.nodes()) {
+    std::vector<ValueId> operands;
+    for (ValueId v : n.operands) operands.push_back(map[v]);
+    std::vector<TensorType> types;
+    for (ValueId r : n.results) types.push_back(body.type(r));
+    int32_t index = g.add_node(n.op, operands, n.attrs, types, {}, {}, n.body);
+    for (size_t k = 0; k < n.results.size(); ++k) map[n.results[k]] = g.nodes()[index].results[k];
   }
+  for (size_t k = 0; k < body.outputs().size(); ++k) g.add_output(fmt::format("out{}", k), map[body.outputs()[k].value]);
   const HostTarget& host = host_target();
   return fmt::format("{}\n{} {} {}\n{}", kind, host.cpu, host.features, host.vector_bits, print_graph(g));
 }
@@ -59,24 +70,35 @@ RegionCompileResult compile_region(const Graph& body, const std::string& kind, J
     return {code, {}};
   }
   auto start = std::chrono::steady_clock::now();
-  LowerResult lowered = lower_region(body, kind);
-  if (!lowered.region) return {std::nullopt, lowered.unsupported};
-  const LoweredRegion& r = *lowered.region;
+  std::vector<LoweredRegion> parts;  // one per function: a concat has one per operand
+  if (kind == "concat") {
+    for (size_t k = 0; !body.nodes().empty() && k < body.nodes()[0].operands.size(); ++k) {
+      LowerResult piece = lower_concat_piece(body, static_cast<int>(k));
+      if (!piece.region) return {std::nullopt, piece.unsupported};
+      parts.push_back(std::move(*piece.region));
+    }
+  } else {
+    LowerResult lowered = lower_region(body, kind);
+    if (!lowered.region) return {std::nullopt, lowered.unsupported};
+    parts.push_back(std::move(*lowered.region));
+  }
 
   std::string name = fmt::format("weft_{}_region_{:016x}", kind, std::hash<std::string>{}(key));
   auto context = std::make_unique<llvm::LLVMContext>();
   auto module = jit.new_module(name, *context);
   int lanes = jit.target().vector_floats();
-  if (kind == "loop")
-    emit_loop_region(*module, name, r, lanes);
+  if (kind == "concat")
+    emit_concat_region(*module, name, parts, lanes);
+  else if (kind == "loop")
+    emit_loop_region(*module, name, parts[0], lanes);
   else if (kind == "reduction")
-    emit_reduction_region(*module, name, r, lanes);
+    emit_reduction_region(*module, name, parts[0], lanes);
   else
-    emit_matmul_region(*module, name, r, body);
+    emit_matmul_region(*module, name, parts[0], body);
   JitLibrary library = jit.add_module(std::move(module), std::move(context));
   RegionCode code;
   code.function = library.lookup_function<RegionFunction>(name);  // compiles (ORC materializes on lookup)
-  code.symbols = r.symbols;
+  code.symbols = symbols_used(body);
   code.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ++c.stats.compiled;
   c.stats.seconds += code.compile_seconds;
@@ -122,6 +144,22 @@ void emit_dispatch(llvm::IRBuilderBase& b, llvm::Module& module, llvm::Function*
         emit_if(b, b.CreateICmpSGT(tasks, b.getInt64(1)),
                 [&] { b.CreateCall(declare_parallel_for(module), {ctx, tasks, task}); });
       });
+}
+
+llvm::Function* emit_concat_region(llvm::Module& module, const std::string& name,
+                                   const std::vector<LoweredRegion>& pieces, int lanes) {
+  std::vector<llvm::Function*> parts;
+  for (size_t k = 0; k < pieces.size(); ++k)
+    parts.push_back(emit_loop_region(module, fmt::format("{}.piece{}", name, k), pieces[k], lanes));
+  auto* ptr = llvm::PointerType::getUnqual(module.getContext());
+  FunctionFrame f = new_frame(module, name, {ptr, ptr}, true);
+  llvm::IRBuilder<> b(f.body);
+  for (llvm::Function* part : parts) {
+    part->setLinkage(llvm::Function::InternalLinkage);
+    b.CreateCall(part, {f.function->getArg(0), f.function->getArg(1)});
+  }
+  b.CreateRetVoid();
+  return f.function;
 }
 
 std::vector<llvm::Value*> emit_decode(llvm::IRBuilderBase& b, llvm::Value* flat,

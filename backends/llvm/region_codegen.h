@@ -16,8 +16,9 @@
  *  - matmul: the generated GEMM (matmul_codegen.h) with the region's elementwise ops as its
  *    epilogue, applied to each output vector as it leaves the registers.
  *
- * Code is cached per process by the region's printed body (scopes and locations removed) and the
- * host CPU: compiling the same graph again, or a graph with the same region twice, reuses it.
+ * Code is cached per process by the region's printed body (inputs renamed canonically, scopes,
+ * locations and bounds removed) and the host CPU: compiling the same graph again, or a graph with
+ * the same region twice (two equal layers), reuses it.
  */
 #pragma once
 
@@ -49,7 +50,8 @@ struct RegionCompileResult {
   std::string unsupported;  // why not, when `code` is empty
 };
 
-/// The code of region `body` of `kind` ("loop", "reduction", "matmul"), from the cache or compiled.
+/// The code of region `body` of `kind` ("loop", "reduction", "matmul"; or "concat" for a body that
+/// is one concat node), from the cache or compiled.
 RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit = Jit::global());
 
 struct RegionCacheStats {
@@ -96,6 +98,9 @@ llvm::Function* emit_loop_region(llvm::Module& module, const std::string& name, 
                                  int lanes);
 llvm::Function* emit_reduction_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
                                       int lanes);
+/// A concat: one loop region per operand (region_terms.h: lower_concat_piece), called in order.
+llvm::Function* emit_concat_region(llvm::Module& module, const std::string& name,
+                                   const std::vector<LoweredRegion>& pieces, int lanes);
 llvm::Function* emit_matmul_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
                                    const Graph& body);
 

@@ -10,129 +10,17 @@
 #include <map>
 #include <set>
 
+#include "backends/llvm/region_views.h"
 #include "ir/ops.h"
 
 namespace weft::llvm_backend {
 
 namespace {
 
-bool is_one(const Dim& d) { return d.is_static() && d.value() == 1; }
-
 /// Thrown inside the lowering to give up on a region; caught by lower_region.
 struct Unsupported {
   std::string reason;
 };
-
-/// One axis of a view's storage walk: `size` steps of `stride` elements.
-struct SubAxis {
-  Dim size;
-  Dim stride;
-  bool operator==(const SubAxis&) const = default;
-};
-
-/// Element i of an index space of shape `shape` is at `Σ offset + Σ stride·j` of a tensor's
-/// storage, where axis k's index i[k] is split row-major into indices j over the sub-axes of
-/// `groups[k]` (static 1s never appear; an empty group is an axis of size 1). Keeping the
-/// sub-axes that a reshape merges, instead of requiring them to be contiguous, makes every
-/// reshape a view: [B, H, T, D] transposed to [B, T, H, D] and merged to [B, T, H·D] reads with
-/// strides (…, D·T, 1) over the sub-axes (H, D) of its last axis.
-struct View {
-  Shape shape;
-  std::vector<std::vector<SubAxis>> groups;
-  std::vector<Dim> offset;  // a sum of monomials (empty: 0)
-};
-
-View strided_view(const Shape& shape, const std::vector<Dim>& strides) {
-  View v{shape, {}, {}};
-  for (size_t i = 0; i < shape.size(); ++i) {
-    v.groups.emplace_back();
-    if (!is_one(shape[i])) v.groups.back().push_back({shape[i], strides[i]});
-  }
-  return v;
-}
-
-std::vector<Dim> row_major_strides(const Shape& shape) {
-  std::vector<Dim> strides(shape.size(), Dim(0));
-  Dim stride(1);
-  for (size_t i = shape.size(); i-- > 0;) {
-    strides[i] = stride;
-    stride = stride * shape[i];
-  }
-  return strides;
-}
-
-View row_major_view(const Shape& shape) { return strided_view(shape, row_major_strides(shape)); }
-
-/// NumPy broadcast (aligned right) of a view to `to`.
-View broadcast_view(const View& v, const Shape& to) {
-  View out{to, {}, v.offset};
-  size_t lead = to.size() - v.shape.size();
-  for (size_t i = 0; i < to.size(); ++i) {
-    if (i >= lead && v.shape[i - lead] == to[i]) {
-      out.groups.push_back(v.groups[i - lead]);
-    } else {
-      out.groups.emplace_back();
-      if (!is_one(to[i])) out.groups.back().push_back({to[i], Dim(0)});
-    }
-  }
-  return out;
-}
-
-/// Result axis i is operand axis perm[i].
-View transpose_view(const View& v, const std::vector<int64_t>& perm) {
-  auto rank = static_cast<int64_t>(v.shape.size());
-  View out{{}, {}, v.offset};
-  for (int64_t p : perm) {
-    int64_t a = p < 0 ? p + rank : p;
-    out.shape.push_back(v.shape[a]);
-    out.groups.push_back(v.groups[a]);
-  }
-  return out;
-}
-
-/// The same elements in row-major order under `to`: the sub-axes, in order, regrouped under the
-/// new axes (one split where a new axis ends inside a sub-axis). Nullopt only when the sizes do not
-/// divide (symbolic sizes that cannot be proven to).
-std::optional<View> reshape_view(const View& v, const Shape& to) {
-  std::vector<SubAxis> queue;
-  for (const auto& g : v.groups) queue.insert(queue.end(), g.begin(), g.end());
-  size_t next = 0;
-  View out{to, {}, v.offset};
-  for (const Dim& size : to) {
-    out.groups.emplace_back();
-    if (is_one(size)) continue;
-    Dim have(1);
-    while (!(have == size)) {
-      std::optional<Dim> need = size.divided_by(have);
-      if (!need || next == queue.size()) return std::nullopt;
-      SubAxis s = queue[next];
-      if (s.size == *need || need->divided_by(s.size)) {
-        out.groups.back().push_back(s);
-        have = have * s.size;
-        ++next;
-      } else if (std::optional<Dim> rest = s.size.divided_by(*need)) {
-        out.groups.back().push_back({*need, s.stride * *rest});
-        queue[next] = {*rest, s.stride};
-        have = size;
-      } else {
-        return std::nullopt;
-      }
-    }
-  }
-  if (next != queue.size()) return std::nullopt;
-  return out;
-}
-
-/// One stride per axis, when each axis's sub-axes walk it as one (contiguous among themselves).
-std::optional<std::vector<Dim>> flat_strides(const View& v) {
-  std::vector<Dim> strides;
-  for (const auto& g : v.groups) {
-    for (size_t k = 0; k + 1 < g.size(); ++k)
-      if (!(g[k].stride == g[k + 1].stride * g[k + 1].size)) return std::nullopt;
-    strides.push_back(g.empty() ? Dim(0) : g.back().stride);
-  }
-  return strides;
-}
 
 }  // namespace
 
@@ -158,9 +46,9 @@ namespace {
 
 /// One step of the index map from a value's space towards the region's space.
 struct Transform {
-  enum Kind : uint8_t { broadcast, transpose, reshape } kind;
+  enum Kind : uint8_t { broadcast, transpose, reshape, slice } kind;
   Shape to;
-  std::vector<int64_t> perm;
+  std::vector<int64_t> perm;  // transpose: the permutation; slice: axis, first index, step
 };
 
 using Path = std::vector<Transform>;
@@ -168,7 +56,7 @@ using Path = std::vector<Transform>;
 std::string path_key(const Path& path) {
   std::string key;
   for (const Transform& t : path) {
-    key += t.kind == Transform::broadcast ? 'b' : t.kind == Transform::transpose ? 't' : 'r';
+    key += "btrs"[t.kind];
     key += shape_str(t.to);
     for (int64_t p : t.perm) key += fmt::format(",{}", p);
     key += ';';
@@ -185,6 +73,12 @@ View apply_path(View v, const Path& path) {
       case Transform::transpose:
         v = transpose_view(v, t.perm);
         break;
+      case Transform::slice: {
+        std::optional<View> r = slice_view(v, static_cast<int>(t.perm[0]), t.perm[1], t.perm[2], t.to);
+        if (!r) throw Unsupported{"a slice of an axis a reshape has merged"};
+        v = *r;
+        break;
+      }
       case Transform::reshape: {
         std::optional<View> r = reshape_view(v, t.to);
         if (!r)
@@ -243,6 +137,32 @@ class Lowerer {
     }
     for (size_t k = 0; k < g_.outputs().size(); ++k) lower_output(static_cast<int>(k));
     for (Reduction& red : r_.reductions) red.stage = 1 + stage_of(red.operand);  // in dependency order
+    coalesce();
+    return std::move(r_);
+  }
+
+  /// A loop region copying operand `k` of the body's one concat node into its window of the output.
+  LoweredRegion run_concat_piece(int k) {
+    r_.symbols = symbols_used(g_);
+    r_.num_inputs = static_cast<int>(g_.inputs().size());
+    const Node& n = g_.nodes().at(0);
+    WEFT_CHECK(n.op == OpKind::concat && g_.nodes().size() == 1, "a concat region is one concat node");
+    const TensorType& piece = g_.type(n.operands[k]);
+    const TensorType& out = g_.type(n.results[0]);
+    if (!codegen_supports(out.dtype)) throw Unsupported{fmt::format("generated code has no {} values", out.str())};
+    int axis = normalize_axis(n.attrs.get_int("axis"), out.rank(), "concat");
+    space_ = piece.shape;
+    classes_.assign(space_.size(), AxisClass::inner);
+    View window = row_major_view(out.shape);
+    Dim stride = row_major_strides(out.shape)[axis];
+    window.shape = piece.shape;
+    window.groups[axis].clear();
+    if (!is_one(piece.shape[axis])) window.groups[axis].push_back({piece.shape[axis], stride});
+    for (int j = 0; j < k; ++j) window.offset.push_back(g_.type(n.operands[j]).shape[axis] * stride);
+    int access = add_access(Access{0, true, -1, out.dtype, {}, {}}, window);
+    Term t = new_term(TermKind::load, piece.dtype);
+    t.access = add_access(Access{g_.value(n.operands[k]).owner, false, -1, piece.dtype, {}, {}}, row_major_view(piece.shape));
+    r_.stores.push_back(Store{0, add_term(std::move(t)), access});
     coalesce();
     return std::move(r_);
   }
@@ -372,6 +292,8 @@ class Lowerer {
         return lower(n.operands[0], prepend(Transform{Transform::broadcast, type.shape, {}}, path));
       case OpKind::transpose:
         return lower(n.operands[0], prepend(Transform{Transform::transpose, type.shape, n.attrs.get_ints("perm")}, path));
+      case OpKind::slice:
+        return lower(n.operands[0], prepend(slice_transform(n, type), path));
       case OpKind::constant:
         return lower_constant(n, type, path);
       case OpKind::iota: {
@@ -385,6 +307,23 @@ class Lowerer {
       default:
         throw Unsupported{fmt::format("generated regions have no {}", op_name(n.op))};
     }
+  }
+
+  /// A slice as a view: its first index and step along the axis. A window of a symbolic dim is
+  /// left to the interpreter, which checks at run time that the dim reaches the window's end.
+  Transform slice_transform(const Node& n, const TensorType& type) {
+    const Shape& in = g_.type(n.operands[0]).shape;
+    int axis = normalize_axis(n.attrs.get_int("axis"), static_cast<int>(in.size()), "slice");
+    int64_t start = n.attrs.get_int("start"), step = n.attrs.get_int("step");
+    if (!in[axis].is_static()) {
+      if (!(type.shape[axis] == in[axis]))
+        throw Unsupported{fmt::format("a window of symbolic dim {} (checked at run time)", in[axis].str())};
+      start = 0;  // the whole axis
+    } else {
+      int64_t size = in[axis].value();
+      start = start < 0 ? std::max<int64_t>(start + size, 0) : std::min(start, size);
+    }
+    return Transform{Transform::slice, type.shape, {axis, start, step}};
   }
 
   int lower_elementwise(const Node& n, const TensorType& type, const Path& path) {
@@ -578,6 +517,14 @@ class Lowerer {
 };
 
 }  // namespace
+
+LowerResult lower_concat_piece(const Graph& body, int piece) {
+  try {
+    return {Lowerer(body, "loop").run_concat_piece(piece), {}};
+  } catch (const Unsupported& u) {
+    return {std::nullopt, u.reason};
+  }
+}
 
 LowerResult lower_region(const Graph& body, const std::string& kind) {
   if (body.outputs().empty()) return {std::nullopt, "a region without outputs"};

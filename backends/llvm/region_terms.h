@@ -116,6 +116,10 @@ struct LowerResult {
 };
 LowerResult lower_region(const Graph& body, const std::string& kind);
 
+/// A concat (`body` is one concat node) is one loop region per operand: operand `piece` copied
+/// into its window of the output (a store at an offset).
+LowerResult lower_concat_piece(const Graph& body, int piece);
+
 /// Whether values of `dtype` can live in generated code (f32, f64, i32, i64, bool).
 bool codegen_supports(DType dtype);
 

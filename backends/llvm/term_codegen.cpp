@@ -143,7 +143,7 @@ llvm::Value* TermEmitter::emit(int term, EmitContext& ctx) {
       case TermKind::scalar: v = constant(t.value, t.dtype, h); break;
       case TermKind::op: v = emit_op(b, t, x, h); break;
       case TermKind::row_value:
-        WEFT_CHECK(row_value != nullptr && !h.vector, "a row value outside a row");
+        WEFT_CHECK(row_value != nullptr, "a row value outside a row");
         v = row_value(t.reduction);
         break;
       case TermKind::gemm:

@@ -55,6 +55,16 @@ TEST(LlvmBackend, CompilingTheSameGraphTwiceReusesItsCode) {
   expect_close(first->run(inputs)[0], second->run(inputs)[0], {0, 0}, "cached code");
 }
 
+TEST(LlvmBackend, EqualLayersShareTheirCode) {
+  Builder b("two_layers");
+  auto x = b.input("x", "f32[B<=32, 23]");
+  nn::Linear fc1(b, "fc1", 23, 23), fc2(b, "fc2", 23, 23);
+  b.output("y", dsl::tanh(fc2(dsl::tanh(fc1(x)))));
+  auto exe = LlvmBackend().compile_llvm(b.finish());
+  EXPECT_EQ(exe->stats().compiled, 2) << exe->stats().report();
+  EXPECT_GE(exe->stats().cache_hits, 1) << exe->stats().report();
+}
+
 TEST(LlvmBackend, StatsReportNamesWhatRunsOnTheInterpreter) {
   Builder b("gathers");
   auto table = b.input("table", "f32[10, 4]");
