@@ -13,16 +13,13 @@
 #include <map>
 #include <optional>
 
-#include "backends/interp/constant_evaluator.h"
 #include "backends/interp/interpreter.h"
 #include "backends/interp/kernels.h"
+#include "backends/llvm/node_region.h"
 #include "backends/llvm/region_codegen.h"
 #include "ir/graph_builder.h"
 #include "ir/ops.h"
 #include "ir/program.h"
-#include "passes/decompose.h"
-#include "passes/fuse.h"
-#include "passes/pass_manager.h"
 #include "passes/plan_memory.h"
 
 namespace weft {
@@ -58,17 +55,6 @@ Graph wrap_node(const Graph& g, const Node& node) {
   for (size_t k = 0; k < node.results.size(); ++k)
     w.add_output(fmt::format("y{}", k), w.nodes()[index].results[k]);
   return w;
-}
-
-/// A lone transpose, slice or concat (the fuser leaves them alone: strided copies) as a region.
-Graph single_node_region(const Graph& g, const Node& node) {
-  Graph body(std::string(op_name(node.op)));
-  std::vector<ValueId> xs;
-  for (size_t i = 0; i < node.operands.size(); ++i)
-    xs.push_back(body.add_input(fmt::format("x{}", i), g.type(node.operands[i])));
-  int32_t index = body.add_node(node.op, xs, node.attrs, {g.type(node.results[0])});
-  body.add_output("out0", body.nodes()[index].results[0]);
-  return body;
 }
 
 bool has_non_finite(const void* data, DType dtype, int64_t n) {
@@ -267,11 +253,7 @@ void LlvmExecutable::set_state(const std::string& name, const Tensor& value) {
 std::unique_ptr<LlvmExecutable> LlvmBackend::compile_llvm(const Graph& graph, const CompileOptions& options) const {
   auto impl = std::make_unique<LlvmExecutable::Impl>();
   auto start = Clock::now();
-  PassManager passes;
-  passes.add(Pass{"decompose", [](const Graph& g) { return decompose(g); }});
-  passes.add(standard_pipeline(PassContext{interpreter_constant_evaluator()}));
-  passes.add(Pass{"fuse", [](const Graph& g) { return fuse(g); }});
-  impl->graph = passes.run(graph);
+  impl->graph = llvm_backend::compile_pipeline(graph);
   impl->sig = signature_of(graph);
   impl->nan_trap = options.nan_trap;
   bool bounded = true;
@@ -286,20 +268,14 @@ std::unique_ptr<LlvmExecutable> LlvmBackend::compile_llvm(const Graph& graph, co
     ns.scope = node.scope;
     ns.op = node.op == OpKind::fusion ? node.attrs.get_string("kind") : std::string(op_name(node.op));
     llvm_backend::RegionCompileResult code;
-    if (node.op == OpKind::fusion && node.body) {
-      code = llvm_backend::compile_region(*node.body, node.attrs.get_string("kind"));
-    } else if (node.op == OpKind::transpose || node.op == OpKind::slice) {
-      code = llvm_backend::compile_region(single_node_region(g, node), "loop");
-    } else if (node.op == OpKind::concat) {
-      code = llvm_backend::compile_region(single_node_region(g, node), "concat");
-    } else if (node.op == OpKind::scan && node.body) {
+    if (node.op == OpKind::scan && node.body) {
       step.scan_body = compile_llvm(*node.body, options);
       const LlvmCompileStats& body = step.scan_body->stats();
       code.unsupported = fmt::format("the scan's loop; its body is generated code ({} compiled, {} on the interpreter)",
                                      body.compiled, body.fallback);
       impl->stats.codegen_seconds += body.codegen_seconds;
-    } else {
-      code.unsupported = fmt::format("no generated code for {}", op_name(node.op));
+    } else if (std::optional<llvm_backend::NodeRegion> region = llvm_backend::node_region(g, node, &code.unsupported)) {
+      code = llvm_backend::compile_region(region->body, region->kind);
     }
     if (code.code) {
       step.function = code.code->function;

@@ -58,6 +58,33 @@ std::string cache_key(const Graph& body, const std::string& kind) {
 
 }  // namespace
 
+std::string region_cache_key(const Graph& body, const std::string& kind) { return cache_key(body, kind); }
+
+std::optional<std::string> generate_region(llvm::Module& module, const std::string& name, const Graph& body,
+                                           const std::string& kind, int lanes) {
+  std::vector<LoweredRegion> parts;  // one per function: a concat has one per operand
+  if (kind == "concat") {
+    for (size_t k = 0; !body.nodes().empty() && k < body.nodes()[0].operands.size(); ++k) {
+      LowerResult piece = lower_concat_piece(body, static_cast<int>(k));
+      if (!piece.region) return piece.unsupported;
+      parts.push_back(std::move(*piece.region));
+    }
+  } else {
+    LowerResult lowered = lower_region(body, kind);
+    if (!lowered.region) return lowered.unsupported;
+    parts.push_back(std::move(*lowered.region));
+  }
+  if (kind == "concat")
+    emit_concat_region(module, name, parts, lanes);
+  else if (kind == "loop")
+    emit_loop_region(module, name, parts[0], lanes);
+  else if (kind == "reduction")
+    emit_reduction_region(module, name, parts[0], lanes);
+  else
+    emit_matmul_region(module, name, parts[0], body);
+  return std::nullopt;
+}
+
 RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit) {
   std::string key = cache_key(body, kind);
   Cache& c = cache();
@@ -70,31 +97,11 @@ RegionCompileResult compile_region(const Graph& body, const std::string& kind, J
     return {code, {}};
   }
   auto start = std::chrono::steady_clock::now();
-  std::vector<LoweredRegion> parts;  // one per function: a concat has one per operand
-  if (kind == "concat") {
-    for (size_t k = 0; !body.nodes().empty() && k < body.nodes()[0].operands.size(); ++k) {
-      LowerResult piece = lower_concat_piece(body, static_cast<int>(k));
-      if (!piece.region) return {std::nullopt, piece.unsupported};
-      parts.push_back(std::move(*piece.region));
-    }
-  } else {
-    LowerResult lowered = lower_region(body, kind);
-    if (!lowered.region) return {std::nullopt, lowered.unsupported};
-    parts.push_back(std::move(*lowered.region));
-  }
-
   std::string name = fmt::format("weft_{}_region_{:016x}", kind, std::hash<std::string>{}(key));
   auto context = std::make_unique<llvm::LLVMContext>();
   auto module = jit.new_module(name, *context);
-  int lanes = jit.target().vector_floats();
-  if (kind == "concat")
-    emit_concat_region(*module, name, parts, lanes);
-  else if (kind == "loop")
-    emit_loop_region(*module, name, parts[0], lanes);
-  else if (kind == "reduction")
-    emit_reduction_region(*module, name, parts[0], lanes);
-  else
-    emit_matmul_region(*module, name, parts[0], body);
+  if (std::optional<std::string> why = generate_region(*module, name, body, kind, jit.target().vector_floats()))
+    return {std::nullopt, *why};
   JitLibrary library = jit.add_module(std::move(module), std::move(context));
   RegionCode code;
   code.function = library.lookup_function<RegionFunction>(name);  // compiles (ORC materializes on lookup)

@@ -54,6 +54,15 @@ struct RegionCompileResult {
 /// is one concat node), from the cache or compiled.
 RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit = Jit::global());
 
+/// Generates region `body` of `kind` as the external function `name` of `module` (the same code the
+/// JIT compiles; the AOT emitter puts many in one module). Returns why not, when the generators do
+/// not take the body. The function's `dims` argument lists `symbols_used(body)` in order.
+std::optional<std::string> generate_region(llvm::Module& module, const std::string& name, const Graph& body,
+                                           const std::string& kind, int lanes);
+
+/// What compile_region caches a region by: its body with canonical names, its kind and the host.
+std::string region_cache_key(const Graph& body, const std::string& kind);
+
 struct RegionCacheStats {
   int64_t compiled = 0;  // regions generated and compiled
   int64_t hits = 0;      // compile_region calls answered from the cache

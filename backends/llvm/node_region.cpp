@@ -1,0 +1,47 @@
+/** \file
+ * The LLVM backend's pipeline and its node-to-region mapping. See node_region.h.
+ */
+#include "backends/llvm/node_region.h"
+
+#include <fmt/format.h>
+
+#include "backends/interp/constant_evaluator.h"
+#include "ir/ops.h"
+#include "passes/decompose.h"
+#include "passes/fuse.h"
+#include "passes/pass_manager.h"
+
+namespace weft::llvm_backend {
+
+namespace {
+
+/// A lone transpose, slice or concat (the fuser leaves them alone: strided copies) as a region.
+Graph single_node_region(const Graph& g, const Node& node) {
+  Graph body(std::string(op_name(node.op)));
+  std::vector<ValueId> xs;
+  for (size_t i = 0; i < node.operands.size(); ++i)
+    xs.push_back(body.add_input(fmt::format("x{}", i), g.type(node.operands[i])));
+  int32_t index = body.add_node(node.op, xs, node.attrs, {g.type(node.results[0])});
+  body.add_output("out0", body.nodes()[index].results[0]);
+  return body;
+}
+
+}  // namespace
+
+Graph compile_pipeline(const Graph& graph) {
+  PassManager passes;
+  passes.add(Pass{"decompose", [](const Graph& g) { return decompose(g); }});
+  passes.add(standard_pipeline(PassContext{interpreter_constant_evaluator()}));
+  passes.add(Pass{"fuse", [](const Graph& g) { return fuse(g); }});
+  return passes.run(graph);
+}
+
+std::optional<NodeRegion> node_region(const Graph& g, const Node& node, std::string* why) {
+  if (node.op == OpKind::fusion && node.body) return NodeRegion{*node.body, node.attrs.get_string("kind")};
+  if (node.op == OpKind::transpose || node.op == OpKind::slice) return NodeRegion{single_node_region(g, node), "loop"};
+  if (node.op == OpKind::concat) return NodeRegion{single_node_region(g, node), "concat"};
+  if (why) *why = fmt::format("no generated code for {}", op_name(node.op));
+  return std::nullopt;
+}
+
+}  // namespace weft::llvm_backend
