@@ -1,0 +1,85 @@
+/** \file
+ * weft-compile: text IR (plus weights) → a shared object and its C header.
+ *
+ *   weft-compile model.weft [more.weft ...] -o model.so [--header model.h] [--weights w.safetensors]
+ *                [--external-weights] [--name NAME] [--cc cc] [--cflag FLAG ...] [--keep-temps DIR]
+ *
+ * Each `.weft` file holds one graph, which becomes one entry point named after the graph
+ * (`forward`, `encode`, `decode_step`, `train_step`); entries share parameters by name. The weights
+ * file gives parameter values by name (the rest take their initializers); with --external-weights
+ * they are not embedded and the caller passes a safetensors path or pointers at creation. The
+ * header defaults to the shared object's path with `.h`. The C compiler is `--cc`, else `$CC`,
+ * else `cc`. See docs/shared-object.md. Errors are one message on stderr and exit status 1.
+ */
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "backends/llvm/aot.h"
+#include "ir/error.h"
+#include "ir/text.h"
+#include "passes/verify.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Compiles .weft graphs (one entry point each) into a shared object with a C header."};
+  app.set_version_flag("--version", "weft-compile 0.1");
+  std::vector<std::string> inputs;
+  std::string output, header, weights_path, name, cc, keep;
+  std::vector<std::string> cflags;
+  bool external = false, quiet = false;
+  app.add_option("inputs", inputs, "the .weft files: one graph, one entry point each")->required()->check(CLI::ExistingFile);
+  app.add_option("-o,--output", output, "the shared object to write (model.so)")->required();
+  app.add_option("--header", header, "the C header to write (default: the output with .h)");
+  app.add_option("--weights", weights_path, "a safetensors file of parameter values, by name")->check(CLI::ExistingFile);
+  app.add_flag("--external-weights", external, "do not embed the weights: read them at creation instead");
+  app.add_option("--name", name, "the model's name (default: the first graph's name)");
+  app.add_option("--cc", cc, "the C compiler to build and link with (default: $CC, else cc)");
+  app.add_option("--cflag", cflags, "an extra flag for the C compiler (repeatable), e.g. -fsanitize=address");
+  app.add_option("--keep-temps", keep, "write the intermediate files (desc.c, kernels.o, ...) here and keep them");
+  app.add_flag("-q,--quiet", quiet, "print nothing on success");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    std::vector<weft::Graph> graphs;
+    for (const std::string& path : inputs) {
+      graphs.push_back(weft::read_graph_file(path));
+      weft::verify(graphs.back());
+    }
+    weft::SafetensorsFile weights;
+    if (!weights_path.empty()) weights = weft::read_safetensors(weights_path);
+    weft::llvm_backend::AotOptions options;
+    options.name = name;
+    options.external_weights = external;
+    if (!cc.empty())
+      options.cc = cc;
+    else if (const char* env = std::getenv("CC"); env && *env)
+      options.cc = env;
+    options.cflags = cflags;
+    options.keep_dir = keep;
+    if (header.empty()) header = std::filesystem::path(output).replace_extension(".h").string();
+    weft::llvm_backend::AotResult r = weft::llvm_backend::compile_shared_object(
+        graphs, weights_path.empty() ? nullptr : &weights, output, header, options);
+    if (!quiet) {
+      std::cout << fmt::format(
+          "weft-compile: model '{}' -> {} + {}: {} entr{} ({}), {} kernels for {} calls, {} parameters, {}; "
+          "codegen {:.2f} s, cc {:.2f} s; needs libc, libm, libpthread\n",
+          r.model_name, output, header, r.entries.size(), r.entries.size() == 1 ? "y" : "ies",
+          fmt::join(r.entries, ", "), r.kernels, r.calls, r.num_params,
+          external ? std::string("external weights") : fmt::format("{} bytes of embedded weights", r.weights_bytes),
+          r.codegen_seconds, r.cc_seconds);
+    }
+    return 0;
+  } catch (const weft::Error& e) {
+    std::cerr << "weft-compile: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "weft-compile: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}
