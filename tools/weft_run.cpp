@@ -1,0 +1,623 @@
+/** \file
+ * weft-run: runs a model on inputs from files and writes its outputs to files.
+ *
+ *   weft-run model.weft --input x=x.npy [--backend interp|llvm] [--weights w.safetensors]
+ *            [--output-dir out/ | --outputs out.safetensors] [--bench N] [--threads N] [--quiet]
+ *   weft-run model.so   --inputs in.safetensors [--entry NAME] ...
+ *
+ * A `.weft` file is compiled in process by a backend (the JIT); a shared object made by weft-compile
+ * is loaded with dlopen and driven through its C API (runtime/capi/weft_model.h). Both are checked
+ * against one `Signature`, so a missing input, a wrong dtype or a wrong shape reads the same either
+ * way. The first run's outputs are the ones written and summarized; `--bench N` then times N more.
+ * Exit status: 0 on success, 1 for a bad model, input or weights file (one line on stderr saying
+ * what is wrong), 2 for a bad command line. Formats and examples: docs/weft-run.md.
+ */
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "ir/safetensors.h"
+#include "ir/text.h"
+#include "runtime/capi/weft_model.h"
+#include "runtime/executable.h"
+#include "runtime/npy.h"
+
+namespace {
+
+using weft::DType;
+using weft::Error;
+using weft::Signature;
+using weft::Tensor;
+
+/// A command-line mistake found after parsing (exit status 2).
+struct UsageError {
+  std::string message;
+};
+
+struct Options {
+  std::string model;
+  std::optional<std::string> backend;
+  std::optional<std::string> entry;
+  std::vector<std::string> input_args;  // NAME=FILE.npy
+  std::optional<std::string> inputs_file;
+  std::optional<std::string> weights;
+  std::optional<std::string> output_dir;
+  std::optional<std::string> outputs_file;
+  int bench = 0;
+  int threads = 0;
+  bool quiet = false;
+};
+
+/// What weft-run needs of a model, compiled in process or loaded from a shared object.
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const Signature& signature() const = 0;
+  /// "graph 'mlp' on llvm", "entry 'forward' of model.so".
+  virtual std::string describe() const = 0;
+  /// Inputs in signature order, already checked against it; outputs in signature order.
+  virtual std::vector<Tensor> run(const std::vector<Tensor>& inputs) = 0;
+};
+
+// ---------------------------------------------------------------- the JIT: a .weft file
+
+class JitModel : public Model {
+ public:
+  /// Compiles `graph`, read from `o.model`, and loads `weights` (read from o.weights by read_weights)
+  /// into it. The inputs and weights were checked first: compiling can take seconds, a wrong file
+  /// should not.
+  JitModel(const weft::Graph& graph, const Options& o, const std::optional<weft::SafetensorsFile>& weights)
+      : graph_name_(graph.name()) {
+    backend_name_ = o.backend.value_or(default_backend());
+    std::unique_ptr<weft::Backend> backend = weft::make_backend(backend_name_);
+    weft::CompileOptions options;
+    options.num_threads = o.threads;
+    executable_ = backend->compile(graph, options);
+    if (weights) load_weights(*weights, *o.weights);
+  }
+
+  const Signature& signature() const override { return executable_->signature(); }
+  std::string describe() const override { return fmt::format("graph '{}' on {}", graph_name_, backend_name_); }
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) override { return executable_->run(inputs); }
+
+  static std::string default_backend() {
+    std::vector<std::string> names = weft::backend_names();
+    return std::find(names.begin(), names.end(), "llvm") != names.end() ? "llvm" : "interp";
+  }
+
+ private:
+  void load_weights(const weft::SafetensorsFile& file, const std::string& path);
+
+  std::string graph_name_;
+  std::string backend_name_;
+  std::unique_ptr<weft::Executable> executable_;
+};
+
+/// A tensor from a safetensors blob; bool bytes other than 0 and 1 are read as true.
+Tensor tensor_from_blob(const weft::TensorBlob& blob) {
+  Tensor t = Tensor::from_bytes(blob.dtype, blob.shape, blob.data);
+  if (t.dtype() == DType::boolean) {
+    auto* p = static_cast<unsigned char*>(t.raw());
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = p[i] != 0;
+  }
+  return t;
+}
+
+/// Reads the weights for a graph with parameters `sig.state` and checks them as PyTorch's strict
+/// load_state_dict does: a parameter the file lacks or a tensor the graph lacks is an error rather
+/// than a silent partial load, and so is a wrong dtype or shape.
+weft::SafetensorsFile read_weights(const std::string& path, const Signature& sig, const std::string& graph_name) {
+  weft::SafetensorsFile file = weft::read_safetensors(path);
+  std::vector<std::string> missing, unexpected;
+  for (const auto& spec : sig.state)
+    if (!file.find(spec.name)) missing.push_back(spec.name);
+  for (const auto& blob : file.tensors)
+    if (!sig.find_state(blob.name)) unexpected.push_back(blob.name);
+  if (!missing.empty() || !unexpected.empty())
+    throw Error(
+        fmt::format("{}: the weights must name exactly the parameters of graph '{}'; missing: [{}], not "
+                    "parameters of the graph: [{}]",
+                    path, graph_name, fmt::join(missing, ", "), fmt::join(unexpected, ", ")));
+  for (const auto& blob : file.tensors) {
+    const weft::TensorType& want = sig.find_state(blob.name)->type;
+    bool same = blob.dtype == want.dtype && blob.shape.size() == want.shape.size();
+    for (size_t d = 0; same && d < blob.shape.size(); ++d)
+      same = !want.shape[d].is_static() || want.shape[d].value() == blob.shape[d];
+    if (!same)
+      throw Error(fmt::format("{}: parameter '{}' must be {}, but the file holds {}[{}]", path, blob.name, want.str(),
+                              weft::dtype_name(blob.dtype), fmt::join(blob.shape, ", ")));
+  }
+  return file;
+}
+
+void JitModel::load_weights(const weft::SafetensorsFile& file, const std::string& path) {
+  for (const auto& blob : file.tensors) {
+    try {
+      executable_->set_state(blob.name, tensor_from_blob(blob));
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: parameter '{}': {}", path, blob.name, e.what()));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- a compiled model: a .so file
+
+/// The C API's functions, looked up by name in the shared object.
+struct CApi {
+// clang-format off
+#define WEFT_RUN_CAPI(X)                                                                                  \
+  X(weft_last_error) X(weft_status_name) X(weft_model_name) X(weft_num_entries) X(weft_entry_name)       \
+  X(weft_find_entry) X(weft_num_inputs) X(weft_num_outputs) X(weft_input_info) X(weft_output_info)      \
+  X(weft_num_symbols) X(weft_symbol_info) X(weft_num_params) X(weft_param_info) X(weft_create)          \
+  X(weft_destroy) X(weft_bind_dim) X(weft_output_shape) X(weft_run)
+// clang-format on
+#define WEFT_RUN_FIELD(name) decltype(&::name) name = nullptr;
+  WEFT_RUN_CAPI(WEFT_RUN_FIELD)
+#undef WEFT_RUN_FIELD
+};
+
+class SharedObjectModel : public Model {
+ public:
+  explicit SharedObjectModel(const Options& o);
+  ~SharedObjectModel() override {
+    if (instance_) api_.weft_destroy(instance_);
+    if (handle_) dlclose(handle_);
+  }
+  SharedObjectModel(const SharedObjectModel&) = delete;
+  SharedObjectModel& operator=(const SharedObjectModel&) = delete;
+
+  const Signature& signature() const override { return signature_; }
+  std::string describe() const override { return fmt::format("entry '{}' of {}", entry_name_, path_); }
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
+
+ private:
+  /// Throws the model's own message for a failed call.
+  void check(int32_t status, const char* call) const {
+    if (status == WEFT_OK) return;
+    const char* message = api_.weft_last_error();
+    const char* code = api_.weft_status_name(status);
+    throw Error(fmt::format("{}: {} failed: {} ({})", path_, call, message ? message : "", code ? code : "?"));
+  }
+  weft::TensorSpec spec_of(const weft_value_info& info, const char* what) const;
+
+  std::string path_;
+  void* handle_ = nullptr;
+  CApi api_;
+  int32_t entry_ = 0;
+  std::string entry_name_;
+  Signature signature_;
+  weft_model* instance_ = nullptr;
+};
+
+SharedObjectModel::SharedObjectModel(const Options& o) : path_(o.model) {
+  // dlopen searches the library path for a bare name; a file argument means this file.
+  std::string open_path = path_.find('/') == std::string::npos ? "./" + path_ : path_;
+  handle_ = dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle_) throw Error(fmt::format("{}: cannot load the shared object: {}", path_, dlerror()));
+#define WEFT_RUN_LOOKUP(name)                                             \
+  api_.name = reinterpret_cast<decltype(&::name)>(dlsym(handle_, #name)); \
+  if (!api_.name)                                                         \
+    throw Error(fmt::format("{}: not a model compiled by weft-compile: it has no function {}", path_, #name));
+  WEFT_RUN_CAPI(WEFT_RUN_LOOKUP)
+#undef WEFT_RUN_LOOKUP
+
+  int32_t entries = api_.weft_num_entries();
+  if (entries <= 0) throw Error(fmt::format("{}: the model has no entry points", path_));
+  if (o.entry) {
+    if (api_.weft_find_entry(o.entry->c_str(), &entry_) != WEFT_OK) {
+      std::vector<std::string> names;
+      for (int32_t e = 0; e < entries; ++e) names.emplace_back(api_.weft_entry_name(e));
+      throw Error(fmt::format("{}: --entry '{}' is not an entry point of the model (its entries: {})", path_, *o.entry,
+                              fmt::join(names, ", ")));
+    }
+  }
+  const char* name = api_.weft_entry_name(entry_);
+  entry_name_ = name ? name : "";
+
+  int32_t num_inputs = api_.weft_num_inputs(entry_), num_outputs = api_.weft_num_outputs(entry_);
+  int32_t num_symbols = api_.weft_num_symbols(entry_), num_params = api_.weft_num_params();
+  if (num_inputs < 0 || num_outputs < 0 || num_symbols < 0 || num_params < 0)
+    throw Error(fmt::format("{}: the model describes entry '{}' inconsistently", path_, entry_name_));
+  for (int32_t i = 0; i < num_inputs; ++i) {
+    weft_value_info info{};
+    check(api_.weft_input_info(entry_, i, &info), "weft_input_info");
+    signature_.inputs.push_back(spec_of(info, "input"));
+  }
+  for (int32_t i = 0; i < num_outputs; ++i) {
+    weft_value_info info{};
+    check(api_.weft_output_info(entry_, i, &info), "weft_output_info");
+    signature_.outputs.push_back(spec_of(info, "output"));
+  }
+  for (int32_t i = 0; i < num_params; ++i) {
+    weft_value_info info{};
+    check(api_.weft_param_info(i, &info), "weft_param_info");
+    signature_.state.push_back(spec_of(info, "parameter"));
+  }
+  for (int32_t i = 0; i < num_symbols; ++i) {
+    const char* symbol = nullptr;
+    int64_t bound = -1;
+    check(api_.weft_symbol_info(entry_, i, &symbol, &bound), "weft_symbol_info");
+    if (!symbol) throw Error(fmt::format("{}: symbol {} of entry '{}' has no name", path_, i, entry_name_));
+    signature_.symbols.push_back({symbol, bound >= 0 ? std::optional<int64_t>(bound) : std::nullopt});
+  }
+
+  weft_options options{};
+  options.num_threads = o.threads;
+  options.weights_path = o.weights ? o.weights->c_str() : nullptr;
+  check(api_.weft_create(&options, &instance_), "weft_create");
+}
+
+weft::TensorSpec SharedObjectModel::spec_of(const weft_value_info& info, const char* what) const {
+  auto malformed = [&](const std::string& why) {
+    return Error(fmt::format("{}: the model's description of an {} is malformed: {}", path_, what, why));
+  };
+  if (!info.name) throw malformed("it has no name");
+  if (info.dtype < WEFT_F32 || info.dtype > WEFT_BOOL) throw malformed(fmt::format("dtype code {}", info.dtype));
+  if (info.rank < 0 || (info.rank > 0 && !info.dims)) throw malformed(fmt::format("rank {} without dims", info.rank));
+  weft::TensorSpec spec{info.name, {static_cast<DType>(info.dtype), {}}};
+  for (int32_t d = 0; d < info.rank; ++d) {
+    if (info.dims[d] >= 0) {
+      spec.type.shape.emplace_back(info.dims[d]);
+      continue;
+    }
+    const char* text = info.dim_names ? info.dim_names[d] : nullptr;
+    std::optional<weft::Dim> dim = text ? weft::Dim::parse(text) : std::nullopt;
+    if (!dim) throw malformed(fmt::format("'{}' dim {} is symbolic but has no valid name", info.name, d));
+    spec.type.shape.push_back(*dim);
+  }
+  return spec;
+}
+
+/// The symbols the inputs' shapes determine, by the C runtime's rule (runtime/capi/weft_rt_run.c):
+/// a dim with a single unknown symbol (B, 2*T, or B*T once T is known) gives it the dim's size
+/// divided by the rest. weft_run checks everything again; this is only to size the outputs.
+weft::SymbolBindings derive_symbols(const Signature& sig, const std::vector<Tensor>& inputs) {
+  weft::SymbolBindings known;
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      for (int d = 0; d < inputs[i].rank(); ++d) {
+        const weft::Dim& dim = sig.inputs[i].type.shape[d];
+        std::vector<std::string> unknown;
+        int64_t rest = dim.coefficient();
+        for (const std::string& s : dim.symbols()) {
+          auto it = known.find(s);
+          if (it == known.end())
+            unknown.push_back(s);
+          else if (__builtin_mul_overflow(rest, it->second, &rest))
+            rest = 0;
+        }
+        int64_t size = inputs[i].shape()[d];
+        if (unknown.size() != 1 || rest <= 0 || size % rest != 0) continue;
+        known[unknown[0]] = size / rest;
+        progress = true;
+      }
+    }
+  }
+  return known;
+}
+
+std::vector<Tensor> SharedObjectModel::run(const std::vector<Tensor>& inputs) {
+  // The symbols the inputs carry are bound first, so that the outputs can be sized.
+  for (const auto& [symbol, value] : derive_symbols(signature_, inputs))
+    check(api_.weft_bind_dim(instance_, entry_, symbol.c_str(), value), "weft_bind_dim");
+  std::vector<weft_tensor> in(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i)
+    in[i] = {static_cast<int32_t>(inputs[i].dtype()), inputs[i].rank(), inputs[i].shape().data(),
+             const_cast<void*>(inputs[i].raw())};
+  std::vector<Tensor> outputs;
+  std::vector<weft_tensor> out(signature_.outputs.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    const weft::TensorType& type = signature_.outputs[i].type;
+    std::vector<int64_t> shape(type.shape.size());
+    check(api_.weft_output_shape(instance_, entry_, static_cast<int32_t>(i), shape.data()), "weft_output_shape");
+    outputs.push_back(Tensor::zeros(type.dtype, shape));
+    out[i] = {static_cast<int32_t>(type.dtype), outputs[i].rank(), outputs[i].shape().data(), outputs[i].raw()};
+  }
+  check(api_.weft_run(instance_, entry_, in.data(), static_cast<int32_t>(in.size()), out.data(),
+                      static_cast<int32_t>(out.size())),
+        "weft_run");
+  return outputs;
+}
+
+bool is_shared_object(const std::string& path) {
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".so") == 0) return true;
+  std::ifstream f(path, std::ios::binary);
+  char magic[4] = {};
+  return f.read(magic, 4) && std::memcmp(magic,
+                                         "\x7f"
+                                         "ELF",
+                                         4) == 0;
+}
+
+// ---------------------------------------------------------------- inputs and outputs
+
+/// The inputs in signature order, from --input and --inputs, each checked against its declaration's
+/// dtype, rank and static dims (symbols are bound by the JIT's or the compiled model's own rules).
+std::vector<Tensor> gather_inputs(const Options& o, const Signature& sig, const std::string& model) {
+  std::map<std::string, std::pair<Tensor, std::string>> given;  // name -> tensor, where it came from
+  auto add = [&](const std::string& name, Tensor t, const std::string& source) {
+    if (!sig.find_input(name)) {
+      std::vector<std::string> names;
+      for (const auto& in : sig.inputs) names.push_back(fmt::format("'{}'", in.name));
+      throw Error(fmt::format("{}: '{}' is not an input of {} (its inputs: {})", source, name, model,
+                              names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    }
+    auto [it, inserted] = given.emplace(name, std::pair{std::move(t), source});
+    if (!inserted)
+      throw Error(fmt::format("input '{}' is given twice, by {} and by {}", name, it->second.second, source));
+  };
+  if (o.inputs_file) {
+    weft::SafetensorsFile file = weft::read_safetensors(*o.inputs_file);
+    for (const auto& blob : file.tensors) add(blob.name, tensor_from_blob(blob), *o.inputs_file);
+  }
+  for (const std::string& arg : o.input_args) {
+    size_t eq = arg.find('=');
+    std::string name = arg.substr(0, eq), path = arg.substr(eq + 1);
+    add(name, weft::read_npy(path), path);
+  }
+
+  std::vector<Tensor> ordered;
+  for (const auto& spec : sig.inputs) {
+    auto it = given.find(spec.name);
+    if (it == given.end())
+      throw Error(
+          fmt::format("missing input '{}' ({}) of {}: give it with --input {}=FILE.npy or in --inputs "
+                      "FILE.safetensors",
+                      spec.name, spec.type.str(), model, spec.name));
+    const auto& [tensor, source] = it->second;
+    auto wrong = [&, &tensor = tensor, &source = source](const std::string& why) {
+      return Error(fmt::format("{}: input '{}' must be {}, but the file holds {}{}", source, spec.name, spec.type.str(),
+                               tensor.type_str(), why));
+    };
+    if (tensor.dtype() != spec.type.dtype || tensor.rank() != spec.type.rank()) throw wrong("");
+    for (int d = 0; d < tensor.rank(); ++d) {
+      const weft::Dim& dim = spec.type.shape[d];
+      if (dim.is_static() && dim.value() != tensor.shape()[d])
+        throw wrong(fmt::format(" (dim {} should be {})", d, dim.value()));
+    }
+    ordered.push_back(tensor);
+  }
+  return ordered;
+}
+
+/// A half-precision value (f16 or bf16 bits) as a float, for the summary only.
+float half_to_float(uint16_t h, DType dtype) {
+  if (dtype == DType::bf16) {
+    uint32_t bits = static_cast<uint32_t>(h) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  int exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  float magnitude = exponent == 0    ? std::ldexp(static_cast<float>(mantissa), -24)
+                    : exponent == 31 ? (mantissa ? NAN : INFINITY)
+                                     : std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
+  return (h & 0x8000) ? -magnitude : magnitude;
+}
+
+std::string value_str(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::boolean:
+      return t.at(i) != 0 ? "true" : "false";
+    case DType::i32:
+    case DType::i64:
+      return fmt::format("{}", static_cast<int64_t>(t.at(i)));
+    case DType::f16:
+    case DType::bf16:
+      return fmt::format("{:.6g}", half_to_float(static_cast<const uint16_t*>(t.raw())[i], t.dtype()));
+    default:
+      return fmt::format("{:.6g}", t.at(i));
+  }
+}
+
+/// A name as typed, or quoted when it is empty or holds spaces, quotes or control characters.
+std::string display_name(const std::string& name) {
+  bool plain = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && c != '"' && c != '\\' && c != 0x7f;
+  });
+  if (plain) return name;
+  std::string quoted = "\"";
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\')
+      quoted += fmt::format("\\{}", c);
+    else if (u < 0x20 || u == 0x7f)
+      quoted += fmt::format("\\x{:02x}", u);
+    else
+      quoted += c;
+  }
+  return quoted + "\"";
+}
+
+/// "y: f32[2, 10] = [0.25, -1, 3.5, 0, 0, 1, ...]".
+std::string summary(const std::string& name, const Tensor& t) {
+  constexpr int64_t kShown = 6;
+  std::string values;
+  if (t.rank() == 0) {
+    values = value_str(t, 0);
+  } else {
+    std::vector<std::string> shown;
+    for (int64_t i = 0; i < std::min(t.numel(), kShown); ++i) shown.push_back(value_str(t, i));
+    if (t.numel() > kShown) shown.emplace_back("...");
+    values = fmt::format("[{}]", fmt::join(shown, ", "));
+  }
+  return fmt::format("{}: {} = {}", display_name(name), t.type_str(), values);
+}
+
+/// Whether every output can be written to --output-dir as <name>.npy: checked before compiling, so
+/// that a model is not run (or a directory left half written) for nothing.
+void check_output_dir(const Signature& sig) {
+  std::set<std::string> seen;
+  for (const auto& spec : sig.outputs) {
+    const std::string& name = spec.name;
+    if (name.empty() || name == "." || name == ".." || name.find_first_of(std::string("/\0", 2)) != std::string::npos)
+      throw Error(
+          fmt::format("output {} cannot be a file name in --output-dir; write the outputs with --outputs "
+                      "FILE.safetensors instead",
+                      display_name(name)));
+    if (!seen.insert(name).second)
+      throw Error(fmt::format("two outputs are called '{}'; write them with --outputs FILE.safetensors", name));
+    if (spec.type.dtype == DType::bf16)
+      throw Error(
+          fmt::format("output '{}' is bf16, which .npy cannot hold; write the outputs with --outputs "
+                      "FILE.safetensors instead",
+                      name));
+  }
+}
+
+void write_outputs(const Options& o, const Signature& sig, const std::vector<Tensor>& outputs) {
+  if (o.output_dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(*o.output_dir, ec);
+    if (ec) throw Error(fmt::format("{}: cannot create the output directory: {}", *o.output_dir, ec.message()));
+    for (size_t i = 0; i < outputs.size(); ++i)
+      weft::write_npy((fs::path(*o.output_dir) / (sig.outputs[i].name + ".npy")).string(), outputs[i]);
+  }
+  if (o.outputs_file) {
+    weft::SafetensorsFile file;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      auto bytes = outputs[i].bytes();
+      file.tensors.push_back(
+          {sig.outputs[i].name, outputs[i].dtype(), outputs[i].shape(), {bytes.begin(), bytes.end()}});
+    }
+    weft::write_safetensors_atomic(*o.outputs_file, file);
+  }
+}
+
+double milliseconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+int run(const Options& o) {
+  std::unique_ptr<Model> model;
+  std::vector<Tensor> inputs;
+  auto load_start = std::chrono::steady_clock::now();
+  double load_ms = 0;
+  if (is_shared_object(o.model)) {
+    if (o.backend)
+      throw UsageError{
+          fmt::format("--backend chooses how a .weft file is compiled; '{}' is a compiled model", o.model)};
+    model = std::make_unique<SharedObjectModel>(o);
+    load_ms = milliseconds_since(load_start);
+    inputs = gather_inputs(o, model->signature(), model->describe());
+    if (o.output_dir) check_output_dir(model->signature());
+  } else {
+    weft::Graph graph = weft::read_graph_file(o.model);
+    if (o.entry && *o.entry != graph.name())
+      throw Error(fmt::format("--entry '{}': '{}' holds one graph, '{}' (entry points are for compiled .so models)",
+                              *o.entry, o.model, graph.name()));
+    Signature sig = weft::signature_of(graph);
+    inputs = gather_inputs(o, sig, fmt::format("graph '{}'", graph.name()));
+    weft::bind_inputs(sig, inputs);  // symbols that must agree between inputs, and bounds: the JIT's rules
+    if (o.output_dir) check_output_dir(sig);
+    std::optional<weft::SafetensorsFile> weights;
+    if (o.weights) weights = read_weights(*o.weights, sig, graph.name());
+    load_start = std::chrono::steady_clock::now();
+    model = std::make_unique<JitModel>(graph, o, weights);
+    load_ms = milliseconds_since(load_start);
+  }
+
+  std::vector<Tensor> outputs = model->run(inputs);
+  write_outputs(o, model->signature(), outputs);
+  if (!o.quiet)
+    for (size_t i = 0; i < outputs.size(); ++i)
+      std::cout << summary(model->signature().outputs[i].name, outputs[i]) << '\n';
+
+  if (o.bench > 0) {
+    std::vector<double> times;
+    for (int i = 0; i < o.bench; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      model->run(inputs);
+      times.push_back(milliseconds_since(start));
+    }
+    std::sort(times.begin(), times.end());
+    size_t n = times.size();
+    double median = n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+    double mean = 0;
+    for (double t : times) mean += t / static_cast<double>(n);
+    std::cout << fmt::format(
+        "bench: {} runs of {} after 1 warm-up: min {:.3f} ms, median {:.3f} ms, mean {:.3f} ms "
+        "(load/compile {:.1f} ms)\n",
+        n, model->describe(), times.front(), median, mean, load_ms);
+  }
+  std::cout << std::flush;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Runs a Weft model (a .weft file, JIT-compiled, or a .so made by weft-compile) on inputs from "
+      ".npy or safetensors files and writes its outputs.\nDocs: docs/weft-run.md"};
+  app.set_version_flag("--version", "weft-run 0.1");
+  Options o;
+  std::vector<std::string> backends = weft::backend_names();
+  app.add_option("model", o.model, "the model: a .weft text IR file or a .so compiled by weft-compile")
+      ->type_name("MODEL")
+      ->required();
+  app.add_option("--backend", o.backend,
+                 fmt::format("how to compile a .weft file: {} (default: {})", fmt::join(backends, ", "),
+                             JitModel::default_backend()))
+      ->type_name("NAME");
+  app.add_option("--entry", o.entry, "the entry point of a .so to run (default: its first)")->type_name("NAME");
+  app.add_option("--input", o.input_args, "an input from a .npy file (repeatable)")
+      ->type_name("NAME=FILE")
+      ->check([](const std::string& s) {
+        return s.find('=') == std::string::npos ? std::string("must be NAME=FILE.npy") : std::string();
+      });
+  app.add_option("--inputs", o.inputs_file, "inputs from a safetensors file, one tensor per input name")
+      ->type_name("FILE");
+  app.add_option("--weights", o.weights, "the parameters from a safetensors file (by name)")->type_name("FILE");
+  app.add_option("--output-dir", o.output_dir, "write each output to DIR/<name>.npy")->type_name("DIR");
+  app.add_option("--outputs", o.outputs_file, "write the outputs to a safetensors file")->type_name("FILE");
+  app.add_option("--bench", o.bench, "after the first run, time N more and print min / median / mean ms")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1000000000));
+  app.add_option("--threads", o.threads, "worker threads (default 0: all cores)")
+      ->type_name("N")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("-q,--quiet", o.quiet, "do not print the outputs' summary");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "weft-run: error: " << e.what() << " (see weft-run --help)\n";
+    return 2;
+  }
+
+  try {
+    return run(o);
+  } catch (const UsageError& e) {
+    std::cerr << "weft-run: error: " << e.message << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    // weft::Error is the user's (a bad file, a wrong shape); anything else is a bug, and says so.
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::cerr << "weft-run: error: " << message << '\n';
+    return 1;
+  }
+}
