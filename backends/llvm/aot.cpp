@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +25,7 @@
 #include <memory>
 #include <sstream>
 
+#include "backends/llvm/index_check.h"
 #include "backends/llvm/jit.h"
 #include "backends/llvm/node_region.h"
 #include "backends/llvm/region_codegen.h"
@@ -265,9 +267,13 @@ class Emitter {
           if (symbols[s].name == used[k]) return std::to_string(s);
         throw InternalError(fmt::format("weft-compile: region symbol {} is not a symbol of '{}'", used[k], g.name()));
       });
-      calls.push_back(fmt::format("{{.kind = WEFT_RT_KERNEL, {}, .kernel = {}, .num_dims = {}, .dims = {}, "
-                                  ".index_operand = -1}}",
-                                  fields, fn, used.size(), dims));
+      // A gather's or scatter_add's indices are checked by the runtime before the call (index_check.h).
+      std::string index_check = ".index_operand = -1";
+      if (std::optional<IndexOperands> idx = index_operands(call))
+        index_check = fmt::format(".index_operand = {}, .bound_operand = {}, .bound_axis = {}", idx->indices,
+                                  idx->bounded, idx->axis);
+      calls.push_back(fmt::format("{{.kind = WEFT_RT_KERNEL, {}, .kernel = {}, .num_dims = {}, .dims = {}, {}}}", fields,
+                                  fn, used.size(), dims, index_check));
     }
 
     std::string symbol_table = array("weft_rt_symbol", symbols.size(), [&](size_t i) {
@@ -363,6 +369,63 @@ int run_command(const std::vector<std::string>& argv, const fs::path& log) {
     if (errno != EINTR) return 127;
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/// Where compiled runtime objects are cached: $WEFT_CACHE_DIR, else $XDG_CACHE_HOME/weft, else
+/// ~/.cache/weft; empty when none can be made (then each compile builds the runtime afresh).
+fs::path cache_root() {
+  std::error_code ec;
+  fs::path root;
+  if (const char* dir = std::getenv("WEFT_CACHE_DIR"); dir && *dir)
+    root = dir;
+  else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    root = fs::path(xdg) / "weft";
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    root = fs::path(home) / ".cache" / "weft";
+  if (root.empty() || (fs::create_directories(root, ec), !fs::is_directory(root, ec))) return {};
+  return root;
+}
+
+/// The C runtime's object files for compiler `cc` and `flags`: compiled once per distinct compiler,
+/// flags and runtime text, then reused from the cache (a shared object's link then compiles only
+/// its own tables). The sources are already written in `dir`. Objects enter the cache by rename,
+/// so concurrent compiles never see a partial file.
+std::vector<std::string> runtime_object_files(const std::string& cc, const std::vector<std::string>& flags,
+                                              const fs::path& dir) {
+  std::string key = cc;
+  for (const std::string& f : flags) key += "\n" + f;
+  for (const AotSourceFile& f : aot_runtime_files()) key += fmt::format("\n{}\n{}", f.name, f.text);
+  fs::path root = cache_root();
+  fs::path cached = root.empty() ? fs::path() : root / fmt::format("runtime-{:016x}", std::hash<std::string>{}(key));
+  std::vector<std::string> objects;
+  std::error_code ec;
+  if (!cached.empty()) fs::create_directories(cached, ec);
+  for (const AotSourceFile& f : aot_runtime_files()) {
+    if (!f.name.ends_with(".c")) continue;
+    std::string object_name = std::string(f.name.substr(0, f.name.size() - 2)) + ".o";
+    if (!cached.empty() && fs::exists(cached / object_name, ec)) {
+      objects.push_back((cached / object_name).string());
+      continue;
+    }
+    fs::path object = dir / object_name;
+    std::vector<std::string> argv{cc};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    for (const std::string& a : {std::string("-I") + dir.string(), std::string("-c"), (dir / f.name).string(),
+                                 std::string("-o"), object.string()})
+      argv.push_back(a);
+    int status = run_command(argv, dir / "cc.log");
+    if (status != 0)
+      throw Error(fmt::format("weft-compile: the C compiler failed on the runtime's {} ({} exited with {}){}\n{}",
+                              f.name, cc, status, status == 127 ? ": is it installed? set CC or --cc" : "",
+                              read_text(dir / "cc.log")));
+    if (!cached.empty()) {
+      fs::path tmp = cached / fmt::format("{}.{}.tmp", object_name, getpid());
+      fs::copy_file(object, tmp, fs::copy_options::overwrite_existing, ec);
+      if (!ec) fs::rename(tmp, cached / object_name, ec);
+    }
+    objects.push_back(object.string());
+  }
+  return objects;
 }
 
 /// The header: a listing of this model, then the API.
@@ -489,17 +552,19 @@ AotResult compile_shared_object(const std::vector<Graph>& entries, const Safeten
   } cleanup{dir, keep};
   write_file(dir / "kernels.o", object);
   write_file(dir / "desc.c", c);
-  std::vector<std::string> argv{options.cc, "-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-pthread", "-shared",
-                                "-I" + dir.string()};
+  for (const AotSourceFile& f : aot_runtime_files()) write_file(dir / f.name, f.text);
+  std::vector<std::string> flags{"-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-pthread"};
+  for (const std::string& f : options.cflags) flags.push_back(f);
+  std::vector<std::string> runtime_objects = runtime_object_files(options.cc, flags, dir);
+  std::vector<std::string> argv{options.cc};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back("-shared");
+  argv.push_back("-I" + dir.string());
   bool sanitized = false;
   for (const std::string& f : options.cflags) sanitized = sanitized || f.find("-fsanitize") != std::string::npos;
   if (!sanitized) argv.push_back("-Wl,-z,defs");  // nothing left undefined but libc, libm, libpthread
-  for (const std::string& f : options.cflags) argv.push_back(f);
   argv.push_back((dir / "desc.c").string());
-  for (const AotSourceFile& f : aot_runtime_files()) {
-    write_file(dir / f.name, f.text);
-    if (f.name.ends_with(".c")) argv.push_back((dir / f.name).string());
-  }
+  argv.insert(argv.end(), runtime_objects.begin(), runtime_objects.end());
   argv.push_back((dir / "kernels.o").string());
   argv.push_back("-lm");
   fs::path so = fs::absolute(so_path);

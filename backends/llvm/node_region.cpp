@@ -15,7 +15,7 @@ namespace weft::llvm_backend {
 
 namespace {
 
-/// A lone transpose, slice or concat (the fuser leaves them alone: strided copies) as a region.
+/// A lone transpose, slice, concat, gather, scatter_add or rng_uniform (never fused) as a region.
 Graph single_node_region(const Graph& g, const Node& node) {
   Graph body(std::string(op_name(node.op)));
   std::vector<ValueId> xs;
@@ -40,6 +40,8 @@ std::optional<NodeRegion> node_region(const Graph& g, const Node& node, std::str
   if (node.op == OpKind::fusion && node.body) return NodeRegion{*node.body, node.attrs.get_string("kind")};
   if (node.op == OpKind::transpose || node.op == OpKind::slice) return NodeRegion{single_node_region(g, node), "loop"};
   if (node.op == OpKind::concat) return NodeRegion{single_node_region(g, node), "concat"};
+  if (node.op == OpKind::gather || node.op == OpKind::scatter_add || node.op == OpKind::rng_uniform)
+    return NodeRegion{single_node_region(g, node), std::string(op_name(node.op))};
   if (why) *why = fmt::format("no generated code for {}", op_name(node.op));
   return std::nullopt;
 }

@@ -17,11 +17,11 @@ Graph compile_pipeline(const Graph& graph);
 
 struct NodeRegion {
   Graph body;
-  std::string kind;  // "loop", "reduction", "matmul", "concat" (generate_region's kinds)
+  std::string kind;  // "loop", "reduction", "matmul", "concat", "gather", "scatter_add", "rng_uniform"
 };
 
 /// The region top-level node `node` of fused graph `g` runs as: a fusion's own body, or a lone
-/// transpose, slice or concat wrapped as a one-node region. Empty (with `*why`) for a node the
+/// transpose, slice, concat, gather, scatter_add or rng_uniform wrapped as a one-node region. Empty (with `*why`) for a node the
 /// generators do not take (a scan is driven by its caller: its body is a graph of its own).
 std::optional<NodeRegion> node_region(const Graph& g, const Node& node, std::string* why);
 

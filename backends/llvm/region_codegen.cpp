@@ -62,6 +62,8 @@ std::string region_cache_key(const Graph& body, const std::string& kind) { retur
 
 std::optional<std::string> generate_region(llvm::Module& module, const std::string& name, const Graph& body,
                                            const std::string& kind, int lanes) {
+  if (kind == "gather" || kind == "scatter_add" || kind == "rng_uniform")
+    return emit_index_region(module, name, body, kind, lanes);
   std::vector<LoweredRegion> parts;  // one per function: a concat has one per operand
   if (kind == "concat") {
     for (size_t k = 0; !body.nodes().empty() && k < body.nodes()[0].operands.size(); ++k) {

@@ -50,8 +50,8 @@ struct RegionCompileResult {
   std::string unsupported;  // why not, when `code` is empty
 };
 
-/// The code of region `body` of `kind` ("loop", "reduction", "matmul"; or "concat" for a body that
-/// is one concat node), from the cache or compiled.
+/// The code of region `body` of `kind` ("loop", "reduction", "matmul"; or "concat", "gather",
+/// "scatter_add", "rng_uniform" for a body that is one node of that op), from the cache or compiled.
 RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit = Jit::global());
 
 /// Generates region `body` of `kind` as the external function `name` of `module` (the same code the
@@ -112,5 +112,9 @@ llvm::Function* emit_concat_region(llvm::Module& module, const std::string& name
                                    const std::vector<LoweredRegion>& pieces, int lanes);
 llvm::Function* emit_matmul_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
                                    const Graph& body);
+/// A region of one gather, scatter_add or rng_uniform node (`kind` is the op's name; index_codegen.cpp);
+/// why not, when it cannot. Out-of-range indices are the caller's to reject first (index_check.h).
+std::optional<std::string> emit_index_region(llvm::Module& module, const std::string& name, const Graph& body,
+                                             const std::string& kind, int lanes);
 
 }  // namespace weft::llvm_backend

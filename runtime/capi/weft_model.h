@@ -128,6 +128,9 @@ WEFT_API int32_t weft_bind_dim(weft_model* model, int32_t entry, const char* sym
  * writes its rank sizes into `shape` (room for weft_output_info's rank). */
 WEFT_API int32_t weft_output_shape(weft_model* model, int32_t entry, int32_t output, int64_t* shape);
 
+/* The shape of input `input` under the symbols bound so far (for allocating it). */
+WEFT_API int32_t weft_input_shape(weft_model* model, int32_t entry, int32_t input, int64_t* shape);
+
 /* Runs `entry` once. `inputs` holds num_inputs tensors in declaration order, `outputs`
  * num_outputs tensors whose shape the caller has filled in (weft_output_shape) and whose data has
  * room for them. Checks every dtype, rank and size, binds the symbols from the inputs' shapes,

@@ -80,6 +80,15 @@ typedef struct weft_rt_call {
   int64_t time_axis; /* may be negative: counts from the end of each sequence's (output's) rank */
   /* For messages: "scan (scope 'encoder.lstm', model.cpp:12)". */
   const char* what;
+  /* Index validation (gather, scatter_add: backends/llvm/index_check.h), done by weft_run just
+   * before the call. index_operand = -1: nothing to check. Otherwise every element (i32 or i64) i
+   * of operand index_operand must satisfy -n <= i < n, where n = dim bound_axis (0 <= bound_axis <
+   * its rank) of operand bound_operand under the run's symbols (a negative i counts from the end,
+   * as numpy.take); else weft_run fails with WEFT_ERR_INVALID_VALUE naming `what`, the index's
+   * position and value. A zero-initialized call would check operand 0: write -1 explicitly. */
+  int32_t index_operand;
+  int32_t bound_operand;
+  int32_t bound_axis;
 } weft_rt_call;
 
 typedef struct weft_rt_program {
