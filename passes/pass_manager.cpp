@@ -7,6 +7,8 @@
 #include "ir/text.h"
 #include "passes/cse.h"
 #include "passes/dce.h"
+#include "passes/decompose.h"
+#include "passes/fuse.h"
 #include "passes/infer_shapes.h"
 #include "passes/verify.h"
 
@@ -45,6 +47,10 @@ const std::vector<Registration>& registry() {
        [](const PassContext&) { return simple("cse", cse); }},
       {{"dce", "remove nodes whose results reach no output or state update"},
        [](const PassContext&) { return simple("dce", dce); }},
+      {{"decompose", "replace composite ops (softmax, layer_norm, attention, ...) by their core-op definitions"},
+       [](const PassContext&) { return simple("decompose", decompose); }},
+      {{"fuse", "group elementwise ops, reductions and matmul epilogues into fused regions"},
+       [](const PassContext&) { return Pass{"fuse", [](const Graph& g) { return fuse(g); }}; }},
   };
   return r;
 }

@@ -25,11 +25,19 @@
 #include <string>
 #include <vector>
 
+#include "backends/interp/constant_evaluator.h"
 #include "ir/dot.h"
 #include "ir/error.h"
 #include "ir/safetensors.h"
 #include "ir/stats.h"
 #include "ir/text.h"
+#include "passes/decompose.h"
+#include "passes/fuse.h"
+#include "passes/pass_manager.h"
+#include "passes/plan_memory.h"
+#ifdef WEFT_HAVE_LLVM
+#include "backends/llvm/llvm_backend.h"
+#endif
 
 extern char** environ;
 
@@ -45,12 +53,18 @@ options:
   -o, --output FILE   write the graph to FILE instead of stdout
   --depth N           fold every scope with N or more components into one box per scope
                       (e.g. --depth 3 draws each encoder.layers.<i> as one node); dot and svg only
-  --stats             print op counts, parameter count and bytes, a FLOP estimate and each value's
-                      bytes (symbolic dims at their declared bounds)
+  --stage STAGE       the graph to show: input (default, as read), decomposed (composites in core
+                      ops, simplified) or fused (what the LLVM backend compiles: fused regions,
+                      drawn as clusters with their bodies)
+  --stats             print op counts, parameter count and bytes, a FLOP estimate, each value's
+                      bytes (symbolic dims at their declared bounds) and the peak memory without
+                      reuse and with the planned arena
+  --compile           compile the graph with the LLVM backend and print what became generated code,
+                      each region's compile time and the totals
   --weights FILE      check that a safetensors file has every parameter with its dtype and shape
   -h, --help          show this help and exit
 
---stats and --weights print reports to stdout instead of the graph; the graph is written as well
+--stats, --compile and --weights print reports to stdout instead of the graph; the graph is written as well
 when --format or -o is given.
 
 exit status: 0 success; 1 bad input file, weights that do not match, or `dot` failed; 2 usage error.
@@ -67,6 +81,8 @@ struct Options {
   std::optional<std::string> output;
   std::optional<int> depth;
   bool stats = false;
+  bool compile = false;
+  std::string stage = "input";
   std::optional<std::string> weights;
   bool help = false;
 };
@@ -106,6 +122,12 @@ Options parse_args(int argc, char** argv) {
       o.output = value();
     } else if (a == "--depth") {
       o.depth = parse_depth(value());
+    } else if (a == "--stage") {
+      o.stage = value();
+      if (o.stage != "input" && o.stage != "decomposed" && o.stage != "fused")
+        throw UsageError{fmt::format("--stage must be input, decomposed or fused, but got '{}'", o.stage)};
+    } else if (a == "--compile") {
+      o.compile = true;
     } else if (a == "--stats") {
       o.stats = true;
     } else if (a == "--weights") {
@@ -231,7 +253,14 @@ int check_weights(const weft::Graph& graph, const std::string& path, std::string
 
 int run(const Options& o) {
   weft::Graph graph = weft::read_graph_file(o.input);
-  bool reports = o.stats || o.weights;
+  if (o.stage != "input") {
+    weft::PassManager passes;
+    passes.add(weft::Pass{"decompose", [](const weft::Graph& g) { return weft::decompose(g); }});
+    passes.add(weft::standard_pipeline(weft::PassContext{weft::interpreter_constant_evaluator()}));
+    if (o.stage == "fused") passes.add(weft::Pass{"fuse", [](const weft::Graph& g) { return weft::fuse(g); }});
+    graph = passes.run(graph);
+  }
+  bool reports = o.stats || o.weights || o.compile;
   bool write_graph = !reports || o.format || o.output;
   if (write_graph) {
     std::string format = o.format.value_or("text");
@@ -246,7 +275,17 @@ int run(const Options& o) {
     }
   }
   int status = 0;
-  if (o.stats) std::cout << weft::format_stats(graph, weft::compute_stats(graph)) << std::flush;
+  if (o.stats)
+    std::cout << weft::format_stats(graph, weft::compute_stats(graph)) << "\n" << weft::memory_summary(graph)
+              << std::flush;
+  if (o.compile) {
+#ifdef WEFT_HAVE_LLVM
+    auto exe = weft::LlvmBackend().compile_llvm(graph);
+    std::cout << exe->stats().report() << std::flush;
+#else
+    throw weft::Error("--compile needs the LLVM backend, and this Weft was built without LLVM 19");
+#endif
+  }
   if (o.weights) {
     std::string report;
     int problems = check_weights(graph, *o.weights, report);

@@ -64,6 +64,11 @@ class WeftDumpTool : public ::testing::Test {
   }
 
   static int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+  static int count(const std::string& s, const std::string& what) {
+    int n = 0;
+    for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+    return n;
+  }
 
   fs::path tool_;
   fs::path dir_;
@@ -183,6 +188,34 @@ TEST_F(WeftDumpTool, MismatchedWeightsExitOneAndNameTheParameter) {
       << r.out;
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("2 problems"), std::string::npos) << r.err;
+}
+
+TEST_F(WeftDumpTool, StageFusedShowsTheRegionsTheLlvmBackendCompiles) {
+  RunResult r = run(q(model_) + " --stage fused");
+  ASSERT_EQ(r.status, 0) << r.err;
+  // fc1: matmul + bias + relu, fc2: matmul + bias: two matmul regions, each with its body.
+  EXPECT_EQ(count(r.out, "= fusion("), 2) << r.out;
+  EXPECT_EQ(count(r.out, "kind=\"matmul\""), 2) << r.out;
+  EXPECT_NE(r.out.find("relu("), std::string::npos) << "the epilogue is inside the first region:\n" << r.out;
+  RunResult dot = run(q(model_) + " --stage fused --format dot");
+  ASSERT_EQ(dot.status, 0) << dot.err;
+  EXPECT_NE(dot.out.find("body"), std::string::npos) << "regions are drawn as clusters with their bodies";
+  EXPECT_EQ(run(q(model_) + " --stage lowered").status, 2);
+}
+
+TEST_F(WeftDumpTool, StatsReportPeakMemoryBeforeAndAfterPlanning) {
+  RunResult r = run(q(model_) + " --stage fused --stats");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("without reuse"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("planned arena"), std::string::npos) << r.out;
+}
+
+TEST_F(WeftDumpTool, CompileReportsEachRegionAndItsCompileTime) {
+  RunResult r = run(q(model_) + " --compile");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("2 compiled"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 on the interpreter"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("code generation"), std::string::npos) << r.out;
 }
 
 }  // namespace
