@@ -8,8 +8,9 @@
  * It lists the model's entry points, then runs one (the first, or `--entry NAME`) on inputs it
  * fills with a fixed pattern — element i of a float input is ((i * 7) % 23) / 8 - 1.25, of an
  * integer input (i * 3) % 5, of a bool input i % 2 — with each symbolic dim set by a NAME=VALUE
- * argument (default: 2, or the bound if smaller), and prints every output element as a hexadecimal
- * float (%a), exactly, so that another program can compare the results bit for bit.
+ * argument (default: 2, or the bound if smaller), and prints every output element with enough
+ * digits to read back exactly (9 for f32, 17 for f64), so that another program can compare the
+ * results bit for bit.
  *
  * Plain C11: only the model's header, libc and the shared object.
  */
@@ -59,8 +60,8 @@ static void fill(void* data, int32_t dtype, int64_t n) {
 static void print_values(const void* data, int32_t dtype, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     switch (dtype) {
-      case WEFT_F32: printf("%a", (double)((const float*)data)[i]); break;
-      case WEFT_F64: printf("%a", ((const double*)data)[i]); break;
+      case WEFT_F32: printf("%.9g", (double)((const float*)data)[i]); break;   /* 9 digits: exact for f32 */
+      case WEFT_F64: printf("%.17g", ((const double*)data)[i]); break;         /* 17: exact for f64 */
       case WEFT_I32: printf("%d", ((const int32_t*)data)[i]); break;
       case WEFT_I64: printf("%lld", (long long)((const int64_t*)data)[i]); break;
       case WEFT_BOOL: printf("%d", ((const uint8_t*)data)[i]); break;
