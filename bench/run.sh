@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every benchmark built in <builddir>/bench (bench_* executables), one after another.
-# Each prints its own ratio lines against the peer it measures in the same run.
+# Runs every benchmark built in <builddir>/bench (bench_* executables), one after another:
+# bench_bandwidth (fused layer_norm and softmax against a copy of the same tensor) and bench_matmul
+# (the generated SGEMM against oneDNN). Each prints its own ratio lines against the baseline or peer
+# it measures in the same run.
 #   bench/run.sh <builddir> [extra flags passed to every benchmark]
 set -euo pipefail
 build="${1:?usage: bench/run.sh <builddir> [benchmark flags]}"

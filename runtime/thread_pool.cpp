@@ -5,6 +5,9 @@
  * function), bumps a generation number and wakes the workers; everyone, caller included, takes
  * indices until they run out. Each worker acknowledges every generation, so the caller knows when
  * nobody touches the `Loop` (which lives on its stack) any more.
+ *
+ * The current pool is a thread-local pointer: set by ThreadPoolScope, and by each worker to its own
+ * pool when it starts.
  */
 #include "runtime/thread_pool.h"
 
@@ -32,14 +35,21 @@ struct Loop {
 // Set while a thread runs loop bodies, so that a nested parallel_for runs serially.
 thread_local bool t_inside_loop = false;
 
-void run_indices(Loop& loop) {
+// The calling thread's current pool; null means the global one.
+thread_local ThreadPool* t_current = nullptr;
+
+/// Runs indices until none are left; returns how many this thread ran.
+int64_t run_indices(Loop& loop) {
   bool was_inside = t_inside_loop;
   t_inside_loop = true;
+  int64_t ran = 0;
   for (int64_t i = loop.next.fetch_add(1, std::memory_order_relaxed); i < loop.n;
        i = loop.next.fetch_add(1, std::memory_order_relaxed)) {
     loop.fn(loop.ctx, i);
+    ++ran;
   }
   t_inside_loop = was_inside;
+  return ran;
 }
 
 }  // namespace
@@ -57,7 +67,10 @@ struct ThreadPool::State {
   Loop* loop = nullptr;
   bool stop = false;
 
-  void worker_main() {
+  std::atomic<int64_t> loops{0}, indices{0}, worker_indices{0};
+
+  void worker_main(ThreadPool* owner) {
+    t_current = owner;
     uint64_t seen = 0;
     for (;;) {
       Loop* current = nullptr;
@@ -68,7 +81,8 @@ struct ThreadPool::State {
         seen = generation;
         current = loop;
       }
-      run_indices(*current);
+      int64_t ran = run_indices(*current);
+      if (ran > 0) worker_indices.fetch_add(ran, std::memory_order_relaxed);
       std::lock_guard lock(mutex);
       if (--pending == 0) done.notify_one();
     }
@@ -78,7 +92,7 @@ struct ThreadPool::State {
 ThreadPool::ThreadPool(int num_threads) : state_(std::make_unique<State>()) {
   state_->num_threads = std::max(1, num_threads);
   for (int i = 1; i < state_->num_threads; ++i) {
-    state_->workers.emplace_back([s = state_.get()] { s->worker_main(); });
+    state_->workers.emplace_back([this] { state_->worker_main(this); });
   }
 }
 
@@ -100,6 +114,8 @@ void ThreadPool::parallel_for(int64_t n, void* ctx, void (*fn)(void*, int64_t)) 
   loop.ctx = ctx;
   loop.fn = fn;
   State& s = *state_;
+  s.loops.fetch_add(1, std::memory_order_relaxed);
+  s.indices.fetch_add(n, std::memory_order_relaxed);
   // Serial when there is nobody to share with, when nested inside a loop body, or when another
   // thread is already running a loop (waiting for it could deadlock if that loop waits for us).
   std::unique_lock submit(s.submit, std::defer_lock);
@@ -152,6 +168,20 @@ ThreadPool& ThreadPool::global() {
   return pool;
 }
 
+ThreadPool& ThreadPool::current() { return t_current ? *t_current : global(); }
+
+ThreadPool::Stats ThreadPool::stats() const {
+  Stats out;
+  out.loops = state_->loops.load(std::memory_order_relaxed);
+  out.indices = state_->indices.load(std::memory_order_relaxed);
+  out.worker_indices = state_->worker_indices.load(std::memory_order_relaxed);
+  return out;
+}
+
+ThreadPoolScope::ThreadPoolScope(ThreadPool& pool) : previous_(t_current) { t_current = &pool; }
+
+ThreadPoolScope::~ThreadPoolScope() { t_current = previous_; }
+
 }  // namespace weft
 
 namespace {
@@ -167,10 +197,10 @@ thread_local Scratch t_scratch;
 }  // namespace
 
 extern "C" void weft_parallel_for(void* ctx, int64_t n, void (*fn)(void*, int64_t)) {
-  weft::ThreadPool::global().parallel_for(n, ctx, fn);
+  weft::ThreadPool::current().parallel_for(n, ctx, fn);
 }
 
-extern "C" int64_t weft_num_threads(void) { return weft::ThreadPool::global().num_threads(); }
+extern "C" int64_t weft_num_threads(void) { return weft::ThreadPool::current().num_threads(); }
 
 extern "C" void* weft_thread_scratch(int64_t bytes) {
   if (bytes <= t_scratch.size) return t_scratch.data;

@@ -11,6 +11,11 @@
  *
  * The pool knows nothing of graphs or LLVM: compiled code reaches it through `weft_parallel_for`
  * and borrows per-thread scratch memory (packing buffers) through `weft_thread_scratch`.
+ *
+ * Which pool those entry points use is the calling thread's *current* pool: the innermost
+ * `ThreadPoolScope` on that thread, else (on a pool's worker) the worker's own pool, else the
+ * global one. An executable compiled for N threads holds a pool of N and runs under a scope of it,
+ * so its code sizes and spreads its loops for N threads without knowing where they come from.
  */
 #pragma once
 
@@ -41,17 +46,43 @@ class ThreadPool {
   static ThreadPool& global();
   static int default_num_threads();
 
+  /// The pool `weft_parallel_for` and `weft_num_threads` use on the calling thread (see the file
+  /// comment).
+  static ThreadPool& current();
+
+  /// What a pool has run since it was made (for diagnostics and tests; counted once per loop).
+  struct Stats {
+    int64_t loops = 0;           // parallel_for calls with n > 0
+    int64_t indices = 0;         // indices run, on any thread
+    int64_t worker_indices = 0;  // of those, indices run by the pool's workers rather than callers
+  };
+  Stats stats() const;
+
  private:
   struct State;
   std::unique_ptr<State> state_;
 };
 
+/// Makes `pool` the calling thread's current pool for the scope's lifetime, then restores the one
+/// before. Scopes nest; a scope must end on the thread that made it.
+class ThreadPoolScope {
+ public:
+  explicit ThreadPoolScope(ThreadPool& pool);
+  ~ThreadPoolScope();
+  ThreadPoolScope(const ThreadPoolScope&) = delete;
+  ThreadPoolScope& operator=(const ThreadPoolScope&) = delete;
+
+ private:
+  ThreadPool* previous_;
+};
+
 }  // namespace weft
 
 extern "C" {
-/// fn(ctx, i) for i in [0, n) on the global pool. Registered in the JIT as an absolute symbol.
+/// fn(ctx, i) for i in [0, n) on the calling thread's current pool (ThreadPool::current()).
+/// Registered in the JIT as an absolute symbol.
 void weft_parallel_for(void* ctx, int64_t n, void (*fn)(void*, int64_t));
-/// Threads the global pool runs loops on.
+/// Threads the calling thread's current pool runs loops on.
 int64_t weft_num_threads(void);
 /// A 64-byte-aligned buffer of at least `bytes` bytes owned by the calling thread, valid until the
 /// thread's next call. Contents are not preserved when it grows. Compiled code asks only for sizes

@@ -15,12 +15,15 @@
 
 #include "backends/interp/interpreter.h"
 #include "backends/interp/kernels.h"
+#include "backends/llvm/empty_reduction_check.h"
+#include "backends/llvm/index_check.h"
 #include "backends/llvm/node_region.h"
 #include "backends/llvm/region_codegen.h"
 #include "ir/graph_builder.h"
 #include "ir/ops.h"
 #include "ir/program.h"
 #include "passes/plan_memory.h"
+#include "runtime/thread_pool.h"
 
 namespace weft {
 
@@ -93,6 +96,15 @@ struct LlvmExecutable::Impl {
   std::unique_ptr<std::byte, FreeDeleter> arena;
   int64_t arena_size = 0;
   LlvmCompileStats stats;
+  int num_threads = 0;               // CompileOptions::num_threads; 0: the global pool
+  std::unique_ptr<ThreadPool> pool;  // made at the first run when num_threads differs from the global pool's
+
+  /// The pool this executable's loops run on (a scan's body runs under its caller's).
+  ThreadPool& thread_pool() {
+    if (num_threads == 0 || num_threads == ThreadPool::global().num_threads()) return ThreadPool::global();
+    if (!pool) pool = std::make_unique<ThreadPool>(num_threads);
+    return *pool;
+  }
 
   size_t param_index(const std::string& name) const {
     for (size_t i = 0; i < graph.params().size(); ++i)
@@ -187,6 +199,12 @@ struct LlvmExecutable::Impl {
                                     call.loc));
         dims.push_back(it->second);
       }
+      // Generated code cannot throw: an index out of range is the interpreter's error, raised here.
+      if (std::optional<std::string> why = llvm_backend::check_call_indices(call, buffers, bindings))
+        throw Error(with_location(*why, call.loc));
+      // And so is a maximum over an empty axis (empty_reduction_check.h).
+      if (std::optional<std::string> why = llvm_backend::check_empty_reductions(graph, node, bindings))
+        throw Error(*why);
       step.function(buffers.data(), dims.data());
     } else {
       std::vector<Tensor> ins;
@@ -235,8 +253,12 @@ struct LlvmExecutable::Impl {
 LlvmExecutable::LlvmExecutable(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LlvmExecutable::~LlvmExecutable() = default;
 const Signature& LlvmExecutable::signature() const { return impl_->sig; }
-std::vector<Tensor> LlvmExecutable::run(std::span<const Tensor> inputs) { return impl_->run(inputs); }
+std::vector<Tensor> LlvmExecutable::run(std::span<const Tensor> inputs) {
+  ThreadPoolScope scope(impl_->thread_pool());  // weft_parallel_for and weft_num_threads use it
+  return impl_->run(inputs);
+}
 const LlvmCompileStats& LlvmExecutable::stats() const { return impl_->stats; }
+ThreadPool& LlvmExecutable::thread_pool() { return impl_->thread_pool(); }
 const Graph& LlvmExecutable::compiled_graph() const { return impl_->graph; }
 
 Tensor LlvmExecutable::state(const std::string& name) const { return impl_->state[impl_->param_index(name)].clone(); }
@@ -251,11 +273,15 @@ void LlvmExecutable::set_state(const std::string& name, const Tensor& value) {
 }
 
 std::unique_ptr<LlvmExecutable> LlvmBackend::compile_llvm(const Graph& graph, const CompileOptions& options) const {
+  if (options.num_threads < 0 || options.num_threads > 1024)
+    throw Error(fmt::format("CompileOptions::num_threads must be 0 (the global pool) or 1 to 1024, but is {}",
+                            options.num_threads));
   auto impl = std::make_unique<LlvmExecutable::Impl>();
   auto start = Clock::now();
   impl->graph = llvm_backend::compile_pipeline(graph);
   impl->sig = signature_of(graph);
   impl->nan_trap = options.nan_trap;
+  impl->num_threads = options.num_threads;
   bool bounded = true;
   for (const SymbolDecl& s : impl->graph.symbols()) bounded = bounded && s.bound.has_value();
   if (bounded) impl->program = plan_memory(impl->graph);

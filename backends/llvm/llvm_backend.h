@@ -6,8 +6,8 @@
  * (backends/llvm/region_codegen.h): loop nests over the symbolic dims, vectorized for the host CPU,
  * parallel across the thread pool, compiled by ORC LLJIT at -O3. A scan's loop runs on the
  * interpreter's scan kernel, each step's body being a compiled executable of its own. A top-level
- * node the generators do not take (gather, scatter_add, concat, slice, rng_uniform; an f64 matmul,
- * a region of f16) runs through the interpreter's kernel for that node alone, so every graph
+ * node the generators do not take (an f64 matmul, a region of f16, a slice window of a symbolic
+ * dim) runs through the interpreter's kernel for that node alone, so every graph
  * compiles; which nodes did is recorded (`LlvmExecutable::stats()`), so tests can insist that a
  * pattern (softmax, layer_norm, matmul + bias + relu) became generated code.
  *
@@ -25,6 +25,8 @@
 #include "backends/backend.h"
 
 namespace weft {
+
+class ThreadPool;
 
 /// How one top-level node of the compiled (fused) graph runs.
 struct LlvmNodeStats {
@@ -56,6 +58,9 @@ class LlvmExecutable : public Executable {
   void set_state(const std::string& name, const Tensor& value) override;
 
   const LlvmCompileStats& stats() const;
+  /// The pool its loops run on: the global one, or (CompileOptions::num_threads = N, not the
+  /// global pool's size) a pool of N threads of its own, made at the first run.
+  ThreadPool& thread_pool();
   /// The graph as compiled: decomposed, simplified and fused.
   const Graph& compiled_graph() const;
 

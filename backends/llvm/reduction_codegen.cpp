@@ -13,13 +13,32 @@
  *  - the last kept axis, when that is the contiguous one (a sum over axis 0 of [N, D]): a vector
  *    holds `lanes` neighbouring rows, and a pass walks the reduced elements one at a time, each
  *    step one contiguous load per input, with no combining across lanes at the end.
- * Results are deterministic either way; they differ from the interpreter's left-to-right sums by
- * rounding only. The full-level values a later pass needs again (softmax's exp(x - max)) are
- * recomputed rather than stored: a pass reads its inputs and writes only outputs.
+ * Results are deterministic either way (they depend on the sizes, never on the thread count); they
+ * differ from the interpreter's left-to-right sums by rounding only.
+ *
+ * Three things bring a row's passes close to the speed of memory (bench/bandwidth_bench.cpp
+ * measures them against a copy):
+ *  - a reduction pass over contiguous lanes keeps `kAccumulators` independent accumulators (vector
+ *    u of an unrolled step goes to accumulator u), merged pairwise after the pass: one
+ *    accumulator would make every vector wait for the previous one's add (or max);
+ *  - a last-stage operand that a full-level output also uses and that is costly to compute
+ *    (softmax's exp(x - max), summed in stage 2 and divided by the sum in the output) is stored
+ *    into that output during its pass and loaded back by the write pass, instead of being computed
+ *    twice. The row of the output is still in cache when the write pass reads it. This is done only
+ *    when no output of the write pass reads the region's inputs at the full level, so it stays
+ *    correct even if an output shared an input's memory;
+ *  - when a call's rows stream from memory (more bytes than the last-level cache), one pass
+ *    prefetches the next row, so that memory works while the core computes (plan_prefetch).
  */
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "backends/llvm/host_cache.h"
 #include "backends/llvm/ir_util.h"
 #include "backends/llvm/region_codegen.h"
 #include "backends/llvm/term_codegen.h"
@@ -30,6 +49,30 @@ namespace weft::llvm_backend {
 namespace {
 
 enum TaskField : unsigned { kBuffers, kDims, kRowsPerTask, kColsPerTask, kColTasks };
+
+/// Independent accumulators per reduction in a pass over contiguous lanes (a power of two). Four
+/// cover the latency of a vector add or max (3-4 cycles) at one vector per cycle.
+constexpr int kAccumulators = 4;
+
+/// A last-stage reduction operand parked in a full-level output between the two passes that use it.
+struct Reuse {
+  int term = -1;   // the operand (softmax: exp(x - max))
+  int store = -1;  // index into LoweredRegion::stores: the output it is stored into
+  int load = -1;   // a load term reading it back through that store's access
+};
+
+/// A buffer walked contiguously along the lanes whose next row is fetched ahead (see plan_prefetch).
+struct Prefetch {
+  int access = -1;
+  bool write = false;               // an output (prefetched for writing)
+  llvm::Value* base = nullptr;      // the buffer's pointer
+  llvm::Value* row_step = nullptr;  // elements from one row to the next
+};
+
+struct PrefetchPlan {
+  std::vector<Prefetch> buffers;
+  llvm::Value* streaming = nullptr;  // i1: the streamed bytes exceed the last-level cache
+};
 
 /// How the space is walked: rows (decoded from a flat index), the lane axis (vectorized), and the
 /// reduced axes walked one element at a time (decoded from a flat index).
@@ -92,6 +135,146 @@ Axes axes_of(llvm::IRBuilderBase& b, DimValues& dims, const LoweredRegion& r) {
   return a;
 }
 
+/// Whether a store's output varies along the reduced axes (it is written by the write pass).
+bool is_full_store(const LoweredRegion& r, const Store& st) {
+  for (size_t d = 0; d < r.space.size(); ++d)
+    if (r.axis_class[d] == AxisClass::inner && !(r.accesses[st.access].strides[d] == Dim(0))) return true;
+  return false;
+}
+
+/// The reduced-axis bits of `Term::depends`.
+uint64_t inner_mask(const LoweredRegion& r) {
+  uint64_t mask = 0;
+  for (size_t d = 0; d < r.space.size(); ++d)
+    if (r.axis_class[d] == AxisClass::inner) mask |= uint64_t{1} << d;
+  return mask;
+}
+
+/// Whether `term`'s DAG reaches a term for which `stop` holds, not looking below terms in `leaves`
+/// (each term visited once: terms are shared).
+bool reaches(const LoweredRegion& r, int term, const std::vector<int>& leaves, const std::function<bool(int)>& stop) {
+  std::vector<char> seen(r.terms.size(), 0);
+  std::vector<int> todo = {term};
+  while (!todo.empty()) {
+    int t = todo.back();
+    todo.pop_back();
+    if (seen[t] || std::find(leaves.begin(), leaves.end(), t) != leaves.end()) continue;
+    seen[t] = 1;
+    if (stop(t)) return true;
+    for (int o : r.terms[t].operands) todo.push_back(o);
+  }
+  return false;
+}
+
+/// Whether the full-level part of `term` (what varies along reduced axes) evaluates a
+/// transcendental, i.e. costs more than storing it and loading it back.
+bool costly(const LoweredRegion& r, int term, uint64_t inner) {
+  return reaches(r, term, {}, [&](int k) {
+    const Term& t = r.terms[k];
+    if (!(t.depends & inner) || t.kind != TermKind::op) return false;
+    switch (t.node->op) {
+      case OpKind::exp:
+      case OpKind::log:
+      case OpKind::tanh:
+      case OpKind::sigmoid:
+      case OpKind::gelu:
+      case OpKind::sin:
+      case OpKind::cos:
+      case OpKind::pow: return true;
+      default: return false;
+    }
+  });
+}
+
+/// The operands worth parking in an output (see the file comment), with a load term appended to
+/// `r` for each. Empty unless rows are walked one at a time with the lanes along the last axis.
+std::vector<Reuse> plan_reuse(LoweredRegion& r, bool rows_in_lanes) {
+  std::vector<Reuse> out;
+  int stages = 0;
+  for (const Reduction& red : r.reductions) stages = std::max(stages, red.stage);
+  if (rows_in_lanes || stages == 0) return out;
+  const uint64_t inner = inner_mask(r);
+  const uint64_t lane_bit = uint64_t{1} << (r.space.size() - 1);
+  for (const Reduction& red : r.reductions) {
+    int t = red.operand;
+    const Term& term = r.terms[t];
+    if (red.stage != stages || !(term.depends & lane_bit) || !costly(r, t, inner)) continue;
+    bool seen = false;
+    for (const Reuse& u : out) seen = seen || u.term == t;
+    if (seen) continue;
+    for (size_t s = 0; s < r.stores.size(); ++s) {
+      const Store& st = r.stores[s];
+      const Access& a = r.accesses[st.access];
+      // Every axis strided (each element of the space has its own slot), contiguous lanes.
+      bool dense = a.dtype == term.dtype && a.strides.back() == Dim(1);
+      for (const Dim& stride : a.strides) dense = dense && !(stride == Dim(0));
+      if (!dense || !is_full_store(r, st) || !reaches(r, st.term, {}, [&](int k) { return k == t; })) continue;
+      Term load;
+      load.kind = TermKind::load;
+      load.dtype = term.dtype;
+      load.access = st.access;
+      load.depends = term.depends;
+      r.terms.push_back(load);
+      out.push_back(Reuse{t, static_cast<int>(s), static_cast<int>(r.terms.size()) - 1});
+      break;
+    }
+  }
+  // With the parked operands as leaves, the write pass must read no input along the reduced axes:
+  // the parking stores must not be able to overwrite what it still reads.
+  std::vector<int> leaves;
+  for (const Reuse& u : out) leaves.push_back(u.term);
+  for (const Store& st : r.stores) {
+    if (!is_full_store(r, st)) continue;
+    bool reads_input = reaches(r, st.term, leaves, [&](int k) {
+      return r.terms[k].kind == TermKind::load && (r.terms[k].depends & inner) != 0;
+    });
+    if (reads_input) return {};
+  }
+  return out;
+}
+
+/// The buffers whose next row a stage pass prefetches: inputs read, and outputs written, along
+/// the reduced axes with contiguous lanes, rows walked one at a time. A row's first pass reads it
+/// from memory and the later passes from cache; with no demand misses during those, the hardware
+/// prefetcher stops running ahead and memory idles while the core computes. Fetching the next row
+/// (an output's for writing: no wait for ownership later) during one of this row's passes keeps
+/// memory busy while it computes (RowEmitter::prefetch_stage says which pass). Only when the
+/// streamed buffers are larger than the last-level cache (`streaming`, decided per call; that pass
+/// has a version without prefetches): below that the rows come from cache anyway, and fetching a
+/// row early costs load slots and evicts the current one from L1 (measured on layer_norm: 10%
+/// slower on 1024 × 512, 15% faster on 8192 × 2048). A prefetch never faults, so the last row's
+/// reaching past its buffer is harmless.
+PrefetchPlan plan_prefetch(llvm::IRBuilderBase& b, const LoweredRegion& r, const Axes& axes, DimValues& dims,
+                           llvm::Value* buffers) {
+  PrefetchPlan plan;
+  std::vector<Prefetch>& out = plan.buffers;
+  if (axes.rows_in_lanes || axes.row_axes.empty()) return plan;
+  const uint64_t inner = inner_mask(r);
+  std::vector<int> seen_buffers;  // input i as i, output k as -1 - k
+  int64_t bytes_per_element = 0;  // summed over the streamed buffers
+  auto consider = [&](int access, bool write) {
+    const Access& a = r.accesses[access];
+    if (a.constant >= 0 || a.input < 0 || !(a.strides[axes.lane_axis] == Dim(1))) return;
+    const Dim& step = a.strides[axes.row_axes.back()];
+    int key = write ? -1 - a.input : a.input;
+    if (step == Dim(0) || std::find(seen_buffers.begin(), seen_buffers.end(), key) != seen_buffers.end()) return;
+    seen_buffers.push_back(key);
+    bytes_per_element += static_cast<int64_t>(dtype_size(a.dtype));
+    llvm::Type* ptr = llvm::PointerType::getUnqual(b.getContext());
+    int slot = write ? r.num_inputs + a.input : a.input;
+    llvm::Value* base = b.CreateLoad(ptr, b.CreateGEP(ptr, buffers, b.getInt64(slot)));
+    out.push_back(Prefetch{access, write, base, dims.get(step)});
+  };
+  for (const Term& t : r.terms)
+    if (t.kind == TermKind::load && (t.depends & inner)) consider(t.access, false);
+  for (const Store& st : r.stores)
+    if (is_full_store(r, st)) consider(st.access, true);
+  if (out.empty()) return plan;
+  llvm::Value* bytes = b.CreateMul(b.CreateMul(axes.rows, axes.reduced), b.getInt64(bytes_per_element));
+  plan.streaming = b.CreateICmpSGT(bytes, b.getInt64(last_level_cache_bytes()));
+  return plan;
+}
+
 void set_indices(EmitContext& ctx, const std::vector<int>& axes, const std::vector<llvm::Value*>& values) {
   for (size_t k = 0; k < axes.size(); ++k) ctx.index[axes[k]] = values[k];
 }
@@ -99,8 +282,9 @@ void set_indices(EmitContext& ctx, const std::vector<int>& axes, const std::vect
 /// Emits the code of one row (reductions in lanes) or one vector of rows (rows in lanes).
 class RowEmitter {
  public:
-  RowEmitter(const LoweredRegion& r, int lanes, TermEmitter& em, const Axes& axes)
-      : r_(r), lanes_(lanes), em_(em), axes_(axes) {}
+  RowEmitter(const LoweredRegion& r, int lanes, TermEmitter& em, DimValues& dims, const Axes& axes,
+             const std::vector<Reuse>& reuse, const PrefetchPlan& prefetch)
+      : r_(r), lanes_(lanes), em_(em), dims_(dims), axes_(axes), reuse_(reuse), prefetch_(prefetch) {}
 
   /// `row_ctx` binds the kept axes (and the row-value pseudo-axis); `row` is the flat row index.
   void emit_row(llvm::IRBuilderBase& b, EmitContext& row_ctx, llvm::Value* row) {
@@ -115,18 +299,41 @@ class RowEmitter {
     for (int s = 1; s <= stages; ++s) {
       std::vector<int> ks;
       std::vector<llvm::Value*> init;
+      std::vector<const Reduction*> slots;  // the reduction of each accumulator
+      bool has_argmax = false;
       for (size_t k = 0; k < r_.reductions.size(); ++k) {
         if (r_.reductions[k].stage != s) continue;
         ks.push_back(static_cast<int>(k));
-        for (llvm::Value* v : identity(r_.reductions[k])) init.push_back(v);
+        for (llvm::Value* v : identity(r_.reductions[k])) {
+          init.push_back(v);
+          slots.push_back(&r_.reductions[k]);
+        }
+        has_argmax = has_argmax || r_.reductions[k].op == OpKind::argmax;
       }
-      row_ctx.where.block = b.GetInsertBlock();
+      // Accumulator copies merge slot by slot; argmax's (value, index) pairs keep one copy.
+      Merge merge_copies;
+      if (!has_argmax)
+        merge_copies = [&](llvm::IRBuilderBase& mb, size_t slot, llvm::Value* x, llvm::Value* y) {
+          return merge(mb, slots[slot]->op, is_float(slots[slot]->dtype), x, y);
+        };
+      const bool last = s == stages;
+      auto pass = [&](bool prefetch) {
+        row_ctx.where.block = b.GetInsertBlock();
+        return over_reduced(
+            b, row_ctx, init,
+            [&](EmitContext& v, llvm::Value* here, std::vector<llvm::Value*> in) {
+              size_t at = 0;
+              for (int k : ks)
+                at = combine(b, r_.reductions[k], em_.emit(r_.reductions[k].operand, v), here, v.mask, in, at);
+              if (last)
+                for (const Reuse& u : reuse_) em_.store(r_.stores[u.store], em_.emit(u.term, v), v);
+              if (prefetch) prefetch_next_row(b, v);
+              return in;
+            },
+            merge_copies);
+      };
       std::vector<llvm::Value*> acc =
-          over_reduced(b, row_ctx, init, [&](EmitContext& v, llvm::Value* here, std::vector<llvm::Value*> in) {
-            size_t at = 0;
-            for (int k : ks) at = combine(b, r_.reductions[k], em_.emit(r_.reductions[k].operand, v), here, v.mask, in, at);
-            return in;
-          });
+          s == prefetch_stage() && prefetch_.streaming ? two_ways(b, row_ctx, prefetch_.streaming, pass) : pass(false);
       size_t at = 0;
       for (int k : ks) row_values[k] = finish(b, r_.reductions[k], acc, at);
     }
@@ -141,9 +348,18 @@ class RowEmitter {
     if (!full.empty()) {
       row_ctx.where.block = b.GetInsertBlock();
       over_reduced(b, row_ctx, {}, [&](EmitContext& v, llvm::Value*, std::vector<llvm::Value*> in) {
+        // Parked operands are loaded back, before any store of this vector, and stand for their terms.
+        for (const Reuse& u : reuse_) v.terms[u.term] = em_.emit(u.load, v);
+        std::vector<const Store*> stores;
         std::vector<llvm::Value*> values;
-        for (const Store* st : full) values.push_back(em_.emit(st->term, v));
-        for (size_t k = 0; k < full.size(); ++k) em_.store(*full[k], values[k], v);
+        for (const Store* st : full) {
+          bool parked = false;  // the output is the parked operand itself: already written
+          for (const Reuse& u : reuse_) parked = parked || (&r_.stores[u.store] == st && st->term == u.term);
+          if (parked) continue;
+          stores.push_back(st);
+          values.push_back(em_.emit(st->term, v));
+        }
+        for (size_t k = 0; k < stores.size(); ++k) em_.store(*stores[k], values[k], v);
         return in;
       });
     }
@@ -172,6 +388,8 @@ class RowEmitter {
 
  private:
   using Body = std::function<std::vector<llvm::Value*>(EmitContext&, llvm::Value* here, std::vector<llvm::Value*>)>;
+  /// Merges two copies of accumulator `slot`.
+  using Merge = std::function<llvm::Value*(llvm::IRBuilderBase&, size_t slot, llvm::Value*, llvm::Value*)>;
 
   EmitContext vector_context(llvm::IRBuilderBase& b, EmitContext& parent, llvm::Value* mask) {
     EmitContext v;
@@ -186,9 +404,10 @@ class RowEmitter {
   }
 
   /// One pass over the reduced elements of the row(s); `body` gets each vector's context and the
-  /// reduced (flat) index of each lane's element.
+  /// reduced (flat) index of each lane's element. With `merge`, a pass along contiguous lanes keeps
+  /// kAccumulators copies of the accumulators and merges them pairwise at the end.
   std::vector<llvm::Value*> over_reduced(llvm::IRBuilderBase& b, EmitContext& row_ctx, std::vector<llvm::Value*> init,
-                                         const Body& body) {
+                                         const Body& body, const Merge& merge = nullptr) {
     if (axes_.rows_in_lanes) {
       return emit_for_carried(
           b, b.getInt64(0), axes_.loop_count, b.getInt64(1), init,
@@ -200,28 +419,64 @@ class RowEmitter {
           },
           "red");
     }
+    const size_t slots = init.size();
+    const int copies = merge && slots > 0 ? kAccumulators : 1;
     auto vector_pass = [&](EmitContext& parent, std::vector<llvm::Value*> values) {
-      return emit_vector_loop(b, b.getInt64(0), axes_.lane_size, lanes_, values,
-                              [&](llvm::Value* j, llvm::Value* mask, const std::vector<llvm::Value*>& in) {
-                                EmitContext v = vector_context(b, parent, mask);
-                                v.index[axes_.lane_axis] = j;
-                                v.bound |= uint64_t{1} << axes_.lane_axis;
-                                return body(v, b.CreateAdd(b.CreateVectorSplat(lanes_, j), em_.lane_indices()), in);
-                              });
+      auto one_vector = [&](llvm::Value* j, llvm::Value* mask, const std::vector<llvm::Value*>& in) {
+        EmitContext v = vector_context(b, parent, mask);
+        v.index[axes_.lane_axis] = j;
+        v.bound |= uint64_t{1} << axes_.lane_axis;
+        return body(v, b.CreateAdd(b.CreateVectorSplat(lanes_, j), em_.lane_indices()), in);
+      };
+      llvm::Value* begin = b.getInt64(0);
+      if (copies > 1) {
+        // Whole steps of `copies` vectors, vector u into copy u; the rest goes to copy 0.
+        llvm::Value* step = b.getInt64(int64_t{copies} * lanes_);
+        llvm::Value* whole = b.CreateSub(axes_.lane_size, b.CreateSRem(axes_.lane_size, step));
+        values = emit_for_carried(
+            b, begin, whole, step, values,
+            [&](llvm::Value* j, const std::vector<llvm::Value*>& in) {
+              std::vector<llvm::Value*> out;
+              for (int u = 0; u < copies; ++u) {
+                std::vector<llvm::Value*> copy(in.begin() + u * slots, in.begin() + (u + 1) * slots);
+                copy = one_vector(b.CreateAdd(j, b.getInt64(int64_t{u} * lanes_)), nullptr, copy);
+                out.insert(out.end(), copy.begin(), copy.end());
+              }
+              return out;
+            },
+            "j.unrolled");
+        begin = whole;
+      }
+      std::vector<llvm::Value*> first(values.begin(), values.begin() + slots);
+      first = emit_vector_loop(b, begin, axes_.lane_size, lanes_, first, one_vector);
+      std::copy(first.begin(), first.end(), values.begin());
+      return values;
     };
-    if (axes_.loop_axes.empty()) return vector_pass(row_ctx, std::move(init));
-    return emit_for_carried(
-        b, b.getInt64(0), axes_.loop_count, b.getInt64(1), init,
-        [&](llvm::Value* o, const std::vector<llvm::Value*>& in) {
-          EmitContext mid;
-          mid.parent = &row_ctx;
-          mid.where = Placement{b.GetInsertBlock(), nullptr};
-          mid.index = row_ctx.index;
-          set_indices(mid, axes_.loop_axes, emit_decode(b, o, axes_.loop_sizes));
-          mid.bound = row_ctx.bound | axes_.loop_mask;
-          return vector_pass(mid, in);
-        },
-        "red");
+    std::vector<llvm::Value*> all;
+    for (int u = 0; u < copies; ++u) all.insert(all.end(), init.begin(), init.end());
+    if (!axes_.loop_axes.empty()) {
+      all = emit_for_carried(
+          b, b.getInt64(0), axes_.loop_count, b.getInt64(1), all,
+          [&](llvm::Value* o, const std::vector<llvm::Value*>& in) {
+            EmitContext mid;
+            mid.parent = &row_ctx;
+            mid.where = Placement{b.GetInsertBlock(), nullptr};
+            mid.index = row_ctx.index;
+            set_indices(mid, axes_.loop_axes, emit_decode(b, o, axes_.loop_sizes));
+            mid.bound = row_ctx.bound | axes_.loop_mask;
+            return vector_pass(mid, in);
+          },
+          "red");
+    } else {
+      all = vector_pass(row_ctx, std::move(all));
+    }
+    // Pairwise, in a fixed order: copy u merges with copy u + width / 2.
+    for (int width = copies; width > 1; width /= 2)
+      for (int u = 0; u < width / 2; ++u)
+        for (size_t k = 0; k < slots; ++k)
+          all[u * slots + k] = merge(b, k, all[u * slots + k], all[(u + width / 2) * slots + k]);
+    all.resize(slots);
+    return all;
   }
 
   llvm::Type* vec(DType t) const { return llvm::FixedVectorType::get(em_.scalar_type(t), lanes_); }
@@ -323,13 +578,78 @@ class RowEmitter {
     return index;
   }
 
+  /// The stage whose pass prefetches the next row: the first that evaluates a transcendental (a
+  /// long pass, over which the fetches spread: softmax's exp pass; issued in its short max pass,
+  /// they wait for each other and hide nothing, measured), else the first.
+  int prefetch_stage() const {
+    const uint64_t inner = inner_mask(r_);
+    int best = 0;
+    for (const Reduction& red : r_.reductions)
+      if (costly(r_, red.operand, inner) && (best == 0 || red.stage < best)) best = red.stage;
+    return best == 0 ? 1 : best;
+  }
+
+  /// `code(true)` if `cond`, else `code(false)`; the values both return, merged. Code emitted into
+  /// `row_ctx` on either path (row-level terms, offsets) is forgotten after it, so that nothing
+  /// later uses a value of one path only.
+  std::vector<llvm::Value*> two_ways(llvm::IRBuilderBase& b, EmitContext& row_ctx, llvm::Value* cond,
+                                     const std::function<std::vector<llvm::Value*>(bool)>& code) {
+    llvm::Function* f = b.GetInsertBlock()->getParent();
+    llvm::LLVMContext& c = b.getContext();
+    auto* then_block = llvm::BasicBlock::Create(c, "streaming", f);
+    auto* else_block = llvm::BasicBlock::Create(c, "cached", f);
+    auto* merge_block = llvm::BasicBlock::Create(c, "merged", f);
+    b.CreateCondBr(cond, then_block, else_block);
+    const EmitContext saved = row_ctx;
+    std::vector<llvm::Value*> values[2];
+    llvm::BasicBlock* ends[2];
+    for (int way = 0; way < 2; ++way) {
+      b.SetInsertPoint(way == 0 ? then_block : else_block);
+      values[way] = code(way == 0);
+      ends[way] = b.GetInsertBlock();
+      b.CreateBr(merge_block);
+      row_ctx.terms = saved.terms;
+      row_ctx.splats = saved.splats;
+      row_ctx.offsets = saved.offsets;
+    }
+    b.SetInsertPoint(merge_block);
+    row_ctx.where.block = merge_block;
+    std::vector<llvm::Value*> out;
+    for (size_t i = 0; i < values[0].size(); ++i) {
+      llvm::PHINode* phi = b.CreatePHI(values[0][i]->getType(), 2);
+      phi->addIncoming(values[0][i], ends[0]);
+      phi->addIncoming(values[1][i], ends[1]);
+      out.push_back(phi);
+    }
+    return out;
+  }
+
+  /// Prefetches, for each planned buffer, the element one row after this vector's first lane.
+  void prefetch_next_row(llvm::IRBuilderBase& b, const EmitContext& v) {
+    for (const Prefetch& p : prefetch_.buffers) {
+      const Access& a = r_.accesses[p.access];
+      llvm::Value* offset = p.row_step;
+      for (const Dim& d : a.offset) offset = b.CreateAdd(offset, dims_.get(d));
+      for (size_t d = 0; d < a.strides.size(); ++d)
+        if (!(a.strides[d] == Dim(0))) offset = b.CreateAdd(offset, b.CreateMul(dims_.get(a.strides[d]), v.index[d]));
+      llvm::Type* elem = a.dtype == DType::boolean ? b.getInt8Ty() : em_.scalar_type(a.dtype);  // bools are bytes
+      llvm::Value* address = b.CreateGEP(elem, p.base, offset);
+      b.CreateIntrinsic(llvm::Intrinsic::prefetch, {address->getType()},
+                        {address, b.getInt32(p.write ? 1 : 0), b.getInt32(3), b.getInt32(1)});
+    }
+  }
+
   const LoweredRegion& r_;
   int lanes_;
   TermEmitter& em_;
+  DimValues& dims_;
   const Axes& axes_;
+  const std::vector<Reuse>& reuse_;
+  const PrefetchPlan& prefetch_;
 };
 
-llvm::Function* emit_task(llvm::Module& module, const std::string& name, const LoweredRegion& r, int lanes) {
+llvm::Function* emit_task(llvm::Module& module, const std::string& name, const LoweredRegion& r,
+                          const std::vector<Reuse>& reuse, int lanes) {
   llvm::LLVMContext& c = module.getContext();
   auto* ptr = llvm::PointerType::getUnqual(c);
   FunctionFrame f = new_frame(module, name + ".task", {ptr, llvm::Type::getInt64Ty(c)}, false);
@@ -354,7 +674,8 @@ llvm::Function* emit_task(llvm::Module& module, const std::string& name, const L
   EmitContext top;
   top.where = root;
   top.index.assign(r.space.size(), nullptr);
-  RowEmitter rows(r, lanes, em, axes);
+  PrefetchPlan prefetch = plan_prefetch(b, r, axes, dims, buffers);
+  RowEmitter rows(r, lanes, em, dims, axes, reuse, prefetch);
   emit_for(
       b, r0, r1, b.getInt64(1),
       [&](llvm::Value* row) {
@@ -393,9 +714,11 @@ llvm::Function* emit_task(llvm::Module& module, const std::string& name, const L
 
 }  // namespace
 
-llvm::Function* emit_reduction_region(llvm::Module& module, const std::string& name, const LoweredRegion& r,
+llvm::Function* emit_reduction_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
                                       int lanes) {
-  llvm::Function* task = emit_task(module, name, r, lanes);
+  LoweredRegion r = region;  // plus the load terms of the parked operands
+  std::vector<Reuse> reuse = plan_reuse(r, rows_in_lanes(r));
+  llvm::Function* task = emit_task(module, name, r, reuse, lanes);
   llvm::LLVMContext& c = module.getContext();
   auto* ptr = llvm::PointerType::getUnqual(c);
   FunctionFrame f = new_frame(module, name, {ptr, ptr}, true);
