@@ -7,6 +7,7 @@
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/InstIterator.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
@@ -16,8 +17,11 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
+#include <llvm/Transforms/Utils/Cloning.h>
 
 #include <mutex>
+#include <set>
+#include <vector>
 
 #include "ir/error.h"
 #include "runtime/thread_pool.h"
@@ -114,6 +118,10 @@ Jit::Jit() {
   add("weft_num_threads", reinterpret_cast<void*>(&weft_num_threads));
   add("weft_thread_scratch", reinterpret_cast<void*>(&weft_thread_scratch));
   check(main.define(llvm::orc::absoluteSymbols(std::move(symbols))), "registering runtime symbols");
+  auto shared = jit_->createJITDylib("weft_shared");
+  check(shared.takeError(), "creating the shared JITDylib");
+  shared_ = &*shared;
+  shared_->addToLinkOrder(main);
 }
 
 Jit::~Jit() = default;
@@ -160,6 +168,67 @@ void Jit::optimize(llvm::Module& module) const {
   passes.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, mam);
 }
 
+namespace {
+
+/// `roots` and the internal functions they call or take the address of, transitively.
+std::set<const llvm::GlobalValue*> reach(const std::vector<llvm::Function*>& roots) {
+  std::set<const llvm::GlobalValue*> seen(roots.begin(), roots.end());
+  std::vector<llvm::Function*> work = roots;
+  while (!work.empty()) {
+    llvm::Function* f = work.back();
+    work.pop_back();
+    for (llvm::Instruction& inst : llvm::instructions(*f)) {
+      for (llvm::Value* operand : inst.operands()) {
+        auto* callee = llvm::dyn_cast<llvm::Function>(operand);
+        if (callee && callee->hasLocalLinkage() && !callee->isDeclaration() && seen.insert(callee).second)
+          work.push_back(callee);
+      }
+    }
+  }
+  return seen;
+}
+
+}  // namespace
+
+std::unique_ptr<llvm::Module> Jit::split_shared(llvm::Module& module) {
+  std::vector<llvm::Function*> roots, fresh;
+  for (llvm::Function& f : module) {
+    if (f.isDeclaration() || !f.hasFnAttribute(kJitSharedAttribute)) continue;
+    roots.push_back(&f);
+    if (!shared_names_.contains(f.getName().str())) fresh.push_back(&f);
+  }
+  if (roots.empty()) return nullptr;
+  std::unique_ptr<llvm::Module> clone;
+  if (!fresh.empty()) {
+    std::set<const llvm::GlobalValue*> keep = reach(fresh);
+    llvm::ValueToValueMapTy map;
+    clone = llvm::CloneModule(module, map, [&](const llvm::GlobalValue* g) { return keep.contains(g); });
+    for (llvm::Function* f : fresh) {
+      llvm::cast<llvm::Function>(map[f])->setLinkage(llvm::GlobalValue::ExternalLinkage);
+      shared_names_.insert(f->getName().str());
+    }
+    // What the clone declares for the rest of the module and does not use.
+    for (llvm::Function& f : llvm::make_early_inc_range(*clone))
+      if (f.isDeclaration() && f.use_empty()) f.eraseFromParent();
+    for (llvm::GlobalVariable& g : llvm::make_early_inc_range(clone->globals()))
+      if (g.isDeclaration() && g.use_empty()) g.eraseFromParent();
+    WEFT_CHECK(!llvm::verifyModule(*clone, &llvm::errs()), "the shared functions do not stand alone");
+  }
+  // Every shared root becomes an external declaration; its internal helpers go.
+  std::set<const llvm::GlobalValue*> all = reach(roots);
+  std::vector<llvm::Function*> helpers;
+  for (llvm::Function& f : module) {
+    if (!all.contains(&f)) continue;
+    f.deleteBody();  // also makes it external
+    if (!f.hasFnAttribute(kJitSharedAttribute)) helpers.push_back(&f);
+  }
+  for (llvm::Function* f : helpers) {
+    WEFT_CHECK(f->use_empty(), "a shared function's helper is used outside shared code");
+    f->eraseFromParent();
+  }
+  return clone;
+}
+
 JitLibrary Jit::add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm::LLVMContext> context) {
   WEFT_CHECK(module != nullptr && context != nullptr, "add_module needs a module and its context");
   std::string problems;
@@ -181,12 +250,20 @@ JitLibrary Jit::add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr
     library.dylib_ = it->second;
     return library;
   }
+  // Both modules live in `context`, which lives as long as either.
+  llvm::orc::ThreadSafeContext shared_context(std::move(context));
+  if (std::unique_ptr<llvm::Module> shared = split_shared(*module)) {
+    optimize(*shared);
+    check(jit_->addIRModule(*shared_, llvm::orc::ThreadSafeModule(std::move(shared), shared_context)),
+          "adding shared code");
+  }
   optimize(*module);
   auto created = jit_->createJITDylib(fmt::format("weft_module_{}", compiled_));
   check(created.takeError(), "creating a JITDylib");
   llvm::orc::JITDylib& dylib = *created;
+  dylib.addToLinkOrder(*shared_);                 // shared code (the GEMM cores)
   dylib.addToLinkOrder(jit_->getMainJITDylib());  // the runtime's absolute symbols live there
-  check(jit_->addIRModule(dylib, llvm::orc::ThreadSafeModule(std::move(module), std::move(context))),
+  check(jit_->addIRModule(dylib, llvm::orc::ThreadSafeModule(std::move(module), shared_context)),
         "adding a module");
   ++compiled_;
   cache_.emplace(std::move(text), &dylib);

@@ -16,6 +16,13 @@
  *
  * `emit_object` runs the same pipeline and writes a relocatable, position-independent object file,
  * for the ahead-of-time shared objects.
+ *
+ * **Shared functions.** A generator may mark a defined function with `kJitSharedAttribute` when
+ * its body depends only on its name (the GEMM core: matmul_codegen.h). `add_module` moves such a
+ * function, with the internal functions it reaches, into one JITDylib of shared code the first
+ * time it sees the name, compiled there once, and leaves every module only a declaration, resolved
+ * against that dylib. So N matmul regions compile one GEMM, not N. `emit_object` leaves them in
+ * place (internal, one copy per module), so an object file is self-contained.
  */
 #pragma once
 
@@ -25,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace llvm {
 class LLVMContext;
@@ -37,6 +45,10 @@ class JITDylib;
 }  // namespace llvm
 
 namespace weft::llvm_backend {
+
+/// Function attribute: this function and what it calls are the same code wherever its name
+/// appears, so the JIT compiles it once (see the file comment).
+inline constexpr const char* kJitSharedAttribute = "weft-jit-shared";
 
 /// What the generated code may use on this machine.
 struct HostTarget {
@@ -111,7 +123,13 @@ class Jit {
   friend class JitLibrary;
   void* lookup(llvm::orc::JITDylib& dylib, std::string_view name) const;
 
+  /// Moves the shared functions of `module` not compiled yet into a new module (nullptr if none)
+  /// and leaves declarations of all of them in `module`.
+  std::unique_ptr<llvm::Module> split_shared(llvm::Module& module);
+
   std::unique_ptr<llvm::orc::LLJIT> jit_;
+  llvm::orc::JITDylib* shared_ = nullptr;                        // kJitSharedAttribute functions
+  std::unordered_set<std::string> shared_names_;                 // ... defined there
   std::unique_ptr<llvm::TargetMachine> target_machine_;          // for the optimizer's cost model
   mutable std::recursive_mutex mutex_;                           // LLJIT lookups and our tables
   std::unordered_map<std::string, llvm::orc::JITDylib*> cache_;  // module text -> its dylib

@@ -2,10 +2,18 @@
  * IR generation for the blocked, register-tiled SGEMM described in matmul_codegen.h.
  *
  * Emitted functions (all internal except the entry):
- *   name(args)                       entry: picks the tiling, calls weft_parallel_for
- *   name.task(ctx, index)            one output tile of one batch: loop over K blocks
- *   name.pack_a / name.pack_b        copy a block of op(A) / op(B) into micro-panels
- *   name.kernel(...)                 MR×NR micro-kernel with its store (and epilogue)
+ *   name(args)                       entry: calls the core with this GEMM's epilogue (or null)
+ *   name.epilogue(...)               the spec's epilogue over one stored micro-tile, in place
+ *   core(args, epilogue)             picks the tiling, calls weft_parallel_for
+ *   core.task(ctx, index)            one output tile of one batch: loop over K blocks
+ *   core.pack_a / core.pack_b        copy a block of op(A) / op(B) into micro-panels
+ *   core.kernel(...)                 MR×NR micro-kernel with its store
+ *
+ * `core` is "weft.gemm.<ta><tb>[a].v<VW>.<MR>x<NR>.k<KC>.m<MC>.n<NC>.u<unroll>": it and its
+ * helpers depend only on the transposes, accumulation and blocking, never on the epilogue, so a
+ * module holds one copy however many GEMMs it has (an AOT shared object), and the JIT compiles it
+ * once per process (it carries kJitSharedAttribute; see Jit::add_module). That is what keeps a
+ * matmul region's compile time down: the region's own code is its entry and its epilogue.
  */
 #include "backends/llvm/matmul_codegen.h"
 
@@ -68,14 +76,17 @@ enum ArgField : unsigned {
   kEpilogueData
 };
 
-// The task context the entry builds on its stack: args, the tile's rows and columns, and how many
-// tiles cover one batch element's rows and columns.
-enum TaskField : unsigned { kTaskArgs, kTaskRows, kTaskCols, kTaskRowTiles, kTaskColTiles };
+// The task context the core builds on its stack: args, the tile's rows and columns, how many
+// tiles cover one batch element's rows and columns, and the tile epilogue (null for none).
+enum TaskField : unsigned { kTaskArgs, kTaskRows, kTaskCols, kTaskRowTiles, kTaskColTiles, kTaskEpilogue };
 
 class GemmEmitter {
  public:
   GemmEmitter(llvm::Module& module, std::string name, const GemmSpec& spec, const GemmBlocking& g)
       : module_(module), ctx_(module.getContext()), name_(std::move(name)), spec_(spec), g_(g) {
+    core_ = fmt::format("weft.gemm.{}{}{}.v{}.{}x{}.k{}.m{}.n{}.u{}", spec.transpose_a ? 't' : 'n',
+                        spec.transpose_b ? 't' : 'n', spec.accumulate ? "a" : "", g.vector_floats, g.mr, g.nr, g.kc,
+                        g.mc, g.nc, g.k_unroll);
     WEFT_CHECK(g.vector_floats >= 1 && g.nr % g.vector_floats == 0, "NR must be whole vectors");
     WEFT_CHECK(g.mc % g.mr == 0 && g.nc % g.nr == 0, "MC and NC must be whole micro-tiles");
     WEFT_CHECK(g.kc >= 1 && g.k_unroll >= 1, "KC and the unroll factor must be positive");
@@ -89,11 +100,16 @@ class GemmEmitter {
   }
 
   llvm::Function* emit() {
-    llvm::Function* pack_a = emit_pack(name_ + ".pack_a", g_.mr, /*unit_inner=*/spec_.transpose_a);
-    llvm::Function* pack_b = emit_pack(name_ + ".pack_b", g_.nr, /*unit_inner=*/!spec_.transpose_b);
-    llvm::Function* kernel = emit_kernel();
-    llvm::Function* task = emit_task(pack_a, pack_b, kernel);
-    return emit_entry(task);
+    llvm::Function* core = module_.getFunction(core_);
+    if (core == nullptr || core->isDeclaration()) {
+      llvm::Function* pack_a = emit_pack(core_ + ".pack_a", g_.mr, /*unit_inner=*/spec_.transpose_a);
+      llvm::Function* pack_b = emit_pack(core_ + ".pack_b", g_.nr, /*unit_inner=*/!spec_.transpose_b);
+      llvm::Function* kernel = emit_kernel();
+      llvm::Function* task = emit_task(pack_a, pack_b, kernel);
+      core = emit_core(task);
+    }
+    llvm::Function* epilogue = spec_.epilogue ? emit_epilogue() : nullptr;
+    return emit_entry(core, epilogue);
   }
 
  private:
@@ -200,12 +216,10 @@ class GemmEmitter {
     return f;
   }
 
-  // kernel(kc, ap, bp, c, ldc, m_rem, n_rem, load_c, last, batch, row, col, data):
-  // C[0:m_rem, 0:n_rem] = (load_c ? C : 0) + Ap·Bp, passed through the epilogue when `last`.
+  // kernel(kc, ap, bp, c, ldc, m_rem, n_rem, load_c): C[0:m_rem, 0:n_rem] = (load_c ? C : 0) + Ap·Bp.
   llvm::Function* emit_kernel() {
-    llvm::Function* f =
-        new_function(name_ + ".kernel", llvm::Type::getVoidTy(ctx_),
-                     {i64_, ptr_, ptr_, ptr_, i64_, i64_, i64_, i1_, i1_, i64_, i64_, i64_, ptr_}, false);
+    llvm::Function* f = new_function(core_ + ".kernel", llvm::Type::getVoidTy(ctx_),
+                                     {i64_, ptr_, ptr_, ptr_, i64_, i64_, i64_, i1_}, false);
     auto arg = f->arg_begin();
     llvm::Value* kc = &*arg++;
     llvm::Value* ap = &*arg++;
@@ -215,8 +229,6 @@ class GemmEmitter {
     llvm::Value* m_rem = &*arg++;
     llvm::Value* n_rem = &*arg++;
     llvm::Value* load_c = &*arg++;
-    llvm::Value* last = &*arg++;
-    Tile tile{&*arg++, &*arg++, &*arg++, &*arg++};
     for (unsigned i : {1u, 2u, 3u}) f->addParamAttr(i, llvm::Attribute::NoAlias);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
 
@@ -265,74 +277,41 @@ class GemmEmitter {
         b, k_main, kc, c64(1), acc, [&](llvm::Value* k, const std::vector<llvm::Value*>& in) { return step(k, in); },
         "kr");
 
-    // Stores: a fast path for whole tiles, masked stores at the edges; load_c and the epilogue
-    // are decided per call, so each combination gets its own straight-line code.
+    // Stores: a fast path for whole tiles, masked stores at the edges; load_c is decided per
+    // call, so each combination gets its own straight-line code.
     llvm::Value* full = b.CreateAnd(b.CreateICmpEQ(m_rem, c64(mr)), b.CreateICmpEQ(n_rem, c64(nr)));
-    auto stores = [&](bool with_epilogue) {
-      emit_if_else(
-          b, full,
-          [&] {
-            emit_if_else(
-                b, load_c, [&] { store_full(b, acc, c, ldc, true, with_epilogue, tile); },
-                [&] { store_full(b, acc, c, ldc, false, with_epilogue, tile); });
-          },
-          [&] {
-            emit_if_else(
-                b, load_c, [&] { store_edge(b, acc, c, ldc, m_rem, n_rem, true, with_epilogue, tile); },
-                [&] { store_edge(b, acc, c, ldc, m_rem, n_rem, false, with_epilogue, tile); });
-          });
-    };
-    if (spec_.epilogue) {
-      emit_if_else(
-          b, last, [&] { stores(true); }, [&] { stores(false); });
-    } else {
-      stores(false);
-    }
+    emit_if_else(
+        b, full,
+        [&] {
+          emit_if_else(
+              b, load_c, [&] { store_full(b, acc, c, ldc, true); }, [&] { store_full(b, acc, c, ldc, false); });
+        },
+        [&] {
+          emit_if_else(
+              b, load_c, [&] { store_edge(b, acc, c, ldc, m_rem, n_rem, true); },
+              [&] { store_edge(b, acc, c, ldc, m_rem, n_rem, false); });
+        });
     b.CreateRetVoid();
     return f;
   }
 
-  // Where a micro-tile sits, for the epilogue.
-  struct Tile {
-    llvm::Value* batch;
-    llvm::Value* row;
-    llvm::Value* col;
-    llvm::Value* data;
-  };
-
-  llvm::Value* finish(llvm::IRBuilderBase& b, llvm::Value* value, bool with_epilogue, const Tile& tile, int i, int v,
-                      llvm::Value* mask) {
-    if (!with_epilogue) return value;
-    EpilogueContext ec{
-        b,    tile.batch, b.CreateAdd(tile.row, c64(i)), b.CreateAdd(tile.col, c64(v * g_.vector_floats)),
-        mask, tile.data};
-    return spec_.epilogue(ec, value);
-  }
-
   void store_full(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& acc, llvm::Value* c, llvm::Value* ldc,
-                  bool load_c, bool with_epilogue, const Tile& tile) {
+                  bool load_c) {
     for (int i = 0; i < g_.mr; ++i) {
       llvm::Value* row = b.CreateGEP(f32_, c, b.CreateMul(c64(i), ldc));
       for (int v = 0; v < nv_; ++v) {
         llvm::Value* p = b.CreateGEP(f32_, row, c64(v * g_.vector_floats));
         llvm::Value* value = acc[i * nv_ + v];
         if (load_c) value = b.CreateFAdd(b.CreateAlignedLoad(vec_, p, llvm::Align(4)), value);
-        value = finish(b, value, with_epilogue, tile, i, v, nullptr);
         b.CreateAlignedStore(value, p, llvm::Align(4));
       }
     }
   }
 
   void store_edge(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& acc, llvm::Value* c, llvm::Value* ldc,
-                  llvm::Value* m_rem, llvm::Value* n_rem, bool load_c, bool with_epilogue, const Tile& tile) {
+                  llvm::Value* m_rem, llvm::Value* n_rem, bool load_c) {
     const int vw = g_.vector_floats;
-    llvm::Value* n_rem32 = b.CreateTrunc(n_rem, i32_);
-    std::vector<llvm::Value*> masks(nv_);
-    for (int v = 0; v < nv_; ++v) {
-      std::vector<llvm::Constant*> lanes;
-      for (int l = 0; l < vw; ++l) lanes.push_back(llvm::ConstantInt::get(i32_, v * vw + l));
-      masks[v] = b.CreateICmpSLT(llvm::ConstantVector::get(lanes), b.CreateVectorSplat(vw, n_rem32));
-    }
+    std::vector<llvm::Value*> masks = column_masks(b, n_rem);
     llvm::Value* zero = llvm::ConstantFP::get(vec_, 0.0);
     for (int i = 0; i < g_.mr; ++i) {
       emit_if(b, b.CreateICmpSLT(c64(i), m_rem), [&] {
@@ -343,7 +322,6 @@ class GemmEmitter {
           if (load_c) {
             value = b.CreateFAdd(b.CreateMaskedLoad(vec_, p, llvm::Align(4), masks[v], zero), value);
           }
-          value = finish(b, value, with_epilogue, tile, i, v, masks[v]);
           b.CreateMaskedStore(value, p, llvm::Align(4), masks[v]);
         }
       });
@@ -353,7 +331,7 @@ class GemmEmitter {
   // task(ctx, index): one output tile of one batch element, computed with the BLIS loops: column
   // blocks of NC, depth blocks of KC (pack B), row blocks of MC (pack A), then NR and MR panels.
   llvm::Function* emit_task(llvm::Function* pack_a, llvm::Function* pack_b, llvm::Function* kernel) {
-    llvm::Function* f = new_function(name_ + ".task", llvm::Type::getVoidTy(ctx_), {ptr_, i64_}, false);
+    llvm::Function* f = new_function(core_ + ".task", llvm::Type::getVoidTy(ctx_), {ptr_, i64_}, false);
     llvm::Value* ctx = f->getArg(0);
     llvm::Value* index = f->getArg(1);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
@@ -365,6 +343,8 @@ class GemmEmitter {
     llvm::Value* tile_cols = task_field(kTaskCols, i64_);
     llvm::Value* row_tiles = task_field(kTaskRowTiles, i64_);
     llvm::Value* col_tiles = task_field(kTaskColTiles, i64_);
+    llvm::Value* epilogue = task_field(kTaskEpilogue, ptr_);
+    llvm::Value* has_epilogue = b.CreateIsNotNull(epilogue);
     auto field = [&](unsigned i) {
       llvm::Type* t = (i <= kC || i == kEpilogueData) ? static_cast<llvm::Type*>(ptr_) : i64_;
       return b.CreateLoad(t, b.CreateStructGEP(args_type, args, i));
@@ -412,6 +392,7 @@ class GemmEmitter {
                 b.CreateCall(pack_b, {b.CreateGEP(f32_, b_block, b.CreateMul(pc, b_rs)), b_cs, b_rs, nc, kc, bp});
                 llvm::Value* load_c = spec_.accumulate ? b.getTrue() : b.CreateICmpSGT(pc, c64(0));
                 llvm::Value* last = b.CreateICmpSGE(b.CreateAdd(pc, c64(g_.kc)), k);
+                llvm::Value* run_epilogue = b.CreateAnd(last, has_epilogue);
                 emit_for(
                     b, c64(0), rows, c64(g_.mc),
                     [&](llvm::Value* ic) {
@@ -433,8 +414,12 @@ class GemmEmitter {
                                   llvm::Value* m_rem = emit_min(b, c64(g_.mr), b.CreateSub(mc, ir));
                                   llvm::Value* c_micro =
                                       b.CreateGEP(f32_, c_block, b.CreateAdd(b.CreateMul(ir, ldc), jr));
-                                  b.CreateCall(kernel, {kc, a_panel, b_panel, c_micro, ldc, m_rem, n_rem, load_c, last,
-                                                        batch, b.CreateAdd(row0, ir), b.CreateAdd(col0, jr), data});
+                                  b.CreateCall(kernel, {kc, a_panel, b_panel, c_micro, ldc, m_rem, n_rem, load_c});
+                                  emit_if(b, run_epilogue, [&] {
+                                    b.CreateCall(epilogue_type(), epilogue,
+                                                 {data, batch, b.CreateAdd(row0, ir), b.CreateAdd(col0, jr), c_micro,
+                                                  ldc, m_rem, n_rem});
+                                  });
                                 },
                                 "ir");
                           },
@@ -449,11 +434,95 @@ class GemmEmitter {
     return f;
   }
 
-  llvm::StructType* task_struct() { return llvm::StructType::get(ctx_, {ptr_, i64_, i64_, i64_, i64_}); }
+  llvm::StructType* task_struct() { return llvm::StructType::get(ctx_, {ptr_, i64_, i64_, i64_, i64_, ptr_}); }
 
-  // name(args): tiles the output and runs the tasks on the thread pool.
-  llvm::Function* emit_entry(llvm::Function* task) {
+  // epilogue(data, batch, row, col, c, ldc, m_rem, n_rem), the type of a tile epilogue.
+  llvm::FunctionType* epilogue_type() {
+    return llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {ptr_, i64_, i64_, i64_, ptr_, i64_, i64_, i64_},
+                                   false);
+  }
+
+  // Lanes of each of the NR/VW vectors of a micro-tile row that lie inside C, given the columns left.
+  std::vector<llvm::Value*> column_masks(llvm::IRBuilderBase& b, llvm::Value* n_rem) {
+    const int vw = g_.vector_floats;
+    llvm::Value* n_rem32 = b.CreateTrunc(n_rem, i32_);
+    std::vector<llvm::Value*> masks(nv_);
+    for (int v = 0; v < nv_; ++v) {
+      std::vector<llvm::Constant*> lanes;
+      for (int l = 0; l < vw; ++l) lanes.push_back(llvm::ConstantInt::get(i32_, v * vw + l));
+      masks[v] = b.CreateICmpSLT(llvm::ConstantVector::get(lanes), b.CreateVectorSplat(vw, n_rem32));
+    }
+    return masks;
+  }
+
+  // name.epilogue(data, batch, row, col, c, ldc, m_rem, n_rem): rewrites the m_rem × n_rem tile
+  // at c (C's rows row.., columns col.. of batch `batch`) through the spec's epilogue, in place.
+  // The task calls it right after the micro-kernel's last store to the tile, while the tile is
+  // in L1; one loop over the rows, a full-width body and a masked one, so the epilogue's IR is
+  // instantiated 2·NR/VW times rather than once per register of every store variant.
+  llvm::Function* emit_epilogue() {
+    llvm::Function* f = llvm::Function::Create(epilogue_type(), llvm::Function::InternalLinkage,
+                                               name_ + ".epilogue", module_);
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+    set_vector_width_attributes(*f, g_.vector_floats * 32);
+    auto arg = f->arg_begin();
+    llvm::Value* data = &*arg++;
+    llvm::Value* batch = &*arg++;
+    llvm::Value* row = &*arg++;
+    llvm::Value* col = &*arg++;
+    llvm::Value* c = &*arg++;
+    llvm::Value* ldc = &*arg++;
+    llvm::Value* m_rem = &*arg++;
+    llvm::Value* n_rem = &*arg++;
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
+    const int vw = g_.vector_floats;
+    auto rows = [&](const std::vector<llvm::Value*>* masks) {
+      emit_for(
+          b, c64(0), m_rem, c64(1),
+          [&](llvm::Value* i) {
+            llvm::Value* c_row = b.CreateGEP(f32_, c, b.CreateMul(i, ldc));
+            for (int v = 0; v < nv_; ++v) {
+              llvm::Value* p = b.CreateGEP(f32_, c_row, c64(v * vw));
+              llvm::Value* mask = masks ? (*masks)[v] : nullptr;
+              llvm::Value* x = mask ? static_cast<llvm::Value*>(b.CreateMaskedLoad(
+                                          vec_, p, llvm::Align(4), mask, llvm::ConstantFP::get(vec_, 0.0)))
+                                    : b.CreateAlignedLoad(vec_, p, llvm::Align(4));
+              EpilogueContext ec{b, batch, b.CreateAdd(row, i), b.CreateAdd(col, c64(v * vw)), mask, data};
+              llvm::Value* y = spec_.epilogue(ec, x);
+              if (mask)
+                b.CreateMaskedStore(y, p, llvm::Align(4), mask);
+              else
+                b.CreateAlignedStore(y, p, llvm::Align(4));
+            }
+          },
+          "i");
+    };
+    emit_if_else(
+        b, b.CreateICmpEQ(n_rem, c64(g_.nr)), [&] { rows(nullptr); },
+        [&] {
+          std::vector<llvm::Value*> masks = column_masks(b, n_rem);
+          rows(&masks);
+        });
+    b.CreateRetVoid();
+    return f;
+  }
+
+  // name(args): the core with this GEMM's epilogue (or none).
+  llvm::Function* emit_entry(llvm::Function* core, llvm::Function* epilogue) {
     llvm::Function* f = new_function(name_, llvm::Type::getVoidTy(ctx_), {ptr_}, true);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
+    llvm::Value* epi = epilogue ? static_cast<llvm::Value*>(epilogue) : llvm::ConstantPointerNull::get(ptr_);
+    b.CreateCall(core, {f->getArg(0), epi});
+    b.CreateRetVoid();
+    return f;
+  }
+
+  // core(args, epilogue): tiles the output and runs the tasks on the thread pool. Shared by every
+  // GEMM of this module with the same transposes, accumulation and blocking; the JIT compiles it
+  // once per process (kJitSharedAttribute).
+  llvm::Function* emit_core(llvm::Function* task) {
+    llvm::Function* f = new_function(core_, llvm::Type::getVoidTy(ctx_), {ptr_, ptr_}, false);
+    f->addFnAttr(kJitSharedAttribute);
     llvm::Value* args = f->getArg(0);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
     llvm::StructType* args_type = gemm_args_type(ctx_);
@@ -493,6 +562,7 @@ class GemmEmitter {
     b.CreateStore(tile_cols, b.CreateStructGEP(task_type, ctx, kTaskCols));
     b.CreateStore(row_tiles, b.CreateStructGEP(task_type, ctx, kTaskRowTiles));
     b.CreateStore(col_tiles, b.CreateStructGEP(task_type, ctx, kTaskColTiles));
+    b.CreateStore(f->getArg(1), b.CreateStructGEP(task_type, ctx, kTaskEpilogue));
     emit_if(b, b.CreateICmpSGT(tasks, c64(0)), [&] {
       b.CreateCall(declare_parallel_for(module_), {ctx, tasks, task});
     });
@@ -503,6 +573,7 @@ class GemmEmitter {
   llvm::Module& module_;
   llvm::LLVMContext& ctx_;
   std::string name_;
+  std::string core_;  // the shared functions' name (prefix): everything but the epilogue
   const GemmSpec& spec_;
   GemmBlocking g_;
   llvm::Type *f32_, *i1_, *i32_, *i64_;

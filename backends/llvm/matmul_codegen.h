@@ -15,8 +15,11 @@
  * Tiles at the bottom and right edges use masked loads and stores; K needs no tail (the k loop
  * counts to the block's actual depth).
  *
- * An optional epilogue rewrites each output vector once, after its last K block, before it is
- * stored: bias adds, activations and residual adds of a fused region will plug in here.
+ * An optional epilogue rewrites each output vector once, after its last K block: the micro-kernel
+ * stores the finished MR×NR tile, and a per-GEMM epilogue function reloads it (still in L1),
+ * applies the epilogue vector by vector and stores it again. Bias adds, activations and residual
+ * adds of a fused region plug in here. Keeping the epilogue out of the micro-kernel lets every GEMM
+ * with the same transposes and blocking share one compiled core (matmul_codegen.cpp).
  */
 #pragma once
 
@@ -85,7 +88,9 @@ struct GemmSpec {
 /// The IR struct type mirroring GemmArgs.
 llvm::StructType* gemm_args_type(llvm::LLVMContext& context);
 
-/// Emits `void name(const GemmArgs*)` (external linkage) and its internal helpers into `module`.
+/// Emits `void name(const GemmArgs*)` (external linkage) and its internal helpers into `module`:
+/// its epilogue, and the shared core unless `module` already defines the one for this spec's
+/// transposes, accumulation and blocking.
 llvm::Function* emit_gemm(llvm::Module& module, const std::string& name, const GemmSpec& spec,
                           const GemmBlocking& blocking);
 

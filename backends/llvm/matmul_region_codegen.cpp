@@ -2,9 +2,12 @@
  * Matmul regions: one matmul with an elementwise epilogue (bias, activation, residual, scale, mask).
  *
  *   name(buffers, dims)   fills GemmArgs from the dims and calls name.gemm
- *   name.gemm(args)       the generated SGEMM (matmul_codegen.h), the region's epilogue inlined
+ *   name.gemm(args)       the generated SGEMM (matmul_codegen.h): the shared GEMM core for the
+ *                         transposes, called with name.gemm.epilogue (or none for a plain product)
  *
- * The epilogue sees each output vector once, after its last K block: it evaluates the region's
+ * The epilogue sees each output vector once, after its last K block (the GEMM calls it on each
+ * stored micro-tile, so the core holds nothing of the region and is compiled once per process
+ * or shared object, not once per region): it evaluates the region's
  * terms at that vector's index (the matmul's own value among them) and stores the region's other
  * outputs itself; the GEMM stores the one it accumulates in. A batch whose B operand is shared
  * (x[B, T, D] · w[D, N]) is folded into the rows, so it is one GEMM of B·T rows rather than B small
