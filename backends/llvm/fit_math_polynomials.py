@@ -36,7 +36,7 @@ def limit(f, x, at):
 
 half_ln2 = float(mp.log(2) / 2)
 c, e = fit(lambda r: limit(lambda r: (mp.exp(r) - 1 - r) / r**2, r, mp.mpf(1) / 2), -half_ln2,
-           half_ln2, 5, lambda r: r * r / np.exp(r))
+           half_ln2, 4, lambda r: r * r / np.exp(r))
 show("kExp", "exp(r) = 1 + r + r^2 P(r), |r| <= ln2/2", c, e)
 
 lo, hi = float(mp.sqrt(0.5) - 1), float(mp.sqrt(2) - 1)

@@ -17,9 +17,8 @@
 namespace weft::llvm_backend {
 namespace {
 
-// exp(r) = 1 + r + r^2 P(r), |r| <= ln2/2; fitted weighted error 1.11e-09
-constexpr float kExp[] = {5.000000000e-01f, 1.666666567e-01f, 4.166626930e-02f,
-                          8.333429694e-03f, 1.394602121e-03f, 1.982649555e-04f};
+// exp(r) = 1 + r + r^2 P(r), |r| <= ln2/2; fitted weighted error 3.77e-09
+constexpr float kExp[] = {4.999998808e-01f, 1.666651815e-01f, 4.166953266e-02f, 8.368915878e-03f, 1.375140739e-03f};
 // log(1 + f) = f - f^2/2 + f^3 P(f), sqrt(1/2) - 1 <= f <= sqrt(2) - 1; fitted weighted error 1.40e-09
 constexpr float kLog[] = {3.333331048e-01f,  -2.500001490e-01f, 2.000220418e-01f,  -1.666764319e-01f, 1.421789080e-01f,
                           -1.241126880e-01f, 1.190471202e-01f,  -1.164643466e-01f, 6.675271690e-02f};
@@ -37,6 +36,8 @@ constexpr float kErfLarge[] = {2.155524641e-01f,  -7.756424695e-02f, 2.648279816
 constexpr float kLn2Hi = 0.693359375f;
 constexpr float kLn2Lo = -2.12194440e-4f;
 constexpr float kLog2e = 1.44269504088896341f;
+// 1.5 * 2^23: adding it rounds |v| < 2^22 to an integer, which then sits in the low mantissa bits.
+constexpr float kRoundShift = 0x1.8p23f;
 
 // Constants and common operations for a float or float-vector type.
 struct Math {
@@ -65,7 +66,7 @@ struct Math {
   llvm::Value* min(llvm::Value* x, llvm::Value* y) { return binary(llvm::Intrinsic::minnum, x, y); }
   llvm::Value* max(llvm::Value* x, llvm::Value* y) { return binary(llvm::Intrinsic::maxnum, x, y); }
   llvm::Value* is_nan(llvm::Value* x) { return b.CreateFCmpUNO(x, x); }
-  // NaN inputs pass through: the clamps below (minnum/maxnum) would otherwise drop them.
+  // NaN inputs pass through: minnum/maxnum clamps would otherwise drop them.
   llvm::Value* keep_nan(llvm::Value* x, llvm::Value* result) { return b.CreateSelect(is_nan(x), x, result); }
 
   template <size_t N>
@@ -75,14 +76,13 @@ struct Math {
     return r;
   }
 
-  // 2^n for integer n in [-252, 254], as the product of two normal powers of two (so that
-  // results in the subnormal range are rounded once, at the final multiply by the caller).
-  std::pair<llvm::Value*, llvm::Value*> pow2_split(llvm::Value* n) {
-    llvm::Value* n1 = b.CreateAShr(n, i(1));
-    llvm::Value* n2 = b.CreateSub(n, n1);
-    auto pow2 = [&](llvm::Value* e) { return b.CreateBitCast(b.CreateShl(b.CreateAdd(e, i(127)), i(23)), type); };
-    return {pow2(n1), pow2(n2)};
+  // max(x, lo) and min(x, hi) that keep a NaN x (minnum/maxnum would return the bound): written
+  // as the compare-select that x86's maxps/minps implement, so each is still one instruction.
+  llvm::Value* clamp_keep_nan(llvm::Value* x, double lo, double hi) {
+    x = b.CreateSelect(b.CreateFCmpOGT(f(lo), x), f(lo), x);
+    return b.CreateSelect(b.CreateFCmpOLT(f(hi), x), f(hi), x);
   }
+  llvm::Value* as_int(llvm::Value* v) { return b.CreateBitCast(v, int_type); }
 };
 
 }  // namespace
@@ -103,17 +103,31 @@ std::string_view math_function_name(MathFunction f) {
   return "?";
 }
 
-// exp(x) = 2^n · exp(r), n = round(x / ln2), r = x - n ln2 (Cody–Waite, two parts of ln2).
-// Inputs are clamped to [-104, 88.8], beyond which the result is 0 or +inf anyway.
+// exp(x) = 2^n · exp(r), n = round(x / ln2), r = x - n ln2 (Cody–Waite, two parts of ln2),
+// exp(r) by a degree-6 polynomial. Inputs are clamped to [-104, 88.8], beyond which the result
+// is 0 or +inf anyway. n is rounded by adding kRoundShift, which leaves n in the low bits of the
+// sum, so 2^n needs no conversion: it is added to the exponent field of exp(r) in [0.7, 1.42].
+// That addition alone would leave the normal range for |n| > 125, so it adds n - k instead and
+// multiplies by 2^k, k = ±64 with the sign of x: exact while normal, rounded once in the
+// subnormal range, +inf past the largest float. No selects: the clamps keep NaN, and the last step
+// passes it on.
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x) {
   Math m(b, x);
-  llvm::Value* xc = m.min(m.max(x, m.f(-104.0)), m.f(88.8));
-  llvm::Value* n = m.unary(llvm::Intrinsic::rint, b.CreateFMul(xc, m.f(kLog2e)));
+  llvm::Value* xc = m.clamp_keep_nan(x, -104.0, 88.8);
+  llvm::Value* shifted = m.fma(xc, m.f(kLog2e), m.f(kRoundShift));
+  llvm::Value* n = b.CreateFSub(shifted, m.f(kRoundShift));
   llvm::Value* r = m.fma(n, m.f(-kLn2Hi), xc);
   r = m.fma(n, m.f(-kLn2Lo), r);
-  llvm::Value* p = b.CreateFAdd(m.fma(b.CreateFMul(r, r), m.polynomial(kExp, r), r), m.f(1.0));
-  auto [s1, s2] = m.pow2_split(b.CreateFPToSI(n, m.int_type));
-  return m.keep_nan(x, b.CreateFMul(b.CreateFMul(p, s1), s2));
+  // 1 + r + r^2 P(r) in Horner form: 1 + r (1 + r P(r)).
+  llvm::Value* p = m.fma(m.fma(m.polynomial(kExp, r), r, m.f(1.0)), r, m.f(1.0));
+  llvm::Value* scale = b.CreateSelect(b.CreateICmpSLT(m.as_int(xc), m.i(0)), m.f(0x1p-64), m.f(0x1p64));
+  // (n << 23) from the sum's low bits, less k << 23 = bits(2^k) - bits(1).
+  llvm::Value* shift = b.CreateSub(b.CreateShl(m.as_int(shifted), m.i(23)),
+                                   b.CreateSub(m.as_int(scale), m.i(0x3f800000)));
+  // The scaling, plus xc * 0: +-0 for every number (no change to the product, even one that
+  // underflows to 0), NaN for NaN, which the integer steps above would have lost.
+  llvm::Value* scaled = b.CreateBitCast(b.CreateAdd(m.as_int(p), shift), m.type);
+  return m.fma(scaled, scale, b.CreateFMul(xc, m.f(0.0)));
 }
 
 // log(x) = e ln2 + log(1 + f), x = 2^e (1 + f) with 1 + f in [sqrt(1/2), sqrt(2)). Subnormal
