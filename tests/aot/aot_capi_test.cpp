@@ -23,13 +23,6 @@ namespace {
 using dsl::Tensor;
 using Host = weft::Tensor;
 
-Host random_f32(std::vector<int64_t> shape, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Host t = Host::zeros(DType::f32, std::move(shape));
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = std::uniform_real_distribution<float>(-2, 2)(rng);
-  return t;
-}
-
 /// y = fc(x) over a [B<=8, T<=5, 6] input, plus a per-row i64 count (B-long) for a second output.
 Graph seq_model() {
   Builder b("forward");

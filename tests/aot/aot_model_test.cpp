@@ -18,13 +18,6 @@ namespace {
 using dsl::Tensor;
 using Host = weft::Tensor;
 
-Host random_f32(std::vector<int64_t> shape, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Host t = Host::zeros(DType::f32, std::move(shape));
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = std::uniform_real_distribution<float>(-2, 2)(rng);
-  return t;
-}
-
 std::vector<Host> jit_run(const Graph& g, const std::vector<Host>& inputs) {
   auto exe = LlvmBackend().compile(g);
   return exe->run(inputs);

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -177,6 +178,14 @@ inline fs::path compile(const std::vector<Graph>& entries, const fs::path& dir, 
   for (std::string f; flags >> f;) options.cflags.push_back(f);
   llvm_backend::compile_shared_object(entries, weights, so.string(), (dir / (name + ".h")).string(), options);
   return so;
+}
+
+/// A tensor of floats uniform in [-2, 2), the same for the same seed.
+inline Tensor random_f32(std::vector<int64_t> shape, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Tensor t = Tensor::zeros(DType::f32, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = std::uniform_real_distribution<float>(-2, 2)(rng);
+  return t;
 }
 
 /// Every output equal bit for bit (same dtype, shape and bytes).
