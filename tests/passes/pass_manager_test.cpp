@@ -115,12 +115,14 @@ TEST(PassRegistry, ListsEveryPassWithASummary) {
     names.push_back(p.name);
     EXPECT_FALSE(p.summary.empty()) << p.name;
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"verify", "infer-shapes", "fold-constants", "cse", "dce"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"verify", "infer-shapes", "fold-constants", "cse", "dce", "decompose",
+                                             "fuse"}));
 }
 
 TEST(PassRegistry, RejectsAnUnknownNameListingTheKnownOnes) {
   EXPECT_EQ(error_of([] { pass_by_name("dead-code"); }),
-            "unknown pass 'dead-code' (the passes are: verify, infer-shapes, fold-constants, cse, dce)");
+            "unknown pass 'dead-code' (the passes are: verify, infer-shapes, fold-constants, cse, dce, decompose, "
+            "fuse)");
 }
 
 TEST(PassRegistry, FoldConstantsNeedsAnEvaluator) {

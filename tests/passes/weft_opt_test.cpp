@@ -106,7 +106,7 @@ TEST_F(WeftOpt, FailsWithOneLineForAnUnknownPass) {
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
             "weft-opt: error: unknown pass 'dead' (the passes are: verify, infer-shapes, fold-constants, cse, "
-            "dce)\n");
+            "dce, decompose, fuse)\n");
 }
 
 TEST_F(WeftOpt, FailsWithOneLineForAMalformedFile) {
