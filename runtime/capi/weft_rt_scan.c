@@ -102,7 +102,7 @@ static rt_axis_split split_at(const int64_t* shape, int32_t rank, int32_t axis, 
 
 /* The memory of step t: in place when steps are contiguous, else gathered into `buffer`. */
 static void* take_step(unsigned char* seq, rt_axis_split s, int64_t t, unsigned char* buffer) {
-  if (s.outer == 1 || !buffer) return seq + t * s.inner;
+  if (s.outer == 1 || !buffer) return seq ? seq + t * s.inner : seq;  /* an empty sequence may have no memory */
   for (int64_t o = 0; o < s.outer; ++o)
     if (s.inner > 0) memcpy(buffer + o * s.inner, seq + (o * s.steps + t) * s.inner, (size_t)s.inner);
   return buffer;
