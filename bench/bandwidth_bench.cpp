@@ -27,6 +27,11 @@
  *   bench_bandwidth [--rounds=N]   (other flags, e.g. Google Benchmark's, are ignored)
  */
 #include <fmt/format.h>
+#include <unistd.h>
+
+#ifdef WEFT_BENCH_ONEDNN
+#include <dnnl.hpp>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -132,6 +137,13 @@ weft::Graph softmax_graph() {
   return b.finish();
 }
 
+weft::Graph exp_graph() {
+  weft::dsl::Builder b("exp");
+  auto x = b.input("x", "f32[R<=8192, C<=2048]");
+  b.output("y", weft::dsl::exp(x));
+  return b.finish();
+}
+
 weft::Graph neg_graph() {
   weft::dsl::Builder b("copy_llvm");
   auto x = b.input("x", "f32[R<=8192, C<=2048]");
@@ -182,6 +194,45 @@ void pool_memcpy(Size& s) {
     if (begin < end) std::memcpy(c->y + begin, c->x + begin, static_cast<size_t>(end - begin) * sizeof(float));
   });
 }
+
+#ifdef WEFT_BENCH_ONEDNN
+/// oneDNN's layer normalization (with scale and shift) and softmax over the last axis, on the same
+/// buffers: the peer a Weft user would otherwise call (bench_matmul's GEMM peer too). Each is one
+/// primitive created once and executed per call.
+class OneDnn {
+ public:
+  explicit OneDnn(Size& s) : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    dnnl::memory::desc data({s.rows, s.cols}, dt::f32, tag::ab);
+    dnnl::memory::desc row({s.cols}, dt::f32, tag::a);
+    x_ = dnnl::memory(data, engine_, s.x.get());
+    y_ = dnnl::memory(data, engine_, s.y.get());
+    gamma_ = dnnl::memory(row, engine_, s.gamma.get());
+    beta_ = dnnl::memory(row, engine_, s.beta.get());
+    auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    dnnl::layer_normalization_forward::desc ln(dnnl::prop_kind::forward_inference, data, 1e-5f, flags);
+    layer_norm_ = dnnl::layer_normalization_forward(dnnl::layer_normalization_forward::primitive_desc(ln, engine_));
+    dnnl::softmax_forward::desc sm(dnnl::prop_kind::forward_inference, data, 1);
+    softmax_ = dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(sm, engine_));
+  }
+  void layer_norm() {
+    layer_norm_.execute(stream_, {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DST, y_}, {DNNL_ARG_SCALE, gamma_}, {DNNL_ARG_SHIFT, beta_}});
+    stream_.wait();
+  }
+  void softmax() {
+    softmax_.execute(stream_, {{DNNL_ARG_SRC, x_}, {DNNL_ARG_DST, y_}});
+    stream_.wait();
+  }
+
+ private:
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  dnnl::memory x_, y_, gamma_, beta_;
+  dnnl::layer_normalization_forward layer_norm_;
+  dnnl::softmax_forward softmax_;
+};
+#endif
 
 /// A kernel and its samples (seconds per call) at one size.
 struct Kernel {
@@ -241,8 +292,15 @@ int rounds_from_args(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  setenv("WEFT_NUM_THREADS", "2", 0);       // read when the global pool is first used, just below
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 0);  // as the other benchmarks (no OpenMP here)
+  // oneDNN's OpenMP reads its settings when the library loads, before main: set them, then start
+  // again (as bench_matmul does). Weft's pool reads WEFT_NUM_THREADS at its first use.
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
+    setenv("OMP_NUM_THREADS", "2", 1);
+    if (std::getenv("WEFT_NUM_THREADS") == nullptr) setenv("WEFT_NUM_THREADS", "2", 1);
+    if (std::getenv("OMP_WAIT_POLICY") == nullptr) setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+  }
+  setenv("WEFT_NUM_THREADS", "2", 0);
   const int rounds = rounds_from_args(argc, argv);
   const int threads = weft::ThreadPool::global().num_threads();
   const int64_t llc = weft::llvm_backend::last_level_cache_bytes();
@@ -250,11 +308,12 @@ int main(int argc, char** argv) {
   fmt::print("host: {}; {} threads (WEFT_NUM_THREADS); last-level cache {} MiB\n",
              weft::llvm_backend::host_target().describe(), threads, llc >> 20);
 
-  Compiled layer_norm, softmax, neg;
+  Compiled layer_norm, softmax, neg, expo;
   try {
     layer_norm = compile(layer_norm_graph(), "reduction");
     softmax = compile(softmax_graph(), "reduction");
     neg = compile(neg_graph(), "loop");
+    expo = compile(exp_graph(), "loop");
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_bandwidth: {}\n", e.what());
     return 1;
@@ -284,13 +343,19 @@ int main(int argc, char** argv) {
     std::vector<weft::Tensor> ln_inputs = {tensor_of(s.x.get(), {rows, cols}), tensor_of(s.gamma.get(), {cols}),
                                            tensor_of(s.beta.get(), {cols})};
     std::vector<weft::Tensor> sm_inputs = {ln_inputs[0]};
-    std::vector<Kernel> kernels(6);
-    kernels[0] = {"copy_memcpy", [&] { pool_memcpy(s); }, 1, {}};
-    kernels[1] = {"copy_llvm", [&] { call_region(neg, s); }, 1, {}};
-    kernels[2] = {"layer_norm", [&] { call_region(layer_norm, s); }, 1, {}};
-    kernels[3] = {"softmax", [&] { call_region(softmax, s); }, 1, {}};
-    kernels[4] = {"layer_norm via run()", [&] { layer_norm.exe->run(ln_inputs); }, 1, {}};
-    kernels[5] = {"softmax via run()", [&] { softmax.exe->run(sm_inputs); }, 1, {}};
+    std::vector<Kernel> kernels;
+    kernels.push_back({"copy_memcpy", [&] { pool_memcpy(s); }, 1, {}});
+    kernels.push_back({"copy_llvm", [&] { call_region(neg, s); }, 1, {}});
+    kernels.push_back({"layer_norm", [&] { call_region(layer_norm, s); }, 1, {}});
+    kernels.push_back({"softmax", [&] { call_region(softmax, s); }, 1, {}});
+    kernels.push_back({"exp", [&] { call_region(expo, s); }, 1, {}});
+#ifdef WEFT_BENCH_ONEDNN
+    OneDnn peer(s);
+    kernels.push_back({"onednn layer_norm", [&] { peer.layer_norm(); }, 1, {}});
+    kernels.push_back({"onednn softmax", [&] { peer.softmax(); }, 1, {}});
+#endif
+    kernels.push_back({"layer_norm via run()", [&] { layer_norm.exe->run(ln_inputs); }, 1, {}});
+    kernels.push_back({"softmax via run()", [&] { softmax.exe->run(sm_inputs); }, 1, {}});
     for (Kernel& k : kernels) {  // warm up (page faults, arenas), then size the samples
       time_calls(k, 1);
       double once = time_calls(k, 1);
@@ -300,23 +365,34 @@ int main(int argc, char** argv) {
       for (Kernel& k : kernels) k.samples.push_back(time_calls(k, k.calls_per_sample) / double(k.calls_per_sample));
 
     auto gbps = [&](double seconds) { return s.bytes() / seconds / 1e9; };
+    auto find = [&](const std::string& name) -> const Kernel* {
+      for (const Kernel& k : kernels)
+        if (k.name == name) return &k;
+      return nullptr;
+    };
     const Kernel& base = kernels[0].best() <= kernels[1].best() ? kernels[0] : kernels[1];
+    // Best against best, and the median of each round's ratio (samples taken moments apart).
+    auto ratio = [](const Kernel& num, const Kernel& den) {
+      Kernel per_round;
+      for (size_t r = 0; r < den.samples.size(); ++r) per_round.samples.push_back(num.samples[r] / den.samples[r]);
+      return fmt::format("{:.2f} ({:.2f})", num.best() / den.best(), per_round.median());
+    };
     fmt::print("  {} rounds; GB/s = (input read + output written) / time: best (median) of the rounds\n", rounds);
     for (const Kernel& k : kernels) {
       std::string line = fmt::format("  {:<21} {:6.1f} ({:6.1f}) GB/s", k.name, gbps(k.best()), gbps(k.median()));
-      if (k.name == "layer_norm" || k.name == "softmax") {
-        // Best against best, and the median of each round's ratio (samples taken moments apart).
-        Kernel per_round;
-        for (size_t r = 0; r < k.samples.size(); ++r) per_round.samples.push_back(base.samples[r] / k.samples[r]);
-        line += fmt::format("   {}/copy = {:.2f} ({:.2f})", k.name, base.best() / k.best(), per_round.median());
+      if (k.name == "layer_norm" || k.name == "softmax" || k.name == "exp") {
+        line += fmt::format("   {}/copy = {}", k.name, ratio(base, k));
+        if (const Kernel* peer = find("onednn " + k.name)) line += fmt::format("   weft/onednn = {}", ratio(*peer, k));
       }
       if (&k == &base) line += "   <- baseline: the faster copy";
       fmt::print("{}\n", line);
     }
   }
   fmt::print(
-      "\nop/copy = the copy's time over the op's: best against best (the median of the rounds' ratios). The op\n"
-      "is its generated region called directly; gamma and beta are not counted. \"via run()\" adds what\n"
-      "Executable::run does around it (a fresh output tensor, the output copied out of the arena).\n");
+      "\nop/copy = the copy's time over the op's, weft/onednn = oneDNN's time over Weft's (above 1: Weft is\n"
+      "faster): best against best (the median of the rounds' ratios). The op is its generated region called\n"
+      "directly; gamma and beta are not counted. exp (y = exp(x), a loop region) is the floor under softmax,\n"
+      "which evaluates one exp per element and more: where exp/copy is low, the core's arithmetic, not\n"
+      "memory, bounds softmax. \"via run()\" adds what Executable::run does around the region.\n");
   return 0;
 }

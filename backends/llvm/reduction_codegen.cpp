@@ -142,14 +142,6 @@ bool is_full_store(const LoweredRegion& r, const Store& st) {
   return false;
 }
 
-/// The reduced-axis bits of `Term::depends`.
-uint64_t inner_mask(const LoweredRegion& r) {
-  uint64_t mask = 0;
-  for (size_t d = 0; d < r.space.size(); ++d)
-    if (r.axis_class[d] == AxisClass::inner) mask |= uint64_t{1} << d;
-  return mask;
-}
-
 /// Whether `term`'s DAG reaches a term for which `stop` holds, not looking below terms in `leaves`
 /// (each term visited once: terms are shared).
 bool reaches(const LoweredRegion& r, int term, const std::vector<int>& leaves, const std::function<bool(int)>& stop) {
@@ -193,7 +185,7 @@ std::vector<Reuse> plan_reuse(LoweredRegion& r, bool rows_in_lanes) {
   int stages = 0;
   for (const Reduction& red : r.reductions) stages = std::max(stages, red.stage);
   if (rows_in_lanes || stages == 0) return out;
-  const uint64_t inner = inner_mask(r);
+  const uint64_t inner = r.inner_mask();
   const uint64_t lane_bit = uint64_t{1} << (r.space.size() - 1);
   for (const Reduction& red : r.reductions) {
     int t = red.operand;
@@ -249,7 +241,7 @@ PrefetchPlan plan_prefetch(llvm::IRBuilderBase& b, const LoweredRegion& r, const
   PrefetchPlan plan;
   std::vector<Prefetch>& out = plan.buffers;
   if (axes.rows_in_lanes || axes.row_axes.empty()) return plan;
-  const uint64_t inner = inner_mask(r);
+  const uint64_t inner = r.inner_mask();
   std::vector<int> seen_buffers;  // input i as i, output k as -1 - k
   int64_t bytes_per_element = 0;  // summed over the streamed buffers
   auto consider = [&](int access, bool write) {
@@ -310,9 +302,14 @@ class RowEmitter {
         }
         has_argmax = has_argmax || r_.reductions[k].op == OpKind::argmax;
       }
-      // Accumulator copies merge slot by slot; argmax's (value, index) pairs keep one copy.
+      // Accumulator copies merge slot by slot; argmax's (value, index) pairs keep one copy, and so
+      // does a pass that evaluates a transcendental: its body is long enough to hide one
+      // accumulator's latency, and copies of it would only spill the body's constants (softmax's
+      // exp pass: 4 copies ran 2x slower than 1, measured).
+      bool costly_pass = false;
+      for (int k : ks) costly_pass = costly_pass || costly(r_, r_.reductions[k].operand, r_.inner_mask());
       Merge merge_copies;
-      if (!has_argmax)
+      if (!has_argmax && !costly_pass)
         merge_copies = [&](llvm::IRBuilderBase& mb, size_t slot, llvm::Value* x, llvm::Value* y) {
           return merge(mb, slots[slot]->op, is_float(slots[slot]->dtype), x, y);
         };
@@ -523,7 +520,7 @@ class RowEmitter {
     switch (op) {
       case OpKind::reduce_max: return b.CreateBinaryIntrinsic(f ? llvm::Intrinsic::maximum : llvm::Intrinsic::smax, x, y);
       case OpKind::reduce_min: return b.CreateBinaryIntrinsic(f ? llvm::Intrinsic::minimum : llvm::Intrinsic::smin, x, y);
-      default: return f ? b.CreateFAdd(x, y) : b.CreateAdd(x, y);
+      default: return f ? contractable(b, b.CreateFAdd(x, y)) : b.CreateAdd(x, y);
     }
   }
 
@@ -582,7 +579,7 @@ class RowEmitter {
   /// long pass, over which the fetches spread: softmax's exp pass; issued in its short max pass,
   /// they wait for each other and hide nothing, measured), else the first.
   int prefetch_stage() const {
-    const uint64_t inner = inner_mask(r_);
+    const uint64_t inner = r_.inner_mask();
     int best = 0;
     for (const Reduction& red : r_.reductions)
       if (costly(r_, red.operand, inner) && (best == 0 || red.stage < best)) best = red.stage;

@@ -106,6 +106,14 @@ struct LoweredRegion {
   bool fold_batch = false;
   /// Symbols the region's sizes use, sorted: the order of the `dims` argument of its code.
   std::vector<std::string> symbols;
+
+  /// The reduced-axis bits of `Term::depends` (0 outside reduction regions).
+  uint64_t inner_mask() const {
+    uint64_t mask = 0;
+    for (size_t d = 0; d < axis_class.size(); ++d)
+      if (axis_class[d] == AxisClass::inner) mask |= uint64_t{1} << d;
+    return mask;
+  }
 };
 
 /// Lowers `body`, a region of `kind`; a reason in one sentence when the code generators cannot

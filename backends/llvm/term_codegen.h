@@ -94,6 +94,12 @@ class TermEmitter {
 
  private:
   EmitContext& home(int term, EmitContext& ctx);
+  /// A division whose divisor is a row value (constant along the reduced axes) and whose dividend
+  /// is not: the divisor is the same for every element of a pass over the row.
+  bool row_invariant_divisor(const Term& t) const {
+    const uint64_t inner = r_.inner_mask();
+    return (r_.terms[t.operands[1]].depends & inner) == 0 && (r_.terms[t.operands[0]].depends & inner) != 0;
+  }
   llvm::Value* emit_op(llvm::IRBuilderBase& b, const Term& t, const std::vector<llvm::Value*>& x,
                        const EmitContext& ctx);
   llvm::Value* emit_unary(llvm::IRBuilderBase& b, OpKind op, const Node& node, llvm::Value* x, DType t);
