@@ -128,13 +128,4 @@ void set_vector_width_attributes(llvm::Function& f, int vector_bits) {
   f.addFnAttr("prefer-vector-width", std::to_string(vector_bits));
 }
 
-llvm::Value* contractable(llvm::IRBuilderBase&, llvm::Value* v) {
-  if (auto* inst = llvm::dyn_cast<llvm::Instruction>(v); inst && llvm::isa<llvm::FPMathOperator>(inst)) {
-    llvm::FastMathFlags fmf = inst->getFastMathFlags();
-    fmf.setAllowContract();
-    inst->setFastMathFlags(fmf);
-  }
-  return v;
-}
-
 }  // namespace weft::llvm_backend

@@ -36,11 +36,6 @@ void emit_if(llvm::IRBuilderBase& b, llvm::Value* cond, const std::function<void
 void emit_if_else(llvm::IRBuilderBase& b, llvm::Value* cond, const std::function<void()>& then,
                   const std::function<void()>& otherwise);
 
-/// Marks a floating-point add, sub or mul (the instruction `v`) as contractable: LLVM may fuse
-/// a multiplication feeding an addition into one FMA (one rounding instead of two), as C compilers
-/// do under -ffp-contract=fast and XLA's CPU backend does. Returns `v`; other values pass through.
-llvm::Value* contractable(llvm::IRBuilderBase& b, llvm::Value* v);
-
 /// min / max / ceil-division of signed i64 values.
 llvm::Value* emit_min(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y);
 llvm::Value* emit_max(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y);

@@ -54,6 +54,20 @@ enum TaskField : unsigned { kBuffers, kDims, kRowsPerTask, kColsPerTask, kColTas
 /// cover the latency of a vector add or max (3-4 cycles) at one vector per cycle.
 constexpr int kAccumulators = 4;
 
+/// Rows emitted side by side in each pass (RowEmitter::emit_rows), when the lanes walk the one
+/// reduced axis. A row is a chain of dependent passes (layer_norm: the mean, then the variance,
+/// which needs it, then the output, which needs both); one row at a time, the core idles at each
+/// pass boundary and between rows, which short rows feel most (in-cache layer_norm of 128-column
+/// rows ran at 0.37 of a copy, of 2048-column rows at 0.65). Two rows' chains overlap (1024 × 512:
+/// 0.55 -> 0.62; four rows reached 0.66 but need 16 accumulators, more than the 16 vector registers
+/// of AVX2, or fewer per row, which would make a row's sum depend on whether it ran with others).
+/// Each row keeps its own kAccumulators, so its result is the same bits either way. Only while the
+/// rows fit in half of a 32 KiB L1 together (kRowsTogetherBytes), since the later passes read them
+/// from there, and not when the rows stream from memory (the next-row prefetch is planned for one
+/// row; 4 rows of 8192 × 2048 together: softmax 0.8 -> 0.55 of a copy).
+constexpr int kRowsTogether = 2;
+constexpr int64_t kRowsTogetherBytes = 16 << 10;
+
 /// A last-stage reduction operand parked in a full-level output between the two passes that use it.
 struct Reuse {
   int term = -1;   // the operand (softmax: exp(x - max))
@@ -279,11 +293,21 @@ class RowEmitter {
       : r_(r), lanes_(lanes), em_(em), dims_(dims), axes_(axes), reuse_(reuse), prefetch_(prefetch) {}
 
   /// `row_ctx` binds the kept axes (and the row-value pseudo-axis); `row` is the flat row index.
-  void emit_row(llvm::IRBuilderBase& b, EmitContext& row_ctx, llvm::Value* row) {
-    std::map<int, llvm::Value*> row_values;
+  void emit_row(llvm::IRBuilderBase& b, EmitContext& row_ctx, llvm::Value* row) { emit_rows(b, {&row_ctx}, {row}); }
+
+  /// Several rows at once (reductions in lanes, one reduced axis): each pass walks the rows side by
+  /// side, vector j of every row in the same step, so that one row's chain of dependent work (its
+  /// reduction, then the next pass that needs the result) overlaps the others'. A row is a short
+  /// chain of dependent passes; one at a time, the core waits at each pass boundary (see
+  /// kRowsTogether).
+  void emit_rows(llvm::IRBuilderBase& b, const std::vector<EmitContext*>& ctxs, const std::vector<llvm::Value*>& rows) {
+    const size_t n = ctxs.size();
+    WEFT_CHECK(n == 1 || (!axes_.rows_in_lanes && axes_.loop_axes.empty()), "rows emitted together need one reduced axis");
+    std::vector<std::map<int, llvm::Value*>> row_values(n);
+    size_t current = 0;  // the row whose terms are being emitted
     em_.row_value = [&](int k) {
-      auto it = row_values.find(k);
-      WEFT_CHECK(it != row_values.end(), "a row value read before its stage");
+      auto it = row_values[current].find(k);
+      WEFT_CHECK(it != row_values[current].end(), "a row value read before its stage");
       return it->second;
     };
     int stages = 0;
@@ -315,24 +339,31 @@ class RowEmitter {
         };
       const bool last = s == stages;
       auto pass = [&](bool prefetch) {
-        row_ctx.where.block = b.GetInsertBlock();
+        for (EmitContext* c : ctxs) c->where.block = b.GetInsertBlock();
+        std::vector<llvm::Value*> all;
+        for (size_t i = 0; i < n; ++i) all.insert(all.end(), init.begin(), init.end());
         return over_reduced(
-            b, row_ctx, init,
-            [&](EmitContext& v, llvm::Value* here, std::vector<llvm::Value*> in) {
+            b, ctxs, all,
+            [&](size_t i, EmitContext& v, llvm::Value* here, std::vector<llvm::Value*> in) {
+              current = i;
               size_t at = 0;
               for (int k : ks)
                 at = combine(b, r_.reductions[k], em_.emit(r_.reductions[k].operand, v), here, v.mask, in, at);
               if (last)
                 for (const Reuse& u : reuse_) em_.store(r_.stores[u.store], em_.emit(u.term, v), v);
-              if (prefetch) prefetch_next_row(b, v);
+              if (prefetch) prefetch_next_row(b, v, static_cast<int64_t>(n));
               return in;
             },
             merge_copies);
       };
       std::vector<llvm::Value*> acc =
-          s == prefetch_stage() && prefetch_.streaming ? two_ways(b, row_ctx, prefetch_.streaming, pass) : pass(false);
-      size_t at = 0;
-      for (int k : ks) row_values[k] = finish(b, r_.reductions[k], acc, at);
+          s == prefetch_stage() && prefetch_.streaming ? two_ways(b, ctxs, prefetch_.streaming, pass) : pass(false);
+      for (size_t i = 0; i < n; ++i) {
+        current = i;
+        std::vector<llvm::Value*> mine(acc.begin() + i * init.size(), acc.begin() + (i + 1) * init.size());
+        size_t at = 0;
+        for (int k : ks) row_values[i][k] = finish(b, r_.reductions[k], mine, at);
+      }
     }
 
     std::vector<const Store*> full, rowwise;
@@ -343,8 +374,9 @@ class RowEmitter {
       (varies ? full : rowwise).push_back(&st);
     }
     if (!full.empty()) {
-      row_ctx.where.block = b.GetInsertBlock();
-      over_reduced(b, row_ctx, {}, [&](EmitContext& v, llvm::Value*, std::vector<llvm::Value*> in) {
+      for (EmitContext* c : ctxs) c->where.block = b.GetInsertBlock();
+      over_reduced(b, ctxs, {}, [&](size_t i, EmitContext& v, llvm::Value*, std::vector<llvm::Value*> in) {
+        current = i;
         // Parked operands are loaded back, before any store of this vector, and stand for their terms.
         for (const Reuse& u : reuse_) v.terms[u.term] = em_.emit(u.load, v);
         std::vector<const Store*> stores;
@@ -360,31 +392,38 @@ class RowEmitter {
         return in;
       });
     }
-    row_ctx.where.block = b.GetInsertBlock();
-    for (const Store* st : rowwise) {
-      bool scalar = true;
-      for (size_t d = 0; d < r_.space.size(); ++d) scalar = scalar && r_.accesses[st->access].strides[d] == Dim(0);
-      llvm::Value* value = em_.emit(st->term, row_ctx);
-      if (!scalar || axes_.row_axes.empty() || axes_.rows_in_lanes) {
-        em_.store(*st, value, row_ctx);  // a scalar output stored from lanes: every lane holds the same value
-        continue;
-      }
-      // A scalar output (a constant a region copied in) is written by row 0 only.
-      emit_if(b, b.CreateICmpEQ(row, b.getInt64(0)), [&] {
-        EmitContext once;
-        once.parent = &row_ctx;
-        once.where = Placement{b.GetInsertBlock(), nullptr};
-        once.bound = row_ctx.bound;
-        once.index = row_ctx.index;
-        em_.store(*st, value, once);
-      });
+    for (size_t i = 0; i < n; ++i) {
+      current = i;
+      EmitContext& row_ctx = *ctxs[i];
       row_ctx.where.block = b.GetInsertBlock();
+      for (const Store* st : rowwise) {
+        bool scalar = true;
+        for (size_t d = 0; d < r_.space.size(); ++d) scalar = scalar && r_.accesses[st->access].strides[d] == Dim(0);
+        llvm::Value* value = em_.emit(st->term, row_ctx);
+        if (!scalar || axes_.row_axes.empty() || axes_.rows_in_lanes) {
+          em_.store(*st, value, row_ctx);  // a scalar output stored from lanes: every lane holds the same value
+          continue;
+        }
+        // A scalar output (a constant a region copied in) is written by row 0 only.
+        emit_if(b, b.CreateICmpEQ(rows[i], b.getInt64(0)), [&] {
+          EmitContext once;
+          once.parent = &row_ctx;
+          once.where = Placement{b.GetInsertBlock(), nullptr};
+          once.bound = row_ctx.bound;
+          once.index = row_ctx.index;
+          em_.store(*st, value, once);
+        });
+        row_ctx.where.block = b.GetInsertBlock();
+      }
     }
     em_.row_value = nullptr;
   }
 
  private:
-  using Body = std::function<std::vector<llvm::Value*>(EmitContext&, llvm::Value* here, std::vector<llvm::Value*>)>;
+  /// `body(i, v, here, in)`: row i's vector context, the reduced (flat) index of each lane's
+  /// element, and row i's accumulators.
+  using Body =
+      std::function<std::vector<llvm::Value*>(size_t row, EmitContext&, llvm::Value* here, std::vector<llvm::Value*>)>;
   /// Merges two copies of accumulator `slot`.
   using Merge = std::function<llvm::Value*(llvm::IRBuilderBase&, size_t slot, llvm::Value*, llvm::Value*)>;
 
@@ -400,30 +439,41 @@ class RowEmitter {
     return v;
   }
 
-  /// One pass over the reduced elements of the row(s); `body` gets each vector's context and the
-  /// reduced (flat) index of each lane's element. With `merge`, a pass along contiguous lanes keeps
-  /// kAccumulators copies of the accumulators and merges them pairwise at the end.
-  std::vector<llvm::Value*> over_reduced(llvm::IRBuilderBase& b, EmitContext& row_ctx, std::vector<llvm::Value*> init,
-                                         const Body& body, const Merge& merge = nullptr) {
+  /// One pass over the reduced elements of the rows `rows` (several only with one reduced axis,
+  /// contiguous lanes); `init` holds each row's accumulators in turn. With `merge`, a pass along
+  /// contiguous lanes keeps kAccumulators copies of each row's accumulators and merges them
+  /// pairwise at the end.
+  std::vector<llvm::Value*> over_reduced(llvm::IRBuilderBase& b, const std::vector<EmitContext*>& rows,
+                                         std::vector<llvm::Value*> init, const Body& body, const Merge& merge = nullptr) {
+    const size_t n = rows.size();
     if (axes_.rows_in_lanes) {
+      EmitContext& row_ctx = *rows[0];
       return emit_for_carried(
           b, b.getInt64(0), axes_.loop_count, b.getInt64(1), init,
           [&](llvm::Value* o, const std::vector<llvm::Value*>& in) {
             EmitContext v = vector_context(b, row_ctx, row_ctx.mask);
             set_indices(v, axes_.loop_axes, emit_decode(b, o, axes_.loop_sizes));
             v.bound |= axes_.loop_mask;
-            return body(v, b.CreateVectorSplat(lanes_, o), in);
+            return body(0, v, b.CreateVectorSplat(lanes_, o), in);
           },
           "red");
     }
-    const size_t slots = init.size();
-    const int copies = merge && slots > 0 ? kAccumulators : 1;
-    auto vector_pass = [&](EmitContext& parent, std::vector<llvm::Value*> values) {
+    const size_t slots = init.size() / n;  // per row
+    const int copies = merge && slots > 0 ? kAccumulators : 1;  // per row, however many rows
+    const size_t group = n * slots;  // one copy of every row's accumulators
+    auto vector_pass = [&](const std::vector<EmitContext*>& parents, std::vector<llvm::Value*> values) {
       auto one_vector = [&](llvm::Value* j, llvm::Value* mask, const std::vector<llvm::Value*>& in) {
-        EmitContext v = vector_context(b, parent, mask);
-        v.index[axes_.lane_axis] = j;
-        v.bound |= uint64_t{1} << axes_.lane_axis;
-        return body(v, b.CreateAdd(b.CreateVectorSplat(lanes_, j), em_.lane_indices()), in);
+        std::vector<llvm::Value*> out;
+        llvm::Value* here = b.CreateAdd(b.CreateVectorSplat(lanes_, j), em_.lane_indices());
+        for (size_t i = 0; i < n; ++i) {
+          EmitContext v = vector_context(b, *parents[i], mask);
+          v.index[axes_.lane_axis] = j;
+          v.bound |= uint64_t{1} << axes_.lane_axis;
+          std::vector<llvm::Value*> mine(in.begin() + i * slots, in.begin() + (i + 1) * slots);
+          mine = body(i, v, here, mine);
+          out.insert(out.end(), mine.begin(), mine.end());
+        }
+        return out;
       };
       llvm::Value* begin = b.getInt64(0);
       if (copies > 1) {
@@ -435,7 +485,7 @@ class RowEmitter {
             [&](llvm::Value* j, const std::vector<llvm::Value*>& in) {
               std::vector<llvm::Value*> out;
               for (int u = 0; u < copies; ++u) {
-                std::vector<llvm::Value*> copy(in.begin() + u * slots, in.begin() + (u + 1) * slots);
+                std::vector<llvm::Value*> copy(in.begin() + u * group, in.begin() + (u + 1) * group);
                 copy = one_vector(b.CreateAdd(j, b.getInt64(int64_t{u} * lanes_)), nullptr, copy);
                 out.insert(out.end(), copy.begin(), copy.end());
               }
@@ -444,7 +494,7 @@ class RowEmitter {
             "j.unrolled");
         begin = whole;
       }
-      std::vector<llvm::Value*> first(values.begin(), values.begin() + slots);
+      std::vector<llvm::Value*> first(values.begin(), values.begin() + group);
       first = emit_vector_loop(b, begin, axes_.lane_size, lanes_, first, one_vector);
       std::copy(first.begin(), first.end(), values.begin());
       return values;
@@ -452,6 +502,7 @@ class RowEmitter {
     std::vector<llvm::Value*> all;
     for (int u = 0; u < copies; ++u) all.insert(all.end(), init.begin(), init.end());
     if (!axes_.loop_axes.empty()) {
+      EmitContext& row_ctx = *rows[0];
       all = emit_for_carried(
           b, b.getInt64(0), axes_.loop_count, b.getInt64(1), all,
           [&](llvm::Value* o, const std::vector<llvm::Value*>& in) {
@@ -461,18 +512,18 @@ class RowEmitter {
             mid.index = row_ctx.index;
             set_indices(mid, axes_.loop_axes, emit_decode(b, o, axes_.loop_sizes));
             mid.bound = row_ctx.bound | axes_.loop_mask;
-            return vector_pass(mid, in);
+            return vector_pass({&mid}, in);
           },
           "red");
     } else {
-      all = vector_pass(row_ctx, std::move(all));
+      all = vector_pass(rows, std::move(all));
     }
     // Pairwise, in a fixed order: copy u merges with copy u + width / 2.
     for (int width = copies; width > 1; width /= 2)
       for (int u = 0; u < width / 2; ++u)
-        for (size_t k = 0; k < slots; ++k)
-          all[u * slots + k] = merge(b, k, all[u * slots + k], all[(u + width / 2) * slots + k]);
-    all.resize(slots);
+        for (size_t k = 0; k < group; ++k)
+          all[u * group + k] = merge(b, k % slots, all[u * group + k], all[(u + width / 2) * group + k]);
+    all.resize(group);
     return all;
   }
 
@@ -520,7 +571,7 @@ class RowEmitter {
     switch (op) {
       case OpKind::reduce_max: return b.CreateBinaryIntrinsic(f ? llvm::Intrinsic::maximum : llvm::Intrinsic::smax, x, y);
       case OpKind::reduce_min: return b.CreateBinaryIntrinsic(f ? llvm::Intrinsic::minimum : llvm::Intrinsic::smin, x, y);
-      default: return f ? contractable(b, b.CreateFAdd(x, y)) : b.CreateAdd(x, y);
+      default: return f ? b.CreateFAdd(x, y) : b.CreateAdd(x, y);
     }
   }
 
@@ -587,9 +638,9 @@ class RowEmitter {
   }
 
   /// `code(true)` if `cond`, else `code(false)`; the values both return, merged. Code emitted into
-  /// `row_ctx` on either path (row-level terms, offsets) is forgotten after it, so that nothing
-  /// later uses a value of one path only.
-  std::vector<llvm::Value*> two_ways(llvm::IRBuilderBase& b, EmitContext& row_ctx, llvm::Value* cond,
+  /// the row contexts on either path (row-level terms, offsets) is forgotten after it, so that
+  /// nothing later uses a value of one path only.
+  std::vector<llvm::Value*> two_ways(llvm::IRBuilderBase& b, const std::vector<EmitContext*>& ctxs, llvm::Value* cond,
                                      const std::function<std::vector<llvm::Value*>(bool)>& code) {
     llvm::Function* f = b.GetInsertBlock()->getParent();
     llvm::LLVMContext& c = b.getContext();
@@ -597,7 +648,8 @@ class RowEmitter {
     auto* else_block = llvm::BasicBlock::Create(c, "cached", f);
     auto* merge_block = llvm::BasicBlock::Create(c, "merged", f);
     b.CreateCondBr(cond, then_block, else_block);
-    const EmitContext saved = row_ctx;
+    std::vector<EmitContext> saved;
+    for (EmitContext* ctx : ctxs) saved.push_back(*ctx);
     std::vector<llvm::Value*> values[2];
     llvm::BasicBlock* ends[2];
     for (int way = 0; way < 2; ++way) {
@@ -605,12 +657,14 @@ class RowEmitter {
       values[way] = code(way == 0);
       ends[way] = b.GetInsertBlock();
       b.CreateBr(merge_block);
-      row_ctx.terms = saved.terms;
-      row_ctx.splats = saved.splats;
-      row_ctx.offsets = saved.offsets;
+      for (size_t i = 0; i < ctxs.size(); ++i) {
+        ctxs[i]->terms = saved[i].terms;
+        ctxs[i]->splats = saved[i].splats;
+        ctxs[i]->offsets = saved[i].offsets;
+      }
     }
     b.SetInsertPoint(merge_block);
-    row_ctx.where.block = merge_block;
+    for (EmitContext* ctx : ctxs) ctx->where.block = merge_block;
     std::vector<llvm::Value*> out;
     for (size_t i = 0; i < values[0].size(); ++i) {
       llvm::PHINode* phi = b.CreatePHI(values[0][i]->getType(), 2);
@@ -621,11 +675,12 @@ class RowEmitter {
     return out;
   }
 
-  /// Prefetches, for each planned buffer, the element one row after this vector's first lane.
-  void prefetch_next_row(llvm::IRBuilderBase& b, const EmitContext& v) {
+  /// Prefetches, for each planned buffer, the element `ahead` rows after this vector's first lane
+  /// (the rows emitted together: the first row after them).
+  void prefetch_next_row(llvm::IRBuilderBase& b, const EmitContext& v, int64_t ahead) {
     for (const Prefetch& p : prefetch_.buffers) {
       const Access& a = r_.accesses[p.access];
-      llvm::Value* offset = p.row_step;
+      llvm::Value* offset = b.CreateMul(p.row_step, b.getInt64(ahead));
       for (const Dim& d : a.offset) offset = b.CreateAdd(offset, dims_.get(d));
       for (size_t d = 0; d < a.strides.size(); ++d)
         if (!(a.strides[d] == Dim(0))) offset = b.CreateAdd(offset, b.CreateMul(dims_.get(a.strides[d]), v.index[d]));
@@ -673,15 +728,47 @@ llvm::Function* emit_task(llvm::Module& module, const std::string& name, const L
   top.index.assign(r.space.size(), nullptr);
   PrefetchPlan prefetch = plan_prefetch(b, r, axes, dims, buffers);
   RowEmitter rows(r, lanes, em, dims, axes, reuse, prefetch);
+  auto row_context = [&](llvm::Value* row) {
+    EmitContext row_ctx;
+    row_ctx.parent = &top;
+    row_ctx.where = Placement{b.GetInsertBlock(), nullptr};
+    row_ctx.index = top.index;
+    set_indices(row_ctx, axes.row_axes, emit_decode(b, row, axes.row_sizes));
+    row_ctx.bound = axes.row_mask;
+    return row_ctx;
+  };
+  if (!axes.rows_in_lanes && axes.loop_axes.empty()) {
+    // kRowsTogether rows at a time, then the rest one by one; all one by one when the rows stream
+    // from memory (the next-row prefetch is planned for one row) or would not fit in L1 together.
+    int64_t widest = 1;
+    for (const Access& a : r.accesses) widest = std::max<int64_t>(widest, static_cast<int64_t>(dtype_size(a.dtype)));
+    llvm::Value* bytes = b.CreateMul(axes.reduced, b.getInt64(widest * kRowsTogether));
+    llvm::Value* use = b.CreateICmpSLE(bytes, b.getInt64(kRowsTogetherBytes));
+    if (prefetch.streaming) use = b.CreateAnd(use, b.CreateNot(prefetch.streaming));
+    llvm::Value* count = emit_max(b, b.CreateSub(r1, r0), b.getInt64(0));
+    llvm::Value* whole = b.CreateSub(count, b.CreateSRem(count, b.getInt64(kRowsTogether)));
+    llvm::Value* together_end = b.CreateAdd(r0, b.CreateSelect(use, whole, b.getInt64(0)));
+    emit_for(
+        b, r0, together_end, b.getInt64(kRowsTogether),
+        [&](llvm::Value* row) {
+          std::vector<EmitContext> ctxs;
+          std::vector<llvm::Value*> ids;
+          for (int i = 0; i < kRowsTogether; ++i) {
+            ids.push_back(b.CreateAdd(row, b.getInt64(i)));
+            ctxs.push_back(row_context(ids.back()));
+            ctxs.back().bound |= kRowValueBit;
+          }
+          std::vector<EmitContext*> pointers;
+          for (EmitContext& ctx : ctxs) pointers.push_back(&ctx);
+          rows.emit_rows(b, pointers, ids);
+        },
+        "rows");
+    r0 = together_end;
+  }
   emit_for(
       b, r0, r1, b.getInt64(1),
       [&](llvm::Value* row) {
-        EmitContext row_ctx;
-        row_ctx.parent = &top;
-        row_ctx.where = Placement{b.GetInsertBlock(), nullptr};
-        row_ctx.index = top.index;
-        set_indices(row_ctx, axes.row_axes, emit_decode(b, row, axes.row_sizes));
-        row_ctx.bound = axes.row_mask;
+        EmitContext row_ctx = row_context(row);
         if (!axes.rows_in_lanes) {
           row_ctx.bound |= kRowValueBit;
           rows.emit_row(b, row_ctx, row);

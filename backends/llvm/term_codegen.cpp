@@ -11,7 +11,6 @@
 #include <cmath>
 #include <limits>
 
-#include "backends/llvm/ir_util.h"
 #include "backends/llvm/math_codegen.h"
 #include "ir/error.h"
 #include "ir/ops.h"
@@ -403,9 +402,9 @@ llvm::Value* TermEmitter::emit_binary(llvm::IRBuilderBase& b, OpKind op, llvm::V
   llvm::Type* type = x->getType();
   llvm::Value* zero = llvm::Constant::getNullValue(type);
   switch (op) {
-    case OpKind::add: return f ? contractable(b, b.CreateFAdd(x, y)) : b.CreateAdd(x, y);
-    case OpKind::sub: return f ? contractable(b, b.CreateFSub(x, y)) : b.CreateSub(x, y);
-    case OpKind::mul: return f ? contractable(b, b.CreateFMul(x, y)) : b.CreateMul(x, y);
+    case OpKind::add: return f ? b.CreateFAdd(x, y) : b.CreateAdd(x, y);
+    case OpKind::sub: return f ? b.CreateFSub(x, y) : b.CreateSub(x, y);
+    case OpKind::mul: return f ? b.CreateFMul(x, y) : b.CreateMul(x, y);
     case OpKind::div: {
       if (f) return b.CreateFDiv(x, y);
       // x / 0 = 0 and MIN / -1 wraps, as the interpreter does; the divisor is made safe first,
