@@ -32,6 +32,9 @@ class Tensor {
   Tensor() = default;
   /// Zero-filled.
   static Tensor zeros(DType dtype, std::vector<int64_t> shape);
+  /// Contents undefined (as torch.empty): for a result that a kernel then writes whole, without
+  /// paying for zeros first.
+  static Tensor uninitialized(DType dtype, std::vector<int64_t> shape);
   template <typename T>
   static Tensor from(std::vector<int64_t> shape, const std::vector<T>& values);
   /// A tensor from raw bytes; throws weft::Error if the byte count disagrees with dtype × shape.

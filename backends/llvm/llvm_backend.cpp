@@ -160,6 +160,25 @@ struct LlvmExecutable::Impl {
           break;
       }
     }
+    // Each output held in an arena slot is computed straight into the tensor returned: for this
+    // run the slot's buffer is a fresh tensor instead. Every value of a buffer has the output's
+    // size (a buffer is one value and the values written over it in place, of equal size), so
+    // they all fit; the output is not copied out of the arena afterwards. Outputs held elsewhere
+    // (an input, a parameter) or repeated are copied at the end.
+    std::vector<Tensor> outs(p.outputs.size());
+    std::vector<bool> written(p.outputs.size(), false);
+    std::vector<bool> redirected(p.buffers.size(), false);
+    for (size_t k = 0; k < p.outputs.size(); ++k) {
+      const ProgramValue& o = p.outputs[k];
+      if (p.buffers[o.buffer].storage != BufferStorage::arena || redirected[o.buffer]) continue;
+      Tensor t = Tensor::uninitialized(o.type.dtype, evaluate_shape(o.type.shape, bindings));
+      WEFT_CHECK(p.buffers[o.buffer].bytes.evaluate(bindings) == static_cast<int64_t>(t.nbytes()),
+                 fmt::format("output {}: its buffer holds values of another size", o.name));
+      ptrs[o.buffer] = static_cast<std::byte*>(t.raw());
+      redirected[o.buffer] = true;
+      written[k] = true;
+      outs[k] = std::move(t);
+    }
     std::vector<Tensor> carriers;
     for (const SymbolDecl& s : graph.symbols()) {
       auto it = bindings.find(s.name);
@@ -167,18 +186,19 @@ struct LlvmExecutable::Impl {
     }
     for (size_t i = 0; i < p.calls.size(); ++i) run_call(graph.nodes()[i], p.calls[i], steps[i], ptrs, bindings, carriers);
 
-    std::vector<Tensor> outs;
-    for (const ProgramValue& o : p.outputs) {
-      Tensor t = Tensor::zeros(o.type.dtype, evaluate_shape(o.type.shape, bindings));
+    for (size_t k = 0; k < p.outputs.size(); ++k) {
+      if (written[k]) continue;
+      const ProgramValue& o = p.outputs[k];
+      Tensor t = Tensor::uninitialized(o.type.dtype, evaluate_shape(o.type.shape, bindings));
       if (t.nbytes() > 0) std::memcpy(t.raw(), ptrs[o.buffer], t.nbytes());
-      outs.push_back(std::move(t));
+      outs[k] = std::move(t);
     }
     // Every update reads the values before any is written (a swap of two parameters stays a swap).
     std::vector<std::pair<size_t, Tensor>> updated;
     for (const ProgramUpdate& u : p.updates) {
       if (u.value == u.param_buffer) continue;  // written in place
       size_t i = param_index(u.param);
-      Tensor t = Tensor::zeros(state[i].dtype(), state[i].shape());
+      Tensor t = Tensor::uninitialized(state[i].dtype(), state[i].shape());
       if (t.nbytes() > 0) std::memcpy(t.raw(), ptrs[u.value], t.nbytes());
       updated.emplace_back(i, std::move(t));
     }
