@@ -375,22 +375,29 @@ class RowEmitter {
     }
     if (!full.empty()) {
       for (EmitContext* c : ctxs) c->where.block = b.GetInsertBlock();
-      over_reduced(b, ctxs, {}, [&](size_t i, EmitContext& v, llvm::Value*, std::vector<llvm::Value*> in) {
-        current = i;
-        // Parked operands are loaded back, before any store of this vector, and stand for their terms.
-        for (const Reuse& u : reuse_) v.terms[u.term] = em_.emit(u.load, v);
-        std::vector<const Store*> stores;
-        std::vector<llvm::Value*> values;
-        for (const Store* st : full) {
-          bool parked = false;  // the output is the parked operand itself: already written
-          for (const Reuse& u : reuse_) parked = parked || (&r_.stores[u.store] == st && st->term == u.term);
-          if (parked) continue;
-          stores.push_back(st);
-          values.push_back(em_.emit(st->term, v));
-        }
-        for (size_t k = 0; k < stores.size(); ++k) em_.store(*stores[k], values[k], v);
-        return in;
-      });
+      // Every row's values of a step first, then their stores: with no store between them, the
+      // loads the rows share (layer_norm's gamma and beta) are one load (LLVM cannot otherwise
+      // tell that a store to an output leaves an input unchanged).
+      std::vector<std::vector<std::pair<const Store*, llvm::Value*>>> pending(n);
+      over_reduced(
+          b, ctxs, {},
+          [&](size_t i, EmitContext& v, llvm::Value*, std::vector<llvm::Value*> in) {
+            current = i;
+            // Parked operands are loaded back, before any store of this step, and stand for their terms.
+            for (const Reuse& u : reuse_) v.terms[u.term] = em_.emit(u.load, v);
+            pending[i].clear();
+            for (const Store* st : full) {
+              bool parked = false;  // the output is the parked operand itself: already written
+              for (const Reuse& u : reuse_) parked = parked || (&r_.stores[u.store] == st && st->term == u.term);
+              if (!parked) pending[i].emplace_back(st, em_.emit(st->term, v));
+            }
+            return in;
+          },
+          nullptr,
+          [&](std::vector<EmitContext>& vs) {
+            for (size_t i = 0; i < n; ++i)
+              for (auto& [st, value] : pending[i]) em_.store(*st, value, vs[i]);
+          });
     }
     for (size_t i = 0; i < n; ++i) {
       current = i;
@@ -426,6 +433,8 @@ class RowEmitter {
       std::function<std::vector<llvm::Value*>(size_t row, EmitContext&, llvm::Value* here, std::vector<llvm::Value*>)>;
   /// Merges two copies of accumulator `slot`.
   using Merge = std::function<llvm::Value*(llvm::IRBuilderBase&, size_t slot, llvm::Value*, llvm::Value*)>;
+  /// Runs after every row's body of one vector step, with the rows' vector contexts.
+  using AfterStep = std::function<void(std::vector<EmitContext>&)>;
 
   EmitContext vector_context(llvm::IRBuilderBase& b, EmitContext& parent, llvm::Value* mask) {
     EmitContext v;
@@ -444,17 +453,20 @@ class RowEmitter {
   /// contiguous lanes keeps kAccumulators copies of each row's accumulators and merges them
   /// pairwise at the end.
   std::vector<llvm::Value*> over_reduced(llvm::IRBuilderBase& b, const std::vector<EmitContext*>& rows,
-                                         std::vector<llvm::Value*> init, const Body& body, const Merge& merge = nullptr) {
+                                         std::vector<llvm::Value*> init, const Body& body, const Merge& merge = nullptr,
+                                         const AfterStep& after = nullptr) {
     const size_t n = rows.size();
     if (axes_.rows_in_lanes) {
       EmitContext& row_ctx = *rows[0];
       return emit_for_carried(
           b, b.getInt64(0), axes_.loop_count, b.getInt64(1), init,
           [&](llvm::Value* o, const std::vector<llvm::Value*>& in) {
-            EmitContext v = vector_context(b, row_ctx, row_ctx.mask);
-            set_indices(v, axes_.loop_axes, emit_decode(b, o, axes_.loop_sizes));
-            v.bound |= axes_.loop_mask;
-            return body(0, v, b.CreateVectorSplat(lanes_, o), in);
+            std::vector<EmitContext> vs{vector_context(b, row_ctx, row_ctx.mask)};
+            set_indices(vs[0], axes_.loop_axes, emit_decode(b, o, axes_.loop_sizes));
+            vs[0].bound |= axes_.loop_mask;
+            std::vector<llvm::Value*> out = body(0, vs[0], b.CreateVectorSplat(lanes_, o), in);
+            if (after) after(vs);
+            return out;
           },
           "red");
     }
@@ -465,14 +477,17 @@ class RowEmitter {
       auto one_vector = [&](llvm::Value* j, llvm::Value* mask, const std::vector<llvm::Value*>& in) {
         std::vector<llvm::Value*> out;
         llvm::Value* here = b.CreateAdd(b.CreateVectorSplat(lanes_, j), em_.lane_indices());
+        std::vector<EmitContext> vs;
+        vs.reserve(n);  // body gets references into it
         for (size_t i = 0; i < n; ++i) {
-          EmitContext v = vector_context(b, *parents[i], mask);
-          v.index[axes_.lane_axis] = j;
-          v.bound |= uint64_t{1} << axes_.lane_axis;
+          vs.push_back(vector_context(b, *parents[i], mask));
+          vs.back().index[axes_.lane_axis] = j;
+          vs.back().bound |= uint64_t{1} << axes_.lane_axis;
           std::vector<llvm::Value*> mine(in.begin() + i * slots, in.begin() + (i + 1) * slots);
-          mine = body(i, v, here, mine);
+          mine = body(i, vs.back(), here, mine);
           out.insert(out.end(), mine.begin(), mine.end());
         }
+        if (after) after(vs);
         return out;
       };
       llvm::Value* begin = b.getInt64(0);
