@@ -25,6 +25,7 @@
 #include <memory>
 #include <sstream>
 
+#include "backends/llvm/empty_reduction_check.h"
 #include "backends/llvm/index_check.h"
 #include "backends/llvm/jit.h"
 #include "backends/llvm/node_region.h"
@@ -272,8 +273,18 @@ class Emitter {
       if (std::optional<IndexOperands> idx = index_operands(call))
         index_check = fmt::format(".index_operand = {}, .bound_operand = {}, .bound_axis = {}", idx->indices,
                                   idx->bounded, idx->axis);
-      calls.push_back(fmt::format("{{.kind = WEFT_RT_KERNEL, {}, .kernel = {}, .num_dims = {}, .dims = {}, {}}}", fields,
-                                  fn, used.size(), dims, index_check));
+      // And so are its maximums over possibly empty axes (empty_reduction_check.h).
+      std::vector<MaximumSite> sites = maximum_sites(g, node);
+      std::string maximums = array("weft_rt_maximum", sites.size(), [&](size_t k) {
+        const MaximumSite& m = sites[k];
+        int op = m.node->op == OpKind::reduce_max ? 0 : m.node->op == OpKind::reduce_min ? 1 : 2;
+        return fmt::format("{{{}, {}ull, {}, {}}}", value("", m.operand, symbols), m.reduced, op,
+                           c_string(m.node->loc.empty() ? std::string() : m.node->loc.str()));
+      });
+      calls.push_back(fmt::format(
+          "{{.kind = WEFT_RT_KERNEL, {}, .kernel = {}, .num_dims = {}, .dims = {}, {}, .num_maximums = {}, "
+          ".maximums = {}}}",
+          fields, fn, used.size(), dims, index_check, sites.size(), maximums));
     }
 
     std::string symbol_table = array("weft_rt_symbol", symbols.size(), [&](size_t i) {

@@ -15,10 +15,26 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ir/graph.h"
 
 namespace weft::llvm_backend {
+
+/// A reduce_max, reduce_min or argmax: the node, its operand's type, and its reduced axes (bit d:
+/// axis d). The AOT runtime checks the same sites (weft_rt_desc.h, `weft_rt_maximum`).
+struct MaximumSite {
+  const Node* node = nullptr;
+  TensorType operand;
+  uint64_t reduced = 0;
+};
+
+/// Those among node `node` of `g` and the nodes of its body (recursively), in order.
+std::vector<MaximumSite> maximum_sites(const Graph& g, const Node& node);
+
+/// The interpreter's error for `site` when its operand has shape `sizes`: an empty reduced axis and
+/// a non-empty result; with the node's location.
+std::optional<std::string> empty_axis_error(const MaximumSite& site, const std::vector<int64_t>& sizes);
 
 /// The interpreter's error for the first reduce_max, reduce_min or argmax among node `node` of `g`
 /// and the nodes of its body (recursively) that reduces an empty axis into a non-empty result, its

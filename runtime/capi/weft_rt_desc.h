@@ -51,6 +51,19 @@ typedef struct weft_rt_buffer {
   int64_t offset;  /* arena: byte offset (a multiple of 64) */
 } weft_rt_buffer;
 
+/* A reduction with no value over no elements (reduce_max, reduce_min, argmax) inside a call's
+ * region. Before the call, weft_run fails with WEFT_ERR_INVALID_VALUE if one of its reduced axes
+ * has size 0 while its result has elements: the error of the interpreter and of the JIT
+ * (backends/llvm/empty_reduction_check.h), where generated code would return -inf or an index of
+ * nothing. */
+typedef struct weft_rt_maximum {
+  weft_rt_value operand; /* the reduction's operand, in the program's symbols */
+  uint64_t reduced;      /* bit d: axis d of the operand is reduced */
+  int32_t op;            /* WEFT_RT_REDUCE_MAX, WEFT_RT_REDUCE_MIN or WEFT_RT_ARGMAX */
+  const char* loc;       /* its source location, "" if none */
+} weft_rt_maximum;
+enum { WEFT_RT_REDUCE_MAX = 0, WEFT_RT_REDUCE_MIN = 1, WEFT_RT_ARGMAX = 2 };
+
 enum { WEFT_RT_KERNEL = 0, WEFT_RT_SCAN = 1 };
 
 struct weft_rt_program;
@@ -89,6 +102,9 @@ typedef struct weft_rt_call {
   int32_t index_operand;
   int32_t bound_operand;
   int32_t bound_axis;
+  /* WEFT_RT_KERNEL: the maximums of its region, checked by weft_run just before the call. */
+  int32_t num_maximums;
+  const weft_rt_maximum* maximums;
 } weft_rt_call;
 
 typedef struct weft_rt_program {

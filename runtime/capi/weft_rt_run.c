@@ -200,6 +200,38 @@ static int32_t check_indices(const rt_site* site, rt_prog_state* ps, const weft_
   return WEFT_OK;
 }
 
+/* The empty-axis check of a call's maximums (weft_rt_desc.h): the interpreter's message. */
+static int32_t check_maximums(const rt_site* site, rt_prog_state* ps, const weft_rt_call* c) {
+  for (int32_t k = 0; k < c->num_maximums; ++k) {
+    const weft_rt_maximum* m = &c->maximums[k];
+    int64_t shape[RT_MAX_RANK], kept = 1;
+    if (rt_eval_shape(&m->operand, ps->sym, NULL, shape) != 0)
+      return rt_fail(WEFT_ERR_SHAPE, "weft_run(%s): %s: the size of a reduction's operand overflows", site->entry,
+                     c->what);
+    int32_t empty_axis = -1;
+    for (int32_t d = 0; d < m->operand.rank; ++d) {
+      if (!((m->reduced >> d) & 1))
+        kept = shape[d] == 0 ? 0 : kept; /* only whether the result is empty matters */
+      else if (shape[d] == 0 && empty_axis < 0)
+        empty_axis = d;
+    }
+    if (empty_axis < 0 || kept == 0) continue;
+    rt_text t = {.len = 0};
+    add_site(&t, site);
+    static const char* const names[] = {"reduce_max", "reduce_min", "argmax"};
+    rt_text_add(&t, ": %s over an empty axis: axis %d of %s", names[m->op], empty_axis, rt_dtype_name(m->operand.dtype));
+    rt_text_shape(&t, shape, m->operand.rank);
+    if (m->op == WEFT_RT_ARGMAX)
+      rt_text_add(&t, " has size 0, so there is no maximum to index");
+    else
+      rt_text_add(&t, " has size 0, and the %s of no elements is undefined",
+                  m->op == WEFT_RT_REDUCE_MAX ? "maximum" : "minimum");
+    if (m->loc && m->loc[0]) rt_text_add(&t, " (at %s)", m->loc);
+    return rt_fail(WEFT_ERR_INVALID_VALUE, "%s", t.buf);
+  }
+  return WEFT_OK;
+}
+
 int32_t rt_run_program(weft_model* m, rt_prog_state* ps, void* const* inputs, const rt_site* site) {
   const weft_rt_program* p = ps->prog;
   for (int32_t b = 0; b < p->num_buffers; ++b) {
@@ -213,6 +245,10 @@ int32_t rt_run_program(weft_model* m, rt_prog_state* ps, void* const* inputs, co
     for (int32_t k = 0; k < c->num_operands; ++k) ps->operands[k] = ps->ptrs[c->buffers[k]];
     if (c->index_operand >= 0) {
       int32_t rc = check_indices(site, ps, c);
+      if (rc) return rc;
+    }
+    if (c->num_maximums > 0) {
+      int32_t rc = check_maximums(site, ps, c);
       if (rc) return rc;
     }
     if (c->kind == WEFT_RT_KERNEL) {

@@ -157,6 +157,46 @@ TEST(SharedObject, EmbeddingLookupAndItsTrainStepMatchTheJitAndCheckTheIndices) 
   EXPECT_EQ(std::memcmp(after.raw(), w.raw(), w.nbytes()), 0) << "a failed run changed the parameters";
 }
 
+TEST(SharedObject, AMaximumOverAnEmptyAxisIsTheJitsErrorNotMinusInfinity) {
+  // softmax over T (its reduce_max), a max over T and an argmax over T: with T = 0 and B > 0 each
+  // has results but nothing to take the maximum of. The JIT throws the interpreter's error; the
+  // shared object returns WEFT_ERR_INVALID_VALUE with the same message, and runs again afterwards.
+  fs::path dir = test_dir();
+  std::vector<Graph> entries;
+  for (int which = 0; which < 3; ++which) {
+    Builder b(which == 0 ? "softmax" : which == 1 ? "max" : "argmax");
+    Tensor x = b.input("x", "f32[B<=4, T<=6]");
+    if (which == 0) b.output("y", softmax(x));
+    if (which == 1) b.output("y", max(x, {1}) * 2.0f);
+    if (which == 2) b.output("y", argmax(x, 1));
+    entries.push_back(b.finish());
+  }
+  Model model(compile(entries, dir, "maximums"));
+  Instance instance(model);
+  for (const Graph& g : entries) {
+    auto jit = LlvmBackend().compile(g);
+    std::string jit_error;
+    try {
+      jit->run(std::vector<Host>{Host::zeros(DType::f32, {3, 0})});
+    } catch (const Error& e) {
+      jit_error = e.what();
+    }
+    ASSERT_FALSE(jit_error.empty()) << g.name() << ": the JIT ran over an empty axis";
+    try {
+      instance.run(g.name(), {Host::zeros(DType::f32, {3, 0})});
+      ADD_FAILURE() << g.name() << ": the shared object ran over an empty axis";
+    } catch (const std::runtime_error& e) {
+      std::string what = e.what();
+      EXPECT_NE(what.find("WEFT_ERR_INVALID_VALUE"), std::string::npos) << what;
+      EXPECT_NE(what.find(jit_error), std::string::npos) << what << "\nthe JIT said: " << jit_error;
+    }
+    // No rows: nothing to take the maximum of, and no results either: runs, as on the JIT.
+    EXPECT_EQ(instance.run(g.name(), {Host::zeros(DType::f32, {0, 0})})[0].numel(), 0);
+    Host x = random_f32({3, 5}, 4);
+    expect_bitwise_equal(instance.run(g.name(), {x}), jit->run(std::vector<Host>{x}), g.name());
+  }
+}
+
 /// forward: y = fc(x); decode_step: writes x into row `pos` of the state `cache` and returns the
 /// cache's column sums through fc; train_step: one SGD step of mse(fc(x), target).
 struct ThreeEntries {
