@@ -23,6 +23,7 @@
 
 #include <array>
 #include <functional>
+#include <tuple>
 
 #include "backends/llvm/ir_util.h"
 #include "backends/llvm/region_codegen.h"
@@ -34,7 +35,6 @@ namespace weft::llvm_backend {
 
 namespace {
 
-enum TaskField : unsigned { kBuffers, kDims, kRowsPerTask, kColsPerTask, kColTasks };
 
 /// The iteration space [rows, cols] and the work it stands for (decides whether to go parallel).
 struct Extents {
@@ -55,30 +55,17 @@ using BlockFn = std::function<void(llvm::IRBuilderBase&, const Block&)>;
 
 llvm::Function* emit_task(llvm::Module& module, const std::string& name, const std::vector<std::string>& symbols,
                           const SizeFn& sizes, const BlockFn& block) {
-  llvm::LLVMContext& c = module.getContext();
-  auto* ptr = llvm::PointerType::getUnqual(c);
-  FunctionFrame f = new_frame(module, name + ".task", {ptr, llvm::Type::getInt64Ty(c)}, false);
-  llvm::IRBuilder<> e(f.entry->getTerminator());
-  llvm::StructType* ctx_type = task_context_type(c);
-  auto field = [&](unsigned i, llvm::Type* type) {
-    return e.CreateLoad(type, e.CreateStructGEP(ctx_type, f.function->getArg(0), i));
-  };
+  BlockedTask task = open_blocked_task(module, name);
+  FunctionFrame& f = task.frame;
   Block blk;
-  blk.buffers = field(kBuffers, ptr);
-  llvm::Value* dims_ptr = field(kDims, ptr);
-  llvm::Value* rows_per_task = field(kRowsPerTask, e.getInt64Ty());
-  llvm::Value* cols_per_task = field(kColsPerTask, e.getInt64Ty());
-  llvm::Value* col_tasks = field(kColTasks, e.getInt64Ty());
-  DimValues dims(symbols, dims_ptr, Placement{f.entry, nullptr});
+  blk.buffers = task.buffers;
+  DimValues dims(symbols, task.dims, Placement{f.entry, nullptr});
   blk.dims = &dims;
 
   llvm::IRBuilder<> b(f.body);
-  llvm::Value* t = f.function->getArg(1);
   Extents s = sizes(b, dims);
-  blk.r0 = b.CreateMul(b.CreateSDiv(t, col_tasks), rows_per_task);
-  blk.r1 = emit_min(b, s.rows, b.CreateAdd(blk.r0, rows_per_task));
-  blk.c0 = b.CreateMul(b.CreateSRem(t, col_tasks), cols_per_task);
-  blk.c1 = emit_min(b, s.cols, b.CreateAdd(blk.c0, cols_per_task));
+  std::tie(blk.r0, blk.r1) = task.row_range(b, s.rows);
+  std::tie(blk.c0, blk.c1) = task.col_range(b, s.cols);
   block(b, blk);
   b.CreateRetVoid();
   return f.function;
@@ -115,14 +102,7 @@ llvm::Function* emit_blocked_region(llvm::Module& module, const std::string& nam
   llvm::Value* nonempty = b.CreateAnd(b.CreateICmpSGT(s.rows, b.getInt64(0)), b.CreateICmpSGT(s.cols, b.getInt64(0)));
   llvm::Value* tasks = b.CreateSelect(nonempty, b.CreateMul(row_tasks, col_tasks), b.getInt64(0));
 
-  llvm::StructType* ctx_type = task_context_type(c);
-  llvm::Value* ctx = b.CreateAlloca(ctx_type);
-  b.CreateStore(buffers, b.CreateStructGEP(ctx_type, ctx, kBuffers));
-  b.CreateStore(dims_ptr, b.CreateStructGEP(ctx_type, ctx, kDims));
-  b.CreateStore(rows_per_task, b.CreateStructGEP(ctx_type, ctx, kRowsPerTask));
-  b.CreateStore(cols_per_task, b.CreateStructGEP(ctx_type, ctx, kColsPerTask));
-  b.CreateStore(col_tasks, b.CreateStructGEP(ctx_type, ctx, kColTasks));
-  emit_dispatch(b, module, task, ctx, tasks);
+  dispatch_blocked(b, module, task, buffers, dims_ptr, rows_per_task, cols_per_task, col_tasks, tasks);
   b.CreateRetVoid();
   return f.function;
 }

@@ -18,7 +18,6 @@ namespace weft::llvm_backend {
 
 namespace {
 
-enum TaskField : unsigned { kBuffers, kDims, kRowsPerTask, kColsPerTask, kColTasks };
 
 struct Space {
   std::vector<llvm::Value*> outer;  // sizes of the outer axes
@@ -38,29 +37,15 @@ Space sizes(llvm::IRBuilderBase& b, DimValues& dims, const LoweredRegion& r) {
 }
 
 llvm::Function* emit_task(llvm::Module& module, const std::string& name, const LoweredRegion& r, int lanes) {
-  llvm::LLVMContext& c = module.getContext();
-  auto* ptr = llvm::PointerType::getUnqual(c);
-  FunctionFrame f = new_frame(module, name + ".task", {ptr, llvm::Type::getInt64Ty(c)}, false);
-  llvm::Value* task_ctx = f.function->getArg(0);
-  llvm::Value* t = f.function->getArg(1);
-  llvm::IRBuilder<> e(f.entry->getTerminator());
-  llvm::StructType* ctx_type = task_context_type(c);
-  auto field = [&](unsigned i, llvm::Type* type) { return e.CreateLoad(type, e.CreateStructGEP(ctx_type, task_ctx, i)); };
-  llvm::Value* buffers = field(kBuffers, ptr);
-  llvm::Value* dims_ptr = field(kDims, ptr);
-  llvm::Value* rows_per_task = field(kRowsPerTask, e.getInt64Ty());
-  llvm::Value* cols_per_task = field(kColsPerTask, e.getInt64Ty());
-  llvm::Value* col_tasks = field(kColTasks, e.getInt64Ty());
-
+  BlockedTask task = open_blocked_task(module, name);
+  FunctionFrame& f = task.frame;
   Placement root{f.entry, nullptr};
-  DimValues dims(r.symbols, dims_ptr, root);
-  TermEmitter em(module, r, lanes, dims, buffers, root);
+  DimValues dims(r.symbols, task.dims, root);
+  TermEmitter em(module, r, lanes, dims, task.buffers, root);
   llvm::IRBuilder<> b(f.body);
   Space s = sizes(b, dims, r);
-  llvm::Value* r0 = b.CreateMul(b.CreateSDiv(t, col_tasks), rows_per_task);
-  llvm::Value* r1 = emit_min(b, s.rows, b.CreateAdd(r0, rows_per_task));
-  llvm::Value* c0 = b.CreateMul(b.CreateSRem(t, col_tasks), cols_per_task);
-  llvm::Value* c1 = emit_min(b, s.inner, b.CreateAdd(c0, cols_per_task));
+  auto [r0, r1] = task.row_range(b, s.rows);
+  auto [c0, c1] = task.col_range(b, s.inner);
 
   const size_t n = r.space.size();
   const int vaxis = static_cast<int>(n) - 1;
@@ -129,14 +114,7 @@ llvm::Function* emit_loop_region(llvm::Module& module, const std::string& name, 
   llvm::Value* tasks = b.CreateSelect(b.CreateICmpSGT(total, b.getInt64(0)), b.CreateMul(row_tasks, col_tasks),
                                       b.getInt64(0));
 
-  llvm::StructType* ctx_type = task_context_type(c);
-  llvm::Value* ctx = b.CreateAlloca(ctx_type);
-  b.CreateStore(buffers, b.CreateStructGEP(ctx_type, ctx, kBuffers));
-  b.CreateStore(dims_ptr, b.CreateStructGEP(ctx_type, ctx, kDims));
-  b.CreateStore(rows_per_task, b.CreateStructGEP(ctx_type, ctx, kRowsPerTask));
-  b.CreateStore(cols_per_task, b.CreateStructGEP(ctx_type, ctx, kColsPerTask));
-  b.CreateStore(col_tasks, b.CreateStructGEP(ctx_type, ctx, kColTasks));
-  emit_dispatch(b, module, task, ctx, tasks);
+  dispatch_blocked(b, module, task, buffers, dims_ptr, rows_per_task, cols_per_task, col_tasks, tasks);
   b.CreateRetVoid();
   return f.function;
 }

@@ -48,7 +48,6 @@ namespace weft::llvm_backend {
 
 namespace {
 
-enum TaskField : unsigned { kBuffers, kDims, kRowsPerTask, kColsPerTask, kColTasks };
 
 /// Independent accumulators per reduction in a pass over contiguous lanes (a power of two). Four
 /// cover the latency of a vector add or max (3-4 cycles) at one vector per cycle.
@@ -717,27 +716,15 @@ class RowEmitter {
 
 llvm::Function* emit_task(llvm::Module& module, const std::string& name, const LoweredRegion& r,
                           const std::vector<Reuse>& reuse, int lanes) {
-  llvm::LLVMContext& c = module.getContext();
-  auto* ptr = llvm::PointerType::getUnqual(c);
-  FunctionFrame f = new_frame(module, name + ".task", {ptr, llvm::Type::getInt64Ty(c)}, false);
-  llvm::Value* task_ctx = f.function->getArg(0);
-  llvm::Value* t = f.function->getArg(1);
-  llvm::IRBuilder<> e(f.entry->getTerminator());
-  llvm::StructType* ctx_type = task_context_type(c);
-  auto field = [&](unsigned i, llvm::Type* type) { return e.CreateLoad(type, e.CreateStructGEP(ctx_type, task_ctx, i)); };
-  llvm::Value* buffers = field(kBuffers, ptr);
-  llvm::Value* dims_ptr = field(kDims, ptr);
-  llvm::Value* rows_per_task = field(kRowsPerTask, e.getInt64Ty());
-  llvm::Value* cols_per_task = field(kColsPerTask, e.getInt64Ty());
-  llvm::Value* col_tasks = field(kColTasks, e.getInt64Ty());
-
+  BlockedTask task = open_blocked_task(module, name);
+  FunctionFrame& f = task.frame;
+  llvm::Value* buffers = task.buffers;
   Placement root{f.entry, nullptr};
-  DimValues dims(r.symbols, dims_ptr, root);
+  DimValues dims(r.symbols, task.dims, root);
   TermEmitter em(module, r, lanes, dims, buffers, root);
   llvm::IRBuilder<> b(f.body);
   Axes axes = axes_of(b, dims, r);
-  llvm::Value* r0 = b.CreateMul(b.CreateSDiv(t, col_tasks), rows_per_task);
-  llvm::Value* r1 = emit_min(b, axes.rows, b.CreateAdd(r0, rows_per_task));
+  auto [r0, r1] = task.row_range(b, axes.rows);
   EmitContext top;
   top.where = root;
   top.index.assign(r.space.size(), nullptr);
@@ -790,8 +777,7 @@ llvm::Function* emit_task(llvm::Module& module, const std::string& name, const L
           return;
         }
         // Rows in lanes: this task's block of the lane axis, a vector of rows at a time.
-        llvm::Value* c0 = b.CreateMul(b.CreateSRem(t, col_tasks), cols_per_task);
-        llvm::Value* c1 = emit_min(b, axes.lane_size, b.CreateAdd(c0, cols_per_task));
+        auto [c0, c1] = task.col_range(b, axes.lane_size);
         emit_vector_loop(b, c0, c1, lanes, {}, [&](llvm::Value* j, llvm::Value* mask, const std::vector<llvm::Value*>&) {
           EmitContext group;
           group.parent = &row_ctx;
@@ -849,14 +835,7 @@ llvm::Function* emit_reduction_region(llvm::Module& module, const std::string& n
   }
   llvm::Value* tasks = b.CreateSelect(b.CreateICmpSGT(all_rows, b.getInt64(0)), b.CreateMul(row_tasks, col_tasks),
                                       b.getInt64(0));
-  llvm::StructType* ctx_type = task_context_type(c);
-  llvm::Value* ctx = b.CreateAlloca(ctx_type);
-  b.CreateStore(buffers, b.CreateStructGEP(ctx_type, ctx, kBuffers));
-  b.CreateStore(dims_ptr, b.CreateStructGEP(ctx_type, ctx, kDims));
-  b.CreateStore(rows_per_task, b.CreateStructGEP(ctx_type, ctx, kRowsPerTask));
-  b.CreateStore(cols_per_task, b.CreateStructGEP(ctx_type, ctx, kColsPerTask));
-  b.CreateStore(col_tasks, b.CreateStructGEP(ctx_type, ctx, kColTasks));
-  emit_dispatch(b, module, task, ctx, tasks);
+  dispatch_blocked(b, module, task, buffers, dims_ptr, rows_per_task, cols_per_task, col_tasks, tasks);
   b.CreateRetVoid();
   return f.function;
 }

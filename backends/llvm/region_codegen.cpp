@@ -155,6 +155,51 @@ void emit_dispatch(llvm::IRBuilderBase& b, llvm::Module& module, llvm::Function*
       });
 }
 
+namespace {
+enum BlockedField : unsigned { kBuffers, kDims, kRowsPerTask, kColsPerTask, kColTasks };
+}  // namespace
+
+BlockedTask open_blocked_task(llvm::Module& module, const std::string& name) {
+  llvm::LLVMContext& c = module.getContext();
+  auto* ptr = llvm::PointerType::getUnqual(c);
+  BlockedTask t;
+  t.frame = new_frame(module, name + ".task", {ptr, llvm::Type::getInt64Ty(c)}, false);
+  llvm::IRBuilder<> e(t.frame.entry->getTerminator());
+  llvm::StructType* ctx_type = task_context_type(c);
+  auto field = [&](unsigned i, llvm::Type* type) {
+    return e.CreateLoad(type, e.CreateStructGEP(ctx_type, t.frame.function->getArg(0), i));
+  };
+  t.buffers = field(kBuffers, ptr);
+  t.dims = field(kDims, ptr);
+  t.rows_per_task = field(kRowsPerTask, e.getInt64Ty());
+  t.cols_per_task = field(kColsPerTask, e.getInt64Ty());
+  t.col_tasks = field(kColTasks, e.getInt64Ty());
+  return t;
+}
+
+std::pair<llvm::Value*, llvm::Value*> BlockedTask::row_range(llvm::IRBuilderBase& b, llvm::Value* rows) const {
+  llvm::Value* begin = b.CreateMul(b.CreateSDiv(frame.function->getArg(1), col_tasks), rows_per_task);
+  return {begin, emit_min(b, rows, b.CreateAdd(begin, rows_per_task))};
+}
+
+std::pair<llvm::Value*, llvm::Value*> BlockedTask::col_range(llvm::IRBuilderBase& b, llvm::Value* cols) const {
+  llvm::Value* begin = b.CreateMul(b.CreateSRem(frame.function->getArg(1), col_tasks), cols_per_task);
+  return {begin, emit_min(b, cols, b.CreateAdd(begin, cols_per_task))};
+}
+
+void dispatch_blocked(llvm::IRBuilderBase& b, llvm::Module& module, llvm::Function* task, llvm::Value* buffers,
+                      llvm::Value* dims, llvm::Value* rows_per_task, llvm::Value* cols_per_task, llvm::Value* col_tasks,
+                      llvm::Value* tasks) {
+  llvm::StructType* ctx_type = task_context_type(module.getContext());
+  llvm::Value* ctx = b.CreateAlloca(ctx_type);
+  b.CreateStore(buffers, b.CreateStructGEP(ctx_type, ctx, kBuffers));
+  b.CreateStore(dims, b.CreateStructGEP(ctx_type, ctx, kDims));
+  b.CreateStore(rows_per_task, b.CreateStructGEP(ctx_type, ctx, kRowsPerTask));
+  b.CreateStore(cols_per_task, b.CreateStructGEP(ctx_type, ctx, kColsPerTask));
+  b.CreateStore(col_tasks, b.CreateStructGEP(ctx_type, ctx, kColTasks));
+  emit_dispatch(b, module, task, ctx, tasks);
+}
+
 llvm::Function* emit_concat_region(llvm::Module& module, const std::string& name,
                                    const std::vector<LoweredRegion>& pieces, int lanes) {
   std::vector<llvm::Function*> parts;

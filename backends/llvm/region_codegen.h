@@ -28,6 +28,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/llvm/jit.h"
@@ -85,13 +86,39 @@ struct FunctionFrame {
 FunctionFrame new_frame(llvm::Module& module, const std::string& name, const std::vector<llvm::Type*>& params,
                         bool external);
 
-/// The task context handed to `weft_parallel_for`: buffers, dims, then `kTaskInts` i64 fields.
+/// The task context handed to `weft_parallel_for`: buffers, dims, then `kTaskInts` i64 fields
+/// (a blocked task's: rows per task, columns per task, column tasks; matmul regions use their own).
 constexpr unsigned kTaskInts = 4;
 llvm::StructType* task_context_type(llvm::LLVMContext& context);
 
 /// Runs task(ctx, i) for i in [0, tasks): directly when tasks == 1, else on the thread pool.
 void emit_dispatch(llvm::IRBuilderBase& b, llvm::Module& module, llvm::Function* task, llvm::Value* ctx,
                    llvm::Value* tasks);
+
+/// The blocked tasks of loop, reduction and index regions. The entry cuts the space into
+/// row_tasks × col_tasks blocks and runs `name.task(ctx, t)` for each: task t covers rows
+/// [t / col_tasks · rows_per_task, + rows_per_task) and columns [t % col_tasks · cols_per_task,
+/// + cols_per_task), clipped to the space.
+struct BlockedTask {
+  FunctionFrame frame;        // name.task(ctx, t)
+  llvm::Value* buffers;       // loaded from the context in the entry block
+  llvm::Value* dims;          // the entry's dims argument
+  llvm::Value* rows_per_task;
+  llvm::Value* cols_per_task;
+  llvm::Value* col_tasks;
+
+  /// [begin, end) of this task's rows (of `rows`) or columns (of `cols`), emitted at `b`.
+  std::pair<llvm::Value*, llvm::Value*> row_range(llvm::IRBuilderBase& b, llvm::Value* rows) const;
+  std::pair<llvm::Value*, llvm::Value*> col_range(llvm::IRBuilderBase& b, llvm::Value* cols) const;
+};
+
+/// Declares `name.task` and loads its context fields.
+BlockedTask open_blocked_task(llvm::Module& module, const std::string& name);
+
+/// In a region's entry: fills a task context and runs `tasks` tasks of `task` (emit_dispatch).
+void dispatch_blocked(llvm::IRBuilderBase& b, llvm::Module& module, llvm::Function* task, llvm::Value* buffers,
+                      llvm::Value* dims, llvm::Value* rows_per_task, llvm::Value* cols_per_task, llvm::Value* col_tasks,
+                      llvm::Value* tasks);
 
 /// Row-major indices of `flat` over `sizes`.
 std::vector<llvm::Value*> emit_decode(llvm::IRBuilderBase& b, llvm::Value* flat, const std::vector<llvm::Value*>& sizes);
