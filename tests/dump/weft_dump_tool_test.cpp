@@ -13,37 +13,23 @@
 #include "ir/safetensors.h"
 #include "ir/text.h"
 #include "tests/dump/fixtures.h"
+#include "tests/tool_runner.h"
 
 namespace weft {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-/// A path quoted for the shell (the test paths hold no quotes).
-std::string q(const fs::path& p) { return fmt::format("'{}'", p.string()); }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using tool_testing::q;
+using tool_testing::RunResult;
+using tool_testing::slurp;
 
 class WeftDumpTool : public ::testing::Test {
  protected:
   void SetUp() override {
     tool_ = fs::path(WEFT_BINARY_DIR) / "tools" / "weft-dump";
     if (!fs::exists(tool_)) GTEST_SKIP() << "weft-dump is not built at " << tool_;
-    dir_ = fs::temp_directory_path() /
-           ("weft_dump_test_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = tool_testing::fresh_test_dir("weft_dump_test");
     model_ = (dir_ / "mlp.weft").string();
     write_graph_file(model_, dump_test::mlp(4));
   }
@@ -53,14 +39,7 @@ class WeftDumpTool : public ::testing::Test {
 
   /// Runs `env weft-dump args` through the shell, capturing stdout and stderr.
   RunResult run(const std::string& args, const std::string& env = "") {
-    fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    std::string cmd = fmt::format("{} {} {} >{} 2>{}", env, q(tool_), args, q(out), q(err));
-    int raw = std::system(cmd.c_str());
-    RunResult r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return tool_testing::run_tool(tool_, args, dir_, env);
   }
 
   static int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }

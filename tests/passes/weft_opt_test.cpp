@@ -12,23 +12,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/tool_runner.h"
+
 namespace weft {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct ToolRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using ToolRun = tool_testing::RunResult;
+using tool_testing::slurp;
 
 class WeftOpt : public ::testing::Test {
  protected:
@@ -44,16 +36,7 @@ class WeftOpt : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  ToolRun run(const std::string& args) {
-    std::string command =
-        tool_.string() + " " + args + " >" + (dir_ / "out").string() + " 2>" + (dir_ / "err").string();
-    int raw = std::system(command.c_str());
-    ToolRun r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(dir_ / "out");
-    r.err = slurp(dir_ / "err");
-    return r;
-  }
+  ToolRun run(const std::string& args) { return tool_testing::run_tool(tool_, args, dir_); }
 
   static std::string case_file(const std::string& name) {
     return (fs::path(WEFT_SOURCE_DIR) / "tests" / "passes" / "cases" / name).string();

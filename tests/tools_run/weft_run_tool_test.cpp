@@ -16,28 +16,16 @@
 #include "ir/safetensors.h"
 #include "ir/text.h"
 #include "runtime/npy.h"
+#include "tests/tool_runner.h"
 
 namespace weft {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-/// A path or argument quoted for the shell (the test's own strings hold no single quotes).
-std::string q(const std::string& s) { return fmt::format("'{}'", s); }
-std::string q(const fs::path& p) { return q(p.string()); }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using tool_testing::q;
+using tool_testing::RunResult;
+using tool_testing::slurp;
 
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
@@ -57,10 +45,7 @@ class WeftRunTool : public ::testing::Test {
   void SetUp() override {
     tool_ = fs::path(WEFT_BINARY_DIR) / "tools" / "weft-run";
     if (!fs::exists(tool_)) GTEST_SKIP() << "weft-run is not built at " << tool_;
-    dir_ = fs::temp_directory_path() /
-           ("weft_run_test_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = tool_testing::fresh_test_dir("weft_run_test");
     affine_ = dir_ / "affine.weft";
     std::ofstream(affine_) << kAffine;
     x_ = dir_ / "x.npy";
@@ -70,16 +55,7 @@ class WeftRunTool : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  RunResult run(const std::string& args) {
-    fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    std::string cmd = fmt::format("{} {} >{} 2>{}", q(tool_), args, q(out), q(err));
-    int raw = std::system(cmd.c_str());
-    RunResult r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
-  }
+  RunResult run(const std::string& args) { return tool_testing::run_tool(tool_, args, dir_); }
 
   /// w = [[1, 0, -1], [2, 1, 0]], b = [0.5, -1]: for x = [[1, 2, 3], [4, 5, 6]],
   /// y = [[1 - 3 + 0.5, 2 + 2 - 1], [4 - 6 + 0.5, 8 + 5 - 1]] = [[-1.5, 3], [-1.5, 12]].
