@@ -4,6 +4,7 @@
 
 #include "frontend/nn/nn.h"
 #include "tests/golden_parity/golden.h"
+#include "tests/golden_parity/golden_models.h"
 
 namespace weft::golden {
 namespace {
@@ -30,20 +31,8 @@ TEST(MultiHeadAttentionParity, MatchesTorchOutputAndHeadAveragedWeights) {
 
 TEST(MultiHeadAttentionParity, MatchesTorchWithCausalAndKeyPaddingMasks) {
   SafetensorsFile f = read_golden("mha_masked");
-  Builder b("mha_masked");
-  auto q = b.input("query", DType::f32, shape_of(f, "in.query"));
-  auto k = b.input("key", DType::f32, shape_of(f, "in.key"));
-  auto v = b.input("value", DType::f32, shape_of(f, "in.value"));
-  auto attn_mask = b.input("attn_mask", DType::boolean, shape_of(f, "in.attn_mask"));
-  auto padding = b.input("key_padding_mask", DType::boolean, shape_of(f, "in.key_padding_mask"));
-  nn::MultiHeadAttention mha(b, "", 8, 2);
-  auto r = mha.with_weights(q, k, v, {.attn_mask = attn_mask, .key_padding_mask = padding});
-  b.output("attn_output", r.output);
-  b.output("attn_weights", r.weights);
-  std::map<std::string, Tensor> inputs;
-  for (const char* name : {"query", "key", "value", "attn_mask", "key_padding_mask"})
-    inputs[name] = tensor_of(f, std::string("in.") + name);
-  auto out = run_with_torch_weights(b.finish(), f, inputs);
+  auto out = run_with_torch_weights(mha_graph(f, true), f,
+                                    inputs_of(f, {"query", "key", "value", "attn_mask", "key_padding_mask"}));
   expect_close(out.at("attn_output"), tensor_of(f, "out.attn_output"), "attn_output");
   expect_close(out.at("attn_weights"), tensor_of(f, "out.attn_weights"), "attn_weights");
 }
@@ -64,24 +53,9 @@ TEST(MultiHeadAttentionParity, CausalFlagEqualsTheCausalMaskTensor) {
   expect_close(out.at("attn_output"), tensor_of(f, "out.attn_output"), "attn_output");
 }
 
-nn::TransformerLayerOptions small_layer(bool norm_first, nn::Activation activation) {
-  nn::TransformerLayerOptions o;
-  o.d_model = 8;
-  o.nhead = 2;
-  o.dim_feedforward = 16;
-  o.dropout = 0.0;
-  o.norm_first = norm_first;
-  o.activation = activation;
-  return o;
-}
-
 void check_encoder_layer(const char* file, bool norm_first, nn::Activation activation) {
   SafetensorsFile f = read_golden(file);
-  Builder b(file);
-  auto src = b.input("src", DType::f32, shape_of(f, "in.src"));
-  nn::TransformerEncoderLayer layer(b, "", small_layer(norm_first, activation));
-  b.output("output", layer(src));
-  auto out = run_with_torch_weights(b.finish(), f, {{"src", tensor_of(f, "in.src")}});
+  auto out = run_with_torch_weights(encoder_layer_graph(f, norm_first, activation), f, inputs_of(f, {"src"}));
   expect_close(out.at("output"), tensor_of(f, "out.output"), std::string(file) + " output");
 }
 
@@ -95,48 +69,15 @@ TEST(TransformerEncoderLayerParity, PreNormGeluMatchesTorch) {
 
 TEST(TransformerDecoderLayerParity, MatchesTorchWithCausalTargetMask) {
   SafetensorsFile f = read_golden("decoder_layer");
-  Builder b("decoder_layer");
-  auto tgt = b.input("tgt", DType::f32, shape_of(f, "in.tgt"));
-  auto memory = b.input("memory", DType::f32, shape_of(f, "in.memory"));
-  auto tgt_mask = b.input("tgt_mask", DType::boolean, shape_of(f, "in.tgt_mask"));
-  nn::TransformerDecoderLayer layer(b, "layer", small_layer(false, nn::Activation::relu));
-  b.output("output", layer(tgt, memory, {.self = {.attn_mask = tgt_mask}}));
-  auto out = run_with_torch_weights(b.finish(), f,
-                                    {{"tgt", tensor_of(f, "in.tgt")},
-                                     {"memory", tensor_of(f, "in.memory")},
-                                     {"tgt_mask", tensor_of(f, "in.tgt_mask")}},
+  // Under the scope "layer": PyTorch's names are found after the prefix.
+  auto out = run_with_torch_weights(decoder_layer_graph(f, "layer"), f, inputs_of(f, {"tgt", "memory", "tgt_mask"}),
                                     {.weft_prefix = "layer."});
   expect_close(out.at("output"), tensor_of(f, "out.output"), "decoder_layer output");
 }
 
-nn::TransformerOptions small_transformer() {
-  nn::TransformerOptions o;
-  o.layer = small_layer(false, nn::Activation::relu);
-  o.num_encoder_layers = 2;
-  o.num_decoder_layers = 2;
-  return o;
-}
-
-std::map<std::string, Tensor> transformer_inputs(const SafetensorsFile& f) {
-  std::map<std::string, Tensor> inputs;
-  for (const char* name : {"src", "tgt", "tgt_mask", "src_key_padding_mask", "memory_key_padding_mask"})
-    inputs[name] = tensor_of(f, std::string("in.") + name);
-  return inputs;
-}
-
 TEST(TransformerParity, MatchesTorchWithPaddingAndCausalMasks) {
   SafetensorsFile f = read_golden("transformer");
-  Builder b("transformer");
-  auto src = b.input("src", DType::f32, shape_of(f, "in.src"));
-  auto tgt = b.input("tgt", DType::f32, shape_of(f, "in.tgt"));
-  auto tgt_mask = b.input("tgt_mask", DType::boolean, shape_of(f, "in.tgt_mask"));
-  auto src_pad = b.input("src_key_padding_mask", DType::boolean, shape_of(f, "in.src_key_padding_mask"));
-  auto mem_pad = b.input("memory_key_padding_mask", DType::boolean, shape_of(f, "in.memory_key_padding_mask"));
-  nn::Transformer model(b, "", small_transformer());
-  b.output(
-      "output",
-      model(src, tgt, {.tgt_mask = tgt_mask, .src_key_padding_mask = src_pad, .memory_key_padding_mask = mem_pad}));
-  auto out = run_with_torch_weights(b.finish(), f, transformer_inputs(f));
+  auto out = run_with_torch_weights(transformer_graph(f), f, transformer_inputs(f));
   expect_close(out.at("output"), tensor_of(f, "out.output"), "transformer output");
 }
 

@@ -27,6 +27,7 @@
 #include "ir/graph_builder.h"
 #include "passes/autodiff.h"
 #include "tests/golden_parity/golden.h"
+#include "tests/golden_parity/golden_models.h"
 
 namespace weft::golden {
 namespace {
@@ -191,99 +192,6 @@ size_t expect_gradients_match(const std::string& backend, const std::string& fil
   return expect_gradients_match(backend, file, read_golden(file), forward, names);
 }
 
-// ---- The forward graphs, built as in attention_, recurrent_ and functional_parity_test.cpp ----
-
-Graph mha_graph(const SafetensorsFile& f, bool masked) {
-  Builder b(masked ? "mha_masked" : "mha");
-  auto q = b.input("query", DType::f32, shape_of(f, "in.query"));
-  auto k = b.input("key", DType::f32, shape_of(f, "in.key"));
-  auto v = b.input("value", DType::f32, shape_of(f, "in.value"));
-  nn::AttentionMasks masks;
-  if (masked) {
-    masks.attn_mask = b.input("attn_mask", DType::boolean, shape_of(f, "in.attn_mask"));
-    masks.key_padding_mask = b.input("key_padding_mask", DType::boolean, shape_of(f, "in.key_padding_mask"));
-  }
-  nn::MultiHeadAttention mha(b, "", 8, 2);
-  auto r = mha.with_weights(q, k, v, masks);
-  b.output("attn_output", r.output);
-  b.output("attn_weights", r.weights);
-  return b.finish();
-}
-
-nn::TransformerLayerOptions small_layer(bool norm_first, nn::Activation activation) {
-  nn::TransformerLayerOptions o;
-  o.d_model = 8;
-  o.nhead = 2;
-  o.dim_feedforward = 16;
-  o.dropout = 0.0;
-  o.norm_first = norm_first;
-  o.activation = activation;
-  return o;
-}
-
-Graph encoder_layer_graph(const SafetensorsFile& f, bool norm_first, nn::Activation activation) {
-  Builder b("encoder_layer");
-  auto src = b.input("src", DType::f32, shape_of(f, "in.src"));
-  nn::TransformerEncoderLayer layer(b, "", small_layer(norm_first, activation));
-  b.output("output", layer(src));
-  return b.finish();
-}
-
-Graph decoder_layer_graph(const SafetensorsFile& f) {
-  Builder b("decoder_layer");
-  auto tgt = b.input("tgt", DType::f32, shape_of(f, "in.tgt"));
-  auto memory = b.input("memory", DType::f32, shape_of(f, "in.memory"));
-  auto tgt_mask = b.input("tgt_mask", DType::boolean, shape_of(f, "in.tgt_mask"));
-  nn::TransformerDecoderLayer layer(b, "", small_layer(false, nn::Activation::relu));
-  b.output("output", layer(tgt, memory, {.self = {.attn_mask = tgt_mask}}));
-  return b.finish();
-}
-
-Graph transformer_graph(const SafetensorsFile& f) {
-  Builder b("transformer");
-  auto src = b.input("src", DType::f32, shape_of(f, "in.src"));
-  auto tgt = b.input("tgt", DType::f32, shape_of(f, "in.tgt"));
-  auto tgt_mask = b.input("tgt_mask", DType::boolean, shape_of(f, "in.tgt_mask"));
-  auto src_pad = b.input("src_key_padding_mask", DType::boolean, shape_of(f, "in.src_key_padding_mask"));
-  auto mem_pad = b.input("memory_key_padding_mask", DType::boolean, shape_of(f, "in.memory_key_padding_mask"));
-  nn::TransformerOptions o;
-  o.layer = small_layer(false, nn::Activation::relu);
-  o.num_encoder_layers = 2;
-  o.num_decoder_layers = 2;
-  nn::Transformer model(b, "", o);
-  b.output(
-      "output",
-      model(src, tgt, {.tgt_mask = tgt_mask, .src_key_padding_mask = src_pad, .memory_key_padding_mask = mem_pad}));
-  return b.finish();
-}
-
-Graph lstm_graph(const SafetensorsFile& f, bool with_state, bool with_lengths) {
-  Builder b("lstm");
-  auto input = b.input("input", DType::f32, shape_of(f, "in.input"));
-  nn::LstmState initial;
-  if (with_state) {
-    initial.h = b.input("h0", DType::f32, shape_of(f, "in.h0"));
-    initial.c = b.input("c0", DType::f32, shape_of(f, "in.c0"));
-  }
-  dsl::Tensor lengths;
-  if (with_lengths) lengths = b.input("lengths", DType::i64, shape_of(f, "in.lengths"));
-  nn::LSTM lstm(b, "lstm", 4, 5, {.num_layers = 2});
-  nn::LstmOutput r = lstm(input, initial, lengths);
-  b.output("output", r.output);
-  b.output("h_n", r.h_n);
-  b.output("c_n", r.c_n);
-  return b.finish();
-}
-
-Graph layer_norm_graph(const SafetensorsFile& f) {
-  Builder b("layer_norm");
-  nn::LayerNorm norm(b, "", 8);
-  b.output("output", norm(b.input("input", DType::f32, shape_of(f, "in.input"))));
-  return b.finish();
-}
-
-const nn::TorchLoadOptions kLstmNames{.weft_prefix = "lstm."};
-
 // ---- The cases, each on every backend built (the interpreter always, LLVM where available) ----
 
 class GradientParity : public ::testing::TestWithParam<std::string> {
@@ -333,19 +241,19 @@ TEST_P(GradientParity, TransformerWithPaddingAndCausalMasksMatchesTorch) {
 TEST_P(GradientParity, TwoLayerLstmFromZeroStateMatchesTorch) {
   SafetensorsFile f = read_golden("lstm");
   // Gradients: input; {weight,bias}_{ih,hh}_l{0,1}.
-  EXPECT_EQ(expect_gradients_match(backend(), "lstm", lstm_graph(f, false, false), kLstmNames), 9u);
+  EXPECT_EQ(expect_gradients_match(backend(), "lstm", lstm_graph(f, {}), kLstmNames), 9u);
 }
 
 TEST_P(GradientParity, LstmInitialStateGradientsMatchTorch) {
   SafetensorsFile f = read_golden("lstm_state");
   // Gradients: input, h0, c0; {weight,bias}_{ih,hh}_l{0,1}.
-  EXPECT_EQ(expect_gradients_match(backend(), "lstm_state", lstm_graph(f, true, false), kLstmNames), 11u);
+  EXPECT_EQ(expect_gradients_match(backend(), "lstm_state", lstm_graph(f, {.with_state = true}), kLstmNames), 11u);
 }
 
 TEST_P(GradientParity, LstmOverPackedLengthsMatchesTorch) {
   SafetensorsFile f = read_golden("lstm_lengths");
   // Gradients: input; {weight,bias}_{ih,hh}_l{0,1}.
-  EXPECT_EQ(expect_gradients_match(backend(), "lstm_lengths", lstm_graph(f, false, true), kLstmNames), 9u);
+  EXPECT_EQ(expect_gradients_match(backend(), "lstm_lengths", lstm_graph(f, {.with_lengths = true}), kLstmNames), 9u);
 }
 
 TEST_P(GradientParity, LayerNormMatchesTorch) {
@@ -356,60 +264,32 @@ TEST_P(GradientParity, LayerNormMatchesTorch) {
 
 TEST_P(GradientParity, LabelSmoothedCrossEntropyEveryReductionAndIgnoreIndexMatchesTorch) {
   SafetensorsFile f = read_golden("cross_entropy");
-  Builder b("cross_entropy");
-  auto logits = b.input("logits", DType::f32, shape_of(f, "in.logits"));
-  auto targets = b.input("targets", DType::i64, shape_of(f, "in.targets"));
-  auto targets0 = b.input("targets_ignore0", DType::i64, shape_of(f, "in.targets_ignore0"));
-  b.output("ce_mean", dsl::cross_entropy(logits, targets, {.label_smoothing = 0.1, .ignore_index = -100}));
-  b.output("ce_sum", dsl::cross_entropy(logits, targets, {.label_smoothing = 0.1, .reduction = "sum"}));
-  b.output("ce_none", dsl::cross_entropy(logits, targets, {.label_smoothing = 0.1, .reduction = "none"}));
-  b.output("ce_mean_ignore0", dsl::cross_entropy(logits, targets0, {.label_smoothing = 0.1, .ignore_index = 0}));
-  b.output("ce_mean_no_smoothing", dsl::cross_entropy(logits, targets, {.label_smoothing = 0.0}));
   // Gradients: logits, for each of the 5 losses.
-  EXPECT_EQ(expect_gradients_match(backend(), "cross_entropy", b.finish()), 5u);
+  EXPECT_EQ(expect_gradients_match(backend(), "cross_entropy", cross_entropy_graph(f)), 5u);
 }
 
 TEST_P(GradientParity, KlDivOfLogSoftmaxMatchesTorchForBothArguments) {
   SafetensorsFile f = read_golden("kl_div");
-  Builder b("kl_div");
-  auto x = b.input("x", DType::f32, shape_of(f, "in.x"));
-  auto target = b.input("target", DType::f32, shape_of(f, "in.target"));
-  b.output("kl_div", dsl::kl_div(dsl::log_softmax(x, -1), target, {.reduction = "batchmean"}));
   // Gradients: x and target.
-  EXPECT_EQ(expect_gradients_match(backend(), "kl_div", b.finish()), 2u);
+  EXPECT_EQ(expect_gradients_match(backend(), "kl_div", kl_div_graph(f)), 2u);
 }
 
 TEST_P(GradientParity, MseLossMeanAndSumMatchTorchForBothArguments) {
   SafetensorsFile f = read_golden("mse_loss");
-  Builder b("mse_loss");
-  auto x = b.input("input", DType::f32, shape_of(f, "in.input"));
-  auto target = b.input("target", DType::f32, shape_of(f, "in.target"));
-  b.output("mse_mean", dsl::mse_loss(x, target, "mean"));
-  b.output("mse_sum", dsl::mse_loss(x, target, "sum"));
   // Gradients: input and target, for each of the 2 losses.
-  EXPECT_EQ(expect_gradients_match(backend(), "mse_loss", b.finish()), 4u);
+  EXPECT_EQ(expect_gradients_match(backend(), "mse_loss", mse_loss_graph(f)), 4u);
 }
 
 TEST_P(GradientParity, SoftmaxAndLogSoftmaxOfLargeLogitsMatchTorch) {
   SafetensorsFile f = read_golden("softmax");
-  Builder b("softmax");
-  auto x = b.input("x", DType::f32, shape_of(f, "in.x"));
-  b.output("softmax_last", dsl::softmax(x, -1));
-  b.output("softmax_dim1", dsl::softmax(x, 1));
-  b.output("log_softmax_last", dsl::log_softmax(x, -1));
-  b.output("log_softmax_dim1", dsl::log_softmax(x, 1));
   // Gradients: x, for each of the 4 outputs.
-  EXPECT_EQ(expect_gradients_match(backend(), "softmax", b.finish()), 4u);
+  EXPECT_EQ(expect_gradients_match(backend(), "softmax", softmax_graph(f)), 4u);
 }
 
 TEST_P(GradientParity, ExactAndTanhGeluMatchTorch) {
   SafetensorsFile f = read_golden("gelu");
-  Builder b("gelu");
-  auto x = b.input("x", DType::f32, shape_of(f, "in.x"));
-  b.output("gelu_exact", dsl::gelu(x));
-  b.output("gelu_tanh", dsl::gelu(x, "tanh"));
   // Gradients: x, for each of the 2 forms.
-  EXPECT_EQ(expect_gradients_match(backend(), "gelu", b.finish()), 2u);
+  EXPECT_EQ(expect_gradients_match(backend(), "gelu", gelu_graph(f)), 2u);
 }
 
 /// The golden files the cases above compare; a file in tests/golden/ missing here is never compared.
