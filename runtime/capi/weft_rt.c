@@ -225,7 +225,14 @@ static int32_t setup_entry(weft_model* m, const weft_rt_program* p, rt_entry* e)
   e->bound_set = rt_alloc(m, p->num_symbols);
   e->shapes = rt_alloc(m, (int64_t)sizeof(int64_t*) * p->num_inputs);
   e->input_data = rt_alloc(m, (int64_t)sizeof(void*) * p->num_inputs);
-  if (!e->bound_value || !e->bound_set || !e->shapes || !e->input_data) return out_of_memory("an entry's tables", 0);
+  e->direct = rt_alloc(m, (int64_t)sizeof(void*) * p->num_buffers);
+  e->output_direct = rt_alloc(m, p->num_outputs);
+  if (!e->bound_value || !e->bound_set || !e->shapes || !e->input_data || !e->direct || !e->output_direct)
+    return out_of_memory("an entry's tables", 0);
+  for (int32_t i = 0; i < p->num_calls; ++i) {
+    const weft_rt_call* c = &p->calls[i];
+    e->checks_values |= c->kind == WEFT_RT_SCAN || c->index_operand >= 0 || c->num_maximums > 0;
+  }
   /* Updates that read another parameter's buffer are staged, so that all take the values from
    * before the run (a swap stays a swap). */
   int64_t staged = 0;

@@ -112,6 +112,13 @@ typedef struct rt_entry {
   unsigned char* staging;   /* updates that read another parameter go through here (NULL: none do) */
   const int64_t** shapes;   /* per input: the caller's shape, for the checks */
   void** input_data;        /* per input: the caller's data */
+  /* Outputs computed straight into the caller's tensors (weft_run): per buffer of the program, the
+   * caller's output memory standing in for its arena slot in this run, or NULL; per output,
+   * whether it was. Only when no call can fail once the run has started (`checks_values`: an
+   * index, length or empty-axis check), so that a failed run still leaves the outputs alone. */
+  void** direct;
+  unsigned char* output_direct;
+  int checks_values;
 } rt_entry;
 
 struct weft_model {
@@ -157,7 +164,8 @@ int32_t rt_bind_symbols(const rt_site* site, rt_prog_state* ps, int32_t n, const
 int32_t rt_check_symbols(const rt_site* site, rt_prog_state* ps, int32_t n, const weft_rt_value* decls,
                          const int64_t* const* shapes);
 /* Runs the calls of a program whose symbols are bound, with `inputs` as its input buffers. */
-int32_t rt_run_program(weft_model* m, rt_prog_state* ps, void* const* inputs, const rt_site* site);
+int32_t rt_run_program(weft_model* m, rt_prog_state* ps, void* const* inputs, void* const* direct,
+                       const rt_site* site);
 
 /* ---- scans (weft_rt_scan.c) */
 

@@ -232,12 +232,14 @@ static int32_t check_maximums(const rt_site* site, rt_prog_state* ps, const weft
   return WEFT_OK;
 }
 
-int32_t rt_run_program(weft_model* m, rt_prog_state* ps, void* const* inputs, const rt_site* site) {
+int32_t rt_run_program(weft_model* m, rt_prog_state* ps, void* const* inputs, void* const* direct,
+                       const rt_site* site) {
   const weft_rt_program* p = ps->prog;
   for (int32_t b = 0; b < p->num_buffers; ++b) {
     const weft_rt_buffer* buf = &p->buffers[b];
     ps->ptrs[b] = buf->storage == WEFT_RT_INPUT   ? inputs[buf->index]
                   : buf->storage == WEFT_RT_PARAM ? m->params[buf->index]
+                  : direct && direct[b]           ? direct[b]
                                                   : ps->arena + buf->offset;
   }
   for (int32_t i = 0; i < p->num_calls; ++i) {
@@ -362,9 +364,48 @@ static int32_t check_outputs(const rt_site* site, rt_prog_state* ps, const weft_
   return WEFT_OK;
 }
 
-static void write_outputs(rt_prog_state* ps, weft_tensor* outputs) {
+/* Whether [a, a + an) and [b, b + bn) share a byte. */
+static int overlaps(const void* a, int64_t an, const void* b, int64_t bn) {
+  uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+  return an > 0 && bn > 0 && x < y + (uintptr_t)bn && y < x + (uintptr_t)an;
+}
+
+/* Chooses the outputs computed straight into the caller's memory (rt_entry's `direct`): each
+ * output held in an arena slot, when no call checks values at run time, whose tensor shares no
+ * byte with an input or another output. Every value planned into such a slot has the output's
+ * size (a slot holds one value and those written over it in place), so they all fit. */
+static void choose_direct_outputs(rt_entry* e, const weft_tensor* inputs, const weft_tensor* outputs) {
+  const weft_rt_program* p = e->top.prog;
+  for (int32_t b = 0; b < p->num_buffers; ++b) e->direct[b] = NULL;
+  for (int32_t o = 0; o < p->num_outputs; ++o) e->output_direct[o] = 0;
+  if (e->checks_values) return;
+  for (int32_t o = 0; o < p->num_outputs; ++o) {
+    int32_t b = p->output_buffers[o];
+    int64_t bytes;
+    rt_nbytes(&p->outputs[o], outputs[o].shape, &bytes); /* checked by check_outputs */
+    if (p->buffers[b].storage != WEFT_RT_ARENA || e->direct[b] || bytes <= 0) continue;
+    int clear = 1;
+    for (int32_t i = 0; clear && i < p->num_inputs; ++i) {
+      int64_t in_bytes;
+      rt_nbytes(&p->inputs[i], inputs[i].shape, &in_bytes); /* checked by check_inputs */
+      clear = !overlaps(outputs[o].data, bytes, inputs[i].data, in_bytes);
+    }
+    for (int32_t k = 0; clear && k < p->num_outputs; ++k) {
+      int64_t other;
+      if (k == o) continue;
+      rt_nbytes(&p->outputs[k], outputs[k].shape, &other);
+      clear = !overlaps(outputs[o].data, bytes, outputs[k].data, other);
+    }
+    if (!clear) continue;
+    e->direct[b] = outputs[o].data;
+    e->output_direct[o] = 1;
+  }
+}
+
+static void write_outputs(rt_entry* e, rt_prog_state* ps, weft_tensor* outputs) {
   const weft_rt_program* p = ps->prog;
   for (int32_t o = 0; o < p->num_outputs; ++o) {
+    if (e->output_direct[o]) continue; /* computed in place */
     int64_t bytes;
     rt_nbytes(&p->outputs[o], outputs[o].shape, &bytes); /* checked by check_outputs */
     if (bytes > 0) memmove(outputs[o].data, ps->ptrs[p->output_buffers[o]], (size_t)bytes);
@@ -416,11 +457,12 @@ int32_t weft_run(weft_model* model, int32_t entry, const weft_tensor* inputs, in
   if (!rc) rc = check_outputs(&site, ps, outputs, num_outputs);
   if (rc) return rc;
 
+  choose_direct_outputs(e, inputs, outputs);
   rt_pool_binding previous = rt_pool_enter(model->pool);
-  rc = rt_run_program(model, ps, e->input_data, &site);
+  rc = rt_run_program(model, ps, e->input_data, e->direct, &site);
   rt_pool_leave(previous);
   if (rc) return rc;
-  write_outputs(ps, outputs);
+  write_outputs(e, ps, outputs);
   apply_updates(model, e);
   for (int32_t s = 0; s < p->num_symbols; ++s) {
     if (!ps->known[s]) continue;

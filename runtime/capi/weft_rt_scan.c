@@ -241,7 +241,7 @@ int32_t rt_run_scan(weft_model* m, rt_prog_state* ps, int32_t call, const rt_sit
       st->body_inputs[nc + i] = take_step(ps->ptrs[c->buffers[nc + i]], split, t, st->step[i]);
     }
     for (int32_t j = 0; j < nconst; ++j) st->body_inputs[nc + ns + j] = ps->ptrs[c->buffers[nc + ns + j]];
-    int32_t rc = rt_run_program(m, &st->body, st->body_inputs, &site);
+    int32_t rc = rt_run_program(m, &st->body, st->body_inputs, NULL, &site);
     if (rc) return rc;
 
     int any_frozen = 0;

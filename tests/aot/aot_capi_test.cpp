@@ -255,6 +255,41 @@ TEST_F(CApi, ExportsOnlyTheApiAndNeedsOnlyLibcLibmAndPthread) {
   }
 }
 
+TEST(SharedObjectOutputs, AnOutputInAnInputsMemoryGetsTheSameResults) {
+  // weft_run computes an output straight into the caller's tensor unless that tensor shares memory
+  // with an input or another output (runtime/capi/weft_rt_run.c): then through the arena, copied
+  // at the end. Here y = fc(x) is computed before z = 3x reads x again, so y written into x's
+  // memory as it is computed would change z.
+  fs::path dir = fs::path(WEFT_BINARY_DIR) / "aot_tests" / "SharedObjectOutputs";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Builder b("two_outputs");
+  Tensor x = b.input("x", "f32[B<=4, 16]");
+  nn::Linear fc(b, "fc", 16, 16);
+  b.output("y", fc(x));
+  b.output("z", x * 3.0f);
+  Model m(compile({b.finish()}, dir, "two_outputs"));
+  Instance instance(m);
+  Host x_value = random_f32({4, 16}, 5);
+  std::vector<int64_t> shape{4, 16};
+  Host y_apart = Host::zeros(DType::f32, shape), z_apart = Host::zeros(DType::f32, shape);
+  weft_tensor in{static_cast<int32_t>(DType::f32), 2, shape.data(), x_value.raw()};
+  weft_tensor outs[2] = {{static_cast<int32_t>(DType::f32), 2, shape.data(), y_apart.raw()},
+                         {static_cast<int32_t>(DType::f32), 2, shape.data(), z_apart.raw()}};
+  ASSERT_EQ(m.weft_run(instance.instance, 0, &in, 1, outs, 2), WEFT_OK) << m.weft_last_error();
+  for (int64_t shift : {0, 8, 40}) {  // y over the start of x, inside it, and reaching past its end
+    Host buffer = Host::zeros(DType::f32, {64 + 40});
+    std::memcpy(buffer.raw(), x_value.raw(), x_value.nbytes());
+    Host z = Host::zeros(DType::f32, shape);
+    weft_tensor shared_in{static_cast<int32_t>(DType::f32), 2, shape.data(), buffer.raw()};
+    weft_tensor shared_outs[2] = {{static_cast<int32_t>(DType::f32), 2, shape.data(), buffer.data<float>() + shift},
+                                  {static_cast<int32_t>(DType::f32), 2, shape.data(), z.raw()}};
+    ASSERT_EQ(m.weft_run(instance.instance, 0, &shared_in, 1, shared_outs, 2), WEFT_OK) << m.weft_last_error();
+    EXPECT_EQ(std::memcmp(buffer.data<float>() + shift, y_apart.raw(), y_apart.nbytes()), 0) << "y at x + " << shift;
+    EXPECT_EQ(std::memcmp(z.raw(), z_apart.raw(), z.nbytes()), 0) << "z with y at x + " << shift;
+  }
+}
+
 TEST(SharedObjectWeights, ExternalWeightsComeFromAFileOrTheCallersPointers) {
   fs::path dir = test_dir();
   Graph g = seq_model();
