@@ -39,6 +39,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -234,6 +235,43 @@ class OneDnn {
 };
 #endif
 
+/// PyTorch's layer_norm and softmax on a tensor of the same size (bench/torch_bandwidth.py, run
+/// by the Python that has torch: $WEFT_BENCH_PYTHON, else /usr/bin/python3 with Debian's
+/// python3-torch): seconds per call, best and median, by op; empty when it is not available.
+struct TorchPeer {
+  std::map<std::string, std::pair<double, double>> seconds;
+  std::string version, why_not;
+};
+
+TorchPeer run_torch_peer(int64_t rows, int64_t cols, int rounds) {
+  TorchPeer peer;
+  const char* python = std::getenv("WEFT_BENCH_PYTHON");
+  std::string command = fmt::format("'{}' '{}/bench/torch_bandwidth.py' {} {} {} 2>&1", python ? python : "/usr/bin/python3",
+                                    WEFT_SOURCE_DIR, rows, cols, rounds);
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) {
+    peer.why_not = "cannot start " + command;
+    return peer;
+  }
+  char line[512];
+  std::string all;
+  while (std::fgets(line, sizeof line, pipe)) {
+    all += line;
+    char name[64];
+    double best = 0, median = 0;
+    if (std::strncmp(line, "torch ", 6) == 0)
+      peer.version = std::string(line + 6, std::strcspn(line + 6, "\n"));
+    else if (std::strncmp(line, "unavailable ", 12) == 0)
+      peer.why_not = std::string(line + 12, std::strcspn(line + 12, "\n"));
+    else if (std::sscanf(line, "%63s %lf %lf", name, &best, &median) == 3)
+      peer.seconds[name] = {best, median};
+  }
+  int status = pclose(pipe);
+  if (peer.seconds.empty() && peer.why_not.empty())
+    peer.why_not = fmt::format("{} exited with {}: {}", command, status, all.substr(0, 300));
+  return peer;
+}
+
 /// A kernel and its samples (seconds per call) at one size.
 struct Kernel {
   std::string name;
@@ -323,6 +361,7 @@ int main(int argc, char** argv) {
       "region\n");
 
   const std::vector<std::pair<int64_t, int64_t>> shapes = {{8192, 2048}, {1024, 512}};
+  std::string torch_version;
   for (auto [rows, cols] : shapes) {
     Size s{rows,
            cols,
@@ -377,6 +416,8 @@ int main(int argc, char** argv) {
       for (size_t r = 0; r < den.samples.size(); ++r) per_round.samples.push_back(num.samples[r] / den.samples[r]);
       return fmt::format("{:.2f} ({:.2f})", num.best() / den.best(), per_round.median());
     };
+    TorchPeer torch = run_torch_peer(rows, cols, rounds);
+    if (!torch.version.empty()) torch_version = torch.version;
     fmt::print("  {} rounds; GB/s = (input read + output written) / time: best (median) of the rounds\n", rounds);
     for (const Kernel& k : kernels) {
       std::string line = fmt::format("  {:<21} {:6.1f} ({:6.1f}) GB/s", k.name, gbps(k.best()), gbps(k.median()));
@@ -384,15 +425,27 @@ int main(int argc, char** argv) {
         line += fmt::format("   {}/copy = {}", k.name, ratio(base, k));
         if (const Kernel* peer = find("onednn " + k.name)) line += fmt::format("   weft/onednn = {}", ratio(*peer, k));
       }
+      const std::string via = " via run()";
+      if (k.name.size() > via.size() && k.name.ends_with(via)) {
+        auto it = torch.seconds.find(k.name.substr(0, k.name.size() - via.size()));
+        if (it != torch.seconds.end())
+          line += fmt::format("   weft/torch = {:.2f} ({:.2f})", it->second.first / k.best(), it->second.second / k.median());
+      }
       if (&k == &base) line += "   <- baseline: the faster copy";
       fmt::print("{}\n", line);
     }
+    for (const auto& [name, t] : torch.seconds)
+      fmt::print("  {:<21} {:6.1f} ({:6.1f}) GB/s\n", "torch " + name, gbps(t.first), gbps(t.second));
+    if (!torch.why_not.empty()) fmt::print("  (no PyTorch peer: {})\n", torch.why_not);
   }
   fmt::print(
       "\nop/copy = the copy's time over the op's, weft/onednn = oneDNN's time over Weft's (above 1: Weft is\n"
       "faster): best against best (the median of the rounds' ratios). The op is its generated region called\n"
       "directly; gamma and beta are not counted. exp (y = exp(x), a loop region) is the floor under softmax,\n"
       "which evaluates one exp per element and more: where exp/copy is low, the core's arithmetic, not\n"
-      "memory, bounds softmax. \"via run()\" adds what Executable::run does around the region.\n");
+      "memory, bounds softmax. \"via run()\" adds what Executable::run does around the region (a fresh\n"
+      "output each call), and is compared with PyTorch's torch.softmax / F.layer_norm called the same way\n"
+      "(weft/torch: PyTorch's time over Weft's; {}).\n",
+      torch_version.empty() ? std::string("PyTorch not found") : "PyTorch " + torch_version);
   return 0;
 }
