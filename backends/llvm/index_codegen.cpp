@@ -35,7 +35,6 @@ namespace weft::llvm_backend {
 
 namespace {
 
-
 /// The iteration space [rows, cols] and the work it stands for (decides whether to go parallel).
 struct Extents {
   llvm::Value* rows = nullptr;

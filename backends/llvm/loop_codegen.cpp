@@ -18,7 +18,6 @@ namespace weft::llvm_backend {
 
 namespace {
 
-
 struct Space {
   std::vector<llvm::Value*> outer;  // sizes of the outer axes
   llvm::Value* rows = nullptr;      // their product

@@ -48,7 +48,6 @@ namespace weft::llvm_backend {
 
 namespace {
 
-
 /// Independent accumulators per reduction in a pass over contiguous lanes (a power of two). Four
 /// cover the latency of a vector add or max (3-4 cycles) at one vector per cycle.
 constexpr int kAccumulators = 4;
