@@ -27,7 +27,6 @@
  *   bench_bandwidth [--rounds=N]   (other flags, e.g. Google Benchmark's, are ignored)
  */
 #include <fmt/format.h>
-#include <unistd.h>
 
 #ifdef WEFT_BENCH_ONEDNN
 #include <dnnl.hpp>
@@ -54,6 +53,7 @@
 #include "backends/llvm/region_codegen.h"
 #include "frontend/builder.h"
 #include "frontend/tensor_ops.h"
+#include "bench/bench_common.h"
 #include "runtime/thread_pool.h"
 
 namespace {
@@ -320,26 +320,12 @@ void check_results(Compiled& c, Size& s) {
              relative_difference(s.y.get(), oracle.data<float>(), rows * s.cols));
 }
 
-int rounds_from_args(int argc, char** argv) {
-  int rounds = 15;
-  for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], "--rounds=", 9) == 0) rounds = std::max(1, std::atoi(argv[i] + 9));
-  return rounds;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  // oneDNN's OpenMP reads its settings when the library loads, before main: set them, then start
-  // again (as bench_matmul does). Weft's pool reads WEFT_NUM_THREADS at its first use.
-  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
-    setenv("OMP_NUM_THREADS", "2", 1);
-    if (std::getenv("WEFT_NUM_THREADS") == nullptr) setenv("WEFT_NUM_THREADS", "2", 1);
-    if (std::getenv("OMP_WAIT_POLICY") == nullptr) setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
-  }
+  weft::bench::run_with_peer_threads(argv);  // Weft's pool reads WEFT_NUM_THREADS at its first use
   setenv("WEFT_NUM_THREADS", "2", 0);
-  const int rounds = rounds_from_args(argc, argv);
+  const int rounds = weft::bench::take_rounds(argc, argv, 15);
   const int threads = weft::ThreadPool::global().num_threads();
   const int64_t llc = weft::llvm_backend::last_level_cache_bytes();
   fmt::print("bench_bandwidth: the LLVM backend's fused layer_norm and softmax against a copy of the same tensor\n");

@@ -12,7 +12,6 @@
  */
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -28,6 +27,7 @@
 
 #include "backends/llvm/jit.h"
 #include "backends/llvm/matmul_codegen.h"
+#include "bench/bench_common.h"
 #include "runtime/thread_pool.h"
 
 namespace {
@@ -163,30 +163,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
   }
 };
 
-int rounds_from_args(int& argc, char** argv) {
-  int rounds = 3;
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--rounds=", 9) == 0) {
-      rounds = std::max(1, std::atoi(argv[i] + 9));
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-  return rounds;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
-    setenv("OMP_NUM_THREADS", "2", 1);
-    if (std::getenv("WEFT_NUM_THREADS") == nullptr) setenv("WEFT_NUM_THREADS", "2", 1);
-    if (std::getenv("OMP_WAIT_POLICY") == nullptr) setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
-  }
-  const int rounds = rounds_from_args(argc, argv);
+  weft::bench::run_with_peer_threads(argv);
+  const int rounds = weft::bench::take_rounds(argc, argv, 3);
   benchmark::Initialize(&argc, argv);
 
   fmt::print("host: {}; weft threads: {}, OMP_NUM_THREADS={}, OMP_WAIT_POLICY={}\n",
