@@ -26,14 +26,26 @@ demo: build
 bench: build
 	@bash bench/run.sh $(BUILD)
 
-# libFuzzer on the text-IR parser (clang-19, its own build directory).
+# libFuzzer (clang-19, its own build directory): every target for FUZZ_SECONDS each, one after the
+# other, each from its seed corpus (tests/fuzz/corpus/, copied so the committed seeds stay as they are).
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = parser safetensors npy capi_weights
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_FUZZ=ON \
 	  -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_parser
-	@mkdir -p build-fuzz/corpus && cp -n tests/fixtures/*.weft build-fuzz/corpus/ 2>/dev/null || true
-	@build-fuzz/tests/fuzz_parser -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus
+	@cmake --build build-fuzz -j $(JOBS) $(foreach t,$(FUZZ_TARGETS),--target fuzz_$(t))
+	@mkdir -p build-fuzz/corpus/parser build-fuzz/corpus/safetensors build-fuzz/corpus/npy build-fuzz/corpus/capi_weights
+	@cp -n tests/fixtures/*.weft build-fuzz/corpus/parser/ 2>/dev/null || true
+	@cp -n tests/fuzz/corpus/safetensors/* build-fuzz/corpus/safetensors/
+	@cp -n tests/fuzz/corpus/safetensors/* build-fuzz/corpus/capi_weights/
+	@cp -n tests/fuzz/corpus/npy/* build-fuzz/corpus/npy/
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  build-fuzz/tests/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/crash-$$t- build-fuzz/corpus/$$t 2>build-fuzz/fuzz_$$t.log \
+	    || { tail -40 build-fuzz/fuzz_$$t.log; echo "fuzz: fuzz_$$t found a failure (build-fuzz/crash-$$t-*)"; exit 1; }; \
+	  grep -E '^stat::number_of_executed_runs|^Done' build-fuzz/fuzz_$$t.log | tr '\n' ' '; echo; \
+	done
 
 # ASan + UBSan build of everything (clang-19, its own build directory); runs the tests.
 sanitize: deps

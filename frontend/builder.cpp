@@ -115,7 +115,13 @@ Tensor Builder::input(const std::string& name, DType dtype, Shape shape, std::so
     if (d.is_static() && d.value() < 0)
       throw Error(with_location(
           fmt::format("input '{}': dims must be non-negative, but got {}", name, shape_str(shape)), where));
-  return Tensor(this, graph_.add_input(name, TensorType{dtype, std::move(shape)}));
+  TensorType type{dtype, std::move(shape)};
+  try {
+    check_tensor_size(graph_, type, fmt::format("input '{}'", name));
+  } catch (const Error& e) {
+    throw Error(with_location(e.what(), where));
+  }
+  return Tensor(this, graph_.add_input(name, std::move(type)));
 }
 
 Tensor Builder::input(const std::string& name, std::string_view type, std::source_location loc) {

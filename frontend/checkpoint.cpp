@@ -8,6 +8,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "ir/crc32c.h"
+
 namespace weft::train {
 
 namespace {
@@ -15,6 +17,57 @@ namespace {
 constexpr const char* kFormatKey = "weft.format";
 constexpr const char* kStepKey = "weft.step";
 constexpr const char* kRngOffsetKey = "weft.rng_offset";
+constexpr const char* kTensorCrcPrefix = "weft.crc32c.";
+constexpr const char* kHeaderCrcKey = "weft.header_crc32c";
+constexpr const char* kFormatWithoutChecksums = "weft-checkpoint-1";
+
+std::string crc_text(uint32_t crc) { return fmt::format("{:08x}", crc); }
+
+uint32_t crc_of(std::string_view text, uint32_t crc) {
+  return crc32c(std::as_bytes(std::span<const char>(text.data(), text.size())), crc);
+}
+
+/// The checksum of what the header says, but for its own entry: every metadata entry (sorted by
+/// key), then each tensor's name, dtype and shape in file order, each field ended by a NUL.
+uint32_t header_crc(const SafetensorsFile& file) {
+  uint32_t crc = 0;
+  for (const auto& [key, value] : file.metadata) {
+    if (key == kHeaderCrcKey) continue;
+    crc = crc_of(key, crc);
+    crc = crc_of(std::string_view("\0", 1), crc);
+    crc = crc_of(value, crc);
+    crc = crc_of(std::string_view("\0", 1), crc);
+  }
+  for (const TensorBlob& t : file.tensors) {
+    crc = crc_of(fmt::format("{}", t.name), crc);
+    crc = crc_of(fmt::format("|{}|{}", dtype_name(t.dtype), fmt::join(t.shape, ",")), crc);
+    crc = crc_of(std::string_view("\0", 1), crc);
+  }
+  return crc;
+}
+
+/// Every checksum of a format-2 file, checked before anything else is believed.
+void check_checksums(const SafetensorsFile& file, const std::string& path) {
+  auto header = file.metadata.find(kHeaderCrcKey);
+  if (header == file.metadata.end())
+    throw Error(fmt::format("checkpoint '{}': format \"{}\" records '{}', but this file has none", path,
+                            kCheckpointFormat, kHeaderCrcKey));
+  if (header->second != crc_text(header_crc(file)))
+    throw Error(fmt::format("checkpoint '{}' is corrupt: its header's CRC-32C is {}, but the file records {} (the "
+                            "header was changed after it was written)",
+                            path, crc_text(header_crc(file)), header->second));
+  for (const TensorBlob& t : file.tensors) {
+    auto recorded = file.metadata.find(kTensorCrcPrefix + t.name);
+    if (recorded == file.metadata.end())
+      throw Error(fmt::format("checkpoint '{}': tensor '{}' has no checksum '{}{}'", path, t.name, kTensorCrcPrefix,
+                              t.name));
+    std::string got = crc_text(crc32c(t.data));
+    if (recorded->second != got)
+      throw Error(fmt::format("checkpoint '{}' is corrupt: tensor '{}' has CRC-32C {}, but the checkpoint recorded {} "
+                              "(its bytes changed after it was written)",
+                              path, t.name, got, recorded->second));
+  }
+}
 
 template <typename Int>
 Int parse_counter(const SafetensorsFile& file, const std::string& path, const char* key) {
@@ -64,7 +117,9 @@ void save_checkpoint(const std::string& path, const Executable& exe, const Train
     Tensor t = exe.state(spec.name);
     std::span<const std::byte> bytes = t.bytes();
     file.tensors.push_back(TensorBlob{spec.name, t.dtype(), t.shape(), {bytes.begin(), bytes.end()}});
+    file.metadata[kTensorCrcPrefix + spec.name] = crc_text(crc32c(bytes));
   }
+  file.metadata[kHeaderCrcKey] = crc_text(header_crc(file));
   write_safetensors_atomic(path, file, on_progress);
 }
 
@@ -76,11 +131,13 @@ TrainingState load_checkpoint(const std::string& path, Executable& exe) {
         fmt::format("checkpoint '{}': a Weft checkpoint has metadata '{}' = \"{}\", but this safetensors file "
                     "has no '{}' (is it a weights file rather than a checkpoint?)",
                     path, kFormatKey, kCheckpointFormat, kFormatKey));
-  if (format->second != kCheckpointFormat)
+  if (format->second == kCheckpointFormat)
+    check_checksums(file, path);
+  else if (format->second != kFormatWithoutChecksums)
     throw Error(
-        fmt::format("checkpoint '{}': this version of Weft reads checkpoint format \"{}\", but the file is "
-                    "\"{}\"",
-                    path, kCheckpointFormat, format->second));
+        fmt::format("checkpoint '{}': this version of Weft reads checkpoint formats \"{}\" and \"{}\", but the "
+                    "file is \"{}\"",
+                    path, kCheckpointFormat, kFormatWithoutChecksums, format->second));
 
   // Check everything before changing anything, and report every disagreement at once.
   std::vector<std::string> problems;

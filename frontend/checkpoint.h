@@ -3,8 +3,11 @@
  * training loop's counters, in one safetensors file written atomically.
  *
  * The file holds one tensor per state tensor, under its state name (`fc1.weight`,
- * `adam.m.fc1.weight`), and `__metadata__` entries `weft.format` (= "weft-checkpoint-1"),
- * `weft.step` and `weft.rng_offset`, plus any entries the caller adds. It is written through
+ * `adam.m.fc1.weight`), and `__metadata__` entries `weft.format` (= "weft-checkpoint-2"),
+ * `weft.step` and `weft.rng_offset`, plus any entries the caller adds. Format 2 adds checksums:
+ * `weft.crc32c.<name>` per tensor (CRC-32C of its bytes, 8 hex digits) and `weft.header_crc32c`
+ * over every other metadata entry and every tensor's name, dtype and shape, so that a flipped byte
+ * anywhere is caught on load with the tensor's name (format-1 files, without them, still load). It is written through
  * `write_safetensors_atomic` (a temporary file, fsync, rename, fsync of the directory), so a crash
  * or a kill during a save leaves the previous checkpoint at `path` intact.
  *
@@ -35,7 +38,7 @@ struct TrainingState {
   std::map<std::string, std::string> metadata = {};
 };
 
-constexpr const char* kCheckpointFormat = "weft-checkpoint-1";
+constexpr const char* kCheckpointFormat = "weft-checkpoint-2";
 
 /// Saves every state tensor of `exe` and `state` to `path` atomically. `on_progress` is passed to
 /// `write_safetensors_atomic` (a test hook that may throw to simulate a failure mid-write). Throws
@@ -45,7 +48,8 @@ void save_checkpoint(const std::string& path, const Executable& exe, const Train
 
 /// Restores every state tensor of `exe` from `path` and returns the saved counters. Throws
 /// weft::Error naming the file and each disagreement (a missing, extra, or differently typed
-/// tensor; a file that is not a Weft checkpoint); `exe` is then unchanged.
+/// tensor; a file that is not a Weft checkpoint; a checksum that does not match, naming the tensor
+/// or the header); `exe` is then unchanged.
 TrainingState load_checkpoint(const std::string& path, Executable& exe);
 
 }  // namespace weft::train

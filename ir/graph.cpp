@@ -1,6 +1,7 @@
 #include "ir/graph.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace weft {
 
@@ -88,6 +89,28 @@ const SymbolDecl* Graph::find_symbol(const std::string& name) const {
   for (const auto& s : symbols_)
     if (s.name == name) return &s;
   return nullptr;
+}
+
+void check_tensor_size(const Graph& g, const TensorType& t, const std::string& what) {
+  if (t.rank() > kMaxRank)
+    throw Error(fmt::format("{}: a tensor has at most {} dims, but {} has {}", what, kMaxRank, dtype_name(t.dtype),
+                            t.rank()));
+  // The count at the bounds, saturating: a product past 2^48 stops the walk before it can overflow.
+  int64_t n = 1;
+  std::vector<std::string> bounds;
+  for (const Dim& d : t.shape) {
+    int64_t c = d.coefficient() < 0 ? -d.coefficient() : d.coefficient();
+    bool over = __builtin_mul_overflow(n, c, &n) || n > kMaxElements;
+    for (const std::string& name : d.symbols()) {
+      const SymbolDecl* decl = g.find_symbol(name);
+      if (!decl || !decl->bound) continue;  // unbounded: checked when its value is bound
+      bounds.push_back(fmt::format("{} <= {}", name, *decl->bound));
+      over = over || __builtin_mul_overflow(n, *decl->bound, &n) || n > kMaxElements;
+    }
+    if (over)
+      throw Error(fmt::format("{}: a tensor holds at most 2^48 = {} elements, but {} can hold more with {}", what,
+                              kMaxElements, t.str(), bounds.empty() ? "its static dims" : fmt::format("{}", fmt::join(bounds, ", "))));
+  }
 }
 
 std::string Graph::value_name(ValueId v) const {

@@ -144,4 +144,9 @@ class Graph {
   std::vector<ValueInfo> values_;
 };
 
+/// Throws weft::Error naming `what` when `t` has more than kMaxRank dims, or can hold more than
+/// kMaxElements elements with every symbol of `g` at its declared bound (an unbounded symbol is
+/// checked when its value is bound: Dim::evaluate, checked_num_elements).
+void check_tensor_size(const Graph& g, const TensorType& t, const std::string& what);
+
 }  // namespace weft

@@ -31,6 +31,7 @@ std::vector<ValueId> GraphBuilder::emit(OpKind op, std::vector<ValueId> operands
     operand_types.reserve(operands.size());
     for (ValueId v : operands) operand_types.push_back(graph_.type(v));
     types = def.infer(ShapeQuery{operand_types, normalized, body.get()});
+    for (const TensorType& t : types) check_tensor_size(graph_, t, fmt::format("{}: its result", def.name));
   } catch (const Error& e) {
     throw Error(with_location(e.what(), loc_));
   }

@@ -251,7 +251,14 @@ SafetensorsFile parse_safetensors(std::span<const std::byte> bytes, const std::s
                            header_size, after_prefix));
 
   const auto* header_begin = reinterpret_cast<const char*>(bytes.data() + 8);
-  const Json header = parse_header_json(std::string_view(header_begin, header_size), what);
+  const std::string_view header_text(header_begin, header_size);
+  // nlohmann skips a UTF-8 byte-order mark and stops at a NUL; the format allows neither (only
+  // trailing spaces as padding), and the C runtime's reader rejects both: so does this one.
+  if (header_text.starts_with("\xef\xbb\xbf"))
+    fail(what, "safetensors header starts with a UTF-8 byte-order mark (the header is plain JSON, without one)");
+  if (size_t nul = header_text.find('\0'); nul != std::string_view::npos)
+    fail(what, fmt::format("safetensors header holds a NUL byte at byte {} (JSON text has none)", nul));
+  const Json header = parse_header_json(header_text, what);
   if (!header.is_object())
     fail(what, fmt::format("safetensors header must be a JSON object, not {}", header.type_name()));
 

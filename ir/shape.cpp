@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ir/error.h"
 
@@ -28,9 +29,23 @@ int64_t Dim::evaluate(const SymbolBindings& bindings) const {
     auto it = bindings.find(s);
     if (it == bindings.end())
       throw Error(fmt::format("symbolic dim '{}' has no value: bind it by passing an input whose shape uses it", s));
-    v *= it->second;
+    if (__builtin_mul_overflow(v, it->second, &v))
+      throw Error(fmt::format("symbolic dim {} overflows 64 bits with {} = {}", str(), s, it->second));
   }
   return v;
+}
+
+int64_t checked_num_elements(const std::vector<int64_t>& sizes, const std::string& what) {
+  if (sizes.size() > static_cast<size_t>(kMaxRank))
+    throw Error(fmt::format("{}: a tensor has at most {} dims, but got {}", what, kMaxRank, sizes.size()));
+  int64_t n = 1;
+  for (int64_t d : sizes)
+    if (d < 0) throw Error(fmt::format("{}: dims must be non-negative, but got [{}]", what, fmt::join(sizes, ", ")));
+  for (int64_t d : sizes)
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxElements)
+      throw Error(fmt::format("{}: a tensor holds at most 2^48 = {} elements, but [{}] holds more", what,
+                              kMaxElements, fmt::join(sizes, ", ")));
+  return n;
 }
 
 bool Dim::is_bound_by(const SymbolBindings& bindings) const {

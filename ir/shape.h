@@ -34,7 +34,8 @@ class Dim {
   /// Sorted, with repeats for powers (T*T).
   const std::vector<std::string>& symbols() const { return symbols_; }
 
-  /// The value under `bindings`; throws weft::Error naming an unbound symbol.
+  /// The value under `bindings`; throws weft::Error naming an unbound symbol, or a product that
+  /// overflows 64 bits.
   int64_t evaluate(const SymbolBindings& bindings) const;
   /// Whether every symbol is in `bindings`.
   bool is_bound_by(const SymbolBindings& bindings) const;
@@ -57,6 +58,16 @@ class Dim {
 };
 
 using Shape = std::vector<Dim>;
+
+/// The largest tensor Weft declares, plans or allocates: 2^48 elements, so that every byte count
+/// (and a sum of a few) fits in 64 bits; and at most 64 dims (NumPy's and the C runtime's limit).
+/// A shape beyond either is a user error wherever it is met: built, parsed, bound or planned.
+inline constexpr int64_t kMaxElements = int64_t{1} << 48;
+inline constexpr int kMaxRank = 64;
+
+/// The element count of concrete sizes; throws weft::Error naming `what` and the sizes when a size
+/// is negative, the rank exceeds kMaxRank or the count exceeds kMaxElements (never overflows).
+int64_t checked_num_elements(const std::vector<int64_t>& sizes, const std::string& what);
 
 /// The product of all dims (1 for a scalar).
 Dim num_elements(const Shape& shape);

@@ -191,6 +191,13 @@ class Parser : public ParserBase {
       add_bounds(s, d.type.bounds);
       s.named.emplace(d.name, std::make_pair(v, d.where));
     }
+    for (const auto& d : s.inputs) {  // once every bound is known
+      try {
+        check_tensor_size(s.graph, d.type.type, fmt::format("input '{}'", d.name));
+      } catch (const Error& e) {
+        fail_at(d.where, e.what());
+      }
+    }
   }
 
   void check_new_name(const Scope& s, const std::string& name, const Token& where) {

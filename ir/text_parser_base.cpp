@@ -55,6 +55,11 @@ void ParserBase::expect_keyword(std::string_view word, const std::string& expect
 
 std::string ParserBase::parse_name(const std::string& what) {
   if (cur().kind != TokenKind::identifier && cur().kind != TokenKind::string) fail(cur(), what);
+  // A name reaches messages, drawings and generated C: a control character in it is refused here.
+  for (char c : cur().text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      fail_at(cur(), fmt::format("{} without control characters, but the name holds byte 0x{:02x}", what,
+                                 static_cast<unsigned char>(c)));
   return take().text;
 }
 

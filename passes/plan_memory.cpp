@@ -303,6 +303,16 @@ std::string human_bytes(int64_t n) {
 }  // namespace
 
 Program plan_memory(const Graph& graph, const PlanOptions& options, PlanStats* stats) {
+  // Every size below is computed at the bounds: first make sure none can overflow (ir/shape.h).
+  for (size_t v = 0; v < graph.num_values(); ++v) {
+    const ValueInfo& info = graph.value(static_cast<ValueId>(v));
+    try {
+      check_tensor_size(graph, info.type, graph.value_name(static_cast<ValueId>(v)));
+    } catch (const Error& e) {
+      throw Error(with_location(fmt::format("plan_memory: graph '{}': {}", graph.name(), e.what()),
+                                info.kind == ValueKind::result ? graph.nodes()[info.owner].loc : SourceLoc{}));
+    }
+  }
   return Planner(graph, options).run(stats);
 }
 

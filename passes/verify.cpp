@@ -17,8 +17,10 @@
  *     or in a shape attribute is declared.
  * 10. Parameters have static shapes (they are allocated once, before any input is seen).
  * 11. Each state update names an existing parameter, at most once, with a value of its type.
+ * 12. Every value has at most kMaxRank dims and at most kMaxElements elements with every symbol at
+ *     its declared bound (ir/shape.h), so that no size computed from it can overflow.
  *
- * Graph-wide invariants (1, 2, 8-11) are checked before per-node ones (3-7), so the first message
+ * Graph-wide invariants (1, 2, 8-12) are checked before per-node ones (3-7), so the first message
  * names the most basic breakage.
  */
 #include "passes/verify.h"
@@ -35,7 +37,7 @@ namespace weft {
 
 namespace {
 
-constexpr std::array<std::string_view, 11> kInvariants = {
+constexpr std::array<std::string_view, 12> kInvariants = {
     "every value id used is in range",
     "every value is defined exactly once, and the value table agrees with its definition",
     "nodes are in topological order: operands are defined before use",
@@ -47,6 +49,7 @@ constexpr std::array<std::string_view, 11> kInvariants = {
     "symbols are declared once, with positive bounds, before any shape uses them",
     "parameters have static shapes",
     "state updates name distinct existing parameters and have their types",
+    "every value's size fits: at most 64 dims and 2^48 elements at the symbols' bounds",
 };
 
 class Verifier {
@@ -60,6 +63,7 @@ class Verifier {
     check_symbols();
     check_params();
     check_updates();
+    check_sizes();
     for (size_t i = 0; i < g_.nodes().size(); ++i) check_node(static_cast<int32_t>(i));
   }
 
@@ -173,6 +177,18 @@ class Verifier {
       const TensorType& t = g_.type(p.value);
       for (const Dim& d : t.shape)
         if (!d.is_static()) fail(10, fmt::format("parameter '{}' has the type {}", p.name, t.str()));
+    }
+  }
+
+  void check_sizes() const {
+    for (size_t v = 0; v < g_.num_values(); ++v) {
+      const ValueInfo& info = g_.value(static_cast<ValueId>(v));
+      try {
+        check_tensor_size(g_, info.type, g_.value_name(static_cast<ValueId>(v)));
+      } catch (const Error& e) {
+        SourceLoc loc = info.kind == ValueKind::result ? g_.nodes()[info.owner].loc : SourceLoc{};
+        fail(12, e.what(), loc);
+      }
     }
   }
 

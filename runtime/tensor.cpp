@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <sys/mman.h>
+
+#include "ir/shape.h"
 #include <fmt/ranges.h>
 
 namespace weft {
@@ -22,6 +24,7 @@ Tensor Tensor::uninitialized(DType dtype, std::vector<int64_t> shape) {
   t.dtype_ = dtype;
   for (int64_t d : shape)
     if (d < 0) throw Error(fmt::format("tensor dims must be non-negative, but got {}", d));
+  checked_num_elements(shape, "tensor");
   t.shape_ = std::move(shape);
   size_t n = t.nbytes();
   // 64-byte alignment for vector loads; never a null pointer, even for zero-size tensors.

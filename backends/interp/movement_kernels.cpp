@@ -175,7 +175,7 @@ std::vector<Tensor> concat_kernel(const KernelContext& ctx, std::span<const Tens
 
 /// The indices as int64, each wrapped once as numpy does (-1 is the last); an index outside
 /// [-n, n) is an error naming it, its position and the dim.
-std::vector<int64_t> checked_indices(const char* op, const Tensor& indices, int axis, int64_t n) {
+std::vector<int64_t> checked_indices(const char* op, const Tensor& indices, int axis, int64_t n, bool wrap) {
   std::vector<int64_t> out;
   if (indices.dtype() == DType::i32) {
     const int32_t* p = indices.data<int32_t>();
@@ -187,10 +187,10 @@ std::vector<int64_t> checked_indices(const char* op, const Tensor& indices, int 
   }
   for (size_t j = 0; j < out.size(); ++j) {
     int64_t i = out[j];
-    if (i < -n || i >= n)
+    if (i < (wrap ? -n : 0) || i >= n)
       throw Error(fmt::format("{}: index {} (at flat position {} of the indices) is out of range for axis {} of size {} "
                               "(valid: {} to {})",
-                              op, i, j, axis, n, -n, n - 1));
+                              op, i, j, axis, n, wrap ? -n : 0, n - 1));
     if (i < 0) out[j] = i + n;
   }
   return out;
@@ -207,7 +207,7 @@ std::vector<Tensor> gather_kernel(const KernelContext& ctx, std::span<const Tens
   const Tensor& x = in[0];
   int axis = normalize_axis(ctx.node.attrs.get_int("axis"), x.rank(), "gather");
   int64_t n = x.shape()[axis];
-  std::vector<int64_t> idx = checked_indices("gather", in[1], axis, n);
+  std::vector<int64_t> idx = checked_indices("gather", in[1], axis, n, ctx.node.attrs.get_bool("wrap"));
   Tensor out = Tensor::zeros(x.dtype(), take_shape(x.shape(), axis, in[1].shape()));
   int64_t outer = product(x.shape(), 0, axis);
   size_t row = static_cast<size_t>(product(x.shape(), axis + 1, x.shape().size())) * dtype_size(x.dtype());
@@ -257,7 +257,7 @@ std::vector<Tensor> scatter_add_kernel(const KernelContext& ctx, std::span<const
                             "got {} (indices {}, shape {}, axis {})",
                             dims_str(want), updates.type_str(), indices.type_str(), dims_str(shape), axis));
   int64_t n = shape[axis];
-  std::vector<int64_t> idx = checked_indices("scatter_add", indices, axis, n);
+  std::vector<int64_t> idx = checked_indices("scatter_add", indices, axis, n, true);
   Tensor out = Tensor::zeros(updates.dtype(), shape);
   int64_t outer = product(shape, 0, axis);
   int64_t inner = product(shape, axis + 1, shape.size());

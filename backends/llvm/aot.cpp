@@ -47,14 +47,17 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-/// A C string literal for `s`: printable ASCII kept, the rest as octal escapes.
+/// A C string literal for `s`: printable ASCII kept, the rest as octal escapes. '?' (trigraphs) and
+/// '*' and '/' are escaped too, so that the literal is also safe inside a /* comment */: a name is
+/// user input, and a "*/" in it must never end a comment of the generated C (docs/security.md).
 std::string c_string(std::string_view s) {
   std::string out = "\"";
-  for (unsigned char ch : s) {
+  for (char c : s) {
+    auto ch = static_cast<unsigned char>(c);
     if (ch == '"' || ch == '\\') {
       out += '\\';
       out += static_cast<char>(ch);
-    } else if (ch >= 0x20 && ch < 0x7f && ch != '?') {  // '?': no trigraphs
+    } else if (ch >= 0x20 && ch < 0x7f && ch != '?' && ch != '*' && ch != '/') {
       out += static_cast<char>(ch);
     } else {
       out += fmt::format("\\{:03o}", ch);
@@ -63,8 +66,19 @@ std::string c_string(std::string_view s) {
   return out + "\"";
 }
 
-/// A C identifier's worth of `s` (for the comment listing only).
-std::string type_text(const TensorType& t) { return t.str(); }
+/// `s` for the listing in a comment of the generated header or C file: bare when it is made of
+/// letters, digits and "_.-<=, []*" (a name or a type such as f32[B*T<=8, 4]; without a '/' no
+/// comment delimiter can form), else as c_string.
+std::string comment_text(std::string_view s) {
+  bool plain = !s.empty();
+  for (char c : s)
+    plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      std::string_view("_.-<=, []*").find(c) != std::string_view::npos);
+  return plain ? std::string(s) : c_string(s);
+}
+
+/// A type's text for the comment listing.
+std::string type_text(const TensorType& t) { return comment_text(t.str()); }
 
 int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
 
@@ -271,8 +285,8 @@ class Emitter {
       // A gather's or scatter_add's indices are checked by the runtime before the call (index_check.h).
       std::string index_check = ".index_operand = -1";
       if (std::optional<IndexOperands> idx = index_operands(call))
-        index_check = fmt::format(".index_operand = {}, .bound_operand = {}, .bound_axis = {}", idx->indices,
-                                  idx->bounded, idx->axis);
+        index_check = fmt::format(".index_operand = {}, .bound_operand = {}, .bound_axis = {}, .index_nonnegative = {}",
+                                  idx->indices, idx->bounded, idx->axis, idx->wrap ? 0 : 1);
       // And so are its maximums over possibly empty axes (empty_reduction_check.h).
       std::vector<MaximumSite> sites = maximum_sites(g, node);
       std::string maximums = array("weft_rt_maximum", sites.size(), [&](size_t k) {
@@ -447,7 +461,8 @@ std::string header_text(const std::vector<Graph>& entries, const std::vector<Emi
     if (f.name == "weft_model.h") api = std::string(f.text);
   WEFT_CHECK(!api.empty(), "weft-compile: the embedded runtime has weft_model.h");
   const HostTarget& host = host_target();
-  std::string h = fmt::format("/* {}.h — model '{}', compiled by weft-compile.\n *\n", model_name, model_name);
+  std::string h = fmt::format("/* {}.h — model {}, compiled by weft-compile.\n *\n", comment_text(model_name),
+                              comment_text(model_name));
   h += fmt::format(" * Code for {} ({}); the shared object runs on CPUs with these features.\n", host.triple,
                    host.describe());
   h += " * Links against: libc, libm, libpthread (nothing else: no oneDNN nodes in this model).\n";
@@ -458,18 +473,18 @@ std::string header_text(const std::vector<Graph>& entries, const std::vector<Emi
                      weights_bytes);
   for (size_t e = 0; e < entries.size(); ++e) {
     const Graph& g = entries[e];
-    h += fmt::format(" *\n * Entry {}: {}\n", e, g.name());
+    h += fmt::format(" *\n * Entry {}: {}\n", e, comment_text(g.name()));
     for (size_t i = 0; i < g.inputs().size(); ++i)
-      h += fmt::format(" *   input  {}: {} {}\n", i, g.inputs()[i].name, type_text(g.type(g.inputs()[i].value)));
+      h += fmt::format(" *   input  {}: {} {}\n", i, comment_text(g.inputs()[i].name), type_text(g.type(g.inputs()[i].value)));
     for (size_t i = 0; i < g.outputs().size(); ++i)
-      h += fmt::format(" *   output {}: {} {}\n", i, g.outputs()[i].name, type_text(g.type(g.outputs()[i].value)));
+      h += fmt::format(" *   output {}: {} {}\n", i, comment_text(g.outputs()[i].name), type_text(g.type(g.outputs()[i].value)));
     std::vector<std::string> bounds;
-    for (const SymbolDecl& s : g.symbols()) bounds.push_back(fmt::format("{} <= {}", s.name, *s.bound));
+    for (const SymbolDecl& s : g.symbols()) bounds.push_back(fmt::format("{} <= {}", comment_text(s.name), *s.bound));
     if (!bounds.empty()) h += fmt::format(" *   symbols: {}\n", fmt::join(bounds, ", "));
   }
   h += fmt::format(" *\n * Parameters and state ({}, in weft_param_info order):\n", params.size());
   for (size_t i = 0; i < params.size(); ++i)
-    h += fmt::format(" *   {}: {} {}{}\n", i, params[i].name, params[i].type.str(),
+    h += fmt::format(" *   {}: {} {}{}\n", i, comment_text(params[i].name), type_text(params[i].type),
                      params[i].updated ? " (updated by an entry)" : "");
   h += " */\n\n";
   return h + api;

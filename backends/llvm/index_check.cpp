@@ -21,20 +21,23 @@ std::optional<IndexOperands> index_operands(const KernelCall& call) {
              fmt::format("{} call with {} operands", op_name(call.op), call.operands.size()));
   ops.axis =
       normalize_axis(call.attrs.get_int("axis"), call.operands[ops.bounded].type.rank(), std::string(op_name(call.op)));
+  ops.wrap = call.op != OpKind::gather || !call.attrs.has("wrap") || call.attrs.get_bool("wrap");
   return ops;
 }
 
 namespace {
 
 template <typename T>
-std::optional<std::string> first_out_of_range(std::string_view op, const T* p, int64_t count, int axis, int64_t n) {
+std::optional<std::string> first_out_of_range(std::string_view op, const T* p, int64_t count, int axis, int64_t n,
+                                              bool wrap) {
+  const int64_t low = wrap ? -n : 0;
   for (int64_t j = 0; j < count; ++j) {
     auto i = static_cast<int64_t>(p[j]);
-    if (i < -n || i >= n)
+    if (i < low || i >= n)
       return fmt::format(
           "{}: index {} (at flat position {} of the indices) is out of range for axis {} of size {} "
           "(valid: {} to {})",
-          op, i, j, axis, n, -n, n - 1);
+          op, i, j, axis, n, low, n - 1);
   }
   return std::nullopt;
 }
@@ -42,9 +45,9 @@ std::optional<std::string> first_out_of_range(std::string_view op, const T* p, i
 }  // namespace
 
 std::optional<std::string> check_indices(std::string_view op, const void* data, DType dtype, int64_t count, int axis,
-                                         int64_t n) {
-  if (dtype == DType::i32) return first_out_of_range(op, static_cast<const int32_t*>(data), count, axis, n);
-  if (dtype == DType::i64) return first_out_of_range(op, static_cast<const int64_t*>(data), count, axis, n);
+                                         int64_t n, bool wrap) {
+  if (dtype == DType::i32) return first_out_of_range(op, static_cast<const int32_t*>(data), count, axis, n, wrap);
+  if (dtype == DType::i64) return first_out_of_range(op, static_cast<const int64_t*>(data), count, axis, n, wrap);
   return fmt::format("{}: indices must be i32 or i64, but got {}", op, dtype_name(dtype));
 }
 
@@ -55,7 +58,7 @@ std::optional<std::string> check_call_indices(const KernelCall& call, const std:
   const TensorType& indices = call.operands[ops->indices].type;
   int64_t n = call.operands[ops->bounded].type.shape[ops->axis].evaluate(bindings);
   int64_t count = num_elements(indices.shape).evaluate(bindings);
-  return check_indices(op_name(call.op), buffers[ops->indices], indices.dtype, count, ops->axis, n);
+  return check_indices(op_name(call.op), buffers[ops->indices], indices.dtype, count, ops->axis, n, ops->wrap);
 }
 
 }  // namespace weft::llvm_backend

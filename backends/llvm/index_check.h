@@ -13,7 +13,9 @@
  *
  * where call operands are the node's operands then its results (ir/program.h), `axis` is the
  * node's `axis` attribute normalized to [0, rank of that operand), and a negative i means i + n
- * (numpy.take). An empty index tensor is always valid; with n = 0 any index is out of range.
+ * (numpy.take) — except for a gather with wrap=false (cross_entropy's class labels), where the
+ * valid indices are 0 <= i < n. An empty index tensor is always valid; with n = 0 any index is out
+ * of range.
  */
 #pragma once
 
@@ -32,6 +34,7 @@ struct IndexOperands {
   int indices = 1;  // the call operand holding the indices
   int bounded = 0;  // the call operand whose dim `axis` is n
   int axis = 0;     // normalized
+  bool wrap = true; // negative indices count from the end; false: 0 <= i < n
 };
 
 /// The index operands of a gather or scatter_add call; empty for every other op.
@@ -41,7 +44,7 @@ std::optional<IndexOperands> index_operands(const KernelCall& call);
 /// (i32 or i64) at `data`, e.g. "gather: index 7 (at flat position 2 of the indices) is out of
 /// range for axis 0 of size 5 (valid: -5 to 4)"; empty when all are valid.
 std::optional<std::string> check_indices(std::string_view op, const void* data, DType dtype, int64_t count, int axis,
-                                         int64_t n);
+                                         int64_t n, bool wrap = true);
 
 /// check_indices for a call whose operands are at `buffers` (call operand order), its shapes
 /// evaluated under `bindings`; empty for ops without indices.

@@ -124,15 +124,22 @@ OpDef cross_entropy_def() {
     int64_t classes = lt.shape.back().value();
     double eps = a.get_real("label_smoothing");
     ValueId logp = op_def(OpKind::log_softmax).decompose(b, {logits}, Attrs{{"axis", int64_t{-1}}})[0];
-    ValueId onehot = op_def(OpKind::one_hot).decompose(b, {targets}, Attrs{{"depth", classes}, {"dtype", t}})[0];
+    ValueId ignore = b.constant(static_cast<double>(a.get_int("ignore_index")), e.type(targets).dtype);
+    ValueId valid = b.binary(OpKind::ne, targets, ignore);
+    // A target outside [0, C) that is not ignore_index is an error, as in PyTorch (one_hot alone
+    // would give it a loss of 0): the targets pass through a gather of 0..C-1 that does not wrap,
+    // so the index checks every backend runs before a gather raise it.
+    DType index_type = e.type(targets).dtype;
+    ValueId labels = b.emit1(OpKind::iota, {}, Attrs{{"shape", Shape{classes}}, {"axis", int64_t{0}}, {"dtype", index_type}});
+    ValueId safe = e.select(valid, targets, b.constant(0.0, index_type));
+    ValueId checked = b.emit1(OpKind::gather, {labels, safe}, Attrs{{"axis", int64_t{0}}, {"wrap", false}});
+    ValueId onehot = op_def(OpKind::one_hot).decompose(b, {checked}, Attrs{{"depth", classes}, {"dtype", t}})[0];
     ValueId nll = e.neg(e.sum(e.mul(onehot, logp), {-1}, false));
     ValueId per = nll;
     if (eps > 0) {
       ValueId smooth = e.neg(e.mean(logp, {-1}, false));
       per = e.add(e.mul(e.c(1.0 - eps, t), nll), e.mul(e.c(eps, t), smooth));
     }
-    ValueId ignore = b.constant(static_cast<double>(a.get_int("ignore_index")), e.type(targets).dtype);
-    ValueId valid = b.binary(OpKind::ne, targets, ignore);
     per = e.select(valid, per, e.c(0.0, t));
     const std::string& reduction = a.get_string("reduction");
     if (reduction == "none") return std::vector<ValueId>{per};

@@ -223,9 +223,10 @@ OpDef concat_op() {
 
 OpDef gather_op() {
   OpDef d = base(OpKind::gather, "gather", 2, 2, FusionKind::injective,
-                 "numpy.take(x, indices, axis): shape x[:axis] + indices + x[axis+1:]; negative indices wrap; "
-                 "differentiable in x only");
-  d.attrs = {AttrSpec{"axis", AttrKind::integer, AttrValue{int64_t{0}}}};
+                 "numpy.take(x, indices, axis): shape x[:axis] + indices + x[axis+1:]; negative indices wrap "
+                 "(wrap=false: every index must be in [0, n), as a class label); differentiable in x only");
+  d.attrs = {AttrSpec{"axis", AttrKind::integer, AttrValue{int64_t{0}}},
+             AttrSpec{"wrap", AttrKind::boolean, AttrValue{true}}};
   d.infer = [](const ShapeQuery& q) {
     const TensorType& x = q.operands[0];
     const TensorType& indices = q.operands[1];

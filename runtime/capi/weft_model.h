@@ -44,7 +44,8 @@ typedef enum weft_status {
   WEFT_ERR_UNBOUND_DIM = 6,     /* a symbolic dim has no value: no input carries it, none was bound */
   WEFT_ERR_WEIGHTS = 7,         /* the weights file is missing, malformed or does not match the model */
   WEFT_ERR_OUT_OF_MEMORY = 8,
-  WEFT_ERR_INVALID_VALUE = 9    /* a value in an input is out of range (an index, a sequence length) */
+  WEFT_ERR_INVALID_VALUE = 9,   /* a value in an input is out of range (an index, a sequence length) */
+  WEFT_ERR_INVALID_HANDLE = 10  /* `model` is not a live instance: destroyed already, or not from weft_create */
 } weft_status;
 
 typedef enum weft_dtype {
@@ -117,7 +118,11 @@ WEFT_API int32_t weft_param_info(int32_t param, weft_value_info* info);
 
 /* A new instance; `options` may be NULL (all defaults). */
 WEFT_API int32_t weft_create(const weft_options* options, weft_model** model);
-/* Frees the instance (NULL is allowed). */
+/* Frees the instance (NULL is allowed). Every call checks its `model` against the live instances
+ * first: a call on a destroyed instance, or a second weft_destroy, is WEFT_ERR_INVALID_HANDLE (for
+ * weft_destroy, in weft_last_error), never a read of freed memory. Undefined, as C cannot detect
+ * it: destroying an instance while another thread is inside a call on it, and using a stale
+ * handle after a later weft_create has been given the same address. */
 WEFT_API void weft_destroy(weft_model* model);
 
 /* Sets symbol `symbol` of `entry` for the next runs (0 <= value <= its bound). Symbols that an
@@ -133,7 +138,9 @@ WEFT_API int32_t weft_input_shape(weft_model* model, int32_t entry, int32_t inpu
 
 /* Runs `entry` once. `inputs` holds num_inputs tensors in declaration order, `outputs`
  * num_outputs tensors whose shape the caller has filled in (weft_output_shape) and whose data has
- * room for them. Checks every dtype, rank and size, binds the symbols from the inputs' shapes,
+ * room for them. An output may share memory with an input (it is then computed aside and copied),
+ * never with a parameter given as param_data (WEFT_ERR_INVALID_VALUE). Checks every dtype,
+ * rank and size, binds the symbols from the inputs' shapes,
  * runs, writes the outputs and applies the parameter updates in place. */
 WEFT_API int32_t weft_run(weft_model* model, int32_t entry, const weft_tensor* inputs, int32_t num_inputs,
                           weft_tensor* outputs, int32_t num_outputs);

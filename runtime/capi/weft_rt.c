@@ -11,6 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,9 @@ const char* weft_status_name(int32_t status) {
                                       "WEFT_ERR_UNBOUND_DIM",
                                       "WEFT_ERR_WEIGHTS",
                                       "WEFT_ERR_OUT_OF_MEMORY",
-                                      "WEFT_ERR_INVALID_VALUE"};
-  if (status < 0 || status > WEFT_ERR_INVALID_VALUE) return "WEFT_ERR_UNKNOWN";
+                                      "WEFT_ERR_INVALID_VALUE",
+                                      "WEFT_ERR_INVALID_HANDLE"};
+  if (status < 0 || status > WEFT_ERR_INVALID_HANDLE) return "WEFT_ERR_UNKNOWN";
   return names[status];
 }
 
@@ -245,6 +247,62 @@ static int32_t setup_entry(weft_model* m, const weft_rt_program* p, rt_entry* e)
   return WEFT_OK;
 }
 
+/* ---- live instances
+ *
+ * Every handle a call receives is looked up here before it is dereferenced, so that a call on a
+ * destroyed instance (or on a pointer weft_create never returned) is WEFT_ERR_INVALID_HANDLE rather
+ * than a read of freed memory. The list is small (one entry per live instance) and the lookup is a
+ * scan under a mutex: nanoseconds beside a run. What C cannot detect: a handle destroyed on one
+ * thread while another thread is inside a call on it, and a stale handle whose address a later
+ * weft_create happens to reuse (weft_model.h says so). */
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static const weft_model** live;
+static size_t num_live, cap_live;
+
+static int live_add(const weft_model* m) {
+  pthread_mutex_lock(&live_lock);
+  int ok = 1;
+  if (num_live == cap_live) {
+    size_t cap = cap_live ? 2 * cap_live : 16;
+    const weft_model** grown = realloc(live, cap * sizeof *grown);
+    if (grown) {
+      live = grown;
+      cap_live = cap;
+    } else {
+      ok = 0;
+    }
+  }
+  if (ok) live[num_live++] = m;
+  pthread_mutex_unlock(&live_lock);
+  return ok;
+}
+
+/* Removes `m`; returns whether it was live. */
+static int live_remove(const weft_model* m) {
+  pthread_mutex_lock(&live_lock);
+  int found = 0;
+  for (size_t i = 0; i < num_live && !found; ++i) {
+    if (live[i] != m) continue;
+    live[i] = live[--num_live];
+    found = 1;
+  }
+  pthread_mutex_unlock(&live_lock);
+  return found;
+}
+
+int32_t rt_check_instance(const char* fn, const weft_model* m) {
+  if (!m) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "%s: `model` is NULL", fn);
+  pthread_mutex_lock(&live_lock);
+  int found = 0;
+  for (size_t i = 0; i < num_live && !found; ++i) found = live[i] == m;
+  pthread_mutex_unlock(&live_lock);
+  if (!found)
+    return rt_fail(WEFT_ERR_INVALID_HANDLE,
+                   "%s: `model` is not a live instance (destroyed already, or not made by weft_create)", fn);
+  return WEFT_OK;
+}
+
 static void destroy_instance(weft_model* model) {
   if (!model) return;
   if (model->pool) rt_pool_destroy(model->pool);
@@ -276,6 +334,7 @@ int32_t weft_create(const weft_options* options, weft_model** model) {
   for (int32_t e = 0; !rc && e < d->num_entries; ++e) rc = setup_entry(m, d->entries[e], &m->entries[e]);
   if (!rc && !(m->pool = rt_pool_create(threads)))
     rc = rt_fail(WEFT_ERR_OUT_OF_MEMORY, "weft_create: cannot start a pool of %d threads", threads);
+  if (!rc && !live_add(m)) rc = out_of_memory("the list of live instances", 0);
   if (rc) {
     destroy_instance(m);
     return rc;
@@ -284,7 +343,16 @@ int32_t weft_create(const weft_options* options, weft_model** model) {
   return WEFT_OK;
 }
 
-void weft_destroy(weft_model* model) { destroy_instance(model); }
+void weft_destroy(weft_model* model) {
+  if (!model) return;
+  /* A second destroy, or a pointer that is not an instance, is refused (and said in
+   * weft_last_error) instead of freeing it again. */
+  if (!live_remove(model)) {
+    rt_check_instance("weft_destroy", model);
+    return;
+  }
+  destroy_instance(model);
+}
 
 /* ---- symbols */
 
@@ -294,7 +362,8 @@ static void list_symbols(rt_text* t, const weft_rt_program* p) {
 }
 
 int32_t weft_bind_dim(weft_model* model, int32_t entry, const char* symbol, int64_t value) {
-  if (!model) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "weft_bind_dim: `model` is NULL");
+  int32_t live_rc = rt_check_instance("weft_bind_dim", model);
+  if (live_rc) return live_rc;
   if (!symbol) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "weft_bind_dim: `symbol` is NULL");
   const weft_rt_program* p = entry_program(entry);
   if (!p) return fail_entry("weft_bind_dim", entry);
@@ -316,8 +385,8 @@ int32_t weft_bind_dim(weft_model* model, int32_t entry, const char* symbol, int6
 /* The shape of an input or output under the symbols bound so far (weft_bind_dim, the last run). */
 static int32_t value_shape(const char* fn, const char* kind, weft_model* model, int32_t entry, int32_t index,
                            int64_t* shape, int outputs) {
-  if (!model) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "%s: `model` is NULL", fn);
-  if (!shape) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "%s: `shape` is NULL", fn);
+  int32_t live_rc = rt_check_instance(fn, model);
+  if (live_rc) return live_rc;
   const weft_rt_program* p = entry_program(entry);
   if (!p) return fail_entry(fn, entry);
   int32_t n = outputs ? p->num_outputs : p->num_inputs;
@@ -325,6 +394,10 @@ static int32_t value_shape(const char* fn, const char* kind, weft_model* model, 
     return rt_fail(WEFT_ERR_NOT_FOUND, "%s(%s): %s %d is out of range (the entry has %d)", fn, p->name, kind, index, n);
   const rt_entry* e = &model->entries[entry];
   const weft_rt_value* v = outputs ? &p->outputs[index] : &p->inputs[index];
+  /* A scalar has no sizes to write: `shape` may then be NULL. */
+  if (!shape && v->rank > 0)
+    return rt_fail(WEFT_ERR_NULL_ARGUMENT, "%s(%s): `shape` is NULL, but %s '%s' has rank %d", fn, p->name, kind,
+                   v->name, v->rank);
   for (int32_t d = 0; d < v->rank; ++d) {
     const weft_rt_dim* dim = &v->shape[d];
     for (int32_t k = 0; k < dim->num_factors; ++k) {
@@ -370,18 +443,18 @@ static int32_t find_param(const char* fn, const char* name, const void* data, si
 }
 
 int32_t weft_get_param(const weft_model* model, const char* name, void* data, size_t nbytes) {
-  if (!model) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "weft_get_param: `model` is NULL");
   int32_t p;
-  int32_t rc = find_param("weft_get_param", name, data, nbytes, &p);
+  int32_t rc = rt_check_instance("weft_get_param", model);
+  if (!rc) rc = find_param("weft_get_param", name, data, nbytes, &p);
   if (rc) return rc;
   if (nbytes > 0) memcpy(data, model->params[p], nbytes);
   return WEFT_OK;
 }
 
 int32_t weft_set_param(weft_model* model, const char* name, const void* data, size_t nbytes) {
-  if (!model) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "weft_set_param: `model` is NULL");
   int32_t p;
-  int32_t rc = find_param("weft_set_param", name, data, nbytes, &p);
+  int32_t rc = rt_check_instance("weft_set_param", model);
+  if (!rc) rc = find_param("weft_set_param", name, data, nbytes, &p);
   if (rc) return rc;
   if (!model->writable[p]) {
     /* The embedded weights are shared and read-only: this instance gets its own copy. */

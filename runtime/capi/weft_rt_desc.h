@@ -97,11 +97,13 @@ typedef struct weft_rt_call {
    * before the call. index_operand = -1: nothing to check. Otherwise every element (i32 or i64) i
    * of operand index_operand must satisfy -n <= i < n, where n = dim bound_axis (0 <= bound_axis <
    * its rank) of operand bound_operand under the run's symbols (a negative i counts from the end,
-   * as numpy.take); else weft_run fails with WEFT_ERR_INVALID_VALUE naming `what`, the index's
-   * position and value. A zero-initialized call would check operand 0: write -1 explicitly. */
+   * as numpy.take; with index_nonnegative, 0 <= i < n instead: a class label); else weft_run fails
+   * with WEFT_ERR_INVALID_VALUE naming `what`, the index's position and value. A zero-initialized
+   * call would check operand 0: write -1 explicitly. */
   int32_t index_operand;
   int32_t bound_operand;
   int32_t bound_axis;
+  int32_t index_nonnegative;
   /* WEFT_RT_KERNEL: the maximums of its region, checked by weft_run just before the call. */
   int32_t num_maximums;
   const weft_rt_maximum* maximums;

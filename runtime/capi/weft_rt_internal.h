@@ -132,6 +132,10 @@ struct weft_model {
   size_t cap_allocs;
 };
 
+/* WEFT_OK when `m` is an instance that weft_create made and weft_destroy has not freed; else
+ * NULL_ARGUMENT or INVALID_HANDLE, with `fn` in the message (weft_rt.c). */
+int32_t rt_check_instance(const char* fn, const weft_model* m);
+
 /* Zeroed, 64-byte-aligned memory owned by the instance (freed by weft_destroy); NULL when out of
  * memory. A size of 0 still returns a valid pointer. */
 void* rt_alloc(weft_model* m, int64_t bytes);

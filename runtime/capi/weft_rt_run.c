@@ -173,7 +173,7 @@ int32_t rt_check_symbols(const rt_site* site, rt_prog_state* ps, int32_t n, cons
   return WEFT_OK;
 }
 
-/* The index check of a gather or scatter_add call (weft_rt_desc.h): -n <= i < n. */
+/* The index check of a gather or scatter_add call (weft_rt_desc.h): -n <= i < n, or 0 <= i < n. */
 static int32_t check_indices(const rt_site* site, rt_prog_state* ps, const weft_rt_call* c) {
   const weft_rt_value* type = &c->types[c->index_operand];
   int64_t shape[RT_MAX_RANK], count, n;
@@ -181,9 +181,10 @@ static int32_t check_indices(const rt_site* site, rt_prog_state* ps, const weft_
       rt_eval_dim(&c->types[c->bound_operand].shape[c->bound_axis], ps->sym, NULL, &n) != 0)
     return rt_fail(WEFT_ERR_SHAPE, "weft_run(%s): %s: the size of its indices overflows", site->entry, c->what);
   const void* data = ps->operands[c->index_operand];
+  const int64_t low = c->index_nonnegative ? 0 : -n;
   for (int64_t j = 0; j < count; ++j) {
     int64_t i = type->dtype == WEFT_I32 ? (int64_t)((const int32_t*)data)[j] : ((const int64_t*)data)[j];
-    if (i >= -n && i < n) continue;
+    if (i >= low && i < n) continue;
     int64_t position[RT_MAX_RANK];
     for (int64_t d = type->rank - 1, rest = j; d >= 0; --d) {
       position[d] = shape[d] > 0 ? rest % shape[d] : 0;
@@ -194,7 +195,7 @@ static int32_t check_indices(const rt_site* site, rt_prog_state* ps, const weft_
     rt_text_add(&t, ": %s: index %lld at position ", c->what, (long long)i);
     rt_text_shape(&t, position, type->rank);
     rt_text_add(&t, " of the indices is out of range for axis %d of size %lld (valid: %lld to %lld)", c->bound_axis,
-                (long long)n, (long long)-n, (long long)(n - 1));
+                (long long)n, (long long)low, (long long)(n - 1));
     return rt_fail(WEFT_ERR_INVALID_VALUE, "%s", t.buf);
   }
   return WEFT_OK;
@@ -402,6 +403,24 @@ static void choose_direct_outputs(rt_entry* e, const weft_tensor* inputs, const 
   }
 }
 
+/* An output whose memory is also a parameter's (param_data lent to weft_create) would be written
+ * while the run still reads the parameter, or overwritten by the parameter's update: refused. */
+static int32_t check_outputs_apart_from_params(const rt_site* site, const weft_model* m, const weft_rt_program* p,
+                                              const weft_tensor* outputs) {
+  const weft_rt_model* d = m->desc;
+  for (int32_t o = 0; o < p->num_outputs; ++o) {
+    int64_t bytes;
+    rt_nbytes(&p->outputs[o], outputs[o].shape, &bytes); /* checked by check_outputs */
+    for (int32_t k = 0; k < d->num_params; ++k)
+      if (overlaps(outputs[o].data, bytes, m->params[k], d->params[k].nbytes))
+        return rt_fail(WEFT_ERR_INVALID_VALUE,
+                       "weft_run(%s): output '%s' shares memory with parameter '%s' (param_data given to "
+                       "weft_create): an output must not overlap a parameter",
+                       site->entry, p->outputs[o].name, d->params[k].name);
+  }
+  return WEFT_OK;
+}
+
 static void write_outputs(rt_entry* e, rt_prog_state* ps, weft_tensor* outputs) {
   const weft_rt_program* p = ps->prog;
   for (int32_t o = 0; o < p->num_outputs; ++o) {
@@ -439,7 +458,8 @@ static void apply_updates(weft_model* m, rt_entry* e) {
 
 int32_t weft_run(weft_model* model, int32_t entry, const weft_tensor* inputs, int32_t num_inputs, weft_tensor* outputs,
                  int32_t num_outputs) {
-  if (!model) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "weft_run: `model` is NULL");
+  int32_t live_rc = rt_check_instance("weft_run", model);
+  if (live_rc) return live_rc;
   if (entry < 0 || entry >= model->desc->num_entries)
     return rt_fail(WEFT_ERR_NOT_FOUND, "weft_run: entry %d is out of range (model '%s' has %d entries)", entry,
                    model->desc->name, model->desc->num_entries);
@@ -455,6 +475,7 @@ int32_t weft_run(weft_model* model, int32_t entry, const weft_tensor* inputs, in
     e->input_data[i] = inputs[i].data;
   }
   if (!rc) rc = check_outputs(&site, ps, outputs, num_outputs);
+  if (!rc) rc = check_outputs_apart_from_params(&site, model, p, outputs);
   if (rc) return rc;
 
   choose_direct_outputs(e, inputs, outputs);

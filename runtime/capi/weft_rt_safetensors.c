@@ -6,7 +6,7 @@
  * exactly "dtype" (F32, F64, F16, BF16, I32, I64, BOOL), "shape" (non-negative integers) and
  * "data_offsets" ([begin, end], non-negative integers, relative to the data region), plus an
  * optional "__metadata__" object of strings — then the data region, which the tensors must tile
- * exactly (no overlap, no hole). Duplicate keys, trailing characters, invalid UTF-8 and numbers
+ * exactly (no overlap, no hole). The file names exactly the model's parameters (no extra tensor). Duplicate keys, trailing characters, invalid UTF-8 and numbers
  * that are not non-negative integers are rejected. Every failure is WEFT_ERR_WEIGHTS with a
  * message naming the file, the tensor and the numbers that disagree.
  *
@@ -456,6 +456,11 @@ static int compare_extents(const void* a, const void* b) {
 }
 
 static int32_t parse_header(st_parser* P) {
+  /* The same first checks as Weft's own reader (ir/safetensors.cpp), in the same words. */
+  if (P->n >= 3 && memcmp(P->s, "\xef\xbb\xbf", 3) == 0)
+    return st_fail(P, "safetensors header starts with a UTF-8 byte-order mark (the header is plain JSON, without one)");
+  const char* nul = memchr(P->s, 0, P->n);
+  if (nul) return st_fail(P, "safetensors header holds a NUL byte at byte %zu (JSON text has none)", (size_t)(nul - P->s));
   skip_ws(P);
   if (P->i >= P->n || P->s[P->i] != '{')
     return st_fail(P, "safetensors header must be a JSON object, not %s", kind_at(P));
@@ -538,8 +543,26 @@ static int32_t parse_header(st_parser* P) {
   return rc;
 }
 
+/* A tensor of the file that no parameter names, or NULL: the file must hold exactly the model's
+ * parameters (PyTorch's strict load_state_dict, as weft-run and weft-compile do for a graph). */
+static const st_tensor* first_extra_tensor(const st_parser* P, const weft_rt_model* d) {
+  for (size_t k = 0; k < P->count; ++k) {
+    int known = 0;
+    for (int32_t p = 0; p < d->num_params && !known; ++p)
+      known = strlen(d->params[p].name) == P->tensors[k].name_len &&
+              memcmp(d->params[p].name, P->tensors[k].name, P->tensors[k].name_len) == 0;
+    if (!known) return &P->tensors[k];
+  }
+  return NULL;
+}
+
 /* Finds each parameter's tensor, checks its dtype and shape, and reads its bytes. */
 static int32_t read_params(st_parser* P, const weft_rt_model* d, FILE* f, uint64_t data_start, void* const* dst) {
+  const st_tensor* extra = first_extra_tensor(P, d);
+  if (extra)
+    return st_fail(P, "the file has tensor '%.*s', which is not a parameter of model '%s' (the weights must name "
+                   "exactly the model's parameters)",
+                   NAME_ARG(extra), d->name);
   for (int32_t p = 0; p < d->num_params; ++p) {
     const weft_rt_param* param = &d->params[p];
     st_tensor key = {.name = (char*)param->name, .name_len = strlen(param->name)};

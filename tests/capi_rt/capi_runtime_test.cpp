@@ -94,6 +94,32 @@ TEST(CapiInstance, CreateRejectsNullResultAndBadThreadCounts) {
   weft_destroy(nullptr);  // allowed
 }
 
+TEST(CapiInstance, ADestroyedInstanceIsAnErrorNotAUseAfterFree) {
+  weft_model* m = nullptr;
+  ASSERT_EQ(weft_create(nullptr, &m), WEFT_OK) << weft_last_error();
+  weft_destroy(m);
+  // Every call that takes an instance refuses it without reading the freed memory (ASan-clean).
+  Arg x = f32({1, 4}, {1, 2, 3, 4}), y = out(WEFT_F32, {1, 3});
+  EXPECT_WEFT_ERROR(run(m, "affine", {&x}, {&y}), WEFT_ERR_INVALID_HANDLE,
+                    "weft_run: `model` is not a live instance (destroyed already, or not made by weft_create)");
+  EXPECT_WEFT_ERROR(weft_bind_dim(m, 0, "B", 1), WEFT_ERR_INVALID_HANDLE, "weft_bind_dim: `model` is not a live");
+  int64_t shape[2];
+  EXPECT_WEFT_ERROR(weft_output_shape(m, 0, 0, shape), WEFT_ERR_INVALID_HANDLE, "weft_output_shape: `model`");
+  EXPECT_WEFT_ERROR(weft_input_shape(m, 0, 0, shape), WEFT_ERR_INVALID_HANDLE, "weft_input_shape: `model`");
+  float b[3];
+  EXPECT_WEFT_ERROR(weft_get_param(m, "b", b, sizeof b), WEFT_ERR_INVALID_HANDLE, "weft_get_param: `model`");
+  EXPECT_WEFT_ERROR(weft_set_param(m, "b", b, sizeof b), WEFT_ERR_INVALID_HANDLE, "weft_set_param: `model`");
+  weft_destroy(m);  // a second destroy frees nothing and says so
+  EXPECT_TRUE(contains(weft_last_error(), "weft_destroy: `model` is not a live instance")) << weft_last_error();
+  int not_an_instance = 0;
+  EXPECT_WEFT_ERROR(weft_bind_dim(reinterpret_cast<weft_model*>(&not_an_instance), 0, "B", 1),
+                    WEFT_ERR_INVALID_HANDLE, "not a live instance");
+  EXPECT_STREQ(weft_status_name(WEFT_ERR_INVALID_HANDLE), "WEFT_ERR_INVALID_HANDLE");
+  // Other instances are untouched by all of this.
+  Instance live;
+  EXPECT_WEFT_OK(run(live.m, "affine", {&x}, {&y}));
+}
+
 // ---- affine: values and every argument check
 
 TEST(CapiRun, AffineComputesXTimesWPlusB) {
@@ -288,6 +314,7 @@ TEST(CapiSymbols, BindDimSetsOutputShapesAndIsChecked) {
                     "weft_input_shape(fill): input 0 is out of range (the entry has 0)");
   EXPECT_WEFT_ERROR(weft_output_shape(inst.m, fill, 1, shape), WEFT_ERR_NOT_FOUND, "output 1 is out of range");
   EXPECT_WEFT_ERROR(weft_output_shape(inst.m, fill, 0, nullptr), WEFT_ERR_NULL_ARGUMENT, "`shape` is NULL");
+  EXPECT_WEFT_OK(weft_output_shape(inst.m, entry("accumulate"), 1, nullptr));  // a scalar has no sizes to write
   // U is declared but used nowhere: it need not be bound.
   EXPECT_WEFT_OK(run(inst.m, "fill", {}, {&z}));
   EXPECT_EQ(z.values<float>(), (std::vector<float>{0, 1, 2}));

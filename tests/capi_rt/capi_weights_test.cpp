@@ -44,6 +44,20 @@ SafetensorsFile testnet_weights() {
   return f;
 }
 
+/// The message of Weft's own safetensors reader (ir/safetensors.cpp) on the file at `path`, or
+/// "(accepted)".
+std::string cxx_reader_error(const std::string& path) {
+  try {
+    read_safetensors(path);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+/// Weft's own reader rejects the file at `path` with a message containing `text`.
+#define EXPECT_CXX_READER_REJECTS(path, text) EXPECT_PRED2(contains, cxx_reader_error(path), text)
+
 class CapiWeights : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -91,7 +105,6 @@ class CapiWeights : public ::testing::Test {
 TEST_F(CapiWeights, LoadsEveryParameterFromASafetensorsFile) {
   SafetensorsFile file = testnet_weights();
   file.metadata = {{"format", "pt"}};
-  file.tensors.push_back({"unused.extra", DType::i32, {2}, bytes_of<int32_t>({1, 2})});  // extra tensors are fine
   std::string path = write("w.safetensors", serialize_safetensors(file));
   weft_options options{};
   options.weights_path = path.c_str();
@@ -199,8 +212,40 @@ TEST_F(CapiWeights, RejectsMalformedOrLyingHeadersWithPreciseMessages) {
   };
   for (const BadHeader& c : cases) {
     SCOPED_TRACE(c.header);
-    EXPECT_WEFT_ERROR(create_from(write_framed(c.header, c.data)), WEFT_ERR_WEIGHTS, c.message);
+    std::string path = write_framed(c.header, c.data);
+    EXPECT_WEFT_ERROR(create_from(path), WEFT_ERR_WEIGHTS, c.message);
+    // Weft's own reader (nlohmann's JSON parser) words these its own way, but rejects each too.
+    EXPECT_NE(cxx_reader_error(path), "(accepted)");
   }
+}
+
+TEST_F(CapiWeights, BothReadersRejectWhatTheFormatDoesNotAllow) {
+  // One strictness for the C runtime's reader and Weft's own (ir/safetensors.cpp): the same bytes,
+  // the same verdict, the same words. A NUL cannot hide a second header after the first.
+  using namespace std::string_literals;
+  const std::string b = R"({"b": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]}})";
+  struct Case {
+    std::string header;
+    size_t data;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"\xef\xbb\xbf{}", 0, "safetensors header starts with a UTF-8 byte-order mark"},
+      {"{}\0"s, 0, "safetensors header holds a NUL byte at byte 2"},
+      {"{}\0{\"w\": {}}"s, 0, "safetensors header holds a NUL byte at byte 2"},
+      {b + "\0"s + b, 12, "safetensors header holds a NUL byte at byte 62"},
+      {"{} \t\0"s, 0, "safetensors header holds a NUL byte at byte 4"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.header);
+    std::string path = write_framed(c.header, c.data);
+    EXPECT_WEFT_ERROR(create_from(path), WEFT_ERR_WEIGHTS, c.message);
+    EXPECT_CXX_READER_REJECTS(path, c.message);
+  }
+  // Trailing spaces pad a header (the format's alignment): both readers take them.
+  std::string padded = write_framed(b + "    ", 12);
+  EXPECT_NO_THROW(read_safetensors(padded));
+  EXPECT_WEFT_ERROR(create_from(padded), WEFT_ERR_WEIGHTS, "parameter 'w' (f32[4, 3]) is not in the file");
 }
 
 TEST_F(CapiWeights, RejectsTensorsThatDoNotMatchTheModel) {
@@ -212,6 +257,10 @@ TEST_F(CapiWeights, RejectsTensorsThatDoNotMatchTheModel) {
   wrong_shape.tensors[0].shape = {3, 4};
   EXPECT_WEFT_ERROR(create_from(write("b", serialize_safetensors(wrong_shape))), WEFT_ERR_WEIGHTS,
                     "tensor 'w' is f32[3, 4], but the model's parameter 'w' is f32[4, 3]");
+  SafetensorsFile extra = testnet_weights();
+  extra.tensors.push_back({"unused.extra", DType::i32, {2}, bytes_of<int32_t>({1, 2})});
+  EXPECT_WEFT_ERROR(create_from(write("d", serialize_safetensors(extra))), WEFT_ERR_WEIGHTS,
+                    "the file has tensor 'unused.extra', which is not a parameter of model 'testnet'");
   SafetensorsFile missing = testnet_weights();
   missing.tensors.erase(missing.tensors.begin() + 1);
   EXPECT_WEFT_ERROR(create_from(write("c", serialize_safetensors(missing))), WEFT_ERR_WEIGHTS,
@@ -258,6 +307,29 @@ TEST_F(CapiWeights, UsesTheCallersMemoryInPlace) {
   Arg xa = f32({1, 4}, {1, 2, 3, 4}), y = out(WEFT_F32, {1, 3});
   EXPECT_WEFT_OK(run(inst.m, "affine", {&xa}, {&y}));
   EXPECT_EQ(y.values<float>(), (std::vector<float>{5, 2, 3}));
+}
+
+TEST_F(CapiWeights, RefusesAnOutputThatSharesMemoryWithACallersParameter) {
+  // y = x·w + b would be computed into b itself (2 × (result − b) before this check): refused, and
+  // neither the parameter nor anything else is written.
+  float w[12] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0}, b[3] = {0.5f, -1, 2}, acc[3] = {}, p[2] = {}, q[2] = {},
+        c[2] = {}, emb[10] = {};
+  int64_t count = 0;
+  void* ptrs[8] = {w, b, acc, &count, p, q, c, emb};
+  weft_options options{};
+  options.param_data = ptrs;
+  Instance inst(&options);
+  Arg x = f32({1, 4}, {1, 2, 3, 4});
+  weft_tensor in = x.view();
+  int64_t shape[2] = {1, 3};
+  weft_tensor y{WEFT_F32, 2, shape, b};
+  EXPECT_WEFT_ERROR(weft_run(inst.m, entry("affine"), &in, 1, &y, 1), WEFT_ERR_INVALID_VALUE,
+                    "weft_run(affine): output 'y' shares memory with parameter 'b'");
+  EXPECT_EQ(std::vector<float>(b, b + 3), (std::vector<float>{0.5f, -1, 2}));
+  float apart[3] = {};
+  y.data = apart;
+  EXPECT_WEFT_OK(weft_run(inst.m, entry("affine"), &in, 1, &y, 1));
+  EXPECT_EQ(std::vector<float>(apart, apart + 3), (std::vector<float>{1.5f, 1, 5}));
 }
 
 TEST_F(CapiWeights, RejectsANullParameterPointer) {

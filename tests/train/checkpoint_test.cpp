@@ -263,5 +263,69 @@ TEST(Checkpoint, UserMetadataRoundTripsAndReservedKeysAreRejected) {
   EXPECT_THROW(save_checkpoint(dir.file("d.safetensors"), *exe, {.metadata = {{"weft.step", "1"}}}), Error);
 }
 
+TEST(Checkpoint, AFlippedByteAnywhereIsCaughtOnLoadNamingTheTensorOrTheHeader) {
+  ScratchDir dir;
+  auto exe = mlp_train_step();
+  Trainer(*exe, quiet(2)).run(batch_for);
+  const std::string path = dir.file("c.safetensors");
+  save_checkpoint(path, *exe, {.step = 1});
+  const std::vector<char> good = file_bytes(path);
+  const SafetensorsFile parsed = read_safetensors(path);
+  uint64_t header = 0;
+  for (int i = 7; i >= 0; --i) header = header << 8 | static_cast<unsigned char>(good[static_cast<size_t>(i)]);
+  const size_t data_start = 8 + header;
+  auto other = mlp_train_step();
+  const Tensor before = other->state("fc1.weight");
+  auto load_error = [&](const std::vector<char>& bytes) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    try {
+      load_checkpoint(path, *other);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(loaded)");
+  };
+  // The first and the last byte of the data region: the first and the last tensor in file order.
+  for (auto [at, tensor] : {std::pair{data_start, parsed.tensors.front().name},
+                            std::pair{good.size() - 1, parsed.tensors.back().name}}) {
+    std::vector<char> bad = good;
+    bad[at] = static_cast<char>(bad[at] ^ 0x10);
+    std::string msg = load_error(bad);
+    EXPECT_NE(msg.find(fmt::format("is corrupt: tensor '{}' has CRC-32C", tensor)), std::string::npos) << msg;
+  }
+  // A counter changed in the header (same length, still valid JSON): the header's checksum.
+  std::string text(good.begin(), good.end());
+  size_t step = text.find("\"weft.step\"");
+  ASSERT_NE(step, std::string::npos);
+  size_t digit = text.find('1', step + 11);
+  ASSERT_LT(digit, data_start);
+  std::vector<char> bad = good;
+  bad[digit] = '7';
+  std::string msg = load_error(bad);
+  EXPECT_NE(msg.find("is corrupt: its header's CRC-32C is"), std::string::npos) << msg;
+  EXPECT_EQ(std::memcmp(before.raw(), other->state("fc1.weight").raw(), before.nbytes()), 0)
+      << "a failed load must change nothing";
+  // The intact file loads.
+  EXPECT_EQ(load_error(good), "(loaded)");
+}
+
+TEST(Checkpoint, AFormatOneCheckpointWithoutChecksumsStillLoads) {
+  ScratchDir dir;
+  auto exe = mlp_train_step();
+  Trainer(*exe, quiet(1)).run(batch_for);
+  SafetensorsFile old;
+  old.metadata = {{"weft.format", "weft-checkpoint-1"}, {"weft.step", "1"}, {"weft.rng_offset", "1"}};
+  for (const TensorSpec& spec : exe->signature().state) {
+    Tensor t = exe->state(spec.name);
+    old.tensors.push_back(TensorBlob{spec.name, t.dtype(), t.shape(), {t.bytes().begin(), t.bytes().end()}});
+  }
+  write_safetensors_atomic(dir.file("old.safetensors"), old);
+  auto fresh = mlp_train_step();
+  TrainingState s = load_checkpoint(dir.file("old.safetensors"), *fresh);
+  EXPECT_EQ(s.step, 1);
+  Tensor w = fresh->state("fc2.weight"), want = exe->state("fc2.weight");
+  EXPECT_EQ(std::memcmp(w.raw(), want.raw(), w.nbytes()), 0);
+}
+
 }  // namespace
 }  // namespace weft::train
