@@ -212,14 +212,27 @@ class Emitter {
                        statics, names);
   }
 
-  /// The kernel for region `region`: generated once per distinct body (equal layers share it).
-  std::string kernel(const NodeRegion& region) {
+  /// The kernel for region `region` of node `node` (described as `what` in graph `graph`):
+  /// generated once per distinct body (equal layers share it). A region the generators do not take
+  /// (an f16 value, say) is the user's error, naming the node: a shared object has no interpreter
+  /// to fall back on.
+  std::string kernel(const NodeRegion& region, const Node& node, const std::string& what, const std::string& graph) {
     std::string key = region_cache_key(region.body, region.kind);
     if (auto it = kernel_names_.find(key); it != kernel_names_.end()) return it->second;
     std::string name = fmt::format("weft_k{}", kernel_names_.size());
     if (std::optional<std::string> why =
-            generate_region(*module_, name, region.body, region.kind, Jit::global().target().vector_floats()))
-      throw InternalError(fmt::format("weft-compile: region {} has no code: {}", name, *why));
+            generate_region(*module_, name, region.body, region.kind, Jit::global().target().vector_floats())) {
+      std::string first;
+      SourceLoc loc = node.loc;
+      if (!region.body.nodes().empty()) {
+        first = fmt::format(", starting with {}", op_name(region.body.nodes()[0].op));
+        if (loc.empty()) loc = region.body.nodes()[0].loc;  // a fused region's line is its first node's
+      }
+      throw Error(with_location(fmt::format("{} in graph '{}'{} cannot be compiled into a shared object: {} (the JIT "
+                                            "runs it on the interpreter; a shared object has none)",
+                                            what, graph, first, *why),
+                                loc));
+    }
     kernel_names_.emplace(key, name);
     kernel_decls_ += fmt::format("void {}(void* const*, const int64_t*);\n", name);
     return name;
@@ -275,7 +288,7 @@ class Emitter {
                                               "object cannot fall back on the interpreter",
                                               what, g.name(), why),
                                   node.loc));
-      std::string fn = kernel(*region);
+      std::string fn = kernel(*region, node, what, g.name());
       std::vector<std::string> used = symbols_used(region->body);
       std::string dims = array("int32_t", used.size(), [&](size_t k) {
         for (size_t s = 0; s < symbols.size(); ++s)

@@ -9,6 +9,7 @@
 #include "ir/ops.h"
 #include "passes/decompose.h"
 #include "passes/fuse.h"
+#include "passes/inline_fusions.h"
 #include "passes/pass_manager.h"
 
 namespace weft::llvm_backend {
@@ -30,6 +31,8 @@ Graph single_node_region(const Graph& g, const Node& node) {
 
 Graph compile_pipeline(const Graph& graph) {
   PassManager passes;
+  // Fusion nodes from the input (a hand-written or dumped fused graph) give way to the fuser's.
+  passes.add(Pass{"inline_fusions", [](const Graph& g) { return inline_fusions(g); }});
   passes.add(Pass{"decompose", [](const Graph& g) { return decompose(g); }});
   passes.add(standard_pipeline(PassContext{interpreter_constant_evaluator()}));
   passes.add(Pass{"fuse", [](const Graph& g) { return fuse(g); }});

@@ -395,6 +395,14 @@ class Lowerer {
     std::vector<AxisClass> classes;
     std::vector<std::vector<Dim>> strides(views_.size());
     for (size_t d = 0; d < space_.size(); ++d) {
+      // An axis of static size 0 leaves nothing to split (0 divides nothing): the loop over it runs
+      // no step, and the region still writes what it must (a reduction over it, its identity).
+      if (space_[d].is_static() && space_[d].value() == 0) {
+        space.push_back(Dim(0));
+        classes.push_back(classes_[d]);
+        for (auto& s : strides) s.push_back(Dim(0));
+        continue;
+      }
       // The suffix products of each access's sub-axes: where they split the axis, from the inside.
       std::vector<Dim> points;
       for (const View& v : views_) {

@@ -4,6 +4,7 @@
 // 64 dims) instead of writing a shared object that weft_create then calls a bug.
 #include <gtest/gtest.h>
 
+#include "backends/backend.h"
 #include "frontend/builder.h"
 #include "frontend/tensor_ops.h"
 #include "ir/text.h"
@@ -91,6 +92,61 @@ TEST(SharedObjectValues, WeftRunGivesAScalarOutputOfACompiledEntry) {
   Host got = read_npy((dir / "out" / "sum.npy").string());
   ASSERT_EQ(got.rank(), 0);
   EXPECT_EQ(got.data<float>()[0], 7.5f);
+}
+
+TEST(SharedObjectValues, ValidGraphsCompileOrSayWhyNamingTheNode) {
+  fs::path dir = test_dir();
+  // A hand-written fusion with a nested fusion (the JIT ran it; weft-compile called it a bug):
+  // its fusions are inlined and fused anew.
+  Graph nested = read_graph_file(std::string(WEFT_SOURCE_DIR) + "/tests/fixtures/fusion.weft");
+  Model fused(compile({nested}, dir, "fused"));
+  Instance fi(fused);
+  std::vector<Host> in{random_f32({5, 16}, 1), random_f32({16}, 2)};
+  expect_bitwise_equal(fi.run("fused", in), LlvmBackend().compile(nested)->run(in), "nested fusion");
+
+  // Statically empty axes: a slice to nothing, a sum over it, a maximum with no rows.
+  Graph empty = parse_graph(
+      "weft 1\ngraph s(x: f32[4, 3]) -> (y: f32[0, 3], z: f32[3], m: f32[0]) {\n"
+      "  %0 = slice(x, axis=0, start=2, end=2) : f32[0, 3]\n"
+      "  %1 = reduce_sum(%0, axes=[0]) : f32[3]\n"
+      "  %2 = transpose(%0, perm=[1, 0]) : f32[3, 0]\n"
+      "  %3 = reduce_max(%0, axes=[1]) : f32[0]\n"
+      "  return %0, %1, %3\n}\n",
+      "empty.weft");
+  Model em(compile({empty}, dir, "empty"));
+  Instance ei(em);
+  std::vector<Host> x{random_f32({4, 3}, 3)};
+  expect_bitwise_equal(ei.run("s", x), make_backend("interp")->compile(empty)->run(x), "empty slices");
+
+  // A maximum over a static empty axis with rows to fill: the run's error, as on the JIT.
+  Graph no_max = parse_graph(
+      "weft 1\ngraph m(x: f32[3, 0]) -> (y: f32[3]) {\n  %0 = reduce_max(x, axes=[1]) : f32[3]\n  return %0\n}\n",
+      "max.weft");
+  Model mm(compile({no_max}, dir, "max"));
+  Instance mi(mm);
+  try {
+    mi.run("m", {Host::zeros(DType::f32, {3, 0})});
+    ADD_FAILURE() << "a maximum of nothing ran";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("the maximum of no elements is undefined"), std::string::npos) << e.what();
+  }
+
+  // f16 has no generated code: the user's error, naming the node and the line.
+  Builder hb("h");
+  hb.output("y", dsl::cast(hb.input("x", "f32[4]"), DType::f16));
+  Graph half = hb.finish();
+  try {
+    compile({half}, dir, "half");
+    ADD_FAILURE() << "an f16 cast compiled";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("in graph 'h', starting with cast cannot be compiled into a shared object: generated code has "
+                     "no f16[4] values"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("aot_hostile_values_test.cpp:"), std::string::npos) << "the user's line: " << m;
+    EXPECT_EQ(m.find("internal error"), std::string::npos) << m;
+  }
 }
 
 }  // namespace
