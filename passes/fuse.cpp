@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <queue>
 #include <set>
+#include <unordered_map>
 
 #include "ir/ops.h"
 #include "passes/dce.h"
@@ -40,6 +41,9 @@ class Fuser {
     group_.resize(n);
     members_.resize(n);
     visited_.assign(n, 0);
+    in_region_.assign(n, 0);
+    copied_in_.assign(n, 0);
+    seen_input_.assign(g_.num_values(), 0);
     is_output_.assign(g_.num_values(), false);
     for (const OutputDecl& o : g_.outputs()) is_output_[o.value] = true;
     for (const StateUpdate& u : g_.updates()) is_output_[u.value] = true;
@@ -184,6 +188,8 @@ class Fuser {
   }
 
   bool may_merge(int32_t producer_group, int32_t consumer_group) {
+    if (members_[producer_group].size() + members_[consumer_group].size() > static_cast<size_t>(options_.max_nodes))
+      return false;
     std::vector<int32_t> all;
     std::merge(members_[producer_group].begin(), members_[producer_group].end(), members_[consumer_group].begin(),
                members_[consumer_group].end(), std::back_inserter(all));
@@ -197,21 +203,28 @@ class Fuser {
   Region region_of(const std::vector<int32_t>& members) const {
     Region r;
     r.members = members;
-    std::vector<bool> in_region(g_.nodes().size(), false);
-    for (int32_t m : members) in_region[m] = true;
-    std::set<ValueId> seen_inputs;
-    std::vector<bool> copied_in(g_.nodes().size(), false);
+    // Membership marks by epoch, not arrays the size of the graph: this runs once per candidate
+    // merge, and must cost time in the region's size only.
+    const uint32_t epoch = ++region_epoch_;
+    auto in_region = [&](int32_t node) { return in_region_[node] == epoch; };
+    for (int32_t m : members) in_region_[m] = epoch;
+    auto seen = [&](ValueId v) { return seen_input_[v] == epoch; };
+    auto first_sight = [&](ValueId v) {  // marks v as an input; whether it was new
+      if (seen_input_[v] == epoch) return false;
+      seen_input_[v] = epoch;
+      return true;
+    };
     // Depth-first over what a node reads, so that copies come out in topological order.
     std::function<void(int32_t)> read_operands = [&](int32_t node) {
       for (ValueId v : g_.nodes()[node].operands) {
         int32_t p = producer(v);
-        if (p >= 0 && in_region[p]) continue;
-        if (p >= 0 && reads_copy(p, node) && !seen_inputs.count(v)) {
-          if (copied_in[p]) continue;
-          copied_in[p] = true;
+        if (p >= 0 && in_region(p)) continue;
+        if (p >= 0 && reads_copy(p, node) && !seen(v)) {
+          if (copied_in_[p] == epoch) continue;
+          copied_in_[p] = epoch;
           read_operands(p);
           r.copies.push_back(p);
-        } else if (seen_inputs.insert(v).second) {
+        } else if (first_sight(v)) {
           r.inputs.push_back(v);
         }
       }
@@ -220,25 +233,31 @@ class Fuser {
     for (int32_t m : members)
       if (g_.nodes()[m].op == OpKind::matmul)
         for (ValueId v : g_.nodes()[m].operands)
-          if (int32_t p = producer(v); (p < 0 || !in_region[p]) && seen_inputs.insert(v).second) r.inputs.push_back(v);
+          if (int32_t p = producer(v); (p < 0 || !in_region(p)) && first_sight(v)) r.inputs.push_back(v);
     for (int32_t m : members) read_operands(m);
     // A value is read outside when a node outside reads it, directly or through a copy of a member.
     for (int32_t m : members)
       for (ValueId v : g_.nodes()[m].results) {
         bool used_outside = is_output_[v];
-        for (int32_t c : eff_consumers_[m]) used_outside = used_outside || !in_region[c];
+        for (int32_t c : eff_consumers_[m]) used_outside = used_outside || !in_region(c);
         if (used_outside) r.outputs.push_back(v);
       }
     return r;
   }
 
+  /// The region as the rules see it. Its `inside` reads marks of this call: the view is valid
+  /// until the next region_of or view_of (each caller uses it at once).
   RegionView view_of(const Region& r) const {
     RegionView view{g_, {}, r.outputs, {}};
-    for (int32_t m : r.members) view.nodes.push_back(&g_.nodes()[m]);
-    auto members = std::make_shared<std::set<ValueId>>();
-    for (int32_t m : r.members)
-      for (ValueId v : g_.nodes()[m].results) members->insert(v);
-    view.inside = [members](ValueId v) { return members->count(v) > 0; };
+    const uint32_t epoch = ++region_epoch_;
+    for (int32_t m : r.members) {
+      view.nodes.push_back(&g_.nodes()[m]);
+      in_region_[m] = epoch;
+    }
+    view.inside = [this, epoch](ValueId v) {
+      int32_t p = producer(v);
+      return p >= 0 && in_region_[p] == epoch;
+    };
     return view;
   }
 
@@ -314,14 +333,15 @@ class Fuser {
     nodes.insert(nodes.end(), r.members.begin(), r.members.end());
     std::sort(nodes.begin(), nodes.end());
     declare_symbols(*body, r, nodes);
-    std::vector<ValueId> map(g_.num_values(), kNoValue);
+    std::unordered_map<ValueId, ValueId> map;  // graph value -> body value; sized by the region
     for (ValueId v : r.inputs) map[v] = body->add_input(input_name(v, *body), g_.type(v));
     for (int32_t i : nodes) {
       const Node& node = g_.nodes()[i];
       std::vector<ValueId> operands;
       for (ValueId v : node.operands) {
-        WEFT_CHECK(map[v] != kNoValue, fmt::format("fuse: %{} is not available in the region", v));
-        operands.push_back(map[v]);
+        auto it = map.find(v);
+        WEFT_CHECK(it != map.end(), fmt::format("fuse: %{} is not available in the region", v));
+        operands.push_back(it->second);
       }
       std::vector<TensorType> types;
       for (ValueId res : node.results) types.push_back(g_.type(res));
@@ -330,7 +350,7 @@ class Fuser {
     }
     std::vector<TensorType> result_types;
     for (size_t k = 0; k < r.outputs.size(); ++k) {
-      body->add_output(fmt::format("out{}", k), map[r.outputs[k]]);
+      body->add_output(fmt::format("out{}", k), map.at(r.outputs[k]));
       result_types.push_back(g_.type(r.outputs[k]));
     }
     int32_t index =
@@ -368,6 +388,9 @@ class Fuser {
   std::vector<bool> is_output_;                // value is a graph output or state update
   std::vector<uint32_t> visited_;
   uint32_t epoch_ = 0;
+  // region_of's marks: a node is in the region (or copied into it) when its mark is the call's epoch.
+  mutable std::vector<uint32_t> in_region_, copied_in_, seen_input_;
+  mutable uint32_t region_epoch_ = 0;
   int region_count_ = 0;
 };
 

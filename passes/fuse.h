@@ -51,6 +51,11 @@ struct FuseOptions {
   bool wrap_singletons = true;
   /// At most this many distinct external values per region (the arguments of its kernel).
   int max_inputs = 32;
+  /// At most this many nodes per region (copied scalars not counted). Checking a candidate merge
+  /// costs time in the region's size, so the cap keeps fusion linear in the graph (a chain of
+  /// 200,000 elementwise ops fuses in seconds, not hours); and a region's compile time grows faster
+  /// than its size while past a few hundred ops it saves no more memory traffic.
+  int max_nodes = 512;
 };
 
 Graph fuse(const Graph& graph, const FuseOptions& options = {});

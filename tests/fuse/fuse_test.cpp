@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "backends/interp/constant_evaluator.h"
 #include "ir/dot.h"
+#include "passes/pass_manager.h"
 #include "testing.h"
 
 namespace weft {
@@ -296,6 +298,49 @@ TEST(Decompose, AnIdentityDecompositionMapsTheResultToItsOperand) {
   verify(d);
   EXPECT_TRUE(d.nodes().empty());
   EXPECT_EQ(d.outputs()[0].value, d.inputs()[0].value);
+}
+
+/// y = tanh(((x + x) * x - x) ...): `n` elementwise ops in one chain, each reading the previous and x.
+Graph elementwise_chain(int n) {
+  Graph g("chain");
+  g.declare_symbol("B", 64);
+  ValueId x = g.add_input("x", f32({sym("B"), 16}));
+  GraphBuilder b(g);
+  const OpKind ops[] = {OpKind::add, OpKind::mul, OpKind::sub};
+  ValueId y = x;
+  for (int i = 0; i < n; ++i) y = i % 4 == 3 ? b.unary(OpKind::tanh, y) : b.binary(ops[i % 4], y, x);
+  g.add_output("y", y);
+  return g;
+}
+
+TEST(Fuse, RegionsStopAtMaxNodes) {
+  Graph g = elementwise_chain(10);
+  Graph fused = decompose_and_fuse(g, FuseOptions{.max_nodes = 4});
+  std::vector<size_t> sizes;
+  for (const Node& n : fused.nodes()) sizes.push_back(n.body ? n.body->nodes().size() : 0);
+  EXPECT_EQ(sizes, (std::vector<size_t>{4, 4, 2})) << print_graph(fused);
+  expect_same_results(g, fused, {{"B", 3}});
+}
+
+TEST(Fuse, AChainOf200000OpsGoesThroughThePipelineInRegionsOfAtMostMaxNodes) {
+  // Checking a candidate merge costs time in the size of the regions it joins, so without the
+  // cap a chain is quadratic (40k nodes took minutes, 200k did not finish); with it, seconds.
+  const int n = 200000;
+  Graph g = elementwise_chain(n);
+  PassManager passes;
+  passes.add(standard_pipeline(PassContext{interpreter_constant_evaluator()}));
+  Graph simplified = passes.run(g);
+  Graph fused = decompose_and_fuse(simplified);
+  const int cap = FuseOptions{}.max_nodes;
+  size_t in_regions = 0;
+  for (const Node& node : fused.nodes()) {
+    ASSERT_EQ(node.op, OpKind::fusion);
+    EXPECT_LE(node.body->nodes().size(), static_cast<size_t>(cap));
+    in_regions += node.body->nodes().size();
+  }
+  EXPECT_EQ(in_regions, static_cast<size_t>(n));
+  EXPECT_EQ(fused.nodes().size(), static_cast<size_t>((n + cap - 1) / cap));
+  expect_same_results(g, fused, {{"B", 2}});
 }
 
 }  // namespace

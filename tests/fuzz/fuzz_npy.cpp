@@ -8,6 +8,7 @@
 #include <cstring>
 #include <span>
 
+#include "ir/error.h"
 #include "runtime/npy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <span>
 
+#include "ir/error.h"
 #include "ir/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
