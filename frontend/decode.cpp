@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
-#include <optional>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "ir/error.h"
 
@@ -64,7 +64,8 @@ StepGraph read_step(const Signature& sig, const SearchOptions& options) {
     fail(fmt::format("the step graph's `tokens` must be i64[R] with R a symbol, but is {}", tokens.str()));
   g.rows_symbol = lone_symbol(tokens.shape[0]);
   if (g.position != kNone && (sig.inputs[g.position].type.dtype != DType::i64 || sig.inputs[g.position].type.rank()))
-    fail(fmt::format("the step graph's `position` must be an i64 scalar, but is {}", sig.inputs[g.position].type.str()));
+    fail(
+        fmt::format("the step graph's `position` must be an i64 scalar, but is {}", sig.inputs[g.position].type.str()));
   g.logits = find_output(sig, "logits");
   if (g.logits == kNone || sig.outputs[g.logits].type.dtype != DType::f32 || sig.outputs[g.logits].type.rank() != 2)
     fail("the step graph needs an output `logits` f32[R, V]");
@@ -128,8 +129,8 @@ void gather_rows(const Tensor& in, Tensor& out, int64_t outer, int64_t rows_in, 
   const auto rows_out = static_cast<int64_t>(index.size());
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t r = 0; r < rows_out; ++r)
-      std::memcpy(dst + (o * rows_out + r) * inner_bytes, src + (o * rows_in + index[static_cast<size_t>(r)]) * inner_bytes,
-                  static_cast<size_t>(inner_bytes));
+      std::memcpy(dst + (o * rows_out + r) * inner_bytes,
+                  src + (o * rows_in + index[static_cast<size_t>(r)]) * inner_bytes, static_cast<size_t>(inner_bytes));
 }
 
 struct Layout {
@@ -260,7 +261,8 @@ class Search {
         std::swap(e.value, e.scratch);
       }
       std::vector<std::vector<std::vector<float>>> h(static_cast<size_t>(rows_));
-      for (int64_t r = 0; r < rows_; ++r) h[static_cast<size_t>(r)] = histories_[static_cast<size_t>(parent[static_cast<size_t>(r)])];
+      for (int64_t r = 0; r < rows_; ++r)
+        h[static_cast<size_t>(r)] = histories_[static_cast<size_t>(parent[static_cast<size_t>(r)])];
       histories_ = std::move(h);
     }
     tokens_ = next;
@@ -293,8 +295,7 @@ class Search {
     src_len_ = a.shape().back();
     const float* p = a.data<float>();
     const int64_t n = heads_ * src_len_;
-    for (int64_t r = 0; r < rows_; ++r)
-      histories_[static_cast<size_t>(r)].emplace_back(p + r * n, p + (r + 1) * n);
+    for (int64_t r = 0; r < rows_; ++r) histories_[static_cast<size_t>(r)].emplace_back(p + r * n, p + (r + 1) * n);
   }
 
   Executable& step_;
@@ -399,7 +400,8 @@ std::vector<SourceResult> beam_search(Executable& encode, Executable& step, cons
         std::partial_sort(ids.begin(), ids.begin() + top, ids.end(),
                           [&](int64_t x, int64_t y) { return row[x] > row[y] || (row[x] == row[y] && x < y); });
         for (std::ptrdiff_t i = 0; i < top; ++i)
-          cands.push_back({log_prob[static_cast<size_t>(r)] + row[ids[static_cast<size_t>(i)]], r, ids[static_cast<size_t>(i)]});
+          cands.push_back(
+              {log_prob[static_cast<size_t>(r)] + row[ids[static_cast<size_t>(i)]], r, ids[static_cast<size_t>(i)]});
       }
       std::stable_sort(cands.begin(), cands.end(),
                        [](const Candidate& x, const Candidate& y) { return x.log_prob > y.log_prob; });
@@ -411,7 +413,7 @@ std::vector<SourceResult> beam_search(Executable& encode, Executable& step, cons
         extended.hyp.log_prob = c.log_prob;
         if (options.attention) extended.attention = search.history(c.row);
         if (c.token == options.eos) {
-          if (static_cast<int64_t>(rank) >= k) continue;  // an EOS below the k best is not kept
+          if (static_cast<int64_t>(rank) >= k) continue;  // as fairseq: EOS ends a hypothesis only among the k best
           extended.hyp.finished = true;
           extended.hyp.score = normalized(c.log_prob, extended.hyp.tokens.size(), options.alpha);
           finished[static_cast<size_t>(b)].push_back(std::move(extended));
@@ -427,11 +429,15 @@ std::vector<SourceResult> beam_search(Executable& encode, Executable& step, cons
       // Done when k hypotheses have ended and no live beam can beat the k-th: a live beam's log P only
       // falls, and its length is at most max_length.
       std::vector<Beam>& ended = finished[static_cast<size_t>(b)];
-      std::stable_sort(ended.begin(), ended.end(), [](const Beam& x, const Beam& y) { return x.hyp.score > y.hyp.score; });
+      std::stable_sort(ended.begin(), ended.end(),
+                       [](const Beam& x, const Beam& y) { return x.hyp.score > y.hyp.score; });
+      if (static_cast<int64_t>(ended.size()) > k) ended.resize(static_cast<size_t>(k));
       if (static_cast<int64_t>(ended.size()) >= k) {
         double best_alive = kNegInf;
-        for (int64_t j = 0; j < k; ++j) best_alive = std::max(best_alive, next_log_prob[static_cast<size_t>(b * k + j)]);
-        if (best_alive / length_bound <= ended[static_cast<size_t>(k - 1)].hyp.score) done[static_cast<size_t>(b)] = true;
+        for (int64_t j = 0; j < k; ++j)
+          best_alive = std::max(best_alive, next_log_prob[static_cast<size_t>(b * k + j)]);
+        if (best_alive / length_bound <= ended[static_cast<size_t>(k - 1)].hyp.score)
+          done[static_cast<size_t>(b)] = true;
       }
     }
     alive = std::move(next_alive);

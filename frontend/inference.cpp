@@ -49,9 +49,10 @@ void copy_parameters(const Executable& from, Executable& to) {
     values.emplace_back(s.name, std::move(value));
   }
   if (!problems.empty())
-    throw Error(fmt::format("copy_parameters: every state tensor of the inference executable must be in the trained "
-                            "one with the same type (build both from the same layers), but:\n  {}",
-                            fmt::join(problems, "\n  ")));
+    throw Error(
+        fmt::format("copy_parameters: every state tensor of the inference executable must be in the trained "
+                    "one with the same type (build both from the same layers), but:\n  {}",
+                    fmt::join(problems, "\n  ")));
   for (const auto& [name, value] : values) to.set_state(name, value);
 }
 
@@ -65,8 +66,8 @@ std::unique_ptr<Executable> inference_executable(const Executable& trained, cons
 }
 
 bool is_optimizer_state(const std::string& name) {
-  for (const OptimizerConfig& config : {OptimizerConfig{SgdOptions{}}, OptimizerConfig{AdamOptions{}},
-                                        OptimizerConfig{AdamWOptions{}}})
+  for (const OptimizerConfig& config :
+       {OptimizerConfig{SgdOptions{}}, OptimizerConfig{AdamOptions{}}, OptimizerConfig{AdamWOptions{}}})
     if (name.rfind(optimizer_name(config) + ".", 0) == 0) return true;
   return false;
 }

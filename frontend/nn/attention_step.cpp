@@ -58,16 +58,16 @@ MultiHeadAttention::StepResult MultiHeadAttention::self_attention_step(const Ten
   auto split = [&](const Tensor& t, const Dim& n) { return dsl::reshape(t, {n, rows, heads, head_dim}, loc); };
   Tensor k_new = k_proj(x, loc), v_new = v_proj(x, loc);
   double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-  Tensor q = split(ops::mul(q_proj(x, loc), scale, loc), 1);                      // [1, R, H, d]
+  Tensor q = split(ops::mul(q_proj(x, loc), scale, loc), 1);                          // [1, R, H, d]
   Tensor scores = dsl::sum(ops::mul(split(cache_k, past), q, loc), {3}, false, loc);  // [P, R, H]
-  Tensor own = dsl::sum(ops::mul(split(k_new, 1), q, loc), {3}, false, loc);        // [1, R, H]
+  Tensor own = dsl::sum(ops::mul(split(k_new, 1), q, loc), {3}, false, loc);          // [1, R, H]
   Tensor slot = dsl::eq(dsl::Operand(dsl::iota(x.builder(), {past, 1, 1}, 0, position.dtype(), loc), loc),
                         dsl::Operand(position, loc));  // [P, 1, 1]: the new token's slot
   scores = dsl::select(slot, dsl::Operand(own, loc), dsl::Operand(scores, loc));
   Tensor weights = dsl::softmax(scores, 0, loc);  // [P, R, H]
   Tensor cached_weights = dsl::select(slot, dsl::Operand(0.0, loc), dsl::Operand(weights, loc));
   Tensor own_weight = dsl::sum(ops::sub(weights, cached_weights, loc), {0}, true, loc);  // [1, R, H]
-  auto weigh = [&](const Tensor& w, const Tensor& values, const Dim& n) {  // sum_p w[p] v[p] -> [R, H, d]
+  auto weigh = [&](const Tensor& w, const Tensor& values, const Dim& n) {                // sum_p w[p] v[p] -> [R, H, d]
     return dsl::sum(ops::mul(dsl::reshape(w, {n, rows, heads, 1}, loc), split(values, n), loc), {0}, false, loc);
   };
   Tensor heads_out = ops::add(weigh(cached_weights, cache_v, past), weigh(own_weight, v_new, 1), loc);

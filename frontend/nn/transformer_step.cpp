@@ -55,8 +55,8 @@ TransformerDecoder::StepOutput TransformerDecoder::step(const Tensor& x, const T
                                                         bool want_weights, Loc loc) const {
   const size_t n = layers.size();
   if (cache.self_k.size() != n || cache.self_v.size() != n || cache.memory.size() != n)
-    id.fail(fmt::format("the cache must have one entry per layer ({}), but has {} self_k, {} self_v and {} memory",
-                        n, cache.self_k.size(), cache.self_v.size(), cache.memory.size()),
+    id.fail(fmt::format("the cache must have one entry per layer ({}), but has {} self_k, {} self_v and {} memory", n,
+                        cache.self_k.size(), cache.self_v.size(), cache.memory.size()),
             loc);
   expect_shape(id, "x", x, DType::f32, {"rows", layers[0].options.d_model}, loc);
   auto scope = id.enter(x.builder(), loc);
@@ -76,8 +76,7 @@ TransformerDecoder::StepOutput TransformerDecoder::step(const Tensor& x, const T
 }
 
 TransformerDecoder::Cache TransformerDecoder::declare_cache(Builder& b, const Dim& rows, const Dim& past,
-                                                            const Dim& src_length, bool memory_padding,
-                                                            Loc loc) const {
+                                                            const Dim& src_length, bool memory_padding, Loc loc) const {
   const TransformerLayerOptions& o = layers[0].options;
   const int64_t head_dim = layers[0].self_attn.head_dim;
   Cache cache;
@@ -88,7 +87,8 @@ TransformerDecoder::Cache TransformerDecoder::declare_cache(Builder& b, const Di
     cache.memory.push_back({b.input(fmt::format("memory.{}.k", i), DType::f32, memory_shape, loc),
                             b.input(fmt::format("memory.{}.v", i), DType::f32, memory_shape, loc)});
   }
-  if (memory_padding) cache.memory_key_padding_mask = b.input("memory_padding", DType::boolean, {rows, src_length}, loc);
+  if (memory_padding)
+    cache.memory_key_padding_mask = b.input("memory_padding", DType::boolean, {rows, src_length}, loc);
   return cache;
 }
 

@@ -17,7 +17,7 @@ namespace weft::decode::testing {
 using dsl::Tensor;
 namespace nn = weft::nn;
 
-constexpr int64_t kMaxRows = 64, kMaxLength = 12, kMaxSource = 10;
+constexpr int64_t kMaxRows = 128, kMaxLength = 12, kMaxSource = 10;
 
 /// A Transformer translator: embeddings with positions, nn::Transformer, a generator.
 struct Translator {
@@ -138,7 +138,8 @@ struct LstmTranslator {
     Tensor tokens = b.input("tokens", DType::i64, {rows});
     nn::LstmState state{b.input("state.h", DType::f32, {o.num_layers, rows, o.hidden_size}),
                         b.input("state.c", DType::f32, {o.num_layers, rows, o.hidden_size})};
-    nn::Encoded e{b.input("memory", DType::f32, {rows, s, o.hidden_size}), {},
+    nn::Encoded e{b.input("memory", DType::f32, {rows, s, o.hidden_size}),
+                  {},
                   b.input("memory_padding", DType::boolean, {rows, s})};
     nn::Seq2SeqAttention m(b, "model", o);
     nn::DecodeStep out = m.decode_step(tokens, state, e);
@@ -161,13 +162,15 @@ inline weft::Tensor random_ids(std::vector<int64_t> shape, int64_t lo, int64_t h
   return weft::Tensor::from<int64_t>(std::move(shape), v);
 }
 
-/// Makes every parameter of `exe` random N(0, scale²) (so that decoding is not trivially uniform).
-inline void randomize(Executable& exe, uint64_t seed, float scale = 0.5f) {
+/// Makes every matrix of `exe` random N(0, scale²), leaving biases and norms as initialized, so that
+/// the outputs depend strongly on the source and the prefix (PyTorch's initial weights give nearly
+/// uniform distributions, where every search finds the same thing).
+inline void randomize(Executable& exe, uint64_t seed, float scale = 0.8f) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, scale);
   for (const TensorSpec& s : exe.signature().state) {
     weft::Tensor t = exe.state(s.name);
-    if (t.dtype() != DType::f32) continue;
+    if (t.dtype() != DType::f32 || t.rank() < 2) continue;
     float* p = t.data<float>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = normal(rng);
     exe.set_state(s.name, t);

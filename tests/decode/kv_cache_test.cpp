@@ -6,9 +6,8 @@
 // written into slot `position`). Every step's logits must match the full graph's row at that
 // position to 1e-5, for post-norm and pre-norm layers, with a padded source.
 
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <cstring>
 
@@ -48,7 +47,8 @@ TEST_P(KvCache, StepMatchesFullDecoderAtEveryStep) {
   std::map<std::string, weft::Tensor> feed = encode->run_named({{"src", src}, {"src_padding", padding}});
   std::map<std::string, weft::Tensor> caches;
   for (int64_t l = 0; l < config.layers; ++l)
-    for (const char* kv : {"k", "v"}) caches[fmt::format("cache.{}.{}", l, kv)] = weft::Tensor::zeros(DType::f32, {kMaxLength, batch, d});
+    for (const char* kv : {"k", "v"})
+      caches[fmt::format("cache.{}.{}", l, kv)] = weft::Tensor::zeros(DType::f32, {kMaxLength, batch, d});
 
   std::vector<int64_t> tokens = tgt.to_vector<int64_t>();
   for (int64_t t = 0; t < steps; ++t) {
