@@ -143,7 +143,8 @@ TEST(ReversalTutorial, TrainsThenDecodesGreedilyAndWithBeamSearch) {
   auto step = train::inference_executable(*trainer_exe, "step", Reverser::step_graph, compile);
 
   Pairs held_out = draw(/*seed=*/1'000'000, 16, &seen);
-  decode::SearchOptions options{.bos = kBos, .eos = kEos, .max_length = kLength + 2, .beam = 4, .alpha = 0.6};
+  decode::SearchOptions options{
+      .bos = kBos, .eos = kEos, .max_length = kLength + 2, .beam = 4, .alpha = 0.6, .attention = true};
   std::vector<decode::SourceResult> greedy = decode::greedy_decode(*encode, *step, {{"src", held_out.src}}, options);
   std::vector<decode::SourceResult> beam = decode::beam_search(*encode, *step, {{"src", held_out.src}}, options);
   // greedy[i].best[0].tokens: the reversed digits, then EOS; beam[i].best: the 4 best, best first.
@@ -155,10 +156,21 @@ TEST(ReversalTutorial, TrainsThenDecodesGreedilyAndWithBeamSearch) {
     beam_right += beam[i].best.at(0).tokens == held_out.reversed[i];
     ASSERT_EQ(beam[i].best.size(), 4u);
   }
+  // Where each output digit looked: source position kLength - 1 - t, the digit it copies.
+  int64_t aligned = 0;
+  for (const decode::SourceResult& r : beam) {
+    std::vector<float> a = r.attention.to_vector<float>();
+    for (int64_t t = 0; t < kLength; ++t) {
+      const float* row = a.data() + t * kLength;
+      aligned += std::max_element(row, row + kLength) - row == kLength - 1 - t;
+    }
+  }
   std::cerr << progress.str() << "held-out sequences reversed exactly: greedy " << greedy_right << "/16, beam "
-            << beam_right << "/16\n";
+            << beam_right << "/16; output digits attending most to the digit they copy: " << aligned << "/"
+            << 16 * kLength << "\n";
   EXPECT_GE(greedy_right, 15);
   EXPECT_GE(beam_right, 15);
+  EXPECT_GE(aligned, 16 * kLength * 3 / 4);
 }
 
 }  // namespace tutorial
