@@ -33,23 +33,27 @@ std::vector<bool> invariant_values(const Graph& body, size_t first_const) {
   return invariant;
 }
 
-/// The values to hoist: invariant, computed by a working single-result op, read by a variant node or
-/// a body output.
+/// The values to hoist: invariant, computed by a working single-result op, and needed in the body —
+/// read by a variant node or a body output, or by invariant data movement that stays in the body
+/// because it is needed there (a reshape of the projected keys).
 std::vector<ValueId> hoist_roots(const Graph& body, const std::vector<bool>& invariant) {
-  std::vector<bool> root(body.num_values(), false);
-  auto consider = [&](ValueId v) {
-    const Node* p = body.producer(v);
-    if (invariant[v] && p && p->results.size() == 1 && does_work(p->op)) root[v] = true;
-  };
-  for (const Node& node : body.nodes()) {
-    bool variant = !node.results.empty() && !invariant[node.results[0]];
-    if (variant)
-      for (ValueId v : node.operands) consider(v);
+  std::vector<bool> needed(body.num_values(), false);
+  for (const OutputDecl& o : body.outputs()) needed[o.value] = true;
+  for (size_t i = body.nodes().size(); i-- > 0;) {
+    const Node& node = body.nodes()[i];
+    bool stays = !invariant[node.results[0]];  // variant nodes stay; so do needed invariant movement ops
+    if (!stays) {
+      bool read = false;
+      for (ValueId r : node.results) read = read || needed[r];
+      stays = read && !(node.results.size() == 1 && does_work(node.op));
+    }
+    if (stays)
+      for (ValueId v : node.operands) needed[v] = true;
   }
-  for (const OutputDecl& o : body.outputs()) consider(o.value);
   std::vector<ValueId> roots;
-  for (ValueId v = 0; v < static_cast<ValueId>(body.num_values()); ++v)
-    if (root[v]) roots.push_back(v);
+  for (const Node& node : body.nodes())
+    if (node.results.size() == 1 && invariant[node.results[0]] && needed[node.results[0]] && does_work(node.op))
+      roots.push_back(node.results[0]);
   return roots;
 }
 

@@ -97,32 +97,35 @@ struct Translator {
 
 /// An LSTM encoder-decoder with attention (its state is replaced each step, not grown).
 struct LstmTranslator {
-  static nn::Seq2SeqAttentionOptions options(int64_t vocab) {
+  /// Luong's form with a general score, or Bahdanau's with an additive one.
+  static nn::Seq2SeqAttentionOptions options(int64_t vocab, nn::AttentionStyle style) {
+    bool luong = style == nn::AttentionStyle::luong;
     return {.src_vocab = vocab,
             .tgt_vocab = vocab,
             .embed_dim = 8,
             .hidden_size = 12,
             .num_layers = 2,
-            .attention = nn::AttentionKind::general};
+            .attention = luong ? nn::AttentionKind::general : nn::AttentionKind::additive,
+            .style = style};
   }
 
-  static Graph full(int64_t vocab) {
+  static Graph full(int64_t vocab, nn::AttentionStyle style) {
     Builder b("full");
     Dim batch = b.symbol("B", kMaxRows), s = b.symbol("S", kMaxSource), t = b.symbol("T", kMaxLength);
     Tensor src = b.input("src", DType::i64, {batch, s});
     Tensor lengths = b.input("src_lengths", DType::i64, {batch});
     Tensor tgt_in = b.input("tgt_in", DType::i64, {batch, t});
-    nn::Seq2SeqAttention m(b, "model", options(vocab));
+    nn::Seq2SeqAttention m(b, "model", options(vocab, style));
     b.output("logits", m(src, tgt_in, lengths).logits);
     return b.finish();
   }
 
-  static Graph encode(int64_t vocab) {
+  static Graph encode(int64_t vocab, nn::AttentionStyle style) {
     Builder b("encode");
     Dim batch = b.symbol("B", kMaxRows), s = b.symbol("S", kMaxSource);
     Tensor src = b.input("src", DType::i64, {batch, s});
     Tensor lengths = b.input("src_lengths", DType::i64, {batch});
-    nn::Seq2SeqAttention m(b, "model", options(vocab));
+    nn::Seq2SeqAttention m(b, "model", options(vocab, style));
     nn::Encoded e = m.encode(src, lengths);
     b.output("state.h", e.state.h);
     b.output("state.c", e.state.c);
@@ -131,10 +134,10 @@ struct LstmTranslator {
     return b.finish();
   }
 
-  static Graph step(int64_t vocab) {
+  static Graph step(int64_t vocab, nn::AttentionStyle style) {
     Builder b("step");
     Dim rows = b.symbol("R", kMaxRows), s = b.symbol("S", kMaxSource);
-    auto o = options(vocab);
+    auto o = options(vocab, style);
     Tensor tokens = b.input("tokens", DType::i64, {rows});
     nn::LstmState state{b.input("state.h", DType::f32, {o.num_layers, rows, o.hidden_size}),
                         b.input("state.c", DType::f32, {o.num_layers, rows, o.hidden_size})};

@@ -93,15 +93,15 @@ Model transformer(const std::string& backend_name, uint64_t seed) {
   return m;
 }
 
-Model lstm(uint64_t seed) {
+Model lstm(uint64_t seed, nn::AttentionStyle style = nn::AttentionStyle::luong) {
   const int64_t vocab = 8;
   auto backend = make_backend("interp");
   Model m;
   m.vocab = vocab;
-  m.full = backend->compile(LstmTranslator::full(vocab));
+  m.full = backend->compile(LstmTranslator::full(vocab, style));
   randomize(*m.full, seed);
-  m.encode = backend->compile(LstmTranslator::encode(vocab));
-  m.step = backend->compile(LstmTranslator::step(vocab));
+  m.encode = backend->compile(LstmTranslator::encode(vocab, style));
+  m.step = backend->compile(LstmTranslator::step(vocab, style));
   train::copy_parameters(*m.full, *m.encode);
   train::copy_parameters(*m.full, *m.step);
   m.sources = {{"src", random_ids({3, 5}, 3, vocab, seed + 1)},
@@ -133,6 +133,10 @@ TEST(GreedyDecode, LstmMatchesFullPrefixLoop) {
   for (uint64_t seed : {21, 22}) expect_greedy_matches_full_prefix_loop(lstm(seed), 8);
 }
 
+TEST(GreedyDecode, BahdanauLstmMatchesFullPrefixLoop) {
+  for (uint64_t seed : {23, 24}) expect_greedy_matches_full_prefix_loop(lstm(seed, nn::AttentionStyle::bahdanau), 8);
+}
+
 /// Every returned hypothesis' log-probability and score are the full graph's, best first, distinct.
 void expect_rescored(const Model& m, const std::vector<SourceResult>& results, const SearchOptions& o) {
   for (size_t b = 0; b < results.size(); ++b) {
@@ -159,9 +163,11 @@ TEST(BeamSearch, TransformerHypothesesAreRescoredByTheFullGraph) {
 }
 
 TEST(BeamSearch, LstmHypothesesAreRescoredByTheFullGraph) {
-  Model m = lstm(41);
-  SearchOptions o{.bos = kBos, .eos = kEos, .max_length = 6, .beam = 3, .alpha = 0.6};
-  expect_rescored(m, beam_search(*m.encode, *m.step, m.sources, o), o);
+  for (nn::AttentionStyle style : {nn::AttentionStyle::luong, nn::AttentionStyle::bahdanau}) {
+    Model m = lstm(41, style);
+    SearchOptions o{.bos = kBos, .eos = kEos, .max_length = 6, .beam = 3, .alpha = 0.6};
+    expect_rescored(m, beam_search(*m.encode, *m.step, m.sources, o), o);
+  }
 }
 
 TEST(BeamSearch, BatchedSourcesDecodeAsIfAlone) {

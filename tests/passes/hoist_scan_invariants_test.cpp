@@ -8,6 +8,7 @@
 #include <set>
 
 #include "backends/backend.h"
+#include "frontend/nn/nn.h"
 #include "frontend/train_step.h"
 #include "ir/text.h"
 #include "passes/autodiff.h"
@@ -98,6 +99,24 @@ TEST(HoistScanInvariants, TrainStepOfTheNaiveFormProjectsTheKeysOnce) {
   int matmuls_outside = 0;
   for (const Node& node : step.nodes()) matmuls_outside += node.op == OpKind::matmul;
   EXPECT_GE(matmuls_outside, 1);  // keys · ua, once
+}
+
+TEST(HoistScanInvariants, BahdanauDecoderWrittenAsTheStepTrainsWithTheKeysProjectedOnce) {
+  Builder b("bahdanau");
+  auto src = b.input("src", "i64[B<=4, S<=6]");
+  auto tgt_in = b.input("tgt_in", "i64[B, T<=6]");
+  auto tgt_out = b.input("tgt_out", "i64[B, T]");
+  nn::Seq2SeqAttention model(b, "model",
+                             {.src_vocab = 7,
+                              .tgt_vocab = 7,
+                              .embed_dim = 4,
+                              .hidden_size = 5,
+                              .attention = nn::AttentionKind::additive,
+                              .style = nn::AttentionStyle::bahdanau});
+  b.output("loss", dsl::cross_entropy(model(src, tgt_in).logits, tgt_out));
+  Graph forward = b.finish();
+  EXPECT_EQ(invariant_matmuls(forward), 1);  // key_proj(keys), inside the step as written
+  EXPECT_EQ(invariant_matmuls(train::make_train_step(forward)), 0);
 }
 
 TEST(HoistScanInvariants, LeavesAScanWithoutInvariantWorkAlone) {
