@@ -321,6 +321,21 @@ double normalized(double log_prob, size_t length, double alpha) {
 
 }  // namespace
 
+void check_decode_signatures(const Signature& encode, const Signature& step) {
+  StepGraph g = read_step(step, SearchOptions{.max_length = 1});
+  for (const Entry& e : g.entries) {
+    if (e.kind == Kind::cache) continue;
+    const TensorSpec& in = step.inputs[e.input];
+    auto out = std::find_if(encode.outputs.begin(), encode.outputs.end(),
+                            [&](const TensorSpec& o) { return o.name == in.name; });
+    if (out == encode.outputs.end())
+      fail(fmt::format("the encode graph has no output `{}` for the step's input", in.name));
+    if (out->type.dtype != in.type.dtype || out->type.rank() != in.type.rank())
+      fail(
+          fmt::format("encode output `{}` is {}, but the step's input is {}", in.name, out->type.str(), in.type.str()));
+  }
+}
+
 std::vector<SourceResult> greedy_decode(Executable& encode, Executable& step,
                                         const std::map<std::string, Tensor>& inputs, const SearchOptions& options) {
   check_options(options, 1);

@@ -58,6 +58,10 @@ struct SourceResult {
   Tensor attention, attention_heads;
 };
 
+/// Checks that an encode and a step graph with these signatures follow the naming above (what
+/// `weft-compile --decode` checks before compiling); throws the weft::Error a search would.
+void check_decode_signatures(const Signature& encode, const Signature& step);
+
 /// Runs `encode` once on `inputs` (B sources) and `step` until every row ends; picks the most
 /// probable token at each step. Throws weft::Error for graphs that do not follow the naming above.
 std::vector<SourceResult> greedy_decode(Executable& encode, Executable& step,
