@@ -257,7 +257,10 @@ TEST(AotDecode, TranslateExampleTranslatesASequence) {
 }
 
 TEST(AotDecode, CompileRejectsGraphsThatDoNotFollowTheNaming) {
-  Fixture f;
+  struct {
+    fs::path dir = test_dir();
+  } f;
+  write_graph_file((f.dir / "encode.weft").string(), Translator::encode({}));
   Builder b("decode_step");
   b.output("logits", dsl::relu(b.input("x", "f32[R<=4, 7]")));
   write_graph_file((f.dir / "bad_step.weft").string(), b.finish());
