@@ -28,6 +28,17 @@ constexpr int64_t kBos = 1, kEos = 2;
 
 using GenerateFn = decltype(&::weft_generate);
 
+/// Every state tensor of `exe` under its Weft name (what weft-compile --weights reads).
+SafetensorsFile weights_of(const Executable& exe) {
+  SafetensorsFile weights;
+  for (const TensorSpec& s : exe.signature().state) {
+    Host t = exe.state(s.name);
+    auto bytes = t.bytes();
+    weights.tensors.push_back({s.name, t.dtype(), t.shape(), std::vector<std::byte>(bytes.begin(), bytes.end())});
+  }
+  return weights;
+}
+
 /// The model's graphs (named as weft-compile --decode wants), random weights, and its JIT search.
 struct Fixture {
   fs::path dir = test_dir();
@@ -48,12 +59,7 @@ struct Fixture {
     jit_step = backend->compile(step);
     train::copy_parameters(*trained, *jit_encode);
     train::copy_parameters(*trained, *jit_step);
-    SafetensorsFile weights;
-    for (const TensorSpec& s : jit_step->signature().state) {
-      Host t = jit_step->state(s.name);
-      auto bytes = t.bytes();
-      weights.tensors.push_back({s.name, t.dtype(), t.shape(), std::vector<std::byte>(bytes.begin(), bytes.end())});
-    }
+    SafetensorsFile weights = weights_of(*jit_step);
     write_safetensors_atomic((dir / "weights.safetensors").string(), weights);
     write_graph_file((dir / "encode.weft").string(), encode);
     write_graph_file((dir / "decode_step.weft").string(), step);
@@ -150,12 +156,7 @@ TEST(AotDecode, LstmStatesAreReorderedAlongTheirRowAxis) {
     auto jit_encode = backend->compile(encode), jit_step = backend->compile(step);
     train::copy_parameters(*trained, *jit_encode);
     train::copy_parameters(*trained, *jit_step);
-    SafetensorsFile weights;
-    for (const TensorSpec& s : jit_step->signature().state) {
-      Host t = jit_step->state(s.name);
-      auto bytes = t.bytes();
-      weights.tensors.push_back({s.name, t.dtype(), t.shape(), std::vector<std::byte>(bytes.begin(), bytes.end())});
-    }
+    SafetensorsFile weights = weights_of(*jit_step);
     Model m(compile({encode, step}, dir, style == nn::AttentionStyle::luong ? "luong" : "bahdanau", {}, &weights));
     Instance instance(m);
     auto fn = reinterpret_cast<GenerateFn>(dlsym(m.handle, "weft_generate"));
