@@ -6,22 +6,29 @@
  *    every token (the full teacher-forced graph, argmax of the last position);
  *  - `kv_cache`: decode::greedy_decode over the encode and step graphs (docs/decoding.md);
  *  - `beam4`: decode::beam_search with k = 4;
+ *  - `.so`: the same greedy decoding and beam search through `weft_generate`, the loop of the
+ *    shared object's C runtime (compile_shared_object, as weft-compile --decode; docs/decoding.md);
  *  - PyTorch 1.13 on the same model sizes (bench/torch_decode.py), when /usr/bin/python3 has torch:
  *    its naive prefix loop and a loop with a hand-written KV cache.
  *
  * 32 tokens are generated per source (EOS is never a candidate), at batch 1 and 8; the per-step
  * time is the run's time over 32, encode included. Each configuration runs `--rounds` times
  * (default 3), alternating, and the best is reported, with the ratios the issue's targets name.
- * Two threads (WEFT_NUM_THREADS, default 2 here, as in the other benchmarks).
+ * Two threads (WEFT_NUM_THREADS, default 2 here, as in the other benchmarks); PyTorch runs with
+ * OMP_WAIT_POLICY=PASSIVE unless set (bench_common.h), as its spinning workers are much slower on a
+ * machine where another process holds a core.
  *
  *   bench_decode [--rounds=N]
  */
+#include <dlfcn.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <random>
@@ -29,10 +36,13 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/llvm/aot.h"
 #include "bench/bench_common.h"
 #include "frontend/decode.h"
 #include "frontend/inference.h"
 #include "frontend/nn/nn.h"
+#include "ir/safetensors.h"
+#include "runtime/capi/weft_model.h"
 
 namespace {
 
@@ -123,9 +133,75 @@ TorchTimes torch_ms(int64_t batch) {
   return times;
 }
 
+/// The encode and step graphs in a shared object (the entries weft-compile --decode wants) with the
+/// trained weights, and its weft_generate, for timing the C runtime's loop against the JIT's.
+class SharedObject {
+ public:
+  SharedObject(const weft::Executable& encode, const weft::Executable& step) {
+    dir_ = std::filesystem::temp_directory_path() / fmt::format("weft_bench_decode_{}", getpid());
+    std::filesystem::create_directories(dir_);
+    weft::SafetensorsFile weights;
+    for (const weft::Executable* exe : {&encode, &step})
+      for (const weft::TensorSpec& s : exe->signature().state) {
+        if (weights.find(s.name)) continue;  // the decoder's parameters are in both
+        weft::Tensor t = exe->state(s.name);
+        auto bytes = t.bytes();
+        weights.tensors.push_back({s.name, t.dtype(), t.shape(), std::vector<std::byte>(bytes.begin(), bytes.end())});
+      }
+    Builder eb("encode"), sb("decode_step");
+    encode_graph(eb);
+    step_graph(sb);
+    std::string so = (dir_ / "decode.so").string();
+    weft::llvm_backend::compile_shared_object({eb.finish(), sb.finish()}, &weights, so, (dir_ / "decode.h").string(),
+                                              {});
+    handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle_) throw weft::Error(fmt::format("dlopen {}: {}", so, dlerror()));
+    auto create = reinterpret_cast<decltype(&::weft_create)>(dlsym(handle_, "weft_create"));
+    generate_ = reinterpret_cast<decltype(&::weft_generate)>(dlsym(handle_, "weft_generate"));
+    last_error_ = reinterpret_cast<decltype(&::weft_last_error)>(dlsym(handle_, "weft_last_error"));
+    destroy_ = reinterpret_cast<decltype(&::weft_destroy)>(dlsym(handle_, "weft_destroy"));
+    const char* threads = std::getenv("WEFT_NUM_THREADS");
+    weft_options options{};
+    options.num_threads = threads ? std::atoi(threads) : 2;
+    if (create(&options, &model_) != WEFT_OK) throw weft::Error(fmt::format("weft_create: {}", last_error_()));
+  }
+  ~SharedObject() {
+    destroy_(model_);
+    dlclose(handle_);
+    std::filesystem::remove_all(dir_);
+  }
+  SharedObject(const SharedObject&) = delete;
+  SharedObject& operator=(const SharedObject&) = delete;
+
+  /// Each source's best hypothesis, as decode::greedy_decode / beam_search return it first.
+  std::vector<std::vector<int64_t>> generate(const weft::Tensor& src, int32_t beam) {
+    int64_t batch = src.shape()[0];
+    weft_generate_options o{beam, /*bos=*/1, /*eos=*/kVocab, /*max_length=*/kSteps, /*alpha=*/0.0};
+    weft_tensor in{WEFT_I64, 2, src.shape().data(), const_cast<void*>(src.raw())};
+    std::vector<int64_t> tokens(static_cast<size_t>(batch * beam * kSteps)), lengths(static_cast<size_t>(batch * beam));
+    if (generate_(model_, &o, &in, 1, batch, tokens.data(), lengths.data(), nullptr) != WEFT_OK)
+      throw weft::Error(fmt::format("weft_generate: {}", last_error_()));
+    std::vector<std::vector<int64_t>> best;
+    for (int64_t b = 0; b < batch; ++b) {
+      auto begin = tokens.begin() + b * beam * kSteps;
+      best.emplace_back(begin, begin + lengths[static_cast<size_t>(b * beam)]);
+    }
+    return best;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  void* handle_ = nullptr;
+  weft_model* model_ = nullptr;
+  decltype(&::weft_generate) generate_ = nullptr;
+  decltype(&::weft_last_error) last_error_ = nullptr;
+  decltype(&::weft_destroy) destroy_ = nullptr;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  weft::bench::run_with_peer_threads(argv);  // also the PyTorch child's: idle OpenMP workers sleep
   int rounds = weft::bench::take_rounds(argc, argv, 3);
   auto backend = weft::make_backend("llvm");
   weft::train::Compiler compile = [&](const Graph& g) { return backend->compile(g); };
@@ -137,6 +213,7 @@ int main(int argc, char** argv) {
 
   fmt::print("decode: vocab {}, d_model {}, {} heads, {}+{} layers, ff {}, source {}, {} tokens, LLVM backend\n",
              kVocab, kDModel, kHeads, kLayers, kLayers, kFF, kSource, kSteps);
+  SharedObject so(*encode, *step);
   for (int64_t batch : {1, 8}) {
     std::mt19937_64 rng(static_cast<uint64_t>(batch));
     std::uniform_int_distribution<int64_t> id(3, kVocab - 1);
@@ -146,7 +223,7 @@ int main(int argc, char** argv) {
     weft::decode::SearchOptions greedy{.bos = 1, .eos = kVocab, .max_length = kSteps};  // EOS never comes
     weft::decode::SearchOptions beam = greedy;
     beam.beam = 4;
-    double prefix = 1e30, cached = 1e30, beam4 = 1e30;
+    double prefix = 1e30, cached = 1e30, beam4 = 1e30, so_greedy = 1e30, so_beam4 = 1e30;
     for (int r = 0; r < rounds; ++r) {
       prefix = std::min(prefix, seconds([&] {
                           std::vector<int64_t> tgt(static_cast<size_t>(batch), 1);
@@ -164,8 +241,20 @@ int main(int argc, char** argv) {
                           }
                         }));
       cached = std::min(cached, seconds([&] { weft::decode::greedy_decode(*encode, *step, {{"src", src}}, greedy); }));
-      if (batch == 8)
+      so_greedy = std::min(so_greedy, seconds([&] { so.generate(src, 1); }));
+      if (batch == 8) {
         beam4 = std::min(beam4, seconds([&] { weft::decode::beam_search(*encode, *step, {{"src", src}}, beam); }));
+        so_beam4 = std::min(so_beam4, seconds([&] { so.generate(src, 4); }));
+      }
+    }
+    // The timings compare the same search: the .so's best hypotheses are the JIT's.
+    for (int32_t width : {1, 4}) {
+      auto jit = width == 1 ? weft::decode::greedy_decode(*encode, *step, {{"src", src}}, greedy)
+                            : weft::decode::beam_search(*encode, *step, {{"src", src}}, beam);
+      auto c = so.generate(src, width);
+      for (size_t b = 0; b < c.size(); ++b)
+        if (c[b] != jit[b].best[0].tokens)
+          fmt::print("  (batch {}, beam {}: the .so's tokens differ from the JIT's for source {})\n", batch, width, b);
     }
     // The step graph alone, at the middle of the generation (16 cached positions), without the loop.
     std::vector<weft::Tensor> step_inputs;
@@ -190,6 +279,11 @@ int main(int argc, char** argv) {
     if (batch == 8)
       fmt::print("batch 8: beam search k=4 {:.2f} ms/step ({:.2f}x greedy with the KV cache)\n", ms(beam4),
                  beam4 / cached);
+    fmt::print("batch {}: .so weft_generate greedy {:.2f} ms/step ({:.2f}x the JIT's greedy_decode)\n", batch,
+               ms(so_greedy), so_greedy / cached);
+    if (batch == 8)
+      fmt::print("batch 8: .so weft_generate beam k=4 {:.2f} ms/step ({:.2f}x the JIT's beam_search)\n", ms(so_beam4),
+                 so_beam4 / beam4);
     TorchTimes torch = torch_ms(batch);
     if (torch.prefix_ms > 0 && torch.kv_cache_ms > 0)
       fmt::print(
