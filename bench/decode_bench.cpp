@@ -8,6 +8,7 @@
  *  - `beam4`: decode::beam_search with k = 4;
  *  - `.so`: the same greedy decoding and beam search through `weft_generate`, the loop of the
  *    shared object's C runtime (compile_shared_object, as weft-compile --decode; docs/decoding.md);
+ *  - the step graph alone, 32 runs at 16 cached positions: what the loop adds to the step;
  *  - PyTorch 1.13 on the same model sizes (bench/torch_decode.py), when /usr/bin/python3 has torch:
  *    its naive prefix loop and a loop with a hand-written KV cache.
  *
