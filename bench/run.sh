@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark built in <builddir>/bench (bench_* executables), one after another:
+# bench_bahdanau (the Bahdanau decoder's training step as written against its hoisted form),
 # bench_bandwidth (fused layer_norm and softmax against a copy of the same tensor), bench_decode
 # (greedy and beam search with the KV cache against re-running the prefix, and PyTorch's loops)
 # and bench_matmul (the generated SGEMM against oneDNN). Each prints its own ratio lines against the baseline or peer
