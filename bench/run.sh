@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every benchmark built in <builddir>/bench (bench_* executables), one after another:
-# bench_bandwidth (fused layer_norm and softmax against a copy of the same tensor) and bench_matmul
-# (the generated SGEMM against oneDNN). Each prints its own ratio lines against the baseline or peer
+# bench_bahdanau (the Bahdanau decoder's training step as written against its hoisted form),
+# bench_bandwidth (fused layer_norm and softmax against a copy of the same tensor), bench_decode
+# (greedy and beam search with the KV cache against re-running the prefix, and PyTorch's loops)
+# and bench_matmul (the generated SGEMM against oneDNN). Each prints its own ratio lines against the baseline or peer
 # it measures in the same run.
 #   bench/run.sh <builddir> [extra flags passed to every benchmark]
 set -euo pipefail

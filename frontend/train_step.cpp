@@ -6,6 +6,7 @@
 
 #include "passes/autodiff.h"
 #include "passes/dce.h"
+#include "passes/hoist_scan_invariants.h"
 #include "passes/verify.h"
 
 namespace weft::train {
@@ -56,7 +57,8 @@ Graph make_train_step(const Graph& model, const TrainStepOptions& options, std::
             fmt::format("make_train_step: only parameters can be trained, but graph '{}' has no parameter "
                         "named '{}'",
                         model.name(), name));
-    Graph g = differentiate(model, options.loss, trainable);
+    // Loop invariants leave scan bodies before autodiff, so that their gradients flow back once.
+    Graph g = differentiate(hoist_scan_invariants(model), options.loss, trainable);
 
     // Autodiff returned the model's outputs, then grad.<name> in `trainable` order: the gradients
     // feed the optimizer instead of leaving the graph.

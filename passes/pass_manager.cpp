@@ -9,6 +9,7 @@
 #include "passes/dce.h"
 #include "passes/decompose.h"
 #include "passes/fuse.h"
+#include "passes/hoist_scan_invariants.h"
 #include "passes/infer_shapes.h"
 #include "passes/verify.h"
 
@@ -43,6 +44,8 @@ const std::vector<Registration>& registry() {
          ConstantEvaluator evaluate = c.evaluate_constants;
          return Pass{"fold-constants", [evaluate](const Graph& g) { return fold_constants(g, evaluate); }};
        }},
+      {{"hoist-scan-invariants", "compute once before a scan what its body computes from its consts alone"},
+       [](const PassContext&) { return simple("hoist-scan-invariants", hoist_scan_invariants); }},
       {{"cse", "merge nodes with the same op, operands, attributes and body"},
        [](const PassContext&) { return simple("cse", cse); }},
       {{"dce", "remove nodes whose results reach no output or state update"},
@@ -100,6 +103,7 @@ std::vector<Pass> standard_pipeline(const PassContext& context) {
   pipeline.push_back(pass_by_name("infer-shapes"));  // types from the op table, after parsing or edits
   if (context.evaluate_constants)
     pipeline.push_back(pass_by_name("fold-constants", context));  // constant sub-graphs become constants
+  pipeline.push_back(pass_by_name("hoist-scan-invariants"));      // loop invariants leave scan bodies
   pipeline.push_back(pass_by_name("cse"));                        // merges duplicates, folded constants included
   pipeline.push_back(pass_by_name("dce"));  // drops what no output or update reads, e.g. folded operands
   // Later stages join here, in order: autodiff, optimizer, decompose, fuse, plan_memory.

@@ -86,6 +86,14 @@ Tensor Tensor::reshaped(std::vector<int64_t> shape) const {
   return t;
 }
 
+Tensor Tensor::leading(int64_t n) const {
+  if (shape_.empty() || n < 0 || n > shape_[0])
+    throw Error(fmt::format("leading: cannot take the first {} entries of dim 0 of {}", n, type_str()));
+  Tensor t = *this;
+  t.shape_[0] = n;
+  return t;
+}
+
 std::string Tensor::type_str() const { return fmt::format("{}[{}]", dtype_name(dtype_), fmt::join(shape_, ", ")); }
 
 void Tensor::check_dtype(DType want) const {

@@ -72,6 +72,9 @@ class Tensor {
   Tensor clone() const;
   /// Same storage, new shape with the same element count.
   Tensor reshaped(std::vector<int64_t> shape) const;
+  /// Same storage, the first `n` entries of dim 0 (a contiguous prefix: a decoder's KV cache passes
+  /// its filled slots this way, without a copy). Throws weft::Error unless 0 <= n <= shape[0].
+  Tensor leading(int64_t n) const;
   /// "f32[2, 3]".
   std::string type_str() const;
 

@@ -3,13 +3,16 @@
  *
  *   weft-compile model.weft [more.weft ...] -o model.so [--header model.h] [--weights w.safetensors]
  *                [--external-weights] [--name NAME] [--cc cc] [--cflag FLAG ...] [--keep-temps DIR]
+ *                [--decode greedy|beam [--beam K]]
  *
  * Each `.weft` file holds one graph, which becomes one entry point named after the graph
  * (`forward`, `encode`, `decode_step`, `train_step`); entries share parameters by name. The weights
  * file gives parameter values by name (the rest take their initializers); with --external-weights
  * they are not embedded and the caller passes a safetensors path or pointers at creation. The
  * header defaults to the shared object's path with `.h`. The C compiler is `--cc`, else `$CC`,
- * else `cc`. See docs/shared-object.md. Errors are one message on stderr and exit status 1.
+ * else `cc`. With --decode, the graphs `encode` and `decode_step` must follow the decoding naming
+ * (docs/decoding.md), and the header defines WEFT_GENERATE_BEAM, the width weft_generate's caller
+ * passes (1 for greedy). See docs/shared-object.md. Errors are one message on stderr and exit status 1.
  */
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -17,11 +20,15 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "backends/llvm/aot.h"
+#include "frontend/decode.h"
 #include "ir/error.h"
 #include "ir/text.h"
 #include "passes/verify.h"
@@ -33,16 +40,25 @@ int main(int argc, char** argv) {
   std::string output, header, weights_path, name, cc, keep;
   std::vector<std::string> cflags;
   bool external = false, quiet = false;
-  app.add_option("inputs", inputs, "the .weft files: one graph, one entry point each")->required()->check(CLI::ExistingFile);
+  std::string decode;
+  int beam = 4;
+  app.add_option("inputs", inputs, "the .weft files: one graph, one entry point each")
+      ->required()
+      ->check(CLI::ExistingFile);
   app.add_option("-o,--output", output, "the shared object to write (model.so)")->required();
   app.add_option("--header", header, "the C header to write (default: the output with .h)");
-  app.add_option("--weights", weights_path, "a safetensors file of parameter values, by name")->check(CLI::ExistingFile);
+  app.add_option("--weights", weights_path, "a safetensors file of parameter values, by name")
+      ->check(CLI::ExistingFile);
   app.add_flag("--external-weights", external, "do not embed the weights: read them at creation instead");
   app.add_option("--name", name, "the model's name (default: the first graph's name)");
   app.add_option("--cc", cc, "the C compiler to build and link with (default: $CC, else cc)");
   app.add_option("--cflag", cflags, "an extra flag for the C compiler (repeatable), e.g. -fsanitize=address");
   app.add_option("--keep-temps", keep, "write the intermediate files (desc.c, kernels.o, ...) here and keep them");
   app.add_flag("-q,--quiet", quiet, "print nothing on success");
+  app.add_option("--decode", decode, "check the entries encode and decode_step for weft_generate: greedy or beam")
+      ->check(CLI::IsMember({"greedy", "beam"}));
+  app.add_option("--beam", beam, "the beam width weft_generate's callers use with --decode beam (default 4)")
+      ->check(CLI::Range(1, 1 << 20));
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -50,6 +66,17 @@ int main(int argc, char** argv) {
     for (const std::string& path : inputs) {
       graphs.push_back(weft::read_graph_file(path));
       weft::verify(graphs.back());
+    }
+    if (!decode.empty()) {
+      const weft::Graph* encode = nullptr;
+      const weft::Graph* step = nullptr;
+      for (const weft::Graph& g : graphs) {
+        if (g.name() == "encode") encode = &g;
+        if (g.name() == "decode_step") step = &g;
+      }
+      if (!encode || !step)
+        throw weft::Error("--decode needs two graphs named 'encode' and 'decode_step' (docs/decoding.md)");
+      weft::decode::check_decode_signatures(weft::signature_of(*encode), weft::signature_of(*step));
     }
     weft::SafetensorsFile weights;
     if (!weights_path.empty()) weights = weft::read_safetensors(weights_path);
@@ -65,6 +92,19 @@ int main(int argc, char** argv) {
     if (header.empty()) header = std::filesystem::path(output).replace_extension(".h").string();
     weft::llvm_backend::AotResult r = weft::llvm_backend::compile_shared_object(
         graphs, weights_path.empty() ? nullptr : &weights, output, header, options);
+    if (!decode.empty()) {  // the search weft_generate's callers ask for (runtime/capi/weft_model.h)
+      std::string text;
+      {
+        std::ifstream in(header);
+        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
+      size_t at = text.rfind("#endif");
+      if (at == std::string::npos) throw weft::Error("the header " + header + " has no #endif to insert before");
+      text.insert(at, fmt::format("/* weft-compile --decode {}: pass beam = WEFT_GENERATE_BEAM to weft_generate. */\n"
+                                  "#define WEFT_GENERATE_BEAM {}\n\n",
+                                  decode, decode == "greedy" ? 1 : beam));
+      std::ofstream(header) << text;
+    }
     if (!quiet) {
       std::cout << fmt::format(
           "weft-compile: model '{}' -> {} + {}: {} entr{} ({}), {} kernels for {} calls, {} parameters, {}; "

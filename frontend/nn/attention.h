@@ -54,6 +54,30 @@ struct MultiHeadAttention {
   Result with_weights(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionMasks& masks = {},
                       bool average_heads = true, Loc loc = Loc::current()) const;
 
+  // --- one query per row, for step-by-step decoding (docs/decoding.md) ---
+
+  /// Keys and values of a fixed memory, projected and split into heads once per source:
+  /// [rows, heads, S, head_dim] each.
+  struct ProjectedMemory {
+    Tensor k, v;
+  };
+  ProjectedMemory project_memory(const Tensor& memory, Loc loc = Loc::current()) const;
+  /// query [rows, E] attends over `memory` (project_memory) -> output [rows, E]; with `want_weights`,
+  /// weights [rows, heads, S]. key_padding_mask: bool [rows, S] or empty.
+  Result attend_memory(const Tensor& query, const ProjectedMemory& memory, const Tensor& key_padding_mask = {},
+                       bool want_weights = false, Loc loc = Loc::current()) const;
+
+  struct StepResult {
+    Tensor output;  // [rows, E]
+    Tensor k, v;    // [rows, E]: the new token's key and value, for its cache slot
+  };
+  /// Causal self-attention of a new token x [rows, E] at integer scalar `position` = P - 1 over a
+  /// key/value cache [P, rows, E] whose slots 0..P-2 hold the earlier tokens' keys and values. Slot
+  /// P-1 is the new token's: its content is ignored (it must be finite) and replaced by x's own key
+  /// and value, which are returned for the caller to write there.
+  StepResult self_attention_step(const Tensor& x, const Tensor& cache_k, const Tensor& cache_v,
+                                 const Tensor& position, Loc loc = Loc::current()) const;
+
   LayerId id;
   int64_t embed_dim, num_heads, head_dim;
   Linear q_proj, k_proj, v_proj, out_proj;

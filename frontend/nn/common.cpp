@@ -73,6 +73,19 @@ void expect_integer(const LayerId& who, const std::string& what, const Tensor& x
     who.fail(fmt::format("{} must have an integer dtype (i32 or i64), but got {}", what, x.type().str()), loc);
 }
 
+DropoutStep dropout_step(Builder& b, Mode mode, Loc loc) {
+  if (mode == Mode::eval) return {};
+  for (const InputDecl& in : b.graph().inputs())
+    if (in.name == "step") {
+      Tensor step = b.value(in.value);
+      if (step.dtype() != DType::i64 || step.rank() != 0)
+        config_error(
+            b, fmt::format("dropout_step: the input `step` must be an i64 scalar, but is {}", step.type().str()), loc);
+      return step;
+    }
+  return b.input("step", DType::i64, {}, loc);
+}
+
 std::string_view activation_name(Activation a) {
   switch (a) {
     case Activation::relu:

@@ -106,6 +106,13 @@ Tensor activate(Activation a, const Tensor& x, const Loc& loc);
 /// handle for inference, where dropout is the identity.
 using DropoutStep = Tensor;
 
+/// PyTorch's `model.train()` / `model.eval()`, chosen per graph: the same model code builds the
+/// train graph in `train` mode and the inference graphs in `eval` mode (frontend/inference.h).
+enum class Mode { train, eval };
+/// The DropoutStep of a graph built in `mode`: in train mode the graph's i64 scalar input `step`
+/// (declared on first use; make_train_step then shares it with the optimizer), in eval mode none.
+DropoutStep dropout_step(Builder& b, Mode mode, Loc loc = Loc::current());
+
 // Binary ops that carry the given location (a C++ operator would capture the library's line).
 namespace ops {
 Tensor add(const Tensor& a, const Tensor& b, const Loc& loc);

@@ -126,10 +126,15 @@ Seq2SeqAttention::Seq2SeqAttention(Builder& b, const std::string& name, const Se
       src_embed(b, join_name(name, "src_embed"), o.src_vocab, o.embed_dim, {}, loc),
       tgt_embed(b, join_name(name, "tgt_embed"), o.tgt_vocab, o.embed_dim, {}, loc),
       encoder(b, join_name(name, "encoder"), o.embed_dim, o.hidden_size, {.num_layers = o.num_layers}, loc),
-      decoder(b, join_name(name, "decoder"), o.embed_dim, o.hidden_size, {.num_layers = o.num_layers}, loc),
+      decoder(b, join_name(name, "decoder"),
+              o.embed_dim + (o.style == AttentionStyle::bahdanau ? o.hidden_size : 0), o.hidden_size,
+              {.num_layers = o.num_layers}, loc),
       additive(make_additive(b, name, o, loc)),
       multiplicative(make_multiplicative(b, name, o, loc)),
-      combine(b, join_name(name, "combine"), 2 * o.hidden_size, o.hidden_size, true, loc),
+      combine(o.style == AttentionStyle::luong
+                  ? std::optional<Linear>(std::in_place, b, join_name(name, "combine"), 2 * o.hidden_size,
+                                          o.hidden_size, true, loc)
+                  : std::nullopt),
       out(b, join_name(name, "out"), o.hidden_size, o.tgt_vocab, true, loc) {}
 
 Encoded Seq2SeqAttention::encode(const Tensor& src, const Tensor& src_lengths, Loc loc) const {
@@ -142,7 +147,8 @@ AttentionResult Seq2SeqAttention::attend(const Tensor& h, const Encoded& encoded
 }
 
 Tensor Seq2SeqAttention::predict(const Tensor& h, const Tensor& context, const Loc& loc) const {
-  Tensor attentional = dsl::tanh(combine(dsl::concat({h, context}, -1, loc), loc), loc);
+  if (!combine) return out(h, loc);  // Bahdanau: the context went into the LSTM
+  Tensor attentional = dsl::tanh((*combine)(dsl::concat({h, context}, -1, loc), loc), loc);
   return out(attentional, loc);
 }
 
@@ -151,6 +157,10 @@ Seq2SeqAttentionOutput Seq2SeqAttention::operator()(const Tensor& src, const Ten
   Encoded enc = encode(src, src_lengths, loc);
   check_target(id, tgt_in, src, loc);
   auto s = id.enter(src.builder(), loc);
+  if (options.style == AttentionStyle::bahdanau) {
+    auto [h, weights] = bahdanau_decoder(tgt_embed(tgt_in, loc), enc, loc);
+    return Seq2SeqAttentionOutput{out(h, loc), weights};
+  }
   Tensor h = decoder(tgt_embed(tgt_in, loc), enc.state, {}, loc).output;  // [batch, T, H]
   AttentionResult a = attend(h, enc, loc);
   return Seq2SeqAttentionOutput{predict(h, a.context, loc), a.weights};
@@ -161,6 +171,11 @@ DecodeStep Seq2SeqAttention::decode_step(const Tensor& prev, const LstmState& st
   expect_integer(id, "the previous ids", prev, loc);
   expect_shape(id, "the previous ids", prev, prev.dtype(), {"batch"}, loc);
   auto s = id.enter(prev.builder(), loc);
+  if (options.style == AttentionStyle::bahdanau) {
+    AttentionResult a = attend(top_layer(state.h, loc), encoded, loc);
+    LstmState next = decoder.step(dsl::concat({tgt_embed(prev, loc), a.context}, -1, loc), state, loc);
+    return DecodeStep{out(top_layer(next.h, loc), loc), next, a.weights};
+  }
   LstmState next = decoder.step(tgt_embed(prev, loc), state, loc);
   Tensor h = top_layer(next.h, loc);  // [batch, H]
   AttentionResult a = attend(h, encoded, loc);

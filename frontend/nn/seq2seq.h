@@ -15,6 +15,12 @@
  * the vocabulary projection. The attention does not feed back into the recurrence, so training
  * computes the LSTM for all steps in one scan and then attends for all steps at once, which is the
  * same arithmetic as stepping.
+ *
+ * In the Bahdanau form (Bahdanau et al. 2015, and PyTorch's seq2seq tutorial), each step first
+ * attends with the previous state's top-layer h, feeds [embedding; context] to the LSTM, and
+ * predicts from the new h by the vocabulary projection. The context feeds the recurrence, so
+ * training runs attention and LSTM together in one scan, written as the step is; the keys'
+ * projection inside it is loop-invariant and leaves the loop (passes/hoist_scan_invariants.h).
  */
 #pragma once
 
@@ -71,6 +77,12 @@ struct Seq2Seq {
 
 enum class AttentionKind { additive, dot, general, scaled_dot };
 
+/// Where the attention sits in a decoder step (see the file comment).
+enum class AttentionStyle {
+  luong,     // LSTM step, then attend with the new h; predict from tanh(combine([h; context]))
+  bahdanau,  // attend with the previous h; the LSTM reads [embedding; context]; predict from h
+};
+
 struct Seq2SeqAttentionOptions {
   int64_t src_vocab = 0;
   int64_t tgt_vocab = 0;
@@ -79,6 +91,7 @@ struct Seq2SeqAttentionOptions {
   int64_t num_layers = 1;
   AttentionKind attention = AttentionKind::general;
   int64_t attention_dim = 0;  // additive only; 0: hidden_size
+  AttentionStyle style = AttentionStyle::luong;
 };
 
 struct Seq2SeqAttentionOutput {
@@ -86,8 +99,9 @@ struct Seq2SeqAttentionOutput {
   Tensor weights;  // [batch, T, S]: where each target step looked (for heatmaps)
 };
 
-/// Params: as Seq2Seq (the decoder's LSTM takes embed_dim inputs), plus `attention.*`
-/// (AdditiveAttention or MultiplicativeAttention) and `combine.{weight [H, 2H], bias}`.
+/// Params: as Seq2Seq (the decoder's LSTM takes embed_dim inputs, embed_dim + hidden_size in the
+/// Bahdanau form), plus `attention.*` (AdditiveAttention or MultiplicativeAttention) and, in the
+/// Luong form, `combine.{weight [H, 2H], bias}`.
 struct Seq2SeqAttention {
   Seq2SeqAttention(Builder& b, const std::string& name, const Seq2SeqAttentionOptions& options,
                    Loc loc = Loc::current());
@@ -104,10 +118,14 @@ struct Seq2SeqAttention {
   LSTM encoder, decoder;
   std::optional<AdditiveAttention> additive;
   std::optional<MultiplicativeAttention> multiplicative;
-  Linear combine, out;
+  std::optional<Linear> combine;  // Luong form only
+  Linear out;
 
  private:
   AttentionResult attend(const Tensor& h, const Encoded& encoded, const Loc& loc) const;
+  /// The Bahdanau form's decoder over all target steps, as one scan: h [batch, T, H] and the
+  /// attention weights [batch, T, S] (seq2seq_bahdanau.cpp).
+  std::pair<Tensor, Tensor> bahdanau_decoder(const Tensor& embedded, const Encoded& encoded, const Loc& loc) const;
   /// tanh(combine(concat(h, context))) -> out: the vocabulary logits.
   Tensor predict(const Tensor& h, const Tensor& context, const Loc& loc) const;
 };

@@ -64,6 +64,17 @@ struct TransformerDecoderLayer {
   Tensor operator()(const Tensor& tgt, const Tensor& memory, const DecoderMasks& masks = {},
                     const DropoutStep& step = {}, Loc loc = Loc::current()) const;
 
+  struct StepOutput {
+    Tensor output;        // [rows, d_model]
+    Tensor k, v;          // [rows, d_model]: the new token's self-attention key and value
+    Tensor cross_weights;  // [rows, heads, S], when asked
+  };
+  /// One decoding step (docs/decoding.md): x [rows, d_model] is the new token at `position` = P - 1;
+  /// cache_k/cache_v [P, rows, d_model] hold the earlier tokens' keys and values in slots 0..P-2.
+  StepOutput step(const Tensor& x, const Tensor& position, const Tensor& cache_k, const Tensor& cache_v,
+                  const MultiHeadAttention::ProjectedMemory& memory, const Tensor& memory_key_padding_mask = {},
+                  bool want_weights = false, Loc loc = Loc::current()) const;
+
   LayerId id;
   TransformerLayerOptions options;
   MultiHeadAttention self_attn, multihead_attn;
@@ -92,6 +103,39 @@ struct TransformerDecoder {
 
   Tensor operator()(const Tensor& tgt, const Tensor& memory, const DecoderMasks& masks = {},
                     const DropoutStep& step = {}, Loc loc = Loc::current()) const;
+
+  // --- step-by-step decoding with a KV cache (docs/decoding.md) ---
+
+  /// What a step reads besides the new token.
+  struct Cache {
+    std::vector<Tensor> self_k, self_v;                       // per layer [P, rows, d_model]
+    std::vector<MultiHeadAttention::ProjectedMemory> memory;  // per layer [rows, heads, S, head_dim]
+    Tensor memory_key_padding_mask{};                         // bool [rows, S], or empty
+  };
+  struct StepOutput {
+    Tensor output;                     // [rows, d_model], after the final norm
+    std::vector<Tensor> new_k, new_v;  // per layer [rows, d_model]: for cache slot P - 1
+    Tensor cross_weights;              // [rows, heads, S]: the last layer's, when asked
+  };
+
+  /// Every layer's cross-attention keys and values of `memory` [rows, S, d_model], computed once.
+  std::vector<MultiHeadAttention::ProjectedMemory> project_memory(const Tensor& memory,
+                                                                  Loc loc = Loc::current()) const;
+  /// One step: x [rows, d_model] (the new token's embedding and positional encoding) at integer
+  /// scalar `position` = P - 1. Same numbers as the full decoder's row `position` with a causal mask.
+  StepOutput step(const Tensor& x, const Tensor& position, const Cache& cache, bool want_weights = false,
+                  Loc loc = Loc::current()) const;
+
+  /// Declares a step graph's cache inputs by the naming of docs/decoding.md: `cache.<l>.k` and
+  /// `cache.<l>.v` f32[past, rows, d_model], `memory.<l>.k` and `memory.<l>.v`
+  /// f32[rows, heads, src_length, head_dim], and, when asked, `memory_padding` bool[rows, src_length].
+  Cache declare_cache(Builder& b, const Dim& rows, const Dim& past, const Dim& src_length, bool memory_padding,
+                      Loc loc = Loc::current()) const;
+  /// Outputs `memory.<l>.k` and `memory.<l>.v` (an encode graph's side of declare_cache).
+  void output_memory(Builder& b, const std::vector<MultiHeadAttention::ProjectedMemory>& memory,
+                     Loc loc = Loc::current()) const;
+  /// Outputs `cache.<l>.k.new` and `cache.<l>.v.new`: the rows a decoder writes into slot P - 1.
+  void output_cache(Builder& b, const StepOutput& out, Loc loc = Loc::current()) const;
 
   LayerId id;
   std::vector<TransformerDecoderLayer> layers;

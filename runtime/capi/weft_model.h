@@ -149,6 +149,34 @@ WEFT_API int32_t weft_run(weft_model* model, int32_t entry, const weft_tensor* i
 WEFT_API int32_t weft_get_param(const weft_model* model, const char* name, void* data, size_t nbytes);
 WEFT_API int32_t weft_set_param(weft_model* model, const char* name, const void* data, size_t nbytes);
 
+/* ---- generation: greedy decoding and beam search, the loop in C (docs/decoding.md)
+ *
+ * For a model whose entries "encode" and "decode_step" follow Weft's decoding convention (compile it
+ * with `weft-compile --decode greedy|beam`, which checks that): decode_step takes `tokens` i64[R]
+ * (each row's previous token), optionally `position` i64[], caches `cache.<name>` [P, ..R..]
+ * (their new rows are the outputs `cache.<name>.new`), states `state.<name>` (replaced by the
+ * outputs `state.<name>.next`) and other inputs that encode returns by the same name; it returns
+ * `logits` f32[R, V]. */
+typedef struct weft_generate_options {
+  int32_t beam;       /* beams per source: 1 for greedy decoding */
+  int64_t bos;        /* the first token of every row */
+  int64_t eos;        /* the token that ends a hypothesis */
+  int64_t max_length; /* tokens generated at most, EOS included; at most the caches' capacity */
+  double alpha;       /* length normalisation: a hypothesis scores log P / length^alpha (0: log P) */
+} weft_generate_options;
+
+/* Runs "encode" on `inputs` (its inputs in order; they hold `num_sources` sources), then
+ * "decode_step" until every source is done, and writes each source's `beam` best hypotheses, best
+ * first (finished ones, ending with EOS, before those cut at max_length): hypothesis j of source b
+ * has its tokens at tokens[(b * beam + j) * max_length ...] (the rest of that row filled with eos),
+ * its length in lengths[b * beam + j] and its score in scores[b * beam + j] (`scores` may be NULL);
+ * a source with fewer hypotheses gets empty ones (length 0, score -inf). `tokens` has room for
+ * num_sources × beam × max_length values. Options are checked before anything runs (beam in
+ * [1, 1024]), and encode's and decode_step's inputs as weft_run checks them. */
+WEFT_API int32_t weft_generate(weft_model* model, const weft_generate_options* options, const weft_tensor* inputs,
+                               int32_t num_inputs, int64_t num_sources, int64_t* tokens, int64_t* lengths,
+                               double* scores);
+
 #ifdef __cplusplus
 }
 #endif

@@ -468,3 +468,8 @@ int32_t weft_set_param(weft_model* model, const char* name, const void* data, si
   if (nbytes > 0) memmove(model->params[p], data, nbytes);
   return WEFT_OK;
 }
+
+/* Hidden names of API functions for the runtime's own use (weft_rt_generate.c), bound inside this
+ * shared object so that another model's exported copy cannot interpose them. */
+extern __typeof__(weft_bind_dim) rt_api_bind_dim __attribute__((alias("weft_bind_dim")));
+extern __typeof__(weft_output_shape) rt_api_output_shape __attribute__((alias("weft_output_shape")));

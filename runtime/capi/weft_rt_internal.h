@@ -182,6 +182,14 @@ int32_t rt_run_scan(weft_model* m, rt_prog_state* ps, int32_t call, const rt_sit
  * for the parameter's nbytes). Errors: WEFT_ERR_WEIGHTS naming the file and what is wrong. */
 int32_t rt_load_weights(const weft_rt_model* d, const char* path, void* const* dst);
 
+/* ---- the API, under hidden names bound inside this shared object (aliases, defined in weft_rt.c and
+ * weft_rt_run.c), for weft_generate (weft_rt_generate.c) */
+
+int32_t rt_api_bind_dim(weft_model* model, int32_t entry, const char* symbol, int64_t value);
+int32_t rt_api_output_shape(weft_model* model, int32_t entry, int32_t output, int64_t* shape);
+int32_t rt_api_run(weft_model* model, int32_t entry, const weft_tensor* inputs, int32_t num_inputs,
+                   weft_tensor* outputs, int32_t num_outputs);
+
 #pragma GCC visibility pop
 
 #endif /* WEFT_RT_INTERNAL_H */

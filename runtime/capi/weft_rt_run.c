@@ -492,3 +492,6 @@ int32_t weft_run(weft_model* model, int32_t entry, const weft_tensor* inputs, in
   }
   return WEFT_OK;
 }
+
+/* A hidden name of weft_run for the runtime's own use (see weft_rt.c). */
+extern __typeof__(weft_run) rt_api_run __attribute__((alias("weft_run")));

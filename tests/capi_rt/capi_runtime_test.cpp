@@ -589,7 +589,7 @@ TEST(CapiExports, OnlyTheApiIsExported) {
                                      "weft_input_info", "weft_output_info",  "weft_num_symbols", "weft_symbol_info",
                                      "weft_num_params", "weft_param_info",   "weft_create",      "weft_destroy",
                                      "weft_bind_dim",   "weft_output_shape", "weft_input_shape", "weft_run",
-                                     "weft_get_param",  "weft_set_param"};
+                                     "weft_get_param",  "weft_set_param",    "weft_generate"};
   void* lib = dlopen(WEFT_CAPI_MODEL_LIB, RTLD_NOW | RTLD_NOLOAD);
   ASSERT_NE(lib, nullptr) << dlerror();
   for (const std::string& name : api) EXPECT_NE(dlsym(lib, name.c_str()), nullptr) << name;

@@ -130,6 +130,32 @@ def lstm(p, x, cfg, lengths=None, h0=None, c0=None):
     return {"output": layer_input, "h_n": torch.stack(h_n), "c_n": torch.stack(c_n)}
 
 
+def seq2seq_bahdanau(p, x, cfg):
+    """The Bahdanau-form LSTM encoder-decoder: each step attends with the previous top-layer h
+    (v^T tanh(W_q q + W_k k), padded keys excluded), the LSTM reads [embedding; context], and the
+    logits are out(h)."""
+    def sub(prefix):
+        return {k[len(prefix):]: v for k, v in p.items() if k.startswith(prefix)}
+    src, lengths, tgt_in = x["src"], x["src_lengths"], x["tgt_in"]
+    S = src.shape[1]
+    enc = lstm(sub("encoder."), p["src_embed.weight"][src], cfg, lengths)
+    keys, h, c = enc["output"], enc["h_n"], enc["c_n"]
+    pad = torch.arange(S)[None, :] >= lengths[:, None]
+    logits, weights = [], []
+    for t in range(tgt_in.shape[1]):
+        q = h[-1] @ p["attention.query_proj.weight"].T
+        k = keys @ p["attention.key_proj.weight"].T
+        scores = (torch.tanh(q[:, None] + k) @ p["attention.v.weight"].T)[..., 0]
+        w = softmax(scores.masked_fill(pad, float("-inf")), -1)
+        context = (w[..., None] * keys).sum(1)
+        step_in = torch.cat([p["tgt_embed.weight"][tgt_in[:, t]], context], -1)[:, None]
+        dec = lstm(sub("decoder."), step_in, cfg, None, h, c)
+        h, c = dec["h_n"], dec["c_n"]
+        logits.append(linear(h[-1], p["out.weight"], p["out.bias"]))
+        weights.append(w)
+    return {"logits": torch.stack(logits, 1), "weights": torch.stack(weights, 1)}
+
+
 def cross_entropy(logits, targets, ignore_index, smoothing, reduction):
     logp = log_softmax(logits, -1)
     valid = targets != ignore_index
@@ -163,6 +189,8 @@ def reference_outputs(name, x, p, cfg):
         return {"output": norm(p, "decoder.norm", y)}
     if name.startswith("lstm"):
         return lstm(p, x["input"], cfg, x.get("lengths"), x.get("h0"), x.get("c0"))
+    if name == "seq2seq_bahdanau":
+        return seq2seq_bahdanau(p, x, cfg)
     if name == "layer_norm":
         return {"output": layer_norm(x["input"], p["weight"], p["bias"], cfg["eps"])}
     if name == "cross_entropy":

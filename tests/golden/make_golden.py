@@ -399,6 +399,70 @@ def make_gelu():
 
 
 # ---------------------------------------------------------------------------------------------
+# The Bahdanau-form attention decoder (Weft's nn::Seq2SeqAttention, style bahdanau, additive)
+
+
+class Seq2SeqBahdanau(nn.Module):
+    """PyTorch's seq2seq tutorial decoder with an LSTM: each step attends with the previous state's
+    top-layer h, feeds [embedding; context] to the LSTM and predicts from its output. Parameter names
+    are Weft's (src_embed, tgt_embed, encoder, decoder, attention.{query_proj,key_proj,v}, out)."""
+
+    def __init__(self, vocab, embed, hidden, layers, attention):
+        super().__init__()
+        self.src_embed = nn.Embedding(vocab, embed)
+        self.tgt_embed = nn.Embedding(vocab, embed)
+        self.encoder = nn.LSTM(embed, hidden, layers, batch_first=True)
+        self.decoder = nn.LSTM(embed + hidden, hidden, layers, batch_first=True)
+        self.attention = nn.Module()
+        self.attention.query_proj = nn.Linear(hidden, attention, bias=False)
+        self.attention.key_proj = nn.Linear(hidden, attention, bias=False)
+        self.attention.v = nn.Linear(attention, 1, bias=False)
+        self.out = nn.Linear(hidden, vocab)
+
+    def forward(self, src, src_lengths, tgt_in):
+        S = src.shape[1]
+        packed = nn.utils.rnn.pack_padded_sequence(self.src_embed(src), src_lengths, batch_first=True,
+                                                   enforce_sorted=False)
+        enc, (h, c) = self.encoder(packed)
+        enc, _ = nn.utils.rnn.pad_packed_sequence(enc, batch_first=True, total_length=S)
+        pad = torch.arange(S)[None, :] >= src_lengths[:, None]
+        keys = self.attention.key_proj(enc)  # U·keys, once: the hoisted form
+        logits, weights = [], []
+        for t in range(tgt_in.shape[1]):
+            query = self.attention.query_proj(h[-1])[:, None]
+            scores = self.attention.v(torch.tanh(query + keys)).squeeze(-1)
+            w = torch.softmax(scores.masked_fill(pad, float("-inf")), dim=-1)
+            context = torch.bmm(w[:, None], enc)[:, 0]
+            x = torch.cat([self.tgt_embed(tgt_in[:, t]), context], dim=-1)[:, None]
+            y, (h, c) = self.decoder(x, (h, c))
+            logits.append(self.out(y[:, 0]))
+            weights.append(w)
+        return torch.stack(logits, 1), torch.stack(weights, 1)
+
+
+@case("seq2seq_bahdanau", seed=10)
+def make_seq2seq_bahdanau():
+    config = {"vocab": 9, "embed_dim": 4, "hidden_size": 5, "num_layers": 2, "attention_dim": 6}
+    model = Seq2SeqBahdanau(9, 4, 5, 2, 6)
+    inputs = {"src": torch.randint(0, 9, (3, 5)), "src_lengths": torch.tensor([5, 3, 4]),
+              "tgt_in": torch.randint(0, 9, (3, 4))}
+
+    def run(m, x):
+        logits, weights = m(x["src"], x["src_lengths"], x["tgt_in"])
+        return {"logits": logits, "weights": weights}
+
+    t = record_module(model, inputs, run)
+    meta = metadata(
+        "Seq2SeqBahdanau(vocab=9, embed=4, hidden=5, layers=2, attention=6) (this script)", config, "joint",
+        outputs="logits [N, T, vocab]; weights [N, T, S] (each step's attention over the source)",
+        step="q = h_{t-1}[-1]; w = softmax(v^T tanh(query_proj q + key_proj k), padded keys -inf); "
+             "context = w · encoder outputs; h_t = LSTM([tgt_embed(y_{t-1}); context], h_{t-1}); "
+             "logits = out(h_t[-1])",
+        lengths="the encoder packs src by src_lengths; its state at each source's last step starts the decoder")
+    return t, meta
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def generate(name, seed, fn):

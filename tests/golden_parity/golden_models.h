@@ -136,6 +136,32 @@ inline std::map<std::string, Tensor> lstm_inputs(const SafetensorsFile& f, LstmC
 
 inline const nn::TorchLoadOptions kLstmNames{.weft_prefix = "lstm."};
 
+/// "seq2seq_bahdanau": nn::Seq2SeqAttention in the Bahdanau form with additive attention, under the
+/// scope "model" (load with kModelNames); `symbolic`: batch and lengths as symbols B, S and T.
+inline const nn::Seq2SeqAttentionOptions kBahdanau{.src_vocab = 9,
+                                                   .tgt_vocab = 9,
+                                                   .embed_dim = 4,
+                                                   .hidden_size = 5,
+                                                   .num_layers = 2,
+                                                   .attention = nn::AttentionKind::additive,
+                                                   .attention_dim = 6,
+                                                   .style = nn::AttentionStyle::bahdanau};
+
+inline Graph seq2seq_bahdanau_graph(const SafetensorsFile& f, bool symbolic = false) {
+  dsl::Builder b("seq2seq_bahdanau");
+  auto src = symbolic ? b.input("src", "i64[B, S]") : b.input("src", DType::i64, shape_of(f, "in.src"));
+  auto lengths =
+      symbolic ? b.input("src_lengths", "i64[B]") : b.input("src_lengths", DType::i64, shape_of(f, "in.src_lengths"));
+  auto tgt_in = symbolic ? b.input("tgt_in", "i64[B, T]") : b.input("tgt_in", DType::i64, shape_of(f, "in.tgt_in"));
+  nn::Seq2SeqAttention model(b, "model", kBahdanau);
+  nn::Seq2SeqAttentionOutput r = model(src, tgt_in, lengths);
+  b.output("logits", r.logits);
+  b.output("weights", r.weights);
+  return b.finish();
+}
+
+inline const nn::TorchLoadOptions kModelNames{.weft_prefix = "model."};
+
 /// "layer_norm": nn.LayerNorm(8).
 inline Graph layer_norm_graph(const SafetensorsFile& f) {
   dsl::Builder b("layer_norm");

@@ -292,12 +292,18 @@ TEST_P(GradientParity, ExactAndTanhGeluMatchTorch) {
   EXPECT_EQ(expect_gradients_match(backend(), "gelu", gelu_graph(f)), 2u);
 }
 
+TEST_P(GradientParity, BahdanauAttentionDecoderMatchesTorch) {
+  SafetensorsFile f = read_golden("seq2seq_bahdanau");
+  // Gradients: src_embed, tgt_embed; encoder and decoder 8 each; attention 3; out 2 (the ids are ints).
+  EXPECT_EQ(expect_gradients_match(backend(), "seq2seq_bahdanau", seq2seq_bahdanau_graph(f), kModelNames), 23u);
+}
+
 /// The golden files the cases above compare; a file in tests/golden/ missing here is never compared.
 TEST(GradientParityCoverage, EveryGoldenFileHasAGradientCase) {
   const std::set<std::string> covered{"cross_entropy", "decoder_layer", "encoder_layer", "encoder_layer_prenorm",
                                       "gelu",          "kl_div",        "layer_norm",    "lstm",
                                       "lstm_lengths",  "lstm_state",    "mha",           "mha_masked",
-                                      "mse_loss",      "softmax",       "transformer"};
+                                      "mse_loss",      "softmax",       "transformer",   "seq2seq_bahdanau"};
   std::set<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(WEFT_SOURCE_DIR) + "/tests/golden"))
     if (entry.path().extension() == ".safetensors") files.insert(entry.path().stem().string());

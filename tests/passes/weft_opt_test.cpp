@@ -88,8 +88,8 @@ TEST_F(WeftOpt, FailsWithOneLineForAnUnknownPass) {
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
-            "weft-opt: error: unknown pass 'dead' (the passes are: verify, infer-shapes, fold-constants, cse, "
-            "dce, decompose, fuse)\n");
+            "weft-opt: error: unknown pass 'dead' (the passes are: verify, infer-shapes, fold-constants, "
+            "hoist-scan-invariants, cse, dce, decompose, fuse)\n");
 }
 
 TEST_F(WeftOpt, FailsWithOneLineForAMalformedFile) {
@@ -112,7 +112,7 @@ TEST_F(WeftOpt, ListsThePasses) {
   ToolRun r = run("--list-passes");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("fold-constants"), std::string::npos);
-  EXPECT_NE(r.out.find("standard pipeline: infer-shapes fold-constants cse dce"), std::string::npos);
+  EXPECT_NE(r.out.find("standard pipeline: infer-shapes fold-constants hoist-scan-invariants cse dce"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,296 @@
+/** \file
+ * Greedy decoding and beam search on the benchmark Transformer (vocabulary 1000, d_model 256, 4
+ * heads, 3 + 3 layers, feed-forward 1024, sources of 32 tokens; random weights), LLVM backend:
+ *
+ *  - `prefix`: greedy decoding the naive way, re-running the whole decoder over the prefix for
+ *    every token (the full teacher-forced graph, argmax of the last position);
+ *  - `kv_cache`: decode::greedy_decode over the encode and step graphs (docs/decoding.md);
+ *  - `beam4`: decode::beam_search with k = 4;
+ *  - `.so`: the same greedy decoding and beam search through `weft_generate`, the loop of the
+ *    shared object's C runtime (compile_shared_object, as weft-compile --decode; docs/decoding.md);
+ *  - the step graph alone, 32 runs at 16 cached positions: what the loop adds to the step;
+ *  - PyTorch 1.13 on the same model sizes (bench/torch_decode.py), when /usr/bin/python3 has torch:
+ *    its naive prefix loop and a loop with a hand-written KV cache.
+ *
+ * 32 tokens are generated per source (EOS is never a candidate), at batch 1 and 8; the per-step
+ * time is the run's time over 32, encode included. Each configuration runs `--rounds` times
+ * (default 3), alternating, and the best is reported, with the ratios the issue's targets name.
+ * Two threads (WEFT_NUM_THREADS, default 2 here, as in the other benchmarks); PyTorch runs with
+ * OMP_WAIT_POLICY=PASSIVE unless set (bench_common.h), as its spinning workers are much slower on a
+ * machine where another process holds a core.
+ *
+ *   bench_decode [--rounds=N]
+ */
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/llvm/aot.h"
+#include "bench/bench_common.h"
+#include "frontend/decode.h"
+#include "frontend/inference.h"
+#include "frontend/nn/nn.h"
+#include "ir/safetensors.h"
+#include "runtime/capi/weft_model.h"
+
+namespace {
+
+using weft::Dim;
+using weft::DType;
+using weft::Graph;
+using weft::dsl::Builder;
+using weft::dsl::Tensor;
+namespace nn = weft::nn;
+
+constexpr int64_t kVocab = 1000, kDModel = 256, kHeads = 4, kLayers = 3, kFF = 1024, kSource = 32, kSteps = 32;
+constexpr int64_t kMaxRows = 32;
+
+struct Model {
+  explicit Model(Builder& b)
+      : src_embed(b, "src_embed", kVocab, kDModel, {.scale_by_sqrt_dim = true}),
+        tgt_embed(b, "tgt_embed", kVocab, kDModel, {.scale_by_sqrt_dim = true}),
+        positions(b, "positions", kDModel),
+        transformer(b, "transformer",
+                    {.layer = {.d_model = kDModel, .nhead = kHeads, .dim_feedforward = kFF, .dropout = 0.0},
+                     .num_encoder_layers = kLayers,
+                     .num_decoder_layers = kLayers}),
+        generator(b, "generator", kDModel, kVocab) {}
+
+  Tensor memory(const Tensor& src) const { return transformer.encoder(positions(src_embed(src))); }
+
+  nn::Embedding src_embed, tgt_embed;
+  nn::PositionalEncoding positions;
+  nn::Transformer transformer;
+  nn::Linear generator;
+};
+
+void full_graph(Builder& b) {
+  Tensor src = b.input("src", "i64[B<=32, S<=32]");
+  Tensor tgt_in = b.input("tgt_in", "i64[B, T<=33]");
+  Tensor last = b.input("last", "i64[]");  // T - 1: only the last position goes through the generator
+  Model m(b);
+  Tensor y = m.transformer.decoder(m.positions(m.tgt_embed(tgt_in)), m.memory(src), {.self = {.causal = true}});
+  b.output("next", weft::dsl::argmax(m.generator(weft::dsl::gather(y, last, 1)), -1));  // [B]
+}
+
+void encode_graph(Builder& b) {
+  Tensor src = b.input("src", "i64[B<=32, S<=32]");
+  Model m(b);
+  m.transformer.decoder.output_memory(b, m.transformer.decoder.project_memory(m.memory(src)));
+}
+
+void step_graph(Builder& b) {
+  Dim rows = b.symbol("R", kMaxRows), past = b.symbol("P", kSteps), src_length = b.symbol("S", kSource);
+  Tensor tokens = b.input("tokens", DType::i64, {rows});
+  Tensor position = b.input("position", "i64[]");
+  Model m(b);
+  const nn::TransformerDecoder& decoder = m.transformer.decoder;
+  nn::TransformerDecoder::Cache cache = decoder.declare_cache(b, rows, past, src_length, false);
+  nn::TransformerDecoder::StepOutput out =
+      decoder.step(m.tgt_embed(tokens) + m.positions.encode(position), position, cache);
+  b.output("logits", m.generator(out.output));
+  decoder.output_cache(b, out);
+}
+
+double seconds(const std::function<void()>& f) {
+  auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+struct TorchTimes {
+  double prefix_ms = -1, kv_cache_ms = -1;
+};
+
+/// PyTorch's prefix loop and hand-written KV-cache loop, ms per step at `batch` (negative: unavailable).
+TorchTimes torch_ms(int64_t batch) {
+  const char* python = std::getenv("WEFT_BENCH_PYTHON");
+  std::string command = fmt::format("'{}' '{}/bench/torch_decode.py' {} 2>&1", python ? python : "/usr/bin/python3",
+                                    WEFT_SOURCE_DIR, batch);
+  TorchTimes times;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return times;
+  char line[512];
+  std::string text;
+  while (fgets(line, sizeof line, pipe)) {
+    text += line;
+    std::sscanf(line, "prefix_ms_per_step %lf", &times.prefix_ms);
+    std::sscanf(line, "kv_cache_ms_per_step %lf", &times.kv_cache_ms);
+  }
+  if (pclose(pipe) != 0 || times.prefix_ms < 0)
+    fmt::print("  (PyTorch peer unavailable: {})\n", text.substr(0, text.find('\n')));
+  return times;
+}
+
+/// The encode and step graphs in a shared object (the entries weft-compile --decode wants) with the
+/// trained weights, and its weft_generate, for timing the C runtime's loop against the JIT's.
+class SharedObject {
+ public:
+  SharedObject(const weft::Executable& encode, const weft::Executable& step) {
+    dir_ = std::filesystem::temp_directory_path() / fmt::format("weft_bench_decode_{}", getpid());
+    std::filesystem::create_directories(dir_);
+    weft::SafetensorsFile weights;
+    for (const weft::Executable* exe : {&encode, &step})
+      for (const weft::TensorSpec& s : exe->signature().state) {
+        if (weights.find(s.name)) continue;  // the decoder's parameters are in both
+        weft::Tensor t = exe->state(s.name);
+        auto bytes = t.bytes();
+        weights.tensors.push_back({s.name, t.dtype(), t.shape(), std::vector<std::byte>(bytes.begin(), bytes.end())});
+      }
+    Builder eb("encode"), sb("decode_step");
+    encode_graph(eb);
+    step_graph(sb);
+    std::string so = (dir_ / "decode.so").string();
+    weft::llvm_backend::compile_shared_object({eb.finish(), sb.finish()}, &weights, so, (dir_ / "decode.h").string(),
+                                              {});
+    handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle_) throw weft::Error(fmt::format("dlopen {}: {}", so, dlerror()));
+    auto create = reinterpret_cast<decltype(&::weft_create)>(dlsym(handle_, "weft_create"));
+    generate_ = reinterpret_cast<decltype(&::weft_generate)>(dlsym(handle_, "weft_generate"));
+    last_error_ = reinterpret_cast<decltype(&::weft_last_error)>(dlsym(handle_, "weft_last_error"));
+    destroy_ = reinterpret_cast<decltype(&::weft_destroy)>(dlsym(handle_, "weft_destroy"));
+    const char* threads = std::getenv("WEFT_NUM_THREADS");
+    weft_options options{};
+    options.num_threads = threads ? std::atoi(threads) : 2;
+    if (create(&options, &model_) != WEFT_OK) throw weft::Error(fmt::format("weft_create: {}", last_error_()));
+  }
+  ~SharedObject() {
+    destroy_(model_);
+    dlclose(handle_);
+    std::filesystem::remove_all(dir_);
+  }
+  SharedObject(const SharedObject&) = delete;
+  SharedObject& operator=(const SharedObject&) = delete;
+
+  /// Each source's best hypothesis, as decode::greedy_decode / beam_search return it first.
+  std::vector<std::vector<int64_t>> generate(const weft::Tensor& src, int32_t beam) {
+    int64_t batch = src.shape()[0];
+    weft_generate_options o{beam, /*bos=*/1, /*eos=*/kVocab, /*max_length=*/kSteps, /*alpha=*/0.0};
+    weft_tensor in{WEFT_I64, 2, src.shape().data(), const_cast<void*>(src.raw())};
+    std::vector<int64_t> tokens(static_cast<size_t>(batch * beam * kSteps)), lengths(static_cast<size_t>(batch * beam));
+    if (generate_(model_, &o, &in, 1, batch, tokens.data(), lengths.data(), nullptr) != WEFT_OK)
+      throw weft::Error(fmt::format("weft_generate: {}", last_error_()));
+    std::vector<std::vector<int64_t>> best;
+    for (int64_t b = 0; b < batch; ++b) {
+      auto begin = tokens.begin() + b * beam * kSteps;
+      best.emplace_back(begin, begin + lengths[static_cast<size_t>(b * beam)]);
+    }
+    return best;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  void* handle_ = nullptr;
+  weft_model* model_ = nullptr;
+  decltype(&::weft_generate) generate_ = nullptr;
+  decltype(&::weft_last_error) last_error_ = nullptr;
+  decltype(&::weft_destroy) destroy_ = nullptr;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  weft::bench::run_with_peer_threads(argv);  // also the PyTorch child's: idle OpenMP workers sleep
+  int rounds = weft::bench::take_rounds(argc, argv, 3);
+  auto backend = weft::make_backend("llvm");
+  weft::train::Compiler compile = [&](const Graph& g) { return backend->compile(g); };
+  Builder fb("full");
+  full_graph(fb);
+  auto full = compile(fb.finish());
+  auto encode = weft::train::inference_executable(*full, "encode", encode_graph, compile);
+  auto step = weft::train::inference_executable(*full, "step", step_graph, compile);
+
+  fmt::print("decode: vocab {}, d_model {}, {} heads, {}+{} layers, ff {}, source {}, {} tokens, LLVM backend\n",
+             kVocab, kDModel, kHeads, kLayers, kLayers, kFF, kSource, kSteps);
+  SharedObject so(*encode, *step);
+  for (int64_t batch : {1, 8}) {
+    std::mt19937_64 rng(static_cast<uint64_t>(batch));
+    std::uniform_int_distribution<int64_t> id(3, kVocab - 1);
+    std::vector<int64_t> ids(static_cast<size_t>(batch * kSource));
+    for (int64_t& t : ids) t = id(rng);
+    weft::Tensor src = weft::Tensor::from<int64_t>({batch, kSource}, ids);
+    weft::decode::SearchOptions greedy{.bos = 1, .eos = kVocab, .max_length = kSteps};  // EOS never comes
+    weft::decode::SearchOptions beam = greedy;
+    beam.beam = 4;
+    double prefix = 1e30, cached = 1e30, beam4 = 1e30, so_greedy = 1e30, so_beam4 = 1e30;
+    for (int r = 0; r < rounds; ++r) {
+      prefix = std::min(prefix, seconds([&] {
+                          std::vector<int64_t> tgt(static_cast<size_t>(batch), 1);
+                          for (int64_t t = 0; t < kSteps; ++t) {
+                            auto out = full->run_named({{"src", src},
+                                                        {"tgt_in", weft::Tensor::from<int64_t>({batch, t + 1}, tgt)},
+                                                        {"last", weft::Tensor::from<int64_t>({}, {t})}});
+                            std::vector<int64_t> next = out.at("next").to_vector<int64_t>();
+                            std::vector<int64_t> grown;
+                            for (int64_t b = 0; b < batch; ++b) {
+                              grown.insert(grown.end(), tgt.begin() + b * (t + 1), tgt.begin() + (b + 1) * (t + 1));
+                              grown.push_back(next[static_cast<size_t>(b)]);
+                            }
+                            tgt = std::move(grown);
+                          }
+                        }));
+      cached = std::min(cached, seconds([&] { weft::decode::greedy_decode(*encode, *step, {{"src", src}}, greedy); }));
+      so_greedy = std::min(so_greedy, seconds([&] { so.generate(src, 1); }));
+      if (batch == 8) {
+        beam4 = std::min(beam4, seconds([&] { weft::decode::beam_search(*encode, *step, {{"src", src}}, beam); }));
+        so_beam4 = std::min(so_beam4, seconds([&] { so.generate(src, 4); }));
+      }
+    }
+    // The timings compare the same search: the .so's best hypotheses are the JIT's.
+    for (int32_t width : {1, 4}) {
+      auto jit = width == 1 ? weft::decode::greedy_decode(*encode, *step, {{"src", src}}, greedy)
+                            : weft::decode::beam_search(*encode, *step, {{"src", src}}, beam);
+      auto c = so.generate(src, width);
+      for (size_t b = 0; b < c.size(); ++b)
+        if (c[b] != jit[b].best[0].tokens)
+          fmt::print("  (batch {}, beam {}: the .so's tokens differ from the JIT's for source {})\n", batch, width, b);
+    }
+    // The step graph alone, at the middle of the generation (16 cached positions), without the loop.
+    std::vector<weft::Tensor> step_inputs;
+    for (const weft::TensorSpec& in : step->signature().inputs) {
+      std::vector<int64_t> shape;
+      for (const Dim& dim : in.type.shape)
+        shape.push_back(dim.is_static()           ? dim.value()
+                        : dim == Dim::symbol("R") ? batch
+                        : dim == Dim::symbol("P") ? 16
+                                                  : kSource);
+      step_inputs.push_back(weft::Tensor::zeros(in.type.dtype, shape));  // position 0; zero caches are finite
+    }
+    double step_alone = 1e30;
+    for (int r = 0; r < rounds; ++r)
+      step_alone = std::min(step_alone, seconds([&] {
+                              for (int64_t t = 0; t < kSteps; ++t) step->run(step_inputs);
+                            }));
+    auto ms = [](double s) { return s * 1e3 / kSteps; };
+    fmt::print("batch {}: the step graph alone (16 cached positions) {:.2f} ms/step\n", batch, ms(step_alone));
+    fmt::print("batch {}: prefix re-run {:.2f} ms/step, KV cache {:.2f} ms/step ({:.2f}x the prefix re-run)\n", batch,
+               ms(prefix), ms(cached), cached / prefix);
+    if (batch == 8)
+      fmt::print("batch 8: beam search k=4 {:.2f} ms/step ({:.2f}x greedy with the KV cache)\n", ms(beam4),
+                 beam4 / cached);
+    fmt::print("batch {}: .so weft_generate greedy {:.2f} ms/step ({:.2f}x the JIT's greedy_decode)\n", batch,
+               ms(so_greedy), so_greedy / cached);
+    if (batch == 8)
+      fmt::print("batch 8: .so weft_generate beam k=4 {:.2f} ms/step ({:.2f}x the JIT's beam_search)\n", ms(so_beam4),
+                 so_beam4 / beam4);
+    TorchTimes torch = torch_ms(batch);
+    if (torch.prefix_ms > 0 && torch.kv_cache_ms > 0)
+      fmt::print(
+          "batch {}: PyTorch 1.13 prefix loop {:.2f} ms/step, KV-cache loop {:.2f} ms/step; Weft KV cache / PyTorch "
+          "prefix = {:.2f}, / PyTorch KV cache = {:.2f}\n",
+          batch, torch.prefix_ms, torch.kv_cache_ms, ms(cached) / torch.prefix_ms, ms(cached) / torch.kv_cache_ms);
+  }
+  return 0;
+}
