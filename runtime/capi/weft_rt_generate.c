@@ -137,7 +137,8 @@ static int32_t bind_and_size(weft_model* m, int32_t entry, const int64_t* const*
 
 int32_t weft_generate(weft_model* model, const weft_generate_options* options, const weft_tensor* inputs,
                       int32_t num_inputs, int64_t num_sources, int64_t* tokens, int64_t* lengths, double* scores) {
-  if (!model) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "weft_generate: `model` is NULL");
+  int32_t live_rc = rt_check_instance("weft_generate", model);
+  if (live_rc != WEFT_OK) return live_rc;
   if (!options) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "weft_generate: `options` is NULL");
   if (!tokens) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "weft_generate: `tokens` is NULL");
   if (!lengths) return rt_fail(WEFT_ERR_NULL_ARGUMENT, "weft_generate: `lengths` is NULL");

@@ -231,6 +231,15 @@ TEST(AotDecode, BadArgumentsAreErrorsAndTheInstanceRunsOn) {
   auto want = decode::beam_search(*f.jit_encode, *f.jit_step, {{"src", f.src}, {"src_padding", f.padding}},
                                   {.bos = kBos, .eos = kEos, .max_length = 8, .beam = 3});
   for (size_t b = 0; b < 3; ++b) EXPECT_EQ(got.tokens[b][0], want[b].best.at(0).tokens) << b;
+
+  // A destroyed instance is refused, as every other call refuses it (no read of freed memory).
+  weft_model* gone = nullptr;
+  ASSERT_EQ(m.weft_create(nullptr, &gone), WEFT_OK) << m.weft_last_error();
+  m.weft_destroy(gone);
+  expect(fn(gone, &ok, in.data(), 2, 3, tokens.data(), lengths.data(), nullptr), WEFT_ERR_INVALID_HANDLE,
+         "weft_generate: `model` is not a live instance");
+  expect(fn(nullptr, &ok, in.data(), 2, 3, tokens.data(), lengths.data(), nullptr), WEFT_ERR_NULL_ARGUMENT,
+         "weft_generate: `model` is NULL");
 }
 
 TEST(AotDecode, TranslateExampleTranslatesASequence) {
