@@ -9,7 +9,8 @@
  * file gives parameter values by name (the rest take their initializers); with --external-weights
  * they are not embedded and the caller passes a safetensors path or pointers at creation. The
  * header defaults to the shared object's path with `.h`. The C compiler is `--cc`, else `$CC`,
- * else `cc`. See docs/shared-object.md. Errors are one message on stderr and exit status 1.
+ * else `cc`. See docs/shared-object.md. Errors follow tools/cli.h: `weft-compile: message` on
+ * stderr, exit status 1 for bad input, 2 for a bad command line.
  */
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -25,27 +26,31 @@
 #include "ir/error.h"
 #include "ir/text.h"
 #include "passes/verify.h"
+#include "tools/cli.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"Compiles .weft graphs (one entry point each) into a shared object with a C header."};
-  app.set_version_flag("--version", "weft-compile 0.1");
+  const std::string tool = "weft-compile";
+  CLI::App app{"Compiles .weft graphs (one entry point each) into a shared object with a C header.\nDocs: "
+               "docs/shared-object.md"};
+  weft::tools::describe(app, tool,
+                        "a graph or weights file that cannot be read or does not verify, or the C compiler failed");
   std::vector<std::string> inputs;
   std::string output, header, weights_path, name, cc, keep;
   std::vector<std::string> cflags;
   bool external = false, quiet = false;
-  app.add_option("inputs", inputs, "the .weft files: one graph, one entry point each")->required()->check(CLI::ExistingFile);
+  app.add_option("inputs", inputs, "the .weft files: one graph, one entry point each")->required();
   app.add_option("-o,--output", output, "the shared object to write (model.so)")->required();
   app.add_option("--header", header, "the C header to write (default: the output with .h)");
-  app.add_option("--weights", weights_path, "a safetensors file of parameter values, by name")->check(CLI::ExistingFile);
+  app.add_option("--weights", weights_path, "a safetensors file of parameter values, by name");
   app.add_flag("--external-weights", external, "do not embed the weights: read them at creation instead");
   app.add_option("--name", name, "the model's name (default: the first graph's name)");
   app.add_option("--cc", cc, "the C compiler to build and link with (default: $CC, else cc)");
   app.add_option("--cflag", cflags, "an extra flag for the C compiler (repeatable), e.g. -fsanitize=address");
   app.add_option("--keep-temps", keep, "write the intermediate files (desc.c, kernels.o, ...) here and keep them");
   app.add_flag("-q,--quiet", quiet, "print nothing on success");
-  CLI11_PARSE(app, argc, argv);
+  if (int status = weft::tools::parse(app, tool, argc, argv); status >= 0) return status;
 
-  try {
+  return weft::tools::run_main(tool, [&] {
     std::vector<weft::Graph> graphs;
     for (const std::string& path : inputs) {
       graphs.push_back(weft::read_graph_file(path));
@@ -75,11 +80,5 @@ int main(int argc, char** argv) {
           r.codegen_seconds, r.cc_seconds);
     }
     return 0;
-  } catch (const weft::Error& e) {
-    std::cerr << "weft-compile: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "weft-compile: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

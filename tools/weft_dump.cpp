@@ -5,9 +5,9 @@
  *
  * The graph goes to stdout unless `-o` names a file. `--stats` and `--weights` print reports
  * instead of the graph; the graph is written too when `--format` or `-o` is also given. SVG is
- * rendered by Graphviz's `dot`, run as a child process. Exit status: 0 on success, 1 when the
- * input is bad, the weights disagree with the graph or `dot` fails, 2 for a usage error; every
- * failure is one line on stderr that says what is wrong.
+ * rendered by Graphviz's `dot`, run as a child process. Errors follow tools/cli.h: `weft-dump:
+ * message` on stderr, exit status 1 when the input is bad, the weights disagree with the graph or
+ * `dot` fails, 2 for a bad command line.
  */
 #include <fmt/format.h>
 #include <spawn.h>
@@ -35,6 +35,7 @@
 #include "passes/fuse.h"
 #include "passes/pass_manager.h"
 #include "passes/plan_memory.h"
+#include "tools/cli.h"
 #ifdef WEFT_HAVE_LLVM
 #include "backends/llvm/llvm_backend.h"
 #endif
@@ -63,17 +64,14 @@ options:
                       each region's compile time and the totals
   --weights FILE      check that a safetensors file has every parameter with its dtype and shape
   -h, --help          show this help and exit
+  --version           print the version and exit
 
 --stats, --compile and --weights print reports to stdout instead of the graph; the graph is written as well
 when --format or -o is given.
 
-exit status: 0 success; 1 bad input file, weights that do not match, or `dot` failed; 2 usage error.
 )";
 
-/// A usage error: exit status 2.
-struct UsageError {
-  std::string message;
-};
+using weft::tools::UsageError;
 
 struct Options {
   std::string input;
@@ -85,6 +83,7 @@ struct Options {
   std::string stage = "input";
   std::optional<std::string> weights;
   bool help = false;
+  bool version = false;
 };
 
 int parse_depth(const std::string& text) {
@@ -114,6 +113,8 @@ Options parse_args(int argc, char** argv) {
     };
     if (a == "-h" || a == "--help") {
       o.help = true;
+    } else if (a == "--version") {
+      o.version = true;
     } else if (a == "--format") {
       o.format = value();
       if (*o.format != "text" && *o.format != "dot" && *o.format != "svg")
@@ -140,7 +141,7 @@ Options parse_args(int argc, char** argv) {
       throw UsageError{fmt::format("takes one input file, but got '{}' and '{}'", o.input, a)};
     }
   }
-  if (o.help) return o;
+  if (o.help || o.version) return o;
   if (o.input.empty()) throw UsageError{"no input file (usage: weft-dump MODEL.weft [options]; see --help)"};
   if (o.depth && o.format.value_or("text") == "text")
     throw UsageError{"--depth folds scopes in a drawing: use it with --format dot or svg"};
@@ -302,25 +303,19 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options options;
-  try {
-    options = parse_args(argc, argv);
-  } catch (const UsageError& e) {
-    std::cerr << "weft-dump: " << e.message << "\n";
-    return 2;
-  }
-  if (options.help) {
-    std::cout << kUsage;
+  const std::string tool = "weft-dump";
+  return weft::tools::run_main(tool, [&] {
+    Options options = parse_args(argc, argv);
+    if (options.help) {
+      std::cout << kUsage << '\n'
+                << weft::tools::exit_status_help(
+                       tool, "a file that cannot be read or parsed, weights that do not match, or `dot` failed")
+                << '\n';
+    } else if (options.version) {
+      std::cout << weft::tools::version_line(tool) << '\n';
+    } else {
+      return run(options);
+    }
     return 0;
-  }
-  try {
-    return run(options);
-  } catch (const weft::Error& e) {
-    std::cerr << "weft-dump: " << e.what() << "\n";
-  } catch (const weft::InternalError& e) {
-    std::cerr << "weft-dump: " << e.what() << "\n";
-  } catch (const std::exception& e) {
-    std::cerr << "weft-dump: " << e.what() << "\n";
-  }
-  return 1;
+  });
 }

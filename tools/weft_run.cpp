@@ -9,8 +9,8 @@
  * is loaded with dlopen and driven through its C API (runtime/capi/weft_model.h). Both are checked
  * against one `Signature`, so a missing input, a wrong dtype or a wrong shape reads the same either
  * way. The first run's outputs are the ones written and summarized; `--bench N` then times N more.
- * Exit status: 0 on success, 1 for a bad model, input or weights file (one line on stderr saying
- * what is wrong), 2 for a bad command line. Formats and examples: docs/weft-run.md.
+ * Errors follow tools/cli.h: `weft-run: message` on stderr, exit status 1 for a bad model, input or
+ * weights file, 2 for a bad command line. Formats and examples: docs/weft-run.md.
  */
 #include <dlfcn.h>
 #include <fmt/format.h>
@@ -37,6 +37,7 @@
 #include "runtime/capi/weft_model.h"
 #include "runtime/executable.h"
 #include "runtime/npy.h"
+#include "tools/cli.h"
 
 namespace {
 
@@ -45,10 +46,7 @@ using weft::Error;
 using weft::Signature;
 using weft::Tensor;
 
-/// A command-line mistake found after parsing (exit status 2).
-struct UsageError {
-  std::string message;
-};
+using weft::tools::UsageError;
 
 struct Options {
   std::string model;
@@ -568,7 +566,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Runs a Weft model (a .weft file, JIT-compiled, or a .so made by weft-compile) on inputs from "
       ".npy or safetensors files and writes its outputs.\nDocs: docs/weft-run.md"};
-  app.set_version_flag("--version", "weft-run 0.1");
+  const std::string tool = "weft-run";
+  weft::tools::describe(app, tool, "a model, input or weights file that cannot be read or does not match");
   Options o;
   std::vector<std::string> backends = weft::backend_names();
   app.add_option("model", o.model, "the model: a .weft text IR file or a .so compiled by weft-compile")
@@ -597,27 +596,6 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("-q,--quiet", o.quiet, "do not print the outputs' summary");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "weft-run: error: " << e.what() << " (see weft-run --help)\n";
-    return 2;
-  }
-
-  try {
-    return run(o);
-  } catch (const UsageError& e) {
-    std::cerr << "weft-run: error: " << e.message << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    // weft::Error is the user's (a bad file, a wrong shape); anything else is a bug, and says so.
-    std::string message = e.what();
-    std::replace(message.begin(), message.end(), '\n', ' ');
-    std::cerr << "weft-run: error: " << message << '\n';
-    return 1;
-  }
+  if (int status = weft::tools::parse(app, tool, argc, argv); status >= 0) return status;
+  return weft::tools::run_main(tool, [&] { return run(o); });
 }

@@ -75,7 +75,8 @@ class WeftRunTool : public ::testing::Test {
   void expect_one_line_error(const RunResult& r, int status, const std::string& fragment) {
     EXPECT_EQ(r.status, status) << r.err;
     EXPECT_EQ(lines(r.err), 1) << r.err;
-    EXPECT_EQ(r.err.rfind("weft-run: error: ", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.rfind("weft-run: ", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(fragment), std::string::npos) << "stderr: " << r.err;
   }
 
