@@ -14,6 +14,7 @@
 //                                            compiled), but for elisions: lines that start "// ..."
 //   <!-- compile: no (REASON) -->            not C++ to compile (a list of signatures, pseudo-code)
 //   <!-- error-text: ID -->                  (before a plain ``` block) the real message of case ID
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -90,7 +91,7 @@ std::vector<fs::path> pages() {
   return all;
 }
 
-std::string relative(const fs::path& p) { return fs::relative(p, kSource).string(); }
+std::string page_name(const fs::path& p) { return fs::relative(p, kSource).string(); }
 
 /// The translation unit of a page's compiled blocks, and the blocks checked as copies.
 struct PageCheck {
@@ -102,7 +103,7 @@ struct PageCheck {
 PageCheck check_page(const fs::path& page) {
   PageCheck check;
   std::string includes, usings, body;
-  const std::string name = relative(page);
+  const std::string name = page_name(page);
   int index = 0;
   for (const Block& b : blocks_of(page)) {
     if (b.lang != "cpp" && b.lang != "c++") continue;
@@ -166,7 +167,7 @@ TEST_P(DocSnippets, EveryCppBlockCompiles) {
   std::stringstream messages;
   messages << f.rdbuf();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << relative(GetParam()) << ": its C++ blocks do not compile (" << unit.string() << "):\n"
+      << page_name(GetParam()) << ": its C++ blocks do not compile (" << unit.string() << "):\n"
       << messages.str();
   fs::remove_all(dir);
 }
@@ -225,8 +226,9 @@ const std::map<std::string, std::function<std::string()>>& error_cases() {
          return error_of([] {
            Builder b("m");
            Tensor x = b.input("x", "f32[2, 7, 256]");
-           nn::TransformerEncoder encoder(b, "encoder", {.d_model = 512, .nhead = 8}, 1);
-           (void)encoder(x);
+           auto layer = b.scope("encoder.layers.0");  // as inside an encoder's first layer
+           nn::MultiHeadAttention self_attn(b, "self_attn", 512, 8);
+           (void)self_attn(x, x, x);
          });
        }},
   };
@@ -249,7 +251,7 @@ TEST(DocErrorTexts, EverySampleIsTheRealMessage) {
       if (!b.marker.starts_with("error-text:")) continue;
       ++samples;
       std::string id = trim(b.marker.substr(std::string("error-text:").size()));
-      const std::string where = fmt::format("{}:{}", relative(page), b.first_line);
+      const std::string where = fmt::format("{}:{}", page_name(page), b.first_line);
       auto it = error_cases().find(id);
       if (it == error_cases().end()) {
         ADD_FAILURE() << where << ": no error case '" << id << "' in this test";
@@ -257,7 +259,10 @@ TEST(DocErrorTexts, EverySampleIsTheRealMessage) {
       }
       // A sample may be wrapped over several lines; it is one message.
       std::string sample;
-      for (const auto& l : b.lines) sample += (sample.empty() ? "" : " ") + trim(l);
+      for (const auto& l : b.lines) {
+        if (!sample.empty()) sample += ' ';
+        sample += trim(l);
+      }
       std::string real = it->second();
       ASSERT_FALSE(real.empty()) << where << ": case '" << id << "' threw no weft::Error";
       EXPECT_EQ(without_location(sample), without_location(real))
