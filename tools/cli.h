@@ -47,8 +47,9 @@ inline std::string exit_status_help(const std::string& tool, const std::string& 
       bad_input, tool);
 }
 
-/// Prints `tool: message` on one line.
+/// Prints `tool: message` on one line (a message that already starts with `tool: ` keeps one).
 inline void print_error(const std::string& tool, std::string message) {
+  if (message.starts_with(tool + ": ")) message.erase(0, tool.size() + 2);
   std::string one_line;
   for (char c : message) {
     if (c == '\n')
