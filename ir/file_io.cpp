@@ -78,9 +78,10 @@ std::vector<std::byte> read_whole_file(const std::string& path, uint64_t limit) 
     if (n < 0) throw Error(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
     if (n == 0) break;
     if (!kind.empty() && bytes.size() + static_cast<size_t>(n) > limit)
-      throw Error(fmt::format("cannot read '{}': it is {} that gives more than {} bytes; a model, its weights "
-                              "and its inputs are read from regular files or streams of at most that size",
-                              path, kind, limit));
+      throw Error(
+          fmt::format("cannot read '{}': it is {} that gives more than {} bytes; a model, its weights "
+                      "and its inputs are read from regular files or streams of at most that size",
+                      path, kind, limit));
     bytes.insert(bytes.end(), chunk, chunk + n);
   }
   return bytes;

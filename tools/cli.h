@@ -67,11 +67,12 @@ inline void describe(CLI::App& app, const std::string& tool, const std::string& 
   app.footer(exit_status_help(tool, bad_input));
 }
 
-/// Parses argv; returns -1 to go on, else the exit status (0 after --help or --version, 2 for a
-/// bad command line).
-inline int parse(CLI::App& app, const std::string& tool, int argc, char** argv) {
+/// Runs CLI11's parse; returns -1 to go on, else the exit status (0 after --help or --version, 2
+/// for a bad command line).
+template <typename Parse>
+int parse_with(CLI::App& app, const std::string& tool, const Parse& parse_args) {
   try {
-    app.parse(argc, argv);
+    parse_args();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
@@ -83,19 +84,13 @@ inline int parse(CLI::App& app, const std::string& tool, int argc, char** argv) 
   return -1;
 }
 
+inline int parse(CLI::App& app, const std::string& tool, int argc, char** argv) {
+  return parse_with(app, tool, [&] { app.parse(argc, argv); });
+}
+
 /// The same for arguments already split, last first (CLI11's order for a vector).
 inline int parse(CLI::App& app, const std::string& tool, std::vector<std::string> reversed_args) {
-  try {
-    app.parse(reversed_args);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    print_error(tool, fmt::format("{} (see {} --help)", e.what(), tool));
-    return 2;
-  }
-  return -1;
+  return parse_with(app, tool, [&] { app.parse(reversed_args); });
 }
 
 /// Runs a tool's work and turns what it throws into the convention's line and exit status.

@@ -37,6 +37,7 @@
 #include "runtime/capi/weft_model.h"
 #include "runtime/executable.h"
 #include "runtime/npy.h"
+#include "runtime/tensor_literal.h"
 #include "tools/cli.h"
 
 namespace {
@@ -227,6 +228,7 @@ SharedObjectModel::SharedObjectModel(const Options& o) : path_(o.model) {
   }
   const char* name = api_.weft_entry_name(entry_);
   entry_name_ = name ? name : "";
+  signature_.graph = entry_name_;
 
   int32_t num_inputs = api_.weft_num_inputs(entry_), num_outputs = api_.weft_num_outputs(entry_);
   int32_t num_symbols = api_.weft_num_symbols(entry_), num_params = api_.weft_num_params();
@@ -367,8 +369,15 @@ std::vector<Tensor> gather_inputs(const Options& o, const Signature& sig, const 
   }
   for (const std::string& arg : o.input_args) {
     size_t eq = arg.find('=');
-    std::string name = arg.substr(0, eq), path = arg.substr(eq + 1);
-    add(name, weft::read_npy(path), path);
+    std::string name = arg.substr(0, eq), value = arg.substr(eq + 1);
+    if (!weft::looks_like_tensor_literal(value)) {
+      add(name, weft::read_npy(value), value);
+      continue;
+    }
+    // A literal takes the dtype the model declares for the input.
+    const std::string source = fmt::format("--input {}", name);
+    const weft::TensorSpec* spec = sig.find_input(name);
+    add(name, spec ? weft::parse_tensor_literal(value, spec->type.dtype, source) : Tensor{}, source);
   }
 
   std::vector<Tensor> ordered;
@@ -376,13 +385,14 @@ std::vector<Tensor> gather_inputs(const Options& o, const Signature& sig, const 
     auto it = given.find(spec.name);
     if (it == given.end())
       throw Error(
-          fmt::format("missing input '{}' ({}) of {}: give it with --input {}=FILE.npy or in --inputs "
-                      "FILE.safetensors",
-                      spec.name, spec.type.str(), model, spec.name));
+          fmt::format("missing input '{}' ({}) of {}: give it with --input {}=FILE.npy, as a literal (--input "
+                      "{}=[...]) or in --inputs FILE.safetensors",
+                      spec.name, spec.type.str(), model, spec.name, spec.name));
     const auto& [tensor, source] = it->second;
     auto wrong = [&, &tensor = tensor, &source = source](const std::string& why) {
-      return Error(fmt::format("{}: input '{}' must be {}, but the file holds {}{}", source, spec.name, spec.type.str(),
-                               tensor.type_str(), why));
+      return Error(fmt::format("{}: input '{}' must be {}, but {} {}{}", source, spec.name, spec.type.str(),
+                               source.starts_with("--input ") ? "the literal is" : "the file holds", tensor.type_str(),
+                               why));
     };
     if (tensor.dtype() != spec.type.dtype || tensor.rank() != spec.type.rank()) throw wrong("");
     for (int d = 0; d < tensor.rank(); ++d) {
@@ -578,10 +588,11 @@ int main(int argc, char** argv) {
                              JitModel::default_backend()))
       ->type_name("NAME");
   app.add_option("--entry", o.entry, "the entry point of a .so to run (default: its first)")->type_name("NAME");
-  app.add_option("--input", o.input_args, "an input from a .npy file (repeatable)")
-      ->type_name("NAME=FILE")
+  app.add_option("--input", o.input_args,
+                 "an input from a .npy file, or written out: 'x=[[1, 2], [3, 4]]', 'step=3' (repeatable)")
+      ->type_name("NAME=FILE|LITERAL")
       ->check([](const std::string& s) {
-        return s.find('=') == std::string::npos ? std::string("must be NAME=FILE.npy") : std::string();
+        return s.find('=') == std::string::npos ? std::string("must be NAME=FILE.npy or NAME=LITERAL") : std::string();
       });
   app.add_option("--inputs", o.inputs_file, "inputs from a safetensors file, one tensor per input name")
       ->type_name("FILE");

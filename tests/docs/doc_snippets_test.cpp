@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "frontend/nn/nn.h"
 #include "frontend/tensor_ops.h"
 #include "ir/error.h"
+#include "ir/op_kind.h"
 
 namespace weft {
 namespace {
@@ -117,8 +119,8 @@ PageCheck check_page(const fs::path& page) {
       for (size_t k = 0; k < b.lines.size(); ++k)
         if (!trim(b.lines[k]).empty() && !trim(b.lines[k]).starts_with("// ...") &&
             std::find(have.begin(), have.end(), trim(b.lines[k])) == have.end())
-          check.problems.push_back(fmt::format("{}:{}: not in {}: {}", name, b.first_line + static_cast<int>(k),
-                                               source, trim(b.lines[k])));
+          check.problems.push_back(
+              fmt::format("{}:{}: not in {}: {}", name, b.first_line + static_cast<int>(k), source, trim(b.lines[k])));
       continue;
     }
     const bool top_level = b.marker == "compile: top-level";
@@ -133,7 +135,8 @@ PageCheck check_page(const fs::path& page) {
       const std::string t = trim(b.lines[k]);
       if (t.starts_with("#include"))
         includes += line;
-      else if (!top_level && (t.starts_with("using ") || (t.starts_with("namespace ") && t.find('=') != std::string::npos)))
+      else if (!top_level &&
+               (t.starts_with("using ") || (t.starts_with("namespace ") && t.find('=') != std::string::npos)))
         usings += line;
       else
         code += line;
@@ -142,8 +145,8 @@ PageCheck check_page(const fs::path& page) {
     if (top_level)
       body += code;
     else
-      body += fmt::format("[[maybe_unused]] void snippet_{}() {{\n#line {} \"{} (hidden context)\"\n{}\n{}}}\n", index++,
-                          b.first_line, name, context, code);
+      body += fmt::format("[[maybe_unused]] void snippet_{}() {{\n#line {} \"{} (hidden context)\"\n{}\n{}}}\n",
+                          index++, b.first_line, name, context, code);
   }
   // Each page in a namespace of its own, so that its using-directives stay its own.
   check.unit = fmt::format("{}\nnamespace page {{\n{}\n{}\n}}  // namespace page\n", includes, usings, body);
@@ -179,6 +182,27 @@ INSTANTIATE_TEST_SUITE_P(Pages, DocSnippets, ::testing::ValuesIn(pages()),
                              if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            return n;
                          });
+
+// --- The op reference ---------------------------------------------------------------------------
+
+TEST(DocOps, TheReferenceDocumentsEveryOpOfTheTable) {
+  // The ops named in the first cell of a table row: "| `add`, `sub`, `mul` |", "| `select(cond, a, b)` |".
+  std::set<std::string> documented;
+  for (const std::string& line : read_lines(kSource / "docs" / "ops.md")) {
+    if (!line.starts_with("| `")) continue;
+    const std::string cell = line.substr(2, line.find(" |", 2) - 2);
+    for (size_t open = cell.find('`'); open != std::string::npos; open = cell.find('`', cell.find('`', open + 1) + 1)) {
+      size_t end = open + 1;
+      while (end < cell.size() && (std::islower(static_cast<unsigned char>(cell[end])) || cell[end] == '_')) ++end;
+      documented.insert(cell.substr(open + 1, end - open - 1));
+      if (cell.find('`', open + 1) == std::string::npos) break;
+    }
+  }
+#define WEFT_OP_NAME(name, text) text,
+  const std::vector<std::string> ops = {WEFT_OP_LIST(WEFT_OP_NAME)};
+#undef WEFT_OP_NAME
+  for (const std::string& op : ops) EXPECT_TRUE(documented.count(op)) << "docs/ops.md has no table row for " << op;
+}
 
 // --- Sample error texts ---------------------------------------------------------------------------
 

@@ -4,12 +4,14 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "ir/dot.h"
 #include "ir/safetensors.h"
 #include "ir/text.h"
 #include "tests/dump/fixtures.h"
@@ -195,6 +197,49 @@ TEST_F(WeftDumpTool, CompileReportsEachRegionAndItsCompileTime) {
   EXPECT_NE(r.out.find("2 compiled"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("0 on the interpreter"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("code generation"), std::string::npos) << r.out;
+}
+
+// A Transformer's train step took `dot` 19 minutes without output. Above 400 nodes the drawing is
+// folded, with a note saying how; --depth 0 still draws every node.
+TEST_F(WeftDumpTool, ABigGraphIsFoldedWithANote) {
+  Graph step = dump_test::wrapped_train_step(24);
+  ASSERT_GT(dot_node_count(step), 400);
+  std::string big = (dir_ / "big.weft").string();
+  write_graph_file(big, step);
+  RunResult r = run(q(big) + " --format dot -o " + q(dir_ / "big.dot"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.rfind(fmt::format("weft-dump: note: {} nodes are more than `dot` lays out quickly (400): drawing "
+                                    "scopes folded at --depth 3 (",
+                                    dot_node_count(step)),
+                        0),
+            0u)
+      << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_EQ(count(slurp(dir_ / "big.dot"), "label=\"transformer.encoder.layers."), 12);
+  RunResult all = run(q(big) + " --format dot --depth 0 -o " + q(dir_ / "all.dot"));
+  ASSERT_EQ(all.status, 0) << all.err;
+  EXPECT_EQ(all.err, "");
+  EXPECT_EQ(slurp(dir_ / "all.dot"), graph_to_dot(step));
+}
+
+// `dot` is stopped after --dot-timeout seconds, with an error saying what to do; a stand-in `dot`
+// that never finishes plays Graphviz on a huge graph.
+TEST_F(WeftDumpTool, DotIsStoppedAfterTheTimeout) {
+  fs::create_directories(dir_ / "bin");
+  std::ofstream(dir_ / "bin" / "dot") << "#!/bin/sh\ncat >/dev/null\nexec sleep 60\n";
+  fs::permissions(dir_ / "bin" / "dot", fs::perms::owner_all);
+  fs::path out = dir_ / "g.svg";
+  const auto start = std::chrono::steady_clock::now();
+  RunResult r = run(q(model_) + " --format svg --dot-timeout 0.5 -o " + q(out),
+                    "PATH=" + (dir_ / "bin").string() + ":\"$PATH\" TMPDIR=" + q(dir_));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(r.err.rfind("weft-dump: Graphviz's `dot` did not finish within 0.5 s laying out ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("--depth N"), std::string::npos) << r.err;
+  EXPECT_LT(seconds, 30) << "weft-dump waited for dot";
+  EXPECT_FALSE(fs::exists(out));
+  for (const auto& e : fs::directory_iterator(dir_))  // the DOT text went through a pipe
+    EXPECT_NE(e.path().extension(), ".dot") << e.path();
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -142,7 +143,11 @@ TEST_F(ToolsCli, WeftCompileWritesThroughAFifoInsteadOfReplacingIt) {
     EXPECT_EQ(r.status, 0) << r.err;
   });
   EXPECT_NE(header.find("#include"), std::string::npos) << header.substr(0, 200);
-  EXPECT_EQ(tool_testing::slurp(dir_ / "m.so").rfind("\x7f" "ELF", 0), 0u);
+  EXPECT_EQ(tool_testing::slurp(dir_ / "m.so")
+                .rfind("\x7f"
+                       "ELF",
+                       0),
+            0u);
 }
 
 TEST_F(ToolsCli, DevNullStaysACharacterDevice) {
@@ -175,6 +180,50 @@ TEST_F(ToolsCli, InputsThatAreNotRegularFilesAreRefusedOrBounded) {
   expect_failure(run("weft-run", model_and_input + " --weights " + q(dir_ / "w.safetensors")), "weft-run", 1,
                  "not a regular file");
   expect_failure(run("weft-run", model_and_input + " --weights /dev/zero"), "weft-run", 1, "not a regular file");
+}
+
+/// The inode of every entry of a JIT cache directory: a stored entry is renamed in, so a file
+/// that keeps its inode was not written again.
+std::map<std::string, ino_t> entries(const fs::path& dir) {
+  std::map<std::string, ino_t> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    struct stat st {};
+    ::stat(e.path().c_str(), &st);
+    out.emplace(e.path().filename().string(), st.st_ino);
+  }
+  return out;
+}
+
+// Issue 24: the second run of a program should not pay for JIT compilation again. A process that
+// compiles stores each module's object code; the next process loads it (it stores nothing, since
+// every miss stores); a damaged entry is ignored and replaced, and the answer stays the same.
+TEST_F(ToolsCli, ASecondProcessLoadsTheJitsObjectCodeFromTheDiskCache) {
+  const fs::path cache = dir_ / "jit-cache";
+  const std::string env = "WEFT_JIT_CACHE_DIR=" + q(cache);
+  std::string row = "[";
+  for (int i = 0; i < 784; ++i) row += (i ? "," : "") + std::to_string(i % 7 - 3);
+  const std::string args = q(model_) + " --backend llvm --input 'x=[" + row + "]]'";
+  RunResult first = tool_testing::run_tool(tool("weft-run"), args, dir_, env);
+  ASSERT_EQ(first.status, 0) << first.err;
+  std::map<std::string, ino_t> stored = entries(cache);
+  ASSERT_FALSE(stored.empty());
+
+  RunResult second = tool_testing::run_tool(tool("weft-run"), args, dir_, env);
+  ASSERT_EQ(second.status, 0) << second.err;
+  EXPECT_EQ(second.out, first.out);
+  EXPECT_EQ(entries(cache), stored) << "the second run compiled (and stored) again";
+
+  // Damage one entry: it is not loaded but compiled again and replaced (a new inode).
+  const fs::path damaged = cache / stored.begin()->first;
+  std::string bytes = tool_testing::slurp(damaged);
+  bytes[bytes.size() / 2] ^= 0x55;
+  std::ofstream(damaged, std::ios::binary) << bytes;
+  RunResult third = tool_testing::run_tool(tool("weft-run"), args, dir_, env);
+  ASSERT_EQ(third.status, 0) << third.err;
+  EXPECT_EQ(third.out, first.out);
+  std::map<std::string, ino_t> after = entries(cache);
+  EXPECT_NE(after.at(stored.begin()->first), stored.begin()->second) << "the damaged entry was not replaced";
+  EXPECT_NE(tool_testing::slurp(damaged), bytes);
 }
 
 TEST(ReadWholeFile, ReadsAStreamUpToItsLimit) {

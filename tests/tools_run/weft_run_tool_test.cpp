@@ -106,6 +106,18 @@ TEST_F(WeftRunTool, WeightsSetTheParametersAndTheSummaryShowsTheValues) {
   }
 }
 
+// docs/weft-run.md's example: an input written on the command line, no file, no NumPy.
+TEST_F(WeftRunTool, TakesAnInputWrittenOutAsALiteral) {
+  RunResult r = run(fmt::format("{} --weights {} --input 'x=[[1, 2, 3], [4, 5, 6]]'", q(affine_), q(affine_weights())));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "y: f32[2, 2] = [-1.5, 3, -1.5, 12]\n");
+  expect_one_line_error(run(fmt::format("{} --input 'x=[[1, 2, 3], [4, 5]]'", q(affine_))), 1,
+                        "--input x: not a tensor literal: rows of different lengths: this list has 2 elements, an "
+                        "earlier one 3 (at column 13 of '[[1, 2, 3], [4, 5]]')");
+  expect_one_line_error(run(fmt::format("{} --input 'x=[1, 2, 3]'", q(affine_))), 1,
+                        "--input x: input 'x' must be f32[B, 3], but the literal is f32[3]");
+}
+
 TEST_F(WeftRunTool, WithoutWeightsTheInitializersAreUsed) {
   RunResult r = run(fmt::format("{} --input x={}", q(affine_), q(x_)));
   EXPECT_EQ(r.status, 0) << r.err;

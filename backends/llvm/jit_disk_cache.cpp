@@ -1,0 +1,136 @@
+#include "backends/llvm/jit_disk_cache.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace weft::llvm_backend {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kMagic[8] = {'W', 'E', 'F', 'T', 'J', 'I', 'T', '\0'};
+constexpr uint32_t kFormat = 1;
+
+/// 64-bit FNV-1a with a chosen offset basis: two bases give two independent 64-bit hashes.
+uint64_t fnv1a(const std::string& bytes, uint64_t basis) {
+  uint64_t h = basis;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+struct Hash128 {
+  uint64_t a = 0, b = 0;
+  bool operator==(const Hash128&) const = default;
+};
+
+Hash128 hash128(const std::string& bytes) {
+  return {fnv1a(bytes, 0xcbf29ce484222325ull), fnv1a(bytes, 0x84222325cbf29ce4ull)};
+}
+
+/// The header in front of the object: fixed size, native byte order (the cache is per host).
+struct Header {
+  char magic[8];
+  uint32_t format;
+  uint32_t reserved;
+  Hash128 key;
+  uint64_t length;
+  Hash128 checksum;
+};
+
+fs::path directory_from_environment() {
+  if (const char* off = std::getenv("WEFT_JIT_CACHE"); off && (std::string(off) == "off" || std::string(off) == "0"))
+    return {};
+  if (const char* dir = std::getenv("WEFT_JIT_CACHE_DIR"); dir && *dir) return dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return fs::path(xdg) / "weft" / "jit";
+  if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".cache" / "weft" / "jit";
+  return {};
+}
+
+}  // namespace
+
+JitDiskCache::JitDiskCache(fs::path dir) : dir_(std::move(dir)) {}
+
+JitDiskCache& JitDiskCache::global() {
+  static JitDiskCache* cache = new JitDiskCache(directory_from_environment());  // used until exit
+  return *cache;
+}
+
+fs::path JitDiskCache::path_of(const std::string& key) const {
+  Hash128 h = hash128(key);
+  return dir_ / fmt::format("{:016x}{:016x}.o", h.a, h.b);
+}
+
+std::optional<std::string> JitDiskCache::load(const std::string& key) {
+  if (!enabled()) return std::nullopt;
+  std::ifstream in(path_of(key), std::ios::binary);
+  std::lock_guard lock(mutex_);
+  if (!in) {
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  Header header{};
+  std::string object;
+  bool ok = static_cast<bool>(in.read(reinterpret_cast<char*>(&header), sizeof header)) &&
+            std::memcmp(header.magic, kMagic, sizeof kMagic) == 0 && header.format == kFormat &&
+            header.key == hash128(key) && header.length < (uint64_t{1} << 32);
+  if (ok) {
+    object.resize(header.length);
+    ok = static_cast<bool>(in.read(object.data(), static_cast<std::streamsize>(object.size()))) &&
+         in.peek() == std::char_traits<char>::eof() && hash128(object) == header.checksum;
+  }
+  if (!ok) {
+    ++stats_.rejected;
+    return std::nullopt;
+  }
+  ++stats_.hits;
+  return object;
+}
+
+void JitDiskCache::store(const std::string& key, const std::string& object) {
+  if (!enabled()) return;
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  Header header{};
+  std::memcpy(header.magic, kMagic, sizeof kMagic);
+  header.format = kFormat;
+  header.key = hash128(key);
+  header.length = object.size();
+  header.checksum = hash128(object);
+  std::string temp = (dir_ / fmt::format("tmp-{}-XXXXXX", ::getpid())).string();
+  int fd = ::mkstemp(temp.data());
+  if (fd < 0) return;
+  std::string bytes(reinterpret_cast<const char*>(&header), sizeof header);
+  bytes += object;
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const bool written = ::close(fd) == 0 && done == bytes.size();
+  if (!written || ::rename(temp.c_str(), path_of(key).c_str()) != 0) {
+    ::unlink(temp.c_str());
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  ++stats_.stored;
+}
+
+JitDiskCacheStats JitDiskCache::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+}  // namespace weft::llvm_backend
