@@ -39,13 +39,17 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/WeftConfigVersion.cmake VER
 install(FILES ${CMAKE_BINARY_DIR}/WeftConfig.cmake ${CMAKE_BINARY_DIR}/WeftConfigVersion.cmake
         DESTINATION ${WEFT_CMAKE_DIR})
 
-# pkg-config: the same libraries, in link order (weft_backends twice, for the cycle with weft_llvm).
-set(WEFT_PC_LIBS "-lweft_frontend -lweft_backends")
+# pkg-config: the same libraries as one link group (weft_backends and weft_llvm use each other, and
+# pkg-config drops a repeated -l, so repeating one in link order does not survive).
+set(WEFT_PC_LIBS "-Wl,--start-group -lweft_frontend -lweft_backends")
 set(WEFT_PC_CFLAGS "")
 if(WEFT_WITH_LLVM)
-  string(APPEND WEFT_PC_LIBS " -lweft_llvm -lweft_backends -L${WEFT_LLVM_LIBRARY_DIR} -lLLVM -Wl,-rpath,${WEFT_LLVM_LIBRARY_DIR}")
+  string(APPEND WEFT_PC_LIBS " -lweft_llvm")
   string(APPEND WEFT_PC_CFLAGS " -isystem ${WEFT_LLVM_INCLUDE_DIRS}")
 endif()
-string(APPEND WEFT_PC_LIBS " -lweft_passes -lweft_runtime -lweft_ir")
+string(APPEND WEFT_PC_LIBS " -lweft_passes -lweft_runtime -lweft_ir -Wl,--end-group")
+if(WEFT_WITH_LLVM)
+  string(APPEND WEFT_PC_LIBS " -L${WEFT_LLVM_LIBRARY_DIR} -lLLVM -Wl,-rpath,${WEFT_LLVM_LIBRARY_DIR}")
+endif()
 configure_file(${CMAKE_SOURCE_DIR}/cmake/weft.pc.in ${CMAKE_BINARY_DIR}/weft.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/weft.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -13,18 +13,18 @@
 weft::Graph xor_model() {
   weft::Builder b("xor");
   auto x = b.input("x", "f32[4, 2]");
-  auto y = b.input("y", "f32[4, 1]");
-  weft::nn::Linear fc1(b, "fc1", 2, 8), fc2(b, "fc2", 8, 1);
-  auto pred = weft::dsl::sigmoid(fc2(weft::dsl::tanh(fc1(x))));
-  b.output("loss", weft::dsl::mse_loss(pred, y));
-  b.output("pred", pred);
+  auto y = b.input("y", "i64[4]");  // the class of each row: 0 or 1
+  weft::nn::Linear fc1(b, "fc1", 2, 8), fc2(b, "fc2", 8, 2);
+  auto logits = fc2(weft::dsl::tanh(fc1(x)));
+  b.output("loss", weft::dsl::cross_entropy(logits, y));
+  b.output("pred", weft::dsl::argmax(logits, -1));
   return b.finish();
 }
 
 int main() {
   using weft::Tensor;
   std::map<std::string, Tensor> data{{"x", Tensor::from<float>({4, 2}, {0, 0, 0, 1, 1, 0, 1, 1})},
-                                     {"y", Tensor::from<float>({4, 1}, {0, 1, 1, 0})}};
+                                     {"y", Tensor::from<int64_t>({4}, {0, 1, 1, 0})}};
   auto backend = weft::make_backend("llvm");
   auto train_step = backend->compile(weft::train::make_train_step(xor_model()));
   weft::train::Trainer trainer(*train_step, {.total_steps = 400, .lr = weft::train::constant_lr(0.05)});
@@ -32,11 +32,11 @@ int main() {
 
   auto model = backend->compile(xor_model());
   for (const weft::TensorSpec& s : model->signature().state) model->set_state(s.name, train_step->state(s.name));
-  std::vector<float> pred = model->run_named(data).at("pred").to_vector<float>();
+  std::vector<int64_t> pred = model->run_named(data).at("pred").to_vector<int64_t>();
   int right = 0;
   for (int i = 0; i < 4; ++i) {
-    std::printf("xor(%g, %g) = %.3f\n", data.at("x").at(2 * i), data.at("x").at(2 * i + 1), pred[i]);
-    right += (pred[i] > 0.5f) == (data.at("y").at(i) > 0.5);
+    std::printf("xor(%g, %g) = %ld\n", data.at("x").at(2 * i), data.at("x").at(2 * i + 1), static_cast<long>(pred[i]));
+    right += pred[i] == static_cast<int64_t>(data.at("y").at(i));
   }
   weft::write_graph_file("xor.weft", xor_model());
   weft::train::save_checkpoint("xor.safetensors", *model);
