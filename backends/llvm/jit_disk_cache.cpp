@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <llvm/Support/BLAKE3.h>
 #include <unistd.h>
 
 #include <array>
@@ -17,25 +18,16 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMagic[8] = {'W', 'E', 'F', 'T', 'J', 'I', 'T', '\0'};
-constexpr uint32_t kFormat = 1;
+constexpr uint32_t kFormat = 2;
 
-/// 64-bit FNV-1a with a chosen offset basis: two bases give two independent 64-bit hashes.
-uint64_t fnv1a(const std::string& bytes, uint64_t basis) {
-  uint64_t h = basis;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
+/// BLAKE3's 256-bit hash (LLVM's): collision resistant, so an entry whose header holds the hash of
+/// the key being looked up is that key's entry, and one whose object hashes to its checksum is the
+/// object that was stored. (A non-cryptographic hash could let two modules' keys collide and the
+/// wrong code load without a sign.)
+using Hash256 = std::array<uint8_t, 32>;
 
-struct Hash128 {
-  uint64_t a = 0, b = 0;
-  bool operator==(const Hash128&) const = default;
-};
-
-Hash128 hash128(const std::string& bytes) {
-  return {fnv1a(bytes, 0xcbf29ce484222325ull), fnv1a(bytes, 0x84222325cbf29ce4ull)};
+Hash256 hash256(const std::string& bytes) {
+  return llvm::BLAKE3::hash<32>(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
 }
 
 /// The header in front of the object: fixed size, native byte order (the cache is per host).
@@ -43,9 +35,9 @@ struct Header {
   char magic[8];
   uint32_t format;
   uint32_t reserved;
-  Hash128 key;
+  Hash256 key;
   uint64_t length;
-  Hash128 checksum;
+  Hash256 checksum;
 };
 
 fs::path directory_from_environment() {
@@ -67,8 +59,11 @@ JitDiskCache& JitDiskCache::global() {
 }
 
 fs::path JitDiskCache::path_of(const std::string& key) const {
-  Hash128 h = hash128(key);
-  return dir_ / fmt::format("{:016x}{:016x}.o", h.a, h.b);
+  // The first 128 bits of the key's hash name the file; the header holds all 256.
+  Hash256 h = hash256(key);
+  std::string name;
+  for (int i = 0; i < 16; ++i) name += fmt::format("{:02x}", h[i]);
+  return dir_ / (name + ".o");
 }
 
 std::optional<std::string> JitDiskCache::load(const std::string& key) {
@@ -83,11 +78,11 @@ std::optional<std::string> JitDiskCache::load(const std::string& key) {
   std::string object;
   bool ok = static_cast<bool>(in.read(reinterpret_cast<char*>(&header), sizeof header)) &&
             std::memcmp(header.magic, kMagic, sizeof kMagic) == 0 && header.format == kFormat &&
-            header.key == hash128(key) && header.length < (uint64_t{1} << 32);
+            header.key == hash256(key) && header.length < (uint64_t{1} << 32);
   if (ok) {
     object.resize(header.length);
     ok = static_cast<bool>(in.read(object.data(), static_cast<std::streamsize>(object.size()))) &&
-         in.peek() == std::char_traits<char>::eof() && hash128(object) == header.checksum;
+         in.peek() == std::char_traits<char>::eof() && hash256(object) == header.checksum;
   }
   if (!ok) {
     ++stats_.rejected;
@@ -104,9 +99,9 @@ void JitDiskCache::store(const std::string& key, const std::string& object) {
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof kMagic);
   header.format = kFormat;
-  header.key = hash128(key);
+  header.key = hash256(key);
   header.length = object.size();
-  header.checksum = hash128(object);
+  header.checksum = hash256(object);
   std::string temp = (dir_ / fmt::format("tmp-{}-XXXXXX", ::getpid())).string();
   int fd = ::mkstemp(temp.data());
   if (fd < 0) return;

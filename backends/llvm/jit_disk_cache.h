@@ -4,10 +4,11 @@
  *
  * An entry is keyed by everything that decides the code: the module's IR before optimization,
  * LLVM's version, the host's triple, CPU and features, and the build of Weft's optimizer (jit.cpp's
- * build time, since its pipeline is code, not data). The key's 128-bit hash names the file,
- * `<dir>/<32 hex digits>.o`, which starts with a header: a magic, the format version, the key's
- * hash again, the object's length and a checksum of the object. A short, damaged or colliding
- * entry fails those checks and is ignored (and overwritten by the next compile), never loaded.
+ * build time, since its pipeline is code, not data). The key's BLAKE3 hash names the file,
+ * `<dir>/<32 hex digits>.o` (its first 128 bits), which starts with a header: a magic, the format
+ * version, the key's whole 256-bit hash, the object's length and the object's BLAKE3 hash. A
+ * short, damaged or misplaced entry fails those checks and is ignored (and overwritten by the next
+ * compile), never loaded.
  * Entries are written to a temporary file in the directory and renamed into place, so processes
  * sharing the directory see either no entry or a whole one.
  *

@@ -96,8 +96,11 @@ TEST_F(JitDiskCacheTest, WritersRacingOnOneKeyLeaveAWholeEntry) {
   for (auto& w : writers) w.join();
   reader.join();
   const std::set<std::string> valid(objects.begin(), objects.end());
-  for (const auto& s : seen)
-    if (s) EXPECT_TRUE(valid.count(*s)) << "a partial or mixed entry was loaded";
+  for (const auto& s : seen) {
+    if (s) {
+      EXPECT_TRUE(valid.count(*s)) << "a partial or mixed entry was loaded";
+    }
+  }
   ASSERT_TRUE(cache.load("shared key"));
   EXPECT_TRUE(valid.count(*cache.load("shared key")));
   EXPECT_EQ(cache.stats().rejected, 0);

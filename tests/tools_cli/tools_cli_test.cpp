@@ -150,12 +150,22 @@ TEST_F(ToolsCli, WeftCompileWritesThroughAFifoInsteadOfReplacingIt) {
             0u);
 }
 
+// As root, a tool that renames a temporary file over its output replaces the device. The test
+// writes to /dev/null, or to /dev/zero (whose writes are discarded too) when something else on this
+// machine has already replaced /dev/null by a file.
 TEST_F(ToolsCli, DevNullStaysACharacterDevice) {
-  ASSERT_EQ(non_regular_kind("/dev/null"), "a character device");
+  std::string device;
+  for (const char* d : {"/dev/null", "/dev/zero"})
+    if (non_regular_kind(d) == "a character device") {
+      device = d;
+      break;
+    }
+  if (device.empty()) GTEST_SKIP() << "neither /dev/null nor /dev/zero is a character device on this machine";
   write_npy((dir_ / "x.npy").string(), Tensor::zeros(DType::f32, {1, 784}));
-  EXPECT_EQ(run("weft-opt", q(model_) + " -o /dev/null").status, 0);
-  EXPECT_EQ(run("weft-run", q(model_) + " --input x=" + q(dir_ / "x.npy") + " -q --outputs /dev/null").status, 0);
-  EXPECT_EQ(non_regular_kind("/dev/null"), "a character device");
+  EXPECT_EQ(run("weft-opt", q(model_) + " -o " + device).status, 0);
+  EXPECT_EQ(run("weft-run", q(model_) + " --input x=" + q(dir_ / "x.npy") + " -q --outputs " + device).status, 0);
+  EXPECT_EQ(run("weft-compile", q(model_) + " -o " + device + " --header " + device).status, 0);
+  EXPECT_EQ(non_regular_kind(device), "a character device") << device << " was replaced";
 }
 
 TEST_F(ToolsCli, AnOutputThatIsADirectoryIsAClearError) {
