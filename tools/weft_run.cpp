@@ -325,8 +325,11 @@ std::vector<Tensor> SharedObjectModel::run(const std::vector<Tensor>& inputs) {
   std::vector<weft_tensor> out(signature_.outputs.size());
   for (size_t i = 0; i < out.size(); ++i) {
     const weft::TensorType& type = signature_.outputs[i].type;
-    std::vector<int64_t> shape(type.shape.size());
+    // One slot at least: weft_output_shape refuses a null pointer even for a rank-0 output, and an
+    // empty vector's data() may be null.
+    std::vector<int64_t> shape(std::max<size_t>(type.shape.size(), 1));
     check(api_.weft_output_shape(instance_, entry_, static_cast<int32_t>(i), shape.data()), "weft_output_shape");
+    shape.resize(type.shape.size());
     outputs.push_back(Tensor::zeros(type.dtype, shape));
     out[i] = {static_cast<int32_t>(type.dtype), outputs[i].rank(), outputs[i].shape().data(), outputs[i].raw()};
   }

@@ -27,6 +27,12 @@ cmake --build "$work/app/build" >"$work/build.log" 2>&1 || { cat "$work/build.lo
 # What it saved compiles to a shared object with its trained weights.
 "$prefix/bin/weft-compile" "$work/app/xor.weft" --weights "$work/app/xor.safetensors" -o "$work/app/xor.so"
 [[ -s $work/app/xor.so && -s $work/app/xor.h ]] || { echo "weft-compile wrote no xor.so / xor.h"; exit 1; }
+# ... runs from literal inputs, and predicts XOR (docs/getting-started.md, section 3).
+out=$("$prefix/bin/weft-run" "$work/app/xor.so" --input 'x=[[0, 0], [0, 1], [1, 0], [1, 1]]' --input 'y=[0, 1, 1, 0]')
+echo "$out"
+grep -qx 'pred: i64\[4\] = \[0, 1, 1, 0\]' <<<"$out" || { echo "weft-run on xor.so did not predict XOR"; exit 1; }
+"$prefix/bin/weft-dump" "$work/app/xor.weft" --format dot -o "$work/app/xor.dot"
+[[ -s $work/app/xor.dot ]] || { echo "weft-dump wrote no xor.dot"; exit 1; }
 
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 # shellcheck disable=SC2046  # the flags are words
