@@ -5,15 +5,15 @@
  *
  * The graph goes to stdout unless `-o` names a file. `--stats` and `--weights` print reports
  * instead of the graph; the graph is written too when `--format` or `-o` is also given. SVG is
- * rendered by Graphviz's `dot`, run as a child process fed through a pipe and stopped after
- * --dot-timeout seconds; a drawing of more than 400 nodes is folded automatically (a note on
+ * rendered by Graphviz's `dot`, run as a child process fed through a pipe, stopped after
+ * --dot-timeout seconds and killed with weft-dump; a drawing of more than 400 nodes is folded automatically (a note on
  * stderr says at which depth). Errors follow tools/cli.h: `weft-dump:
  * message` on stderr, exit status 1 when the input is bad, the weights disagree with the graph or
  * `dot` fails, 2 for a bad command line.
  */
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,8 +46,6 @@
 #ifdef WEFT_HAVE_LLVM
 #include "backends/llvm/llvm_backend.h"
 #endif
-
-extern char** environ;
 
 namespace {
 
@@ -177,9 +175,9 @@ void write_file(const std::string& path, const std::string& text) {
 
 /// Renders DOT to SVG with Graphviz's `dot`, into `output` or to stdout. The DOT text goes through
 /// a pipe (no temporary file to leave behind when killed), and `dot` is killed after `timeout`
-/// seconds: its layout is superlinear, and a train step's graph can keep it busy for hours.
-void render_svg(const std::string& dot_text, const std::optional<std::string>& output, double timeout,
-                int64_t nodes) {
+/// seconds, or when weft-dump dies: its layout is superlinear, and a train step's graph can keep it
+/// busy for hours.
+void render_svg(const std::string& dot_text, const std::optional<std::string>& output, double timeout, int64_t nodes) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
     throw weft::Error(fmt::format("cannot make a pipe for dot: {}", std::strerror(errno)));
@@ -191,15 +189,43 @@ void render_svg(const std::string& dot_text, const std::optional<std::string>& o
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], STDIN_FILENO);
+  // `exec_error` carries execvp's errno back from the child; it closes unused on a successful exec.
+  int exec_error[2];
+  if (::pipe2(exec_error, O_CLOEXEC) != 0) {
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    throw weft::Error(fmt::format("cannot make a pipe for dot: {}", std::strerror(errno)));
+  }
   std::fflush(stdout);
   std::cout.flush();
-  pid_t pid = 0;
-  int err = posix_spawnp(&pid, "dot", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // `dot` dies with weft-dump, however weft-dump ends (Ctrl-C, kill -9): an orphaned layout of a
+    // big graph would otherwise run on for hours.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // weft-dump died before the line above
+    ::dup2(pipe_fds[0], STDIN_FILENO);
+    ::execvp("dot", argv.data());
+    int e = errno;
+    (void)!::write(exec_error[1], &e, sizeof e);
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
   ::close(pipe_fds[0]);
+  ::close(exec_error[1]);
+  int err = pid < 0 ? fork_errno : 0;
+  if (pid > 0) {
+    ssize_t n;
+    while ((n = ::read(exec_error[0], &err, sizeof err)) < 0 && errno == EINTR) {
+    }
+    if (n != static_cast<ssize_t>(sizeof err))
+      err = 0;  // the exec succeeded
+    else
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+  }
+  ::close(exec_error[0]);
   if (err != 0) {
     ::close(pipe_fds[1]);
     if (err == ENOENT)
@@ -223,8 +249,7 @@ void render_svg(const std::string& dot_text, const std::optional<std::string>& o
   for (;;) {
     pid_t got = ::waitpid(pid, &status, WNOHANG);
     if (got == pid) break;
-    if (got < 0 && errno != EINTR)
-      throw weft::Error(fmt::format("waiting for `dot` failed: {}", std::strerror(errno)));
+    if (got < 0 && errno != EINTR) throw weft::Error(fmt::format("waiting for `dot` failed: {}", std::strerror(errno)));
     if (std::chrono::steady_clock::now() >= deadline) {
       ::kill(pid, SIGKILL);
       while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -346,8 +371,8 @@ int run(const Options& o) {
   }
   int status = 0;
   if (o.stats)
-    std::cout << weft::format_stats(graph, weft::compute_stats(graph)) << "\n" << weft::memory_summary(graph)
-              << std::flush;
+    std::cout << weft::format_stats(graph, weft::compute_stats(graph)) << "\n"
+              << weft::memory_summary(graph) << std::flush;
   if (o.compile) {
 #ifdef WEFT_HAVE_LLVM
     auto exe = weft::LlvmBackend().compile_llvm(graph);

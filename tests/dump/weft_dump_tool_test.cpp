@@ -1,7 +1,9 @@
 // The weft-dump executable: exit codes, one-line errors on stderr, and each output format.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "ir/dot.h"
 #include "ir/safetensors.h"
@@ -240,6 +243,55 @@ TEST_F(WeftDumpTool, DotIsStoppedAfterTheTimeout) {
   EXPECT_FALSE(fs::exists(out));
   for (const auto& e : fs::directory_iterator(dir_))  // the DOT text went through a pipe
     EXPECT_NE(e.path().extension(), ".dot") << e.path();
+}
+
+// Whether process `pid` has ended: gone, or a zombie no one has reaped yet (a container's init
+// may not reap orphans).
+bool has_ended(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  size_t paren = line.rfind(')');
+  return paren == std::string::npos || line.substr(paren + 2, 1) == "Z";
+}
+
+// A weft-dump killed while `dot` lays out (Ctrl-C, kill -9) takes `dot` with it, instead of leaving
+// it to run for as long as a big layout takes. The stand-in `dot` writes its pid, then never ends.
+TEST_F(WeftDumpTool, KillingWeftDumpStopsDot) {
+  fs::create_directories(dir_ / "bin");
+  const fs::path pid_file = dir_ / "dot.pid";
+  std::ofstream(dir_ / "bin" / "dot") << "#!/bin/sh\necho $$ > " << q(pid_file) << "\nexec sleep 60\n";
+  fs::permissions(dir_ / "bin" / "dot", fs::perms::owner_all);
+  for (int signal : {SIGTERM, SIGKILL}) {
+    fs::remove(pid_file);
+    const std::string path = (dir_ / "bin").string() + ":" + std::getenv("PATH");
+    pid_t dump = ::fork();
+    ASSERT_GE(dump, 0);
+    if (dump == 0) {
+      ::setenv("PATH", path.c_str(), 1);
+      ::execl(tool_.c_str(), "weft-dump", model_.c_str(), "--format", "svg", "-o", (dir_ / "g.svg").c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    pid_t dot = 0;
+    for (int i = 0; i < 500 && dot == 0; ++i) {  // up to 10 s for dot to start
+      std::ifstream(pid_file) >> dot;
+      if (dot == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_GT(dot, 0) << "the stand-in dot did not start";
+    EXPECT_FALSE(has_ended(dot));
+    ::kill(dump, signal);
+    int status = 0;
+    ASSERT_EQ(::waitpid(dump, &status, 0), dump);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == signal) << status;
+    bool ended = false;
+    for (int i = 0; i < 250 && !ended; ++i) {  // up to 5 s
+      ended = has_ended(dot);
+      if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(ended) << "dot (pid " << dot << ") outlived weft-dump killed by signal " << signal;
+    if (!ended) ::kill(dot, SIGKILL);
+  }
 }
 
 }  // namespace
