@@ -35,6 +35,7 @@
 #include "backends/interp/constant_evaluator.h"
 #include "ir/dot.h"
 #include "ir/error.h"
+#include "ir/file_io.h"
 #include "ir/safetensors.h"
 #include "ir/stats.h"
 #include "ir/text.h"
@@ -346,6 +347,8 @@ int check_weights(const weft::Graph& graph, const std::string& path, std::string
 }
 
 int run(const Options& o) {
+  // An output that is a directory is refused before any work (and before `dot` says it its way).
+  if (o.output) weft::must_write_through(*o.output);
   weft::Graph graph = weft::read_graph_file(o.input);
   if (o.stage != "input") {
     weft::PassManager passes;

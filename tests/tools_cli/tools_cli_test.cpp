@@ -165,6 +165,7 @@ TEST_F(ToolsCli, DevNullStaysACharacterDevice) {
   EXPECT_EQ(run("weft-opt", q(model_) + " -o " + device).status, 0);
   EXPECT_EQ(run("weft-run", q(model_) + " --input x=" + q(dir_ / "x.npy") + " -q --outputs " + device).status, 0);
   EXPECT_EQ(run("weft-compile", q(model_) + " -o " + device + " --header " + device).status, 0);
+  EXPECT_EQ(run("weft-dump", q(model_) + " --format dot -o " + device).status, 0);
   EXPECT_EQ(non_regular_kind(device), "a character device") << device << " was replaced";
 }
 
@@ -174,6 +175,8 @@ TEST_F(ToolsCli, AnOutputThatIsADirectoryIsAClearError) {
   const std::string expected = "cannot write '" + (dir_ / "out").string() + "': it is a directory";
   expect_failure(run("weft-opt", q(model_) + " -o " + out), "weft-opt", 1, expected);
   expect_failure(run("weft-compile", q(model_) + " -o " + out), "weft-compile", 1, expected);
+  for (const char* format : {"text", "dot", "svg"})  // svg: refused before Graphviz says it its way
+    expect_failure(run("weft-dump", q(model_) + " --format " + format + " -o " + out), "weft-dump", 1, expected);
   write_npy((dir_ / "x.npy").string(), Tensor::zeros(DType::f32, {1, 784}));
   expect_failure(run("weft-run", q(model_) + " --input x=" + q(dir_ / "x.npy") + " --outputs " + out), "weft-run", 1,
                  expected);
