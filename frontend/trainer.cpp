@@ -86,9 +86,10 @@ Trainer::Trainer(Executable& exe, TrainerOptions options) : exe_(exe), options_(
     throw Error(fmt::format("Trainer: validate_every is {}, but there is no `validate` function to call",
                             options_.validate_every));
   if (!options_.best_checkpoint_path.empty() && (options_.validate_every == 0 || !options_.validate))
-    throw Error(fmt::format("Trainer: best_checkpoint_path '{}' keeps the best-validated state, but nothing "
-                            "validates: set validate_every and validate",
-                            options_.best_checkpoint_path));
+    throw Error(
+        fmt::format("Trainer: best_checkpoint_path '{}' keeps the best-validated state, but nothing "
+                    "validates: set validate_every and validate",
+                    options_.best_checkpoint_path));
 }
 
 Trainer::~Trainer() = default;
@@ -167,9 +168,9 @@ void Trainer::validate(StepReport& report) {
     if (!options_.best_checkpoint_path.empty()) save(options_.best_checkpoint_path);
   }
   if (options_.progress)
-    *options_.progress << fmt::format("validation at step {}: {:.4f}{}", report.step, score,
-                                      better ? " (best)" : fmt::format(" (best {:.4f} at step {})", best_->score,
-                                                                       best_->step))
+    *options_.progress << fmt::format(
+                              "validation at step {}: {:.4f}{}", report.step, score,
+                              better ? " (best)" : fmt::format(" (best {:.4f} at step {})", best_->score, best_->step))
                        << std::endl;
 }
 

@@ -256,7 +256,7 @@ class DotWriter {
   const Graph& g_;
   std::string prefix_;
   std::optional<int> depth_;
-  std::string root_;             // model_root_scope, when folding
+  std::string root_;              // model_root_scope, when folding
   std::set<std::string> params_;  // parameter names, when folding
   int64_t drawn_ = 0;
   std::map<ValueId, std::string> endpoint_;

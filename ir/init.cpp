@@ -298,6 +298,8 @@ Initializer normal_init(double mean, double std, uint64_t seed) {
   return Initializer{"normal", {{"mean", mean}, {"std", std}}, seed};
 }
 
-Initializer xavier_uniform_init(double gain, uint64_t seed) { return Initializer{"xavier_uniform", {{"gain", gain}}, seed}; }
+Initializer xavier_uniform_init(double gain, uint64_t seed) {
+  return Initializer{"xavier_uniform", {{"gain", gain}}, seed};
+}
 
 }  // namespace weft

@@ -5,7 +5,6 @@
  * overlap and no hole). Only then are bytes copied out. The writer serializes first and touches the
  * disk second, through a temporary file and a rename.
  */
-#include "ir/file_io.h"
 #include "ir/safetensors.h"
 
 #include <fcntl.h>
@@ -23,6 +22,7 @@
 #include <set>
 
 #include "ir/error.h"
+#include "ir/file_io.h"
 
 namespace weft {
 namespace {

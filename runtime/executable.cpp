@@ -56,9 +56,10 @@ SymbolBindings bind_inputs(const Signature& sig, std::span<const Tensor> inputs)
     auto it = bindings.find(sym.name);
     if (it != bindings.end() && sym.bound && it->second > *sym.bound) {
       const size_t i = bound_by.at(sym.name);
-      throw Error(fmt::format("symbolic dim {} = {} exceeds its declared bound {} <= {} (input '{}'{} is {}, declared {})",
-                              sym.name, it->second, sym.name, *sym.bound, sig.inputs[i].name, of_graph(sig),
-                              concrete_str(inputs[i]), sig.inputs[i].type.str()));
+      throw Error(
+          fmt::format("symbolic dim {} = {} exceeds its declared bound {} <= {} (input '{}'{} is {}, declared {})",
+                      sym.name, it->second, sym.name, *sym.bound, sig.inputs[i].name, of_graph(sig),
+                      concrete_str(inputs[i]), sig.inputs[i].type.str()));
     }
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -69,8 +70,8 @@ SymbolBindings bind_inputs(const Signature& sig, std::span<const Tensor> inputs)
         throw Error(fmt::format("input '{}'{}: dim {} ({}) uses a symbol no input binds alone", spec.name,
                                 of_graph(sig), d, dim.str()));
       if (dim.evaluate(bindings) != inputs[i].shape()[d])
-        throw Error(fmt::format("input '{}'{} must be {}, but got {} (dim {} should be {})", spec.name,
-                                of_graph(sig), spec.type.str(), concrete_str(inputs[i]), d, dim.evaluate(bindings)));
+        throw Error(fmt::format("input '{}'{} must be {}, but got {} (dim {} should be {})", spec.name, of_graph(sig),
+                                spec.type.str(), concrete_str(inputs[i]), d, dim.evaluate(bindings)));
     }
   }
   return bindings;

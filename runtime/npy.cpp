@@ -21,8 +21,8 @@
 #include <optional>
 #include <string_view>
 
-#include "ir/file_io.h"
 #include "ir/error.h"
+#include "ir/file_io.h"
 
 namespace weft {
 namespace {
@@ -376,8 +376,8 @@ std::vector<std::byte> read_to_end(int fd, const std::string& path) {
     all.resize(old + static_cast<size_t>(std::max<ssize_t>(got, 0)));
     if (got == 0) return all;
     if (all.size() > kMaxStreamBytes)
-      fail(path, fmt::format("cannot read: it is {} that gives more than {} bytes", non_regular_kind(path),
-                             kMaxStreamBytes));
+      fail(path,
+           fmt::format("cannot read: it is {} that gives more than {} bytes", non_regular_kind(path), kMaxStreamBytes));
   }
 }
 

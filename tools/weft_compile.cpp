@@ -30,8 +30,9 @@
 
 int main(int argc, char** argv) {
   const std::string tool = "weft-compile";
-  CLI::App app{"Compiles .weft graphs (one entry point each) into a shared object with a C header.\nDocs: "
-               "docs/shared-object.md"};
+  CLI::App app{
+      "Compiles .weft graphs (one entry point each) into a shared object with a C header.\nDocs: "
+      "docs/shared-object.md"};
   weft::tools::describe(app, tool,
                         "a graph or weights file that cannot be read or does not verify, or the C compiler failed");
   std::vector<std::string> inputs;

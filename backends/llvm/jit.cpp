@@ -291,8 +291,7 @@ void Jit::add_compiled(llvm::orc::JITDylib& dylib, std::unique_ptr<llvm::Module>
     object = emit_object(*module);  // optimizes, then generates code
     disk.store(key, *object);
   }
-  check(jit_->addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(*object, module->getModuleIdentifier())),
-        what);
+  check(jit_->addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(*object, module->getModuleIdentifier())), what);
 }
 
 void* Jit::lookup(llvm::orc::JITDylib& dylib, std::string_view name) const {

@@ -262,11 +262,12 @@ struct LlvmExecutable::Impl {
       const BufferRef& ref = call.operands[k];
       if (!has_non_finite(buffers[k], ref.type.dtype, numel(evaluate_shape(ref.type.shape, bindings)))) continue;
       if (call.op == OpKind::fusion) trap_in_region(node, call, buffers, bindings, carriers);
-      throw Error(with_location(fmt::format("NaN/Inf trap: {} produced a non-finite value in result {} ({}) of "
-                                            "scope '{}'",
-                                            call.op == OpKind::fusion ? first_op_of(node) : std::string(op_name(call.op)),
-                                            k - call.num_inputs, ref.type.str(), call.scope),
-                                call.loc));
+      throw Error(
+          with_location(fmt::format("NaN/Inf trap: {} produced a non-finite value in result {} ({}) of "
+                                    "scope '{}'",
+                                    call.op == OpKind::fusion ? first_op_of(node) : std::string(op_name(call.op)),
+                                    k - call.num_inputs, ref.type.str(), call.scope),
+                        call.loc));
     }
   }
 

@@ -102,11 +102,10 @@ TEST(Dot, ATrainStepFoldsIntoItsModelsLayersBelowTheWrappingScope) {
   std::string folded = graph_to_dot(step, {.depth = 3});
   for (const std::string layer : {"transformer.encoder.layers.0", "transformer.decoder.layers.1"}) {
     int ops = 0;  // counted from the scopes, independently of the drawing
-    for (const Node& n : step.nodes())
-      ops += n.scope.starts_with(layer) || n.scope.starts_with("adam." + layer);
+    for (const Node& n : step.nodes()) ops += n.scope.starts_with(layer) || n.scope.starts_with("adam." + layer);
     EXPECT_GT(ops, 10) << layer;  // forward, backward and optimizer ops
     EXPECT_NE(folded.find(fmt::format("label=\"{}\\n{} ops\"", layer, ops)), std::string::npos) << layer << "\n"
-                                                                                                 << folded;
+                                                                                                << folded;
   }
   EXPECT_EQ(folded.find("tooltip=\"adam.transformer"), std::string::npos) << "an update drawn outside its layer";
   EXPECT_EQ(count_nodes(folded), dot_node_count(step, {.depth = 3}));

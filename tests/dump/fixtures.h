@@ -1,9 +1,9 @@
 // Small graphs for the weft-dump tests, written with the DSL.
 #pragma once
 
-#include <string>
-
 #include <fmt/format.h>
+
+#include <string>
 
 #include "frontend/builder.h"
 #include "frontend/nn/basic.h"

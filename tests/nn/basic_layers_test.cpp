@@ -202,9 +202,7 @@ TEST(Embedding, TakesAnInitializerInsteadOfTorchsNormal) {
 TEST(Embedding, RejectsABadInitializerAtTheCallersLine) {
   Builder b("g");
   int line = 0;
-  std::string msg = error_of([&] {
-    line = __LINE__, Embedding(b, "emb", 4, 2, {.init = normal_init(0.0, -1.0)});
-  });
+  std::string msg = error_of([&] { line = __LINE__, Embedding(b, "emb", 4, 2, {.init = normal_init(0.0, -1.0)}); });
   EXPECT_NE(msg.find("param 'emb.weight': "), std::string::npos) << msg;
   EXPECT_NE(msg.find("std"), std::string::npos) << msg;
   EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;

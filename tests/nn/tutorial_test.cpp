@@ -8,8 +8,8 @@
 
 #include "backends/backend.h"
 #include "frontend/nn/nn.h"
-#include "frontend/trainer.h"
 #include "frontend/train_step.h"
+#include "frontend/trainer.h"
 
 namespace tutorial {
 
@@ -284,9 +284,9 @@ TEST(Tutorial, TransformerLearnsToReverseDigitsOnLlvm) {
   const int64_t steps = 400, batch = 32;
   auto backend = make_backend("llvm");
   auto trainer_exe = backend->compile(train::make_train_step(tutorial::reversal_model(), {.clip_grad_norm = 1.0}));
-  train::Trainer trainer(*trainer_exe,
-                         {.total_steps = steps, .lr = train::linear_warmup(40, train::cosine_lr(3e-3, steps, 1e-4)),
-                          .progress = nullptr});
+  train::Trainer trainer(
+      *trainer_exe,
+      {.total_steps = steps, .lr = train::linear_warmup(40, train::cosine_lr(3e-3, steps, 1e-4)), .progress = nullptr});
   const std::vector<bool> no_padding(static_cast<size_t>(batch * kDigits), false);
   trainer.run([&](int64_t step) {
     Reversal r = reversal_batch(static_cast<uint64_t>(step), batch);
@@ -299,7 +299,7 @@ TEST(Tutorial, TransformerLearnsToReverseDigitsOnLlvm) {
   auto model = backend->compile(tutorial::reversal_model());
   for (const TensorSpec& s : model->signature().state) model->set_state(s.name, trainer_exe->state(s.name));
   const int64_t n = 500;
-  Reversal held_out = reversal_batch(0xC0FFEE, n);  // 10^6 strings: almost all unseen in training
+  Reversal held_out = reversal_batch(0xC0FFEE, n);               // 10^6 strings: almost all unseen in training
   std::vector<int64_t> decoded(static_cast<size_t>(n), kStart);  // [n, t], grows by one column per step
   for (int64_t t = 1; t <= kDigits; ++t) {
     auto out = model->run_named({{"src", Tensor::from<int64_t>({n, kDigits}, held_out.src)},
