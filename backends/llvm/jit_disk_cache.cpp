@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -92,10 +93,27 @@ std::optional<std::string> JitDiskCache::load(const std::string& key) {
   return object;
 }
 
+void JitDiskCache::remove_stale_temporaries() {
+  // A process killed between writing its temporary file and renaming it leaves the file behind.
+  // One an hour old belongs to no live writer (a write takes milliseconds), so it goes.
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code time_ec;
+    const auto written = fs::last_write_time(it->path(), time_ec);
+    if (name.starts_with("tmp-") && !time_ec && now - written > std::chrono::hours(1)) {
+      std::error_code remove_ec;
+      fs::remove(it->path(), remove_ec);
+    }
+  }
+}
+
 void JitDiskCache::store(const std::string& key, const std::string& object) {
   if (!enabled()) return;
   std::error_code ec;
   fs::create_directories(dir_, ec);
+  std::call_once(swept_, [this] { remove_stale_temporaries(); });
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof kMagic);
   header.format = kFormat;

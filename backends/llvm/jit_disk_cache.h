@@ -13,7 +13,9 @@
  * sharing the directory see either no entry or a whole one.
  *
  * The directory is $WEFT_JIT_CACHE_DIR, else $XDG_CACHE_HOME/weft/jit, else ~/.cache/weft/jit;
- * WEFT_JIT_CACHE=off turns the cache off. Nothing prunes it: delete the directory to empty it.
+ * WEFT_JIT_CACHE=off turns the cache off. Nothing prunes its entries: delete the directory to empty
+ * it. (A writer killed before its rename leaves a temporary file; the first store of a process
+ * deletes those an hour old.)
  */
 #pragma once
 
@@ -54,8 +56,12 @@ class JitDiskCache {
   std::filesystem::path path_of(const std::string& key) const;
 
  private:
+  /// Deletes temporary files at least an hour old: left by writers that were killed.
+  void remove_stale_temporaries();
+
   std::filesystem::path dir_;
   mutable std::mutex mutex_;
+  std::once_flag swept_;  // remove_stale_temporaries() runs at the first store
   JitDiskCacheStats stats_;
 };
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -106,6 +107,23 @@ TEST_F(JitDiskCacheTest, WritersRacingOnOneKeyLeaveAWholeEntry) {
   EXPECT_EQ(cache.stats().rejected, 0);
   for (const auto& e : fs::directory_iterator(dir_))  // no temporary file left behind
     EXPECT_EQ(e.path().extension(), ".o") << e.path();
+}
+
+// A writer killed between writing and renaming leaves tmp-<pid>-XXXXXX behind; an hour-old one is
+// deleted by the next process's first store, while a fresh one (a live writer's) is left alone.
+TEST_F(JitDiskCacheTest, TheFirstStoreDeletesTemporaryFilesLeftByKilledWriters) {
+  fs::create_directories(dir_);
+  const fs::path stale = dir_ / "tmp-123-abcdef", fresh = dir_ / "tmp-456-ghijkl";
+  write_bytes(stale, "half an object");
+  write_bytes(fresh, "half an object");
+  fs::last_write_time(stale, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  JitDiskCache cache(dir_);
+  ASSERT_EQ(cache.load("key"), std::nullopt);  // loading does not sweep
+  EXPECT_TRUE(fs::exists(stale));
+  cache.store("key", "object");
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(fresh));
+  EXPECT_EQ(cache.load("key"), "object");
 }
 
 TEST_F(JitDiskCacheTest, AnEmptyDirectoryIsACacheThatIsOff) {
