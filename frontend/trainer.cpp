@@ -76,11 +76,20 @@ Trainer::Trainer(Executable& exe, TrainerOptions options) : exe_(exe), options_(
     throw Error(fmt::format("Trainer: the loss '{}' must be a floating-point scalar, but it is {}",
                             options_.loss_output, loss.str()));
   if (!options_.lr) throw Error("Trainer: needs a learning-rate schedule, but `lr` is empty");
-  if (options_.total_steps < 0 || options_.log_every < 0 || options_.checkpoint_every < 0)
+  if (options_.total_steps < 0 || options_.log_every < 0 || options_.checkpoint_every < 0 ||
+      options_.validate_every < 0)
     throw Error(
-        fmt::format("Trainer: total_steps, log_every and checkpoint_every must be non-negative, but they are "
-                    "{}, {} and {}",
-                    options_.total_steps, options_.log_every, options_.checkpoint_every));
+        fmt::format("Trainer: total_steps, log_every, checkpoint_every and validate_every must be non-negative, but "
+                    "they are {}, {}, {} and {}",
+                    options_.total_steps, options_.log_every, options_.checkpoint_every, options_.validate_every));
+  if (options_.validate_every > 0 && !options_.validate)
+    throw Error(fmt::format("Trainer: validate_every is {}, but there is no `validate` function to call",
+                            options_.validate_every));
+  if (!options_.best_checkpoint_path.empty() && (options_.validate_every == 0 || !options_.validate))
+    throw Error(
+        fmt::format("Trainer: best_checkpoint_path '{}' keeps the best-validated state, but nothing "
+                    "validates: set validate_every and validate",
+                    options_.best_checkpoint_path));
 }
 
 Trainer::~Trainer() = default;
@@ -140,6 +149,7 @@ void Trainer::run(const BatchSource& batches, const std::function<bool(const Ste
   while (steps_done_ < options_.total_steps) {
     StepReport report = step(batches(steps_done_ + 1));
     bool last = report.step == options_.total_steps;
+    if (options_.validate_every > 0 && (report.step % options_.validate_every == 0 || last)) validate(report);
     bool go_on = !on_step || on_step(report);
     if (options_.log_every > 0 && (report.step % options_.log_every == 0 || last || !go_on)) log_step(report);
     if (!options_.checkpoint_path.empty() && options_.checkpoint_every > 0 &&
@@ -147,6 +157,21 @@ void Trainer::run(const BatchSource& batches, const std::function<bool(const Ste
       save(options_.checkpoint_path);
     if (!go_on) break;
   }
+}
+
+void Trainer::validate(StepReport& report) {
+  const double score = options_.validate(report.step);
+  report.validation = score;
+  const bool better = !best_ || score < best_->score;  // NaN never is
+  if (better) {
+    best_ = BestValidation{report.step, score};
+    if (!options_.best_checkpoint_path.empty()) save(options_.best_checkpoint_path);
+  }
+  if (options_.progress)
+    *options_.progress << fmt::format(
+                              "validation at step {}: {:.4f}{}", report.step, score,
+                              better ? " (best)" : fmt::format(" (best {:.4f} at step {})", best_->score, best_->step))
+                       << std::endl;
 }
 
 void Trainer::log_step(const StepReport& report) {
@@ -186,10 +211,18 @@ void Trainer::write_csv(const StepReport& report) {
   if (!*csv_) throw Error(fmt::format("Trainer: cannot write the CSV log '{}'", options_.csv_path));
 }
 
+// The best validation rides in the checkpoint's metadata, so a resumed run keeps comparing with it.
+constexpr const char* kBestStepKey = "trainer.best_step";
+constexpr const char* kBestScoreKey = "trainer.best_score";
+
 TrainingState Trainer::state() const {
   TrainingState s;
   s.step = steps_done_;
   s.rng_offset = static_cast<uint64_t>(steps_done_);
+  if (best_) {
+    s.metadata[kBestStepKey] = std::to_string(best_->step);
+    s.metadata[kBestScoreKey] = fmt::format("{:.17g}", best_->score);
+  }
   return s;
 }
 
@@ -200,6 +233,16 @@ void Trainer::save(const std::string& path, const WriteProgressHook& on_progress
 void Trainer::load(const std::string& path) {
   TrainingState s = load_checkpoint(path, exe_);
   steps_done_ = s.step;
+  best_.reset();
+  auto step_it = s.metadata.find(kBestStepKey), score_it = s.metadata.find(kBestScoreKey);
+  if (step_it != s.metadata.end() && score_it != s.metadata.end()) {
+    try {
+      best_ = BestValidation{std::stoll(step_it->second), std::stod(score_it->second)};
+    } catch (const std::exception&) {
+      throw Error(fmt::format("{}: the best validation it records ({} = '{}', {} = '{}') is not a step and a number",
+                              path, kBestStepKey, step_it->second, kBestScoreKey, score_it->second));
+    }
+  }
   window_loss_ = window_seconds_ = 0.0;
   window_steps_ = window_tokens_ = 0;
 }

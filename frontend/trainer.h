@@ -12,6 +12,11 @@
  * to the CSV log after every step, and saves a checkpoint every `checkpoint_every` steps and after
  * the last. A run resumed from a checkpoint continues bit-identically when the batch source is a
  * function of the step alone (draw a batch's randomness from a generator keyed by the step).
+ *
+ * With `validate`, every `validate_every` steps and after the last the model is scored (a dev loss,
+ * or any metric where lower is better) and a line `validation at step 200: 0.4311 (best)` is
+ * printed; each new best is saved to `best_checkpoint_path`, so the best model survives later,
+ * worse steps. The best score and its step are kept in every checkpoint, so a resumed run knows them.
  */
 #pragma once
 
@@ -21,6 +26,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +46,10 @@ struct Batch {
 /// The batch of update number `step` (1, 2, 3, ...).
 using BatchSource = std::function<Batch(int64_t step)>;
 
+/// Scores the model after update number `step`: lower is better (a dev loss; negate an accuracy).
+/// It reads the train step's state, e.g. by copying it into an inference executable.
+using Validation = std::function<double(int64_t step)>;
+
 struct StepReport {
   int64_t step = 0;
   double loss = 0.0;
@@ -47,6 +57,7 @@ struct StepReport {
   double seconds = 0.0;              // wall time of this step
   double tokens_per_s = 0.0;         // this step's throughput (0 when the batch counts no tokens)
   std::vector<Tensor> outputs = {};  // every output of the train step, in signature order
+  std::optional<double> validation = std::nullopt;  // the score, at the steps `validate` ran
 };
 
 struct TrainerOptions {
@@ -68,6 +79,17 @@ struct TrainerOptions {
   int64_t checkpoint_every = 0;
   /// Stop with a weft::Error when the loss is NaN or infinite (suggesting the NaN trap).
   bool stop_on_non_finite_loss = true;
+  /// Score the model every this many steps and after the last (0: never; needs `validate`).
+  int64_t validate_every = 0;
+  Validation validate = {};
+  /// Where each new best-scoring state is saved (a checkpoint); empty: not saved.
+  std::string best_checkpoint_path = {};
+};
+
+/// The best validation so far.
+struct BestValidation {
+  int64_t step = 0;
+  double score = 0.0;
 };
 
 class Trainer {
@@ -88,6 +110,8 @@ class Trainer {
   void run(const BatchSource& batches, const std::function<bool(const StepReport&)>& on_step = {});
 
   int64_t steps_done() const { return steps_done_; }
+  /// The best validation score so far and its step; nullopt before the first validation.
+  std::optional<BestValidation> best() const { return best_; }
   /// The counters a checkpoint records.
   TrainingState state() const;
 
@@ -100,11 +124,13 @@ class Trainer {
  private:
   void log_step(const StepReport& report);
   void write_csv(const StepReport& report);
+  void validate(StepReport& report);
 
   Executable& exe_;
   TrainerOptions options_;
   size_t loss_index_ = 0;
   int64_t steps_done_ = 0;
+  std::optional<BestValidation> best_;
   std::unique_ptr<std::ofstream> csv_;
   // The progress line's window: since the previous line.
   double window_loss_ = 0.0, window_seconds_ = 0.0;

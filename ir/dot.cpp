@@ -102,7 +102,15 @@ std::vector<std::string> op_label(const Node& node) {
 class DotWriter {
  public:
   DotWriter(const Graph& graph, std::string prefix, std::optional<int> depth)
-      : g_(graph), prefix_(std::move(prefix)), depth_(depth) {}
+      : g_(graph), prefix_(std::move(prefix)), depth_(depth) {
+    if (depth_) {
+      root_ = model_root_scope(g_);
+      for (const ParamDecl& p : g_.params()) params_.insert(p.name);
+    }
+  }
+
+  /// DOT nodes written (ops, inputs, parameters, outputs, updates, folded boxes), bodies included.
+  int64_t drawn() const { return drawn_; }
 
   std::string write(int indent) {
     for (size_t i = 0; i < g_.inputs().size(); ++i) add_input(i);
@@ -111,6 +119,7 @@ class DotWriter {
     for (size_t i = 0; i < g_.outputs().size(); ++i) add_output(i);
     for (size_t i = 0; i < g_.updates().size(); ++i) add_update(i);
     for (const auto& [box, count] : box_counts_) {
+      ++drawn_;
       std::string label = fmt::format("{}\\n{} op{}", escape(box), count, count == 1 ? "" : "s");
       member(parent_scope(box),
              fmt::format("{} [label=\"{}\", shape=box3d, fillcolor=\"#e2f0d9\"];", box_id(box), label));
@@ -125,10 +134,23 @@ class DotWriter {
   std::string id(const std::string& local) const { return quoted(prefix_ + local); }
   std::string box_id(const std::string& box) const { return id("box:" + box); }
 
-  /// The box a scope folds into, or "" when it is drawn in full.
+  /// The box a scope folds into, or "" when it is drawn in full. Depth counts below the model's
+  /// root scope, and a per-parameter scope (`adam.<param>`) folds with its parameter.
   std::string box_of(const std::string& scope) const {
-    if (!depth_ || scope_depth(scope) < *depth_) return "";
-    return scope_prefix(scope, *depth_);
+    if (!depth_) return "";
+    const std::string s = drawing_scope(scope);
+    const int skip = !root_.empty() && (s == root_ || s.starts_with(root_ + ".")) ? scope_depth(root_) : 0;
+    if (scope_depth(s) - skip < *depth_) return "";
+    return scope_prefix(s, *depth_ + skip);
+  }
+
+  /// With folding on: for a scope `X.<param>` (an optimizer's update of that parameter, say), the
+  /// parameter's own scope, so that the update folds into the layer's box.
+  std::string drawing_scope(const std::string& scope) const {
+    if (!depth_) return scope;
+    for (size_t dot = scope.find('.'); dot != std::string::npos; dot = scope.find('.', dot + 1))
+      if (params_.count(scope.substr(dot + 1))) return parent_scope(scope.substr(dot + 1));
+    return scope;
   }
 
   void member(const std::string& scope, std::string stmt) {
@@ -144,6 +166,7 @@ class DotWriter {
       if (is_op) ++count;
       return box_id(box);
     }
+    ++drawn_;
     member(scope, fmt::format("{} [{}];", id(local), attrs));
     return id(local);
   }
@@ -159,7 +182,9 @@ class DotWriter {
     const ParamDecl& p = g_.params()[i];
     std::string attrs = fmt::format("label={}, fillcolor=\"#fff2cc\", style=\"filled\"",
                                     join_lines({last_component(p.name), g_.type(p.value).str()}));
-    endpoint_[p.value] = place(parent_scope(p.name), fmt::format("p{}", i), attrs, false);
+    // An optimizer's state of a parameter (adam.m.<param>) sits with that parameter when folding.
+    std::string scope = depth_ ? drawing_scope(p.name) : p.name;
+    endpoint_[p.value] = place(scope == p.name ? parent_scope(p.name) : scope, fmt::format("p{}", i), attrs, false);
   }
 
   void add_node(size_t i) {
@@ -175,6 +200,7 @@ class DotWriter {
       here = id(local);
       DotWriter inner(*n.body, prefix_ + local + "/", depth_);
       std::string body = inner.write(4);
+      drawn_ += 1 + inner.drawn();
       member(n.scope, fmt::format("subgraph {} {{\n    label={}; style=\"rounded,dashed\"; color=\"#7f6fa8\";\n    {} "
                                   "[{}];\n{}  }}",
                                   quoted("cluster_" + prefix_ + local), quoted(def.name + " body"), here, attrs, body));
@@ -188,6 +214,7 @@ class DotWriter {
   void add_output(size_t i) {
     const OutputDecl& o = g_.outputs()[i];
     std::string here = id(fmt::format("out{}", i));
+    ++drawn_;
     member("", fmt::format("{} [label={}, shape=ellipse, fillcolor=\"#c6efce\"];", here, join_lines({o.name})));
     add_edge(o.value, here);
   }
@@ -195,6 +222,7 @@ class DotWriter {
   void add_update(size_t i) {
     const StateUpdate& u = g_.updates()[i];
     std::string here = id(fmt::format("upd{}", i));
+    ++drawn_;
     member("", fmt::format("{} [label={}, shape=cds, fillcolor=\"#fce4d6\"];", here, join_lines({"update", u.param})));
     add_edge(u.value, here);
   }
@@ -228,6 +256,9 @@ class DotWriter {
   const Graph& g_;
   std::string prefix_;
   std::optional<int> depth_;
+  std::string root_;              // model_root_scope, when folding
+  std::set<std::string> params_;  // parameter names, when folding
+  int64_t drawn_ = 0;
   std::map<ValueId, std::string> endpoint_;
   std::map<std::string, std::vector<std::string>> members_;
   std::set<std::string> clusters_;
@@ -237,6 +268,44 @@ class DotWriter {
 };
 
 }  // namespace
+
+namespace {
+
+/// Whether `name` ends with ".<another parameter's name>": an optimizer's state of that parameter.
+bool is_state_of_a_param(const std::string& name, const std::set<std::string>& params) {
+  for (size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1))
+    if (params.count(name.substr(dot + 1))) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string model_root_scope(const Graph& graph) {
+  // One wrapping component: every parameter of the model (not an optimizer's state of one) under
+  // the same first component, which splits into at least two scopes right below it
+  // (transformer.encoder / transformer.decoder). A component with one child (encoder.layers) is a
+  // layer of the model, and counts.
+  std::set<std::string> names;
+  for (const ParamDecl& p : graph.params()) names.insert(p.name);
+  std::optional<std::string> first;
+  std::set<std::string> children;
+  for (const ParamDecl& p : graph.params()) {
+    if (is_state_of_a_param(p.name, names)) continue;
+    const std::string scope = parent_scope(p.name);
+    if (scope_depth(scope) < 2) return "";
+    const std::string head = scope_prefix(scope, 1);
+    if (first && *first != head) return "";
+    first = head;
+    children.insert(scope_prefix(scope, 2));
+  }
+  return first && children.size() >= 2 ? *first : "";
+}
+
+int64_t dot_node_count(const Graph& graph, const DotOptions& options) {
+  DotWriter writer(graph, "", options.depth);
+  writer.write(2);
+  return writer.drawn();
+}
 
 std::string graph_to_dot(const Graph& graph, const DotOptions& options) {
   if (options.depth && *options.depth < 1)

@@ -292,6 +292,14 @@ Initializer linear_bias_init(int64_t fan_in, uint64_t seed) {
   return Initializer{"linear_bias", {{"fan_in", static_cast<double>(fan_in)}}, seed};
 }
 
-Initializer embedding_init(uint64_t seed) { return Initializer{"normal", {{"mean", 0.0}, {"std", 1.0}}, seed}; }
+Initializer embedding_init(uint64_t seed) { return normal_init(0.0, 1.0, seed); }
+
+Initializer normal_init(double mean, double std, uint64_t seed) {
+  return Initializer{"normal", {{"mean", mean}, {"std", std}}, seed};
+}
+
+Initializer xavier_uniform_init(double gain, uint64_t seed) {
+  return Initializer{"xavier_uniform", {{"gain", gain}}, seed};
+}
 
 }  // namespace weft

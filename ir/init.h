@@ -53,4 +53,9 @@ Initializer linear_weight_init(uint64_t seed);
 Initializer linear_bias_init(int64_t fan_in, uint64_t seed);
 Initializer embedding_init(uint64_t seed);
 
+/// normal(mean, std) and xavier_uniform(gain), for replacing a layer's default (a seed of 0 lets
+/// the layer take the builder's next seed).
+Initializer normal_init(double mean, double std, uint64_t seed = 0);
+Initializer xavier_uniform_init(double gain = 1.0, uint64_t seed = 0);
+
 }  // namespace weft

@@ -22,6 +22,7 @@
 #include <set>
 
 #include "ir/error.h"
+#include "ir/file_io.h"
 
 namespace weft {
 namespace {
@@ -288,7 +289,8 @@ SafetensorsFile parse_safetensors(std::span<const std::byte> bytes, const std::s
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO without a writer is refused below instead of waited for.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error(fmt::format("{}: cannot open safetensors file: {}", path, errno_text()));
   struct stat st {};
   std::vector<std::byte> bytes;
@@ -363,6 +365,10 @@ std::vector<std::byte> serialize_safetensors(const SafetensorsFile& file) {
 void write_safetensors_atomic(const std::string& path, const SafetensorsFile& file,
                               const WriteProgressHook& on_progress) {
   const std::vector<std::byte> bytes = serialize_safetensors(file);  // fail before touching the disk
+  if (must_write_through(path)) {  // /dev/null, a FIFO: renaming over it would replace it
+    write_through(path, bytes);
+    return;
+  }
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (dir.empty()) dir = ".";
 

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "ir/file_io.h"
 #include "ir/graph_builder.h"
 #include "ir/init.h"
 #include "ir/ops.h"
@@ -444,12 +445,8 @@ class Parser : public ParserBase {
 Graph parse_graph(std::string_view text, const std::string& filename) { return Parser(text, filename).parse_file(); }
 
 Graph read_graph_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(fmt::format("cannot read '{}': the file does not exist or is not readable", path));
-  std::ostringstream buffer;
-  buffer << f.rdbuf();
-  if (f.bad()) throw Error(fmt::format("cannot read '{}': a read error occurred", path));
-  return parse_graph(buffer.str(), path);
+  std::vector<std::byte> bytes = read_whole_file(path);  // refuses a directory, caps a stream
+  return parse_graph(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
 }
 
 }  // namespace weft

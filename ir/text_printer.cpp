@@ -17,6 +17,7 @@
 #include <random>
 #include <set>
 
+#include "ir/file_io.h"
 #include "ir/ops.h"
 #include "ir/text.h"
 #include "ir/text_lexer.h"
@@ -216,6 +217,10 @@ std::string print_graph(const Graph& graph) {
 
 void write_graph_file(const std::string& path, const Graph& graph) {
   std::string text = print_graph(graph);
+  if (must_write_through(path)) {  // /dev/null, a FIFO: renaming over it would replace it
+    write_through(path, std::as_bytes(std::span(text)));
+    return;
+  }
   // Write beside the target and rename, so a reader never sees half a file.
   std::string tmp = fmt::format("{}.tmp{:08x}", path, std::random_device{}());
   {

@@ -30,6 +30,7 @@ struct SymbolSpec {
 };
 
 struct Signature {
+  std::string graph;  // the graph's (or a compiled model's entry's) name, for error messages
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   std::vector<TensorSpec> state;  // parameters and other persistent tensors
@@ -40,7 +41,8 @@ struct Signature {
 };
 
 /// Binds symbolic dims from the inputs' concrete shapes, checking rank, dtype, static dims, agreement
-/// of repeated symbols and bounds. Throws weft::Error naming the input, the expected and actual types.
+/// of repeated symbols and bounds. Throws weft::Error naming the input and its graph, the expected and
+/// actual types (for a bound, the input that bound the symbol).
 SymbolBindings bind_inputs(const Signature& sig, std::span<const Tensor> inputs);
 
 class Executable {
@@ -57,7 +59,8 @@ class Executable {
   /// Replaces a state tensor; throws weft::Error on an unknown name or a wrong dtype/shape.
   virtual void set_state(const std::string& name, const Tensor& value) = 0;
 
-  /// Runs with inputs by name; convenience over `run`.
+  /// Runs with inputs by name; convenience over `run`. Throws weft::Error naming every missing and
+  /// every unknown input.
   std::map<std::string, Tensor> run_named(const std::map<std::string, Tensor>& inputs);
 };
 

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "ir/error.h"
+#include "ir/file_io.h"
 
 namespace weft {
 namespace {
@@ -374,6 +375,9 @@ std::vector<std::byte> read_to_end(int fd, const std::string& path) {
     if (got < 0 && errno != EINTR) fail(path, fmt::format("cannot read: {}", std::strerror(errno)));
     all.resize(old + static_cast<size_t>(std::max<ssize_t>(got, 0)));
     if (got == 0) return all;
+    if (all.size() > kMaxStreamBytes)
+      fail(path,
+           fmt::format("cannot read: it is {} that gives more than {} bytes", non_regular_kind(path), kMaxStreamBytes));
   }
 }
 
@@ -465,6 +469,10 @@ std::vector<std::byte> serialize_npy(const Tensor& tensor) {
 
 void write_npy(const std::string& path, const Tensor& tensor) {
   std::vector<std::byte> bytes = serialize_npy(tensor);
+  if (must_write_through(path)) {  // /dev/null, a FIFO: renaming over it would replace it
+    write_through(path, bytes);
+    return;
+  }
   // A temporary file beside the target, created with the permissions a plain open would give.
   static std::atomic<unsigned> counter{0};
   std::string tmp = fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter++);

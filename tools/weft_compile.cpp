@@ -12,7 +12,8 @@
  * header defaults to the shared object's path with `.h`. The C compiler is `--cc`, else `$CC`,
  * else `cc`. With --decode, the graphs `encode` and `decode_step` must follow the decoding naming
  * (docs/decoding.md), and the header defines WEFT_GENERATE_BEAM, the width weft_generate's caller
- * passes (1 for greedy). See docs/shared-object.md. Errors are one message on stderr and exit status 1.
+ * passes (1 for greedy). See docs/shared-object.md. Errors follow tools/cli.h: `weft-compile: message` on
+ * stderr, exit status 1 for bad input, 2 for a bad command line.
  */
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -20,9 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -32,23 +31,25 @@
 #include "ir/error.h"
 #include "ir/text.h"
 #include "passes/verify.h"
+#include "tools/cli.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"Compiles .weft graphs (one entry point each) into a shared object with a C header."};
-  app.set_version_flag("--version", "weft-compile 0.1");
+  const std::string tool = "weft-compile";
+  CLI::App app{
+      "Compiles .weft graphs (one entry point each) into a shared object with a C header.\nDocs: "
+      "docs/shared-object.md"};
+  weft::tools::describe(app, tool,
+                        "a graph or weights file that cannot be read or does not verify, or the C compiler failed");
   std::vector<std::string> inputs;
   std::string output, header, weights_path, name, cc, keep;
   std::vector<std::string> cflags;
   bool external = false, quiet = false;
   std::string decode;
   int beam = 4;
-  app.add_option("inputs", inputs, "the .weft files: one graph, one entry point each")
-      ->required()
-      ->check(CLI::ExistingFile);
+  app.add_option("inputs", inputs, "the .weft files: one graph, one entry point each")->required();
   app.add_option("-o,--output", output, "the shared object to write (model.so)")->required();
   app.add_option("--header", header, "the C header to write (default: the output with .h)");
-  app.add_option("--weights", weights_path, "a safetensors file of parameter values, by name")
-      ->check(CLI::ExistingFile);
+  app.add_option("--weights", weights_path, "a safetensors file of parameter values, by name");
   app.add_flag("--external-weights", external, "do not embed the weights: read them at creation instead");
   app.add_option("--name", name, "the model's name (default: the first graph's name)");
   app.add_option("--cc", cc, "the C compiler to build and link with (default: $CC, else cc)");
@@ -59,9 +60,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"greedy", "beam"}));
   app.add_option("--beam", beam, "the beam width weft_generate's callers use with --decode beam (default 4)")
       ->check(CLI::Range(1, 1 << 20));
-  CLI11_PARSE(app, argc, argv);
+  if (int status = weft::tools::parse(app, tool, argc, argv); status >= 0) return status;
 
-  try {
+  return weft::tools::run_main(tool, [&] {
     std::vector<weft::Graph> graphs;
     for (const std::string& path : inputs) {
       graphs.push_back(weft::read_graph_file(path));
@@ -89,22 +90,14 @@ int main(int argc, char** argv) {
       options.cc = env;
     options.cflags = cflags;
     options.keep_dir = keep;
+    if (!decode.empty())  // the search weft_generate's callers ask for (runtime/capi/weft_model.h)
+      options.header_extra = fmt::format(
+          "/* weft-compile --decode {}: pass beam = WEFT_GENERATE_BEAM to weft_generate. */\n"
+          "#define WEFT_GENERATE_BEAM {}\n",
+          decode, decode == "greedy" ? 1 : beam);
     if (header.empty()) header = std::filesystem::path(output).replace_extension(".h").string();
     weft::llvm_backend::AotResult r = weft::llvm_backend::compile_shared_object(
         graphs, weights_path.empty() ? nullptr : &weights, output, header, options);
-    if (!decode.empty()) {  // the search weft_generate's callers ask for (runtime/capi/weft_model.h)
-      std::string text;
-      {
-        std::ifstream in(header);
-        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-      }
-      size_t at = text.rfind("#endif");
-      if (at == std::string::npos) throw weft::Error("the header " + header + " has no #endif to insert before");
-      text.insert(at, fmt::format("/* weft-compile --decode {}: pass beam = WEFT_GENERATE_BEAM to weft_generate. */\n"
-                                  "#define WEFT_GENERATE_BEAM {}\n\n",
-                                  decode, decode == "greedy" ? 1 : beam));
-      std::ofstream(header) << text;
-    }
     if (!quiet) {
       std::cout << fmt::format(
           "weft-compile: model '{}' -> {} + {}: {} entr{} ({}), {} kernels for {} calls, {} parameters, {}; "
@@ -115,11 +108,5 @@ int main(int argc, char** argv) {
           r.codegen_seconds, r.cc_seconds);
     }
     return 0;
-  } catch (const weft::Error& e) {
-    std::cerr << "weft-compile: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "weft-compile: internal error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -5,16 +5,22 @@
  *
  * The graph goes to stdout unless `-o` names a file. `--stats` and `--weights` print reports
  * instead of the graph; the graph is written too when `--format` or `-o` is also given. SVG is
- * rendered by Graphviz's `dot`, run as a child process. Exit status: 0 on success, 1 when the
- * input is bad, the weights disagree with the graph or `dot` fails, 2 for a usage error; every
- * failure is one line on stderr that says what is wrong.
+ * rendered by Graphviz's `dot`, run as a child process fed through a pipe, stopped after
+ * --dot-timeout seconds and killed with weft-dump; a drawing of more than 400 nodes is folded automatically (a note on
+ * stderr says at which depth). Errors follow tools/cli.h: `weft-dump:
+ * message` on stderr, exit status 1 when the input is bad, the weights disagree with the graph or
+ * `dot` fails, 2 for a bad command line.
  */
+#include <fcntl.h>
 #include <fmt/format.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,11 +29,13 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backends/interp/constant_evaluator.h"
 #include "ir/dot.h"
 #include "ir/error.h"
+#include "ir/file_io.h"
 #include "ir/safetensors.h"
 #include "ir/stats.h"
 #include "ir/text.h"
@@ -35,11 +43,10 @@
 #include "passes/fuse.h"
 #include "passes/pass_manager.h"
 #include "passes/plan_memory.h"
+#include "tools/cli.h"
 #ifdef WEFT_HAVE_LLVM
 #include "backends/llvm/llvm_backend.h"
 #endif
-
-extern char** environ;
 
 namespace {
 
@@ -52,7 +59,12 @@ options:
                       Graphviz's `dot`, which must be on the PATH)
   -o, --output FILE   write the graph to FILE instead of stdout
   --depth N           fold every scope with N or more components into one box per scope
-                      (e.g. --depth 3 draws each encoder.layers.<i> as one node); dot and svg only
+                      (e.g. --depth 3 draws each encoder.layers.<i> as one node); components are
+                      counted below the scope that holds the whole model, and an optimizer's
+                      update folds with its parameter; dot and svg only. A drawing of more than
+                      400 nodes is folded automatically at the deepest depth that keeps it under
+                      400, with a note on stderr; --depth 0 draws every node
+  --dot-timeout S     stop Graphviz's `dot` after S seconds (default 120; svg only)
   --stage STAGE       the graph to show: input (default, as read), decomposed (composites in core
                       ops, simplified) or fused (what the LLVM backend compiles: fused regions,
                       drawn as clusters with their bodies)
@@ -63,38 +75,37 @@ options:
                       each region's compile time and the totals
   --weights FILE      check that a safetensors file has every parameter with its dtype and shape
   -h, --help          show this help and exit
+  --version           print the version and exit
 
 --stats, --compile and --weights print reports to stdout instead of the graph; the graph is written as well
 when --format or -o is given.
 
-exit status: 0 success; 1 bad input file, weights that do not match, or `dot` failed; 2 usage error.
 )";
 
-/// A usage error: exit status 2.
-struct UsageError {
-  std::string message;
-};
+using weft::tools::UsageError;
 
 struct Options {
   std::string input;
   std::optional<std::string> format;
   std::optional<std::string> output;
-  std::optional<int> depth;
+  std::optional<int> depth;  // 0: draw every node, no automatic folding
+  double dot_timeout = 120;
   bool stats = false;
   bool compile = false;
   std::string stage = "input";
   std::optional<std::string> weights;
   bool help = false;
+  bool version = false;
 };
 
 int parse_depth(const std::string& text) {
   try {
     size_t used = 0;
     int v = std::stoi(text, &used);
-    if (used == text.size() && v >= 1) return v;
+    if (used == text.size() && v >= 0) return v;
   } catch (const std::exception&) {
   }
-  throw UsageError{fmt::format("--depth takes a whole number of scope components >= 1, but got '{}'", text)};
+  throw UsageError{fmt::format("--depth takes a whole number of scope components >= 0, but got '{}'", text)};
 }
 
 Options parse_args(int argc, char** argv) {
@@ -114,6 +125,8 @@ Options parse_args(int argc, char** argv) {
     };
     if (a == "-h" || a == "--help") {
       o.help = true;
+    } else if (a == "--version") {
+      o.version = true;
     } else if (a == "--format") {
       o.format = value();
       if (*o.format != "text" && *o.format != "dot" && *o.format != "svg")
@@ -122,6 +135,12 @@ Options parse_args(int argc, char** argv) {
       o.output = value();
     } else if (a == "--depth") {
       o.depth = parse_depth(value());
+    } else if (a == "--dot-timeout") {
+      std::string v = value();
+      char* end = nullptr;
+      o.dot_timeout = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(o.dot_timeout > 0))
+        throw UsageError{fmt::format("--dot-timeout takes a number of seconds > 0, but got '{}'", v)};
     } else if (a == "--stage") {
       o.stage = value();
       if (o.stage != "input" && o.stage != "decomposed" && o.stage != "fused")
@@ -140,9 +159,9 @@ Options parse_args(int argc, char** argv) {
       throw UsageError{fmt::format("takes one input file, but got '{}' and '{}'", o.input, a)};
     }
   }
-  if (o.help) return o;
+  if (o.help || o.version) return o;
   if (o.input.empty()) throw UsageError{"no input file (usage: weft-dump MODEL.weft [options]; see --help)"};
-  if (o.depth && o.format.value_or("text") == "text")
+  if (o.depth && *o.depth > 0 && o.format.value_or("text") == "text")
     throw UsageError{"--depth folds scopes in a drawing: use it with --format dot or svg"};
   return o;
 }
@@ -155,43 +174,94 @@ void write_file(const std::string& path, const std::string& text) {
   if (!f) throw weft::Error(fmt::format("cannot write '{}': the write failed", path));
 }
 
-/// Renders DOT to SVG with Graphviz's `dot`, into `output` or to stdout.
-void render_svg(const std::string& dot_text, const std::optional<std::string>& output) {
-  namespace fs = std::filesystem;
-  std::string tmpl = (fs::temp_directory_path() / "weft-dump-XXXXXX.dot").string();
-  std::vector<char> path(tmpl.begin(), tmpl.end());
-  path.push_back('\0');
-  int fd = mkstemps(path.data(), 4);
-  if (fd < 0) throw weft::Error(fmt::format("cannot create a temporary file for dot: {}", std::strerror(errno)));
-  close(fd);
-  std::string dot_path(path.data());
-  struct Cleanup {
-    std::string p;
-    ~Cleanup() { std::remove(p.c_str()); }
-  } cleanup{dot_path};
-  write_file(dot_path, dot_text);
-
+/// Renders DOT to SVG with Graphviz's `dot`, into `output` or to stdout. The DOT text goes through
+/// a pipe (no temporary file to leave behind when killed), and `dot` is killed after `timeout`
+/// seconds, or when weft-dump dies: its layout is superlinear, and a train step's graph can keep it
+/// busy for hours.
+void render_svg(const std::string& dot_text, const std::optional<std::string>& output, double timeout, int64_t nodes) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    throw weft::Error(fmt::format("cannot make a pipe for dot: {}", std::strerror(errno)));
   std::vector<std::string> args{"dot", "-Tsvg"};
   if (output) {
     args.push_back("-o");
     args.push_back(*output);
   }
-  args.push_back(dot_path);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // `exec_error` carries execvp's errno back from the child; it closes unused on a successful exec.
+  int exec_error[2];
+  if (::pipe2(exec_error, O_CLOEXEC) != 0) {
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    throw weft::Error(fmt::format("cannot make a pipe for dot: {}", std::strerror(errno)));
+  }
   std::fflush(stdout);
   std::cout.flush();
-  pid_t pid = 0;
-  int err = posix_spawnp(&pid, "dot", nullptr, nullptr, argv.data(), environ);
-  if (err == ENOENT)
-    throw weft::Error(
-        "--format svg needs Graphviz's `dot`, but it is not on the PATH (install the graphviz "
-        "package, or use --format dot)");
-  if (err != 0) throw weft::Error(fmt::format("cannot run Graphviz's `dot`: {}", std::strerror(err)));
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // `dot` dies with weft-dump, however weft-dump ends (Ctrl-C, kill -9): an orphaned layout of a
+    // big graph would otherwise run on for hours.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // weft-dump died before the line above
+    ::dup2(pipe_fds[0], STDIN_FILENO);
+    ::execvp("dot", argv.data());
+    int e = errno;
+    (void)!::write(exec_error[1], &e, sizeof e);
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(pipe_fds[0]);
+  ::close(exec_error[1]);
+  int err = pid < 0 ? fork_errno : 0;
+  if (pid > 0) {
+    ssize_t n;
+    while ((n = ::read(exec_error[0], &err, sizeof err)) < 0 && errno == EINTR) {
+    }
+    if (n != static_cast<ssize_t>(sizeof err))
+      err = 0;  // the exec succeeded
+    else
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+  }
+  ::close(exec_error[0]);
+  if (err != 0) {
+    ::close(pipe_fds[1]);
+    if (err == ENOENT)
+      throw weft::Error(
+          "--format svg needs Graphviz's `dot`, but it is not on the PATH (install the graphviz "
+          "package, or use --format dot)");
+    throw weft::Error(fmt::format("cannot run Graphviz's `dot`: {}", std::strerror(err)));
+  }
+  // A `dot` that exits early closes the pipe: that is its exit status's story, not a SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  for (size_t done = 0; done < dot_text.size();) {
+    ssize_t n = ::write(pipe_fds[1], dot_text.data() + done, dot_text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(pipe_fds[1]);
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw weft::Error(fmt::format("waiting for `dot` failed: {}", std::strerror(errno)));
+  for (;;) {
+    pid_t got = ::waitpid(pid, &status, WNOHANG);
+    if (got == pid) break;
+    if (got < 0 && errno != EINTR) throw weft::Error(fmt::format("waiting for `dot` failed: {}", std::strerror(errno)));
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      if (output) std::remove(output->c_str());  // what dot left is not an SVG
+      throw weft::Error(fmt::format(
+          "Graphviz's `dot` did not finish within {:g} s laying out {} nodes; fold the drawing (--depth N), allow it "
+          "longer (--dot-timeout S), or write the DOT text (--format dot)",
+          timeout, nodes));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
     throw weft::Error(
@@ -200,6 +270,31 @@ void render_svg(const std::string& dot_text, const std::optional<std::string>& o
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw weft::Error(fmt::format("Graphviz's `dot` failed (status {}) while rendering the SVG",
                                   WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+}
+
+/// Above this many nodes `dot` takes minutes to hours, so weft-dump folds unless told not to.
+constexpr int64_t kAutoFoldNodes = 400;
+
+/// The folding depth to draw with: the user's (0: none), or — for a drawing too big for `dot` to
+/// lay out quickly — the deepest that keeps it under kAutoFoldNodes, said in a note on stderr.
+std::optional<int> drawing_depth(const weft::Graph& graph, const Options& o) {
+  if (o.depth) return *o.depth == 0 ? std::nullopt : o.depth;
+  const int64_t full = weft::dot_node_count(graph);
+  if (full <= kAutoFoldNodes) return std::nullopt;
+  int deepest = 1;
+  for (const weft::Node& n : graph.nodes()) deepest = std::max(deepest, weft::scope_depth(n.scope));
+  int chosen = 1;
+  int64_t drawn = 0;
+  for (int d = deepest; d >= 1; --d) {
+    drawn = weft::dot_node_count(graph, {d});
+    chosen = d;
+    if (drawn <= kAutoFoldNodes) break;
+  }
+  std::cerr << fmt::format(
+      "weft-dump: note: {} nodes are more than `dot` lays out quickly ({}): drawing scopes folded at --depth {} "
+      "({} nodes); --depth N picks another depth, --depth 0 draws every node\n",
+      full, kAutoFoldNodes, chosen, drawn);
+  return chosen;
 }
 
 std::string shape_of(const std::vector<int64_t>& shape) {
@@ -252,6 +347,8 @@ int check_weights(const weft::Graph& graph, const std::string& path, std::string
 }
 
 int run(const Options& o) {
+  // An output that is a directory is refused before any work (and before `dot` says it its way).
+  if (o.output) weft::must_write_through(*o.output);
   weft::Graph graph = weft::read_graph_file(o.input);
   if (o.stage != "input") {
     weft::PassManager passes;
@@ -264,10 +361,11 @@ int run(const Options& o) {
   bool write_graph = !reports || o.format || o.output;
   if (write_graph) {
     std::string format = o.format.value_or("text");
+    std::optional<int> depth = format == "text" ? std::nullopt : drawing_depth(graph, o);
     if (format == "svg") {
-      render_svg(weft::graph_to_dot(graph, {o.depth}), o.output);
+      render_svg(weft::graph_to_dot(graph, {depth}), o.output, o.dot_timeout, weft::dot_node_count(graph, {depth}));
     } else {
-      std::string text = format == "dot" ? weft::graph_to_dot(graph, {o.depth}) : weft::print_graph(graph);
+      std::string text = format == "dot" ? weft::graph_to_dot(graph, {depth}) : weft::print_graph(graph);
       if (o.output)
         write_file(*o.output, text);
       else
@@ -276,8 +374,8 @@ int run(const Options& o) {
   }
   int status = 0;
   if (o.stats)
-    std::cout << weft::format_stats(graph, weft::compute_stats(graph)) << "\n" << weft::memory_summary(graph)
-              << std::flush;
+    std::cout << weft::format_stats(graph, weft::compute_stats(graph)) << "\n"
+              << weft::memory_summary(graph) << std::flush;
   if (o.compile) {
 #ifdef WEFT_HAVE_LLVM
     auto exe = weft::LlvmBackend().compile_llvm(graph);
@@ -302,25 +400,19 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options options;
-  try {
-    options = parse_args(argc, argv);
-  } catch (const UsageError& e) {
-    std::cerr << "weft-dump: " << e.message << "\n";
-    return 2;
-  }
-  if (options.help) {
-    std::cout << kUsage;
+  const std::string tool = "weft-dump";
+  return weft::tools::run_main(tool, [&] {
+    Options options = parse_args(argc, argv);
+    if (options.help) {
+      std::cout << kUsage << '\n'
+                << weft::tools::exit_status_help(
+                       tool, "a file that cannot be read or parsed, weights that do not match, or `dot` failed")
+                << '\n';
+    } else if (options.version) {
+      std::cout << weft::tools::version_line(tool) << '\n';
+    } else {
+      return run(options);
+    }
     return 0;
-  }
-  try {
-    return run(options);
-  } catch (const weft::Error& e) {
-    std::cerr << "weft-dump: " << e.what() << "\n";
-  } catch (const weft::InternalError& e) {
-    std::cerr << "weft-dump: " << e.what() << "\n";
-  } catch (const std::exception& e) {
-    std::cerr << "weft-dump: " << e.what() << "\n";
-  }
-  return 1;
+  });
 }

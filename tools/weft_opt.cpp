@@ -7,7 +7,8 @@
  * none, which makes weft-opt a round-trip check of the text IR. The input is verified before any pass
  * and every pass's output is verified too, so a pass test is a pair of files: IR in, IR out. The
  * result goes to stdout unless -o is given; printing after changes and timings go to stderr. `-` reads
- * the input from stdin. Errors are one line on stderr and exit status 1 (2 for a bad command line).
+ * the input from stdin. Errors follow tools/cli.h: `weft-opt: message` on stderr, exit status 1 for
+ * bad input, 2 for a bad command line (an unknown pass among them).
  */
 #include <fmt/format.h>
 
@@ -21,11 +22,21 @@
 #include "backends/interp/constant_evaluator.h"
 #include "ir/text.h"
 #include "passes/pass_manager.h"
+#include "tools/cli.h"
 
 namespace {
 
 int run(const std::string& input, const std::optional<std::string>& pass_list, const std::string& output,
         bool print_after_change, bool time_passes) {
+  // The pass list is the command line's: an unknown pass is a usage error, found before any input is read.
+  weft::PassContext context{weft::interpreter_constant_evaluator()};
+  std::vector<weft::Pass> passes;
+  try {
+    passes = pass_list ? weft::passes_by_names(*pass_list, context) : weft::standard_pipeline(context);
+  } catch (const weft::Error& e) {
+    throw weft::tools::UsageError{e.what()};
+  }
+
   weft::Graph graph;
   if (input == "-") {
     std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
@@ -34,13 +45,12 @@ int run(const std::string& input, const std::optional<std::string>& pass_list, c
     graph = weft::read_graph_file(input);
   }
 
-  weft::PassContext context{weft::interpreter_constant_evaluator()};
   weft::PassManagerOptions options;
   options.verify_each = true;
   options.print_after_change = print_after_change;
   options.time_passes = time_passes;
   weft::PassManager manager(options);
-  manager.add(pass_list ? weft::passes_by_names(*pass_list, context) : weft::standard_pipeline(context));
+  manager.add(std::move(passes));
   weft::Graph result = manager.run(graph);
 
   if (output.empty() || output == "-")
@@ -53,8 +63,9 @@ int run(const std::string& input, const std::optional<std::string>& pass_list, c
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Runs graph passes over a .weft file and prints the resulting graph."};
-  app.set_version_flag("--version", "weft-opt 0.1");
+  const std::string tool = "weft-opt";
+  CLI::App app{"Runs graph passes over a .weft file and prints the resulting graph.\nDocs: docs/passes.md"};
+  weft::tools::describe(app, tool, "a file that cannot be read, parsed or verified");
   std::string input;
   std::string passes;
   std::string output;
@@ -78,16 +89,7 @@ int main(int argc, char** argv) {
     else
       args.emplace_back(argv[i]);
   }
-  try {
-    app.parse(args);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "weft-opt: error: " << e.what() << " (see weft-opt --help)\n";
-    return 2;
-  }
+  if (int status = weft::tools::parse(app, tool, args); status >= 0) return status;
 
   if (list_passes) {
     for (const weft::PassInfo& p : weft::registered_passes()) std::cout << fmt::format("{:16} {}\n", p.name, p.summary);
@@ -97,24 +99,13 @@ int main(int argc, char** argv) {
     std::cout << '\n';
     return 0;
   }
-  if (input.empty()) {
-    std::cerr << "weft-opt: error: no input file (see weft-opt --help)\n";
-    return 2;
-  }
-
-  try {
+  return weft::tools::run_main(tool, [&] {
+    if (input.empty()) throw weft::tools::UsageError{"no input file (see weft-opt --help)"};
     std::optional<std::string> pass_list;
     if (no_passes)
       pass_list = "";
     else if (passes_opt->count())
       pass_list = passes;
     return run(input, pass_list, output, print_after_change, time_passes);
-  } catch (const std::exception& e) {
-    // weft::Error is the user's (a bad file, an unknown pass); anything else is a bug, and says so.
-    std::string message = e.what();
-    for (char& c : message)
-      if (c == '\n') c = ' ';
-    std::cerr << "weft-opt: error: " << message << '\n';
-    return 1;
-  }
+  });
 }

@@ -9,8 +9,8 @@
  * is loaded with dlopen and driven through its C API (runtime/capi/weft_model.h). Both are checked
  * against one `Signature`, so a missing input, a wrong dtype or a wrong shape reads the same either
  * way. The first run's outputs are the ones written and summarized; `--bench N` then times N more.
- * Exit status: 0 on success, 1 for a bad model, input or weights file (one line on stderr saying
- * what is wrong), 2 for a bad command line. Formats and examples: docs/weft-run.md.
+ * Errors follow tools/cli.h: `weft-run: message` on stderr, exit status 1 for a bad model, input or
+ * weights file, 2 for a bad command line. Formats and examples: docs/weft-run.md.
  */
 #include <dlfcn.h>
 #include <fmt/format.h>
@@ -37,6 +37,8 @@
 #include "runtime/capi/weft_model.h"
 #include "runtime/executable.h"
 #include "runtime/npy.h"
+#include "runtime/tensor_literal.h"
+#include "tools/cli.h"
 
 namespace {
 
@@ -45,10 +47,7 @@ using weft::Error;
 using weft::Signature;
 using weft::Tensor;
 
-/// A command-line mistake found after parsing (exit status 2).
-struct UsageError {
-  std::string message;
-};
+using weft::tools::UsageError;
 
 struct Options {
   std::string model;
@@ -229,6 +228,7 @@ SharedObjectModel::SharedObjectModel(const Options& o) : path_(o.model) {
   }
   const char* name = api_.weft_entry_name(entry_);
   entry_name_ = name ? name : "";
+  signature_.graph = entry_name_;
 
   int32_t num_inputs = api_.weft_num_inputs(entry_), num_outputs = api_.weft_num_outputs(entry_);
   int32_t num_symbols = api_.weft_num_symbols(entry_), num_params = api_.weft_num_params();
@@ -325,8 +325,11 @@ std::vector<Tensor> SharedObjectModel::run(const std::vector<Tensor>& inputs) {
   std::vector<weft_tensor> out(signature_.outputs.size());
   for (size_t i = 0; i < out.size(); ++i) {
     const weft::TensorType& type = signature_.outputs[i].type;
-    std::vector<int64_t> shape(type.shape.size());
+    // One slot at least: weft_output_shape refuses a null pointer even for a rank-0 output, and an
+    // empty vector's data() may be null.
+    std::vector<int64_t> shape(std::max<size_t>(type.shape.size(), 1));
     check(api_.weft_output_shape(instance_, entry_, static_cast<int32_t>(i), shape.data()), "weft_output_shape");
+    shape.resize(type.shape.size());
     outputs.push_back(Tensor::zeros(type.dtype, shape));
     out[i] = {static_cast<int32_t>(type.dtype), outputs[i].rank(), outputs[i].shape().data(), outputs[i].raw()};
   }
@@ -369,8 +372,15 @@ std::vector<Tensor> gather_inputs(const Options& o, const Signature& sig, const 
   }
   for (const std::string& arg : o.input_args) {
     size_t eq = arg.find('=');
-    std::string name = arg.substr(0, eq), path = arg.substr(eq + 1);
-    add(name, weft::read_npy(path), path);
+    std::string name = arg.substr(0, eq), value = arg.substr(eq + 1);
+    if (!weft::looks_like_tensor_literal(value)) {
+      add(name, weft::read_npy(value), value);
+      continue;
+    }
+    // A literal takes the dtype the model declares for the input.
+    const std::string source = fmt::format("--input {}", name);
+    const weft::TensorSpec* spec = sig.find_input(name);
+    add(name, spec ? weft::parse_tensor_literal(value, spec->type.dtype, source) : Tensor{}, source);
   }
 
   std::vector<Tensor> ordered;
@@ -378,13 +388,14 @@ std::vector<Tensor> gather_inputs(const Options& o, const Signature& sig, const 
     auto it = given.find(spec.name);
     if (it == given.end())
       throw Error(
-          fmt::format("missing input '{}' ({}) of {}: give it with --input {}=FILE.npy or in --inputs "
-                      "FILE.safetensors",
-                      spec.name, spec.type.str(), model, spec.name));
+          fmt::format("missing input '{}' ({}) of {}: give it with --input {}=FILE.npy, as a literal (--input "
+                      "{}=[...]) or in --inputs FILE.safetensors",
+                      spec.name, spec.type.str(), model, spec.name, spec.name));
     const auto& [tensor, source] = it->second;
     auto wrong = [&, &tensor = tensor, &source = source](const std::string& why) {
-      return Error(fmt::format("{}: input '{}' must be {}, but the file holds {}{}", source, spec.name, spec.type.str(),
-                               tensor.type_str(), why));
+      return Error(fmt::format("{}: input '{}' must be {}, but {} {}{}", source, spec.name, spec.type.str(),
+                               source.starts_with("--input ") ? "the literal is" : "the file holds", tensor.type_str(),
+                               why));
     };
     if (tensor.dtype() != spec.type.dtype || tensor.rank() != spec.type.rank()) throw wrong("");
     for (int d = 0; d < tensor.rank(); ++d) {
@@ -568,7 +579,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Runs a Weft model (a .weft file, JIT-compiled, or a .so made by weft-compile) on inputs from "
       ".npy or safetensors files and writes its outputs.\nDocs: docs/weft-run.md"};
-  app.set_version_flag("--version", "weft-run 0.1");
+  const std::string tool = "weft-run";
+  weft::tools::describe(app, tool, "a model, input or weights file that cannot be read or does not match");
   Options o;
   std::vector<std::string> backends = weft::backend_names();
   app.add_option("model", o.model, "the model: a .weft text IR file or a .so compiled by weft-compile")
@@ -579,10 +591,11 @@ int main(int argc, char** argv) {
                              JitModel::default_backend()))
       ->type_name("NAME");
   app.add_option("--entry", o.entry, "the entry point of a .so to run (default: its first)")->type_name("NAME");
-  app.add_option("--input", o.input_args, "an input from a .npy file (repeatable)")
-      ->type_name("NAME=FILE")
+  app.add_option("--input", o.input_args,
+                 "an input from a .npy file, or written out: 'x=[[1, 2], [3, 4]]', 'step=3' (repeatable)")
+      ->type_name("NAME=FILE|LITERAL")
       ->check([](const std::string& s) {
-        return s.find('=') == std::string::npos ? std::string("must be NAME=FILE.npy") : std::string();
+        return s.find('=') == std::string::npos ? std::string("must be NAME=FILE.npy or NAME=LITERAL") : std::string();
       });
   app.add_option("--inputs", o.inputs_file, "inputs from a safetensors file, one tensor per input name")
       ->type_name("FILE");
@@ -597,27 +610,6 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("-q,--quiet", o.quiet, "do not print the outputs' summary");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "weft-run: error: " << e.what() << " (see weft-run --help)\n";
-    return 2;
-  }
-
-  try {
-    return run(o);
-  } catch (const UsageError& e) {
-    std::cerr << "weft-run: error: " << e.message << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    // weft::Error is the user's (a bad file, a wrong shape); anything else is a bug, and says so.
-    std::string message = e.what();
-    std::replace(message.begin(), message.end(), '\n', ' ');
-    std::cerr << "weft-run: error: " << message << '\n';
-    return 1;
-  }
+  if (int status = weft::tools::parse(app, tool, argc, argv); status >= 0) return status;
+  return weft::tools::run_main(tool, [&] { return run(o); });
 }

@@ -3,13 +3,13 @@
  */
 #include "backends/llvm/aot.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +30,7 @@
 #include "backends/llvm/jit.h"
 #include "backends/llvm/node_region.h"
 #include "backends/llvm/region_codegen.h"
+#include "ir/file_io.h"
 #include "ir/graph_builder.h"
 #include "ir/init.h"
 #include "ir/ops.h"
@@ -500,6 +501,11 @@ std::string header_text(const std::vector<Graph>& entries, const std::vector<Emi
     h += fmt::format(" *   {}: {} {}{}\n", i, comment_text(params[i].name), type_text(params[i].type),
                      params[i].updated ? " (updated by an entry)" : "");
   h += " */\n\n";
+  if (!options.header_extra.empty()) {  // inside the include guard: before the API's last #endif
+    size_t at = api.rfind("#endif");
+    WEFT_CHECK(at != std::string::npos, "weft-compile: the embedded weft_model.h ends with #endif");
+    api.insert(at, options.header_extra + "\n");
+  }
   return h + api;
 }
 
@@ -509,6 +515,9 @@ AotResult compile_shared_object(const std::vector<Graph>& entries, const Safeten
                                 const std::string& so_path, const std::string& header_path,
                                 const AotOptions& options) {
   if (entries.empty()) throw Error("weft-compile: no entry point: give at least one graph");
+  // Before any work: a directory is refused; a device or FIFO is written through, not replaced.
+  const bool so_through = must_write_through(so_path);
+  const bool header_through = !header_path.empty() && must_write_through(header_path);
   for (size_t i = 0; i < entries.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (entries[i].name() == entries[j].name())
@@ -607,8 +616,8 @@ AotResult compile_shared_object(const std::vector<Graph>& entries, const Safeten
   argv.push_back((dir / "kernels.o").string());
   argv.push_back("-lm");
   fs::path so = fs::absolute(so_path);
-  fs::path tmp_so = so;
-  tmp_so += ".tmp";
+  // Linked beside the target and renamed over it; a device or FIFO target gets it from the work directory.
+  fs::path tmp_so = so_through ? dir / "model.so" : fs::path(so.string() + ".tmp");
   argv.push_back("-Wl,-soname," + so.filename().string());  // programs linked with it find it by name
   argv.push_back("-o");
   argv.push_back(tmp_so.string());
@@ -620,13 +629,24 @@ AotResult compile_shared_object(const std::vector<Graph>& entries, const Safeten
     throw Error(fmt::format("weft-compile: the C compiler failed ({} exited with {}){}\n{}", options.cc, status,
                             status == 127 ? ": is it installed? set CC or --cc" : "", log));
   }
-  fs::rename(tmp_so, so);
-  if (!header_path.empty()) {
+  std::error_code ec;
+  if (so_through) {
+    std::string bytes = read_text(tmp_so);
+    fs::remove(tmp_so, ec);
+    write_through(so_path, std::as_bytes(std::span(bytes)));
+  } else {
+    fs::rename(tmp_so, so, ec);
+    if (ec) throw Error(fmt::format("weft-compile: cannot write '{}': {}", so_path, ec.message()));
+  }
+  if (header_through) {
+    write_through(header_path, std::as_bytes(std::span(result.header)));
+  } else if (!header_path.empty()) {
     fs::path h = fs::absolute(header_path);
     fs::path tmp_h = h;
     tmp_h += ".tmp";
     write_file(tmp_h, result.header);
-    fs::rename(tmp_h, h);
+    fs::rename(tmp_h, h, ec);
+    if (ec) throw Error(fmt::format("weft-compile: cannot write '{}': {}", header_path, ec.message()));
   }
   result.cc_seconds = seconds_since(cc_start);
   return result;

@@ -37,6 +37,7 @@ struct AotOptions {
   std::string cc = "cc";          // the C compiler (and linker) to run
   std::vector<std::string> cflags;  // extra flags for it, e.g. -fsanitize=address,undefined
   std::string keep_dir;           // if set, the intermediate files (desc.c, kernels.o, ...) are written and kept here
+  std::string header_extra;       // C text added to the header inside its include guard (weft-compile --decode's define)
 };
 
 struct AotResult {

@@ -4,6 +4,7 @@
 #include "backends/llvm/jit.h"
 
 #include <fmt/format.h>
+#include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
@@ -13,6 +14,7 @@
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
@@ -20,9 +22,11 @@
 #include <llvm/Transforms/Utils/Cloning.h>
 
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
+#include "backends/llvm/jit_disk_cache.h"
 #include "ir/error.h"
 #include "runtime/thread_pool.h"
 
@@ -252,23 +256,42 @@ JitLibrary Jit::add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr
   }
   // Both modules live in `context`, which lives as long as either.
   llvm::orc::ThreadSafeContext shared_context(std::move(context));
-  if (std::unique_ptr<llvm::Module> shared = split_shared(*module)) {
-    optimize(*shared);
-    check(jit_->addIRModule(*shared_, llvm::orc::ThreadSafeModule(std::move(shared), shared_context)),
-          "adding shared code");
-  }
-  optimize(*module);
+  if (std::unique_ptr<llvm::Module> shared = split_shared(*module))
+    add_compiled(*shared_, std::move(shared), shared_context, "adding shared code");
   auto created = jit_->createJITDylib(fmt::format("weft_module_{}", compiled_));
   check(created.takeError(), "creating a JITDylib");
   llvm::orc::JITDylib& dylib = *created;
   dylib.addToLinkOrder(*shared_);                 // shared code (the GEMM cores)
   dylib.addToLinkOrder(jit_->getMainJITDylib());  // the runtime's absolute symbols live there
-  check(jit_->addIRModule(dylib, llvm::orc::ThreadSafeModule(std::move(module), shared_context)),
-        "adding a module");
+  add_compiled(dylib, std::move(module), shared_context, "adding a module");
   ++compiled_;
   cache_.emplace(std::move(text), &dylib);
   library.dylib_ = &dylib;
   return library;
+}
+
+void Jit::add_compiled(llvm::orc::JITDylib& dylib, std::unique_ptr<llvm::Module> module,
+                       const llvm::orc::ThreadSafeContext& context, const char* what) {
+  JitDiskCache& disk = JitDiskCache::global();
+  if (!disk.enabled()) {
+    optimize(*module);
+    check(jit_->addIRModule(dylib, llvm::orc::ThreadSafeModule(std::move(module), context)), what);
+    return;
+  }
+  // The object code depends on the IR and on what compiles it: this LLVM, this CPU, and this build
+  // of optimize() above (a pipeline is code, so its build time stands for it).
+  std::string key;
+  llvm::raw_string_ostream key_stream(key);
+  module->print(key_stream, nullptr);
+  key_stream << "\n; llvm " << LLVM_VERSION_STRING << "; " << target().triple << "; " << target().cpu << "; "
+             << target().features << "; weft jit.cpp built " << __DATE__ << " " << __TIME__ << "\n";
+  key_stream.flush();
+  std::optional<std::string> object = disk.load(key);
+  if (!object) {
+    object = emit_object(*module);  // optimizes, then generates code
+    disk.store(key, *object);
+  }
+  check(jit_->addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(*object, module->getModuleIdentifier())), what);
 }
 
 void* Jit::lookup(llvm::orc::JITDylib& dylib, std::string_view name) const {

@@ -15,7 +15,9 @@
  * against the process (libc, libm).
  *
  * `emit_object` runs the same pipeline and writes a relocatable, position-independent object file,
- * for the ahead-of-time shared objects.
+ * for the ahead-of-time shared objects. `add_module` compiles through it too when the on-disk
+ * cache is on (jit_disk_cache.h, the default): each module's object code is stored there, and a
+ * later process that adds the same module loads the object instead of optimizing and compiling.
  *
  * **Shared functions.** A generator may mark a defined function with `kJitSharedAttribute` when
  * its body depends only on its name (the GEMM core: matmul_codegen.h). `add_module` moves such a
@@ -41,6 +43,7 @@ class TargetMachine;
 namespace orc {
 class LLJIT;
 class JITDylib;
+class ThreadSafeContext;
 }  // namespace orc
 }  // namespace llvm
 
@@ -126,6 +129,10 @@ class Jit {
   /// Moves the shared functions of `module` not compiled yet into a new module (nullptr if none)
   /// and leaves declarations of all of them in `module`.
   std::unique_ptr<llvm::Module> split_shared(llvm::Module& module);
+  /// Optimizes and compiles `module` into `dylib`, or loads its object code from the on-disk
+  /// cache (jit_disk_cache.h) when an earlier run compiled the same module.
+  void add_compiled(llvm::orc::JITDylib& dylib, std::unique_ptr<llvm::Module> module,
+                    const llvm::orc::ThreadSafeContext& context, const char* what);
 
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   llvm::orc::JITDylib* shared_ = nullptr;                        // kJitSharedAttribute functions

@@ -260,13 +260,49 @@ struct LlvmExecutable::Impl {
     if (!nan_trap) return;
     for (size_t k = call.num_inputs; k < call.operands.size(); ++k) {
       const BufferRef& ref = call.operands[k];
-      if (has_non_finite(buffers[k], ref.type.dtype, numel(evaluate_shape(ref.type.shape, bindings))))
-        throw Error(with_location(fmt::format("NaN/Inf trap: {} produced a non-finite value in result {} ({}) of "
-                                              "scope '{}'",
-                                              call.op == OpKind::fusion ? "a fused region" : std::string(op_name(call.op)),
-                                              k - call.num_inputs, ref.type.str(), call.scope),
-                                  call.loc));
+      if (!has_non_finite(buffers[k], ref.type.dtype, numel(evaluate_shape(ref.type.shape, bindings)))) continue;
+      if (call.op == OpKind::fusion) trap_in_region(node, call, buffers, bindings, carriers);
+      throw Error(
+          with_location(fmt::format("NaN/Inf trap: {} produced a non-finite value in result {} ({}) of "
+                                    "scope '{}'",
+                                    call.op == OpKind::fusion ? first_op_of(node) : std::string(op_name(call.op)),
+                                    k - call.num_inputs, ref.type.str(), call.scope),
+                        call.loc));
     }
+  }
+
+  /// "a fused region (first op: exp at model.cpp:12)", for a trap that cannot name the op itself.
+  static std::string first_op_of(const Node& region) {
+    if (!region.body || region.body->nodes().empty()) return "a fused region";
+    const Node& first = region.body->nodes().front();
+    return fmt::format("a fused region (first op: {}{})", op_name(first.op),
+                       first.loc.file.empty() ? "" : " at " + first.loc.str());
+  }
+
+  /// A fused region's generated code has no per-op checks, so when it produced a non-finite value
+  /// the interpreter re-runs the region's ops on the same inputs with the trap on: its error names
+  /// the first op that produced one, with that op's DSL line, as the interpreter backend's does.
+  /// Returns (and the caller names the region) when an input was overwritten in place by an
+  /// output, or when the interpreter finds every value finite.
+  void trap_in_region(const Node& node, const KernelCall& call, const std::vector<void*>& buffers,
+                      const SymbolBindings& bindings, const std::vector<Tensor>& carriers) const {
+    auto bytes_of = [&](const BufferRef& ref) {
+      return static_cast<size_t>(numel(evaluate_shape(ref.type.shape, bindings))) * dtype_size(ref.type.dtype);
+    };
+    for (int32_t i = 0; i < call.num_inputs; ++i)
+      for (size_t k = call.num_inputs; k < call.operands.size(); ++k) {
+        auto* a = static_cast<const std::byte*>(buffers[i]);
+        auto* b = static_cast<const std::byte*>(buffers[k]);
+        if (a < b + bytes_of(call.operands[k]) && b < a + bytes_of(call.operands[i])) return;
+      }
+    std::vector<Tensor> ins;
+    for (int32_t i = 0; i < call.num_inputs; ++i) {
+      const BufferRef& ref = call.operands[i];
+      ins.push_back(Tensor::from_bytes(ref.type.dtype, evaluate_shape(ref.type.shape, bindings),
+                                       {static_cast<const std::byte*>(buffers[i]), bytes_of(ref)}));
+    }
+    ins.insert(ins.end(), carriers.begin(), carriers.end());
+    interpret(wrap_node(graph, node), ins, {}, {.nan_trap = true});  // throws the interpreter's trap
   }
 };
 

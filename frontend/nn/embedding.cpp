@@ -18,7 +18,9 @@ Embedding::Embedding(Builder& b, const std::string& name, int64_t num_embeddings
         b, fmt::format("Embedding: num_embeddings and dim must be positive, but got {} and {}", num_embeddings, dim),
         loc);
   auto s = open_scope(b, name, loc);
-  weight = b.param("weight", DType::f32, {num_embeddings, dim}, embedding_init(b.next_seed()), loc);
+  Initializer init = options.init.value_or(embedding_init(0));
+  if (init.seed == 0) init.seed = b.next_seed();
+  weight = b.param("weight", DType::f32, {num_embeddings, dim}, init, loc);
 }
 
 Tensor Embedding::operator()(const Tensor& ids, Loc loc) const {

@@ -14,10 +14,15 @@ namespace weft::nn {
 struct EmbeddingOptions {
   /// Multiply the looked-up vectors by sqrt(dim), as the Transformer paper does (section 3.4).
   bool scale_by_sqrt_dim = false;
+  /// Replaces PyTorch's default N(0, 1); a seed of 0 takes the builder's next seed. With
+  /// `scale_by_sqrt_dim`, use normal(0, dim^-0.5) (`weft::normal_init(0, 1 / sqrt(dim))`, as fairseq
+  /// does): scaled N(0, 1) vectors would be sqrt(dim) times larger than the positional encoding,
+  /// which then barely reaches attention and the model does not learn positions.
+  std::optional<Initializer> init{};
 };
 
 /// A lookup table of `num_embeddings` vectors of size `dim` (nn.Embedding). Param: `weight [V, D]`,
-/// initialized N(0, 1) as in PyTorch.
+/// initialized N(0, 1) as in PyTorch unless `options.init` says otherwise.
 struct Embedding {
   Embedding(Builder& b, const std::string& name, int64_t num_embeddings, int64_t dim, EmbeddingOptions options = {},
             Loc loc = Loc::current());

@@ -12,3 +12,4 @@
 #include "frontend/nn/recurrent.h"
 #include "frontend/nn/seq2seq.h"
 #include "frontend/nn/transformer.h"
+#include "ir/init.h"  // initializers for the layers' options (normal_init, linear_weight_init, ...)

@@ -65,8 +65,9 @@ TEST(CExample, CompiledWithCcRunsTheModelAndMatchesTheJitBitForBit) {
   ASSERT_TRUE(fs::exists(dir / "mlp.h"));
   ASSERT_EQ(shell(fmt::format("{} {} -std=c11 -Wall -Wextra -Werror -I'{}' -DWEFT_MODEL_HEADER='\"mlp.h\"' '{}' '{}' "
                               "-Wl,-rpath,'{}' -o '{}'",
-                              cc, sanitizer_flags(), dir.string(), std::string(WEFT_SOURCE_DIR) + "/examples/c_api/run_model.c",
-                              (dir / "mlp.so").string(), dir.string(), (dir / "run_mlp").string()),
+                              cc, sanitizer_flags(), dir.string(),
+                              std::string(WEFT_SOURCE_DIR) + "/examples/c_api/run_model.c", (dir / "mlp.so").string(),
+                              dir.string(), (dir / "run_mlp").string()),
                   &log),
             0)
       << log;
@@ -128,15 +129,48 @@ TEST(CExample, WeftRunRunsTheSharedObjectOnNpyInputsLikeTheJit) {
   EXPECT_NE(log.find("dim 2"), std::string::npos) << log;
 }
 
+// A scalar (rank-0) input and output: the .so is run from literals, as docs/getting-started.md runs
+// its XOR model, and gives the JIT's values.
+TEST(CExample, WeftRunRunsASharedObjectWithScalarInputsAndOutputsFromLiterals) {
+  fs::path dir = test_dir();
+  Builder b("scaled");
+  Tensor x = b.input("x", "f32[2, 3]");
+  Tensor scale = b.input("scale", "f32[]");
+  b.output("total", sum(x) * scale);
+  b.output("y", x * scale);
+  Graph g = b.finish();
+  write_graph_file((dir / "scaled.weft").string(), g);
+  std::string log;
+  ASSERT_EQ(shell(fmt::format("'{}' '{}' -q -o '{}' --cc '{}'", kCompile, (dir / "scaled.weft").string(),
+                              (dir / "scaled.so").string(), test_cc()),
+                  &log),
+            0)
+      << log;
+  const std::string run = std::string(WEFT_BINARY_DIR) + "/tools/weft-run";
+  ASSERT_EQ(shell(fmt::format("'{}' '{}' --input 'x=[[1, 2, 3], [4, 5, 6]]' --input scale=2 --output-dir '{}'", run,
+                              (dir / "scaled.so").string(), (dir / "out").string()),
+                  &log),
+            0)
+      << log;
+  std::vector<Host> want = LlvmBackend().compile(g)->run(
+      std::vector<Host>{Host::from<float>({2, 3}, {1, 2, 3, 4, 5, 6}), Host::from<float>({}, {2})});
+  for (auto [name, index] : {std::pair{"total", 0}, std::pair{"y", 1}}) {
+    Host got = read_npy((dir / "out" / (std::string(name) + ".npy")).string());
+    ASSERT_EQ(got.shape(), want[index].shape()) << name;
+    EXPECT_EQ(got.to_vector<float>(), want[index].to_vector<float>()) << name;
+  }
+  EXPECT_EQ(read_npy((dir / "out" / "total.npy").string()).to_vector<float>(), std::vector<float>{42});
+}
+
 TEST(CExample, WeftCompileReportsAnUnboundedDimAndExitsWithOne) {
   fs::path dir = test_dir();
   Builder b("open");
   b.output("y", relu(b.input("x", "f32[N, 4]")));
   write_graph_file((dir / "open.weft").string(), b.finish());
   std::string log;
-  EXPECT_EQ(shell(fmt::format("'{}' '{}' -o '{}'", kCompile, (dir / "open.weft").string(), (dir / "open.so").string()),
-                  &log),
-            1);
+  EXPECT_EQ(
+      shell(fmt::format("'{}' '{}' -o '{}'", kCompile, (dir / "open.weft").string(), (dir / "open.so").string()), &log),
+      1);
   EXPECT_NE(log.find("symbol N"), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(dir / "open.so"));
 }

@@ -1,6 +1,7 @@
 // Graph -> DOT: clusters by scope, typed edges, and folding with a depth.
 #include "ir/dot.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -90,6 +91,32 @@ TEST(Dot, DepthOneFoldsEachTopLevelScope) {
   std::string folded = graph_to_dot(dump_test::encoder(4), {.depth = 1});
   EXPECT_EQ(count_nodes(folded), 3) << folded;
   EXPECT_NE(folded.find("label=\"encoder\\n20 ops\""), std::string::npos) << folded;
+}
+
+// A train step folds as its model does: each layer's box holds its forward ops, the gradient ops
+// (which carry the forward op's scope) and Adam's updates of its parameters (scope adam.<param>);
+// and the wrapping "transformer" scope is not counted, so depth 3 is one box per layer.
+TEST(Dot, ATrainStepFoldsIntoItsModelsLayersBelowTheWrappingScope) {
+  Graph step = dump_test::wrapped_train_step(2);
+  EXPECT_EQ(model_root_scope(step), "transformer");
+  std::string folded = graph_to_dot(step, {.depth = 3});
+  for (const std::string layer : {"transformer.encoder.layers.0", "transformer.decoder.layers.1"}) {
+    int ops = 0;  // counted from the scopes, independently of the drawing
+    for (const Node& n : step.nodes()) ops += n.scope.starts_with(layer) || n.scope.starts_with("adam." + layer);
+    EXPECT_GT(ops, 10) << layer;  // forward, backward and optimizer ops
+    EXPECT_NE(folded.find(fmt::format("label=\"{}\\n{} ops\"", layer, ops)), std::string::npos) << layer << "\n"
+                                                                                                << folded;
+  }
+  EXPECT_EQ(folded.find("tooltip=\"adam.transformer"), std::string::npos) << "an update drawn outside its layer";
+  EXPECT_EQ(count_nodes(folded), dot_node_count(step, {.depth = 3}));
+  EXPECT_LT(count_nodes(folded), count_nodes(graph_to_dot(step)) / 3);
+  // Adam's moments of a parameter fold with it too: no parameter drawn outside a box.
+  EXPECT_EQ(folded.find("fillcolor=\"#fff2cc\""), std::string::npos) << folded;
+}
+
+TEST(Dot, AScopeWithOneChildIsALayerNotAWrapper) {
+  EXPECT_EQ(model_root_scope(dump_test::encoder(4)), "");  // encoder.layers.<i> only: "encoder" counts
+  EXPECT_EQ(model_root_scope(dump_test::mlp()), "");
 }
 
 TEST(Dot, DepthBelowOneIsRejected) { EXPECT_THROW(graph_to_dot(dump_test::mlp(), {.depth = 0}), Error); }

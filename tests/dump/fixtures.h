@@ -1,10 +1,14 @@
 // Small graphs for the weft-dump tests, written with the DSL.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <string>
 
 #include "frontend/builder.h"
+#include "frontend/nn/basic.h"
 #include "frontend/tensor_ops.h"
+#include "frontend/train_step.h"
 
 namespace weft::dump_test {
 
@@ -47,6 +51,24 @@ inline Graph encoder(int layers = 4) {
   }
   b.output("y", x);
   return b.finish();
+}
+
+/// The train step (Adam) of `layers` Linear layers split between `transformer.encoder.layers.<i>`
+/// and `transformer.decoder.layers.<i>`, as `nn::Transformer(b, "transformer", ...)` names them.
+inline Graph wrapped_train_step(int layers = 2) {
+  Builder b("wrapped");
+  auto x = b.input("x", "f32[2, 4]");
+  auto y = b.input("y", "f32[2, 4]");
+  dsl::Tensor h = x;
+  {
+    auto s = b.scope("transformer");
+    for (int i = 0; i < layers; ++i) {
+      std::string name = fmt::format("{}.layers.{}", i < (layers + 1) / 2 ? "encoder" : "decoder", i);
+      h = nn::Linear(b, name, 4, 4)(h);
+    }
+  }
+  b.output("loss", dsl::mse_loss(h, y));
+  return train::make_train_step(b.finish());
 }
 
 }  // namespace weft::dump_test

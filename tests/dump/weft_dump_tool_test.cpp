@@ -1,15 +1,20 @@
 // The weft-dump executable: exit codes, one-line errors on stderr, and each output format.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include "ir/dot.h"
 #include "ir/safetensors.h"
 #include "ir/text.h"
 #include "tests/dump/fixtures.h"
@@ -195,6 +200,98 @@ TEST_F(WeftDumpTool, CompileReportsEachRegionAndItsCompileTime) {
   EXPECT_NE(r.out.find("2 compiled"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("0 on the interpreter"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("code generation"), std::string::npos) << r.out;
+}
+
+// A Transformer's train step took `dot` 19 minutes without output. Above 400 nodes the drawing is
+// folded, with a note saying how; --depth 0 still draws every node.
+TEST_F(WeftDumpTool, ABigGraphIsFoldedWithANote) {
+  Graph step = dump_test::wrapped_train_step(24);
+  ASSERT_GT(dot_node_count(step), 400);
+  std::string big = (dir_ / "big.weft").string();
+  write_graph_file(big, step);
+  RunResult r = run(q(big) + " --format dot -o " + q(dir_ / "big.dot"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.rfind(fmt::format("weft-dump: note: {} nodes are more than `dot` lays out quickly (400): drawing "
+                                    "scopes folded at --depth 3 (",
+                                    dot_node_count(step)),
+                        0),
+            0u)
+      << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_EQ(count(slurp(dir_ / "big.dot"), "label=\"transformer.encoder.layers."), 12);
+  RunResult all = run(q(big) + " --format dot --depth 0 -o " + q(dir_ / "all.dot"));
+  ASSERT_EQ(all.status, 0) << all.err;
+  EXPECT_EQ(all.err, "");
+  EXPECT_EQ(slurp(dir_ / "all.dot"), graph_to_dot(step));
+}
+
+// `dot` is stopped after --dot-timeout seconds, with an error saying what to do; a stand-in `dot`
+// that never finishes plays Graphviz on a huge graph.
+TEST_F(WeftDumpTool, DotIsStoppedAfterTheTimeout) {
+  fs::create_directories(dir_ / "bin");
+  std::ofstream(dir_ / "bin" / "dot") << "#!/bin/sh\ncat >/dev/null\nexec sleep 60\n";
+  fs::permissions(dir_ / "bin" / "dot", fs::perms::owner_all);
+  fs::path out = dir_ / "g.svg";
+  const auto start = std::chrono::steady_clock::now();
+  RunResult r = run(q(model_) + " --format svg --dot-timeout 0.5 -o " + q(out),
+                    "PATH=" + (dir_ / "bin").string() + ":\"$PATH\" TMPDIR=" + q(dir_));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(r.err.rfind("weft-dump: Graphviz's `dot` did not finish within 0.5 s laying out ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("--depth N"), std::string::npos) << r.err;
+  EXPECT_LT(seconds, 30) << "weft-dump waited for dot";
+  EXPECT_FALSE(fs::exists(out));
+  for (const auto& e : fs::directory_iterator(dir_))  // the DOT text went through a pipe
+    EXPECT_NE(e.path().extension(), ".dot") << e.path();
+}
+
+// Whether process `pid` has ended: gone, or a zombie no one has reaped yet (a container's init
+// may not reap orphans).
+bool has_ended(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  size_t paren = line.rfind(')');
+  return paren == std::string::npos || line.substr(paren + 2, 1) == "Z";
+}
+
+// A weft-dump killed while `dot` lays out (Ctrl-C, kill -9) takes `dot` with it, instead of leaving
+// it to run for as long as a big layout takes. The stand-in `dot` writes its pid, then never ends.
+TEST_F(WeftDumpTool, KillingWeftDumpStopsDot) {
+  fs::create_directories(dir_ / "bin");
+  const fs::path pid_file = dir_ / "dot.pid";
+  std::ofstream(dir_ / "bin" / "dot") << "#!/bin/sh\necho $$ > " << q(pid_file) << "\nexec sleep 60\n";
+  fs::permissions(dir_ / "bin" / "dot", fs::perms::owner_all);
+  for (int signal : {SIGTERM, SIGKILL}) {
+    fs::remove(pid_file);
+    const std::string path = (dir_ / "bin").string() + ":" + std::getenv("PATH");
+    pid_t dump = ::fork();
+    ASSERT_GE(dump, 0);
+    if (dump == 0) {
+      ::setenv("PATH", path.c_str(), 1);
+      ::execl(tool_.c_str(), "weft-dump", model_.c_str(), "--format", "svg", "-o", (dir_ / "g.svg").c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    pid_t dot = 0;
+    for (int i = 0; i < 500 && dot == 0; ++i) {  // up to 10 s for dot to start
+      std::ifstream(pid_file) >> dot;
+      if (dot == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_GT(dot, 0) << "the stand-in dot did not start";
+    EXPECT_FALSE(has_ended(dot));
+    ::kill(dump, signal);
+    int status = 0;
+    ASSERT_EQ(::waitpid(dump, &status, 0), dump);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == signal) << status;
+    bool ended = false;
+    for (int i = 0; i < 250 && !ended; ++i) {  // up to 5 s
+      ended = has_ended(dot);
+      if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(ended) << "dot (pid " << dot << ") outlived weft-dump killed by signal " << signal;
+    if (!ended) ::kill(dot, SIGKILL);
+  }
 }
 
 }  // namespace

@@ -141,6 +141,36 @@ TEST(LlvmBackend, NanTrapNamesTheRegionAndTheUsersLine) {
   }
 }
 
+// The trap inside a fused region: not "a fused region produced ..." but the op that produced the
+// first non-finite value, and the line that called it, as the interpreter reports it.
+TEST(LlvmBackend, NanTrapInAFusedRegionNamesTheFirstOpThatProducedItAndItsLine) {
+  Builder b("nan");
+  auto x = b.input("x", "f32[64]");
+  auto doubled = x * 2.0;
+  const int line = __LINE__ + 1;
+  auto logged = dsl::log(doubled);
+  b.output("y", dsl::exp(logged) + 1.0);
+  auto exe = LlvmBackend().compile_llvm(b.finish(), {.nan_trap = true});
+  bool log_in_a_region = false;
+  for (const Node& n : exe->compiled_graph().nodes()) {
+    ASSERT_NE(n.op, OpKind::log) << "log should be inside a fused region";
+    if (n.op == OpKind::fusion)
+      for (const Node& inner : n.body->nodes()) log_in_a_region |= inner.op == OpKind::log;
+  }
+  ASSERT_TRUE(log_in_a_region);
+  std::vector<float> values(64, 1.0f);
+  values[17] = -1.0f;
+  Tensor bad = Tensor::from<float>({64}, values);
+  try {
+    exe->run({&bad, 1});
+    FAIL() << "expected the NaN trap";
+  } catch (const Error& e) {
+    std::string what = e.what();
+    EXPECT_EQ(what.rfind("NaN/Inf trap: log produced a non-finite value in result 0 (f32[64])", 0), 0u) << what;
+    EXPECT_NE(what.find(fmt::format("backend_test.cpp:{}", line)), std::string::npos) << what;
+  }
+}
+
 /// A two-layer MLP (Linear, ReLU, Linear, log_softmax) built with the DSL and its layers.
 Graph mlp() {
   Builder b("mlp");

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
+#include "ir/init.h"
 #include "tests/nn/nn_testing.h"
 
 namespace weft::nn {
@@ -179,6 +181,31 @@ TEST(Embedding, LooksUpRowsAndOptionallyScalesBySqrtDim) {
       run(b, {{"ids", weft::Tensor::from<int64_t>({1, 2}, {2, 1})}}, {{"emb.weight", table}, {"scaled.weight", table}});
   EXPECT_EQ(values(out.at("y")), (std::vector<float>{2, 2, 2, 2, 1, 1, 1, 1}));
   EXPECT_EQ(values(out.at("z")), (std::vector<float>{4, 4, 4, 4, 2, 2, 2, 2}));
+}
+
+TEST(Embedding, TakesAnInitializerInsteadOfTorchsNormal) {
+  Builder b("g");
+  Embedding emb(b, "emb", 64, 32, {.scale_by_sqrt_dim = true, .init = normal_init(0.0, 0.125)});
+  const ParamDecl& p = b.graph().params()[0];
+  EXPECT_EQ(p.init.kind, "normal");
+  EXPECT_EQ(p.init.args, (std::vector<std::pair<std::string, double>>{{"mean", 0.0}, {"std", 0.125}}));
+  EXPECT_NE(p.init.seed, 0u);  // a seed of 0 takes the builder's next one
+  std::vector<std::byte> bytes = materialize_initializer(p.init, DType::f32, {64, 32});
+  std::vector<float> w(bytes.size() / 4);
+  std::memcpy(w.data(), bytes.data(), bytes.size());
+  double sum = 0, squares = 0;
+  for (float v : w) sum += v, squares += double(v) * v;
+  const double n = static_cast<double>(w.size()), mean = sum / n;
+  EXPECT_NEAR(std::sqrt(squares / n - mean * mean), 0.125, 0.01);  // 2048 draws: within 8%
+}
+
+TEST(Embedding, RejectsABadInitializerAtTheCallersLine) {
+  Builder b("g");
+  int line = 0;
+  std::string msg = error_of([&] { line = __LINE__, Embedding(b, "emb", 4, 2, {.init = normal_init(0.0, -1.0)}); });
+  EXPECT_NE(msg.find("param 'emb.weight': "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("std"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(here(__FILE__, line)), std::string::npos) << msg;
 }
 
 TEST(Embedding, ShapeErrorNamesTheCallersLine) {

@@ -75,7 +75,8 @@ class WeftRunTool : public ::testing::Test {
   void expect_one_line_error(const RunResult& r, int status, const std::string& fragment) {
     EXPECT_EQ(r.status, status) << r.err;
     EXPECT_EQ(lines(r.err), 1) << r.err;
-    EXPECT_EQ(r.err.rfind("weft-run: error: ", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.rfind("weft-run: ", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(fragment), std::string::npos) << "stderr: " << r.err;
   }
 
@@ -103,6 +104,18 @@ TEST_F(WeftRunTool, WeightsSetTheParametersAndTheSummaryShowsTheValues) {
     EXPECT_EQ(y.type_str(), "f32[2, 2]");
     EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{-1.5f, 3, -1.5f, 12})) << backend;
   }
+}
+
+// docs/weft-run.md's example: an input written on the command line, no file, no NumPy.
+TEST_F(WeftRunTool, TakesAnInputWrittenOutAsALiteral) {
+  RunResult r = run(fmt::format("{} --weights {} --input 'x=[[1, 2, 3], [4, 5, 6]]'", q(affine_), q(affine_weights())));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "y: f32[2, 2] = [-1.5, 3, -1.5, 12]\n");
+  expect_one_line_error(run(fmt::format("{} --input 'x=[[1, 2, 3], [4, 5]]'", q(affine_))), 1,
+                        "--input x: not a tensor literal: rows of different lengths: this list has 2 elements, an "
+                        "earlier one 3 (at column 13 of '[[1, 2, 3], [4, 5]]')");
+  expect_one_line_error(run(fmt::format("{} --input 'x=[1, 2, 3]'", q(affine_))), 1,
+                        "--input x: input 'x' must be f32[B, 3], but the literal is f32[3]");
 }
 
 TEST_F(WeftRunTool, WithoutWeightsTheInitializersAreUsed) {

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 
 #include "tests/train/train_testing.h"
@@ -135,6 +137,74 @@ TEST(Trainer, ChecksTheExecutableAndTheBatches) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("gives input 'lr'"), std::string::npos) << e.what();
   }
+}
+
+// The validation hook: called every N steps and after the last, the best score's state saved and
+// kept while later, worse scores pass, and the best carried through a checkpoint into a resumed run.
+TEST(Trainer, ValidatesEveryNStepsAndKeepsTheBestState) {
+  const std::string best_path = temp_file("best.ckpt"), last_path = temp_file("last.ckpt");
+  auto exe = compile(make_train_step(regression(), {.optimizer = SgdOptions{}}));
+  // Scores by step: the best, 1.0, comes at step 6; steps 8 and 9 are worse.
+  const std::map<int64_t, double> scores{{2, 5.0}, {4, 3.0}, {6, 1.0}, {8, 2.0}, {9, 4.0}};
+  std::vector<int64_t> called;
+  std::vector<float> w_at_best;
+  std::ostringstream progress;
+  Trainer trainer(*exe, {.total_steps = 9,
+                         .lr = constant_lr(0.1),
+                         .log_every = 0,
+                         .progress = &progress,
+                         .checkpoint_path = last_path,
+                         .checkpoint_every = 9,
+                         .validate_every = 2,
+                         .validate =
+                             [&](int64_t step) {
+                               called.push_back(step);
+                               if (step == 6) w_at_best = state_of(*exe, "w");
+                               return scores.at(step);
+                             },
+                         .best_checkpoint_path = best_path});
+  std::vector<std::optional<double>> reported;
+  trainer.run(target_batch, [&](const StepReport& r) {
+    reported.push_back(r.validation);
+    return true;
+  });
+  EXPECT_EQ(called, (std::vector<int64_t>{2, 4, 6, 8, 9}));  // every 2 steps, and the last
+  ASSERT_EQ(reported.size(), 9u);
+  EXPECT_EQ(reported[5], std::optional<double>(1.0));
+  EXPECT_EQ(reported[4], std::nullopt);
+  ASSERT_TRUE(trainer.best());
+  EXPECT_EQ(trainer.best()->step, 6);
+  EXPECT_EQ(trainer.best()->score, 1.0);
+  EXPECT_NE(progress.str().find("validation at step 6: 1.0000 (best)\n"), std::string::npos) << progress.str();
+  EXPECT_NE(progress.str().find("validation at step 8: 2.0000 (best 1.0000 at step 6)\n"), std::string::npos)
+      << progress.str();
+
+  // The best checkpoint holds step 6's state, not the last step's.
+  auto restored = compile(make_train_step(regression(), {.optimizer = SgdOptions{}}));
+  Trainer reader(*restored, {.total_steps = 9, .progress = nullptr});
+  reader.load(best_path);
+  EXPECT_EQ(reader.steps_done(), 6);
+  EXPECT_EQ(state_of(*restored, "w"), w_at_best);
+  EXPECT_NE(state_of(*exe, "w"), w_at_best);
+
+  // A run resumed from the last checkpoint knows the best so far.
+  reader.load(last_path);
+  ASSERT_TRUE(reader.best());
+  EXPECT_EQ(reader.best()->step, 6);
+  EXPECT_EQ(reader.best()->score, 1.0);
+  fs::remove(best_path);
+  fs::remove(last_path);
+}
+
+TEST(Trainer, AValidationScheduleNeedsAValidation) {
+  auto exe = compile(make_train_step(regression(), {.optimizer = SgdOptions{}}));
+  try {
+    Trainer trainer(*exe, {.validate_every = 10});
+    FAIL() << "accepted validate_every without validate";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "Trainer: validate_every is 10, but there is no `validate` function to call");
+  }
+  EXPECT_THROW(Trainer(*exe, {.best_checkpoint_path = "best.ckpt"}), Error);
 }
 
 }  // namespace

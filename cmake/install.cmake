@@ -1,0 +1,55 @@
+# Install rules: `cmake --install build --prefix DIR` puts the libraries in DIR/lib, the headers in
+# DIR/include/weft (included as "frontend/nn/nn.h", as inside the repository), the tools in DIR/bin,
+# a CMake package (DIR/lib/cmake/Weft: find_package(Weft) gives the target Weft::weft) and a
+# pkg-config file (DIR/lib/pkgconfig/weft.pc).
+include(CMakePackageConfigHelpers)
+include(GNUInstallDirs)
+
+# Weft::weft: everything a program needs, in one name. The libraries are static and use each other
+# (weft_backends and weft_llvm both ways), so CMake repeats them on the link line as it does here.
+add_library(weft INTERFACE)
+add_library(Weft::weft ALIAS weft)
+set(WEFT_LIBRARIES weft_frontend weft_backends weft_passes weft_runtime weft_ir)
+if(TARGET weft_llvm)
+  list(INSERT WEFT_LIBRARIES 2 weft_llvm)
+  set(WEFT_WITH_LLVM ON)
+else()
+  set(WEFT_WITH_LLVM OFF)
+endif()
+target_link_libraries(weft INTERFACE ${WEFT_LIBRARIES})
+target_compile_features(weft INTERFACE cxx_std_20)
+
+install(TARGETS weft ${WEFT_LIBRARIES} EXPORT WeftTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+foreach(dir ir passes runtime backends frontend)
+  install(DIRECTORY ${CMAKE_SOURCE_DIR}/${dir} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/weft FILES_MATCHING
+          PATTERN "*.h")
+endforeach()
+foreach(tool weft-dump weft-opt weft-compile weft-run)
+  if(TARGET ${tool})
+    install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  endif()
+endforeach()
+
+set(WEFT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Weft)
+install(EXPORT WeftTargets NAMESPACE Weft:: DESTINATION ${WEFT_CMAKE_DIR})
+configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/WeftConfig.cmake.in ${CMAKE_BINARY_DIR}/WeftConfig.cmake
+                              INSTALL_DESTINATION ${WEFT_CMAKE_DIR})
+write_basic_package_version_file(${CMAKE_BINARY_DIR}/WeftConfigVersion.cmake VERSION ${PROJECT_VERSION}
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_BINARY_DIR}/WeftConfig.cmake ${CMAKE_BINARY_DIR}/WeftConfigVersion.cmake
+        DESTINATION ${WEFT_CMAKE_DIR})
+
+# pkg-config: the same libraries as one link group (weft_backends and weft_llvm use each other, and
+# pkg-config drops a repeated -l, so repeating one in link order does not survive).
+set(WEFT_PC_LIBS "-Wl,--start-group -lweft_frontend -lweft_backends")
+set(WEFT_PC_CFLAGS "")
+if(WEFT_WITH_LLVM)
+  string(APPEND WEFT_PC_LIBS " -lweft_llvm")
+  string(APPEND WEFT_PC_CFLAGS " -isystem ${WEFT_LLVM_INCLUDE_DIRS}")
+endif()
+string(APPEND WEFT_PC_LIBS " -lweft_passes -lweft_runtime -lweft_ir -Wl,--end-group")
+if(WEFT_WITH_LLVM)
+  string(APPEND WEFT_PC_LIBS " -L${WEFT_LLVM_LIBRARY_DIR} -lLLVM -Wl,-rpath,${WEFT_LLVM_LIBRARY_DIR}")
+endif()
+configure_file(${CMAKE_SOURCE_DIR}/cmake/weft.pc.in ${CMAKE_BINARY_DIR}/weft.pc @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/weft.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
