@@ -89,8 +89,7 @@ TEST_F(WeftOpt, FailsWithStatus2AndOneLineForAnUnknownPass) {
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
             "weft-opt: unknown pass 'dead' (the passes are: verify, infer-shapes, fold-constants, "
-            "hoist-scan-invariants, cse, dce, decompose, fuse)
-");
+            "hoist-scan-invariants, cse, dce, decompose, fuse)\n");
 }
 
 TEST_F(WeftOpt, FailsWithOneLineForAMalformedFile) {
