@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include "frontend/builder.h"
 #include "frontend/nn/nn.h"
 #include "frontend/tensor_ops.h"
@@ -34,7 +36,10 @@ Graph seq_model() {
 
 struct CApi : ::testing::Test {
   static void SetUpTestSuite() {
-    dir = new fs::path(fs::path(WEFT_BINARY_DIR) / "aot_tests" / "CApi");
+    // One directory per process: ctest runs each test of the suite as a process of its own, in
+    // parallel, and two of them compiling into one directory race (a failed SetUpTestSuite then
+    // shows as a skipped test, not a failure).
+    dir = new fs::path(fs::path(WEFT_BINARY_DIR) / "aot_tests" / fmt::format("CApi.{}", getpid()));
     fs::remove_all(*dir);
     fs::create_directories(*dir);
     compile({seq_model()}, *dir, "seq");
@@ -42,6 +47,8 @@ struct CApi : ::testing::Test {
   }
   static void TearDownTestSuite() {
     delete model;
+    std::error_code ec;
+    fs::remove_all(*dir, ec);
     delete dir;
   }
   static fs::path* dir;
