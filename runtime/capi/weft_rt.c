@@ -287,6 +287,11 @@ static int live_remove(const weft_model* m) {
     live[i] = live[--num_live];
     found = 1;
   }
+  if (num_live == 0) { /* the last instance: nothing of the list outlives a dlclose of the model */
+    free(live);
+    live = NULL;
+    cap_live = 0;
+  }
   pthread_mutex_unlock(&live_lock);
   return found;
 }
