@@ -39,6 +39,7 @@
 #include "backends/backend.h"
 #include "backends/llvm/aot.h"
 #include "bench/bench_common.h"
+#include "bench/models.h"
 #include "frontend/decode.h"
 #include "frontend/inference.h"
 #include "frontend/nn/nn.h"
@@ -54,55 +55,11 @@ using weft::dsl::Builder;
 using weft::dsl::Tensor;
 namespace nn = weft::nn;
 
-constexpr int64_t kVocab = 1000, kDModel = 256, kHeads = 4, kLayers = 3, kFF = 1024, kSource = 32, kSteps = 32;
-constexpr int64_t kMaxRows = 32;
+const weft::bench::TransformerSize kSize{};
+constexpr int64_t kVocab = 1000, kSource = 32, kSteps = 32;
 
-struct Model {
-  explicit Model(Builder& b)
-      : src_embed(b, "src_embed", kVocab, kDModel, {.scale_by_sqrt_dim = true}),
-        tgt_embed(b, "tgt_embed", kVocab, kDModel, {.scale_by_sqrt_dim = true}),
-        positions(b, "positions", kDModel),
-        transformer(b, "transformer",
-                    {.layer = {.d_model = kDModel, .nhead = kHeads, .dim_feedforward = kFF, .dropout = 0.0},
-                     .num_encoder_layers = kLayers,
-                     .num_decoder_layers = kLayers}),
-        generator(b, "generator", kDModel, kVocab) {}
-
-  Tensor memory(const Tensor& src) const { return transformer.encoder(positions(src_embed(src))); }
-
-  nn::Embedding src_embed, tgt_embed;
-  nn::PositionalEncoding positions;
-  nn::Transformer transformer;
-  nn::Linear generator;
-};
-
-void full_graph(Builder& b) {
-  Tensor src = b.input("src", "i64[B<=32, S<=32]");
-  Tensor tgt_in = b.input("tgt_in", "i64[B, T<=33]");
-  Tensor last = b.input("last", "i64[]");  // T - 1: only the last position goes through the generator
-  Model m(b);
-  Tensor y = m.transformer.decoder(m.positions(m.tgt_embed(tgt_in)), m.memory(src), {.self = {.causal = true}});
-  b.output("next", weft::dsl::argmax(m.generator(weft::dsl::gather(y, last, 1)), -1));  // [B]
-}
-
-void encode_graph(Builder& b) {
-  Tensor src = b.input("src", "i64[B<=32, S<=32]");
-  Model m(b);
-  m.transformer.decoder.output_memory(b, m.transformer.decoder.project_memory(m.memory(src)));
-}
-
-void step_graph(Builder& b) {
-  Dim rows = b.symbol("R", kMaxRows), past = b.symbol("P", kSteps), src_length = b.symbol("S", kSource);
-  Tensor tokens = b.input("tokens", DType::i64, {rows});
-  Tensor position = b.input("position", "i64[]");
-  Model m(b);
-  const nn::TransformerDecoder& decoder = m.transformer.decoder;
-  nn::TransformerDecoder::Cache cache = decoder.declare_cache(b, rows, past, src_length, false);
-  nn::TransformerDecoder::StepOutput out =
-      decoder.step(m.tgt_embed(tokens) + m.positions.encode(position), position, cache);
-  b.output("logits", m.generator(out.output));
-  decoder.output_cache(b, out);
-}
+void encode_graph(Builder& b) { weft::bench::transformer_encode_graph(b, kSize); }
+void step_graph(Builder& b) { weft::bench::transformer_step_graph(b, kSize); }
 
 double seconds(const std::function<void()>& f) {
   auto start = std::chrono::steady_clock::now();
@@ -206,14 +163,12 @@ int main(int argc, char** argv) {
   int rounds = weft::bench::take_rounds(argc, argv, 3);
   auto backend = weft::make_backend("llvm");
   weft::train::Compiler compile = [&](const Graph& g) { return backend->compile(g); };
-  Builder fb("full");
-  full_graph(fb);
-  auto full = compile(fb.finish());
+  auto full = compile(weft::bench::transformer_prefix_graph(kSize));
   auto encode = weft::train::inference_executable(*full, "encode", encode_graph, compile);
   auto step = weft::train::inference_executable(*full, "step", step_graph, compile);
 
   fmt::print("decode: vocab {}, d_model {}, {} heads, {}+{} layers, ff {}, source {}, {} tokens, LLVM backend\n",
-             kVocab, kDModel, kHeads, kLayers, kLayers, kFF, kSource, kSteps);
+             kVocab, kSize.d_model, kSize.heads, kSize.layers, kSize.layers, kSize.ff, kSource, kSteps);
   SharedObject so(*encode, *step);
   for (int64_t batch : {1, 8}) {
     std::mt19937_64 rng(static_cast<uint64_t>(batch));
