@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs Weft's build and test dependencies from Debian's packages, only those missing.
 # Idempotent and quiet when everything is already there. Needs root (CI and dev machines run as root).
+#   install-deps.sh          what the build and the tests need
+#   install-deps.sh --bench  also the benchmarks' peers (`make bench`): Debian's PyTorch 1.13 with the
+#                            threaded OpenBLAS (else a reference BLAS 30x slower), and venv for pip's peers
 set -euo pipefail
 
 packages=(
@@ -16,6 +19,9 @@ packages=(
   festlex-cmu
   zlib1g-dev libzstd-dev
 )
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(python3-torch libopenblas0-pthread python3-venv)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
