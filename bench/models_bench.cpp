@@ -150,7 +150,10 @@ Workload greedy_workload(int64_t batch) {
       *prefix, "step", [&](weft::dsl::Builder& b) { weft::bench::transformer_step_graph(b, size); }, compile_graph);
   Tensor src = random_ids({batch, size.source}, size.vocab, static_cast<uint64_t>(batch));
   weft::decode::SearchOptions options{.bos = 1, .eos = size.vocab, .max_length = size.steps};  // EOS never comes
-  return {[=] { weft::decode::greedy_decode(*encode, *step, {{"src", src}}, options); }, 0,
+  return {[=] {
+            weft::decode::greedy_decode(*encode, *step, {{"src", src}}, options);
+          },
+          0,
           std::make_shared<std::vector<std::shared_ptr<weft::Executable>>>(
               std::vector<std::shared_ptr<weft::Executable>>{prefix, encode, step})};
 }
@@ -196,7 +199,8 @@ Workload setup(const std::string& name) {
     auto w = b.input("b", weft::DType::f32, {weft::Dim(k), weft::Dim(n)});
     b.output("c", weft::dsl::matmul(a, w));
     auto exe = std::shared_ptr<weft::Executable>(compile(b.finish()));
-    auto in = std::make_shared<std::vector<Tensor>>(std::vector<Tensor>{random_floats({m, k}, 1), random_floats({k, n}, 2)});
+    auto in =
+        std::make_shared<std::vector<Tensor>>(std::vector<Tensor>{random_floats({m, k}, 1), random_floats({k, n}, 2)});
     return {[exe, in] { exe->run(*in); }, 2.0 * m * k * n, exe};
   }
   throw weft::Error(fmt::format("bench_models: unknown workload '{}'", name));
@@ -235,7 +239,8 @@ double peak_fma_gflops() {
     auto start = std::chrono::steady_clock::now();
     std::vector<double> sink(static_cast<size_t>(threads()));
     for (int t = 0; t < threads(); ++t)
-      pool.emplace_back([&, t] { sink[static_cast<size_t>(t)] = avx512 ? fma_avx512(iterations) : fma_avx2(iterations); });
+      pool.emplace_back(
+          [&, t] { sink[static_cast<size_t>(t)] = avx512 ? fma_avx512(iterations) : fma_avx2(iterations); });
     for (auto& th : pool) th.join();
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     best = std::max(best, 2.0 * 16 * width * static_cast<double>(iterations) * threads() / s / 1e9);
@@ -267,12 +272,14 @@ int main(int argc, char** argv) {
     while (std::getline(std::cin, line)) {
       if (line == "quit") break;
       int n = 0;
-      if (std::sscanf(line.c_str(), "run %d", &n) != 1 || n < 1) throw weft::Error("bench_models: expected 'run N' or 'quit', got '" + line + "'");
+      if (std::sscanf(line.c_str(), "run %d", &n) != 1 || n < 1)
+        throw weft::Error("bench_models: expected 'run N' or 'quit', got '" + line + "'");
       std::string times = "times";
       for (int i = 0; i < n; ++i) {
         auto t0 = std::chrono::steady_clock::now();
         w.repetition();
-        times += fmt::format(" {:.4f}", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        times += fmt::format(" {:.4f}",
+                             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       }
       fmt::print("{}\n", times);
       std::fflush(stdout);

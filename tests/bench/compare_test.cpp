@@ -31,9 +31,11 @@ TEST(BenchCompare, PeersPipCannotInstallAreAbsentAndTheRunGoesOn) {
   EXPECT_NE(r.out.find("peers: pip could not install torch"), std::string::npos) << r.out;
   for (const char* peer : {"pytorch2", "onnxruntime", "jax"})
     EXPECT_TRUE(std::regex_search(r.out, std::regex(std::string("\n  ") + peer + " +absent: ModuleNotFoundError")))
-        << peer << " in\n" << r.out;
+        << peer << " in\n"
+        << r.out;
   // Weft still ran, and the last line is the one scripts read.
-  EXPECT_TRUE(std::regex_search(r.out, std::regex("\nratio matmul_256x256x256 weft_ms=[0-9]+\\.[0-9]{3} best=none:nan nan\n$")))
+  EXPECT_TRUE(
+      std::regex_search(r.out, std::regex("\nratio matmul_256x256x256 weft_ms=[0-9]+\\.[0-9]{3} best=none:nan nan\n$")))
       << r.out;
   std::string results = slurp(dir / "results.jsonl");
   EXPECT_EQ(count_lines(results), 4) << results;  // Weft and the three absent peers, each with its status

@@ -1,6 +1,8 @@
 // The whole models that `make bench` times (bench/models.h) compute what they should: the JIT's
 // outputs equal the interpreter's, training lowers a finite loss, greedy decoding with the KV cache
 // decodes what the prefix re-run decodes. Small sizes; the timings stay in the benchmark.
+#include "bench/models.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "backends/backend.h"
-#include "bench/models.h"
 #include "frontend/decode.h"
 #include "frontend/inference.h"
 #include "frontend/train_step.h"
@@ -73,8 +74,8 @@ TEST(BenchModels, EncoderLayerOnTheJitEqualsTheInterpreter) {
 }
 
 TransformerSize small_transformer() {
-  return {.vocab = 40, .d_model = 32, .heads = 2, .layers = 1, .ff = 64, .batch = 4, .source = 6, .target = 5,
-          .steps = 6};
+  return {
+      .vocab = 40, .d_model = 32, .heads = 2, .layers = 1, .ff = 64, .batch = 4, .source = 6, .target = 5, .steps = 6};
 }
 
 TEST(BenchModels, TransformerTrainStepLowersAFiniteLossThatTheInterpreterAgreesWith) {
@@ -111,7 +112,8 @@ TEST(BenchModels, GreedyDecodingWithTheKvCacheDecodesWhatThePrefixReRunDecodes) 
       *prefix, "step", [&](dsl::Builder& b) { transformer_step_graph(b, s); }, compile);
   const int64_t batch = 3;
   Tensor src = ids({batch, s.source}, s.vocab, 5);
-  auto cached = decode::greedy_decode(*encode, *step, {{"src", src}}, {.bos = 1, .eos = s.vocab, .max_length = s.steps});
+  auto cached =
+      decode::greedy_decode(*encode, *step, {{"src", src}}, {.bos = 1, .eos = s.vocab, .max_length = s.steps});
   std::vector<std::vector<int64_t>> rows(batch, std::vector<int64_t>{1});  // BOS, then each argmax
   for (int64_t t = 0; t < s.steps; ++t) {
     std::vector<int64_t> flat;
