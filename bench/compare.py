@@ -211,14 +211,16 @@ def run_group(group, args, venv_python, cache_root, log):
     weft_exe = os.path.join(args.build, "bench", "bench_models")
     cache = os.path.join(cache_root, group["name"])
     env["WEFT_JIT_CACHE_DIR"] = cache
-    workers, cold = [], {}
-    for name in group["weft"]:
+    workers, cold, weft_workload = [], {}, {}
+    for workload in group["weft"]:
+        name = "weft" + workload[len(group["name"]):].replace("_", "-")  # encoder_layer_so: weft-so
+        weft_workload[name] = workload
         if not args.no_cold:  # compile once into the empty cache, then time the worker that finds it there
-            probe = Worker(name, [weft_exe, name], env)
+            probe = Worker(name, [weft_exe, workload], env)
             probe.wait_ready()
             probe.close()
             cold[name] = probe.info.get("setup_ms")
-        workers.append(Worker(name, [weft_exe, name], env))
+        workers.append(Worker(name, [weft_exe, workload], env))
     for peer in args.peers:
         for name, argv in peer_commands(peer, group["peer_workload"], group.get("variants"), venv_python):
             if argv[0] is None:
@@ -232,8 +234,10 @@ def run_group(group, args, venv_python, cache_root, log):
         if w.name in cold and cold[w.name] is not None:
             w.info["setup_cold_ms"] = cold[w.name]
         w.run(args.warmup, keep=False)
+    loads = []
     for r in range(args.rounds):
         load = os.getloadavg()[0]
+        loads.append(load)
         order = workers[r % len(workers):] + workers[:r % len(workers)]  # who goes first rotates
         for w in order:
             w.run(1)
@@ -241,8 +245,8 @@ def run_group(group, args, venv_python, cache_root, log):
             f"{w.name} {w.samples[-1]:.2f}" for w in workers if w.status == "ok" and w.samples))
     for w in workers:
         w.close()
-    weft_names = set(group["weft"])
-    return [summary(w) for w in workers if w.name in weft_names], [summary(w) for w in workers if w.name not in weft_names]
+    wefts = [dict(summary(w), workload=weft_workload[w.name]) for w in workers if w.name in weft_workload]
+    return wefts, [summary(w) for w in workers if w.name not in weft_workload], loads
 
 
 def best_peer(peers):
@@ -273,9 +277,9 @@ def ratio_line(weft, peers):
     best = best_peer(peers)
     weft_ms = f"{weft['median_ms']:.3f}" if "median_ms" in weft else weft["status"]
     if best is None:
-        return f"ratio {weft['impl']} weft_ms={weft_ms} best=none:nan nan"
+        return f"ratio {weft['workload']} weft_ms={weft_ms} best=none:nan nan"
     ratio = f"{weft['median_ms'] / best['median_ms']:.3f}" if "median_ms" in weft else "nan"
-    return f"ratio {weft['impl']} weft_ms={weft_ms} best={best['impl']}:{best['median_ms']:.3f} {ratio}"
+    return f"ratio {weft['workload']} weft_ms={weft_ms} best={best['impl']}:{best['median_ms']:.3f} {ratio}"
 
 
 def write_svg(path, bars):
@@ -356,18 +360,18 @@ def main():
     try:
         for group in groups:
             log(f"\n== {group['name']}")
-            wefts, peers = run_group(group, args, venv_python, cache_root, log)
+            wefts, peers, loads = run_group(group, args, venv_python, cache_root, log)
             print_table(group, wefts, peers, peak, log)
             with open(results_path, "a") as f:
                 for r in wefts + peers:
                     record = {"run": run_id, "machine": machine, "commit": commit, "workload": group["name"],
-                              "rounds": args.rounds, "peak_fma_gflops": peak, **r}
+                              "rounds": args.rounds, "load_per_round": loads, "peak_fma_gflops": peak, **r}
                     f.write(json.dumps(record) + "\n")
             for weft in wefts:
                 lines.append(ratio_line(weft, peers))
                 best = best_peer(peers)
                 ok = best is not None and "median_ms" in weft
-                bars.append((weft["impl"], weft["median_ms"] / best["median_ms"] if ok else None,
+                bars.append((weft["workload"], weft["median_ms"] / best["median_ms"] if ok else None,
                              best["impl"] if ok else ("no peer" if "median_ms" in weft else weft["status"])))
     finally:
         shutil.rmtree(cache_root, ignore_errors=True)

@@ -40,6 +40,7 @@ TEST(BenchCompare, PeersPipCannotInstallAreAbsentAndTheRunGoesOn) {
   std::string results = slurp(dir / "results.jsonl");
   EXPECT_EQ(count_lines(results), 4) << results;  // Weft and the three absent peers, each with its status
   EXPECT_NE(results.find("\"impl\": \"onnxruntime\", \"status\": \"absent\""), std::string::npos) << results;
+  EXPECT_NE(results.find("\"impl\": \"weft\", \"status\": \"ok\", \"median_ms\": "), std::string::npos) << results;
   EXPECT_NE(slurp(dir / "ratios.svg").find("<svg"), std::string::npos);
   fs::remove_all(dir);
 }
