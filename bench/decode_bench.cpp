@@ -40,6 +40,7 @@
 #include "backends/llvm/aot.h"
 #include "bench/bench_common.h"
 #include "bench/models.h"
+#include "bench/shared_object.h"
 #include "frontend/decode.h"
 #include "frontend/inference.h"
 #include "frontend/nn/nn.h"
@@ -95,41 +96,15 @@ TorchTimes torch_ms(int64_t batch) {
 /// trained weights, and its weft_generate, for timing the C runtime's loop against the JIT's.
 class SharedObject {
  public:
-  SharedObject(const weft::Executable& encode, const weft::Executable& step) {
-    dir_ = std::filesystem::temp_directory_path() / fmt::format("weft_bench_decode_{}", getpid());
-    std::filesystem::create_directories(dir_);
-    weft::SafetensorsFile weights;
-    for (const weft::Executable* exe : {&encode, &step})
-      for (const weft::TensorSpec& s : exe->signature().state) {
-        if (weights.find(s.name)) continue;  // the decoder's parameters are in both
-        weft::Tensor t = exe->state(s.name);
-        auto bytes = t.bytes();
-        weights.tensors.push_back({s.name, t.dtype(), t.shape(), std::vector<std::byte>(bytes.begin(), bytes.end())});
-      }
-    Builder eb("encode"), sb("decode_step");
-    encode_graph(eb);
-    step_graph(sb);
-    std::string so = (dir_ / "decode.so").string();
-    weft::llvm_backend::compile_shared_object({eb.finish(), sb.finish()}, &weights, so, (dir_ / "decode.h").string(),
-                                              {});
-    handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle_) throw weft::Error(fmt::format("dlopen {}: {}", so, dlerror()));
-    auto create = reinterpret_cast<decltype(&::weft_create)>(dlsym(handle_, "weft_create"));
-    generate_ = reinterpret_cast<decltype(&::weft_generate)>(dlsym(handle_, "weft_generate"));
-    last_error_ = reinterpret_cast<decltype(&::weft_last_error)>(dlsym(handle_, "weft_last_error"));
-    destroy_ = reinterpret_cast<decltype(&::weft_destroy)>(dlsym(handle_, "weft_destroy"));
-    const char* threads = std::getenv("WEFT_NUM_THREADS");
-    weft_options options{};
-    options.num_threads = threads ? std::atoi(threads) : 2;
-    if (create(&options, &model_) != WEFT_OK) throw weft::Error(fmt::format("weft_create: {}", last_error_()));
-  }
-  ~SharedObject() {
-    destroy_(model_);
-    dlclose(handle_);
-    std::filesystem::remove_all(dir_);
-  }
-  SharedObject(const SharedObject&) = delete;
-  SharedObject& operator=(const SharedObject&) = delete;
+  SharedObject(const weft::Executable& encode, const weft::Executable& step)
+      : so_(
+            [&] {
+              Builder eb("encode"), sb("decode_step");
+              encode_graph(eb);
+              step_graph(sb);
+              return std::vector<Graph>{eb.finish(), sb.finish()};
+            }(),
+            &weights_of(encode, step), "decode") {}
 
   /// Each source's best hypothesis, as decode::greedy_decode / beam_search return it first.
   std::vector<std::vector<int64_t>> generate(const weft::Tensor& src, int32_t beam) {
@@ -137,8 +112,7 @@ class SharedObject {
     weft_generate_options o{beam, /*bos=*/1, /*eos=*/kVocab, /*max_length=*/kSteps, /*alpha=*/0.0};
     weft_tensor in{WEFT_I64, 2, src.shape().data(), const_cast<void*>(src.raw())};
     std::vector<int64_t> tokens(static_cast<size_t>(batch * beam * kSteps)), lengths(static_cast<size_t>(batch * beam));
-    if (generate_(model_, &o, &in, 1, batch, tokens.data(), lengths.data(), nullptr) != WEFT_OK)
-      throw weft::Error(fmt::format("weft_generate: {}", last_error_()));
+    so_.check(so_.generate(so_.model(), &o, &in, 1, batch, tokens.data(), lengths.data(), nullptr), "weft_generate");
     std::vector<std::vector<int64_t>> best;
     for (int64_t b = 0; b < batch; ++b) {
       auto begin = tokens.begin() + b * beam * kSteps;
@@ -148,12 +122,19 @@ class SharedObject {
   }
 
  private:
-  std::filesystem::path dir_;
-  void* handle_ = nullptr;
-  weft_model* model_ = nullptr;
-  decltype(&::weft_generate) generate_ = nullptr;
-  decltype(&::weft_last_error) last_error_ = nullptr;
-  decltype(&::weft_destroy) destroy_ = nullptr;
+  /// The trained weights of both graphs (the decoder's parameters are in both).
+  const weft::SafetensorsFile& weights_of(const weft::Executable& encode, const weft::Executable& step) {
+    for (const weft::Executable* exe : {&encode, &step})
+      for (const weft::TensorSpec& s : exe->signature().state) {
+        if (weights_.find(s.name)) continue;
+        weft::Tensor t = exe->state(s.name);
+        auto bytes = t.bytes();
+        weights_.tensors.push_back({s.name, t.dtype(), t.shape(), std::vector<std::byte>(bytes.begin(), bytes.end())});
+      }
+    return weights_;
+  }
+  weft::SafetensorsFile weights_;  // before so_, which is made from it
+  weft::bench::LoadedModel so_;
 };
 
 }  // namespace

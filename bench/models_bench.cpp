@@ -12,14 +12,12 @@
  * encoder_layer, encoder_layer_so, transformer_train, greedy_b1, greedy_b8, lstm_attn_tutorial,
  * lstm_attn_hoisted, matmul_<M>x<K>x<N>. LLVM backend, WEFT_NUM_THREADS threads (default 2).
  */
-#include <dlfcn.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -30,15 +28,14 @@
 #include <vector>
 
 #include "backends/backend.h"
-#include "backends/llvm/aot.h"
 #include "bench/bench_common.h"
 #include "bench/models.h"
+#include "bench/shared_object.h"
 #include "frontend/decode.h"
 #include "frontend/inference.h"
 #include "frontend/train_step.h"
 #include "ir/error.h"
 #include "passes/hoist_scan_invariants.h"
-#include "runtime/capi/weft_model.h"
 
 namespace {
 
@@ -81,51 +78,25 @@ struct Workload {
   std::shared_ptr<void> keep;  // what `repetition` refers to
 };
 
-/// The encoder layer compiled into a shared object (compile_shared_object) with the weights of the
-/// layer's initializers, run through the C API as a user of the .so runs it.
+/// The encoder layer compiled into a shared object with the weights of the layer's initializers,
+/// run through the C API as a user of the .so runs it.
 class SharedObjectLayer {
  public:
-  explicit SharedObjectLayer(const weft::bench::EncoderLayerSize& size) : x_(random_floats(shape(size), 1)) {
-    dir_ = std::filesystem::temp_directory_path() / fmt::format("weft_bench_models_{}", getpid());
-    std::filesystem::create_directories(dir_);
-    std::string so = (dir_ / "layer.so").string();
-    weft::llvm_backend::compile_shared_object({weft::bench::encoder_layer_graph(size)}, nullptr, so,
-                                              (dir_ / "layer.h").string());
-    handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle_) throw weft::Error(fmt::format("dlopen {}: {}", so, dlerror()));
-    auto create = reinterpret_cast<decltype(&::weft_create)>(dlsym(handle_, "weft_create"));
-    run_ = reinterpret_cast<decltype(&::weft_run)>(dlsym(handle_, "weft_run"));
-    last_error_ = reinterpret_cast<decltype(&::weft_last_error)>(dlsym(handle_, "weft_last_error"));
-    destroy_ = reinterpret_cast<decltype(&::weft_destroy)>(dlsym(handle_, "weft_destroy"));
-    weft_options options{};
-    options.num_threads = threads();
-    if (create(&options, &model_) != WEFT_OK) throw weft::Error(fmt::format("weft_create: {}", last_error_()));
-    y_.resize(static_cast<size_t>(x_.numel()));
-  }
-  ~SharedObjectLayer() {
-    destroy_(model_);
-    dlclose(handle_);
-    std::filesystem::remove_all(dir_);
-  }
-  SharedObjectLayer(const SharedObjectLayer&) = delete;
-  SharedObjectLayer& operator=(const SharedObjectLayer&) = delete;
+  explicit SharedObjectLayer(const weft::bench::EncoderLayerSize& size)
+      : x_(random_floats({size.batch, size.length, size.d_model}, 1)),
+        y_(static_cast<size_t>(x_.numel())),
+        so_({weft::bench::encoder_layer_graph(size)}, nullptr, "encoder_layer") {}
 
   void run() {
     weft_tensor in{WEFT_F32, 3, x_.shape().data(), const_cast<void*>(x_.raw())};
     weft_tensor out{WEFT_F32, 3, x_.shape().data(), y_.data()};
-    if (run_(model_, 0, &in, 1, &out, 1) != WEFT_OK) throw weft::Error(fmt::format("weft_run: {}", last_error_()));
+    so_.check(so_.run(so_.model(), 0, &in, 1, &out, 1), "weft_run");
   }
 
  private:
-  static std::vector<int64_t> shape(const weft::bench::EncoderLayerSize& s) { return {s.batch, s.length, s.d_model}; }
   Tensor x_;
   std::vector<float> y_;
-  std::filesystem::path dir_;
-  void* handle_ = nullptr;
-  weft_model* model_ = nullptr;
-  decltype(&::weft_run) run_ = nullptr;
-  decltype(&::weft_last_error) last_error_ = nullptr;
-  decltype(&::weft_destroy) destroy_ = nullptr;
+  weft::bench::LoadedModel so_;
 };
 
 /// A train step with Adam at lr 1e-4; every repetition is the next update.

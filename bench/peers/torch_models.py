@@ -8,6 +8,7 @@ Runs under Debian's PyTorch 1.13 (/usr/bin/python3) and under PyTorch 2.x in the
 `--compile` wraps the model in torch.compile (2.x only). Replies on stdout as bench/peers/protocol.py
 says; a traceback and a non-zero exit when it fails. Threads: OMP_NUM_THREADS (2 unless set).
 """
+import inspect
 import math
 import os
 import sys
@@ -50,7 +51,9 @@ class Seq2SeqTransformer(nn.Module):
 
     def forward(self, src, tgt_in):
         mask = self.transformer.generate_square_subsequent_mask(tgt_in.shape[1])
-        y = self.transformer(self.embed(self.src_embed, src), self.embed(self.tgt_embed, tgt_in), tgt_mask=mask)
+        # PyTorch 2 is told the mask is causal, else it checks (and torch.compile breaks its graph there).
+        causal = {"tgt_is_causal": True} if "tgt_is_causal" in inspect.signature(self.transformer.forward).parameters else {}
+        y = self.transformer(self.embed(self.src_embed, src), self.embed(self.tgt_embed, tgt_in), tgt_mask=mask, **causal)
         return self.generator(y)
 
 
