@@ -69,7 +69,9 @@ def peer_commands(peer, workload, variants, venv_python):
     python = SYSTEM_PYTHON if peer == "pytorch1.13" else venv_python
     script = {"onnxruntime": "ort_models.py", "jax": "jax_models.py"}.get(peer, "torch_models.py")
     extra = ["--compile"] if peer == "pytorch2-compile" else []
-    names = [(f"{peer}-{v}", ["--variant", v]) for v in variants] if script == "torch_models.py" and variants else [(peer, [])]
+    names = [(peer, [])]
+    if script == "torch_models.py" and variants:  # one worker per loop: greedy's prefix re-run and KV cache
+        names = [(f"{peer}-{v}", ["--variant", v]) for v in variants]
     return [(name, [python, os.path.join(PEERS_DIR, script), workload] + args + extra) for name, args in names]
 
 
@@ -80,6 +82,9 @@ class Worker:
         self.name, self.status, self.reason, self.info = name, "ok", "", {}
         self.samples, self.rss_mb = [], None
         self.stderr = tempfile.TemporaryFile(mode="w+")
+        if argv[0] is None:
+            self.proc, self.status, self.reason = None, "absent", "no venv (see the peers lines above)"
+            return
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
                                          text=True, env=env, cwd=PEERS_DIR)
@@ -221,18 +226,14 @@ def run_group(group, args, venv_python, cache_root, log):
             probe.close()
             cold[name] = probe.info.get("setup_ms")
         workers.append(Worker(name, [weft_exe, workload], env))
+        workers[-1].wait_ready()  # each setup alone, so that its time is its own
+        if cold.get(name) is not None:
+            workers[-1].info["setup_cold_ms"] = cold[name]
     for peer in args.peers:
         for name, argv in peer_commands(peer, group["peer_workload"], group.get("variants"), venv_python):
-            if argv[0] is None:
-                w = Worker(name, ["/nonexistent"], env)
-                w.status, w.reason = "absent", "no venv (see the peers lines above)"
-                workers.append(w)
-            else:
-                workers.append(Worker(name, argv, env))
+            workers.append(Worker(name, argv, env))
+            workers[-1].wait_ready()
     for w in workers:
-        w.wait_ready()
-        if w.name in cold and cold[w.name] is not None:
-            w.info["setup_cold_ms"] = cold[w.name]
         w.run(args.warmup, keep=False)
     loads = []
     for r in range(args.rounds):
@@ -290,7 +291,8 @@ def write_svg(path, bars):
     span = 2.0  # decades: 0.1 .. 10
     x = lambda ratio: left + (width - left - 20) * (math.log10(min(max(ratio, 0.1), 10)) + 1) / span  # noqa: E731
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-           'font-size="12">', f'<text x="{left}" y="16">Weft time ÷ best peer (log scale; &lt; 1: Weft is faster)</text>']
+           'font-size="12">',
+           f'<text x="{left}" y="16">Weft time ÷ best peer (log scale; &lt; 1: Weft is faster)</text>']
     for i, (name, ratio, peer) in enumerate(bars):
         y = 28 + i * row
         out.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{name}</text>')

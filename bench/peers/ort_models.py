@@ -33,8 +33,10 @@ def encoder_layer(rng, batch=8, length=128, d=512, heads=8, ff=2048):
 
     init = [weight("w_qkv", d, 3 * d), weight("b_qkv", 3 * d), weight("w_o", d, d), weight("b_o", d),
             weight("w1", d, ff), weight("b1", ff), weight("w2", ff, d), weight("b2", d),
-            numpy_helper.from_array(np.ones(d, np.float32), "g1"), numpy_helper.from_array(np.zeros(d, np.float32), "be1"),
-            numpy_helper.from_array(np.ones(d, np.float32), "g2"), numpy_helper.from_array(np.zeros(d, np.float32), "be2"),
+            numpy_helper.from_array(np.ones(d, np.float32), "g1"),
+            numpy_helper.from_array(np.zeros(d, np.float32), "be1"),
+            numpy_helper.from_array(np.ones(d, np.float32), "g2"),
+            numpy_helper.from_array(np.zeros(d, np.float32), "be2"),
             const("split", [d, d, d]), const("heads_shape", [batch, length, heads, d // heads]),
             const("model_shape", [batch, length, d]),
             numpy_helper.from_array(np.array(1.0 / np.sqrt(d // heads), np.float32), "scale")]

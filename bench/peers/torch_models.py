@@ -52,8 +52,10 @@ class Seq2SeqTransformer(nn.Module):
     def forward(self, src, tgt_in):
         mask = self.transformer.generate_square_subsequent_mask(tgt_in.shape[1])
         # PyTorch 2 is told the mask is causal, else it checks (and torch.compile breaks its graph there).
-        causal = {"tgt_is_causal": True} if "tgt_is_causal" in inspect.signature(self.transformer.forward).parameters else {}
-        y = self.transformer(self.embed(self.src_embed, src), self.embed(self.tgt_embed, tgt_in), tgt_mask=mask, **causal)
+        knows_causal = "tgt_is_causal" in inspect.signature(self.transformer.forward).parameters
+        causal = {"tgt_is_causal": True} if knows_causal else {}
+        y = self.transformer(self.embed(self.src_embed, src), self.embed(self.tgt_embed, tgt_in), tgt_mask=mask,
+                             **causal)
         return self.generator(y)
 
 
