@@ -40,7 +40,8 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(HERE)
 PEERS_DIR = os.path.join(HERE, "peers")
-SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with python3-torch 1.13
+# Debian's, with python3-torch 1.13; WEFT_BENCH_PYTHON names another (as for bench_decode).
+SYSTEM_PYTHON = os.environ.get("WEFT_BENCH_PYTHON", "/usr/bin/python3")
 # The venv's packages, each installed on its own so that one failing leaves the others.
 VENV_PACKAGES = ["numpy", "torch", "onnx", "onnxruntime", "jax[cpu]"]
 MATMUL_SHAPES = ["1024x512x512", "1024x512x2048", "1024x2048x512", "1024x256x1024", "1024x256x1000",

@@ -45,6 +45,23 @@ TEST(BenchCompare, PeersPipCannotInstallAreAbsentAndTheRunGoesOn) {
   fs::remove_all(dir);
 }
 
+TEST(BenchCompare, APeerThatFailsIsReportedAsAnErrorAndTheRunGoesOn) {
+  fs::path dir = fresh_test_dir("bench_compare");
+  std::string args = fmt::format(
+      "{} --build {} --workloads matmul_256x256x256 --peers pytorch1.13 --rounds 1 --warmup 1 --no-cold "
+      "--results {} --svg {}",
+      q(fs::path(WEFT_SOURCE_DIR) / "bench/compare.py"), q(fs::path(WEFT_BINARY_DIR)), q(dir / "results.jsonl"),
+      q(dir / "ratios.svg"));
+  // PyTorch 1.13's python exits at once, without a word: a failed worker, not an absent peer.
+  RunResult r = run_tool("python3", args, dir, "WEFT_BENCH_PYTHON=/bin/false");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n  pytorch1.13 +error: exited with status 1\n"))) << r.out;
+  EXPECT_NE(slurp(dir / "results.jsonl").find("\"impl\": \"pytorch1.13\", \"status\": \"error\""), std::string::npos);
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\nratio matmul_256x256x256 weft_ms=[0-9.]+ best=none:nan nan\n$")))
+      << r.out;
+  fs::remove_all(dir);
+}
+
 TEST(BenchCompare, AnUnknownWorkloadIsAUsageErrorNamingTheKnownOnes) {
   fs::path dir = fresh_test_dir("bench_compare");
   RunResult r = run_tool("python3",
