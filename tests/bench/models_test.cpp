@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "bench/shared_object.h"
 #include "frontend/decode.h"
 #include "frontend/inference.h"
 #include "frontend/train_step.h"
@@ -71,6 +72,23 @@ TEST(BenchModels, EncoderLayerOnTheJitEqualsTheInterpreter) {
   std::vector<float> ref = make_backend("interp")->compile(g)->run(in)[0].to_vector<float>();
   ASSERT_EQ(jit.size(), ref.size());
   for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(jit[i], ref[i], 1e-4) << "element " << i;
+}
+
+TEST(BenchModels, EncoderLayerInASharedObjectEqualsTheInterpreter) {
+  // encoder_layer_so's program: compile_shared_object, dlopen, weft_run (bench/shared_object.h).
+  EncoderLayerSize size{.batch = 2, .length = 8, .d_model = 32, .heads = 4, .ff = 64};
+  Graph g = encoder_layer_graph(size);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> x(2 * 8 * 32), y(x.size());
+  for (float& v : x) v = dist(rng);
+  LoadedModel so({g}, nullptr, "test_encoder_layer");
+  std::vector<int64_t> shape{2, 8, 32};
+  weft_tensor in{WEFT_F32, 3, shape.data(), x.data()}, out{WEFT_F32, 3, shape.data(), y.data()};
+  so.check(so.run(so.model(), 0, &in, 1, &out, 1), "weft_run");
+  std::vector<float> ref =
+      make_backend("interp")->compile(g)->run({{Tensor::from<float>(shape, x)}})[0].to_vector<float>();
+  for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-4) << "element " << i;
 }
 
 TransformerSize small_transformer() {
