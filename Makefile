@@ -23,7 +23,9 @@ test: build
 demo: build
 	@bash examples/demo.sh $(BUILD)
 
+# The benchmarks against the peers (docs/benchmarks.md); the first run creates $(BUILD)/bench-venv with pip.
 bench: build
+	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh $(BUILD)
 
 # libFuzzer (clang-19, its own build directory): every target for FUZZ_SECONDS each, one after the

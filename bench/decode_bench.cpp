@@ -39,6 +39,8 @@
 #include "backends/backend.h"
 #include "backends/llvm/aot.h"
 #include "bench/bench_common.h"
+#include "bench/models.h"
+#include "bench/shared_object.h"
 #include "frontend/decode.h"
 #include "frontend/inference.h"
 #include "frontend/nn/nn.h"
@@ -54,55 +56,11 @@ using weft::dsl::Builder;
 using weft::dsl::Tensor;
 namespace nn = weft::nn;
 
-constexpr int64_t kVocab = 1000, kDModel = 256, kHeads = 4, kLayers = 3, kFF = 1024, kSource = 32, kSteps = 32;
-constexpr int64_t kMaxRows = 32;
+const weft::bench::TransformerSize kSize{};
+constexpr int64_t kVocab = 1000, kSource = 32, kSteps = 32;
 
-struct Model {
-  explicit Model(Builder& b)
-      : src_embed(b, "src_embed", kVocab, kDModel, {.scale_by_sqrt_dim = true}),
-        tgt_embed(b, "tgt_embed", kVocab, kDModel, {.scale_by_sqrt_dim = true}),
-        positions(b, "positions", kDModel),
-        transformer(b, "transformer",
-                    {.layer = {.d_model = kDModel, .nhead = kHeads, .dim_feedforward = kFF, .dropout = 0.0},
-                     .num_encoder_layers = kLayers,
-                     .num_decoder_layers = kLayers}),
-        generator(b, "generator", kDModel, kVocab) {}
-
-  Tensor memory(const Tensor& src) const { return transformer.encoder(positions(src_embed(src))); }
-
-  nn::Embedding src_embed, tgt_embed;
-  nn::PositionalEncoding positions;
-  nn::Transformer transformer;
-  nn::Linear generator;
-};
-
-void full_graph(Builder& b) {
-  Tensor src = b.input("src", "i64[B<=32, S<=32]");
-  Tensor tgt_in = b.input("tgt_in", "i64[B, T<=33]");
-  Tensor last = b.input("last", "i64[]");  // T - 1: only the last position goes through the generator
-  Model m(b);
-  Tensor y = m.transformer.decoder(m.positions(m.tgt_embed(tgt_in)), m.memory(src), {.self = {.causal = true}});
-  b.output("next", weft::dsl::argmax(m.generator(weft::dsl::gather(y, last, 1)), -1));  // [B]
-}
-
-void encode_graph(Builder& b) {
-  Tensor src = b.input("src", "i64[B<=32, S<=32]");
-  Model m(b);
-  m.transformer.decoder.output_memory(b, m.transformer.decoder.project_memory(m.memory(src)));
-}
-
-void step_graph(Builder& b) {
-  Dim rows = b.symbol("R", kMaxRows), past = b.symbol("P", kSteps), src_length = b.symbol("S", kSource);
-  Tensor tokens = b.input("tokens", DType::i64, {rows});
-  Tensor position = b.input("position", "i64[]");
-  Model m(b);
-  const nn::TransformerDecoder& decoder = m.transformer.decoder;
-  nn::TransformerDecoder::Cache cache = decoder.declare_cache(b, rows, past, src_length, false);
-  nn::TransformerDecoder::StepOutput out =
-      decoder.step(m.tgt_embed(tokens) + m.positions.encode(position), position, cache);
-  b.output("logits", m.generator(out.output));
-  decoder.output_cache(b, out);
-}
+void encode_graph(Builder& b) { weft::bench::transformer_encode_graph(b, kSize); }
+void step_graph(Builder& b) { weft::bench::transformer_step_graph(b, kSize); }
 
 double seconds(const std::function<void()>& f) {
   auto start = std::chrono::steady_clock::now();
@@ -138,41 +96,15 @@ TorchTimes torch_ms(int64_t batch) {
 /// trained weights, and its weft_generate, for timing the C runtime's loop against the JIT's.
 class SharedObject {
  public:
-  SharedObject(const weft::Executable& encode, const weft::Executable& step) {
-    dir_ = std::filesystem::temp_directory_path() / fmt::format("weft_bench_decode_{}", getpid());
-    std::filesystem::create_directories(dir_);
-    weft::SafetensorsFile weights;
-    for (const weft::Executable* exe : {&encode, &step})
-      for (const weft::TensorSpec& s : exe->signature().state) {
-        if (weights.find(s.name)) continue;  // the decoder's parameters are in both
-        weft::Tensor t = exe->state(s.name);
-        auto bytes = t.bytes();
-        weights.tensors.push_back({s.name, t.dtype(), t.shape(), std::vector<std::byte>(bytes.begin(), bytes.end())});
-      }
-    Builder eb("encode"), sb("decode_step");
-    encode_graph(eb);
-    step_graph(sb);
-    std::string so = (dir_ / "decode.so").string();
-    weft::llvm_backend::compile_shared_object({eb.finish(), sb.finish()}, &weights, so, (dir_ / "decode.h").string(),
-                                              {});
-    handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle_) throw weft::Error(fmt::format("dlopen {}: {}", so, dlerror()));
-    auto create = reinterpret_cast<decltype(&::weft_create)>(dlsym(handle_, "weft_create"));
-    generate_ = reinterpret_cast<decltype(&::weft_generate)>(dlsym(handle_, "weft_generate"));
-    last_error_ = reinterpret_cast<decltype(&::weft_last_error)>(dlsym(handle_, "weft_last_error"));
-    destroy_ = reinterpret_cast<decltype(&::weft_destroy)>(dlsym(handle_, "weft_destroy"));
-    const char* threads = std::getenv("WEFT_NUM_THREADS");
-    weft_options options{};
-    options.num_threads = threads ? std::atoi(threads) : 2;
-    if (create(&options, &model_) != WEFT_OK) throw weft::Error(fmt::format("weft_create: {}", last_error_()));
-  }
-  ~SharedObject() {
-    destroy_(model_);
-    dlclose(handle_);
-    std::filesystem::remove_all(dir_);
-  }
-  SharedObject(const SharedObject&) = delete;
-  SharedObject& operator=(const SharedObject&) = delete;
+  SharedObject(const weft::Executable& encode, const weft::Executable& step)
+      : so_(
+            [&] {
+              Builder eb("encode"), sb("decode_step");
+              encode_graph(eb);
+              step_graph(sb);
+              return std::vector<Graph>{eb.finish(), sb.finish()};
+            }(),
+            &weights_of(encode, step), "decode") {}
 
   /// Each source's best hypothesis, as decode::greedy_decode / beam_search return it first.
   std::vector<std::vector<int64_t>> generate(const weft::Tensor& src, int32_t beam) {
@@ -180,8 +112,7 @@ class SharedObject {
     weft_generate_options o{beam, /*bos=*/1, /*eos=*/kVocab, /*max_length=*/kSteps, /*alpha=*/0.0};
     weft_tensor in{WEFT_I64, 2, src.shape().data(), const_cast<void*>(src.raw())};
     std::vector<int64_t> tokens(static_cast<size_t>(batch * beam * kSteps)), lengths(static_cast<size_t>(batch * beam));
-    if (generate_(model_, &o, &in, 1, batch, tokens.data(), lengths.data(), nullptr) != WEFT_OK)
-      throw weft::Error(fmt::format("weft_generate: {}", last_error_()));
+    so_.check(so_.generate(so_.model(), &o, &in, 1, batch, tokens.data(), lengths.data(), nullptr), "weft_generate");
     std::vector<std::vector<int64_t>> best;
     for (int64_t b = 0; b < batch; ++b) {
       auto begin = tokens.begin() + b * beam * kSteps;
@@ -191,12 +122,19 @@ class SharedObject {
   }
 
  private:
-  std::filesystem::path dir_;
-  void* handle_ = nullptr;
-  weft_model* model_ = nullptr;
-  decltype(&::weft_generate) generate_ = nullptr;
-  decltype(&::weft_last_error) last_error_ = nullptr;
-  decltype(&::weft_destroy) destroy_ = nullptr;
+  /// The trained weights of both graphs (the decoder's parameters are in both).
+  const weft::SafetensorsFile& weights_of(const weft::Executable& encode, const weft::Executable& step) {
+    for (const weft::Executable* exe : {&encode, &step})
+      for (const weft::TensorSpec& s : exe->signature().state) {
+        if (weights_.find(s.name)) continue;
+        weft::Tensor t = exe->state(s.name);
+        auto bytes = t.bytes();
+        weights_.tensors.push_back({s.name, t.dtype(), t.shape(), std::vector<std::byte>(bytes.begin(), bytes.end())});
+      }
+    return weights_;
+  }
+  weft::SafetensorsFile weights_;  // before so_, which is made from it
+  weft::bench::LoadedModel so_;
 };
 
 }  // namespace
@@ -206,14 +144,12 @@ int main(int argc, char** argv) {
   int rounds = weft::bench::take_rounds(argc, argv, 3);
   auto backend = weft::make_backend("llvm");
   weft::train::Compiler compile = [&](const Graph& g) { return backend->compile(g); };
-  Builder fb("full");
-  full_graph(fb);
-  auto full = compile(fb.finish());
+  auto full = compile(weft::bench::transformer_prefix_graph(kSize));
   auto encode = weft::train::inference_executable(*full, "encode", encode_graph, compile);
   auto step = weft::train::inference_executable(*full, "step", step_graph, compile);
 
   fmt::print("decode: vocab {}, d_model {}, {} heads, {}+{} layers, ff {}, source {}, {} tokens, LLVM backend\n",
-             kVocab, kDModel, kHeads, kLayers, kLayers, kFF, kSource, kSteps);
+             kVocab, kSize.d_model, kSize.heads, kSize.layers, kSize.layers, kSize.ff, kSource, kSteps);
   SharedObject so(*encode, *step);
   for (int64_t batch : {1, 8}) {
     std::mt19937_64 rng(static_cast<uint64_t>(batch));

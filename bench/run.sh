@@ -1,31 +1,30 @@
 #!/usr/bin/env bash
-# Runs every benchmark built in <builddir>/bench (bench_* executables), one after another:
-# bench_bahdanau (the Bahdanau decoder's training step as written against its hoisted form),
-# bench_bandwidth (fused layer_norm and softmax against a copy of the same tensor), bench_decode
-# (greedy and beam search with the KV cache against re-running the prefix, and PyTorch's loops)
-# and bench_matmul (the generated SGEMM against oneDNN). Each prints its own ratio lines against the baseline or peer
-# it measures in the same run.
-#   bench/run.sh <builddir> [extra flags passed to every benchmark]
+# `make bench`: first the kernel benchmarks built in <builddir>/bench (bench_* executables, one after
+# another): bench_bahdanau (the Bahdanau decoder's training step as written against its hoisted
+# form), bench_bandwidth (fused layer_norm and softmax against a copy of the same tensor),
+# bench_decode (greedy and beam search with the KV cache against re-running the prefix, the .so, and
+# PyTorch's loops) and bench_matmul (the generated SGEMM against oneDNN), each printing its own
+# ratios; then the whole models against every peer (bench/compare.py, docs/benchmarks.md), which
+# ends the run with one `ratio <workload> ...` line per workload.
+#   bench/run.sh <builddir> [compare.py flags]      WEFT_BENCH_KERNELS=0 skips the kernel benchmarks
 set -euo pipefail
-build="${1:?usage: bench/run.sh <builddir> [benchmark flags]}"
+build="${1:?usage: bench/run.sh <builddir> [compare.py flags]}"
 shift
 dir="$build/bench"
-if [ ! -d "$dir" ]; then
-  echo "bench/run.sh: $dir does not exist; build first (make bench)" >&2
+if [ ! -x "$dir/bench_models" ]; then
+  echo "bench/run.sh: $dir/bench_models does not exist; build first (make bench)" >&2
   exit 1
 fi
 # Two threads for Weft and for OpenMP peers, idle OpenMP workers sleeping: see bench/matmul_bench.cpp.
 export WEFT_NUM_THREADS="${WEFT_NUM_THREADS:-2}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
-found=0
-for exe in "$dir"/bench_*; do
-  [ -x "$exe" ] || continue
-  found=1
-  echo "== $(basename "$exe")"
-  "$exe" "$@"
-done
-if [ "$found" -eq 0 ]; then
-  echo "bench/run.sh: no bench_* executables in $dir" >&2
-  exit 1
+if [ "${WEFT_BENCH_KERNELS:-1}" != 0 ]; then
+  for exe in "$dir"/bench_*; do
+    [ -x "$exe" ] || continue
+    [ "$(basename "$exe")" = bench_models ] && continue  # compare.py's worker
+    echo "== $(basename "$exe")"
+    "$exe" || echo "bench/run.sh: $(basename "$exe") failed (status $?)"
+  done
 fi
+exec python3 "$(dirname "$0")/compare.py" --build "$build" "$@"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs Weft's build and test dependencies from Debian's packages, only those missing.
 # Idempotent and quiet when everything is already there. Needs root (CI and dev machines run as root).
+#   install-deps.sh          what the build and the tests need
+#   install-deps.sh --bench  also the benchmarks' peers (`make bench`): Debian's PyTorch 1.13 with the
+#                            threaded OpenBLAS (else a reference BLAS 30x slower)
 set -euo pipefail
 
 packages=(
@@ -15,7 +18,11 @@ packages=(
   graphviz
   festlex-cmu
   zlib1g-dev libzstd-dev
+  python3-venv  # bench/compare.py's venv; test_bench runs it
 )
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(python3-torch libopenblas0-pthread)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

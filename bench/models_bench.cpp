@@ -1,0 +1,267 @@
+/** \file
+ * Weft's side of `make bench`'s whole-model comparison (bench/compare.py): a worker that sets one
+ * workload up, says how long that took, then times repetitions when asked, so that the driver can
+ * interleave it with the peers' workers in rounds without paying the compile time again.
+ *
+ *   bench_models <workload>      then, on stdin, `run N` (N repetitions) ... `quit`
+ *   bench_models --peak-fma      the machine's peak single-precision FMA rate on 2 threads (GFLOP/s)
+ *
+ * Replies on stdout, one line each: `ready setup_ms=<ms> flops=<per repetition>` after the setup
+ * (graph building and compiling: the JIT, or the C compiler for the .so), then `times <ms> ...` per
+ * `run`; `error <message>` and exit status 1 when the workload fails. The workloads (bench/models.h):
+ * encoder_layer, encoder_layer_so, transformer_train, greedy_b1, greedy_b8, lstm_attn_tutorial,
+ * lstm_attn_hoisted, matmul_<M>x<K>x<N>. LLVM backend, WEFT_NUM_THREADS threads (default 2).
+ */
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backends/backend.h"
+#include "bench/bench_common.h"
+#include "bench/models.h"
+#include "bench/shared_object.h"
+#include "frontend/decode.h"
+#include "frontend/inference.h"
+#include "frontend/train_step.h"
+#include "ir/error.h"
+#include "passes/hoist_scan_invariants.h"
+
+namespace {
+
+using weft::Graph;
+using weft::Tensor;
+
+int threads() {
+  const char* n = std::getenv("WEFT_NUM_THREADS");
+  return n ? std::max(1, std::atoi(n)) : 2;
+}
+
+Tensor random_ids(std::vector<int64_t> shape, int64_t vocab, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int64_t> id(3, vocab - 1);  // 0..2 are left to padding, BOS and EOS
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t& t : v) t = id(rng);
+  return Tensor::from<int64_t>(shape, v);
+}
+
+Tensor random_floats(std::vector<int64_t> shape, uint64_t seed) {
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = dist(rng);
+  return Tensor::from<float>(shape, v);
+}
+
+std::unique_ptr<weft::Executable> compile(const Graph& graph) {
+  return weft::make_backend("llvm")->compile(graph, {.num_threads = threads()});
+}
+
+/// A workload after its setup: one repetition per call, and its floating-point operations (0: not counted).
+struct Workload {
+  std::function<void()> repetition;
+  double flops = 0;
+  std::shared_ptr<void> keep;  // what `repetition` refers to
+};
+
+/// The encoder layer compiled into a shared object with the weights of the layer's initializers,
+/// run through the C API as a user of the .so runs it.
+class SharedObjectLayer {
+ public:
+  explicit SharedObjectLayer(const weft::bench::EncoderLayerSize& size)
+      : x_(random_floats({size.batch, size.length, size.d_model}, 1)),
+        y_(static_cast<size_t>(x_.numel())),
+        so_({weft::bench::encoder_layer_graph(size)}, nullptr, "encoder_layer") {}
+
+  void run() {
+    weft_tensor in{WEFT_F32, 3, x_.shape().data(), const_cast<void*>(x_.raw())};
+    weft_tensor out{WEFT_F32, 3, x_.shape().data(), y_.data()};
+    so_.check(so_.run(so_.model(), 0, &in, 1, &out, 1), "weft_run");
+  }
+
+ private:
+  Tensor x_;
+  std::vector<float> y_;
+  weft::bench::LoadedModel so_;
+};
+
+/// A train step with Adam at lr 1e-4; every repetition is the next update.
+Workload train_workload(const Graph& model, std::map<std::string, Tensor> inputs, double flops) {
+  auto exe = std::shared_ptr<weft::Executable>(compile(weft::train::make_train_step(model)));
+  auto state = std::make_shared<std::pair<std::map<std::string, Tensor>, int64_t>>(std::move(inputs), 0);
+  state->first["lr"] = Tensor::from<float>({}, {1e-4f});
+  return {[exe, state] {
+            state->first["step"] = Tensor::from<int64_t>({}, {++state->second});
+            exe->run_named(state->first);
+          },
+          flops, exe};
+}
+
+Workload greedy_workload(int64_t batch) {
+  weft::bench::TransformerSize size;
+  weft::train::Compiler compile_graph = [](const Graph& g) { return compile(g); };
+  std::shared_ptr<weft::Executable> prefix = compile(weft::bench::transformer_prefix_graph(size));
+  std::shared_ptr<weft::Executable> encode = weft::train::inference_executable(
+      *prefix, "encode", [&](weft::dsl::Builder& b) { weft::bench::transformer_encode_graph(b, size); }, compile_graph);
+  std::shared_ptr<weft::Executable> step = weft::train::inference_executable(
+      *prefix, "step", [&](weft::dsl::Builder& b) { weft::bench::transformer_step_graph(b, size); }, compile_graph);
+  Tensor src = random_ids({batch, size.source}, size.vocab, static_cast<uint64_t>(batch));
+  weft::decode::SearchOptions options{.bos = 1, .eos = size.vocab, .max_length = size.steps};  // EOS never comes
+  return {[=] {
+            weft::decode::greedy_decode(*encode, *step, {{"src", src}}, options);
+          },
+          0,
+          std::make_shared<std::vector<std::shared_ptr<weft::Executable>>>(
+              std::vector<std::shared_ptr<weft::Executable>>{prefix, encode, step})};
+}
+
+Workload setup(const std::string& name) {
+  using namespace weft::bench;
+  if (name == "encoder_layer" || name == "encoder_layer_so") {
+    EncoderLayerSize size;
+    if (name == "encoder_layer_so") {
+      auto layer = std::make_shared<SharedObjectLayer>(size);
+      return {[layer] { layer->run(); }, size.flops(), layer};
+    }
+    auto exe = std::shared_ptr<weft::Executable>(compile(encoder_layer_graph(size)));
+    auto x = std::make_shared<std::vector<Tensor>>(1, random_floats({size.batch, size.length, size.d_model}, 1));
+    return {[exe, x] { exe->run(*x); }, size.flops(), exe};
+  }
+  if (name == "transformer_train") {
+    TransformerSize s;
+    return train_workload(transformer_train_graph(s),
+                          {{"src", random_ids({s.batch, s.source}, s.vocab, 1)},
+                           {"tgt_in", random_ids({s.batch, s.target}, s.vocab, 2)},
+                           {"tgt_out", random_ids({s.batch, s.target}, s.vocab, 3)}},
+                          s.train_flops());
+  }
+  if (name == "greedy_b1") return greedy_workload(1);
+  if (name == "greedy_b8") return greedy_workload(8);
+  if (name == "lstm_attn_tutorial" || name == "lstm_attn_hoisted") {
+    LstmAttentionSize s;
+    Graph model = lstm_attention_graph(s);
+    // make_train_step hoists the keys' projection itself; the hoisted workload hands it the
+    // graph already hoisted, as a user who wrote the hoisted form would.
+    if (name == "lstm_attn_hoisted") model = weft::hoist_scan_invariants(model);
+    return train_workload(model,
+                          {{"src", random_ids({s.batch, s.length}, s.vocab, 1)},
+                           {"tgt_in", random_ids({s.batch, s.length}, s.vocab, 2)},
+                           {"tgt_out", random_ids({s.batch, s.length}, s.vocab, 3)}},
+                          0);
+  }
+  int64_t m = 0, k = 0, n = 0;
+  if (std::sscanf(name.c_str(), "matmul_%ldx%ldx%ld", &m, &k, &n) == 3 && m > 0 && k > 0 && n > 0) {
+    weft::dsl::Builder b("matmul");
+    auto a = b.input("a", weft::DType::f32, {weft::Dim(m), weft::Dim(k)});
+    auto w = b.input("b", weft::DType::f32, {weft::Dim(k), weft::Dim(n)});
+    b.output("c", weft::dsl::matmul(a, w));
+    auto exe = std::shared_ptr<weft::Executable>(compile(b.finish()));
+    auto in =
+        std::make_shared<std::vector<Tensor>>(std::vector<Tensor>{random_floats({m, k}, 1), random_floats({k, n}, 2)});
+    return {[exe, in] { exe->run(*in); }, 2.0 * m * k * n, exe};
+  }
+  throw weft::Error(fmt::format("bench_models: unknown workload '{}'", name));
+}
+
+/// 16 independent accumulators per thread hide the FMA latency; the widest vectors the CPU has.
+typedef float Vec16 __attribute__((vector_size(64)));
+typedef float Vec8 __attribute__((vector_size(32)));
+
+// Inlined into the functions below, which are compiled for the wider instruction sets.
+template <typename Vec>
+__attribute__((always_inline)) inline double fma_loop(int64_t iterations) {
+  constexpr int Width = sizeof(Vec) / sizeof(float);
+  Vec acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = Vec{} + static_cast<float>(i) * 1e-3f;
+  Vec mul = Vec{} + 0.999999f, add = Vec{} + 1e-7f;
+  for (int64_t it = 0; it < iterations; ++it)
+    for (Vec& a : acc) a = a * mul + add;  // one fused multiply-add each (-ffp-contract=fast, GCC's default)
+  float sum = 0;
+  for (Vec& a : acc)
+    for (int l = 0; l < Width; ++l) sum += a[l];
+  return sum;
+}
+
+__attribute__((target("avx512f,fma"))) double fma_avx512(int64_t it) { return fma_loop<Vec16>(it); }
+__attribute__((target("avx2,fma"))) double fma_avx2(int64_t it) { return fma_loop<Vec8>(it); }
+
+/// GFLOP/s of `threads()` threads running FMAs: the best of 30 short runs, so that one of them finds
+/// the cores free on a machine shared with other work.
+double peak_fma_gflops() {
+  bool avx512 = __builtin_cpu_supports("avx512f");
+  int width = avx512 ? 16 : 8;
+  const int64_t iterations = 2'000'000;
+  double best = 0;
+  for (int run = 0; run < 30; ++run) {
+    std::vector<std::thread> pool;
+    auto start = std::chrono::steady_clock::now();
+    std::vector<double> sink(static_cast<size_t>(threads()));
+    for (int t = 0; t < threads(); ++t)
+      pool.emplace_back(
+          [&, t] { sink[static_cast<size_t>(t)] = avx512 ? fma_avx512(iterations) : fma_avx2(iterations); });
+    for (auto& th : pool) th.join();
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, 2.0 * 16 * width * static_cast<double>(iterations) * threads() / s / 1e9);
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  weft::bench::run_with_peer_threads(argv);
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: bench_models <workload> | --peak-fma\n");
+    return 2;
+  }
+  std::string name = argv[1];
+  try {
+    if (name == "--peak-fma") {
+      fmt::print("peak_fma_gflops {:.1f} threads={} isa={}\n", peak_fma_gflops(), threads(),
+                 __builtin_cpu_supports("avx512f") ? "avx512" : "avx2");
+      return 0;
+    }
+    auto start = std::chrono::steady_clock::now();
+    Workload w = setup(name);
+    double setup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    fmt::print("ready setup_ms={:.1f} flops={:.6g}\n", setup_ms, w.flops);
+    std::fflush(stdout);
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line == "quit") break;
+      int n = 0;
+      if (std::sscanf(line.c_str(), "run %d", &n) != 1 || n < 1)
+        throw weft::Error("bench_models: expected 'run N' or 'quit', got '" + line + "'");
+      std::string times = "times";
+      for (int i = 0; i < n; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        w.repetition();
+        times += fmt::format(" {:.4f}",
+                             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      fmt::print("{}\n", times);
+      std::fflush(stdout);
+    }
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    for (char& c : message)
+      if (c == '\n') c = ' ';
+    fmt::print("error {}\n", message);
+    return 1;
+  }
+  return 0;
+}

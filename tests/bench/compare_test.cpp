@@ -1,0 +1,79 @@
+// bench/compare.py, the driver of `make bench`, run as `make bench` runs it: a peer whose package pip
+// cannot install (here pip's index is a closed port, as on a machine without a network) is reported
+// as absent and the run goes on to its table, JSON lines, chart and ratio lines.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "tests/tool_runner.h"
+
+namespace weft::tool_testing {
+namespace {
+
+int count_lines(const std::string& text) {
+  std::istringstream in(text);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return n;
+}
+
+TEST(BenchCompare, PeersPipCannotInstallAreAbsentAndTheRunGoesOn) {
+  fs::path dir = fresh_test_dir("bench_compare");
+  std::string args = fmt::format(
+      "{} --build {} --workloads matmul_256x256x256 --peers pytorch2,onnxruntime,jax --rounds 2 --warmup 1 "
+      "--no-cold --venv {} --results {} --svg {}",
+      q(fs::path(WEFT_SOURCE_DIR) / "bench/compare.py"), q(fs::path(WEFT_BINARY_DIR)), q(dir / "venv"),
+      q(dir / "results.jsonl"), q(dir / "ratios.svg"));
+  RunResult r = run_tool("python3", args, dir, "PIP_INDEX_URL=http://127.0.0.1:9/simple PIP_RETRIES=0");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("peers: pip could not install torch"), std::string::npos) << r.out;
+  for (const char* peer : {"pytorch2", "onnxruntime", "jax"})
+    EXPECT_TRUE(std::regex_search(r.out, std::regex(std::string("\n  ") + peer + " +absent: ModuleNotFoundError")))
+        << peer << " in\n"
+        << r.out;
+  // Weft still ran, and the last line is the one scripts read.
+  EXPECT_TRUE(
+      std::regex_search(r.out, std::regex("\nratio matmul_256x256x256 weft_ms=[0-9]+\\.[0-9]{3} best=none:nan nan\n$")))
+      << r.out;
+  std::string results = slurp(dir / "results.jsonl");
+  EXPECT_EQ(count_lines(results), 4) << results;  // Weft and the three absent peers, each with its status
+  EXPECT_NE(results.find("\"impl\": \"onnxruntime\", \"status\": \"absent\""), std::string::npos) << results;
+  EXPECT_NE(results.find("\"impl\": \"weft\", \"status\": \"ok\", \"median_ms\": "), std::string::npos) << results;
+  EXPECT_NE(slurp(dir / "ratios.svg").find("<svg"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(BenchCompare, APeerThatFailsIsReportedAsAnErrorAndTheRunGoesOn) {
+  fs::path dir = fresh_test_dir("bench_compare");
+  std::string args = fmt::format(
+      "{} --build {} --workloads matmul_256x256x256 --peers pytorch1.13 --rounds 1 --warmup 1 --no-cold "
+      "--results {} --svg {}",
+      q(fs::path(WEFT_SOURCE_DIR) / "bench/compare.py"), q(fs::path(WEFT_BINARY_DIR)), q(dir / "results.jsonl"),
+      q(dir / "ratios.svg"));
+  // PyTorch 1.13's python exits at once, without a word: a failed worker, not an absent peer.
+  RunResult r = run_tool("python3", args, dir, "WEFT_BENCH_PYTHON=/bin/false");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n  pytorch1.13 +error: exited with status 1\n"))) << r.out;
+  EXPECT_NE(slurp(dir / "results.jsonl").find("\"impl\": \"pytorch1.13\", \"status\": \"error\""), std::string::npos);
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\nratio matmul_256x256x256 weft_ms=[0-9.]+ best=none:nan nan\n$")))
+      << r.out;
+  fs::remove_all(dir);
+}
+
+TEST(BenchCompare, AnUnknownWorkloadIsAUsageErrorNamingTheKnownOnes) {
+  fs::path dir = fresh_test_dir("bench_compare");
+  RunResult r = run_tool("python3",
+                         fmt::format("{} --build {} --workloads encoder_layr",
+                                     q(fs::path(WEFT_SOURCE_DIR) / "bench/compare.py"), q(fs::path(WEFT_BINARY_DIR))),
+                         dir);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown peer or workload: encoder_layr (peers: pytorch1.13, pytorch2"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("workloads: matmul_1024x512x512"), std::string::npos) << r.err;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace weft::tool_testing
