@@ -78,9 +78,10 @@ bool parse_entry(const std::string& raw, Word& word) {
 Lexicon load_lexicon(const std::string& path) {
   std::ifstream f(path);
   if (!f)
-    throw weft::Error(fmt::format("g2p: cannot read the dictionary '{}' (Debian's festlex-cmu installs it; "
-                                  "scripts/install-deps.sh does)",
-                                  path));
+    throw weft::Error(
+        fmt::format("g2p: cannot read the dictionary '{}' (Debian's festlex-cmu installs it; "
+                    "scripts/install-deps.sh does)",
+                    path));
   Lexicon lex;
   std::unordered_set<std::string> seen;
   Word w;
@@ -113,8 +114,7 @@ PythonRandom::PythonRandom(uint32_t seed) {
   // random_seed splits |seed| into 32-bit words, little end first).
   constexpr size_t n = 624;
   mt_[0] = 19650218u;
-  for (size_t i = 1; i < n; ++i)
-    mt_[i] = 1812433253u * (mt_[i - 1] ^ (mt_[i - 1] >> 30)) + static_cast<uint32_t>(i);
+  for (size_t i = 1; i < n; ++i) mt_[i] = 1812433253u * (mt_[i - 1] ^ (mt_[i - 1] >> 30)) + static_cast<uint32_t>(i);
   const uint32_t key[1] = {seed};
   size_t i = 1, j = 0;
   for (size_t k = n; k; --k) {

@@ -40,7 +40,7 @@ struct LexiconStats {
 };
 
 struct Lexicon {
-  std::vector<Word> words;            // in file order, one per spelling
+  std::vector<Word> words;  // in file order, one per spelling
   LexiconStats stats;
   std::vector<std::string> problems;  // "path:line: ..." for each malformed line
 };

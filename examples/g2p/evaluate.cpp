@@ -27,8 +27,8 @@ std::vector<Pronunciation> pronounce(weft::Executable& encode, weft::Executable&
       std::vector<int64_t> word = encode_spelling(spellings[order[i]], letters);
       std::copy(word.begin(), word.end(), ids.begin() + static_cast<std::ptrdiff_t>((i - begin) * longest));
     }
-    weft::Tensor src = weft::Tensor::from<int64_t>(
-        {static_cast<int64_t>(end - begin), static_cast<int64_t>(longest)}, ids);
+    weft::Tensor src =
+        weft::Tensor::from<int64_t>({static_cast<int64_t>(end - begin), static_cast<int64_t>(longest)}, ids);
     // Room for the longest pronunciation in the dictionary's proportion (20 phonemes for 22
     // letters), plus <eos>, within the cache's capacity.
     weft::decode::SearchOptions search{.bos = kBos,

@@ -13,6 +13,7 @@
 
 #include "backends/backend.h"
 #include "examples/g2p/evaluate.h"
+#include "examples/g2p/export.h"
 #include "examples/g2p/model.h"
 #include "examples/g2p/report.h"
 #include "examples/g2p/training.h"
@@ -48,7 +49,8 @@ struct Options {
 
 std::string clock_text(double seconds) {
   auto s = static_cast<int64_t>(seconds + 0.5);
-  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                   : fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
 std::string thousands(double v) {
@@ -64,35 +66,6 @@ std::string joined(const std::vector<std::string>& v) {
   std::string s;
   for (const std::string& x : v) s += (s.empty() ? "" : " ") + x;
   return s;
-}
-
-/// Every parameter of the inference graphs, under its Weft name (weft-compile --weights).
-void save_inference_weights(const std::string& path, const weft::Executable& encode, const weft::Executable& step) {
-  weft::SafetensorsFile file;
-  std::set<std::string> seen;
-  for (const weft::Executable* exe : {&encode, &step}) {
-    for (const weft::TensorSpec& s : exe->signature().state) {
-      if (!seen.insert(s.name).second) continue;
-      weft::Tensor t = exe->state(s.name);
-      auto bytes = t.bytes();
-      file.tensors.push_back({s.name, t.dtype(), t.shape(), std::vector<std::byte>(bytes.begin(), bytes.end())});
-    }
-  }
-  weft::write_safetensors_atomic(path, file);
-}
-
-/// A C header with the vocabularies, for weft-g2p.c.
-void write_vocab_header(const std::string& path, const g2p::Vocab& letters, const g2p::Vocab& phones) {
-  std::ofstream f(path);
-  auto array = [&](const char* name, const g2p::Vocab& v) {
-    f << "static const char* const " << name << "[] = {";
-    for (const std::string& s : v.symbols()) f << '"' << s << "\", ";
-    f << "};\nstatic const int " << name << "_count = " << v.size() << ";\n";
-  };
-  f << "/* Written by example_g2p: the vocabularies of the model in g2p.so (ids are indices). */\n";
-  array("g2p_letters", letters);
-  array("g2p_phonemes", phones);
-  if (!f) throw weft::Error(fmt::format("g2p: cannot write '{}'", path));
 }
 
 int run(const Options& o) {
@@ -121,8 +94,8 @@ int run(const Options& o) {
   weft::Graph model = b.finish();
   weft::write_graph_file(o.out + "/model.weft", model);
   auto t0 = Clock::now();
-  auto exe = compile(train::make_train_step(
-      model, {.optimizer = train::AdamOptions{.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9}}));
+  auto exe = compile(
+      train::make_train_step(model, {.optimizer = train::AdamOptions{.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9}}));
   std::cout << fmt::format("model: transformer d{} {}+{} layers, {} heads, ff {}; compiled in {:.1f} s\n",
                            config.d_model, config.layers, config.layers, config.heads, config.feedforward,
                            std::chrono::duration<double>(Clock::now() - t0).count());
@@ -138,10 +111,11 @@ int run(const Options& o) {
   }
 
   auto decoders = [&] {
-    return std::pair{train::inference_executable(*exe, "encode",
-                                                 [&](weft::dsl::Builder& g) { g2p::G2PTransformer::encode_graph(g, config); }, compile),
-                     train::inference_executable(*exe, "decode_step",
-                                                 [&](weft::dsl::Builder& g) { g2p::G2PTransformer::step_graph(g, config); }, compile)};
+    return std::pair{
+        train::inference_executable(
+            *exe, "encode", [&](weft::dsl::Builder& g) { g2p::G2PTransformer::encode_graph(g, config); }, compile),
+        train::inference_executable(
+            *exe, "decode_step", [&](weft::dsl::Builder& g) { g2p::G2PTransformer::step_graph(g, config); }, compile)};
   };
   std::vector<g2p::Word> dev_curve(split.dev.begin(),
                                    split.dev.begin() + std::min<int64_t>(o.dev_curve_words, split.dev.size()));
@@ -177,8 +151,8 @@ int run(const Options& o) {
       auto [encode, step] = decoders();
       g2p::Evaluation e = g2p::evaluate(*encode, *step, letters, phones, o.until_converged ? split.dev : dev_curve, {});
       curves.dev_per.push_back({r.step, trained, e.rates.per()});
-      std::cout << fmt::format("dev at step {}: PER {:.2f}%  WER {:.2f}% ({} words, {:.1f} s)\n", r.step,
-                               e.rates.per(), e.rates.wer(), e.rates.words(), e.seconds);
+      std::cout << fmt::format("dev at step {}: PER {:.2f}%  WER {:.2f}% ({} words, {:.1f} s)\n", r.step, e.rates.per(),
+                               e.rates.wer(), e.rates.words(), e.seconds);
       if (o.until_converged) {
         if (e.rates.per() < best_per) {
           best_per = e.rates.per(), stale = 0;
@@ -235,8 +209,8 @@ int run(const Options& o) {
   std::string graph_svg;
   if (!o.weft_dump.empty()) {
     std::string svg = o.out + "/model.svg";
-    std::string cmd = fmt::format("'{}' '{}/model.weft' --format svg --depth 2 -o '{}' 2>/dev/null", o.weft_dump,
-                                  o.out, svg);
+    std::string cmd =
+        fmt::format("'{}' '{}/model.weft' --format svg --depth 2 -o '{}' 2>/dev/null", o.weft_dump, o.out, svg);
     if (std::system(cmd.c_str()) == 0) graph_svg = svg;
   }
   g2p::write_report(o.out + "/report.html", results, curves, graph_svg);
@@ -246,12 +220,13 @@ int run(const Options& o) {
   weft::write_graph_file(o.out + "/decode_step.weft", g2p::graph_of("decode_step", [&](weft::dsl::Builder& g) {
                            g2p::G2PTransformer::step_graph(g, config);
                          }));
-  save_inference_weights(o.out + "/weights.safetensors", *encode, *step);
-  write_vocab_header(o.out + "/g2p_vocab.h", letters, phones);
+  g2p::save_inference_weights(o.out + "/weights.safetensors", *encode, *step);
+  g2p::write_vocab_header(o.out + "/g2p_vocab.h", letters, phones);
   g2p::write_results_json(o.out + "/results.json", results);
-  std::cout << fmt::format("\nwrote {0}/report.html, {0}/results.json, {0}/curves.csv, and for weft-compile: "
-                           "{0}/encode.weft, {0}/decode_step.weft, {0}/weights.safetensors, {0}/g2p_vocab.h\n",
-                           o.out);
+  std::cout << fmt::format(
+      "\nwrote {0}/report.html, {0}/results.json, {0}/curves.csv, and for weft-compile: "
+      "{0}/encode.weft, {0}/decode_step.weft, {0}/weights.safetensors, {0}/g2p_vocab.h\n",
+      o.out);
   return 0;
 }
 
@@ -259,11 +234,13 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app("example_g2p: train, evaluate and export the CMU-dictionary grapheme-to-phoneme Transformer "
-               "(docs/g2p.md)");
+  CLI::App app(
+      "example_g2p: train, evaluate and export the CMU-dictionary grapheme-to-phoneme Transformer "
+      "(docs/g2p.md)");
   app.add_option("--dictionary", o.dictionary, "cmudict-0.4.out (Debian's festlex-cmu)");
   app.add_option("--out", o.out, "output directory (default out/g2p)");
-  app.add_option("--minutes", o.minutes, "training wall-clock budget in minutes (default 10)")->check(CLI::PositiveNumber);
+  app.add_option("--minutes", o.minutes, "training wall-clock budget in minutes (default 10)")
+      ->check(CLI::PositiveNumber);
   app.add_flag("--until-converged", o.until_converged, "train until dev PER stops improving (ignores --minutes)");
   app.add_option("--patience", o.patience, "--until-converged: evaluations without improvement before stopping")
       ->check(CLI::PositiveNumber);

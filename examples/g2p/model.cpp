@@ -28,7 +28,8 @@ G2PTransformer::G2PTransformer(Builder& b, const ModelConfig& c, nn::Mode mode)
       tgt_embed(b, "tgt_embed", c.tgt_vocab, c.d_model, embedding_options()),
       positions(b, "positions", c.d_model, c.dropout),
       transformer(b, "transformer", transformer_options(c)),
-      generator(b, "generator", c.d_model, c.tgt_vocab, nn::LinearOptions{.weight_init = weft::xavier_uniform_init()}) {}
+      generator(b, "generator", c.d_model, c.tgt_vocab, nn::LinearOptions{.weight_init = weft::xavier_uniform_init()}) {
+}
 
 Tensor G2PTransformer::memory(const Tensor& src, const Tensor& padding) const {
   return transformer.encoder(positions(src_embed(src), dropout), {.key_padding_mask = padding}, dropout);

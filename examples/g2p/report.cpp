@@ -17,11 +17,20 @@ std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -60,8 +69,9 @@ std::string line_chart(const std::vector<std::pair<double, double>>& points, con
   }
   svg += fmt::format(R"(<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>)", left + (w - left) / 2,
                      h - 6, escape(x_label));
-  svg += fmt::format(R"svg(<text x="12" y="{}" font-size="11" transform="rotate(-90 12 {})" text-anchor="middle">{}</text>)svg",
-                     top + (h - top - bottom) / 2, top + (h - top - bottom) / 2, escape(y_label));
+  svg += fmt::format(
+      R"svg(<text x="12" y="{}" font-size="11" transform="rotate(-90 12 {})" text-anchor="middle">{}</text>)svg",
+      top + (h - top - bottom) / 2, top + (h - top - bottom) / 2, escape(y_label));
   std::string path;
   for (auto [x, y] : points) path += fmt::format("{:.1f},{:.1f} ", px(x), py(y));
   svg += fmt::format(R"(<polyline fill="none" stroke="#1f5fa0" stroke-width="1.5" points="{}"/>)", path);
@@ -90,8 +100,8 @@ std::string heatmap_svg(const std::vector<float>& weights, const std::vector<std
                                 left + cell * columns + 8, top + cell * rows + 8);
   svg += fmt::format(R"(<text x="0" y="14" font-size="12" font-weight="bold">{}</text>)", escape(title));
   for (int c = 0; c < columns; ++c)
-    svg += fmt::format(R"(<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>)", left + cell * c + cell / 2,
-                       top - 6, escape(column_labels[static_cast<size_t>(c)]));
+    svg += fmt::format(R"(<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>)",
+                       left + cell * c + cell / 2, top - 6, escape(column_labels[static_cast<size_t>(c)]));
   for (int r = 0; r < rows; ++r) {
     svg += fmt::format(R"(<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>)", left - 4,
                        top + cell * r + cell / 2 + 4, escape(row_labels[static_cast<size_t>(r)]));
@@ -135,18 +145,23 @@ Curves read_curves(const std::string& out_dir) {
     } catch (const std::exception&) {
       throw weft::Error(fmt::format("{}:{}: a row is curve,step,seconds,value, but got '{}'", path, number, line));
     }
-    if (name == "loss") curves.loss.push_back(p);
-    else if (name == "tokens_per_s") curves.tokens_per_s.push_back(p);
-    else if (name == "dev_per") curves.dev_per.push_back(p);
-    else throw weft::Error(fmt::format("{}:{}: unknown curve '{}'", path, number, name));
+    if (name == "loss")
+      curves.loss.push_back(p);
+    else if (name == "tokens_per_s")
+      curves.tokens_per_s.push_back(p);
+    else if (name == "dev_per")
+      curves.dev_per.push_back(p);
+    else
+      throw weft::Error(fmt::format("{}:{}: unknown curve '{}'", path, number, name));
   }
   return curves;
 }
 
 void write_results_json(const std::string& path, const Results& r) {
   std::ofstream f(path);
-  f << fmt::format("{{\"model\": \"transformer\", \"train_minutes\": {:.2f}, \"steps\": {}, \"train_tokens_per_s\": {:.0f}",
-                   r.minutes, r.steps, r.tokens_per_s);
+  f << fmt::format(
+      "{{\"model\": \"transformer\", \"train_minutes\": {:.2f}, \"steps\": {}, \"train_tokens_per_s\": {:.0f}",
+      r.minutes, r.steps, r.tokens_per_s);
   for (const ResultRow& row : r.rows) {
     std::string key = row.name;
     std::replace(key.begin(), key.end(), ' ', '_');
@@ -165,16 +180,19 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .bad{color:#a00} fi
 .graph svg{max-width:100%;height:auto}</style></head><body>
 <h1>Grapheme-to-phoneme on the CMU dictionary</h1>
 )";
-  html += fmt::format("<p>The reference Transformer (d 256, 4 heads, 3+3 layers), trained {:.1f} minutes ({} steps, "
-                      "{:.0f} target tokens/s). Test and dev words: the split of <code>data.py</code>.</p>\n",
-                      r.minutes, r.steps, r.tokens_per_s);
-  html += "<h2>Error rates</h2>\n<table id=\"results\"><tr><th>words, search</th><th>PER %</th><th>WER %</th><th>"
-          "words</th><th>seconds</th></tr>\n";
+  html += fmt::format(
+      "<p>The reference Transformer (d 256, 4 heads, 3+3 layers), trained {:.1f} minutes ({} steps, "
+      "{:.0f} target tokens/s). Test and dev words: the split of <code>data.py</code>.</p>\n",
+      r.minutes, r.steps, r.tokens_per_s);
+  html +=
+      "<h2>Error rates</h2>\n<table id=\"results\"><tr><th>words, search</th><th>PER %</th><th>WER %</th><th>"
+      "words</th><th>seconds</th></tr>\n";
   for (const ResultRow& row : r.rows)
     html += fmt::format("<tr><td>{}</td><td>{:.2f}</td><td>{:.2f}</td><td>{}</td><td>{:.1f}</td></tr>\n",
                         escape(row.name), row.rates.per(), row.rates.wer(), row.rates.words(), row.seconds);
-  html += "</table>\n<h2>Decoded test words</h2>\n<table id=\"samples\"><tr><th>word</th><th>decoded</th><th>"
-          "dictionary</th></tr>\n";
+  html +=
+      "</table>\n<h2>Decoded test words</h2>\n<table id=\"samples\"><tr><th>word</th><th>decoded</th><th>"
+      "dictionary</th></tr>\n";
   for (const Sample& s : r.samples)
     html += fmt::format("<tr><td>{}</td><td{}>{}</td><td>{}</td></tr>\n", escape(s.spelling),
                         s.right ? "" : " class=\"bad\"", escape(s.decoded), escape(s.reference));
@@ -191,8 +209,9 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .bad{color:#a00} fi
   for (const CurvePoint& p : curves.dev_per) per.emplace_back(p.seconds / 60.0, p.value);
   html += "<figure>" + line_chart(loss, "training loss", "step", "loss") + "</figure>\n";
   html += "<figure>" + line_chart(per, "dev PER (greedy)", "training minutes", "PER %") + "</figure>\n";
-  html += "<h2>Where the decoder looked</h2>\n<p>Cross-attention of the last decoder layer while decoding greedily: "
-          "one row per phoneme produced, one column per letter; each head and their mean.</p>\n";
+  html +=
+      "<h2>Where the decoder looked</h2>\n<p>Cross-attention of the last decoder layer while decoding greedily: "
+      "one row per phoneme produced, one column per letter; each head and their mean.</p>\n";
   for (const auto& [word, p] : r.attention) {
     const weft::Tensor& a = p.attention_heads;
     if (a.shape().size() != 3) continue;
@@ -201,16 +220,18 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .bad{color:#a00} fi
     for (char c : word) columns.emplace_back(1, c);
     columns.emplace_back("</s>");
     rows.emplace_back("</s>");
-    if (static_cast<int64_t>(columns.size()) != letters || static_cast<int64_t>(rows.size()) > steps) continue;
-    std::vector<float> all = a.to_vector<float>(), mean(static_cast<size_t>(static_cast<int64_t>(rows.size()) * letters));
+    // Words decoded together are padded to the longest: its padding columns hold zeros.
+    if (static_cast<int64_t>(columns.size()) > letters || static_cast<int64_t>(rows.size()) > steps) continue;
+    const size_t width = columns.size();
+    std::vector<float> all = a.to_vector<float>(), mean(rows.size() * width);
     html += "<div><h3>" + escape(word) + "</h3>";
     for (int64_t h = 0; h < heads; ++h) {
       std::vector<float> head(mean.size());
       for (size_t t = 0; t < rows.size(); ++t)
-        for (int64_t s = 0; s < letters; ++s) {
-          float w = all[static_cast<size_t>((h * steps + static_cast<int64_t>(t)) * letters + s)];
-          head[t * static_cast<size_t>(letters) + static_cast<size_t>(s)] = w;
-          mean[t * static_cast<size_t>(letters) + static_cast<size_t>(s)] += w / static_cast<float>(heads);
+        for (size_t s = 0; s < width; ++s) {
+          float w = all[static_cast<size_t>((h * steps + static_cast<int64_t>(t)) * letters) + s];
+          head[t * width + s] = w;
+          mean[t * width + s] += w / static_cast<float>(heads);
         }
       html += "<figure>" + heatmap_svg(head, rows, columns, fmt::format("head {}", h + 1)) + "</figure>";
     }

@@ -2,12 +2,13 @@
 // split and the first words of each part were printed by data.py itself; Python's random module
 // is reproduced bit for bit (values printed by CPython 3.11); malformed lines are reported by line
 // number and skipped.
+#include "examples/g2p/cmudict.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include "examples/g2p/cmudict.h"
 #include "ir/error.h"
 
 namespace g2p {
@@ -52,7 +53,8 @@ TEST(CmuDict, ParsesAnEntryDroppingStressAndFlatteningSyllables) {
 }
 
 TEST(CmuDict, TheDebianDictionaryGivesTheReferenceCountsAndSplit) {
-  ASSERT_TRUE(fs::exists(kDictionaryPath)) << kDictionaryPath << " is missing: scripts/install-deps.sh installs festlex-cmu";
+  ASSERT_TRUE(fs::exists(kDictionaryPath))
+      << kDictionaryPath << " is missing: scripts/install-deps.sh installs festlex-cmu";
   Lexicon lex = load_lexicon();
   EXPECT_EQ(lex.stats.lines, 105902);
   EXPECT_EQ(lex.stats.unparsed, 1);  // the MNCL header, not reported as a problem
@@ -68,7 +70,8 @@ TEST(CmuDict, TheDebianDictionaryGivesTheReferenceCountsAndSplit) {
   EXPECT_EQ(s.dev.size(), 5283u);
   EXPECT_EQ(s.test.size(), 5284u);
   EXPECT_EQ(spellings(s.train, 5), (std::vector<std::string>{"keynesians", "swell", "boorda", "unload", "kalata"}));
-  EXPECT_EQ(spellings(s.dev, 5), (std::vector<std::string>{"imprisoned", "wehe", "quicksand", "observing", "proletarian"}));
+  EXPECT_EQ(spellings(s.dev, 5),
+            (std::vector<std::string>{"imprisoned", "wehe", "quicksand", "observing", "proletarian"}));
   EXPECT_EQ(spellings(s.test, 5), (std::vector<std::string>{"herndon", "mayers", "southers", "hauver", "emilio"}));
   EXPECT_EQ(s.test.back().spelling, "weilbacher");
   EXPECT_EQ(s.train[0].phonemes, (std::vector<std::string>{"k", "ey", "n", "iy", "s", "iy", "ax", "n", "z"}));
@@ -89,8 +92,8 @@ TEST(CmuDict, MalformedLinesAreReportedWithTheirLineNumbersAndSkipped) {
     std::ofstream f(path);
     f << "MNCL\n"
          "(\"a\" dt (((ax) 0)))\n"
-         "(\"b\" n ((b iy) 1)\n"  // a parenthesis short
-         "(\"A\" n (((ey) 1)))\n"   // a homograph: the first is kept
+         "(\"b\" n ((b iy) 1)\n"   // a parenthesis short
+         "(\"A\" n (((ey) 1)))\n"  // a homograph: the first is kept
          "(\"c3po\" n (((s iy) 1)))\n"
          "garbage\n"
          "(\"bee\" n (((b iy) 1)))\n";
@@ -103,9 +106,10 @@ TEST(CmuDict, MalformedLinesAreReportedWithTheirLineNumbersAndSkipped) {
   ASSERT_EQ(lex.words.size(), 2u);
   EXPECT_EQ(lex.words[1].spelling, "bee");
   ASSERT_EQ(lex.problems.size(), 2u);
-  EXPECT_EQ(lex.problems[0], path.string() +
-                                 ":3: not an entry of the form (\"word\" pos (syllables)), skipped: (\"b\" n ((b iy) 1)");
-  EXPECT_EQ(lex.problems[1], path.string() + ":6: not an entry of the form (\"word\" pos (syllables)), skipped: garbage");
+  EXPECT_EQ(lex.problems[0],
+            path.string() + ":3: not an entry of the form (\"word\" pos (syllables)), skipped: (\"b\" n ((b iy) 1)");
+  EXPECT_EQ(lex.problems[1],
+            path.string() + ":6: not an entry of the form (\"word\" pos (syllables)), skipped: garbage");
   fs::remove(path);
 }
 

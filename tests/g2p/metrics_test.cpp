@@ -1,7 +1,7 @@
 // PER and WER as the reference computes them, on hand-checked cases.
-#include <gtest/gtest.h>
-
 #include "examples/g2p/metrics.h"
+
+#include <gtest/gtest.h>
 
 namespace g2p {
 namespace {
@@ -25,8 +25,8 @@ TEST(G2PMetrics, PerSumsDistancesOverReferenceLengthsAndWerCountsWrongWords) {
   ErrorRates r;
   EXPECT_EQ(r.per(), 0.0);
   r.add({"hh", "ax", "l", "ow"}, {"hh", "eh", "l", "ow"});  // 1 error in 4
-  r.add({"k", "ae", "t"}, {"k", "ae", "t"});              // right
-  r.add({"d"}, {"d", "ao", "g"});                         // 2 deletions in 3
+  r.add({"k", "ae", "t"}, {"k", "ae", "t"});                // right
+  r.add({"d"}, {"d", "ao", "g"});                           // 2 deletions in 3
   EXPECT_EQ(r.words(), 3);
   EXPECT_DOUBLE_EQ(r.per(), 100.0 * 3 / 10);
   EXPECT_DOUBLE_EQ(r.wer(), 100.0 * 2 / 3);
