@@ -13,7 +13,7 @@ packages=(
   nlohmann-json3-dev
   libcli11-dev
   graphviz
-  festlex-cmu
+  festlex-cmu chromium
   zlib1g-dev libzstd-dev
 )
 

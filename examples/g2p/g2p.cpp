@@ -36,9 +36,9 @@ struct Options {
   bool until_converged = false;
   int64_t patience = 3;
   bool resume = false;
-  int64_t batch = 256;
-  int64_t warmup = 4000;
-  double lr_factor = 1.0;
+  int64_t batch = 64;
+  int64_t warmup = 400;
+  double lr_factor = 0.5;
   double eval_minutes = 2.0;
   int64_t dev_curve_words = 1000;
   int64_t beam = 4;
@@ -121,19 +121,21 @@ int run(const Options& o) {
                                    split.dev.begin() + std::min<int64_t>(o.dev_curve_words, split.dev.size()));
 
   // --- training, for the budget (or until dev PER stops improving) ---
-  const double budget = o.minutes * 60.0;
-  double trained = 0.0, window_loss = 0.0, window_seconds = 0.0, best_per = 1e9;
+  // Training seconds continue from a resumed run's curves, so that they read as one run.
+  double trained = curves.loss.empty() ? 0.0 : curves.loss.back().seconds;
+  const double budget = trained + o.minutes * 60.0;
+  double window_loss = 0.0, window_seconds = 0.0, best_per = 1e9, session = 0.0;
   int64_t window_tokens = 0, window_steps = 0, total_tokens = 0, stale = 0;
-  double next_log = 10.0, next_eval = o.eval_minutes * 60.0, next_save = 120.0;
+  double next_log = trained + 10.0, next_eval = trained + o.eval_minutes * 60.0, next_save = trained + 120.0;
   std::cout << (o.until_converged ? "training until dev PER stops improving\n"
-                                  : fmt::format("training for {} (DEMO_MINUTES)\n", clock_text(budget)));
+                                  : fmt::format("training for {} (DEMO_MINUTES)\n", clock_text(o.minutes * 60.0)));
   while (o.until_converged || trained < budget) {
     auto start = Clock::now();  // batching counts, as in the reference
     train::Batch batch = g2p::target_token_batch(loader, trainer.steps_done() + 1);
     train::StepReport r = trainer.step(batch);
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     int64_t tokens = batch.tokens;
-    trained += seconds;
+    trained += seconds, session += seconds;
     window_loss += r.loss, window_seconds += seconds, window_tokens += tokens, ++window_steps, total_tokens += tokens;
     curves.loss.push_back({r.step, trained, r.loss});
     if (trained >= next_log || (!o.until_converged && trained >= budget)) {
@@ -172,9 +174,9 @@ int run(const Options& o) {
   }
   trainer.save(checkpoint);
   g2p::write_curves(o.out, curves);
-  const double tokens_per_s = total_tokens / std::max(trained, 1e-9);
+  const double tokens_per_s = static_cast<double>(total_tokens) / std::max(session, 1e-9);
   std::cout << fmt::format("trained {} steps in {} ({} target tokens/s); checkpoint {}\n", trainer.steps_done(),
-                           clock_text(trained), thousands(tokens_per_s), checkpoint);
+                           clock_text(session), thousands(tokens_per_s), checkpoint);
 
   // --- evaluation ---
   auto [encode, step] = decoders();
@@ -245,9 +247,13 @@ int main(int argc, char** argv) {
   app.add_option("--patience", o.patience, "--until-converged: evaluations without improvement before stopping")
       ->check(CLI::PositiveNumber);
   app.add_flag("--resume", o.resume, "continue from OUT/checkpoint.safetensors when it exists");
-  app.add_option("--batch", o.batch, "words per batch (default 256)")->check(CLI::Range(1, int(g2p::kMaxBatch)));
-  app.add_option("--warmup", o.warmup, "warm-up steps of the inverse-square-root schedule")->check(CLI::PositiveNumber);
-  app.add_option("--lr-factor", o.lr_factor, "factor of the schedule: lr = f * d^-0.5 * min(s^-0.5, s * w^-1.5)")
+  app.add_option("--batch", o.batch, "words per batch (default 64; the reference: 256)")
+      ->check(CLI::Range(1, int(g2p::kMaxBatch)));
+  app.add_option("--warmup", o.warmup,
+                 "warm-up steps of the inverse-square-root schedule (default 400; the reference: 4000)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--lr-factor", o.lr_factor,
+                 "f of the schedule lr = f * d^-0.5 * min(s^-0.5, s * w^-1.5) (default 0.5; the reference: 1)")
       ->check(CLI::PositiveNumber);
   app.add_option("--eval-minutes", o.eval_minutes, "dev evaluation every this many training minutes")
       ->check(CLI::PositiveNumber);

@@ -244,6 +244,18 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .bad{color:#a00} fi
     html += "<p>(not drawn: run with --weft-dump PATH and Graphviz installed)</p>\n";
   else
     html += "<div class=\"graph\">" + svg.substr(start) + "</div>\n";
+  // A check a headless browser can read back (tests/g2p): every drawing laid out with a size.
+  html += R"js(<p id="render-check"></p>
+<script>
+window.addEventListener("load", () => {
+  const drawings = [...document.querySelectorAll("svg")].filter(s => !s.parentElement.closest("svg"));
+  const drawn = drawings.filter(s => { const r = s.getBoundingClientRect(); return r.width > 0 && r.height > 0; });
+  const rows = document.querySelectorAll("#results tr").length - 1;
+  document.getElementById("render-check").textContent =
+      `${drawn.length} of ${drawings.length} drawings rendered; ${rows} result rows`;
+});
+</script>
+)js";
   html += "</body></html>\n";
   std::ofstream f(path);
   f << html;

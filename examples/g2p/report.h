@@ -41,6 +41,7 @@ struct Sample {
 };
 
 struct Results {
+  std::string model = "the Transformer";  // a line describing it
   double minutes = 0.0;
   int64_t steps = 0;
   double tokens_per_s = 0.0;
