@@ -183,6 +183,10 @@ int run(const Options& o) {
   g2p::Results results;
   results.minutes = trained / 60.0, results.steps = trainer.steps_done(), results.tokens_per_s = tokens_per_s;
   results.beam = o.beam;
+  const bool reference = config.d_model == 256 && config.heads == 4 && config.layers == 3 && config.feedforward == 1024;
+  results.model = fmt::format("A Transformer of d {}, {} heads, {}+{} layers, feed-forward {}{}", config.d_model,
+                              config.heads, config.layers, config.layers, config.feedforward,
+                              reference ? " (the reference's)" : "");
   g2p::Evaluation dev = g2p::evaluate(*encode, *step, letters, phones, split.dev, {});
   g2p::Evaluation greedy = g2p::evaluate(*encode, *step, letters, phones, split.test, {});
   g2p::Evaluation beam = g2p::evaluate(*encode, *step, letters, phones, split.test, {.beam = o.beam});

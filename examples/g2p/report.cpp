@@ -181,9 +181,9 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .bad{color:#a00} fi
 <h1>Grapheme-to-phoneme on the CMU dictionary</h1>
 )";
   html += fmt::format(
-      "<p>The reference Transformer (d 256, 4 heads, 3+3 layers), trained {:.1f} minutes ({} steps, "
-      "{:.0f} target tokens/s). Test and dev words: the split of <code>data.py</code>.</p>\n",
-      r.minutes, r.steps, r.tokens_per_s);
+      "<p>{}, trained {:.1f} minutes ({} steps, {:.0f} target tokens/s). Test and dev words: the split of "
+      "<code>data.py</code>.</p>\n",
+      escape(r.model), r.minutes, r.steps, r.tokens_per_s);
   html +=
       "<h2>Error rates</h2>\n<table id=\"results\"><tr><th>words, search</th><th>PER %</th><th>WER %</th><th>"
       "words</th><th>seconds</th></tr>\n";
