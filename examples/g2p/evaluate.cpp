@@ -43,6 +43,7 @@ std::vector<Pronunciation> pronounce(weft::Executable& encode, weft::Executable&
     for (size_t i = begin; i < end; ++i) {
       Pronunciation& p = out[order[i]];
       p.phonemes = phones.decode(results[i - begin].best.at(0).tokens);
+      p.attention = results[i - begin].attention;
       p.attention_heads = results[i - begin].attention_heads;
     }
   }

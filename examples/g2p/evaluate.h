@@ -15,8 +15,9 @@ namespace g2p {
 
 struct Pronunciation {
   std::vector<std::string> phonemes;
-  /// The last cross-attention layer's weights, [heads, T, S], when asked (T: phonemes + <eos>).
-  weft::Tensor attention_heads;
+  /// When asked: the attention weights [T, S] (T: phonemes + <eos>; the Transformer's last
+  /// cross-attention layer, averaged over heads) and, for the Transformer, per head [heads, T, S].
+  weft::Tensor attention, attention_heads;
 };
 
 struct DecodeOptions {

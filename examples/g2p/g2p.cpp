@@ -44,6 +44,8 @@ struct Options {
   int64_t beam = 4;
   uint64_t seed = 1234;
   g2p::ModelConfig model;
+  std::string kind = "transformer";
+  double lstm_lr = 1e-3;
   std::string weft_dump;
 };
 
@@ -78,6 +80,8 @@ int run(const Options& o) {
   g2p::Split split = g2p::split_lexicon(lexicon);
   auto [letters, phones] = g2p::make_vocabs(split.train);
   g2p::ModelConfig config = o.model;
+  const bool lstm = o.kind == "lstm";
+  if (lstm) config.kind = g2p::ModelKind::lstm, config.label_smoothing = 0.0;
   config.src_vocab = letters.size();
   config.tgt_vocab = phones.size();
   std::cout << fmt::format(
@@ -90,19 +94,19 @@ int run(const Options& o) {
   auto backend = weft::make_backend("llvm");
   train::Compiler compile = [&](const weft::Graph& g) { return backend->compile(g); };
   weft::dsl::Builder b("g2p");
-  g2p::G2PTransformer::train_graph(b, config);
+  g2p::build_train_graph(b, config);
   weft::Graph model = b.finish();
   weft::write_graph_file(o.out + "/model.weft", model);
   auto t0 = Clock::now();
   auto exe = compile(
       train::make_train_step(model, {.optimizer = train::AdamOptions{.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9}}));
-  std::cout << fmt::format("model: transformer d{} {}+{} layers, {} heads, ff {}; compiled in {:.1f} s\n",
-                           config.d_model, config.layers, config.layers, config.heads, config.feedforward,
+  std::cout << fmt::format("model: {}; compiled in {:.1f} s\n", g2p::describe(config),
                            std::chrono::duration<double>(Clock::now() - t0).count());
-  train::Trainer trainer(*exe, {.total_steps = int64_t{1} << 40,
-                                .lr = train::transformer_lr(config.d_model, o.warmup, o.lr_factor),
-                                .log_every = 0,
-                                .progress = nullptr});
+  train::Trainer trainer(
+      *exe, {.total_steps = int64_t{1} << 40,
+             .lr = lstm ? train::constant_lr(o.lstm_lr) : train::transformer_lr(config.d_model, o.warmup, o.lr_factor),
+             .log_every = 0,
+             .progress = nullptr});
   g2p::Curves curves;
   if (o.resume && fs::exists(checkpoint)) {
     trainer.load(checkpoint);
@@ -113,9 +117,9 @@ int run(const Options& o) {
   auto decoders = [&] {
     return std::pair{
         train::inference_executable(
-            *exe, "encode", [&](weft::dsl::Builder& g) { g2p::G2PTransformer::encode_graph(g, config); }, compile),
+            *exe, "encode", [&](weft::dsl::Builder& g) { g2p::build_encode_graph(g, config); }, compile),
         train::inference_executable(
-            *exe, "decode_step", [&](weft::dsl::Builder& g) { g2p::G2PTransformer::step_graph(g, config); }, compile)};
+            *exe, "decode_step", [&](weft::dsl::Builder& g) { g2p::build_step_graph(g, config); }, compile)};
   };
   std::vector<g2p::Word> dev_curve(split.dev.begin(),
                                    split.dev.begin() + std::min<int64_t>(o.dev_curve_words, split.dev.size()));
@@ -183,10 +187,7 @@ int run(const Options& o) {
   g2p::Results results;
   results.minutes = trained / 60.0, results.steps = trainer.steps_done(), results.tokens_per_s = tokens_per_s;
   results.beam = o.beam;
-  const bool reference = config.d_model == 256 && config.heads == 4 && config.layers == 3 && config.feedforward == 1024;
-  results.model = fmt::format("A Transformer of d {}, {} heads, {}+{} layers, feed-forward {}{}", config.d_model,
-                              config.heads, config.layers, config.layers, config.feedforward,
-                              reference ? " (the reference's)" : "");
+  results.model = g2p::describe(config);
   g2p::Evaluation dev = g2p::evaluate(*encode, *step, letters, phones, split.dev, {});
   g2p::Evaluation greedy = g2p::evaluate(*encode, *step, letters, phones, split.test, {});
   g2p::Evaluation beam = g2p::evaluate(*encode, *step, letters, phones, split.test, {.beam = o.beam});
@@ -220,11 +221,10 @@ int run(const Options& o) {
     if (std::system(cmd.c_str()) == 0) graph_svg = svg;
   }
   g2p::write_report(o.out + "/report.html", results, curves, graph_svg);
-  weft::write_graph_file(o.out + "/encode.weft", g2p::graph_of("encode", [&](weft::dsl::Builder& g) {
-                           g2p::G2PTransformer::encode_graph(g, config);
-                         }));
+  weft::write_graph_file(o.out + "/encode.weft",
+                         g2p::graph_of("encode", [&](weft::dsl::Builder& g) { g2p::build_encode_graph(g, config); }));
   weft::write_graph_file(o.out + "/decode_step.weft", g2p::graph_of("decode_step", [&](weft::dsl::Builder& g) {
-                           g2p::G2PTransformer::step_graph(g, config);
+                           g2p::build_step_graph(g, config);
                          }));
   g2p::save_inference_weights(o.out + "/weights.safetensors", *encode, *step);
   g2p::write_vocab_header(o.out + "/g2p_vocab.h", letters, phones);
@@ -263,7 +263,12 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--beam", o.beam, "beam width of the test evaluation")->check(CLI::Range(2, 64));
   app.add_option("--seed", o.seed, "the data order's seed");
-  app.add_option("--d-model", o.model.d_model, "model width (default 256)")->check(CLI::PositiveNumber);
+  app.add_option("--model", o.kind, "transformer (default) or lstm (LSTM encoder-decoder, additive attention)")
+      ->check(CLI::IsMember({"transformer", "lstm"}));
+  app.add_option("--lstm-lr", o.lstm_lr, "--model lstm: Adam's constant learning rate (default 1e-3)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--d-model", o.model.d_model, "model width, the LSTM's hidden size (default 256)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--layers", o.model.layers, "encoder and decoder layers (default 3)")->check(CLI::PositiveNumber);
   app.add_option("--heads", o.model.heads, "attention heads (default 4)")->check(CLI::PositiveNumber);
   app.add_option("--ff", o.model.feedforward, "feed-forward width (default 1024)")->check(CLI::PositiveNumber);

@@ -10,6 +10,14 @@
  *  - `encode_graph`: src -> `memory.<l>.{k,v}`, `memory_padding` (named `encode` for weft-compile);
  *  - `step_graph`:   tokens, position, caches -> `logits`, `cache.*.new`, `attention` [R, heads, S]
  *    (named `decode_step`).
+ *
+ * The second option (ModelKind::lstm) is the reference's other model: the LSTM encoder-decoder of
+ * PyTorch's seq2seq tutorial with additive (Bahdanau) attention — a 1-layer LSTM encoder (embedding
+ * 128, hidden 256), a 1-layer LSTM decoder fed [embedding; context], attention recomputed every step
+ * from the previous h (nn::Seq2SeqAttention, Bahdanau form), trained with plain cross-entropy and
+ * Adam at lr 1e-3; without the reference's embedding dropout. Its step graph carries `state.h` and
+ * `state.c` instead of a cache; the source lengths are counted in the graphs (`src != 0`), so both
+ * models' encode graphs take `src` alone.
  */
 #pragma once
 
@@ -24,7 +32,10 @@ namespace nn = weft::nn;
 using weft::dsl::Builder;
 using weft::dsl::Tensor;
 
+enum class ModelKind { transformer, lstm };
+
 struct ModelConfig {
+  ModelKind kind = ModelKind::transformer;
   int64_t src_vocab = 30;
   int64_t tgt_vocab = 44;
   int64_t d_model = 256;
@@ -33,7 +44,16 @@ struct ModelConfig {
   int64_t feedforward = 1024;
   double dropout = 0.1;
   double label_smoothing = 0.1;
+  int64_t lstm_embed = 128;  // the LSTM's embedding size; its hidden size is d_model
 };
+
+/// "A Transformer of d 256, 4 heads, 3+3 layers, feed-forward 1024 (the reference's)", or the LSTM's.
+std::string describe(const ModelConfig& c);
+
+/// The three graphs of either model (see the file comment).
+void build_train_graph(Builder& b, const ModelConfig& c);
+void build_encode_graph(Builder& b, const ModelConfig& c);
+void build_step_graph(Builder& b, const ModelConfig& c);
 
 /// Bounds of the graphs' symbols: words per batch, letters + <eos>, phonemes + 1, decoding rows.
 constexpr int64_t kMaxBatch = 512, kMaxSource = 40, kMaxTarget = 40, kMaxRows = 1024;

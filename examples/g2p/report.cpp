@@ -210,12 +210,15 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .bad{color:#a00} fi
   html += "<figure>" + line_chart(loss, "training loss", "step", "loss") + "</figure>\n";
   html += "<figure>" + line_chart(per, "dev PER (greedy)", "training minutes", "PER %") + "</figure>\n";
   html +=
-      "<h2>Where the decoder looked</h2>\n<p>Cross-attention of the last decoder layer while decoding greedily: "
-      "one row per phoneme produced, one column per letter; each head and their mean.</p>\n";
+      "<h2>Where the decoder looked</h2>\n<p>The attention weights while decoding greedily, one row per phoneme "
+      "produced, one column per letter: for the Transformer, the last decoder layer's cross-attention, each head and "
+      "their mean.</p>\n";
   for (const auto& [word, p] : r.attention) {
-    const weft::Tensor& a = p.attention_heads;
-    if (a.shape().size() != 3) continue;
-    const int64_t heads = a.shape()[0], steps = a.shape()[1], letters = a.shape()[2];
+    // Per head and their mean (the Transformer), or the one attention of the LSTM as one "head".
+    const weft::Tensor& a = p.attention_heads.defined() ? p.attention_heads : p.attention;
+    if (a.shape().size() != 3 && a.shape().size() != 2) continue;
+    const bool one = a.shape().size() == 2;
+    const int64_t heads = one ? 1 : a.shape()[0], steps = a.shape()[one ? 0 : 1], letters = a.shape()[one ? 1 : 2];
     std::vector<std::string> columns, rows = p.phonemes;
     for (char c : word) columns.emplace_back(1, c);
     columns.emplace_back("</s>");
@@ -233,9 +236,11 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .bad{color:#a00} fi
           head[t * width + s] = w;
           mean[t * width + s] += w / static_cast<float>(heads);
         }
-      html += "<figure>" + heatmap_svg(head, rows, columns, fmt::format("head {}", h + 1)) + "</figure>";
+      html += "<figure>" + heatmap_svg(head, rows, columns, one ? "attention" : fmt::format("head {}", h + 1)) +
+              "</figure>";
     }
-    html += "<figure>" + heatmap_svg(mean, rows, columns, "mean") + "</figure></div>\n";
+    if (!one) html += "<figure>" + heatmap_svg(mean, rows, columns, "mean") + "</figure>";
+    html += "</div>\n";
   }
   html += "<h2>The model's graph</h2>\n";
   std::string svg = graph_svg.empty() ? std::string() : slurp(graph_svg);

@@ -69,9 +69,8 @@ TEST(G2PTraining, ATinyTransformerLearnsItsWordsAndWeftG2pPronouncesThem) {
   ModelConfig config = tiny(letters, phones);
   auto backend = weft::make_backend("llvm");
   train::Compiler compile = [&](const weft::Graph& g) { return backend->compile(g); };
-  auto exe =
-      compile(train::make_train_step(graph_of("g2p", [&](Builder& b) { G2PTransformer::train_graph(b, config); }),
-                                     {.optimizer = train::AdamOptions{.beta1 = 0.9, .beta2 = 0.98}}));
+  auto exe = compile(train::make_train_step(graph_of("g2p", [&](Builder& b) { build_train_graph(b, config); }),
+                                            {.optimizer = train::AdamOptions{.beta1 = 0.9, .beta2 = 0.98}}));
   train::Trainer trainer(*exe, {.total_steps = 250, .lr = train::constant_lr(1e-2), .progress = nullptr});
   train::SequenceLoader loader = make_loader(kWords, letters, phones, 12, 1);
   std::vector<double> losses;
@@ -84,9 +83,9 @@ TEST(G2PTraining, ATinyTransformerLearnsItsWordsAndWeftG2pPronouncesThem) {
   EXPECT_LT(losses.back(), 0.1 * losses.front()) << "first " << losses.front() << ", last " << losses.back();
 
   auto encode = train::inference_executable(
-      *exe, "encode", [&](Builder& b) { G2PTransformer::encode_graph(b, config); }, compile);
+      *exe, "encode", [&](Builder& b) { build_encode_graph(b, config); }, compile);
   auto step = train::inference_executable(
-      *exe, "decode_step", [&](Builder& b) { G2PTransformer::step_graph(b, config); }, compile);
+      *exe, "decode_step", [&](Builder& b) { build_step_graph(b, config); }, compile);
   Evaluation greedy = evaluate(*encode, *step, letters, phones, kWords, {.batch = 5});  // three batches
   Evaluation beam = evaluate(*encode, *step, letters, phones, kWords, {.beam = 4});
   EXPECT_EQ(greedy.rates.wer(), 0.0);
@@ -97,9 +96,9 @@ TEST(G2PTraining, ATinyTransformerLearnsItsWordsAndWeftG2pPronouncesThem) {
   // The shared object, and weft-g2p built against it, as examples/demo.sh builds them.
   fs::path dir = weft::tool_testing::fresh_test_dir("g2p");
   weft::write_graph_file((dir / "encode.weft").string(),
-                         graph_of("encode", [&](Builder& b) { G2PTransformer::encode_graph(b, config); }));
+                         graph_of("encode", [&](Builder& b) { build_encode_graph(b, config); }));
   weft::write_graph_file((dir / "decode_step.weft").string(),
-                         graph_of("decode_step", [&](Builder& b) { G2PTransformer::step_graph(b, config); }));
+                         graph_of("decode_step", [&](Builder& b) { build_step_graph(b, config); }));
   save_inference_weights((dir / "weights.safetensors").string(), *encode, *step);
   write_vocab_header((dir / "g2p_vocab.h").string(), letters, phones);
   std::string tools = std::string(WEFT_BINARY_DIR) + "/tools/";
@@ -145,6 +144,37 @@ TEST(G2PTraining, ATinyTransformerLearnsItsWordsAndWeftG2pPronouncesThem) {
   r = run_tool(tool, "--help", dir);
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("usage: weft-g2p [--greedy] [--beam K] WORD ..."), std::string::npos);
+}
+
+TEST(G2PTraining, ATinyLstmWithAdditiveAttentionLearnsItsWords) {
+  auto [letters, phones] = make_vocabs(kWords);
+  ModelConfig config = tiny(letters, phones);
+  config.kind = ModelKind::lstm, config.lstm_embed = 16;
+  auto backend = weft::make_backend("llvm");
+  train::Compiler compile = [&](const weft::Graph& g) { return backend->compile(g); };
+  auto exe = compile(train::make_train_step(graph_of("g2p", [&](Builder& b) { build_train_graph(b, config); })));
+  train::Trainer trainer(*exe, {.total_steps = 200, .lr = train::constant_lr(2e-2), .progress = nullptr});
+  train::SequenceLoader loader = make_loader(kWords, letters, phones, 12, 1);
+  std::vector<double> losses;
+  trainer.run([&](int64_t step) { return target_token_batch(loader, step); },
+              [&](const train::StepReport& r) {
+                losses.push_back(r.loss);
+                return true;
+              });
+  EXPECT_LT(losses.back(), 0.1 * losses.front()) << "first " << losses.front() << ", last " << losses.back();
+  auto encode = train::inference_executable(
+      *exe, "encode", [&](Builder& b) { build_encode_graph(b, config); }, compile);
+  auto step = train::inference_executable(
+      *exe, "decode_step", [&](Builder& b) { build_step_graph(b, config); }, compile);
+  Evaluation greedy = evaluate(*encode, *step, letters, phones, kWords, {.batch = 5, .attention = true});
+  Evaluation beam = evaluate(*encode, *step, letters, phones, kWords, {.beam = 3});
+  EXPECT_EQ(greedy.rates.wer(), 0.0);
+  EXPECT_EQ(beam.rates.wer(), 0.0);
+  // One attention row per phoneme and <eos>, over the word's letters, <eos> and the batch's padding.
+  const weft::Tensor& a = greedy.decoded[3].attention;  // "knight": 3 phonemes
+  ASSERT_EQ(a.shape().size(), 2u);
+  EXPECT_EQ(a.shape()[0], 4);
+  EXPECT_GE(a.shape()[1], 7);
 }
 
 }  // namespace
