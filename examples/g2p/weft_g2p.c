@@ -6,7 +6,7 @@
  *   weft-g2p [--greedy] [--beam K] WORD ...
  *
  * Prints one line per word: the word, then its phonemes (CMU dictionary symbols, without stress).
- * Letters are a-z and the apostrophe; upper case is folded. Exit status 0 on success; 1 with one
+ * Letters are those of the training words (a-z); upper case is folded. Exit status 0 on success; 1 with one
  * line on stderr for a word the model cannot read (an unknown letter, an empty or over-long word)
  * or a runtime error, before anything is printed; 2 for a bad command line.
  */
@@ -27,7 +27,7 @@ enum { kPad = 0, kBos = 1, kEos = 2, kSpecials = 4, kMaxBeam = 64 };
 static int usage(FILE* to, int status) {
   fprintf(to,
           "usage: weft-g2p [--greedy] [--beam K] WORD ...\n"
-          "Pronounces each WORD (letters a-z and '; upper case is folded) with the compiled G2P model:\n"
+          "Pronounces each WORD (letters a-z; upper case is folded) with the compiled G2P model:\n"
           "one line per word, the word then its phonemes.\n"
           "  --greedy   greedy decoding (default: beam search of width %d)\n"
           "  --beam K   beam width, 1 to %d\n"
@@ -74,7 +74,9 @@ static int encode_word(const char* word, int64_t max_letters, int64_t* ids, int6
     char c = (char)tolower((unsigned char)word[i]);
     int64_t id = letter_id(c);
     if (id < 0) {
-      fprintf(stderr, "weft-g2p: '%s': the letter '%c' is not one the model knows (a-z and ')\n", word, word[i]);
+      fprintf(stderr, "weft-g2p: '%s': the letter '%c' is not one the model knows (", word, word[i]);
+      for (int k = kSpecials; k < g2p_letters_count; ++k) fputs(g2p_letters[k], stderr);
+      fputs(")\n", stderr);
       return 1;
     }
     ids[i] = id;
