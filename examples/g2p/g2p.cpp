@@ -98,8 +98,9 @@ int run(const Options& o) {
   weft::Graph model = b.finish();
   weft::write_graph_file(o.out + "/model.weft", model);
   auto t0 = Clock::now();
-  auto exe = compile(
-      train::make_train_step(model, {.optimizer = train::AdamOptions{.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9}}));
+  // The reference: Adam(0.9, 0.98, eps 1e-9) for the Transformer, PyTorch's defaults for the LSTM.
+  train::AdamOptions adam = lstm ? train::AdamOptions{} : train::AdamOptions{.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-9};
+  auto exe = compile(train::make_train_step(model, {.optimizer = adam}));
   std::cout << fmt::format("model: {}; compiled in {:.1f} s\n", g2p::describe(config),
                            std::chrono::duration<double>(Clock::now() - t0).count());
   train::Trainer trainer(
@@ -112,6 +113,8 @@ int run(const Options& o) {
     trainer.load(checkpoint);
     curves = g2p::read_curves(o.out);
     std::cout << fmt::format("resumed from {} at step {}\n", checkpoint, trainer.steps_done());
+  } else if (o.resume) {
+    std::cout << fmt::format("no checkpoint {} to resume from: starting afresh\n", checkpoint);
   }
 
   auto decoders = [&] {
