@@ -15,8 +15,9 @@ namespace g2p {
 
 struct Pronunciation {
   std::vector<std::string> phonemes;
-  /// When asked: the attention weights [T, S] (T: phonemes + <eos>; the Transformer's last
-  /// cross-attention layer, averaged over heads) and, for the Transformer, per head [heads, T, S].
+  /// When asked: the attention weights [T, S] (T: phonemes + <eos>; for the Transformer, the mean
+  /// of every decoder layer's cross-attention heads) and, for the Transformer, per head
+  /// [layers * heads, T, S], layer by layer.
   weft::Tensor attention, attention_heads;
 };
 

@@ -191,6 +191,7 @@ int run(const Options& o) {
   results.minutes = trained / 60.0, results.steps = trainer.steps_done(), results.tokens_per_s = tokens_per_s;
   results.beam = o.beam;
   results.model = g2p::describe(config);
+  results.heads_per_layer = lstm ? 0 : config.heads;
   g2p::Evaluation dev = g2p::evaluate(*encode, *step, letters, phones, split.dev, {});
   g2p::Evaluation greedy = g2p::evaluate(*encode, *step, letters, phones, split.test, {});
   g2p::Evaluation beam = g2p::evaluate(*encode, *step, letters, phones, split.test, {.beam = o.beam});

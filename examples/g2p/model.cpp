@@ -71,7 +71,8 @@ void G2PTransformer::step_graph(Builder& b, const ModelConfig& c) {
   nn::TransformerDecoder::StepOutput out = decoder.step(x, position, cache, /*want_weights=*/true);
   b.output("logits", m.generator(out.output));
   decoder.output_cache(b, out);
-  b.output("attention", out.cross_weights);
+  // Every layer's heads side by side, [R, layers * heads, S], so that the search collects them all.
+  b.output("attention", concat(out.layer_cross_weights, 1));
 }
 
 }  // namespace g2p

@@ -8,8 +8,8 @@
  *  - `train_graph`:  src i64[B, S] (0-padded), tgt_in, tgt_out i64[B, T] -> `loss`
  *    (label-smoothed cross-entropy over the real target tokens);
  *  - `encode_graph`: src -> `memory.<l>.{k,v}`, `memory_padding` (named `encode` for weft-compile);
- *  - `step_graph`:   tokens, position, caches -> `logits`, `cache.*.new`, `attention` [R, heads, S]
- *    (named `decode_step`).
+ *  - `step_graph`:   tokens, position, caches -> `logits`, `cache.*.new`, `attention`
+ *    [R, layers * heads, S]: every decoder layer's cross-attention heads (named `decode_step`).
  *
  * The second option (ModelKind::lstm) is the reference's other model: the LSTM encoder-decoder of
  * PyTorch's seq2seq tutorial with additive (Bahdanau) attention — a 1-layer LSTM encoder (embedding

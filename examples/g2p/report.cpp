@@ -211,8 +211,8 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .bad{color:#a00} fi
   html += "<figure>" + line_chart(per, "dev PER (greedy)", "training minutes", "PER %") + "</figure>\n";
   html +=
       "<h2>Where the decoder looked</h2>\n<p>The attention weights while decoding greedily, one row per phoneme "
-      "produced, one column per letter: for the Transformer, the last decoder layer's cross-attention, each head and "
-      "their mean.</p>\n";
+      "produced, one column per letter: for the Transformer, each head of each decoder layer's cross-attention, "
+      "and their mean.</p>\n";
   for (const auto& [word, p] : r.attention) {
     // Per head and their mean (the Transformer), or the one attention of the LSTM as one "head".
     const weft::Tensor& a = p.attention_heads.defined() ? p.attention_heads : p.attention;
@@ -236,8 +236,11 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .bad{color:#a00} fi
           head[t * width + s] = w;
           mean[t * width + s] += w / static_cast<float>(heads);
         }
-      html += "<figure>" + heatmap_svg(head, rows, columns, one ? "attention" : fmt::format("head {}", h + 1)) +
-              "</figure>";
+      const int64_t per_layer = r.heads_per_layer > 0 ? r.heads_per_layer : heads;
+      std::string title = one                 ? std::string("attention")
+                          : per_layer < heads ? fmt::format("layer {}, head {}", h / per_layer + 1, h % per_layer + 1)
+                                              : fmt::format("head {}", h + 1);
+      html += "<figure>" + heatmap_svg(head, rows, columns, title) + "</figure>";
     }
     if (!one) html += "<figure>" + heatmap_svg(mean, rows, columns, "mean") + "</figure>";
     html += "</div>\n";

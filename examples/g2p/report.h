@@ -2,7 +2,7 @@
  * What the G2P demo writes besides the model: the training curves (`curves.csv`, read back when a
  * run resumes), the results (`results.json`), and one self-contained HTML report with the PER/WER
  * table, decoded samples, the loss and dev-PER curves, attention heatmaps (letters × phonemes, each
- * head of the last cross-attention layer and their mean) and the model's graph, all as inline SVG.
+ * head of each cross-attention layer and their mean) and the model's graph, all as inline SVG.
  */
 #pragma once
 
@@ -46,6 +46,8 @@ struct Results {
   int64_t steps = 0;
   double tokens_per_s = 0.0;
   int64_t beam = 4;
+  /// Heads per decoder layer, when the attention holds several layers' heads side by side (0: one layer).
+  int64_t heads_per_layer = 0;
   std::vector<ResultRow> rows;
   std::vector<Sample> samples;
   std::vector<std::pair<std::string, Pronunciation>> attention;  // words drawn as heatmaps
