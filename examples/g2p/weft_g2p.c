@@ -119,8 +119,10 @@ int main(int argc, char** argv) {
   int32_t encode = 0, step = 0;
   if (weft_find_entry("encode", &encode) != WEFT_OK || weft_find_entry("decode_step", &step) != WEFT_OK)
     return runtime_failure("this shared object is not a G2P model");
-  const int64_t max_source = symbol_bound(encode, "S"), max_length = symbol_bound(step, "P");
-  if (max_source < 2 || max_length < 1) return runtime_failure("the model's bounds");
+  /* The Transformer's KV cache bounds the output (P); the LSTM's state does not. */
+  const int64_t max_source = symbol_bound(encode, "S"), cache = symbol_bound(step, "P");
+  const int64_t max_length = cache > 0 ? cache : max_source + 10;
+  if (max_source < 2) return runtime_failure("the model's bounds");
 
   /* Every word is checked before anything is printed. */
   const int words = argc - first_word;
