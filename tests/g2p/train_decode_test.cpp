@@ -43,6 +43,31 @@ ModelConfig tiny(const Vocab& letters, const Vocab& phones) {
           .label_smoothing = 0.0};
 }
 
+/// weft-g2p built against the shared object of `config`'s graphs with the weights of `encode` and
+/// `step`, as examples/demo.sh builds it, in a fresh directory.
+fs::path build_weft_g2p(const ModelConfig& config, const weft::Executable& encode, const weft::Executable& step,
+                        const Vocab& letters, const Vocab& phones) {
+  fs::path dir = weft::tool_testing::fresh_test_dir("g2p");
+  weft::write_graph_file((dir / "encode.weft").string(),
+                         graph_of("encode", [&](Builder& b) { build_encode_graph(b, config); }));
+  weft::write_graph_file((dir / "decode_step.weft").string(),
+                         graph_of("decode_step", [&](Builder& b) { build_step_graph(b, config); }));
+  save_inference_weights((dir / "weights.safetensors").string(), encode, step);
+  write_vocab_header((dir / "g2p_vocab.h").string(), letters, phones);
+  std::string tools = std::string(WEFT_BINARY_DIR) + "/tools/";
+  weft::tool_testing::RunResult compiled =
+      run_tool(tools + "weft-compile",
+               fmt::format("{} {} --weights {} --decode beam --beam 4 --name g2p -o {}", q(dir / "encode.weft"),
+                           q(dir / "decode_step.weft"), q(dir / "weights.safetensors"), q(dir / "g2p.so")),
+               dir);
+  EXPECT_EQ(compiled.status, 0) << compiled.err;
+  std::string cc = fmt::format("{} -std=c11 -I{} -DWEFT_MODEL_HEADER='\"g2p.h\"' {} {} -Wl,-rpath,{} -o {} 2>{}",
+                               WEFT_TEST_CC, q(dir), q(std::string(WEFT_SOURCE_DIR) + "/examples/g2p/weft_g2p.c"),
+                               q(dir / "g2p.so"), q(dir), q(dir / "weft-g2p"), q(dir / "cc.txt"));
+  EXPECT_EQ(std::system(cc.c_str()), 0) << weft::tool_testing::slurp(dir / "cc.txt");
+  return dir / "weft-g2p";
+}
+
 TEST(G2PLoader, BatchesAreLettersThenEosAndBosShiftedPhonemes) {
   auto [letters, phones] = make_vocabs(kWords);
   train::SequenceLoader loader = make_loader({kWords[0], kWords[4]}, letters, phones, 2, 1);
@@ -94,25 +119,8 @@ TEST(G2PTraining, ATinyTransformerLearnsItsWordsAndWeftG2pPronouncesThem) {
   EXPECT_EQ(beam.decoded[3].phonemes, kWords[3].phonemes);  // written back in the words' order
 
   // The shared object, and weft-g2p built against it, as examples/demo.sh builds them.
-  fs::path dir = weft::tool_testing::fresh_test_dir("g2p");
-  weft::write_graph_file((dir / "encode.weft").string(),
-                         graph_of("encode", [&](Builder& b) { build_encode_graph(b, config); }));
-  weft::write_graph_file((dir / "decode_step.weft").string(),
-                         graph_of("decode_step", [&](Builder& b) { build_step_graph(b, config); }));
-  save_inference_weights((dir / "weights.safetensors").string(), *encode, *step);
-  write_vocab_header((dir / "g2p_vocab.h").string(), letters, phones);
-  std::string tools = std::string(WEFT_BINARY_DIR) + "/tools/";
-  weft::tool_testing::RunResult compiled =
-      run_tool(tools + "weft-compile",
-               fmt::format("{} {} --weights {} --decode beam --beam 4 --name g2p -o {}", q(dir / "encode.weft"),
-                           q(dir / "decode_step.weft"), q(dir / "weights.safetensors"), q(dir / "g2p.so")),
-               dir);
-  ASSERT_EQ(compiled.status, 0) << compiled.err;
-  std::string cc = fmt::format("{} -std=c11 -I{} -DWEFT_MODEL_HEADER='\"g2p.h\"' {} {} -Wl,-rpath,{} -o {} 2>{}",
-                               WEFT_TEST_CC, q(dir), q(std::string(WEFT_SOURCE_DIR) + "/examples/g2p/weft_g2p.c"),
-                               q(dir / "g2p.so"), q(dir), q(dir / "weft-g2p"), q(dir / "cc.txt"));
-  ASSERT_EQ(std::system(cc.c_str()), 0) << weft::tool_testing::slurp(dir / "cc.txt");
-  fs::path tool = dir / "weft-g2p";
+  fs::path tool = build_weft_g2p(config, *encode, *step, letters, phones);
+  fs::path dir = tool.parent_path();
 
   auto r = run_tool(tool, "Knight weft zoo", dir);
   EXPECT_EQ(r.status, 0) << r.err;
@@ -175,6 +183,12 @@ TEST(G2PTraining, ATinyLstmWithAdditiveAttentionLearnsItsWords) {
   ASSERT_EQ(a.shape().size(), 2u);
   EXPECT_EQ(a.shape()[0], 4);
   EXPECT_GE(a.shape()[1], 7);
+
+  // Its step carries a state, not a cache: weft-g2p decodes without a cache bound.
+  fs::path tool = build_weft_g2p(config, *encode, *step, letters, phones);
+  auto r = run_tool(tool, "thing quick", tool.parent_path());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "thing th ih ng\nquick k w ih k\n");
 }
 
 }  // namespace
