@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo bench fuzz sanitize clean
+.PHONY: all deps configure build test demo demo-mlp bench fuzz sanitize clean
 
 all: build
 
@@ -20,8 +20,13 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Grapheme-to-phoneme on the CMU dictionary (docs/g2p.md): DEMO_MINUTES of training (default 10).
 demo: build
 	@bash examples/demo.sh $(BUILD)
+
+# The first demo: an MLP through the DSL, weft-dump and a shared object.
+demo-mlp: build
+	@bash examples/mlp/demo.sh $(BUILD)
 
 # The benchmarks against the peers (docs/benchmarks.md); the first run creates $(BUILD)/bench-venv with pip.
 bench: build

@@ -16,7 +16,7 @@ packages=(
   nlohmann-json3-dev
   libcli11-dev
   graphviz
-  festlex-cmu
+  festlex-cmu chromium
   zlib1g-dev libzstd-dev
   python3-venv  # bench/compare.py's venv; test_bench runs it
 )

@@ -113,9 +113,10 @@ struct TransformerDecoder {
     Tensor memory_key_padding_mask{};                         // bool [rows, S], or empty
   };
   struct StepOutput {
-    Tensor output;                     // [rows, d_model], after the final norm
-    std::vector<Tensor> new_k, new_v;  // per layer [rows, d_model]: for cache slot P - 1
-    Tensor cross_weights;              // [rows, heads, S]: the last layer's, when asked
+    Tensor output;                            // [rows, d_model], after the final norm
+    std::vector<Tensor> new_k, new_v;         // per layer [rows, d_model]: for cache slot P - 1
+    Tensor cross_weights;                     // [rows, heads, S]: the last layer's, when asked
+    std::vector<Tensor> layer_cross_weights;  // every layer's [rows, heads, S], first to last, when asked
   };
 
   /// Every layer's cross-attention keys and values of `memory` [rows, S, d_model], computed once.

@@ -65,11 +65,12 @@ TransformerDecoder::StepOutput TransformerDecoder::step(const Tensor& x, const T
   for (size_t i = 0; i < n; ++i) {
     TransformerDecoderLayer::StepOutput r =
         layers[i].step(h, position, cache.self_k[i], cache.self_v[i], cache.memory[i], cache.memory_key_padding_mask,
-                       want_weights && i + 1 == n, loc);
+                       want_weights, loc);
     h = r.output;
     out.new_k.push_back(r.k);
     out.new_v.push_back(r.v);
     out.cross_weights = r.cross_weights;
+    if (want_weights) out.layer_cross_weights.push_back(r.cross_weights);
   }
   out.output = norm.empty() ? h : norm[0](h, loc);
   return out;
