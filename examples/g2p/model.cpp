@@ -132,29 +132,15 @@ void build_encode_graph(Builder& b, const ModelConfig& c) {
   weft::Dim batch = b.symbol("B", kMaxRows), s = b.symbol("S", kMaxSource);
   Tensor src = b.input("src", DType::i64, {batch, s});
   nn::Seq2SeqAttention m(b, "model", lstm_options(c));
-  nn::Encoded e = m.encode(src, lengths_of(src));
-  b.output("state.h", e.state.h);
-  b.output("state.c", e.state.c);
-  b.output("memory", e.outputs);
-  b.output("memory_padding", e.padding_mask);
+  m.output_encoded(b, m.encode(src, lengths_of(src)));
 }
 
 void build_step_graph(Builder& b, const ModelConfig& c) {
   if (c.kind == ModelKind::transformer) return G2PTransformer::step_graph(b, c);
   weft::Dim rows = b.symbol("R", kMaxRows), s = b.symbol("S", kMaxSource);
-  nn::Seq2SeqAttentionOptions o = lstm_options(c);
-  Tensor tokens = b.input("tokens", DType::i64, {rows});
-  nn::LstmState state{b.input("state.h", DType::f32, {o.num_layers, rows, o.hidden_size}),
-                      b.input("state.c", DType::f32, {o.num_layers, rows, o.hidden_size})};
-  nn::Encoded e{b.input("memory", DType::f32, {rows, s, o.hidden_size}),
-                {},
-                b.input("memory_padding", DType::boolean, {rows, s})};
-  nn::Seq2SeqAttention m(b, "model", o);
-  nn::DecodeStep out = m.decode_step(tokens, state, e);
-  b.output("logits", out.logits);
-  b.output("state.h.next", out.state.h);
-  b.output("state.c.next", out.state.c);
-  b.output("attention", out.weights);
+  nn::Seq2SeqAttention m(b, "model", lstm_options(c));
+  nn::Seq2SeqAttention::StepInputs in = m.declare_step_inputs(b, rows, s);
+  m.output_step(b, m.decode_step(in.tokens, in.state, in.encoded));
 }
 
 }  // namespace g2p

@@ -126,15 +126,13 @@ Seq2SeqAttention::Seq2SeqAttention(Builder& b, const std::string& name, const Se
       src_embed(b, join_name(name, "src_embed"), o.src_vocab, o.embed_dim, {}, loc),
       tgt_embed(b, join_name(name, "tgt_embed"), o.tgt_vocab, o.embed_dim, {}, loc),
       encoder(b, join_name(name, "encoder"), o.embed_dim, o.hidden_size, {.num_layers = o.num_layers}, loc),
-      decoder(b, join_name(name, "decoder"),
-              o.embed_dim + (o.style == AttentionStyle::bahdanau ? o.hidden_size : 0), o.hidden_size,
-              {.num_layers = o.num_layers}, loc),
+      decoder(b, join_name(name, "decoder"), o.embed_dim + (o.style == AttentionStyle::bahdanau ? o.hidden_size : 0),
+              o.hidden_size, {.num_layers = o.num_layers}, loc),
       additive(make_additive(b, name, o, loc)),
       multiplicative(make_multiplicative(b, name, o, loc)),
-      combine(o.style == AttentionStyle::luong
-                  ? std::optional<Linear>(std::in_place, b, join_name(name, "combine"), 2 * o.hidden_size,
-                                          o.hidden_size, true, loc)
-                  : std::nullopt),
+      combine(o.style == AttentionStyle::luong ? std::optional<Linear>(std::in_place, b, join_name(name, "combine"),
+                                                                       2 * o.hidden_size, o.hidden_size, true, loc)
+                                               : std::nullopt),
       out(b, join_name(name, "out"), o.hidden_size, o.tgt_vocab, true, loc) {}
 
 Encoded Seq2SeqAttention::encode(const Tensor& src, const Tensor& src_lengths, Loc loc) const {
@@ -180,6 +178,32 @@ DecodeStep Seq2SeqAttention::decode_step(const Tensor& prev, const LstmState& st
   Tensor h = top_layer(next.h, loc);  // [batch, H]
   AttentionResult a = attend(h, encoded, loc);
   return DecodeStep{predict(h, a.context, loc), next, a.weights};
+}
+
+void Seq2SeqAttention::output_encoded(Builder& b, const Encoded& encoded, Loc loc) const {
+  b.output("state.h", encoded.state.h, loc);
+  b.output("state.c", encoded.state.c, loc);
+  b.output("memory", encoded.outputs, loc);
+  if (encoded.padding_mask.defined()) b.output("memory_padding", encoded.padding_mask, loc);
+}
+
+Seq2SeqAttention::StepInputs Seq2SeqAttention::declare_step_inputs(Builder& b, const Dim& rows, const Dim& src_length,
+                                                                   bool memory_padding, Loc loc) const {
+  const int64_t layers = options.num_layers, hidden = options.hidden_size;
+  StepInputs in;
+  in.tokens = b.input("tokens", DType::i64, {rows}, loc);
+  in.state = LstmState{b.input("state.h", DType::f32, {Dim(layers), rows, Dim(hidden)}, loc),
+                       b.input("state.c", DType::f32, {Dim(layers), rows, Dim(hidden)}, loc)};
+  in.encoded.outputs = b.input("memory", DType::f32, {rows, src_length, Dim(hidden)}, loc);
+  if (memory_padding) in.encoded.padding_mask = b.input("memory_padding", DType::boolean, {rows, src_length}, loc);
+  return in;
+}
+
+void Seq2SeqAttention::output_step(Builder& b, const DecodeStep& out, Loc loc) const {
+  b.output("logits", out.logits, loc);
+  b.output("state.h.next", out.state.h, loc);
+  b.output("state.c.next", out.state.c, loc);
+  b.output("attention", out.weights, loc);
 }
 
 }  // namespace weft::nn

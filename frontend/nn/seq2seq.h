@@ -112,6 +112,21 @@ struct Seq2SeqAttention {
   DecodeStep decode_step(const Tensor& prev, const LstmState& state, const Encoded& encoded,
                          Loc loc = Loc::current()) const;
 
+  /// The decoding graphs by the naming of docs/decoding.md, which weft_generate and decode:: read.
+  /// An encode graph outputs `state.h`, `state.c` [layers, B, H], `memory` [B, S, H] and
+  /// `memory_padding` bool [B, S]; a step graph takes `tokens` i64 [rows] and those four per row
+  /// (declare_step_inputs; `memory_padding` when asked: an encoder given lengths has it), and outputs
+  /// `logits`, `state.h.next`, `state.c.next`, `attention`.
+  struct StepInputs {
+    Tensor tokens;
+    LstmState state;
+    Encoded encoded;
+  };
+  void output_encoded(Builder& b, const Encoded& encoded, Loc loc = Loc::current()) const;
+  StepInputs declare_step_inputs(Builder& b, const Dim& rows, const Dim& src_length, bool memory_padding = true,
+                                 Loc loc = Loc::current()) const;
+  void output_step(Builder& b, const DecodeStep& out, Loc loc = Loc::current()) const;
+
   LayerId id;
   Seq2SeqAttentionOptions options;
   Embedding src_embed, tgt_embed;

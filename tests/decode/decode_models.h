@@ -126,30 +126,16 @@ struct LstmTranslator {
     Tensor src = b.input("src", DType::i64, {batch, s});
     Tensor lengths = b.input("src_lengths", DType::i64, {batch});
     nn::Seq2SeqAttention m(b, "model", options(vocab, style));
-    nn::Encoded e = m.encode(src, lengths);
-    b.output("state.h", e.state.h);
-    b.output("state.c", e.state.c);
-    b.output("memory", e.outputs);
-    b.output("memory_padding", e.padding_mask);
+    m.output_encoded(b, m.encode(src, lengths));
     return b.finish();
   }
 
   static Graph step(int64_t vocab, nn::AttentionStyle style) {
     Builder b("step");
     Dim rows = b.symbol("R", kMaxRows), s = b.symbol("S", kMaxSource);
-    auto o = options(vocab, style);
-    Tensor tokens = b.input("tokens", DType::i64, {rows});
-    nn::LstmState state{b.input("state.h", DType::f32, {o.num_layers, rows, o.hidden_size}),
-                        b.input("state.c", DType::f32, {o.num_layers, rows, o.hidden_size})};
-    nn::Encoded e{b.input("memory", DType::f32, {rows, s, o.hidden_size}),
-                  {},
-                  b.input("memory_padding", DType::boolean, {rows, s})};
-    nn::Seq2SeqAttention m(b, "model", o);
-    nn::DecodeStep out = m.decode_step(tokens, state, e);
-    b.output("logits", out.logits);
-    b.output("state.h.next", out.state.h);
-    b.output("state.c.next", out.state.c);
-    b.output("attention", out.weights);
+    nn::Seq2SeqAttention m(b, "model", options(vocab, style));
+    nn::Seq2SeqAttention::StepInputs in = m.declare_step_inputs(b, rows, s);
+    m.output_step(b, m.decode_step(in.tokens, in.state, in.encoded));
     return b.finish();
   }
 };
