@@ -60,6 +60,8 @@ def workload_groups():
         {"name": "greedy_b8", "weft": ["greedy_b8"], "peer_workload": "greedy_b8", "variants": ["prefix", "kv"]},
         {"name": "lstm_attn_tutorial", "weft": ["lstm_attn_tutorial"], "peer_workload": "lstm_attn_tutorial"},
         {"name": "lstm_attn_hoisted", "weft": ["lstm_attn_hoisted"], "peer_workload": "lstm_attn_hoisted"},
+        # One train step of the G2P demo's batch (64 words x 10 target tokens), reported per 1,000 tokens.
+        {"name": "g2p_train", "weft": ["g2p_train"], "peer_workload": "g2p_train", "tokens": 640},
     ]
     return groups
 
@@ -247,6 +249,8 @@ def run_group(group, args, venv_python, cache_root, log):
             f"{w.name} {w.samples[-1]:.2f}" for w in workers if w.status == "ok" and w.samples))
     for w in workers:
         w.close()
+        if "tokens" in group:  # a repetition trains on group["tokens"] tokens: ms per 1,000 tokens
+            w.samples = [ms * 1000.0 / group["tokens"] for ms in w.samples]
     wefts = [dict(summary(w), workload=weft_workload[w.name]) for w in workers if w.name in weft_workload]
     return wefts, [summary(w) for w in workers if w.name not in weft_workload], loads
 

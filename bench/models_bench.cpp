@@ -10,7 +10,7 @@
  * (graph building and compiling: the JIT, or the C compiler for the .so), then `times <ms> ...` per
  * `run`; `error <message>` and exit status 1 when the workload fails. The workloads (bench/models.h):
  * encoder_layer, encoder_layer_so, transformer_train, greedy_b1, greedy_b8, lstm_attn_tutorial,
- * lstm_attn_hoisted, matmul_<M>x<K>x<N>. LLVM backend, WEFT_NUM_THREADS threads (default 2).
+ * lstm_attn_hoisted, g2p_train, matmul_<M>x<K>x<N>. LLVM backend, WEFT_NUM_THREADS threads (default 2).
  */
 #include <fmt/format.h>
 #include <unistd.h>
@@ -31,6 +31,7 @@
 #include "bench/bench_common.h"
 #include "bench/models.h"
 #include "bench/shared_object.h"
+#include "examples/g2p/model.h"
 #include "frontend/decode.h"
 #include "frontend/inference.h"
 #include "frontend/train_step.h"
@@ -148,6 +149,19 @@ Workload setup(const std::string& name) {
                            {"tgt_in", random_ids({s.batch, s.target}, s.vocab, 2)},
                            {"tgt_out", random_ids({s.batch, s.target}, s.vocab, 3)}},
                           s.train_flops());
+  }
+  if (name == "g2p_train") {
+    // The G2P demo's train step (examples/g2p: the reference Transformer, dropout 0.1, label
+    // smoothing 0.1) on one length bucket of the demo's batch: 64 words of 9 letters + <eos> ->
+    // <bos> + 9 phonemes, about the dictionary's mean. compare.py turns it into ms per 1,000 tokens.
+    g2p::ModelConfig c;
+    weft::dsl::Builder b("g2p_train");
+    g2p::build_train_graph(b, c);
+    return train_workload(b.finish(),
+                          {{"src", random_ids({64, 10}, c.src_vocab, 1)},
+                           {"tgt_in", random_ids({64, 10}, c.tgt_vocab, 2)},
+                           {"tgt_out", random_ids({64, 10}, c.tgt_vocab, 3)}},
+                          0);
   }
   if (name == "greedy_b1") return greedy_workload(1);
   if (name == "greedy_b8") return greedy_workload(8);

@@ -152,6 +152,48 @@ def greedy_kv(model, src):
     return torch.cat(out, 1)
 
 
+class G2PTransformer(nn.Module):
+    """The G2P reference Transformer of ../shared/g2p/train_torch.py (the model examples/g2p trains):
+    embeddings scaled by sqrt(d) plus sinusoids, dropout 0.1, padding masks on the source."""
+
+    def __init__(self, src_vocab=30, tgt_vocab=44, d=256, heads=4, layers=3, ff=1024, dropout=0.1):
+        super().__init__()
+        self.d = d
+        self.src_emb, self.tgt_emb = nn.Embedding(src_vocab, d), nn.Embedding(tgt_vocab, d)
+        self.register_buffer("pe", positional_table(128, d))
+        self.drop = nn.Dropout(dropout)
+        self.transformer = nn.Transformer(d, heads, layers, layers, ff, dropout, batch_first=True)
+        self.out = nn.Linear(d, tgt_vocab)
+
+    def embed(self, emb, x):
+        return self.drop(emb(x) * math.sqrt(self.d) + self.pe[:x.size(1)])
+
+    def forward(self, src, tgt_in):
+        mask = src == 0  # PAD
+        memory = self.transformer.encoder(self.embed(self.src_emb, src), src_key_padding_mask=mask)
+        causal = nn.Transformer.generate_square_subsequent_mask(tgt_in.size(1))
+        h = self.transformer.decoder(self.embed(self.tgt_emb, tgt_in), memory, tgt_mask=causal,
+                                     memory_key_padding_mask=mask)
+        return self.out(h)
+
+
+def g2p_train_step(model):
+    """train_torch.py's step on one bucket of the demo's batch (64 words, 10 letters -> 10 phonemes)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
+    src, tgt_in, tgt_out = (torch.randint(3, v, (64, 10)) for v in (30, 44, 44))
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(src, tgt_in)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1), ignore_index=0,
+                               label_smoothing=0.1)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
 def transformer_train_flops():
     """bench/models.cpp's count: 3x the forward's matrix products (36.3 GFLOP)."""
     def per_token(attended):
@@ -198,6 +240,9 @@ def setup(workload, variant, compiled):
         loss = nn.CrossEntropyLoss(label_smoothing=0.1)
         return train_step(model, (ids(BATCH, SOURCE), ids(BATCH, TARGET), ids(BATCH, TARGET)), loss,
                           maybe_compile(model)), transformer_train_flops()
+    if workload == "g2p_train":
+        model = G2PTransformer().train()
+        return g2p_train_step(maybe_compile(model) if compiled else model), 0
     if workload in ("greedy_b1", "greedy_b8"):
         if compiled:
             unavailable("torch.compile is not applied to the decoding loops (a graph per prefix length)")

@@ -75,5 +75,33 @@ TEST(BenchCompare, AnUnknownWorkloadIsAUsageErrorNamingTheKnownOnes) {
   fs::remove_all(dir);
 }
 
+TEST(BenchCompare, G2PTrainIsReportedInMillisecondsPerThousandTokens) {
+  // A repetition is one train step on the demo's batch of 64 words x 10 phonemes (640 tokens): the
+  // rounds log the step's milliseconds, the table, the JSON lines and the ratio line 1000/640 of them.
+  fs::path dir = fresh_test_dir("bench_compare");
+  std::string args = fmt::format(
+      "{} --build {} --workloads g2p_train --peers pytorch1.13 --rounds 2 --warmup 1 --no-cold --no-venv "
+      "--results {} --svg {}",
+      q(fs::path(WEFT_SOURCE_DIR) / "bench/compare.py"), q(fs::path(WEFT_BINARY_DIR)), q(dir / "results.jsonl"),
+      q(dir / "ratios.svg"));
+  RunResult r = run_tool("python3", args, dir);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  std::vector<double> step_ms;
+  std::smatch m;
+  for (auto it = r.out.cbegin();
+       std::regex_search(it, r.out.cend(), m, std::regex("round [0-9]+/2 load [0-9.]+: weft ([0-9.]+)"));
+       it = m.suffix().first)
+    step_ms.push_back(std::stod(m[1]));
+  ASSERT_EQ(step_ms.size(), 2u) << r.out;
+  std::string results = slurp(dir / "results.jsonl");
+  ASSERT_TRUE(std::regex_search(results, m, std::regex("\"impl\": \"weft\"[^\n]*\"samples_ms\": \\[([0-9.e+-]+), "
+                                                         "([0-9.e+-]+)\\]")))
+      << results;
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(std::stod(m[i + 1]), step_ms[i] * 1000.0 / 640.0, 0.02) << results;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\nratio g2p_train weft_ms=[0-9]+\\.[0-9]{3} best=")))
+      << r.out;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace weft::tool_testing
