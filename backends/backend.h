@@ -21,6 +21,11 @@ struct CompileOptions {
   bool nan_trap = false;
   /// Worker threads; 0 = all cores.
   int num_threads = 0;
+  /// The pipeline's diagnostics (passes/pipeline.h): verify after every pass, print the graph after
+  /// each pass that changed it, print each pass's time (to stderr).
+  bool verify_each = false;
+  bool print_after_change = false;
+  bool time_passes = false;
 };
 
 class Backend {

@@ -50,6 +50,7 @@
 #include "backends/llvm/jit.h"
 #include "backends/llvm/llvm_backend.h"
 #include "backends/llvm/node_region.h"
+#include "passes/pipeline.h"
 #include "backends/llvm/region_codegen.h"
 #include "frontend/builder.h"
 #include "frontend/tensor_ops.h"
@@ -87,7 +88,7 @@ weft::Tensor tensor_of(const float* p, std::vector<int64_t> shape) {
 /// One op compiled by the LLVM backend, reduced to its single region's function.
 struct Compiled {
   weft::Graph graph;
-  std::unique_ptr<weft::LlvmExecutable> exe;
+  std::unique_ptr<weft::CompiledExecutable> exe;
   std::string kind;  // the region's
   RegionFunction function = nullptr;
   std::vector<std::string> symbols;   // the order of the function's dims argument
@@ -98,14 +99,14 @@ Compiled compile(weft::Graph g, const char* want_kind) {
   Compiled c;
   c.graph = std::move(g);
   c.exe = weft::LlvmBackend().compile_llvm(c.graph);
-  const weft::LlvmCompileStats& s = c.exe->stats();
+  const weft::CompileStats& s = c.exe->stats();
   if (s.nodes.size() != 1 || s.compiled != 1 || s.nodes[0].op != want_kind)
     throw std::runtime_error(
         fmt::format("{} did not become one generated {} region:\n{}", c.graph.name(), want_kind, s.report()));
   c.kind = s.nodes[0].op;
   const weft::Graph& fused = c.exe->compiled_graph();
   std::string why;
-  auto region = weft::llvm_backend::node_region(fused, fused.nodes()[0], &why);
+  auto region = weft::llvm_backend::call_region(weft::plan_program(fused).calls[0], &why);
   if (!region) throw std::runtime_error(c.graph.name() + ": " + why);
   // The executable compiled this body already: a cache hit returning the function it runs.
   auto code = weft::llvm_backend::compile_region(region->body, region->kind);

@@ -5,11 +5,11 @@
 include(CMakePackageConfigHelpers)
 include(GNUInstallDirs)
 
-# Weft::weft: everything a program needs, in one name. The libraries are static and use each other
-# (weft_backends and weft_llvm both ways), so CMake repeats them on the link line as it does here.
+# Weft::weft: everything a program needs, in one name: static libraries in dependency order
+# (weft_registry holds make_backend and uses every provider's library, which uses weft_backends).
 add_library(weft INTERFACE)
 add_library(Weft::weft ALIAS weft)
-set(WEFT_LIBRARIES weft_frontend weft_backends weft_passes weft_runtime weft_ir)
+set(WEFT_LIBRARIES weft_frontend weft_registry weft_backends weft_passes weft_runtime weft_ir)
 if(TARGET weft_llvm)
   list(INSERT WEFT_LIBRARIES 2 weft_llvm)
   set(WEFT_WITH_LLVM ON)
@@ -39,15 +39,14 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/WeftConfigVersion.cmake VER
 install(FILES ${CMAKE_BINARY_DIR}/WeftConfig.cmake ${CMAKE_BINARY_DIR}/WeftConfigVersion.cmake
         DESTINATION ${WEFT_CMAKE_DIR})
 
-# pkg-config: the same libraries as one link group (weft_backends and weft_llvm use each other, and
-# pkg-config drops a repeated -l, so repeating one in link order does not survive).
-set(WEFT_PC_LIBS "-Wl,--start-group -lweft_frontend -lweft_backends")
+# pkg-config: the same libraries, in dependency order.
+set(WEFT_PC_LIBS "-lweft_frontend -lweft_registry")
 set(WEFT_PC_CFLAGS "")
 if(WEFT_WITH_LLVM)
   string(APPEND WEFT_PC_LIBS " -lweft_llvm")
   string(APPEND WEFT_PC_CFLAGS " -isystem ${WEFT_LLVM_INCLUDE_DIRS}")
 endif()
-string(APPEND WEFT_PC_LIBS " -lweft_passes -lweft_runtime -lweft_ir -Wl,--end-group")
+string(APPEND WEFT_PC_LIBS " -lweft_backends -lweft_passes -lweft_runtime -lweft_ir")
 if(WEFT_WITH_LLVM)
   string(APPEND WEFT_PC_LIBS " -L${WEFT_LLVM_LIBRARY_DIR} -lLLVM -Wl,-rpath,${WEFT_LLVM_LIBRARY_DIR}")
 endif()

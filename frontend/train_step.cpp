@@ -5,9 +5,8 @@
 #include <algorithm>
 
 #include "passes/autodiff.h"
-#include "passes/dce.h"
 #include "passes/hoist_scan_invariants.h"
-#include "passes/verify.h"
+#include "passes/pipeline.h"
 
 namespace weft::train {
 
@@ -87,9 +86,12 @@ Graph make_train_step(const Graph& model, const TrainStepOptions& options, std::
       g.add_output("grad_norm", clipped.norm);
     }
     apply_optimizer(b, options.optimizer, grads, inputs);
-    Graph step = dce(g);
-    verify(step);
-    return step;
+    // The pipeline's first stages tidy the step (what autodiff left unread goes) and verify it; the
+    // composites stay for the backend that compiles it.
+    LoweringOptions tidy;
+    tidy.until = LoweringStage::simplified;
+    tidy.decompose = false;
+    return lower_graph(g, tidy);
   } catch (const Error& e) {
     throw Error(with_location(e.what(), where));
   }

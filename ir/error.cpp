@@ -19,4 +19,9 @@ void internal_failure(const char* condition, const char* file, int line, const s
                                   message, condition, file, line));
 }
 
+std::string with_location(const std::string& message, const SourceLoc& loc) {
+  if (loc.empty()) return message;
+  return message + " (at " + loc.str() + ")";
+}
+
 }  // namespace weft

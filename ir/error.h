@@ -26,6 +26,9 @@ struct SourceLoc {
   bool operator==(const SourceLoc&) const = default;
 };
 
+/// Appends " (at file:line)" when `loc` is known.
+std::string with_location(const std::string& message, const SourceLoc& loc);
+
 /// A user error: the message says what rule was broken, the facts, and where.
 class Error : public std::runtime_error {
  public:

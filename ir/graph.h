@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ir/attrs.h"
+#include "ir/decls.h"
 #include "ir/error.h"
 #include "ir/op_kind.h"
 #include "ir/shape.h"
@@ -35,15 +36,6 @@ struct ValueInfo {
   ValueKind kind = ValueKind::result;
   int32_t owner = 0;   // input index, param index, or node index
   int32_t result = 0;  // which result of the node
-};
-
-/// A deterministic parameter initializer: `kind(args..., seed=S)`. Kinds and their meaning are in
-/// ir/init.h (zeros, ones, constant, uniform, normal, kaiming_uniform, xavier_uniform, ...).
-struct Initializer {
-  std::string kind = "zeros";
-  std::vector<std::pair<std::string, double>> args;
-  uint64_t seed = 0;
-  bool operator==(const Initializer&) const = default;
 };
 
 struct InputDecl {
@@ -66,13 +58,6 @@ struct OutputDecl {
 struct StateUpdate {
   std::string param;
   ValueId value = kNoValue;
-};
-
-/// A symbolic dim used by the graph, with its optional upper bound (`T<=512`).
-struct SymbolDecl {
-  std::string name;
-  std::optional<int64_t> bound;
-  bool operator==(const SymbolDecl&) const = default;
 };
 
 class Graph;

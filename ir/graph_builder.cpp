@@ -4,11 +4,6 @@
 
 namespace weft {
 
-std::string with_location(const std::string& message, const SourceLoc& loc) {
-  if (loc.empty()) return message;
-  return message + " (at " + loc.str() + ")";
-}
-
 std::vector<ValueId> GraphBuilder::emit(OpKind op, std::vector<ValueId> operands, const Attrs& attrs,
                                         std::shared_ptr<const Graph> body) {
   const OpDef& def = op_def(op);

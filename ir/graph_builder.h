@@ -52,7 +52,4 @@ class GraphBuilder {
   SourceLoc loc_;
 };
 
-/// Appends " (at file:line)" when `loc` is known.
-std::string with_location(const std::string& message, const SourceLoc& loc);
-
 }  // namespace weft

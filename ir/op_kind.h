@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 // X(enum_name, "text name")
 #define WEFT_OP_LIST(X)                       \
@@ -88,5 +89,8 @@ constexpr int kNumOps = 0
     WEFT_OP_LIST(WEFT_OP_COUNT)
 #undef WEFT_OP_COUNT
     ;
+
+/// The op's name as the text IR spells it ("matmul"); defined with the op table (ir/ops.cpp).
+std::string_view op_name(OpKind kind);
 
 }  // namespace weft

@@ -99,7 +99,6 @@ struct OpDef {
 
 const OpDef& op_def(OpKind kind);
 std::optional<OpKind> op_by_name(std::string_view name);
-std::string_view op_name(OpKind kind);
 /// All defined ops, in OpKind order.
 std::vector<const OpDef*> all_ops();
 

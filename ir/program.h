@@ -24,15 +24,24 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ir/attrs.h"
-#include "ir/graph.h"
+#include "ir/decls.h"
+#include "ir/error.h"
 #include "ir/op_kind.h"
 #include "ir/shape.h"
 
 namespace weft {
+
+class Graph;  // a region's or a scan's body: what a provider compiles; the runtime never looks inside
+
+/// Where a buffer lives. A host program's buffers are all host memory; a device provider plans its
+/// program in device memory (the arena, the parameters), and the executor copies the caller's inputs
+/// in and the outputs out, nothing else (runtime/memory.h).
+enum class MemorySpace : uint8_t { host, device };
 
 /// Where a buffer's memory comes from.
 enum class BufferStorage : uint8_t {
@@ -53,6 +62,7 @@ struct Buffer {
   int64_t offset = 0;     // byte offset in the arena (a multiple of Program::alignment); 0 otherwise
   Dim bytes;              // size expression: the largest value the buffer holds
   int64_t max_bytes = 0;  // `bytes` at the bounds, rounded up to the alignment: the slot's size
+  MemorySpace space = MemorySpace::host;
 };
 
 /// One operand of a kernel call: which buffer, where, how big, of what type, and how it is accessed.
@@ -64,6 +74,26 @@ struct BufferRef {
   Access access = Access::in;
 };
 
+/// A gather's or scatter_add's indices, checked before the call: generated code cannot throw, so it
+/// only stays in bounds, and the executor raises the interpreter's error for an index outside the
+/// valid range (runtime/call_checks.h has the table).
+struct IndexCheck {
+  int32_t indices = 1;  // the call operand holding the indices (i32 or i64)
+  int32_t bounded = 0;  // the call operand whose dim `axis` is n
+  int32_t axis = 0;     // normalized
+  bool wrap = true;     // valid: -n <= i < n; false (cross_entropy's labels): 0 <= i < n
+};
+
+/// A reduce_max, reduce_min or argmax inside the call (a region's body included), checked before
+/// the call: the maximum of an empty axis is undefined, and the interpreter's error is raised for
+/// one that has output elements.
+struct EmptyAxisCheck {
+  OpKind op{};
+  TensorType operand;  // the reduced operand's type, evaluated with the call's sizes
+  uint64_t reduced = 0;  // bit d: axis d is reduced
+  SourceLoc loc;
+};
+
 struct KernelCall {
   OpKind op{};
   Attrs attrs;
@@ -72,6 +102,9 @@ struct KernelCall {
   int32_t num_inputs = 0;             // how many of `operands` are the node's operands
   std::string scope;                  // for error messages
   SourceLoc loc;
+  /// Checks the executor runs before the call, computed at planning time.
+  std::optional<IndexCheck> index_check;
+  std::vector<EmptyAxisCheck> empty_axis_checks;
 };
 
 /// A named tensor of the program's signature and the buffer holding it.

@@ -11,6 +11,7 @@
 #include "passes/fuse.h"
 #include "passes/hoist_scan_invariants.h"
 #include "passes/infer_shapes.h"
+#include "passes/inline_fusions.h"
 #include "passes/verify.h"
 
 namespace weft {
@@ -50,6 +51,8 @@ const std::vector<Registration>& registry() {
        [](const PassContext&) { return simple("cse", cse); }},
       {{"dce", "remove nodes whose results reach no output or state update"},
        [](const PassContext&) { return simple("dce", dce); }},
+      {{"inline-fusions", "replace fusion nodes (from a file, or a dumped fused graph) by their bodies"},
+       [](const PassContext&) { return simple("inline-fusions", inline_fusions); }},
       {{"decompose", "replace composite ops (softmax, layer_norm, attention, ...) by their core-op definitions"},
        [](const PassContext&) { return simple("decompose", decompose); }},
       {{"fuse", "group elementwise ops, reductions and matmul epilogues into fused regions"},
@@ -96,18 +99,6 @@ std::vector<Pass> passes_by_names(std::string_view names, const PassContext& con
     start = comma + 1;
   }
   return out;
-}
-
-std::vector<Pass> standard_pipeline(const PassContext& context) {
-  std::vector<Pass> pipeline;
-  pipeline.push_back(pass_by_name("infer-shapes"));  // types from the op table, after parsing or edits
-  if (context.evaluate_constants)
-    pipeline.push_back(pass_by_name("fold-constants", context));  // constant sub-graphs become constants
-  pipeline.push_back(pass_by_name("hoist-scan-invariants"));      // loop invariants leave scan bodies
-  pipeline.push_back(pass_by_name("cse"));                        // merges duplicates, folded constants included
-  pipeline.push_back(pass_by_name("dce"));  // drops what no output or update reads, e.g. folded operands
-  // Later stages join here, in order: autodiff, optimizer, decompose, fuse, plan_memory.
-  return pipeline;
 }
 
 // --- the manager ---

@@ -6,10 +6,9 @@
  * the graph after each pass that changed it (changed = its printed text differs, as MLIR's
  * -print-ir-after-change), and reports the time each pass took.
  *
- * Passes are also registered by name (`pass_by_name("cse")`) so weft-opt can take a list, and
- * `standard_pipeline` reads as the table of contents of what a backend runs. Passes that need a
- * service from outside passes/ (constant folding needs an evaluator, which only a backend has) get
- * it through `PassContext`.
+ * Passes are also registered by name (`pass_by_name("cse")`) so weft-opt can take a list; the list
+ * every backend runs is passes/pipeline.h. Passes that need a service from outside passes/
+ * (constant folding needs an evaluator, which only a backend has) get it through `PassContext`.
  */
 #pragma once
 
@@ -92,9 +91,5 @@ Pass pass_by_name(std::string_view name, const PassContext& context = {});
 
 /// Passes named in a comma-separated list ("infer-shapes,cse,dce"); empty text gives none.
 std::vector<Pass> passes_by_names(std::string_view names, const PassContext& context = {});
-
-/// The graph passes every backend runs, in order. Constant folding is included when the context
-/// has an evaluator.
-std::vector<Pass> standard_pipeline(const PassContext& context = {});
 
 }  // namespace weft

@@ -14,6 +14,43 @@ namespace weft {
 
 namespace {
 
+/// The run-time index check of a gather or scatter_add call (ir/program.h IndexCheck).
+std::optional<IndexCheck> index_check_of(const KernelCall& call) {
+  IndexCheck check;
+  if (call.op == OpKind::gather)
+    check.bounded = 0;
+  else if (call.op == OpKind::scatter_add)
+    check.bounded = call.num_inputs;  // the result, whose shape is the `shape` attribute
+  else
+    return std::nullopt;
+  WEFT_CHECK(call.num_inputs == 2 && call.operands.size() == 3,
+             fmt::format("{} call with {} operands", op_name(call.op), call.operands.size()));
+  check.axis = normalize_axis(call.attrs.get_int("axis"), call.operands[check.bounded].type.rank(),
+                              std::string(op_name(call.op)));
+  check.wrap = call.op != OpKind::gather || !call.attrs.has("wrap") || call.attrs.get_bool("wrap");
+  return check;
+}
+
+/// Every reduce_max, reduce_min and argmax of `node` and of its body, recursively, in order.
+void collect_empty_axis_checks(const Graph& g, const Node& node, std::vector<EmptyAxisCheck>& out) {
+  if (node.op == OpKind::reduce_max || node.op == OpKind::reduce_min || node.op == OpKind::argmax) {
+    EmptyAxisCheck check{node.op, g.type(node.operands[0]), 0, node.loc};
+    const int rank = check.operand.rank();
+    if (node.op == OpKind::argmax) {
+      check.reduced |= uint64_t{1} << normalize_axis(node.attrs.get_int("axis"), rank, "argmax");
+    } else {
+      const std::vector<int64_t>& axes = node.attrs.get_ints("axes");
+      for (int64_t a : axes) check.reduced |= uint64_t{1} << normalize_axis(a, rank, std::string(op_name(node.op)));
+      if (axes.empty()) check.reduced = rank >= 64 ? ~uint64_t{0} : (uint64_t{1} << rank) - 1;
+    }
+    out.push_back(std::move(check));
+  }
+  // A scan's body runs as a program of its own, which checks its own calls.
+  if (node.body && node.op != OpKind::scan)
+    for (const Node& inner : node.body->nodes()) collect_empty_axis_checks(*node.body, inner, out);
+}
+
+
 int64_t align_up(int64_t n) { return (n + Program::alignment - 1) / Program::alignment * Program::alignment; }
 
 Dim bytes_of(const TensorType& t) { return Dim(static_cast<int64_t>(dtype_size(t.dtype))) * num_elements(t.shape); }
@@ -260,8 +297,11 @@ class Planner {
         call.operands[j].access = Access::inout;
         call.operands[node.operands.size() + k].access = Access::inout;
       }
+      call.index_check = index_check_of(call);
+      collect_empty_axis_checks(g_, node, call.empty_axis_checks);
       p.calls.push_back(std::move(call));
     }
+    for (Buffer& b : p.buffers) b.space = options_.space;
     for (const InputDecl& in : g_.inputs())
       p.inputs.push_back(ProgramValue{in.name, g_.type(in.value), buffer_of(in.value)});
     for (const ParamDecl& pr : g_.params())
@@ -301,6 +341,7 @@ std::string human_bytes(int64_t n) {
 }
 
 }  // namespace
+
 
 Program plan_memory(const Graph& graph, const PlanOptions& options, PlanStats* stats) {
   // Every size below is computed at the bounds: first make sure none can overflow (ir/shape.h).

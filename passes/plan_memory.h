@@ -34,6 +34,9 @@ struct PlanOptions {
   bool reuse = true;
   /// Write results over dying operands (and state updates over their parameters).
   bool in_place = true;
+  /// Where the arena and the parameters live: a device provider plans in device memory, and the
+  /// executor stages the inputs and outputs (ir/program.h MemorySpace).
+  MemorySpace space = MemorySpace::host;
 };
 
 /// What planning achieved, in bytes at the bounds.

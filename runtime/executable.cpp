@@ -31,26 +31,60 @@ SymbolBindings bind_inputs(const Signature& sig, std::span<const Tensor> inputs)
     throw Error(fmt::format("{}expected {} input(s), but got {}",
                             sig.graph.empty() ? "" : fmt::format("graph '{}': ", sig.graph), sig.inputs.size(),
                             inputs.size()));
-  SymbolBindings bindings;
-  std::map<std::string, size_t> bound_by;  // symbol -> the input that bound it first
-  // Pass 1: plain symbols bind directly; pass 2: checks every dim (monomials included).
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorSpec& spec = sig.inputs[i];
     const Tensor& t = inputs[i];
     if (t.dtype() != spec.type.dtype || t.rank() != spec.type.rank())
       throw Error(fmt::format("input '{}'{} must be {}, but got {}", spec.name, of_graph(sig), spec.type.str(),
                               concrete_str(t)));
-    for (int d = 0; d < t.rank(); ++d) {
-      const Dim& dim = spec.type.shape[d];
-      if (dim.is_static() || dim.coefficient() != 1 || dim.symbols().size() != 1) continue;
-      const std::string& s = dim.symbols()[0];
-      auto [it, inserted] = bindings.emplace(s, t.shape()[d]);
-      if (inserted) bound_by.emplace(s, i);
-      if (!inserted && it->second != t.shape()[d])
-        throw Error(fmt::format("input '{}'{} has {} = {} at dim {}, but input '{}' bound {} = {} ({} vs {})",
-                                spec.name, of_graph(sig), s, t.shape()[d], d, sig.inputs[bound_by.at(s)].name, s,
-                                it->second, spec.type.str(), concrete_str(t)));
+  }
+  // A symbol takes its value from the first dim that determines it — single-symbol dims (B, 2*T)
+  // first, then products (B*T once T is known) — divided by the rest of the dim, which must divide
+  // it; the C runtime of compiled models binds the same way (runtime/capi/weft_rt_run.c).
+  SymbolBindings bindings;
+  std::map<std::string, size_t> bound_by;  // symbol -> the input that bound it first
+  auto sweep = [&](bool singles) {
+    bool progress = false;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const TensorSpec& spec = sig.inputs[i];
+      for (int d = 0; d < inputs[i].rank(); ++d) {
+        const Dim& dim = spec.type.shape[d];
+        if (dim.is_static() || (singles && dim.symbols().size() != 1)) continue;
+        const int64_t size = inputs[i].shape()[d];
+        if (singles && dim.coefficient() == 1) {
+          const std::string& s = dim.symbols()[0];
+          auto it = bindings.find(s);
+          if (it != bindings.end() && it->second != size)
+            throw Error(fmt::format("input '{}'{} has {} = {} at dim {}, but input '{}' bound {} = {} ({} vs {})",
+                                    spec.name, of_graph(sig), s, size, d, sig.inputs[bound_by.at(s)].name, s,
+                                    it->second, spec.type.str(), concrete_str(inputs[i])));
+        }
+        std::string unknown;
+        int occurrences = 0;
+        int64_t rest = dim.coefficient();
+        bool overflow = false;
+        for (const std::string& s : dim.symbols()) {
+          auto it = bindings.find(s);
+          if (it == bindings.end()) {
+            unknown = s;
+            ++occurrences;
+          } else {
+            overflow = overflow || __builtin_mul_overflow(rest, it->second, &rest);
+          }
+        }
+        if (occurrences != 1 || overflow || rest == 0) continue;
+        if (size % rest != 0)
+          throw Error(fmt::format("input '{}'{} must be {}, but got {}: dim {} ({}) is not a multiple of {}", spec.name,
+                                  of_graph(sig), spec.type.str(), concrete_str(inputs[i]), d, size, rest));
+        bindings.emplace(unknown, size / rest);
+        bound_by.emplace(unknown, i);
+        progress = true;
+      }
     }
+    return progress;
+  };
+  sweep(true);
+  while (sweep(false)) {
   }
   for (const auto& sym : sig.symbols) {
     auto it = bindings.find(sym.name);
@@ -67,7 +101,7 @@ SymbolBindings bind_inputs(const Signature& sig, std::span<const Tensor> inputs)
     for (int d = 0; d < inputs[i].rank(); ++d) {
       const Dim& dim = spec.type.shape[d];
       if (!dim.is_bound_by(bindings))
-        throw Error(fmt::format("input '{}'{}: dim {} ({}) uses a symbol no input binds alone", spec.name,
+        throw Error(fmt::format("input '{}'{}: dim {} ({}) uses a symbol no input's shape determines", spec.name,
                                 of_graph(sig), d, dim.str()));
       if (dim.evaluate(bindings) != inputs[i].shape()[d])
         throw Error(fmt::format("input '{}'{} must be {}, but got {} (dim {} should be {})", spec.name, of_graph(sig),

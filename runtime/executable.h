@@ -41,7 +41,9 @@ struct Signature {
 };
 
 /// Binds symbolic dims from the inputs' concrete shapes, checking rank, dtype, static dims, agreement
-/// of repeated symbols and bounds. Throws weft::Error naming the input and its graph, the expected and
+/// of repeated symbols and bounds. A symbol takes its value from the first dim that determines it:
+/// single-symbol dims (`B`, `2*T`) first, then products (`B*T` once `T` is known), divided by the rest
+/// of the dim, which must divide it — as the C runtime of compiled models does. Throws weft::Error naming the input and its graph, the expected and
 /// actual types (for a bound, the input that bound the symbol).
 SymbolBindings bind_inputs(const Signature& sig, std::span<const Tensor> inputs);
 

@@ -39,9 +39,7 @@
 #include "ir/safetensors.h"
 #include "ir/stats.h"
 #include "ir/text.h"
-#include "passes/decompose.h"
-#include "passes/fuse.h"
-#include "passes/pass_manager.h"
+#include "passes/pipeline.h"
 #include "passes/plan_memory.h"
 #include "tools/cli.h"
 #ifdef WEFT_HAVE_LLVM
@@ -65,9 +63,13 @@ options:
                       400 nodes is folded automatically at the deepest depth that keeps it under
                       400, with a note on stderr; --depth 0 draws every node
   --dot-timeout S     stop Graphviz's `dot` after S seconds (default 120; svg only)
-  --stage STAGE       the graph to show: input (default, as read), decomposed (composites in core
-                      ops, simplified) or fused (what the LLVM backend compiles: fused regions,
-                      drawn as clusters with their bodies)
+  --stage STAGE       the graph to show, as the one lowering pipeline (docs/passes.md) leaves it:
+                      input (default, as read), checked (verified, types inferred), decomposed
+                      (composites in core ops), simplified (folded, CSE, DCE) or fused (what the
+                      LLVM backend compiles: fused regions, drawn as clusters with their bodies)
+  --print-after-change  with --stage: print the graph to stderr after each pass that changed it
+  --time-passes       with --stage: print each pass's time to stderr
+  --verify-each       with --stage: verify the graph after every pass
   --stats             print op counts, parameter count and bytes, a FLOP estimate, each value's
                       bytes (symbolic dims at their declared bounds) and the peak memory without
                       reuse and with the planned arena
@@ -93,6 +95,9 @@ struct Options {
   bool stats = false;
   bool compile = false;
   std::string stage = "input";
+  bool print_after_change = false;
+  bool time_passes = false;
+  bool verify_each = false;
   std::optional<std::string> weights;
   bool help = false;
   bool version = false;
@@ -143,8 +148,16 @@ Options parse_args(int argc, char** argv) {
         throw UsageError{fmt::format("--dot-timeout takes a number of seconds > 0, but got '{}'", v)};
     } else if (a == "--stage") {
       o.stage = value();
-      if (o.stage != "input" && o.stage != "decomposed" && o.stage != "fused")
-        throw UsageError{fmt::format("--stage must be input, decomposed or fused, but got '{}'", o.stage)};
+      if (o.stage != "input" && o.stage != "checked" && o.stage != "decomposed" && o.stage != "simplified" &&
+          o.stage != "fused")
+        throw UsageError{fmt::format(
+            "--stage must be input, checked, decomposed, simplified or fused, but got '{}'", o.stage)};
+    } else if (a == "--print-after-change") {
+      o.print_after_change = true;
+    } else if (a == "--time-passes") {
+      o.time_passes = true;
+    } else if (a == "--verify-each") {
+      o.verify_each = true;
     } else if (a == "--compile") {
       o.compile = true;
     } else if (a == "--stats") {
@@ -351,11 +364,13 @@ int run(const Options& o) {
   if (o.output) weft::must_write_through(*o.output);
   weft::Graph graph = weft::read_graph_file(o.input);
   if (o.stage != "input") {
-    weft::PassManager passes;
-    passes.add(weft::Pass{"decompose", [](const weft::Graph& g) { return weft::decompose(g); }});
-    passes.add(weft::standard_pipeline(weft::PassContext{weft::interpreter_constant_evaluator()}));
-    if (o.stage == "fused") passes.add(weft::Pass{"fuse", [](const weft::Graph& g) { return weft::fuse(g); }});
-    graph = passes.run(graph);
+    weft::LoweringOptions lowering;  // the LLVM provider's policy: decompose, simplify, fuse
+    lowering.until = weft::stage_by_name(o.stage);
+    lowering.evaluate_constants = weft::interpreter_constant_evaluator();
+    lowering.print_after_change = o.print_after_change;
+    lowering.time_passes = o.time_passes;
+    lowering.verify_each = o.verify_each;
+    graph = weft::lower_graph(graph, lowering);
   }
   bool reports = o.stats || o.weights || o.compile;
   bool write_graph = !reports || o.format || o.output;

@@ -3,7 +3,7 @@
  *
  *   weft-opt [--passes=infer-shapes,cse,dce] [--print-after-change] [--time-passes] [-o out.weft] in.weft
  *
- * Without --passes it runs the standard pipeline (passes/pass_manager.h); `--passes=` (empty) runs
+ * Without --passes it runs the one lowering pipeline's list (passes/pipeline.h); `--passes=` (empty) runs
  * none, which makes weft-opt a round-trip check of the text IR. The input is verified before any pass
  * and every pass's output is verified too, so a pass test is a pair of files: IR in, IR out. The
  * result goes to stdout unless -o is given; printing after changes and timings go to stderr. `-` reads
@@ -22,9 +22,17 @@
 #include "backends/interp/constant_evaluator.h"
 #include "ir/text.h"
 #include "passes/pass_manager.h"
+#include "passes/pipeline.h"
 #include "tools/cli.h"
 
 namespace {
+
+/// The one lowering pipeline's list (passes/pipeline.h), as the LLVM backend runs it.
+weft::LoweringOptions default_lowering() {
+  weft::LoweringOptions options;
+  options.evaluate_constants = weft::interpreter_constant_evaluator();
+  return options;
+}
 
 int run(const std::string& input, const std::optional<std::string>& pass_list, const std::string& output,
         bool print_after_change, bool time_passes) {
@@ -32,7 +40,7 @@ int run(const std::string& input, const std::optional<std::string>& pass_list, c
   weft::PassContext context{weft::interpreter_constant_evaluator()};
   std::vector<weft::Pass> passes;
   try {
-    passes = pass_list ? weft::passes_by_names(*pass_list, context) : weft::standard_pipeline(context);
+    passes = pass_list ? weft::passes_by_names(*pass_list, context) : weft::lowering_passes(default_lowering());
   } catch (const weft::Error& e) {
     throw weft::tools::UsageError{e.what()};
   }
@@ -74,7 +82,7 @@ int main(int argc, char** argv) {
   bool list_passes = false;
   app.add_option("input", input, "the .weft file to read ('-' for stdin)");
   CLI::Option* passes_opt = app.add_option(
-      "--passes", passes, "comma-separated passes to run in order (default: the standard pipeline; empty: none)");
+      "--passes", passes, "comma-separated passes to run in order (default: the lowering pipeline; empty: none)");
   app.add_option("-o,--output", output, "where to write the result (default: stdout)");
   app.add_flag("--print-after-change", print_after_change, "print the graph to stderr after each pass that changed it");
   app.add_flag("--time-passes", time_passes, "print each pass's time to stderr");
@@ -93,9 +101,8 @@ int main(int argc, char** argv) {
 
   if (list_passes) {
     for (const weft::PassInfo& p : weft::registered_passes()) std::cout << fmt::format("{:16} {}\n", p.name, p.summary);
-    std::cout << "standard pipeline:";
-    weft::PassContext context{weft::interpreter_constant_evaluator()};
-    for (const weft::Pass& p : weft::standard_pipeline(context)) std::cout << ' ' << p.name;
+    std::cout << "lowering pipeline (the default):";
+    for (const weft::Pass& p : weft::lowering_passes(default_lowering())) std::cout << ' ' << p.name;
     std::cout << '\n';
     return 0;
   }

@@ -99,52 +99,6 @@ std::vector<Tensor> evaluate(const Graph& graph, std::span<const Tensor> inputs,
   return outs;
 }
 
-class InterpExecutable : public Executable {
- public:
-  InterpExecutable(Graph graph, const CompileOptions& options)
-      : graph_(std::move(graph)), sig_(signature_of(graph_)), options_{options.nan_trap} {
-    state_ = initial_params(graph_);
-  }
-
-  const Signature& signature() const override { return sig_; }
-
-  std::vector<Tensor> run(std::span<const Tensor> inputs) override {
-    bind_inputs(sig_, inputs);  // validates dtypes, ranks, dims and bounds
-    std::vector<Tensor> all = interpret(graph_, inputs, state_, options_);
-    size_t n_out = graph_.outputs().size();
-    for (size_t i = 0; i < graph_.updates().size(); ++i) {
-      const std::string& name = graph_.updates()[i].param;
-      state_[param_index(name)] = all[n_out + i].clone();
-    }
-    all.resize(n_out);
-    return all;
-  }
-
-  Tensor state(const std::string& name) const override { return state_[param_index(name)].clone(); }
-
-  void set_state(const std::string& name, const Tensor& value) override {
-    size_t i = param_index(name);
-    const TensorType& want = sig_.state[i].type;
-    bool ok = value.dtype() == want.dtype && value.rank() == want.rank();
-    for (int d = 0; ok && d < value.rank(); ++d)
-      ok = want.shape[d].is_static() && want.shape[d].value() == value.shape()[d];
-    if (!ok) throw Error(fmt::format("state '{}' must be {}, but got {}", name, want.str(), value.type_str()));
-    state_[i] = value.clone();
-  }
-
- private:
-  size_t param_index(const std::string& name) const {
-    for (size_t i = 0; i < graph_.params().size(); ++i)
-      if (graph_.params()[i].name == name) return i;
-    throw Error(fmt::format("no state named '{}' in graph '{}'", name, graph_.name()));
-  }
-
-  Graph graph_;
-  Signature sig_;
-  InterpOptions options_;
-  std::vector<Tensor> state_;
-};
-
 }  // namespace
 
 std::vector<Tensor> interpret(const Graph& graph, std::span<const Tensor> inputs, std::span<const Tensor> params,
@@ -169,10 +123,6 @@ std::vector<Tensor> initial_params(const Graph& graph) {
     out.push_back(Tensor::from_bytes(t.dtype, shape, materialize_initializer(p.init, t.dtype, shape)));
   }
   return out;
-}
-
-std::unique_ptr<Executable> InterpBackend::compile(const Graph& graph, const CompileOptions& options) const {
-  return std::make_unique<InterpExecutable>(graph, options);
 }
 
 }  // namespace weft

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/provider.h"
+#include "ir/program.h"
 #include "ir/graph.h"
 #include "runtime/tensor.h"
 
@@ -31,10 +33,20 @@ std::vector<Tensor> interpret(const Graph& graph, std::span<const Tensor> inputs
 /// Initial values of the graph's parameters from their initializers (concrete shapes required).
 std::vector<Tensor> initial_params(const Graph& graph);
 
-class InterpBackend : public Backend {
+/// A program call as a graph of its own: the node, its operands as inputs, then one input of shape
+/// [S] per symbol S of `symbols` (so that the interpreter binds symbols the operands do not carry).
+Graph wrap_call(const KernelCall& call, const std::vector<SymbolDecl>& symbols);
+
+/// Runs `wrapper` (from `wrap_call`) on the call's operands at `buffers` (host memory, call operand
+/// order) with the run's `sizes`; returns the results.
+std::vector<Tensor> interpret_call(const Graph& wrapper, const KernelCall& call, std::span<void* const> buffers,
+                                   const SymbolBindings& sizes, const InterpOptions& options = {});
+
+/// The "interp" backend: the interpreter provider alone (backends/provider.h), running the graph as
+/// written on the program executor.
+class InterpBackend : public ProviderChain {
  public:
-  std::string name() const override { return "interp"; }
-  std::unique_ptr<Executable> compile(const Graph& graph, const CompileOptions& options = {}) const override;
+  InterpBackend() : ProviderChain("interp", {interp_provider()}) {}
 };
 
 }  // namespace weft

@@ -25,9 +25,8 @@
 #include <memory>
 #include <sstream>
 
-#include "backends/llvm/empty_reduction_check.h"
-#include "backends/llvm/index_check.h"
 #include "backends/llvm/jit.h"
+#include "backends/llvm/llvm_backend.h"
 #include "backends/llvm/node_region.h"
 #include "backends/llvm/region_codegen.h"
 #include "ir/file_io.h"
@@ -35,7 +34,7 @@
 #include "ir/init.h"
 #include "ir/ops.h"
 #include "ir/program.h"
-#include "passes/plan_memory.h"
+#include "passes/pipeline.h"
 
 extern char** environ;
 
@@ -105,7 +104,8 @@ class Emitter {
         throw Error(fmt::format("weft-compile: symbol {} of graph '{}' has no bound: a shared object plans its memory "
                                 "statically, so declare one where the input is declared (e.g. {}<=512)",
                                 s.name, graph.name(), s.name));
-    Graph fused = compile_pipeline(graph);
+    // The same pipeline as the JIT's: what the shared object runs is what `make_backend("llvm")` runs.
+    Graph fused = lower_graph(graph, LlvmBackend().lowering_options());
     return emit_program(fused, nullptr);
   }
 
@@ -217,14 +217,14 @@ class Emitter {
   /// generated once per distinct body (equal layers share it). A region the generators do not take
   /// (an f16 value, say) is the user's error, naming the node: a shared object has no interpreter
   /// to fall back on.
-  std::string kernel(const NodeRegion& region, const Node& node, const std::string& what, const std::string& graph) {
+  std::string kernel(const NodeRegion& region, const KernelCall& call, const std::string& what, const std::string& graph) {
     std::string key = region_cache_key(region.body, region.kind);
     if (auto it = kernel_names_.find(key); it != kernel_names_.end()) return it->second;
     std::string name = fmt::format("weft_k{}", kernel_names_.size());
     if (std::optional<std::string> why =
             generate_region(*module_, name, region.body, region.kind, Jit::global().target().vector_floats())) {
       std::string first;
-      SourceLoc loc = node.loc;
+      SourceLoc loc = call.loc;
       if (!region.body.nodes().empty()) {
         first = fmt::format(", starting with {}", op_name(region.body.nodes()[0].op));
         if (loc.empty()) loc = region.body.nodes()[0].loc;  // a fused region's line is its first node's
@@ -241,25 +241,16 @@ class Emitter {
 
   /// Emits the program of fused graph `g` (a scan body when `outer` is set); returns its C name.
   std::string emit_program(const Graph& fused, const std::vector<SymbolDecl>* outer) {
-    Graph g = fused;
-    if (outer) {
-      // A body's symbols take their bounds from the enclosing program's symbols of the same name.
-      for (const SymbolDecl& s : fused.symbols()) {
-        if (s.bound) continue;
-        for (const SymbolDecl& o : *outer)
-          if (o.name == s.name) g.declare_symbol(s.name, o.bound);
-      }
-      for (const SymbolDecl& s : g.symbols())
-        if (!s.bound)
-          throw Error(fmt::format("weft-compile: symbol {} of scan body '{}' has no bound", s.name, g.name()));
-    }
-    Program p = plan_memory(g);
+    // A body's symbols take their bounds from the enclosing program's symbols of the same name.
+    Graph g = outer ? with_outer_bounds(fused, *outer) : fused;
+    for (const SymbolDecl& s : g.symbols())
+      if (!s.bound) throw Error(fmt::format("weft-compile: symbol {} of scan body '{}' has no bound", s.name, g.name()));
+    Program p = plan_program(g);
     const std::vector<SymbolDecl>& symbols = g.symbols();
     WEFT_CHECK(p.calls.size() == g.nodes().size(), "weft-compile: the program has one call per top-level node");
 
     std::vector<std::string> calls;
     for (size_t i = 0; i < p.calls.size(); ++i) {
-      const Node& node = g.nodes()[i];
       const KernelCall& call = p.calls[i];
       ++calls_;
       std::string what = fmt::format("{} (scope '{}'{}{})", call.op == OpKind::fusion ? "a fused region"
@@ -272,42 +263,43 @@ class Emitter {
       std::string types_name = array("weft_rt_value", types.size(), [&](size_t k) { return types[k]; });
       std::string fields = fmt::format(".num_operands = {}, .num_inputs = {}, .buffers = {}, .types = {}, .what = {}",
                                        call.operands.size(), call.num_inputs, buffers, types_name, c_string(what));
-      if (node.op == OpKind::scan && node.body) {
-        std::string body = emit_program(compile_pipeline(*node.body), &symbols);
+      if (call.op == OpKind::scan && call.body) {
+        std::string body = emit_program(*call.body, &symbols);  // lowered with the graph (passes/pipeline.h)
         calls.push_back(fmt::format(
             "{{.kind = WEFT_RT_SCAN, {}, .body = &{}, .num_carry = {}, .num_seq = {}, .has_lengths = {}, "
             ".reverse = {}, .time_axis = {}, .index_operand = -1}}",
-            fields, body, node.attrs.get_int("num_carry"), node.attrs.get_int("num_seq"),
-            node.attrs.get_bool("has_lengths") ? 1 : 0, node.attrs.get_bool("reverse") ? 1 : 0,
-            node.attrs.get_int("time_axis")));
+            fields, body, call.attrs.get_int("num_carry"), call.attrs.get_int("num_seq"),
+            call.attrs.get_bool("has_lengths") ? 1 : 0, call.attrs.get_bool("reverse") ? 1 : 0,
+            call.attrs.get_int("time_axis")));
         continue;
       }
       std::string why;
-      std::optional<NodeRegion> region = node_region(g, node, &why);
+      std::optional<NodeRegion> region = call_region(call, &why);
       if (!region)
         throw Error(with_location(fmt::format("weft-compile: {} in graph '{}' has no generated code ({}), and a shared "
                                               "object cannot fall back on the interpreter",
                                               what, g.name(), why),
-                                  node.loc));
-      std::string fn = kernel(*region, node, what, g.name());
+                                  call.loc));
+      std::string fn = kernel(*region, call, what, g.name());
       std::vector<std::string> used = symbols_used(region->body);
       std::string dims = array("int32_t", used.size(), [&](size_t k) {
         for (size_t s = 0; s < symbols.size(); ++s)
           if (symbols[s].name == used[k]) return std::to_string(s);
         throw InternalError(fmt::format("weft-compile: region symbol {} is not a symbol of '{}'", used[k], g.name()));
       });
-      // A gather's or scatter_add's indices are checked by the runtime before the call (index_check.h).
+      // The checks planning attached to the call run in the C runtime before it, as in the
+      // executor (runtime/call_checks.h): a gather's or scatter_add's indices, and maximums over
+      // possibly empty axes.
       std::string index_check = ".index_operand = -1";
-      if (std::optional<IndexOperands> idx = index_operands(call))
+      if (const std::optional<IndexCheck>& idx = call.index_check)
         index_check = fmt::format(".index_operand = {}, .bound_operand = {}, .bound_axis = {}, .index_nonnegative = {}",
                                   idx->indices, idx->bounded, idx->axis, idx->wrap ? 0 : 1);
-      // And so are its maximums over possibly empty axes (empty_reduction_check.h).
-      std::vector<MaximumSite> sites = maximum_sites(g, node);
+      const std::vector<EmptyAxisCheck>& sites = call.empty_axis_checks;
       std::string maximums = array("weft_rt_maximum", sites.size(), [&](size_t k) {
-        const MaximumSite& m = sites[k];
-        int op = m.node->op == OpKind::reduce_max ? 0 : m.node->op == OpKind::reduce_min ? 1 : 2;
+        const EmptyAxisCheck& m = sites[k];
+        int op = m.op == OpKind::reduce_max ? 0 : m.op == OpKind::reduce_min ? 1 : 2;
         return fmt::format("{{{}, {}ull, {}, {}}}", value("", m.operand, symbols), m.reduced, op,
-                           c_string(m.node->loc.empty() ? std::string() : m.node->loc.str()));
+                           c_string(m.loc.empty() ? std::string() : m.loc.str()));
       });
       calls.push_back(fmt::format(
           "{{.kind = WEFT_RT_KERNEL, {}, .kernel = {}, .num_dims = {}, .dims = {}, {}, .num_maximums = {}, "

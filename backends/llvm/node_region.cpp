@@ -1,51 +1,36 @@
 /** \file
- * The LLVM backend's pipeline and its node-to-region mapping. See node_region.h.
+ * The LLVM provider's call-to-region mapping. See node_region.h.
  */
 #include "backends/llvm/node_region.h"
 
 #include <fmt/format.h>
 
-#include "backends/interp/constant_evaluator.h"
 #include "ir/ops.h"
-#include "passes/decompose.h"
-#include "passes/fuse.h"
-#include "passes/inline_fusions.h"
-#include "passes/pass_manager.h"
 
 namespace weft::llvm_backend {
 
 namespace {
 
 /// A lone transpose, slice, concat, gather, scatter_add or rng_uniform (never fused) as a region.
-Graph single_node_region(const Graph& g, const Node& node) {
-  Graph body(std::string(op_name(node.op)));
+Graph single_node_region(const KernelCall& call) {
+  Graph body(std::string(op_name(call.op)));
   std::vector<ValueId> xs;
-  for (size_t i = 0; i < node.operands.size(); ++i)
-    xs.push_back(body.add_input(fmt::format("x{}", i), g.type(node.operands[i])));
-  int32_t index = body.add_node(node.op, xs, node.attrs, {g.type(node.results[0])});
+  for (int32_t i = 0; i < call.num_inputs; ++i)
+    xs.push_back(body.add_input(fmt::format("x{}", i), call.operands[i].type));
+  int32_t index = body.add_node(call.op, xs, call.attrs, {call.operands[call.num_inputs].type});
   body.add_output("out0", body.nodes()[index].results[0]);
   return body;
 }
 
 }  // namespace
 
-Graph compile_pipeline(const Graph& graph) {
-  PassManager passes;
-  // Fusion nodes from the input (a hand-written or dumped fused graph) give way to the fuser's.
-  passes.add(Pass{"inline_fusions", [](const Graph& g) { return inline_fusions(g); }});
-  passes.add(Pass{"decompose", [](const Graph& g) { return decompose(g); }});
-  passes.add(standard_pipeline(PassContext{interpreter_constant_evaluator()}));
-  passes.add(Pass{"fuse", [](const Graph& g) { return fuse(g); }});
-  return passes.run(graph);
-}
-
-std::optional<NodeRegion> node_region(const Graph& g, const Node& node, std::string* why) {
-  if (node.op == OpKind::fusion && node.body) return NodeRegion{*node.body, node.attrs.get_string("kind")};
-  if (node.op == OpKind::transpose || node.op == OpKind::slice) return NodeRegion{single_node_region(g, node), "loop"};
-  if (node.op == OpKind::concat) return NodeRegion{single_node_region(g, node), "concat"};
-  if (node.op == OpKind::gather || node.op == OpKind::scatter_add || node.op == OpKind::rng_uniform)
-    return NodeRegion{single_node_region(g, node), std::string(op_name(node.op))};
-  if (why) *why = fmt::format("no generated code for {}", op_name(node.op));
+std::optional<NodeRegion> call_region(const KernelCall& call, std::string* why) {
+  if (call.op == OpKind::fusion && call.body) return NodeRegion{*call.body, call.attrs.get_string("kind")};
+  if (call.op == OpKind::transpose || call.op == OpKind::slice) return NodeRegion{single_node_region(call), "loop"};
+  if (call.op == OpKind::concat) return NodeRegion{single_node_region(call), "concat"};
+  if (call.op == OpKind::gather || call.op == OpKind::scatter_add || call.op == OpKind::rng_uniform)
+    return NodeRegion{single_node_region(call), std::string(op_name(call.op))};
+  if (why) *why = fmt::format("no generated code for {}", op_name(call.op));
   return std::nullopt;
 }
 

@@ -109,7 +109,9 @@ TEST(Dot, ATrainStepFoldsIntoItsModelsLayersBelowTheWrappingScope) {
   }
   EXPECT_EQ(folded.find("tooltip=\"adam.transformer"), std::string::npos) << "an update drawn outside its layer";
   EXPECT_EQ(count_nodes(folded), dot_node_count(step, {.depth = 3}));
-  EXPECT_LT(count_nodes(folded), count_nodes(graph_to_dot(step)) / 3);
+  // Under half the nodes: Adam's bias corrections, shared by every parameter since the train step
+  // goes through CSE, are drawn once in an "adam" cluster of their own.
+  EXPECT_LT(2 * count_nodes(folded), count_nodes(graph_to_dot(step)));
   // Adam's moments of a parameter fold with it too: no parameter drawn outside a box.
   EXPECT_EQ(folded.find("fillcolor=\"#fff2cc\""), std::string::npos) << folded;
 }

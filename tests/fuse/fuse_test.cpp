@@ -8,6 +8,7 @@
 #include "backends/interp/constant_evaluator.h"
 #include "ir/dot.h"
 #include "passes/pass_manager.h"
+#include "passes/pipeline.h"
 #include "testing.h"
 
 namespace weft {
@@ -327,9 +328,10 @@ TEST(Fuse, AChainOf200000OpsGoesThroughThePipelineInRegionsOfAtMostMaxNodes) {
   // cap a chain is quadratic (40k nodes took minutes, 200k did not finish); with it, seconds.
   const int n = 200000;
   Graph g = elementwise_chain(n);
-  PassManager passes;
-  passes.add(standard_pipeline(PassContext{interpreter_constant_evaluator()}));
-  Graph simplified = passes.run(g);
+  LoweringOptions simplify;
+  simplify.until = LoweringStage::simplified;
+  simplify.evaluate_constants = interpreter_constant_evaluator();
+  Graph simplified = lower_graph(g, simplify);
   Graph fused = decompose_and_fuse(simplified);
   const int cap = FuseOptions{}.max_nodes;
   size_t in_regions = 0;

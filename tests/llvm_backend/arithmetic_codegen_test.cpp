@@ -18,6 +18,7 @@
 #include "backends/llvm/region_codegen.h"
 #include "frontend/builder.h"
 #include "frontend/tensor_ops.h"
+#include "passes/pipeline.h"
 #include "ir/text.h"
 #include "tests/llvm_backend/testing.h"
 
@@ -28,10 +29,10 @@ using dsl::Builder;
 
 /// The module of `g`'s one generated region, optimized as the JIT optimizes it.
 std::unique_ptr<llvm::Module> optimized_region(const Graph& g, llvm::LLVMContext& context) {
-  Graph fused = llvm_backend::compile_pipeline(g);
+  Graph fused = lower_graph(g, LlvmBackend().lowering_options());
   EXPECT_EQ(fused.nodes().size(), 1u) << print_graph(fused);
   std::string why;
-  auto region = llvm_backend::node_region(fused, fused.nodes()[0], &why);
+  auto region = llvm_backend::call_region(plan_program(fused).calls[0], &why);
   EXPECT_TRUE(region.has_value()) << why;
   if (!region) return nullptr;
   llvm_backend::Jit& jit = llvm_backend::Jit::global();

@@ -24,9 +24,10 @@ TEST(LlvmBackend, MakeBackendKnowsLlvm) {
   std::vector<std::string> names = backend_names();
   EXPECT_NE(std::find(names.begin(), names.end(), "llvm"), names.end());
   EXPECT_EQ(make_backend("llvm")->name(), "llvm");
-  register_llvm_backend();  // a second registration changes nothing
+  register_backend("llvm", make_llvm_backend);  // a second registration of a name replaces the first
   names = backend_names();
   EXPECT_EQ(std::count(names.begin(), names.end(), "llvm"), 1);
+  EXPECT_EQ(make_backend("llvm")->name(), "llvm");
 }
 
 Graph small_model(const std::string& name) {

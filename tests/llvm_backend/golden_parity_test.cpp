@@ -42,7 +42,7 @@ void check_lstm(const char* file, golden::LstmCase c) {
   // The scans' loops run on the interpreter's scan kernel; everything else, the cell included, is
   // generated code.
   auto exe = LlvmBackend().compile_llvm(g);
-  for (const LlvmNodeStats& n : exe->stats().nodes) {
+  for (const NodeStats& n : exe->stats().nodes) {
     if (n.compiled) continue;
     EXPECT_EQ(n.op, "scan") << exe->stats().report();
     EXPECT_NE(n.reason.find("0 on the interpreter"), std::string::npos) << exe->stats().report();

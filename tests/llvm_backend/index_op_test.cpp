@@ -14,7 +14,6 @@
 #include <functional>
 #include <set>
 
-#include "backends/llvm/index_check.h"
 #include "backends/llvm/region_codegen.h"
 #include "frontend/builder.h"
 #include "frontend/nn/basic.h"
@@ -23,6 +22,8 @@
 #include "frontend/train_step.h"
 #include "ir/graph_builder.h"
 #include "ir/ops.h"
+#include "passes/plan_memory.h"
+#include "runtime/call_checks.h"
 #include "tests/llvm_backend/testing.h"
 
 namespace weft::llvm_tests {
@@ -271,7 +272,7 @@ TEST(LlvmIndexOps, EmbeddingAndItsGradientTrainWithoutTheInterpreter) {
   auto llvm = LlvmBackend().compile_llvm(step);
   EXPECT_EQ(llvm->stats().fallback, 0) << llvm->stats().report();
   std::set<std::string> compiled;
-  for (const LlvmNodeStats& n : llvm->stats().nodes)
+  for (const NodeStats& n : llvm->stats().nodes)
     if (n.compiled) compiled.insert(n.op);
   EXPECT_TRUE(compiled.count("gather") && compiled.count("scatter_add")) << llvm->stats().report();
 
@@ -351,38 +352,36 @@ TEST(LlvmIndexOps, AScatterAddIndexOutOfRangeIsTheInterpretersError) {
   EXPECT_EQ(what, error_of(*interp, inputs));
 }
 
-TEST(LlvmIndexOps, TheIndexCheckNamesTheOperandsOfItsContract) {
-  KernelCall gather;
-  gather.op = OpKind::gather;
-  gather.attrs = Attrs{{"axis", int64_t{-1}}};
-  gather.num_inputs = 2;
-  gather.operands.resize(3);
-  gather.operands[0].type = t(DType::f32, {Dim(4), Dim(6)});
-  std::optional<llvm_backend::IndexOperands> ops = llvm_backend::index_operands(gather);
-  ASSERT_TRUE(ops);
-  EXPECT_EQ(ops->indices, 1);
-  EXPECT_EQ(ops->bounded, 0);
-  EXPECT_EQ(ops->axis, 1);
-  KernelCall scatter = gather;
-  scatter.op = OpKind::scatter_add;
-  scatter.operands[2].type = t(DType::f32, {Dim(4), Dim(6), Dim(2)});
-  ops = llvm_backend::index_operands(scatter);
-  ASSERT_TRUE(ops);
-  EXPECT_EQ(ops->bounded, 2);
-  EXPECT_EQ(ops->axis, 2);
-  KernelCall other;
-  other.op = OpKind::add;
-  EXPECT_FALSE(llvm_backend::index_operands(other));
+TEST(LlvmIndexOps, PlanningAttachesTheIndexCheckOfItsContract) {
+  Graph g("index_calls");
+  ValueId x = g.add_input("x", t(DType::f32, {Dim(4), Dim(6)}));
+  ValueId ids = g.add_input("ids", t(DType::i32, {Dim(3)}));
+  ValueId upd = g.add_input("upd", t(DType::f32, {Dim(4), Dim(3)}));
+  GraphBuilder b(g);
+  g.add_output("gathered", b.emit1(OpKind::gather, {x, ids}, Attrs{{"axis", int64_t{-1}}}));
+  g.add_output("scattered",
+               b.emit1(OpKind::scatter_add, {upd, ids}, Attrs{{"axis", int64_t{1}}, {"shape", Shape{Dim(4), Dim(6)}}}));
+  g.add_output("sum", b.binary(OpKind::add, x, x));
+  Program p = plan_memory(g);
+  ASSERT_EQ(p.calls.size(), 3u);
+  ASSERT_TRUE(p.calls[0].index_check);
+  EXPECT_EQ(p.calls[0].index_check->indices, 1);
+  EXPECT_EQ(p.calls[0].index_check->bounded, 0);  // x
+  EXPECT_EQ(p.calls[0].index_check->axis, 1);     // -1 normalized
+  ASSERT_TRUE(p.calls[1].index_check);
+  EXPECT_EQ(p.calls[1].index_check->bounded, 2);  // the result, shaped by the `shape` attribute
+  EXPECT_EQ(p.calls[1].index_check->axis, 1);
+  EXPECT_FALSE(p.calls[2].index_check);
 
-  const int32_t ids[] = {0, 5, -6};
-  EXPECT_FALSE(llvm_backend::check_indices("gather", ids, DType::i32, 3, 0, 6));  // [-6, 6)
-  std::optional<std::string> why = llvm_backend::check_indices("gather", ids, DType::i32, 3, 0, 5);
+  const int32_t values[] = {0, 5, -6};
+  EXPECT_FALSE(check_indices("gather", values, DType::i32, 3, 0, 6));  // [-6, 6)
+  std::optional<std::string> why = check_indices("gather", values, DType::i32, 3, 0, 5);
   ASSERT_TRUE(why);
   EXPECT_EQ(*why,
             "gather: index 5 (at flat position 1 of the indices) is out of range for axis 0 of size 5 "
             "(valid: -5 to 4)");
-  EXPECT_FALSE(llvm_backend::check_indices("gather", ids, DType::i32, 0, 0, 0));  // no indices, nothing to check
-  EXPECT_TRUE(llvm_backend::check_indices("gather", ids, DType::i32, 1, 0, 0));   // an empty axis takes none
+  EXPECT_FALSE(check_indices("gather", values, DType::i32, 0, 0, 0));  // no indices, nothing to check
+  EXPECT_TRUE(check_indices("gather", values, DType::i32, 1, 0, 0));   // an empty axis takes none
 }
 
 // ---- the kernels stay in bounds without the check

@@ -1,5 +1,5 @@
 /** \file
- * How `LlvmExecutable::run` hands its results back (backends/llvm/llvm_backend.cpp): an output held
+ * How `CompiledExecutable::run` hands its results back (backends/llvm/llvm_backend.cpp): an output held
  * in an arena slot is computed straight into the tensor returned (the slot's buffer is that tensor
  * for the run), so nothing is copied out of the arena; outputs held elsewhere are copied. Checked
  * here: every kind of output (a fused region's, one written in place over a temporary, the same

@@ -103,7 +103,7 @@ inline void expect_same_outputs(const Graph& g, const std::vector<Tensor>& input
 inline std::string fallbacks(const Graph& g) {
   auto exe = LlvmBackend().compile_llvm(g);
   std::string out;
-  for (const LlvmNodeStats& n : exe->stats().nodes)
+  for (const NodeStats& n : exe->stats().nodes)
     if (!n.compiled) out += n.op + " (" + n.reason + ")\n";
   return out;
 }

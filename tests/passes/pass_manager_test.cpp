@@ -3,6 +3,7 @@
  * broken input from a broken pass, timings, and lookup by name.
  */
 #include "passes/pass_manager.h"
+#include "passes/pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -67,7 +68,7 @@ TEST(PassManager, PrintsOnlyAfterPassesThatChangeTheGraph) {
 TEST(PassManager, PrintsNothingWhenNoPassChangesTheGraph) {
   std::ostringstream log;
   PassManager pm(PassManagerOptions{.print_after_change = true, .log = &log});
-  pm.add(standard_pipeline());
+  pm.add(passes_by_names("infer-shapes,hoist-scan-invariants,cse,dce"));
   pm.run(small_graph());
   EXPECT_EQ(log.str(), "");
 }
@@ -100,7 +101,7 @@ TEST(PassManager, VerifyEachBlamesThePassThatBreaksAValidGraph) {
 TEST(PassManager, ReportsATimePerPass) {
   std::ostringstream log;
   PassManager pm(PassManagerOptions{.time_passes = true, .log = &log});
-  pm.add(standard_pipeline());
+  pm.add(passes_by_names("infer-shapes,hoist-scan-invariants,cse,dce"));
   pm.run(small_graph());
   const std::string report = log.str();
   EXPECT_CONTAINS(report, "# pass timing\n");
@@ -116,13 +117,13 @@ TEST(PassRegistry, ListsEveryPassWithASummary) {
     EXPECT_FALSE(p.summary.empty()) << p.name;
   }
   EXPECT_EQ(names, (std::vector<std::string>{"verify", "infer-shapes", "fold-constants",
-                                             "hoist-scan-invariants", "cse", "dce", "decompose", "fuse"}));
+                                             "hoist-scan-invariants", "cse", "dce", "inline-fusions", "decompose", "fuse"}));
 }
 
 TEST(PassRegistry, RejectsAnUnknownNameListingTheKnownOnes) {
   EXPECT_EQ(error_of([] { pass_by_name("dead-code"); }),
             "unknown pass 'dead-code' (the passes are: verify, infer-shapes, fold-constants, "
-            "hoist-scan-invariants, cse, dce, decompose, fuse)");
+            "hoist-scan-invariants, cse, dce, inline-fusions, decompose, fuse)");
 }
 
 TEST(PassRegistry, FoldConstantsNeedsAnEvaluator) {
@@ -140,15 +141,37 @@ TEST(PassRegistry, ParsesACommaSeparatedList) {
   EXPECT_CONTAINS(error_of([] { passes_by_names("cse,,dce"); }), "empty pass name in the list 'cse,,dce'");
 }
 
-TEST(PassRegistry, StandardPipelineReadsInOrder) {
-  auto names = [](const std::vector<Pass>& passes) {
+TEST(Pipeline, TheLoweringListReadsInOrderAndStopsAtItsStage) {
+  auto names = [](const LoweringOptions& options) {
     std::string out;
-    for (const Pass& p : passes) out += (out.empty() ? "" : ",") + p.name;
+    for (const Pass& p : lowering_passes(options)) out += (out.empty() ? "" : ",") + p.name;
     return out;
   };
-  EXPECT_EQ(names(standard_pipeline()), "infer-shapes,hoist-scan-invariants,cse,dce");
-  EXPECT_EQ(names(standard_pipeline(PassContext{interpreter_constant_evaluator()})),
-            "infer-shapes,fold-constants,hoist-scan-invariants,cse,dce");
+  LoweringOptions o;
+  EXPECT_EQ(names(o), "verify,inline-fusions,infer-shapes,decompose,hoist-scan-invariants,cse,dce,fuse,lower-scan-bodies");
+  o.evaluate_constants = interpreter_constant_evaluator();
+  EXPECT_EQ(names(o),
+            "verify,inline-fusions,infer-shapes,decompose,fold-constants,hoist-scan-invariants,cse,dce,fuse,"
+            "lower-scan-bodies");
+  o.until = LoweringStage::simplified;
+  EXPECT_EQ(names(o), "verify,inline-fusions,infer-shapes,decompose,fold-constants,hoist-scan-invariants,cse,dce");
+  o.until = LoweringStage::decomposed;
+  EXPECT_EQ(names(o), "verify,inline-fusions,infer-shapes,decompose");
+  o.until = LoweringStage::checked;
+  EXPECT_EQ(names(o), "verify,inline-fusions,infer-shapes");
+  // The interpreter's policy: the graph as written.
+  LoweringOptions as_written;
+  as_written.decompose = as_written.simplify = as_written.fusion.fuse = false;
+  EXPECT_EQ(names(as_written), "verify,inline-fusions,infer-shapes,lower-scan-bodies");
+  EXPECT_EQ(stage_by_name("simplified"), LoweringStage::simplified);
+  EXPECT_CONTAINS(error_of([] { stage_by_name("planned"); }),
+                  "unknown lowering stage 'planned' (the stages are: checked, decomposed, simplified, fused)");
+}
+
+TEST(Pipeline, VerifiesItsInputAlways) {
+  Graph g = small_graph();
+  g.mutable_outputs()[0].name = "";
+  EXPECT_CONTAINS(error_of([&] { lower_graph(g, LoweringOptions{}); }), "invariant 8");
 }
 
 TEST(PassRegistry, TheVerifyPassChecksWithoutChanging) {

@@ -53,10 +53,16 @@ TEST_F(WeftOpt, PrintsTheResultOnStdout) {
   EXPECT_EQ(r.err, "");
 }
 
-TEST_F(WeftOpt, RunsTheStandardPipelineByDefault) {
-  ToolRun r = run(case_file("standard_pipeline.in.weft"));
+TEST_F(WeftOpt, RunsTheSimplifyingPassesInOrder) {
+  ToolRun r = run("--passes=infer-shapes,fold-constants,hoist-scan-invariants,cse,dce " + case_file("standard_pipeline.in.weft"));
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out, slurp(case_file("standard_pipeline.out.weft")));
+}
+
+TEST_F(WeftOpt, RunsTheLoweringPipelineByDefault) {
+  ToolRun r = run(case_file("standard_pipeline.in.weft"));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("= fusion("), std::string::npos) << r.out;  // down to the fused regions
 }
 
 TEST_F(WeftOpt, AnEmptyPassListOnlyRoundTrips) {
@@ -89,7 +95,7 @@ TEST_F(WeftOpt, FailsWithStatus2AndOneLineForAnUnknownPass) {
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
             "weft-opt: unknown pass 'dead' (the passes are: verify, infer-shapes, fold-constants, "
-            "hoist-scan-invariants, cse, dce, decompose, fuse)\n");
+            "hoist-scan-invariants, cse, dce, inline-fusions, decompose, fuse)\n");
 }
 
 TEST_F(WeftOpt, FailsWithOneLineForAMalformedFile) {
@@ -113,7 +119,10 @@ TEST_F(WeftOpt, ListsThePasses) {
   ToolRun r = run("--list-passes");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("fold-constants"), std::string::npos);
-  EXPECT_NE(r.out.find("standard pipeline: infer-shapes fold-constants hoist-scan-invariants cse dce"), std::string::npos);
+  EXPECT_NE(r.out.find("lowering pipeline (the default): verify inline-fusions infer-shapes decompose fold-constants "
+                       "hoist-scan-invariants cse dce fuse lower-scan-bodies\n"),
+            std::string::npos)
+      << r.out;
 }
 
 }  // namespace

@@ -222,12 +222,12 @@ TEST_F(WeftRunTool, OddOutputNamesAreQuotedAndOnesThatAreNotFileNamesAreRefusedB
       fmt::format("--input {} --input x.y_z={}", q("input 1=" + (dir_ / "a.npy").string()), q(dir_ / "a.npy"));
   RunResult r = run(fmt::format("{} {}", q(model), inputs));
   EXPECT_EQ(r.status, 0) << r.err;
-  // Output "" returns input "input 1"; the other is (a + w)·a - (a + w) = a² - 1 for a = both inputs, w = 1.
+  // Output ".." returns input "input 1"; the other is (a + w)·a - (a + w) = a² - 1 for a = both inputs, w = 1.
   EXPECT_EQ(r.out,
             "\"out\\\"quoted\\\"\": f32[2, 3] = [0, 3, 8, 15, 24, 35]\n"
-            "\"\": f32[2, 3] = [1, 2, 3, 4, 5, 6]\n");
+            "..: f32[2, 3] = [1, 2, 3, 4, 5, 6]\n");
   expect_one_line_error(run(fmt::format("{} {} --output-dir {}", q(model), inputs, q(dir_ / "out"))), 1,
-                        "output \"\" cannot be a file name in --output-dir");
+                        "output .. cannot be a file name in --output-dir");
   EXPECT_FALSE(fs::exists(dir_ / "out" / "out\"quoted\".npy"));
 }
 

@@ -1,0 +1,158 @@
+/** \file
+ * Provider chains and the executable they compile to. See provider.h.
+ */
+#include "backends/provider.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "backends/interp/constant_evaluator.h"
+#include "backends/interp/interpreter.h"
+#include "ir/ops.h"
+#include "runtime/thread_pool.h"
+
+namespace weft {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+bool all_bounded(const Graph& g) {
+  for (const SymbolDecl& s : g.symbols())
+    if (!s.bound) return false;
+  return true;
+}
+
+}  // namespace
+
+// --- the executable ---
+
+CompiledExecutable::CompiledExecutable(std::unique_ptr<ProgramExecutor> executor, Graph lowered, CompileStats stats,
+                                       int num_threads)
+    : executor_(std::move(executor)),
+      lowered_(std::move(lowered)),
+      stats_(std::move(stats)),
+      num_threads_(num_threads) {}
+
+CompiledExecutable::~CompiledExecutable() = default;
+
+ThreadPool& CompiledExecutable::thread_pool() {
+  if (num_threads_ == 0 || num_threads_ == ThreadPool::global().num_threads()) return ThreadPool::global();
+  if (!pool_) pool_ = std::make_unique<ThreadPool>(num_threads_);
+  return *pool_;
+}
+
+std::vector<Tensor> CompiledExecutable::run(std::span<const Tensor> inputs) {
+  ThreadPoolScope scope(thread_pool());  // weft_parallel_for and weft_num_threads use it
+  return executor_->run(inputs, nullptr);
+}
+
+std::vector<Tensor> CompiledExecutable::run_nested(std::span<const Tensor> inputs, const SymbolBindings& outer) {
+  return executor_->run(inputs, &outer);
+}
+
+std::string CompileStats::report() const {
+  std::string out = fmt::format("{} backend: {} nodes, {} compiled ({} from the cache), {} on the interpreter\n",
+                                backend, nodes.size(), compiled, cache_hits, fallback);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeStats& n = nodes[i];
+    std::string how;
+    if (n.compiled)
+      how = n.cache_hit ? "compiled (cached)" : fmt::format("compiled {:.1f} ms", n.compile_seconds * 1e3);
+    else
+      how = n.reason.empty() ? n.provider
+                             : fmt::format("{}: {}", n.provider == "interp" ? "interpreter" : n.provider, n.reason);
+    out += fmt::format("  {:>3}  {:<12} {:<28} {:<7} {}\n", i, n.op, n.scope.empty() ? "-" : n.scope, n.provider, how);
+  }
+  out += fmt::format("passes {:.1f} ms, code generation {:.1f} ms\n", pass_seconds * 1e3, codegen_seconds * 1e3);
+  return out;
+}
+
+// --- the chain ---
+
+ProviderChain::ProviderChain(std::string name, std::vector<std::shared_ptr<const KernelProvider>> providers)
+    : name_(std::move(name)), providers_(std::move(providers)) {
+  WEFT_CHECK(!providers_.empty(), "a provider chain needs a provider");
+}
+
+LoweringOptions ProviderChain::lowering_options(const CompileOptions& options) const {
+  LoweringOptions lowering = providers_.front()->lowering_policy();
+  lowering.evaluate_constants = interpreter_constant_evaluator();
+  lowering.verify_each = options.verify_each;
+  lowering.print_after_change = options.print_after_change;
+  lowering.time_passes = options.time_passes;
+  return lowering;
+}
+
+std::unique_ptr<Executable> ProviderChain::compile(const Graph& graph, const CompileOptions& options) const {
+  return compile_chain(graph, options);
+}
+
+std::unique_ptr<CompiledExecutable> ProviderChain::compile_chain(const Graph& graph,
+                                                                 const CompileOptions& options) const {
+  if (options.num_threads < 0 || options.num_threads > 1024)
+    throw Error(fmt::format("CompileOptions::num_threads must be 0 (the global pool) or 1 to 1024, but is {}",
+                            options.num_threads));
+  Lowered lowered = lower(graph, lowering_options(options));
+  return build(lowered.graph, std::move(lowered.program), lowered.seconds, options);
+}
+
+std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::optional<Program> program,
+                                                         double pass_seconds, const CompileOptions& options) const {
+  auto start = Clock::now();
+  // The calls are the same for every size of the unbounded symbols (only offsets differ): kernels
+  // are made from a plan at size 1.
+  SymbolBindings ones;
+  for (const SymbolDecl& s : g.symbols())
+    if (!s.bound) ones.emplace(s.name, 1);
+  const Program calls = program ? *program : plan_program(g, ones);
+  pass_seconds += seconds_since(start);
+
+  CompileStats stats;
+  stats.backend = name_;
+  stats.pass_seconds = pass_seconds;
+  ProviderContext context{options, g.symbols(), [this, &options](const Graph& body) {
+                            std::optional<Program> plan;
+                            if (all_bounded(body)) plan = plan_program(body);
+                            return std::shared_ptr<CompiledExecutable>(build(body, std::move(plan), 0, options));
+                          }};
+  std::vector<CallKernel> kernels;
+  for (const KernelCall& call : calls.calls) {
+    NodeStats ns;
+    ns.scope = call.scope;
+    ns.op = call.op == OpKind::fusion ? call.attrs.get_string("kind") : std::string(op_name(call.op));
+    std::optional<ProvidedKernel> provided;
+    for (const auto& provider : providers_) {
+      std::string why;
+      provided = provider->kernel_for(call, context, &why);
+      if (provided) {
+        ns.provider = provider->name();
+        break;
+      }
+      if (!why.empty()) ns.reason += (ns.reason.empty() ? "" : "; ") + why;
+    }
+    if (!provided)
+      throw Error(
+          with_location(fmt::format("backend '{}': no provider runs {} ({})", name_, ns.op, ns.reason), call.loc));
+    ns.compiled = provided->generated;
+    ns.cache_hit = provided->cache_hit;
+    ns.compile_seconds = provided->compile_seconds;
+    if (!provided->note.empty()) ns.reason = provided->note;
+    stats.compiled += ns.compiled ? 1 : 0;
+    stats.cache_hits += ns.cache_hit ? 1 : 0;
+    stats.codegen_seconds += ns.compile_seconds;
+    if (ns.provider == "interp" && providers_.size() > 1) ++stats.fallback;
+    stats.nodes.push_back(std::move(ns));
+    kernels.push_back(std::move(provided->kernel));
+  }
+  ProgramPlanner planner = [g](const SymbolBindings& sizes) { return plan_program(g, sizes); };
+  auto executor =
+      std::make_unique<ProgramExecutor>(signature_of(g), std::move(program), std::move(planner), std::move(kernels),
+                                        initial_params(g), ExecutorOptions{.nan_trap = options.nan_trap});
+  return std::make_unique<CompiledExecutable>(std::move(executor), g, std::move(stats), options.num_threads);
+}
+
+}  // namespace weft

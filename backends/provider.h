@@ -1,0 +1,138 @@
+/** \file
+ * Kernel providers, and backends as chains of them.
+ *
+ * A provider makes the kernel of one program call (runtime/program_executor.h `CallKernel`): the
+ * LLVM provider generates code for fused regions and lone movement ops, the interpreter runs any
+ * call through its reference kernels, a oneDNN or CUDA provider would map calls to its primitives.
+ * A provider says how it wants the graph lowered (decompose, simplify, fuse: `lowering_policy`) and,
+ * for each call, gives a kernel or declines with a reason.
+ *
+ * A `ProviderChain` is a backend: the graph goes through the one pipeline (passes/pipeline.h) under
+ * the first provider's policy, then each call takes the first provider in the chain that gives a
+ * kernel ("llvm" = llvm, then interp; "interp" = interp alone). The choice per call is recorded
+ * (`CompileStats`, shown by `weft-dump --compile`), and the calls run on the one executor.
+ */
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "ir/program.h"
+#include "passes/pipeline.h"
+#include "runtime/program_executor.h"
+
+namespace weft {
+
+class CompiledExecutable;
+class ThreadPool;
+
+/// What a provider may use while making a kernel.
+struct ProviderContext {
+  const CompileOptions& options;
+  /// The symbols of the program the call belongs to (with their bounds).
+  const std::vector<SymbolDecl>& symbols;
+  /// A scan's body (already lowered) compiled by the same chain; its `run(inputs, &sizes)` runs
+  /// one step under the caller's sizes.
+  std::function<std::shared_ptr<CompiledExecutable>(const Graph& body)> compile_body;
+};
+
+/// A provider's kernel for a call, and what the compile statistics say about it.
+struct ProvidedKernel {
+  CallKernel kernel;
+  bool generated = false;  // code generated for it (else a library or reference kernel)
+  bool cache_hit = false;
+  double compile_seconds = 0;
+  std::string note;  // e.g. how a scan's body ran
+};
+
+class KernelProvider {
+ public:
+  virtual ~KernelProvider() = default;
+  virtual std::string name() const = 0;
+  /// How graphs are lowered when this provider leads the chain.
+  virtual LoweringOptions lowering_policy() const = 0;
+  /// The kernel of `call`, or empty with `*why` set when this provider does not run it.
+  virtual std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
+                                                   std::string* why) const = 0;
+};
+
+/// The reference interpreter as a provider: runs every call (composites through their
+/// decomposition), with the graph as written (no decomposition, simplification or fusion).
+std::shared_ptr<const KernelProvider> interp_provider();
+
+/// How one call ran.
+struct NodeStats {
+  std::string op;         // "loop", "reduction", "matmul" for regions; the op's name otherwise
+  std::string scope;      // of the node naming the region
+  std::string provider;   // the provider that runs it
+  bool compiled = false;  // generated code (else a library or reference kernel)
+  std::string reason;     // why the providers before it declined
+  bool cache_hit = false;
+  double compile_seconds = 0;
+};
+
+struct CompileStats {
+  std::string backend;
+  std::vector<NodeStats> nodes;
+  int compiled = 0;
+  int fallback = 0;  // calls on the interpreter in a chain that has other providers
+  int cache_hits = 0;
+  double pass_seconds = 0;     // the pipeline (passes and memory planning)
+  double codegen_seconds = 0;  // making kernels (0 when all generated code came from the cache)
+  /// A table: one line per call (op, scope, provider, compiled or why not, compile time), then totals.
+  std::string report() const;
+};
+
+/// What a chain compiles to: the executor running the program, the pool its kernels use, and how
+/// each call was provided.
+class CompiledExecutable : public Executable {
+ public:
+  CompiledExecutable(std::unique_ptr<ProgramExecutor> executor, Graph lowered, CompileStats stats, int num_threads);
+  ~CompiledExecutable() override;
+  const Signature& signature() const override { return executor_->signature(); }
+  std::vector<Tensor> run(std::span<const Tensor> inputs) override;
+  /// Runs as a scan's body under the caller's sizes (and pool).
+  std::vector<Tensor> run_nested(std::span<const Tensor> inputs, const SymbolBindings& outer);
+  Tensor state(const std::string& name) const override { return executor_->state(name); }
+  void set_state(const std::string& name, const Tensor& value) override { executor_->set_state(name, value); }
+
+  const CompileStats& stats() const { return stats_; }
+  /// The pool its loops run on: the global one, or (CompileOptions::num_threads = N, not the global
+  /// pool's size) a pool of N threads of its own, made at the first run.
+  ThreadPool& thread_pool();
+  /// The graph as lowered for its providers.
+  const Graph& compiled_graph() const { return lowered_; }
+
+ private:
+  std::unique_ptr<ProgramExecutor> executor_;
+  Graph lowered_;
+  CompileStats stats_;
+  int num_threads_ = 0;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+/// A backend made of providers, tried in order for each call.
+class ProviderChain : public Backend {
+ public:
+  ProviderChain(std::string name, std::vector<std::shared_ptr<const KernelProvider>> providers);
+  std::string name() const override { return name_; }
+  std::unique_ptr<Executable> compile(const Graph& graph, const CompileOptions& options = {}) const override;
+  /// `compile`, keeping the executable's type (for its stats).
+  std::unique_ptr<CompiledExecutable> compile_chain(const Graph& graph, const CompileOptions& options = {}) const;
+  /// The options of the one pipeline for this chain: the lead provider's policy, with constant
+  /// folding by the interpreter and the diagnostics of `options`.
+  LoweringOptions lowering_options(const CompileOptions& options = {}) const;
+
+ private:
+  std::unique_ptr<CompiledExecutable> build(const Graph& lowered, std::optional<Program> program, double pass_seconds,
+                                            const CompileOptions& options) const;
+
+  std::string name_;
+  std::vector<std::shared_ptr<const KernelProvider>> providers_;
+};
+
+}  // namespace weft

@@ -1,0 +1,100 @@
+/** \file
+ * The program executor: runs a `Program` (ir/program.h) from a table of per-call kernels.
+ *
+ * Every backend runs on it — the interpreter, the LLVM JIT, and device providers — so what a run
+ * means is written once: binding the symbols from the inputs (`bind_inputs`), choosing the memory
+ * plan (planned once when every symbol is bounded, else once per distinct size of the unbounded
+ * ones), the arena, computing outputs straight into the tensors returned, the run-time checks
+ * planning attached to each call (runtime/call_checks.h), the NaN/Inf trap, and the state:
+ * parameters and optimizer slots, updated in place or all at once after the run.
+ *
+ * It knows nothing of graphs: a kernel is a function of its operands' memory and the run's sizes,
+ * made by a provider (backends/provider.h). Memory lives in one space (runtime/memory.h): host by
+ * default; with a device resource the arena and the state stay on the device between runs, and
+ * only the inputs are copied in and the outputs out.
+ *
+ * The C runtime of compiled models (runtime/capi) follows the same rules; tests/runtime holds the
+ * three (interpreter, JIT, shared object) to the same answers.
+ */
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ir/program.h"
+#include "runtime/executable.h"
+#include "runtime/memory.h"
+#include "runtime/tensor.h"
+
+namespace weft {
+
+/// How one call of a program runs, as a provider made it.
+struct CallKernel {
+  std::string provider;  // which provider made it ("llvm", "interp", ...)
+  /// How error messages name the call ("a fused region (first op: exp at model.cpp:12)"); empty:
+  /// by its op.
+  std::string what;
+  /// Runs the call: `buffers` are its operands' memory in call operand order (operands, then
+  /// results), `sizes` the run's symbol values.
+  std::function<void(std::span<void* const> buffers, const SymbolBindings& sizes)> run;
+  /// Optional: called by the NaN/Inf trap when this call produced a non-finite value, to throw a
+  /// sharper error (a fused region's generated code has no per-op checks). When it returns, the
+  /// executor names the call itself.
+  std::function<void(std::span<void* const> buffers, const SymbolBindings& sizes)> explain_non_finite;
+};
+
+/// A program for the run's sizes (for a graph with unbounded symbols).
+using ProgramPlanner = std::function<Program(const SymbolBindings& sizes)>;
+
+struct ExecutorOptions {
+  /// Stop at the first call producing a NaN or Inf and name it (op, scope, DSL line).
+  bool nan_trap = false;
+  /// Where the arena and the state live; null: the host. The program's buffers must be planned in
+  /// the same space.
+  MemoryResource* memory = nullptr;
+};
+
+class ProgramExecutor : public Executable {
+ public:
+  /// `program`: the plan when every symbol is bounded; else `planner` makes one per size.
+  /// `kernels`: one per call, in call order. `initial_state`: the parameters in program order.
+  ProgramExecutor(Signature signature, std::optional<Program> program, ProgramPlanner planner,
+                  std::vector<CallKernel> kernels, std::span<const Tensor> initial_state, ExecutorOptions options = {});
+  ~ProgramExecutor() override;
+
+  const Signature& signature() const override { return sig_; }
+  std::vector<Tensor> run(std::span<const Tensor> inputs) override { return run(inputs, nullptr); }
+  /// `outer`: the sizes of the program running this one (a scan's body may name symbols its own
+  /// inputs do not carry); its own inputs' bindings win.
+  std::vector<Tensor> run(std::span<const Tensor> inputs, const SymbolBindings* outer);
+  Tensor state(const std::string& name) const override;
+  void set_state(const std::string& name, const Tensor& value) override;
+
+  const std::vector<CallKernel>& kernels() const { return kernels_; }
+  /// The plan for `sizes` (planned now if it is new).
+  const Program& program_for(const SymbolBindings& sizes);
+
+ private:
+  size_t state_index(const std::string& name) const;
+  std::byte* arena_of(int64_t bytes);
+  void trap_non_finite(const KernelCall& call, const CallKernel& kernel, std::span<void* const> buffers,
+                       const SymbolBindings& sizes);
+
+  Signature sig_;
+  std::optional<Program> program_;
+  ProgramPlanner planner_;
+  std::map<std::vector<int64_t>, Program> programs_;  // per sizes of the unbounded symbols
+  std::vector<CallKernel> kernels_;
+  ExecutorOptions options_;
+  MemoryResource* memory_;
+  std::vector<DeviceBuffer> state_;
+  DeviceBuffer arena_;
+  std::vector<DeviceBuffer> staged_inputs_;  // a device program's copies of the caller's inputs
+};
+
+}  // namespace weft

@@ -1,0 +1,200 @@
+/** \file
+ * The program executor (runtime/program_executor.h) and the provider chains on it
+ * (backends/provider.h): device-resident state, symbol binding as the C runtime does it, the
+ * provider chosen per call, and the library's one-way dependencies.
+ */
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+
+#include "backends/interp/interpreter.h"
+#include "backends/llvm/llvm_backend.h"
+#include "frontend/builder.h"
+#include "frontend/nn/basic.h"
+#include "frontend/tensor_ops.h"
+#include "frontend/train_step.h"
+#include "passes/pipeline.h"
+#include "runtime/memory.h"
+#include "runtime/program_executor.h"
+
+namespace weft {
+namespace {
+
+using dsl::Builder;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+/// Host memory posing as a device: what the executor copies between it and the host is counted,
+/// and every allocation is filled with a NaN pattern, so a kernel reading memory nobody wrote shows.
+class CountingDevice : public MemoryResource {
+ public:
+  MemorySpace space() const override { return MemorySpace::device; }
+  std::string name() const override { return "counting device"; }
+  void* allocate(int64_t bytes) override {
+    void* p = host_memory().allocate(bytes);
+    if (p) std::memset(p, 0xff, static_cast<size_t>(bytes));
+    ++allocations;
+    return p;
+  }
+  void deallocate(void* p) override { host_memory().deallocate(p); }
+  void copy_from_host(void* dst, const void* src, int64_t bytes) override {
+    ++to_device;
+    std::memcpy(dst, src, static_cast<size_t>(bytes));
+  }
+  void copy_to_host(void* dst, const void* src, int64_t bytes) override {
+    ++to_host;
+    std::memcpy(dst, src, static_cast<size_t>(bytes));
+  }
+  void copy_within(void* dst, const void* src, int64_t bytes) override {
+    std::memmove(dst, src, static_cast<size_t>(bytes));
+  }
+
+  int allocations = 0;
+  int to_device = 0;
+  int to_host = 0;
+};
+
+Graph mlp_train_step() {
+  Builder b("mlp_loss");
+  auto x = b.input("x", "f32[B<=16, 6]");
+  auto y = b.input("y", "i64[B]");
+  nn::Linear fc1(b, "fc1", 6, 12), fc2(b, "fc2", 12, 3);
+  b.output("loss", dsl::cross_entropy(fc2(dsl::tanh(fc1(x))), y));
+  return train::make_train_step(b.finish(), {.optimizer = train::AdamOptions{}});
+}
+
+std::vector<Tensor> step_inputs(const Signature& sig, int64_t step) {
+  std::vector<Tensor> inputs;
+  for (const TensorSpec& spec : sig.inputs) {
+    if (spec.name == "x") {
+      std::vector<float> v(16 * 6);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 37 % 11)) / 5.0f - 1.0f;
+      inputs.push_back(Tensor::from<float>({16, 6}, v));
+    } else if (spec.name == "y") {
+      std::vector<int64_t> v(16);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int64_t>(i % 3);
+      inputs.push_back(Tensor::from<int64_t>({16}, v));
+    } else if (spec.name == "lr") {
+      inputs.push_back(Tensor::from<float>({}, {0.01f}));
+    } else {
+      inputs.push_back(Tensor::from<int64_t>({}, {step}));
+    }
+  }
+  return inputs;
+}
+
+/// The LLVM chain's kernels for `g`, planned in `space`, run by an executor over `memory`.
+std::unique_ptr<ProgramExecutor> executor_in(const Graph& g, MemorySpace space, MemoryResource* memory) {
+  const LoweringOptions lowering = LlvmBackend().lowering_options();
+  Graph lowered = lower_graph(g, lowering);
+  Program program = plan_program(lowered, {}, PlanOptions{.space = space});
+  CompileOptions options;
+  ProviderContext context{options, lowered.symbols(), nullptr};
+  std::vector<CallKernel> kernels;
+  for (const KernelCall& call : program.calls) {
+    std::string why;
+    std::optional<ProvidedKernel> k = llvm_provider()->kernel_for(call, context, &why);
+    if (!k) k = interp_provider()->kernel_for(call, context, &why);
+    kernels.push_back(std::move(k->kernel));
+  }
+  ProgramPlanner no_planner;
+  return std::make_unique<ProgramExecutor>(signature_of(lowered), std::move(program), no_planner, std::move(kernels),
+                                           initial_params(lowered), ExecutorOptions{.memory = memory});
+}
+
+TEST(Executor, ADeviceProgramKeepsItsStateOnTheDeviceAndCopiesOnlyInputsAndOutputs) {
+  Graph step = mlp_train_step();
+  CountingDevice device;
+  auto on_device = executor_in(step, MemorySpace::device, &device);
+  auto on_host = executor_in(step, MemorySpace::host, nullptr);
+  const int setup_copies = device.to_device;  // the initial parameters and optimizer slots
+  EXPECT_EQ(setup_copies, static_cast<int>(step.params().size()));
+  for (int64_t s = 1; s <= 3; ++s) {
+    std::vector<Tensor> inputs = step_inputs(on_host->signature(), s);
+    const int before_in = device.to_device, before_out = device.to_host;
+    std::vector<Tensor> got = on_device->run(inputs);
+    std::vector<Tensor> want = on_host->run(inputs);
+    EXPECT_EQ(device.to_device - before_in, static_cast<int>(inputs.size())) << "step " << s;
+    EXPECT_EQ(device.to_host - before_out, static_cast<int>(got.size())) << "step " << s;
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t k = 0; k < got.size(); ++k) {
+      ASSERT_EQ(got[k].nbytes(), want[k].nbytes());
+      EXPECT_EQ(std::memcmp(got[k].raw(), want[k].raw(), got[k].nbytes()), 0) << "step " << s << " output " << k;
+    }
+  }
+  // Reading the state copies it out, once per tensor; it is the host run's, bit for bit.
+  for (const TensorSpec& spec : on_host->signature().state) {
+    Tensor a = on_device->state(spec.name), b = on_host->state(spec.name);
+    EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0) << spec.name;
+  }
+}
+
+TEST(Executor, TheInterpreterAndTheJitBindSymbolsAsTheCRuntimeDoes) {
+  // x: B rows of 2*T; y: B*T. B and then T come from x (T = dim / 2), y is checked against B*T.
+  Builder b("binding");
+  auto x = b.input("x", "f32[B<=4, 2*T]");
+  auto y = b.input("y", "f32[B*T]");
+  (void)y;
+  b.output("s", dsl::sum(x * 2.0f));
+  Graph g = b.finish();
+  g.declare_symbol("T", 8);
+  for (const char* backend : {"interp", "llvm"}) {
+    auto exe = make_backend(backend)->compile(g);
+    auto run = [&](std::vector<int64_t> xs, std::vector<int64_t> ys) {
+      return error_of([&] {
+        std::vector<Tensor> in{Tensor::zeros(DType::f32, xs), Tensor::zeros(DType::f32, ys)};
+        exe->run(in);
+      });
+    };
+    EXPECT_EQ(run({3, 10}, {15}), "(no error)") << backend;  // B = 3, T = 5
+    EXPECT_EQ(run({3, 9}, {15}),
+              "input 'x' of graph 'binding' must be f32[B, 2*T], but got f32[3, 9]: dim 1 (9) is not a multiple of 2")
+        << backend;
+    EXPECT_EQ(run({3, 10}, {14}), "input 'y' of graph 'binding' must be f32[B*T], but got f32[14] (dim 0 should be 15)")
+        << backend;
+    EXPECT_EQ(run({5, 10}, {25}),
+              "symbolic dim B = 5 exceeds its declared bound B <= 4 (input 'x' of graph 'binding' is f32[5, 10], "
+              "declared f32[B, 2*T])")
+        << backend;
+    EXPECT_EQ(run({2, 18}, {18}),
+              "symbolic dim T = 9 exceeds its declared bound T <= 8 (input 'x' of graph 'binding' is f32[2, 18], "
+              "declared f32[B, 2*T])")
+        << backend;
+  }
+}
+
+TEST(Executor, EachCallIsRunByTheFirstProviderThatTakesIt) {
+  // An f64 matmul has no generated code: the interpreter, after the LLVM provider declined.
+  Builder b("mixed");
+  auto x = b.input("x", "f32[4, 8]");
+  auto w = b.input("w", "f64[8, 3]");
+  auto x64 = b.input("x64", "f64[4, 8]");
+  b.output("y", dsl::exp(x) * 2.0f);
+  b.output("z", dsl::matmul(x64, w));
+  Graph g = b.finish();
+  auto exe = LlvmBackend().compile_llvm(g);
+  const CompileStats& s = exe->stats();
+  ASSERT_EQ(s.nodes.size(), 2u) << s.report();
+  std::map<std::string, std::string> provider;
+  for (const NodeStats& n : s.nodes) provider[n.op] = n.provider;
+  EXPECT_EQ(provider["loop"], "llvm") << s.report();
+  EXPECT_EQ(provider["matmul"], "interp") << s.report();
+  EXPECT_EQ(s.compiled, 1);
+  EXPECT_EQ(s.fallback, 1);
+  EXPECT_NE(s.report().find("interpreter: "), std::string::npos) << s.report();
+  // The interpreter backend is its one provider, on the same executor.
+  auto interp = InterpBackend().compile_chain(g);
+  for (const NodeStats& n : interp->stats().nodes) EXPECT_EQ(n.provider, "interp");
+}
+
+}  // namespace
+}  // namespace weft
