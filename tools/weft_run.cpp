@@ -12,7 +12,6 @@
  * Errors follow tools/cli.h: `weft-run: message` on stderr, exit status 1 for a bad model, input or
  * weights file, 2 for a bad command line. Formats and examples: docs/weft-run.md.
  */
-#include <dlfcn.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -34,9 +33,9 @@
 #include "backends/backend.h"
 #include "ir/safetensors.h"
 #include "ir/text.h"
-#include "runtime/capi/weft_model.h"
 #include "runtime/executable.h"
 #include "runtime/npy.h"
+#include "runtime/shared_object.h"
 #include "runtime/tensor_literal.h"
 #include "tools/cli.h"
 
@@ -157,187 +156,22 @@ void JitModel::load_weights(const weft::SafetensorsFile& file, const std::string
 
 // ---------------------------------------------------------------- a compiled model: a .so file
 
-/// The C API's functions, looked up by name in the shared object.
-struct CApi {
-// clang-format off
-#define WEFT_RUN_CAPI(X)                                                                                  \
-  X(weft_last_error) X(weft_status_name) X(weft_model_name) X(weft_num_entries) X(weft_entry_name)       \
-  X(weft_find_entry) X(weft_num_inputs) X(weft_num_outputs) X(weft_input_info) X(weft_output_info)      \
-  X(weft_num_symbols) X(weft_symbol_info) X(weft_num_params) X(weft_param_info) X(weft_create)          \
-  X(weft_destroy) X(weft_bind_dim) X(weft_output_shape) X(weft_run)
-// clang-format on
-#define WEFT_RUN_FIELD(name) decltype(&::name) name = nullptr;
-  WEFT_RUN_CAPI(WEFT_RUN_FIELD)
-#undef WEFT_RUN_FIELD
-};
-
+/// A compiled model's entry point (runtime/shared_object.h).
 class SharedObjectModel : public Model {
  public:
-  explicit SharedObjectModel(const Options& o);
-  ~SharedObjectModel() override {
-    if (instance_) api_.weft_destroy(instance_);
-    if (handle_) dlclose(handle_);
-  }
-  SharedObjectModel(const SharedObjectModel&) = delete;
-  SharedObjectModel& operator=(const SharedObjectModel&) = delete;
+  explicit SharedObjectModel(const Options& o)
+      : exe_(std::make_shared<const weft::SharedObject>(o.model),
+             weft::SharedObjectOptions{.entry = o.entry, .num_threads = o.threads, .weights_path = o.weights}),
+        path_(o.model) {}
 
-  const Signature& signature() const override { return signature_; }
-  std::string describe() const override { return fmt::format("entry '{}' of {}", entry_name_, path_); }
-  std::vector<Tensor> run(const std::vector<Tensor>& inputs) override;
+  const Signature& signature() const override { return exe_.signature(); }
+  std::string describe() const override { return fmt::format("entry '{}' of {}", exe_.entry_name(), path_); }
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) override { return exe_.run(inputs); }
 
  private:
-  /// Throws the model's own message for a failed call.
-  void check(int32_t status, const char* call) const {
-    if (status == WEFT_OK) return;
-    const char* message = api_.weft_last_error();
-    const char* code = api_.weft_status_name(status);
-    throw Error(fmt::format("{}: {} failed: {} ({})", path_, call, message ? message : "", code ? code : "?"));
-  }
-  weft::TensorSpec spec_of(const weft_value_info& info, const char* what) const;
-
+  weft::SharedObjectExecutable exe_;
   std::string path_;
-  void* handle_ = nullptr;
-  CApi api_;
-  int32_t entry_ = 0;
-  std::string entry_name_;
-  Signature signature_;
-  weft_model* instance_ = nullptr;
 };
-
-SharedObjectModel::SharedObjectModel(const Options& o) : path_(o.model) {
-  // dlopen searches the library path for a bare name; a file argument means this file.
-  std::string open_path = path_.find('/') == std::string::npos ? "./" + path_ : path_;
-  handle_ = dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle_) throw Error(fmt::format("{}: cannot load the shared object: {}", path_, dlerror()));
-#define WEFT_RUN_LOOKUP(name)                                             \
-  api_.name = reinterpret_cast<decltype(&::name)>(dlsym(handle_, #name)); \
-  if (!api_.name)                                                         \
-    throw Error(fmt::format("{}: not a model compiled by weft-compile: it has no function {}", path_, #name));
-  WEFT_RUN_CAPI(WEFT_RUN_LOOKUP)
-#undef WEFT_RUN_LOOKUP
-
-  int32_t entries = api_.weft_num_entries();
-  if (entries <= 0) throw Error(fmt::format("{}: the model has no entry points", path_));
-  if (o.entry) {
-    if (api_.weft_find_entry(o.entry->c_str(), &entry_) != WEFT_OK) {
-      std::vector<std::string> names;
-      for (int32_t e = 0; e < entries; ++e) names.emplace_back(api_.weft_entry_name(e));
-      throw Error(fmt::format("{}: --entry '{}' is not an entry point of the model (its entries: {})", path_, *o.entry,
-                              fmt::join(names, ", ")));
-    }
-  }
-  const char* name = api_.weft_entry_name(entry_);
-  entry_name_ = name ? name : "";
-  signature_.graph = entry_name_;
-
-  int32_t num_inputs = api_.weft_num_inputs(entry_), num_outputs = api_.weft_num_outputs(entry_);
-  int32_t num_symbols = api_.weft_num_symbols(entry_), num_params = api_.weft_num_params();
-  if (num_inputs < 0 || num_outputs < 0 || num_symbols < 0 || num_params < 0)
-    throw Error(fmt::format("{}: the model describes entry '{}' inconsistently", path_, entry_name_));
-  for (int32_t i = 0; i < num_inputs; ++i) {
-    weft_value_info info{};
-    check(api_.weft_input_info(entry_, i, &info), "weft_input_info");
-    signature_.inputs.push_back(spec_of(info, "input"));
-  }
-  for (int32_t i = 0; i < num_outputs; ++i) {
-    weft_value_info info{};
-    check(api_.weft_output_info(entry_, i, &info), "weft_output_info");
-    signature_.outputs.push_back(spec_of(info, "output"));
-  }
-  for (int32_t i = 0; i < num_params; ++i) {
-    weft_value_info info{};
-    check(api_.weft_param_info(i, &info), "weft_param_info");
-    signature_.state.push_back(spec_of(info, "parameter"));
-  }
-  for (int32_t i = 0; i < num_symbols; ++i) {
-    const char* symbol = nullptr;
-    int64_t bound = -1;
-    check(api_.weft_symbol_info(entry_, i, &symbol, &bound), "weft_symbol_info");
-    if (!symbol) throw Error(fmt::format("{}: symbol {} of entry '{}' has no name", path_, i, entry_name_));
-    signature_.symbols.push_back({symbol, bound >= 0 ? std::optional<int64_t>(bound) : std::nullopt});
-  }
-
-  weft_options options{};
-  options.num_threads = o.threads;
-  options.weights_path = o.weights ? o.weights->c_str() : nullptr;
-  check(api_.weft_create(&options, &instance_), "weft_create");
-}
-
-weft::TensorSpec SharedObjectModel::spec_of(const weft_value_info& info, const char* what) const {
-  auto malformed = [&](const std::string& why) {
-    return Error(fmt::format("{}: the model's description of an {} is malformed: {}", path_, what, why));
-  };
-  if (!info.name) throw malformed("it has no name");
-  if (info.dtype < WEFT_F32 || info.dtype > WEFT_BOOL) throw malformed(fmt::format("dtype code {}", info.dtype));
-  if (info.rank < 0 || (info.rank > 0 && !info.dims)) throw malformed(fmt::format("rank {} without dims", info.rank));
-  weft::TensorSpec spec{info.name, {static_cast<DType>(info.dtype), {}}};
-  for (int32_t d = 0; d < info.rank; ++d) {
-    if (info.dims[d] >= 0) {
-      spec.type.shape.emplace_back(info.dims[d]);
-      continue;
-    }
-    const char* text = info.dim_names ? info.dim_names[d] : nullptr;
-    std::optional<weft::Dim> dim = text ? weft::Dim::parse(text) : std::nullopt;
-    if (!dim) throw malformed(fmt::format("'{}' dim {} is symbolic but has no valid name", info.name, d));
-    spec.type.shape.push_back(*dim);
-  }
-  return spec;
-}
-
-/// The symbols the inputs' shapes determine, by the C runtime's rule (runtime/capi/weft_rt_run.c):
-/// a dim with a single unknown symbol (B, 2*T, or B*T once T is known) gives it the dim's size
-/// divided by the rest. weft_run checks everything again; this is only to size the outputs.
-weft::SymbolBindings derive_symbols(const Signature& sig, const std::vector<Tensor>& inputs) {
-  weft::SymbolBindings known;
-  for (bool progress = true; progress;) {
-    progress = false;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      for (int d = 0; d < inputs[i].rank(); ++d) {
-        const weft::Dim& dim = sig.inputs[i].type.shape[d];
-        std::vector<std::string> unknown;
-        int64_t rest = dim.coefficient();
-        for (const std::string& s : dim.symbols()) {
-          auto it = known.find(s);
-          if (it == known.end())
-            unknown.push_back(s);
-          else if (__builtin_mul_overflow(rest, it->second, &rest))
-            rest = 0;
-        }
-        int64_t size = inputs[i].shape()[d];
-        if (unknown.size() != 1 || rest <= 0 || size % rest != 0) continue;
-        known[unknown[0]] = size / rest;
-        progress = true;
-      }
-    }
-  }
-  return known;
-}
-
-std::vector<Tensor> SharedObjectModel::run(const std::vector<Tensor>& inputs) {
-  // The symbols the inputs carry are bound first, so that the outputs can be sized.
-  for (const auto& [symbol, value] : derive_symbols(signature_, inputs))
-    check(api_.weft_bind_dim(instance_, entry_, symbol.c_str(), value), "weft_bind_dim");
-  std::vector<weft_tensor> in(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i)
-    in[i] = {static_cast<int32_t>(inputs[i].dtype()), inputs[i].rank(), inputs[i].shape().data(),
-             const_cast<void*>(inputs[i].raw())};
-  std::vector<Tensor> outputs;
-  std::vector<weft_tensor> out(signature_.outputs.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    const weft::TensorType& type = signature_.outputs[i].type;
-    // One slot at least: weft_output_shape refuses a null pointer even for a rank-0 output, and an
-    // empty vector's data() may be null.
-    std::vector<int64_t> shape(std::max<size_t>(type.shape.size(), 1));
-    check(api_.weft_output_shape(instance_, entry_, static_cast<int32_t>(i), shape.data()), "weft_output_shape");
-    shape.resize(type.shape.size());
-    outputs.push_back(Tensor::zeros(type.dtype, shape));
-    out[i] = {static_cast<int32_t>(type.dtype), outputs[i].rank(), outputs[i].shape().data(), outputs[i].raw()};
-  }
-  check(api_.weft_run(instance_, entry_, in.data(), static_cast<int32_t>(in.size()), out.data(),
-                      static_cast<int32_t>(out.size())),
-        "weft_run");
-  return outputs;
-}
 
 bool is_shared_object(const std::string& path) {
   if (path.size() > 3 && path.compare(path.size() - 3, 3, ".so") == 0) return true;

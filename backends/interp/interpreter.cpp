@@ -1,7 +1,8 @@
 #include "backends/interp/interpreter.h"
 
-#include <cmath>
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "backends/interp/kernels.h"
 #include "ir/graph_builder.h"
@@ -15,19 +16,20 @@ namespace {
 /// `outer`: the bindings of the graph owning `graph` as a body (a region's reshape may name symbols
 /// its own inputs do not bind); null at the top level.
 std::vector<Tensor> evaluate(const Graph& graph, std::span<const Tensor> inputs, std::span<const Tensor> params,
-                             const InterpOptions& options, bool with_updates,
-                             const SymbolBindings* outer = nullptr);
+                             const InterpOptions& options, bool with_updates, const SymbolBindings* outer = nullptr);
 
 /// Runs a composite op through its decomposition, built for the operands' concrete types.
-std::vector<Tensor> run_decomposition(const Node& node, std::span<const Tensor> operands, const InterpOptions& options) {
+std::vector<Tensor> run_decomposition(const Node& node, std::span<const Tensor> operands,
+                                      const InterpOptions& options) {
   const OpDef& def = op_def(node.op);
   if (!def.decompose)
-    throw Error(with_location(fmt::format("{}: the interpreter has no kernel and the op has no decomposition",
-                                          def.name), node.loc));
+    throw Error(with_location(
+        fmt::format("{}: the interpreter has no kernel and the op has no decomposition", def.name), node.loc));
   Graph g(def.name);
   std::vector<ValueId> args;
   for (size_t i = 0; i < operands.size(); ++i)
-    args.push_back(g.add_input(fmt::format("x{}", i), TensorType{operands[i].dtype(), static_shape(operands[i].shape())}));
+    args.push_back(
+        g.add_input(fmt::format("x{}", i), TensorType{operands[i].dtype(), static_shape(operands[i].shape())}));
   GraphBuilder b(g);
   b.set_scope(node.scope);
   b.set_loc(node.loc);
@@ -75,7 +77,12 @@ std::vector<Tensor> evaluate(const Graph& graph, std::span<const Tensor> inputs,
       try {
         results = (*k)(ctx, operands);
       } catch (const Error& e) {
-        throw Error(with_location(e.what(), node.loc));
+        // A region's or a scan body's node already named its own line; the same line once is enough.
+        const std::string what = e.what();
+        const std::string at = " (at " + node.loc.str() + ")";
+        bool located =
+            !node.loc.empty() && what.size() >= at.size() && what.compare(what.size() - at.size(), at.size(), at) == 0;
+        throw Error(located ? what : with_location(what, node.loc));
       }
     } else {
       results = run_decomposition(node, operands, options);
@@ -116,8 +123,8 @@ std::vector<Tensor> initial_params(const Graph& graph) {
     std::vector<int64_t> shape;
     for (const auto& d : t.shape) {
       if (!d.is_static())
-        throw Error(fmt::format("parameter '{}' has symbolic shape {}: parameters must have static shapes", p.name,
-                                t.str()));
+        throw Error(
+            fmt::format("parameter '{}' has symbolic shape {}: parameters must have static shapes", p.name, t.str()));
       shape.push_back(d.value());
     }
     out.push_back(Tensor::from_bytes(t.dtype, shape, materialize_initializer(p.init, t.dtype, shape)));

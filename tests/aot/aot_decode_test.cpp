@@ -91,7 +91,7 @@ struct Generated {
 };
 
 Generated generate(const Model& m, weft_model* instance, const Fixture& f, const weft_generate_options& o) {
-  auto fn = reinterpret_cast<GenerateFn>(dlsym(m.handle, "weft_generate"));
+  auto fn = m.weft_generate;
   EXPECT_NE(fn, nullptr);
   std::vector<weft_tensor> in{{WEFT_I64, 2, f.src.shape().data(), const_cast<void*>(f.src.raw())},
                               {WEFT_BOOL, 2, f.padding.shape().data(), const_cast<void*>(f.padding.raw())}};
@@ -159,7 +159,7 @@ TEST(AotDecode, LstmStatesAreReorderedAlongTheirRowAxis) {
     SafetensorsFile weights = weights_of(*jit_step);
     Model m(compile({encode, step}, dir, style == nn::AttentionStyle::luong ? "luong" : "bahdanau", {}, &weights));
     Instance instance(m);
-    auto fn = reinterpret_cast<GenerateFn>(dlsym(m.handle, "weft_generate"));
+    auto fn = m.weft_generate;
     ASSERT_NE(fn, nullptr);
     Host src = random_ids({3, 5}, 3, vocab, 42), lengths = Host::from<int64_t>({3}, {5, 2, 4});
     std::vector<weft_tensor> in{{WEFT_I64, 2, src.shape().data(), src.raw()},
@@ -184,7 +184,7 @@ TEST(AotDecode, BadArgumentsAreErrorsAndTheInstanceRunsOn) {
   Fixture f;
   Model m(f.compile("beam"));
   Instance instance(m);
-  auto fn = reinterpret_cast<GenerateFn>(dlsym(m.handle, "weft_generate"));
+  auto fn = m.weft_generate;
   ASSERT_NE(fn, nullptr);
   std::vector<weft_tensor> in{{WEFT_I64, 2, f.src.shape().data(), const_cast<void*>(f.src.raw())},
                               {WEFT_BOOL, 2, f.padding.shape().data(), const_cast<void*>(f.padding.raw())}};

@@ -22,6 +22,7 @@
 #include "backends/llvm/llvm_backend.h"
 #include "ir/graph.h"
 #include "runtime/capi/weft_model.h"
+#include "runtime/shared_object.h"
 #include "runtime/tensor.h"
 
 namespace weft::aot_tests {
@@ -55,33 +56,9 @@ inline int shell(const std::string& command, std::string* output = nullptr) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/// The C API of one loaded shared object.
-struct Model {
-  void* handle = nullptr;
-#define WEFT_API_FUNCTIONS(X)                                                                      \
-  X(weft_last_error) X(weft_status_name) X(weft_model_name) X(weft_num_entries) X(weft_entry_name) \
-  X(weft_find_entry) X(weft_num_inputs) X(weft_num_outputs) X(weft_input_info) X(weft_output_info) \
-  X(weft_num_symbols) X(weft_symbol_info) X(weft_num_params) X(weft_param_info) X(weft_create)     \
-  X(weft_destroy) X(weft_bind_dim) X(weft_output_shape) X(weft_input_shape) X(weft_run)            \
-  X(weft_get_param) X(weft_set_param)
-#define WEFT_DECLARE(name) decltype(&::name) name = nullptr;
-  WEFT_API_FUNCTIONS(WEFT_DECLARE)
-#undef WEFT_DECLARE
-
-  explicit Model(const fs::path& so) {
-    handle = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) throw std::runtime_error(fmt::format("dlopen {}: {}", so.string(), dlerror()));
-#define WEFT_LOAD(name)                                                                      \
-  name = reinterpret_cast<decltype(name)>(dlsym(handle, #name));                             \
-  if (!name) throw std::runtime_error(fmt::format("{} does not export {}", so.string(), #name));
-    WEFT_API_FUNCTIONS(WEFT_LOAD)
-#undef WEFT_LOAD
-  }
-  ~Model() {
-    if (handle) dlclose(handle);
-  }
-  Model(const Model&) = delete;
-  Model& operator=(const Model&) = delete;
+/// The C API of one loaded shared object (runtime/shared_object.h).
+struct Model : SharedObject {
+  explicit Model(const fs::path& so) : SharedObject(so.string()) {}
 
   int32_t entry(const std::string& name) const {
     int32_t e = -1;
