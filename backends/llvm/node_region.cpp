@@ -16,7 +16,7 @@ namespace weft::llvm_backend {
 
 namespace {
 
-/// A lone transpose, slice, concat, gather, scatter_add or rng_uniform (never fused) as a region.
+/// A lone node the fuser never fuses (transpose, slice, concat, gather, scatter_add, rng_uniform) as a region.
 Graph single_node_region(const Graph& g, const Node& node) {
   Graph body(std::string(op_name(node.op)));
   std::vector<ValueId> xs;
@@ -40,12 +40,29 @@ Graph compile_pipeline(const Graph& graph) {
 }
 
 std::optional<NodeRegion> node_region(const Graph& g, const Node& node, std::string* why) {
-  if (node.op == OpKind::fusion && node.body) return NodeRegion{*node.body, node.attrs.get_string("kind")};
-  if (node.op == OpKind::transpose || node.op == OpKind::slice) return NodeRegion{single_node_region(g, node), "loop"};
-  if (node.op == OpKind::concat) return NodeRegion{single_node_region(g, node), "concat"};
-  if (node.op == OpKind::gather || node.op == OpKind::scatter_add || node.op == OpKind::rng_uniform)
-    return NodeRegion{single_node_region(g, node), std::string(op_name(node.op))};
-  if (why) *why = fmt::format("no generated code for {}", op_name(node.op));
+  // The op table's LLVM column says how each op runs (ir/ops.h, ProviderImpl).
+  const ProviderSupport& llvm = op_def(node.op).llvm;
+  std::string reason;
+  switch (llvm.impl) {
+    case ProviderImpl::region:
+      if (node.body) return NodeRegion{*node.body, node.attrs.get_string("kind")};
+      reason = fmt::format("a {} without a body", op_name(node.op));
+      break;
+    case ProviderImpl::fused_or_alone:
+      return NodeRegion{single_node_region(g, node), "loop"};
+    case ProviderImpl::alone:
+      return NodeRegion{single_node_region(g, node), std::string(op_name(node.op))};
+    case ProviderImpl::fused:
+      reason = fmt::format("{} is generated inside fused regions only, and this one is not in one", op_name(node.op));
+      break;
+    case ProviderImpl::decomposed:
+      reason = fmt::format("{} is a composite, generated only as the core ops it decomposes into", op_name(node.op));
+      break;
+    case ProviderImpl::interpreter:
+      reason = llvm.reason.empty() ? fmt::format("no generated code for {}", op_name(node.op)) : llvm.reason;
+      break;
+  }
+  if (why) *why = reason;
   return std::nullopt;
 }
 

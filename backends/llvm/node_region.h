@@ -20,8 +20,9 @@ struct NodeRegion {
   std::string kind;  // "loop", "reduction", "matmul", "concat", "gather", "scatter_add", "rng_uniform"
 };
 
-/// The region top-level node `node` of fused graph `g` runs as: a fusion's own body, or a lone
-/// transpose, slice, concat, gather, scatter_add or rng_uniform wrapped as a one-node region. Empty (with `*why`) for a node the
+/// The region top-level node `node` of fused graph `g` runs as, as the op table's LLVM column
+/// (`OpDef::llvm`) says: a fusion's own body, or a lone transpose, slice, concat, gather,
+/// scatter_add or rng_uniform wrapped as a one-node region. Empty (with `*why`) for a node the
 /// generators do not take (a scan is driven by its caller: its body is a graph of its own).
 std::optional<NodeRegion> node_region(const Graph& g, const Node& node, std::string* why);
 

@@ -304,8 +304,16 @@ class Lowerer {
         t.access = add_access(Access{-1, false, -1, DType::i64, {}, {}}, apply_path(strided_view(type.shape, unit), path));
         return add_term(std::move(t));
       }
-      default:
-        throw Unsupported{fmt::format("generated regions have no {}", op_name(n.op))};
+      default: {
+        // Only the ops the op table's LLVM column declares `fused` belong in a region body.
+        ProviderImpl impl = op_def(n.op).llvm.impl;
+        if (impl == ProviderImpl::fused || impl == ProviderImpl::fused_or_alone)
+          throw Unsupported{
+              fmt::format("the op table has {} generated inside regions, but the region lowering has "
+                          "no case for it",
+                          op_name(n.op))};
+        throw Unsupported{fmt::format("{} is not generated inside a {} region", op_name(n.op), r_.kind)};
+      }
     }
   }
 
