@@ -71,6 +71,44 @@ std::vector<const OpDef*> all_ops() {
   return out;
 }
 
+std::string_view cost_class_name(CostClass cost) {
+  switch (cost) {
+    case CostClass::cheap:
+      return "cheap";
+    case CostClass::expensive:
+      return "expensive";
+    case CostClass::reduction:
+      return "reduction";
+    case CostClass::matmul:
+      return "matmul";
+    case CostClass::movement:
+      return "movement";
+    case CostClass::control:
+      return "control";
+    case CostClass::composite:
+      return "composite";
+  }
+  return "?";
+}
+
+std::string_view provider_impl_name(ProviderImpl impl) {
+  switch (impl) {
+    case ProviderImpl::fused:
+      return "fused";
+    case ProviderImpl::fused_or_alone:
+      return "fused or alone";
+    case ProviderImpl::alone:
+      return "alone";
+    case ProviderImpl::region:
+      return "region";
+    case ProviderImpl::interpreter:
+      return "interpreter";
+    case ProviderImpl::decomposed:
+      return "decomposed";
+  }
+  return "?";
+}
+
 Attrs normalize_attrs(const OpDef& def, const Attrs& attrs) {
   Attrs out;
   for (const auto& [name, value] : attrs.items()) {

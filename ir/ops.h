@@ -3,9 +3,9 @@
  *
  * An `OpDef` holds everything Weft knows about an op: its operands, its attributes with defaults,
  * its shape rule (which is also its verifier: it rejects bad operand types and attributes with a
- * `weft::Error` stating the rule and the facts), its fusion kind, its gradient rule and, for
- * composite ops, its decomposition into core ops. The definitions live in the files of ir/ops/, grouped by
- * family; `op_def(kind)` finds one.
+ * `weft::Error` stating the rule and the facts), its fusion kind, its cost class, which kernel
+ * providers implement it, its gradient rule and, for composite ops, its decomposition into core ops. The definitions
+ * live in the files of ir/ops/, grouped by family; `op_def(kind)` finds one.
  */
 #pragma once
 
@@ -31,6 +31,37 @@ enum class FusionKind : uint8_t {
   source,       // constant, iota, rng: no tensor operands
   opaque,       // never fused (scatter, scan)
   composite,    // expands into core ops before fusion
+};
+
+/// What computing one element of an op costs. The fuser never recomputes an `expensive` op per
+/// broadcast copy (passes/fuse.h) and the reduction generator keeps an `expensive` value rather than
+/// evaluate it again in a later pass over the row (backends/llvm/reduction_codegen.cpp): both read it here.
+enum class CostClass : uint8_t {
+  cheap,      // an instruction or a few: arithmetic (div included), comparisons, select, cast, relu, sources
+  expensive,  // well above a load and a store: transcendentals, sqrt and rsqrt, pow, the Philox RNG
+  reduction,  // reads a row for each element it writes
+  matmul,     // a contraction: a multiply-add per element of the reduced dim
+  movement,   // no arithmetic, only addressing: reshape, transpose, broadcast, slice, concat, gather, scatter_add
+  control,    // owns a sub-graph (scan, fusion): it costs what its body costs
+  composite,  // decomposed into core ops before fusion, so never costed itself
+};
+
+/// How one kernel provider runs an op: a column of the op table per provider (the LLVM code
+/// generators today; a oneDNN or CUDA provider adds a column of its own). Per op, not per dtype: a
+/// provider may still turn a dtype down (the generated GEMM is f32 only; nothing generates f16),
+/// saying so when it compiles the node.
+enum class ProviderImpl : uint8_t {
+  fused,           // generated inside the fuser's regions (the fuser gives a lone one a region of its own)
+  fused_or_alone,  // also as a one-node loop region when the fuser leaves it alone (transpose, slice)
+  alone,           // a generator of its own, as a one-node region of the kind named after the op (gather)
+  region,          // a fusion node: the region is its body, whose ops are what is generated
+  interpreter,     // the declared fallback: the interpreter's kernel runs it, for the stated reason
+  decomposed,      // a composite: lowered into core ops before any provider sees it
+};
+
+struct ProviderSupport {
+  ProviderImpl impl = ProviderImpl::interpreter;
+  std::string reason;  // for `interpreter`: why there is no generated code (empty: undeclared)
 };
 
 struct AttrSpec {
@@ -88,6 +119,8 @@ struct OpDef {
   int max_operands = 0;  // -1: any number
   std::vector<AttrSpec> attrs;
   FusionKind fusion = FusionKind::opaque;
+  CostClass cost = CostClass::cheap;
+  ProviderSupport llvm;        // how the LLVM backend runs it (backends/llvm/node_region.h)
   bool has_body = false;       // scan, fusion
   bool differentiable = true;  // false for comparisons, argmax, iota, ... (their outputs carry no gradient)
   ShapeRule infer;
@@ -101,6 +134,9 @@ const OpDef& op_def(OpKind kind);
 std::optional<OpKind> op_by_name(std::string_view name);
 /// All defined ops, in OpKind order.
 std::vector<const OpDef*> all_ops();
+/// "cheap", "expensive", ...: the names docs/ops.md uses for the op table's columns.
+std::string_view cost_class_name(CostClass cost);
+std::string_view provider_impl_name(ProviderImpl impl);
 
 /// Checks `attrs` against the op's specs: rejects unknown names and wrong kinds, fills defaults,
 /// coerces ints to reals where a real is declared. Throws weft::Error naming the op and attribute.

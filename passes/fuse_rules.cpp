@@ -235,23 +235,7 @@ bool is_scalar(const TensorType& type) {
   return n.is_static() && n.value() <= 1;
 }
 
-bool is_expensive(OpKind op) {
-  switch (op) {
-    case OpKind::exp:
-    case OpKind::log:
-    case OpKind::sqrt:
-    case OpKind::rsqrt:
-    case OpKind::tanh:
-    case OpKind::sigmoid:
-    case OpKind::gelu:
-    case OpKind::sin:
-    case OpKind::cos:
-    case OpKind::pow:
-      return true;
-    default:
-      return false;
-  }
-}
+bool is_expensive(OpKind op) { return op_def(op).cost == CostClass::expensive; }
 
 RegionKind kind_of(const RegionView& region) {
   bool reduces = false;

@@ -32,8 +32,8 @@ bool parse_kind(const std::string& name, RegionKind& kind);
 
 /// At most one element, statically: the values copied into every region that reads them.
 bool is_scalar(const TensorType& type);
-/// Ops whose per-element cost is well above a load (transcendentals, pow): never recomputed per
-/// broadcast copy.
+/// Ops whose per-element cost is well above a load (the op table's cost class `expensive`:
+/// transcendentals, sqrt, rsqrt, pow): never recomputed per broadcast copy.
 bool is_expensive(OpKind op);
 
 /// A set of nodes viewed as one region: `nodes` in topological order, all of `graph`; `outputs` the

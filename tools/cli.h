@@ -47,9 +47,13 @@ inline std::string exit_status_help(const std::string& tool, const std::string& 
       bad_input, tool);
 }
 
-/// Prints `tool: message` on one line (a message that already starts with `tool: ` keeps one).
+/// Prints `tool: message` on one line. The tool's name is said once: a message that already starts
+/// with `tool: `, or names it again after a prefix ("internal error: tool: ..."), loses the repeat.
 inline void print_error(const std::string& tool, std::string message) {
   if (message.starts_with(tool + ": ")) message.erase(0, tool.size() + 2);
+  const std::string repeated = ": " + tool + ": ";
+  for (size_t at = message.find(repeated); at != std::string::npos; at = message.find(repeated, at))
+    message.erase(at + 2, tool.size() + 2);
   std::string one_line;
   for (char c : message) {
     if (c == '\n')

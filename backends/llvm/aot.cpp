@@ -47,6 +47,27 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+/// The user's error for top-level node `node` of graph `graph` that has no generated code: it names
+/// the node the generators turned down (`culprit`, a node of `region`'s body; null when they did not
+/// say), its scope and its DSL line, then why. A shared object has no interpreter to fall back on.
+Error cannot_compile(const std::string& graph, const Node& node, const std::optional<NodeRegion>& region,
+                     const Node* culprit, const std::string& why) {
+  const Node& named = culprit ? *culprit : node;
+  std::string subject = std::string(op_name(named.op));
+  if (!culprit && node.op == OpKind::fusion && region && !region->body.nodes().empty())
+    subject = fmt::format("a fused {} region starting with {}", region->kind, op_name(region->body.nodes()[0].op));
+  else if (culprit && node.op == OpKind::fusion && region)
+    subject += fmt::format(" (fused into a {} region)", region->kind);
+  const std::string& scope = named.scope.empty() ? node.scope : named.scope;
+  SourceLoc loc = named.loc.empty() ? node.loc : named.loc;
+  if (loc.empty() && region && !region->body.nodes().empty()) loc = region->body.nodes()[0].loc;
+  return Error(
+      with_location(fmt::format("weft-compile: graph '{}': {}{} cannot be compiled into a shared object: "
+                                "{}; the JIT runs it on the interpreter, which a shared object does not have",
+                                graph, subject, scope.empty() ? "" : fmt::format(" in scope '{}'", scope), why),
+                    loc));
+}
+
 /// A C string literal for `s`: printable ASCII kept, the rest as octal escapes. '?' (trigraphs) and
 /// '*' and '/' are escaped too, so that the literal is also safe inside a /* comment */: a name is
 /// user input, and a "*/" in it must never end a comment of the generated C (docs/security.md).
@@ -195,7 +216,7 @@ class Emitter {
     auto symbol_index = [&](const std::string& s) {
       for (size_t i = 0; i < symbols.size(); ++i)
         if (symbols[i].name == s) return static_cast<int>(i);
-      throw InternalError(fmt::format("weft-compile: symbol {} of {} is not declared by its program", s, t.str()));
+      throw InternalError(fmt::format("symbol {} of {} is not declared by its program", s, t.str()));
     };
     std::string dims = array("weft_rt_dim", t.shape.size(), [&](size_t d) {
       const Dim& dim = t.shape[d];
@@ -213,27 +234,17 @@ class Emitter {
                        statics, names);
   }
 
-  /// The kernel for region `region` of node `node` (described as `what` in graph `graph`):
-  /// generated once per distinct body (equal layers share it). A region the generators do not take
-  /// (an f16 value, say) is the user's error, naming the node: a shared object has no interpreter
-  /// to fall back on.
-  std::string kernel(const NodeRegion& region, const KernelCall& call, const std::string& what, const std::string& graph) {
+  /// The kernel for region `region` of node `node` of graph `graph`: generated once per distinct
+  /// body (equal layers share it). A region the generators do not take (an f16 value, say) is the
+  /// user's error, naming the node they turned down: a shared object has no interpreter to fall back on.
+  std::string kernel(const NodeRegion& region, const Node& node, const std::string& graph) {
     std::string key = region_cache_key(region.body, region.kind);
     if (auto it = kernel_names_.find(key); it != kernel_names_.end()) return it->second;
     std::string name = fmt::format("weft_k{}", kernel_names_.size());
+    const Node* culprit = nullptr;
     if (std::optional<std::string> why =
-            generate_region(*module_, name, region.body, region.kind, Jit::global().target().vector_floats())) {
-      std::string first;
-      SourceLoc loc = call.loc;
-      if (!region.body.nodes().empty()) {
-        first = fmt::format(", starting with {}", op_name(region.body.nodes()[0].op));
-        if (loc.empty()) loc = region.body.nodes()[0].loc;  // a fused region's line is its first node's
-      }
-      throw Error(with_location(fmt::format("{} in graph '{}'{} cannot be compiled into a shared object: {} (the JIT "
-                                            "runs it on the interpreter; a shared object has none)",
-                                            what, graph, first, *why),
-                                loc));
-    }
+            generate_region(*module_, name, region.body, region.kind, Jit::global().target().vector_floats(), &culprit))
+      throw cannot_compile(graph, node, region, culprit, *why);
     kernel_names_.emplace(key, name);
     kernel_decls_ += fmt::format("void {}(void* const*, const int64_t*);\n", name);
     return name;
@@ -247,11 +258,12 @@ class Emitter {
       if (!s.bound) throw Error(fmt::format("weft-compile: symbol {} of scan body '{}' has no bound", s.name, g.name()));
     Program p = plan_program(g);
     const std::vector<SymbolDecl>& symbols = g.symbols();
-    WEFT_CHECK(p.calls.size() == g.nodes().size(), "weft-compile: the program has one call per top-level node");
+    WEFT_CHECK(p.calls.size() == g.nodes().size(), "the program has one call per top-level node");
 
     std::vector<std::string> calls;
     for (size_t i = 0; i < p.calls.size(); ++i) {
       const KernelCall& call = p.calls[i];
+      const Node& node = g.nodes()[i];  // the call's node, for the error that names it
       ++calls_;
       std::string what = fmt::format("{} (scope '{}'{}{})", call.op == OpKind::fusion ? "a fused region"
                                                                                       : std::string(op_name(call.op)),
@@ -275,17 +287,13 @@ class Emitter {
       }
       std::string why;
       std::optional<NodeRegion> region = call_region(call, &why);
-      if (!region)
-        throw Error(with_location(fmt::format("weft-compile: {} in graph '{}' has no generated code ({}), and a shared "
-                                              "object cannot fall back on the interpreter",
-                                              what, g.name(), why),
-                                  call.loc));
-      std::string fn = kernel(*region, call, what, g.name());
+      if (!region) throw cannot_compile(g.name(), node, std::nullopt, nullptr, why);
+      std::string fn = kernel(*region, node, g.name());
       std::vector<std::string> used = symbols_used(region->body);
       std::string dims = array("int32_t", used.size(), [&](size_t k) {
         for (size_t s = 0; s < symbols.size(); ++s)
           if (symbols[s].name == used[k]) return std::to_string(s);
-        throw InternalError(fmt::format("weft-compile: region symbol {} is not a symbol of '{}'", used[k], g.name()));
+        throw InternalError(fmt::format("region symbol {} is not a symbol of '{}'", used[k], g.name()));
       });
       // The checks planning attached to the call run in the C runtime before it, as in the
       // executor (runtime/call_checks.h): a gather's or scatter_add's indices, and maximums over
@@ -329,7 +337,7 @@ class Emitter {
         case BufferStorage::input:
           return fmt::format("{{WEFT_RT_INPUT, {}, 0}}", b.index);
         case BufferStorage::param:
-          WEFT_CHECK(buffer_param[k] >= 0, "weft-compile: a parameter buffer belongs to a parameter");
+          WEFT_CHECK(buffer_param[k] >= 0, "a parameter buffer belongs to a parameter");
           return fmt::format("{{WEFT_RT_PARAM, {}, 0}}", buffer_param[k]);
         case BufferStorage::arena:
           break;
@@ -339,7 +347,7 @@ class Emitter {
     std::vector<int> update_params, update_buffers;
     for (const ProgramUpdate& u : p.updates) {
       int param = buffer_param[u.param_buffer];
-      WEFT_CHECK(param >= 0, fmt::format("weft-compile: update of '{}' targets a parameter buffer", u.param));
+      WEFT_CHECK(param >= 0, fmt::format("update of '{}' targets a parameter buffer", u.param));
       params_[param].updated = true;
       update_params.push_back(param);
       update_buffers.push_back(u.value);
@@ -465,7 +473,7 @@ std::string header_text(const std::vector<Graph>& entries, const std::vector<Emi
   std::string api;
   for (const AotSourceFile& f : aot_runtime_files())
     if (f.name == "weft_model.h") api = std::string(f.text);
-  WEFT_CHECK(!api.empty(), "weft-compile: the embedded runtime has weft_model.h");
+  WEFT_CHECK(!api.empty(), "the embedded runtime has weft_model.h");
   const HostTarget& host = host_target();
   std::string h = fmt::format("/* {}.h — model {}, compiled by weft-compile.\n *\n", comment_text(model_name),
                               comment_text(model_name));
@@ -495,7 +503,7 @@ std::string header_text(const std::vector<Graph>& entries, const std::vector<Emi
   h += " */\n\n";
   if (!options.header_extra.empty()) {  // inside the include guard: before the API's last #endif
     size_t at = api.rfind("#endif");
-    WEFT_CHECK(at != std::string::npos, "weft-compile: the embedded weft_model.h ends with #endif");
+    WEFT_CHECK(at != std::string::npos, "the embedded weft_model.h ends with #endif");
     api.insert(at, options.header_extra + "\n");
   }
   return h + api;

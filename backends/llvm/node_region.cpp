@@ -11,7 +11,7 @@ namespace weft::llvm_backend {
 
 namespace {
 
-/// A lone transpose, slice, concat, gather, scatter_add or rng_uniform (never fused) as a region.
+/// A lone node the fuser never fuses (transpose, slice, concat, gather, scatter_add, rng_uniform) as a region.
 Graph single_node_region(const KernelCall& call) {
   Graph body(std::string(op_name(call.op)));
   std::vector<ValueId> xs;
@@ -25,12 +25,29 @@ Graph single_node_region(const KernelCall& call) {
 }  // namespace
 
 std::optional<NodeRegion> call_region(const KernelCall& call, std::string* why) {
-  if (call.op == OpKind::fusion && call.body) return NodeRegion{*call.body, call.attrs.get_string("kind")};
-  if (call.op == OpKind::transpose || call.op == OpKind::slice) return NodeRegion{single_node_region(call), "loop"};
-  if (call.op == OpKind::concat) return NodeRegion{single_node_region(call), "concat"};
-  if (call.op == OpKind::gather || call.op == OpKind::scatter_add || call.op == OpKind::rng_uniform)
-    return NodeRegion{single_node_region(call), std::string(op_name(call.op))};
-  if (why) *why = fmt::format("no generated code for {}", op_name(call.op));
+  // The op table's LLVM column says how each op runs (ir/ops.h, ProviderImpl).
+  const ProviderSupport& llvm = op_def(call.op).llvm;
+  std::string reason;
+  switch (llvm.impl) {
+    case ProviderImpl::region:
+      if (call.body) return NodeRegion{*call.body, call.attrs.get_string("kind")};
+      reason = fmt::format("a {} without a body", op_name(call.op));
+      break;
+    case ProviderImpl::fused_or_alone:
+      return NodeRegion{single_node_region(call), "loop"};
+    case ProviderImpl::alone:
+      return NodeRegion{single_node_region(call), std::string(op_name(call.op))};
+    case ProviderImpl::fused:
+      reason = fmt::format("{} is generated inside fused regions only, and this one is not in one", op_name(call.op));
+      break;
+    case ProviderImpl::decomposed:
+      reason = fmt::format("{} is a composite, generated only as the core ops it decomposes into", op_name(call.op));
+      break;
+    case ProviderImpl::interpreter:
+      reason = llvm.reason.empty() ? fmt::format("no generated code for {}", op_name(call.op)) : llvm.reason;
+      break;
+  }
+  if (why) *why = reason;
   return std::nullopt;
 }
 

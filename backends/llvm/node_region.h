@@ -17,8 +17,9 @@ struct NodeRegion {
   std::string kind;  // "loop", "reduction", "matmul", "concat", "gather", "scatter_add", "rng_uniform"
 };
 
-/// The region call `call` runs as: a fusion's own body, or a lone transpose, slice, concat, gather,
-/// scatter_add or rng_uniform wrapped as a one-node region. Empty (with `*why`) for a call the
+/// The region call `call` runs as, as the op table's LLVM column (`OpDef::llvm`) says: a fusion's
+/// own body, or a lone transpose, slice, concat, gather, scatter_add or rng_uniform wrapped as a
+/// one-node region. Empty (with `*why`) for a call the
 /// generators do not take (a scan is driven by its caller: its body is a program of its own).
 std::optional<NodeRegion> call_region(const KernelCall& call, std::string* why);
 

@@ -43,6 +43,7 @@
 #include "backends/llvm/region_codegen.h"
 #include "backends/llvm/term_codegen.h"
 #include "ir/error.h"
+#include "ir/ops.h"
 
 namespace weft::llvm_backend {
 
@@ -170,23 +171,12 @@ bool reaches(const LoweredRegion& r, int term, const std::vector<int>& leaves, c
   return false;
 }
 
-/// Whether the full-level part of `term` (what varies along reduced axes) evaluates a
-/// transcendental, i.e. costs more than storing it and loading it back.
+/// Whether the full-level part of `term` (what varies along reduced axes) evaluates an op of the
+/// op table's cost class `expensive`, i.e. costs more than storing it and loading it back.
 bool costly(const LoweredRegion& r, int term, uint64_t inner) {
   return reaches(r, term, {}, [&](int k) {
     const Term& t = r.terms[k];
-    if (!(t.depends & inner) || t.kind != TermKind::op) return false;
-    switch (t.node->op) {
-      case OpKind::exp:
-      case OpKind::log:
-      case OpKind::tanh:
-      case OpKind::sigmoid:
-      case OpKind::gelu:
-      case OpKind::sin:
-      case OpKind::cos:
-      case OpKind::pow: return true;
-      default: return false;
-    }
+    return (t.depends & inner) && t.kind == TermKind::op && op_def(t.node->op).cost == CostClass::expensive;
   });
 }
 

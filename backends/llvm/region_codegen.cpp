@@ -61,19 +61,27 @@ std::string cache_key(const Graph& body, const std::string& kind) {
 std::string region_cache_key(const Graph& body, const std::string& kind) { return cache_key(body, kind); }
 
 std::optional<std::string> generate_region(llvm::Module& module, const std::string& name, const Graph& body,
-                                           const std::string& kind, int lanes) {
-  if (kind == "gather" || kind == "scatter_add" || kind == "rng_uniform")
-    return emit_index_region(module, name, body, kind, lanes);
+                                           const std::string& kind, int lanes, const Node** node) {
+  if (node) *node = nullptr;
+  if (kind == "gather" || kind == "scatter_add" || kind == "rng_uniform") {
+    std::optional<std::string> why = emit_index_region(module, name, body, kind, lanes);
+    if (why && node && body.nodes().size() == 1) *node = &body.nodes()[0];
+    return why;
+  }
   std::vector<LoweredRegion> parts;  // one per function: a concat has one per operand
+  auto unsupported = [&](LowerResult& r) {
+    if (node) *node = r.node;
+    return r.unsupported;
+  };
   if (kind == "concat") {
     for (size_t k = 0; !body.nodes().empty() && k < body.nodes()[0].operands.size(); ++k) {
       LowerResult piece = lower_concat_piece(body, static_cast<int>(k));
-      if (!piece.region) return piece.unsupported;
+      if (!piece.region) return unsupported(piece);
       parts.push_back(std::move(*piece.region));
     }
   } else {
     LowerResult lowered = lower_region(body, kind);
-    if (!lowered.region) return lowered.unsupported;
+    if (!lowered.region) return unsupported(lowered);
     parts.push_back(std::move(*lowered.region));
   }
   if (kind == "concat")

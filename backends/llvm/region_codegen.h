@@ -57,9 +57,10 @@ RegionCompileResult compile_region(const Graph& body, const std::string& kind, J
 
 /// Generates region `body` of `kind` as the external function `name` of `module` (the same code the
 /// JIT compiles; the AOT emitter puts many in one module). Returns why not, when the generators do
-/// not take the body. The function's `dims` argument lists `symbols_used(body)` in order.
+/// not take the body, and in `*node` (when given) the body's node the reason is about, or null.
+/// The function's `dims` argument lists `symbols_used(body)` in order.
 std::optional<std::string> generate_region(llvm::Module& module, const std::string& name, const Graph& body,
-                                           const std::string& kind, int lanes);
+                                           const std::string& kind, int lanes, const Node** node = nullptr);
 
 /// What compile_region caches a region by: its body with canonical names, its kind and the host.
 std::string region_cache_key(const Graph& body, const std::string& kind);

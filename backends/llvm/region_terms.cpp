@@ -20,6 +20,7 @@ namespace {
 /// Thrown inside the lowering to give up on a region; caught by lower_region.
 struct Unsupported {
   std::string reason;
+  const Node* node = nullptr;  // the body's node the reason is about, when one is
 };
 
 }  // namespace
@@ -123,7 +124,8 @@ class Lowerer {
     r_.num_inputs = static_cast<int>(g_.inputs().size());
     for (size_t v = 0; v < g_.num_values(); ++v) {
       const TensorType& t = g_.type(static_cast<ValueId>(v));
-      if (!codegen_supports(t.dtype)) throw Unsupported{fmt::format("generated code has no {} values", t.str())};
+      if (!codegen_supports(t.dtype))
+        throw Unsupported{fmt::format("generated code has no {} values", t.str()), node_of(static_cast<ValueId>(v))};
     }
     if (r_.kind == "loop") {
       space_ = g_.type(g_.outputs().at(0).value).shape;
@@ -149,7 +151,7 @@ class Lowerer {
     WEFT_CHECK(n.op == OpKind::concat && g_.nodes().size() == 1, "a concat region is one concat node");
     const TensorType& piece = g_.type(n.operands[k]);
     const TensorType& out = g_.type(n.results[0]);
-    if (!codegen_supports(out.dtype)) throw Unsupported{fmt::format("generated code has no {} values", out.str())};
+    if (!codegen_supports(out.dtype)) throw Unsupported{fmt::format("generated code has no {} values", out.str()), &n};
     int axis = normalize_axis(n.attrs.get_int("axis"), out.rank(), "concat");
     space_ = piece.shape;
     classes_.assign(space_.size(), AxisClass::inner);
@@ -166,6 +168,8 @@ class Lowerer {
     coalesce();
     return std::move(r_);
   }
+
+  const Node* current() const { return current_; }
 
  private:
   void setup_reduction() {
@@ -197,7 +201,8 @@ class Lowerer {
       if (n.op == OpKind::matmul) r_.matmul = &n;
     if (!r_.matmul) throw Unsupported{"a matmul region without a matmul"};
     const TensorType& out = g_.type(r_.matmul->results[0]);
-    if (out.dtype != DType::f32) throw Unsupported{fmt::format("the generated GEMM is f32 only, not {}", out.str())};
+    if (out.dtype != DType::f32)
+      throw Unsupported{fmt::format("the generated GEMM is f32 only, not {}", out.str()), r_.matmul};
     space_ = out.shape;
     classes_.assign(space_.size(), AxisClass::outer);
     classes_.back() = AxisClass::inner;
@@ -212,10 +217,11 @@ class Lowerer {
     for (const Shape* s : {&sa, &sb})
       if (!r_.fold_batch && !all_ones(batch_of(*s)) && batch_of(*s) != batch)
         throw Unsupported{fmt::format("a batched matmul whose operand {} broadcasts some batch dims of {}",
-                                      shape_str(*s), shape_str(space_))};
+                                      shape_str(*s), shape_str(space_)),
+                          r_.matmul};
     for (size_t k = 0; k < g_.outputs().size() && r_.gemm_output < 0; ++k)
       if (g_.type(g_.outputs()[k].value).dtype == DType::f32) r_.gemm_output = static_cast<int>(k);
-    if (r_.gemm_output < 0) throw Unsupported{"a matmul region needs an f32 output to accumulate in"};
+    if (r_.gemm_output < 0) throw Unsupported{"a matmul region needs an f32 output to accumulate in", r_.matmul};
   }
 
   /// The path from an output's space to the region's space.
@@ -256,7 +262,9 @@ class Lowerer {
   int lower(ValueId v, const Path& path) {
     std::string key = fmt::format("{}|{}", v, path_key(path));
     if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+    const Node* outer = current_;
     int term = lower_uncached(v, path);
+    current_ = outer;  // not restored when lowering throws: the reason is about the innermost node
     memo_.emplace(std::move(key), term);
     return term;
   }
@@ -272,6 +280,7 @@ class Lowerer {
       return add_term(std::move(t));
     }
     const Node& n = g_.nodes()[info.owner];
+    current_ = &n;  // what a reason thrown below is about, unless it names a node itself
     if (n.op == OpKind::matmul) {
       if (&n != r_.matmul || !has_strides(apply_path(row_major_view(type.shape), path), row_major_strides(space_)))
         throw Unsupported{"the matmul's result is read at another index than its own"};
@@ -304,8 +313,16 @@ class Lowerer {
         t.access = add_access(Access{-1, false, -1, DType::i64, {}, {}}, apply_path(strided_view(type.shape, unit), path));
         return add_term(std::move(t));
       }
-      default:
-        throw Unsupported{fmt::format("generated regions have no {}", op_name(n.op))};
+      default: {
+        // Only the ops the op table's LLVM column declares `fused` belong in a region body.
+        ProviderImpl impl = op_def(n.op).llvm.impl;
+        if (impl == ProviderImpl::fused || impl == ProviderImpl::fused_or_alone)
+          throw Unsupported{fmt::format("the op table has {} generated inside regions, but the region lowering has "
+                                        "no case for it",
+                                        op_name(n.op)),
+                            &n};
+        throw Unsupported{fmt::format("{} is not generated inside a {} region", op_name(n.op), r_.kind), &n};
+      }
     }
   }
 
@@ -317,7 +334,10 @@ class Lowerer {
     int64_t start = n.attrs.get_int("start"), step = n.attrs.get_int("step");
     if (!in[axis].is_static()) {
       if (!(type.shape[axis] == in[axis]))
-        throw Unsupported{fmt::format("a window of symbolic dim {} (checked at run time)", in[axis].str())};
+        throw Unsupported{fmt::format("a window of symbolic dim {} needs a run-time check that {} reaches the "
+                                      "window's end, which only the interpreter makes",
+                                      in[axis].str(), in[axis].str()),
+                          &n};
       start = 0;  // the whole axis
     } else {
       int64_t size = in[axis].value();
@@ -514,7 +534,17 @@ class Lowerer {
     }
   }
 
+  /// The node producing `v`, else the first reading it.
+  const Node* node_of(ValueId v) const {
+    const ValueInfo& info = g_.value(v);
+    if (info.kind == ValueKind::result) return &g_.nodes()[info.owner];
+    for (const Node& n : g_.nodes())
+      if (std::find(n.operands.begin(), n.operands.end(), v) != n.operands.end()) return &n;
+    return nullptr;
+  }
+
   const Graph& g_;
+  const Node* current_ = nullptr;  // the node being lowered
   LoweredRegion r_;
   Shape space_, row_, row_keep_;
   std::vector<AxisClass> classes_;
@@ -530,16 +560,17 @@ LowerResult lower_concat_piece(const Graph& body, int piece) {
   try {
     return {Lowerer(body, "loop").run_concat_piece(piece), {}};
   } catch (const Unsupported& u) {
-    return {std::nullopt, u.reason};
+    return {std::nullopt, u.reason, u.node ? u.node : &body.nodes().at(0)};
   }
 }
 
 LowerResult lower_region(const Graph& body, const std::string& kind) {
   if (body.outputs().empty()) return {std::nullopt, "a region without outputs"};
+  Lowerer lowerer(body, kind);
   try {
-    return {Lowerer(body, kind).run(), {}};
+    return {lowerer.run(), {}};
   } catch (const Unsupported& u) {
-    return {std::nullopt, u.reason};
+    return {std::nullopt, u.reason, u.node ? u.node : lowerer.current()};
   }
 }
 

@@ -117,10 +117,11 @@ struct LoweredRegion {
 };
 
 /// Lowers `body`, a region of `kind`; a reason in one sentence when the code generators cannot
-/// take it (the caller then runs the region on the interpreter).
+/// take it (the caller then runs the region on the interpreter), with the body's node it is about.
 struct LowerResult {
   std::optional<LoweredRegion> region;
   std::string unsupported;
+  const Node* node = nullptr;  // the node of `body` that `unsupported` is about; null when none is
 };
 LowerResult lower_region(const Graph& body, const std::string& kind);
 

@@ -204,11 +204,16 @@ OpDef rng_uniform() {
 }  // namespace
 
 void register_compute_ops(std::vector<OpDef>& t) {
-  t.push_back(matmul());
-  t.push_back(constant());
-  t.push_back(iota());
-  t.push_back(cast());
-  t.push_back(rng_uniform());
+  auto generated = [](OpDef d, CostClass cost, ProviderImpl impl) {
+    d.cost = cost;
+    d.llvm = {impl, {}};
+    return d;
+  };
+  t.push_back(generated(matmul(), CostClass::matmul, ProviderImpl::fused));
+  t.push_back(generated(constant(), CostClass::cheap, ProviderImpl::fused));
+  t.push_back(generated(iota(), CostClass::cheap, ProviderImpl::fused));
+  t.push_back(generated(cast(), CostClass::cheap, ProviderImpl::fused));
+  t.push_back(generated(rng_uniform(), CostClass::expensive, ProviderImpl::alone));  // Philox: 10 rounds of multiplies
 }
 
 }  // namespace weft::ops_detail

@@ -335,6 +335,9 @@ void register_control_ops(std::vector<OpDef>& t) {
   scan.max_operands = -1;
   scan.has_body = true;
   scan.fusion = FusionKind::opaque;
+  scan.cost = CostClass::control;
+  scan.llvm = {ProviderImpl::interpreter,
+               "the interpreter's scan kernel drives the loop; each step runs the body's generated code"};
   scan.summary = "a loop over the time axis whose body is a sub-graph (RNN, LSTM, decoders)";
   scan.attrs = {AttrSpec{"num_carry", AttrKind::integer, std::nullopt},
                 AttrSpec{"num_seq", AttrKind::integer, std::nullopt},
@@ -353,9 +356,17 @@ void register_control_ops(std::vector<OpDef>& t) {
   fusion.max_operands = -1;
   fusion.has_body = true;
   fusion.fusion = FusionKind::opaque;
+  fusion.cost = CostClass::control;
+  fusion.llvm = {ProviderImpl::region, {}};
   fusion.summary = "a fused region: one loop nest computing its body";
   fusion.attrs = {AttrSpec{"kind", AttrKind::string, AttrValue{std::string("loop")}}};
   fusion.infer = infer_fusion;
+  // A region computes its body, so its gradient is the body's, emitted where it is needed (a fused
+  // graph from a file differentiates as the graph it was fused from).
+  fusion.gradient = [](const GradQuery& q) {
+    WEFT_CHECK(q.body_vjp != nullptr && q.node.body, "fusion: autodiff supplies the body's reverse pass");
+    return (*q.body_vjp)(q.builder, *q.node.body, q.node.operands, q.result_grads, q.wanted);
+  };
   t.push_back(std::move(fusion));
 }
 

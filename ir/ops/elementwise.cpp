@@ -45,6 +45,7 @@ OpDef unary(OpKind kind, const char* name, Domain domain, const char* summary, b
   d.name = name;
   d.min_operands = d.max_operands = 1;
   d.fusion = FusionKind::elementwise;
+  d.llvm = {ProviderImpl::fused, {}};
   d.differentiable = differentiable;
   d.summary = summary;
   d.infer = [name, domain](const ShapeQuery& q) {
@@ -64,6 +65,7 @@ OpDef binary(OpKind kind, const char* name, Domain domain, std::optional<DType> 
   d.name = name;
   d.min_operands = d.max_operands = 2;
   d.fusion = FusionKind::elementwise;
+  d.llvm = {ProviderImpl::fused, {}};
   d.differentiable = differentiable;
   d.summary = summary;
   d.infer = [name, domain, result](const ShapeQuery& q) {
@@ -263,6 +265,7 @@ void register_elementwise_ops(std::vector<OpDef>& t) {
   select.name = "select";
   select.min_operands = select.max_operands = 3;
   select.fusion = FusionKind::elementwise;
+  select.llvm = {ProviderImpl::fused, {}};
   select.summary = "cond ? a : b, with NumPy broadcasting of all three";
   select.gradient = select_grad;
   select.infer = [](const ShapeQuery& q) {
@@ -278,6 +281,12 @@ void register_elementwise_ops(std::vector<OpDef>& t) {
     return std::vector<TensorType>{TensorType{a.dtype, all}};
   };
   t.push_back(std::move(select));
+
+  // Well above a load and a store per element (libm calls or long polynomials; sqrt and rsqrt use
+  // the divider, which issues one vector every few cycles): never recomputed per broadcast copy.
+  for (OpKind k : {OpKind::exp, OpKind::log, OpKind::sqrt, OpKind::rsqrt, OpKind::tanh, OpKind::sigmoid, OpKind::gelu,
+                   OpKind::sin, OpKind::cos, OpKind::pow})
+    find_def(t, k).cost = CostClass::expensive;
 }
 
 }  // namespace weft::ops_detail

@@ -41,6 +41,8 @@ inline OpDef composite(OpKind kind, const char* name, int min_ops, int max_ops, 
   d.min_operands = min_ops;
   d.max_operands = max_ops;
   d.fusion = FusionKind::composite;
+  d.cost = CostClass::composite;
+  d.llvm = {ProviderImpl::decomposed, {}};
   d.summary = summary;
   return d;
 }

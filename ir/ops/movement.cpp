@@ -31,6 +31,7 @@ OpDef base(OpKind kind, const char* name, int min_operands, int max_operands, Fu
   d.min_operands = min_operands;
   d.max_operands = max_operands;
   d.fusion = fusion;
+  d.cost = CostClass::movement;
   d.differentiable = true;
   d.summary = summary;
   return d;
@@ -265,13 +266,17 @@ OpDef scatter_add_op() {
 }  // namespace
 
 void register_movement_ops(std::vector<OpDef>& t) {
-  t.push_back(reshape_op());
-  t.push_back(transpose_op());
-  t.push_back(broadcast_op());
-  t.push_back(slice_op());
-  t.push_back(concat_op());
-  t.push_back(gather_op());
-  t.push_back(scatter_add_op());
+  auto generated = [](OpDef d, ProviderImpl impl) {
+    d.llvm = {impl, {}};
+    return d;
+  };
+  t.push_back(generated(reshape_op(), ProviderImpl::fused));
+  t.push_back(generated(transpose_op(), ProviderImpl::fused_or_alone));
+  t.push_back(generated(broadcast_op(), ProviderImpl::fused));
+  t.push_back(generated(slice_op(), ProviderImpl::fused_or_alone));
+  t.push_back(generated(concat_op(), ProviderImpl::alone));
+  t.push_back(generated(gather_op(), ProviderImpl::alone));
+  t.push_back(generated(scatter_add_op(), ProviderImpl::alone));
 }
 
 }  // namespace weft::ops_detail

@@ -64,6 +64,8 @@ OpDef reduce(OpKind kind, const char* name, const char* summary) {
   d.attrs = {AttrSpec{"axes", AttrKind::integers, AttrValue{std::vector<int64_t>{}}},
              AttrSpec{"keepdims", AttrKind::boolean, AttrValue{false}}};
   d.fusion = FusionKind::reduction;
+  d.cost = CostClass::reduction;
+  d.llvm = {ProviderImpl::fused, {}};
   d.summary = summary;
   d.infer = [name](const ShapeQuery& q) {
     const TensorType& x = q.operands[0];
@@ -90,6 +92,8 @@ void register_reduction_ops(std::vector<OpDef>& t) {
   argmax.attrs = {AttrSpec{"axis", AttrKind::integer, std::nullopt},
                   AttrSpec{"keepdims", AttrKind::boolean, AttrValue{false}}};
   argmax.fusion = FusionKind::reduction;
+  argmax.cost = CostClass::reduction;
+  argmax.llvm = {ProviderImpl::fused, {}};
   argmax.differentiable = false;
   argmax.summary = "i64 index of the first maximum along `axis` (NaN counts as the maximum)";
   argmax.infer = [](const ShapeQuery& q) {
