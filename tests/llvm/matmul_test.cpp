@@ -1,5 +1,6 @@
 // The generated SGEMM against a naive triple loop in double: odd sizes, every transpose, batches,
-// padded leading dimensions, accumulation, K = 0, an epilogue, and blockings other than the host's.
+// padded leading dimensions, accumulation, K = 0, an epilogue, and blockings other than the host's;
+// skinny and matrix–vector products (the dot path) at their edge sizes.
 #include <gtest/gtest.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
@@ -183,6 +184,12 @@ TEST(LlvmGemm, NarrowerVectorsAndOtherTilesAgree) {
   EXPECT_EQ(wide.mr, 14);
   EXPECT_EQ(wide.nr, 32);
   check_against_naive(GemmKernel::compile({false, true, false, {}}, wide), {67, 129, 33, false, true});
+  // The dot path at these widths (3×3 register blocks below 32 registers).
+  EXPECT_EQ(g.dot_mr, 3);
+  check_against_naive(GemmKernel::compile({false, true, false, {}}, g), {5, 67, 33, false, true});
+  check_against_naive(GemmKernel::compile({false, true, false, {}}, GemmBlocking::for_target(8, 16)),
+                      {7, 61, 35, false, true});
+  check_against_naive(GemmKernel::compile({false, true, false, {}}, wide), {5, 67, 35, false, true});
   GemmBlocking odd;
   odd.vector_floats = 8;
   odd.mr = 3;
@@ -194,9 +201,10 @@ TEST(LlvmGemm, NarrowerVectorsAndOtherTilesAgree) {
   check_against_naive(GemmKernel::compile({true, false, true, {}}, odd), {67, 129, 33, true, false, 2});
 }
 
-TEST(LlvmGemm, AppliesEpilogueOnceAfterTheLastBlock) {
-  // C = relu(A·B + bias[col]), with K spanning several KC blocks so an early epilogue would show.
+// C = relu(op(A)·op(B) + bias[col]) for an m × n × k product, against the naive loop.
+void check_bias_relu_epilogue(bool transpose_b, int64_t m, int64_t n, int64_t k) {
   GemmSpec spec;
+  spec.transpose_b = transpose_b;
   spec.epilogue = [](const EpilogueContext& e, llvm::Value* v) -> llvm::Value* {
     llvm::IRBuilderBase& b = e.builder;
     auto* vec = llvm::cast<llvm::FixedVectorType>(v->getType());
@@ -207,7 +215,6 @@ TEST(LlvmGemm, AppliesEpilogueOnceAfterTheLastBlock) {
     return b.CreateIntrinsic(llvm::Intrinsic::maxnum, {vec}, {sum, llvm::ConstantFP::get(vec, 0.0)});
   };
   GemmKernel kernel = GemmKernel::compile(spec);
-  const int64_t m = 9, n = 21, k = 600;
   std::vector<float> a = random_vector(m * k, 5), b = random_vector(k * n, 6), bias(n), c(m * n);
   for (int64_t j = 0; j < n; ++j) bias[j] = (j % 2 == 0) ? 100.0f : -100.0f;
   GemmArgs args;
@@ -218,18 +225,30 @@ TEST(LlvmGemm, AppliesEpilogueOnceAfterTheLastBlock) {
   args.n = n;
   args.k = k;
   args.lda = k;
-  args.ldb = n;
+  args.ldb = transpose_b ? k : n;
   args.ldc = n;
   args.epilogue_data = bias.data();
   kernel(args);
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
       double sum = 0;
-      for (int64_t kk = 0; kk < k; ++kk) sum += double(a[i * k + kk]) * b[kk * n + j];
+      for (int64_t kk = 0; kk < k; ++kk) sum += double(a[i * k + kk]) * b[transpose_b ? j * k + kk : kk * n + j];
       double expected = std::max(0.0, sum + bias[j]);  // |sum| < 100 here, so +bias wins
-      ASSERT_NEAR(c[i * n + j], expected, 1e-3) << i << "," << j;
+      ASSERT_NEAR(c[i * n + j], expected, 1e-3) << m << "x" << n << "x" << k << " at " << i << "," << j;
     }
   }
+}
+
+TEST(LlvmGemm, AppliesEpilogueOnceAfterTheLastBlock) {
+  // K spans several KC blocks, so an early epilogue would show.
+  check_bias_relu_epilogue(false, 9, 21, 600);
+}
+
+TEST(LlvmGemm, AppliesEpilogueOnTheDotPath) {
+  // Skinny x·Wᵀ products (the dot path): whole row blocks, rows left over, one row, one column,
+  // and column chunks with a remainder.
+  for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{9, 21, 600}, {3, 40, 33}, {1, 31, 7}, {70, 1, 65}})
+    check_bias_relu_epilogue(true, m, n, k);
 }
 
 TEST(LlvmGemm, ResultsDoNotDependOnTiling) {
@@ -258,6 +277,52 @@ TEST(LlvmGemm, ResultsDoNotDependOnTiling) {
   plain_kernel(false, false)(args);
   for (int64_t i = 7; i < m; ++i) {
     for (int64_t j = 5; j < n; ++j) ASSERT_EQ(part[i * n + j], whole[i * n + j]) << i << "," << j;
+  }
+}
+
+TEST(LlvmGemm, SkinnyProductsMatchNaiveLoopAtEdgeSizes) {
+  // M or N from 1 to 65 and K at the vector and block edges, every transpose: the dot path takes
+  // the untransposed-A ones whose op(B) columns are contiguous (B transposed, or N = 1), the
+  // blocked path the rest.
+  const std::vector<int64_t> small = {1, 2, 3, 7, 31, 33, 65};
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      const GemmKernel& kernel = plain_kernel(ta, tb);
+      for (int64_t m : small)
+        for (int64_t n : small)
+          for (int64_t k : small) check_against_naive(kernel, {m, n, k, ta, tb});
+      for (int64_t s : {1, 2, 3, 7, 33, 65}) {
+        for (int64_t k : {7, 1000}) {
+          check_against_naive(kernel, {s, 1000, k, ta, tb});
+          check_against_naive(kernel, {1000, s, k, ta, tb});
+        }
+      }
+    }
+  }
+}
+
+TEST(LlvmGemm, SkinnyProductsBatchedPaddedAndAccumulated) {
+  // Batches (attention's [B·h, T, dk]), leading dimensions wider than the rows (N = 1 with a
+  // padded column is not contiguous, so it takes the blocked path), and C += A·B.
+  for (bool tb : {false, true}) {
+    for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{1, 33, 64}, {31, 32, 64}, {65, 1, 31}, {3, 1000, 7}}) {
+      check_against_naive(plain_kernel(false, tb), {m, n, k, false, tb, 5});
+      check_against_naive(plain_kernel(false, tb), {m, n, k, false, tb, 2, 3});
+      check_against_naive(GemmKernel::compile({false, tb, true, {}}), {m, n, k, false, tb, 2, 1});
+    }
+  }
+}
+
+TEST(LlvmGemm, EitherPathGivesTheProductAtAnyShape) {
+  // The choice between the dot and blocked paths is a matter of speed: forced either way, every
+  // shape (large ones included) gives the product.
+  GemmBlocking never = GemmBlocking::for_host(), always = GemmBlocking::for_host();
+  never.dot_max_rows = never.dot_max_cols = 0;
+  always.dot_max_rows = always.dot_max_cols = int{1} << 30;
+  for (const GemmBlocking& g : {never, always}) {
+    GemmKernel kernel = GemmKernel::compile({false, true, false, {}}, g);
+    for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{300, 200, 700}, {1, 1000, 65}, {1000, 1, 33}, {7, 7, 7}})
+      check_against_naive(kernel, {m, n, k, false, true, 2});
   }
 }
 
