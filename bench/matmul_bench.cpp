@@ -6,12 +6,13 @@
  *
  * Each round times every shape once for Weft and once for oneDNN, alternately (a sample is a
  * batch of calls lasting at least 20 ms), then runs bench/torch_matmul.py for one sample of every
- * shape; the table gives each side's median GFLOP/s over the rounds (and the best), the ratios of
- * the medians, and the load average before and after, since the machine may be shared. Both run on
+ * shape; the table gives each side's median GFLOP/s over the rounds (and the best), its GFLOP per
+ * CPU-second (every thread's time: what a machine loaded by other programs distorts least), the
+ * ratios of the medians, and the load average before and after, since the machine may be shared. Both run on
  * 2 threads unless WEFT_NUM_THREADS / OMP_NUM_THREADS say otherwise, with OMP_WAIT_POLICY=PASSIVE
  * (bench_common.h).
  *
- *   bench_matmul [--rounds=N] [--filter=SUBSTRING]
+ *   bench_matmul [--rounds=N] [--filter=SUBSTRING[|SUBSTRING...]]
  *
  * WEFT_GEMM_BLOCKING=kc,mc,nc overrides the cache blocks (for tuning); WEFT_BENCH_PYTHON names
  * the Python that has torch (default /usr/bin/python3, Debian's python3-torch).
@@ -24,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <dnnl.hpp>
 #include <fstream>
 #include <map>
@@ -116,7 +118,8 @@ struct Case {
   GemmArgs args;
   dnnl::matmul onednn;
   dnnl::memory a_mem, b_mem, c_mem;
-  std::vector<double> weft_s, onednn_s, torch_s;
+  std::vector<double> weft_s, onednn_s, torch_s;        // wall seconds per call
+  std::vector<double> weft_cpu, onednn_cpu, torch_cpu;  // CPU seconds (all threads) per call
   int64_t weft_calls = 1, onednn_calls = 1;
 
   explicit Case(const Shape& s)
@@ -164,11 +167,21 @@ struct Case {
   }
 };
 
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// Wall seconds per call; adds the CPU seconds per call (every thread of the process) to *cpu.
 template <class F>
-double seconds_per_call(F&& f, int64_t calls) {
+double seconds_per_call(F&& f, int64_t calls, std::vector<double>* cpu = nullptr) {
+  double cpu0 = process_cpu_seconds();
   auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < calls; ++i) f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / double(calls);
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / double(calls);
+  if (cpu) cpu->push_back((process_cpu_seconds() - cpu0) / double(calls));
+  return wall;
 }
 
 template <class F>
@@ -196,13 +209,14 @@ bool torch_round(std::vector<std::unique_ptr<Case>>& cases, std::string& version
   bool any = false;
   while (std::fgets(line, sizeof line, pipe)) {
     char key[128];
-    double seconds = 0;
+    double seconds = 0, cpu = 0;
     if (std::strncmp(line, "torch ", 6) == 0) {
       version = std::string(line + 6, std::strcspn(line + 6, "\n"));
     } else if (std::strncmp(line, "unavailable ", 12) == 0) {
       why_not = std::string(line + 12, std::strcspn(line + 12, "\n"));
-    } else if (std::sscanf(line, "%127s %lf", key, &seconds) == 2 && by_key.count(key)) {
+    } else if (std::sscanf(line, "%127s %lf %lf", key, &seconds, &cpu) == 3 && by_key.count(key)) {
       by_key[key]->torch_s.push_back(seconds);
+      by_key[key]->torch_cpu.push_back(cpu);
       any = true;
     }
   }
@@ -216,6 +230,21 @@ std::string load_average() {
   std::string one, five, fifteen;
   f >> one >> five >> fifteen;
   return fmt::format("{} {} {}", one, five, fifteen);
+}
+
+// Whether `shape` is one of those --filter names: any of its '|'-separated substrings of the
+// printed shape or of "M,K,N,T,BATCH".
+bool matches(const std::string& filter, const Shape& shape) {
+  if (filter.empty()) return true;
+  size_t start = 0;
+  while (start <= filter.size()) {
+    size_t end = std::min(filter.find('|', start), filter.size());
+    std::string part = filter.substr(start, end - start);
+    if (!part.empty() && (shape.str().find(part) != std::string::npos || shape.key().find(part) != std::string::npos))
+      return true;
+    start = end + 1;
+  }
+  return false;
 }
 
 std::string take_filter(int& argc, char** argv) {
@@ -257,8 +286,7 @@ int main(int argc, char** argv) {
 
   std::vector<std::unique_ptr<Case>> cases;
   for (const Shape& s : all_shapes()) {
-    if (!filter.empty() && s.str().find(filter) == std::string::npos && s.key().find(filter) == std::string::npos)
-      continue;
+    if (!matches(filter, s)) continue;
     cases.push_back(std::make_unique<Case>(s));
     Case& c = *cases.back();
     fmt::print("{}: weft vs oneDNN max relative difference {:.2e}\n", s.str(), c.disagreement());
@@ -270,8 +298,8 @@ int main(int argc, char** argv) {
   bool torch = true;
   for (int r = 0; r < rounds; ++r) {
     for (auto& c : cases) {
-      c->weft_s.push_back(seconds_per_call([&] { c->run_weft(); }, c->weft_calls));
-      c->onednn_s.push_back(seconds_per_call([&] { c->run_onednn(); }, c->onednn_calls));
+      c->weft_s.push_back(seconds_per_call([&] { c->run_weft(); }, c->weft_calls, &c->weft_cpu));
+      c->onednn_s.push_back(seconds_per_call([&] { c->run_onednn(); }, c->onednn_calls, &c->onednn_cpu));
     }
     if (torch) torch = torch_round(cases, torch_version, torch_why_not);
   }
@@ -279,20 +307,27 @@ int main(int argc, char** argv) {
 
   fmt::print(
       "\nGFLOP/s, median (best) of {} rounds, {} threads each; load average before {}, after {};\n"
+      "[GFLOP per CPU-second, median: the work each side did, what a loaded machine distorts least];\n"
       "ratios of the medians (above 1: Weft is faster); openblas = PyTorch {} (torch.matmul(a, b, out=c))\n",
       rounds, weft::ThreadPool::global().num_threads(), load_before, load_after,
       torch_version.empty() ? "(missing)" : torch_version);
-  fmt::print("{:<28} {:>15} {:>15} {:>15} {:>13} {:>13}\n", "shape", "weft", "onednn", "openblas", "weft/openblas",
+  fmt::print("{:<28} {:>23} {:>23} {:>23} {:>13} {:>11}\n", "shape", "weft", "onednn", "openblas", "weft/openblas",
              "weft/onednn");
   for (auto& c : cases) {
     auto gflops = [&](double seconds) { return c->shape.flops() / seconds / 1e9; };
-    auto column = [&](const std::vector<double>& s) {
-      if (s.empty()) return fmt::format("{:>15}", "-");
-      return fmt::format("{:>7.1f} ({:>5.1f})", gflops(median(s)), gflops(*std::min_element(s.begin(), s.end())));
+    auto column = [&](const std::vector<double>& s, const std::vector<double>& cpu) {
+      if (s.empty()) return fmt::format("{:>23}", "-");
+      return fmt::format("{:>6.1f} ({:>5.1f}) [{:>5.1f}]", gflops(median(s)),
+                         gflops(*std::min_element(s.begin(), s.end())), gflops(median(cpu)));
     };
-    std::string vs_blas = c->torch_s.empty() ? "-" : fmt::format("{:.2f}", median(c->torch_s) / median(c->weft_s));
-    fmt::print("matmul {:<21} {} {} {} {:>13} {:>13.2f}\n", c->shape.str(), column(c->weft_s), column(c->onednn_s),
-               column(c->torch_s), vs_blas, median(c->onednn_s) / median(c->weft_s));
+    auto ratio = [&](const std::vector<double>& peer, const std::vector<double>& peer_cpu) {
+      if (peer.empty()) return fmt::format("{:>13}", "-");
+      return fmt::format("{:>5.2f} [{:>4.2f}]", median(peer) / median(c->weft_s),
+                         median(peer_cpu) / median(c->weft_cpu));
+    };
+    fmt::print("matmul {:<21} {} {} {} {:>13} {:>11}\n", c->shape.str(), column(c->weft_s, c->weft_cpu),
+               column(c->onednn_s, c->onednn_cpu), column(c->torch_s, c->torch_cpu), ratio(c->torch_s, c->torch_cpu),
+               ratio(c->onednn_s, c->onednn_cpu));
   }
   if (!torch_why_not.empty()) fmt::print("(no PyTorch peer: {})\n", torch_why_not);
   return 0;

@@ -6,8 +6,8 @@ own output buffer.
 
 T is 1 when B is stored N×K (a Linear layer's weight, multiplied as B.t()); BATCH > 1 gives every
 batch element its own A and B (torch.bmm through matmul). Prints one line per shape,
-`<M,K,N,T,BATCH> <seconds per call> ...` (SAMPLES samples, each a batch of calls lasting at least
-20 ms), then `torch <version>`; or `unavailable <why>` when torch cannot be imported.
+`<M,K,N,T,BATCH> <wall seconds per call> <CPU seconds per call>` per sample (SAMPLES of them, each
+a batch of calls lasting at least 20 ms; CPU time of the whole process, every thread), then `torch <version>`; or `unavailable <why>` when torch cannot be imported.
 Threads: OMP_NUM_THREADS (bench_matmul sets 2), with torch.set_num_threads to match.
 """
 import os
@@ -39,13 +39,12 @@ def main():
         op()
         once = time.perf_counter() - start
         calls = max(1, int(0.02 / max(once, 1e-9)) + 1)
-        seconds = []
         for _ in range(samples):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for _ in range(calls):
                 op()
-            seconds.append((time.perf_counter() - start) / calls)
-        print(spec, " ".join(f"{s:.9g}" for s in seconds))
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+            print(f"{spec} {wall / calls:.9g} {cpu / calls:.9g}")
     print(f"torch {torch.__version__}")
 
 

@@ -1,5 +1,5 @@
 /** \file
- * What the generated GEMM's two task kinds share (matmul_codegen.cpp, matmul_dot_codegen.cpp):
+ * What the generated GEMM's task kinds share (matmul_codegen.cpp, matmul_skinny_codegen.cpp):
  * the field order of GemmArgs' IR struct, the task context the core builds for
  * weft_parallel_for, and the signature of a tile epilogue. Internal to the GEMM generator.
  */
@@ -50,9 +50,15 @@ inline llvm::FunctionType* tile_epilogue_type(llvm::LLVMContext& c) {
   return llvm::FunctionType::get(llvm::Type::getVoidTy(c), {ptr, i64, i64, i64, ptr, i64, i64, i64}, false);
 }
 
-/// Emits `<core>.dot.task(ctx, index)`, the task of the dot-product path (matmul_dot_codegen.cpp)
-/// for a GEMM whose op(A) rows and op(B) columns are contiguous along k, and its kernels.
+/// Emits `<core>.dot.task(ctx, index)`, the task of the dot-product path
+/// (matmul_skinny_codegen.cpp) for a GEMM whose op(A) rows and op(B) columns are contiguous
+/// along k, and its kernels.
 llvm::Function* emit_dot_task(llvm::Module& module, const std::string& core, const GemmBlocking& g, bool transpose_b,
+                              bool accumulate);
+
+/// Emits `<core>.row.task(ctx, index)`, the task of the row path (matmul_skinny_codegen.cpp) for
+/// a GEMM whose B is not transposed, and its kernels.
+llvm::Function* emit_row_task(llvm::Module& module, const std::string& core, const GemmBlocking& g, bool transpose_a,
                               bool accumulate);
 
 }  // namespace weft::llvm_backend::gemm_detail

@@ -2,7 +2,7 @@
  * Matmul regions at the skinny shapes of recurrent and decode steps against the interpreter:
  * x·Wᵀ and x·W with M from 1 to 65 rows, matrix–vector products (N = 1) and attention's batched
  * products, each with the epilogues a matmul region takes (bias, relu, a residual add, a scale),
- * at the edge sizes of the GEMM's dot-product and blocked paths (matmul_dot_codegen.cpp). One
+ * at the edge sizes of the GEMM's dot-product and blocked paths (matmul_skinny_codegen.cpp). One
  * executable per graph, its symbolic dims bound to every size.
  */
 #include <gtest/gtest.h>
