@@ -4,8 +4,9 @@
  * (M from 1 to 64 against a Linear or LSTM weight), matrix–vector products (N = 1) and the small
  * batched products of attention.
  *
- * Each round times every shape once for Weft and once for oneDNN, alternately (a sample is a
- * batch of calls lasting at least 20 ms), then runs bench/torch_matmul.py for one sample of every
+ * Each round times every shape once for Weft, for Weft's blocked path alone (the GEMM before its
+ * skinny paths: "before") and for oneDNN, alternately (a sample is a batch of calls lasting at
+ * least 20 ms), then runs bench/torch_matmul.py for one sample of every
  * shape; the table gives each side's median GFLOP/s over the rounds (and the best), its GFLOP per
  * CPU-second (every thread's time: what a machine loaded by other programs distorts least), the
  * ratios of the medians, and the load average before and after, since the machine may be shared. Both run on
@@ -105,6 +106,14 @@ weft::llvm_backend::GemmBlocking& blocking() {
   return b;
 }
 
+// The host's blocking with the skinny paths turned off (no shape is skinny enough): the blocked
+// path alone, cutting rows first, as the GEMM was before them; the "before" column.
+weft::llvm_backend::GemmBlocking blocked_only() {
+  weft::llvm_backend::GemmBlocking b = blocking();
+  b.dot_max_rows = b.dot_max_cols = 0;
+  return b;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
@@ -115,19 +124,21 @@ struct Case {
   Shape shape;
   std::vector<float> a, b, c;
   GemmKernel weft;
+  GemmKernel before;  // the blocked path alone: the GEMM as it was before the skinny paths
   GemmArgs args;
   dnnl::matmul onednn;
   dnnl::memory a_mem, b_mem, c_mem;
-  std::vector<double> weft_s, onednn_s, torch_s;        // wall seconds per call
-  std::vector<double> weft_cpu, onednn_cpu, torch_cpu;  // CPU seconds (all threads) per call
-  int64_t weft_calls = 1, onednn_calls = 1;
+  std::vector<double> weft_s, before_s, onednn_s, torch_s;          // wall seconds per call
+  std::vector<double> weft_cpu, before_cpu, onednn_cpu, torch_cpu;  // CPU seconds (all threads) per call
+  int64_t weft_calls = 1, before_calls = 1, onednn_calls = 1;
 
   explicit Case(const Shape& s)
       : shape(s),
         a(random_floats(s.batch * s.m * s.k, 1)),
         b(random_floats(s.batch * s.k * s.n, 2)),
         c(static_cast<size_t>(s.batch * s.m * s.n)),
-        weft(GemmKernel::compile({false, s.transpose_b, false, {}}, blocking())) {
+        weft(GemmKernel::compile({false, s.transpose_b, false, {}}, blocking())),
+        before(GemmKernel::compile({false, s.transpose_b, false, {}}, blocked_only())) {
     args = {a.data(), b.data(), c.data(),  s.m,       s.n,       s.k,    s.k, s.transpose_b ? s.k : s.n,
             s.n,      s.batch,  s.m * s.k, s.k * s.n, s.m * s.n, nullptr};
     using dt = dnnl::memory::data_type;
@@ -147,6 +158,7 @@ struct Case {
   }
 
   void run_weft() { weft.run_unchecked(args); }
+  void run_before() { before.run_unchecked(args); }
   void run_onednn() {
     onednn.execute(stream(), {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
     stream().wait();
@@ -291,6 +303,7 @@ int main(int argc, char** argv) {
     Case& c = *cases.back();
     fmt::print("{}: weft vs oneDNN max relative difference {:.2e}\n", s.str(), c.disagreement());
     c.weft_calls = calls_for_20ms([&] { c.run_weft(); });
+    c.before_calls = calls_for_20ms([&] { c.run_before(); });
     c.onednn_calls = calls_for_20ms([&] { c.run_onednn(); });
   }
   const std::string load_before = load_average();
@@ -299,6 +312,7 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     for (auto& c : cases) {
       c->weft_s.push_back(seconds_per_call([&] { c->run_weft(); }, c->weft_calls, &c->weft_cpu));
+      c->before_s.push_back(seconds_per_call([&] { c->run_before(); }, c->before_calls, &c->before_cpu));
       c->onednn_s.push_back(seconds_per_call([&] { c->run_onednn(); }, c->onednn_calls, &c->onednn_cpu));
     }
     if (torch) torch = torch_round(cases, torch_version, torch_why_not);
@@ -308,11 +322,12 @@ int main(int argc, char** argv) {
   fmt::print(
       "\nGFLOP/s, median (best) of {} rounds, {} threads each; load average before {}, after {};\n"
       "[GFLOP per CPU-second, median: the work each side did, what a loaded machine distorts least];\n"
-      "ratios of the medians (above 1: Weft is faster); openblas = PyTorch {} (torch.matmul(a, b, out=c))\n",
+      "ratios of the medians, wall [CPU] (above 1: Weft is faster); before = the blocked path alone (the GEMM\n"
+      "before its skinny paths); openblas = PyTorch {} (torch.matmul(a, b, out=c))\n",
       rounds, weft::ThreadPool::global().num_threads(), load_before, load_after,
       torch_version.empty() ? "(missing)" : torch_version);
-  fmt::print("{:<28} {:>23} {:>23} {:>23} {:>13} {:>11}\n", "shape", "weft", "onednn", "openblas", "weft/openblas",
-             "weft/onednn");
+  fmt::print("{:<28} {:>23} {:>23} {:>23} {:>23} {:>12} {:>12} {:>12}\n", "shape", "weft", "before", "onednn",
+             "openblas", "weft/openblas", "before/openblas", "weft/onednn");
   for (auto& c : cases) {
     auto gflops = [&](double seconds) { return c->shape.flops() / seconds / 1e9; };
     auto column = [&](const std::vector<double>& s, const std::vector<double>& cpu) {
@@ -320,14 +335,17 @@ int main(int argc, char** argv) {
       return fmt::format("{:>6.1f} ({:>5.1f}) [{:>5.1f}]", gflops(median(s)),
                          gflops(*std::min_element(s.begin(), s.end())), gflops(median(cpu)));
     };
-    auto ratio = [&](const std::vector<double>& peer, const std::vector<double>& peer_cpu) {
-      if (peer.empty()) return fmt::format("{:>13}", "-");
-      return fmt::format("{:>5.2f} [{:>4.2f}]", median(peer) / median(c->weft_s),
-                         median(peer_cpu) / median(c->weft_cpu));
+    // The peer's time over ours: wall [CPU].
+    auto ratio = [&](const std::vector<double>& ours, const std::vector<double>& ours_cpu,
+                     const std::vector<double>& peer, const std::vector<double>& peer_cpu) {
+      if (peer.empty()) return fmt::format("{:>12}", "-");
+      return fmt::format("{:>5.2f} [{:>4.2f}]", median(peer) / median(ours), median(peer_cpu) / median(ours_cpu));
     };
-    fmt::print("matmul {:<21} {} {} {} {:>13} {:>11}\n", c->shape.str(), column(c->weft_s, c->weft_cpu),
-               column(c->onednn_s, c->onednn_cpu), column(c->torch_s, c->torch_cpu), ratio(c->torch_s, c->torch_cpu),
-               ratio(c->onednn_s, c->onednn_cpu));
+    fmt::print("matmul {:<21} {} {} {} {} {:>12} {:>12} {:>12}\n", c->shape.str(), column(c->weft_s, c->weft_cpu),
+               column(c->before_s, c->before_cpu), column(c->onednn_s, c->onednn_cpu), column(c->torch_s, c->torch_cpu),
+               ratio(c->weft_s, c->weft_cpu, c->torch_s, c->torch_cpu),
+               ratio(c->before_s, c->before_cpu, c->torch_s, c->torch_cpu),
+               ratio(c->weft_s, c->weft_cpu, c->onednn_s, c->onednn_cpu));
   }
   if (!torch_why_not.empty()) fmt::print("(no PyTorch peer: {})\n", torch_why_not);
   return 0;

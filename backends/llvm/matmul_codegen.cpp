@@ -532,14 +532,13 @@ class GemmEmitter {
       use_dot = b.CreateAnd(contiguous_b, skinny);
     }
     llvm::Value* use_row = row_task ? b.CreateAnd(b.CreateNot(use_dot), few_rows) : b.getFalse();
-    // About two tasks per thread (so a core slowed by other work hands tasks to the others).
-    // The blocked path packs op(B) once per task that covers a column range, and op(A) once per
-    // task that covers a row range: cutting the longer side first packs the shorter operand
-    // again, never the larger one (with 32 rows and 2048 columns, B would otherwise be packed
-    // once per row task). The dot path packs nothing; the same cut streams the larger operand
-    // once. Tiles are whole micro-tiles (dot path: DMR rows, chunks of 2·DNR columns). Products
-    // too small to repay waking the pool (under 2^18 multiply-adds, a few microseconds) run as
-    // one task on the caller.
+    // About two tasks per thread (so a core slowed by other work hands tasks to the others),
+    // cut from the rows first, except for products of at most dot_max_rows rows and more
+    // columns: the blocked path packs op(B) once per task that covers a column range, so with
+    // 32 rows and 2048 columns cutting rows would pack the whole of B once per task; the skinny
+    // paths pack nothing, and cutting columns streams B once. Tiles are whole micro-tiles (dot path: DMR rows, chunks
+    // of 2·DNR columns). Products too small to repay waking the pool (under 2^18 multiply-adds, a few microseconds) run
+    // as one task on the caller.
     llvm::Value* threads = b.CreateCall(declare_num_threads(module_));
     llvm::Value* k = field(kK);
     llvm::Value* work = b.CreateMul(b.CreateMul(b.CreateMul(m, n), k), batch);
@@ -555,7 +554,7 @@ class GemmEmitter {
         use_dot, c64(2 * g_.dot_nr), b.CreateSelect(use_row, c64(int64_t{g_.row_nv} * g_.vector_floats), c64(g_.nr)));
     llvm::Value* row_units = emit_ceil_div(b, m1, row_unit);
     llvm::Value* col_units = emit_ceil_div(b, n1, col_unit);
-    llvm::Value* rows_first = b.CreateICmpSGE(m1, n1);
+    llvm::Value* rows_first = b.CreateNot(b.CreateAnd(few_rows, b.CreateICmpSLT(m1, n1)));
     llvm::Value* first_row_tiles = emit_min(b, per_batch, row_units);
     llvm::Value* first_col_tiles = emit_min(b, per_batch, col_units);
     llvm::Value* row_tiles = b.CreateSelect(rows_first, first_row_tiles,
