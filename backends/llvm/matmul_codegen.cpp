@@ -72,10 +72,10 @@ class GemmEmitter {
  public:
   GemmEmitter(llvm::Module& module, std::string name, const GemmSpec& spec, const GemmBlocking& g)
       : module_(module), ctx_(module.getContext()), name_(std::move(name)), spec_(spec), g_(g) {
-    core_ =
-        fmt::format("weft.gemm.{}{}{}.v{}.{}x{}.k{}.m{}.n{}.u{}.d{}x{}.{}.{}.r{}x{}.{}", spec.transpose_a ? 't' : 'n',
-                    spec.transpose_b ? 't' : 'n', spec.accumulate ? "a" : "", g.vector_floats, g.mr, g.nr, g.kc, g.mc,
-                    g.nc, g.k_unroll, g.dot_mr, g.dot_nr, g.dot_max_rows, g.dot_max_cols, g.row_mr, g.row_nv, g.row_kc);
+    core_ = fmt::format("weft.gemm.{}{}{}.v{}.{}x{}.k{}.m{}.n{}.u{}.d{}x{}.{}.{}.{}.r{}x{}.{}",
+                        spec.transpose_a ? 't' : 'n', spec.transpose_b ? 't' : 'n', spec.accumulate ? "a" : "",
+                        g.vector_floats, g.mr, g.nr, g.kc, g.mc, g.nc, g.k_unroll, g.dot_mr, g.dot_nr, g.dot_kc,
+                        g.dot_max_rows, g.dot_max_cols, g.row_mr, g.row_nv, g.row_kc);
     WEFT_CHECK(g.vector_floats >= 1 && g.nr % g.vector_floats == 0, "NR must be whole vectors");
     WEFT_CHECK(g.mc % g.mr == 0 && g.nc % g.nr == 0, "MC and NC must be whole micro-tiles");
     WEFT_CHECK(g.kc >= 1 && g.k_unroll >= 1, "KC and the unroll factor must be positive");

@@ -66,6 +66,7 @@ struct GemmBlocking {
   // transposed) takes M ≤ dot_max_rows.
   int dot_mr = 4;
   int dot_nr = 6;
+  int dot_kc = 512;  // the dot path's deepest depth block
   int dot_max_rows = 64;
   int dot_max_cols = 8;
   // The row path's register block: RMR rows × RNV vectors, over depth blocks of RKC.

@@ -10,9 +10,10 @@
  * with W a Linear or LSTM weight stored [N, K], a score against one query (N = 1): every output
  * element is a dot product of two contiguous rows.
  *
- *   <core>.dot.task(ctx, index)      one tile of one batch element: column chunks of 2·DNR, then
- *                                    row blocks of DMR, the kernels across the chunk, and the
- *                                    tile epilogue on the finished block (still in L1)
+ *   <core>.dot.task(ctx, index)      one tile of one batch element: depth blocks of at most DKC,
+ *                                    column chunks of 2·DNR, row blocks of DMR, the kernels
+ *                                    across the chunk, and after the last depth block the tile
+ *                                    epilogue on the finished block (still in L1)
  *   <core>.dot.<r>x<c>(k, a, lda, b, ldb, c, ldc, load_c)
  *                                    C[i, j] (+)= Σ_k a[i·lda + k]·b[j·ldb + k] for i < r, j < c:
  *                                    r × c vector accumulators along k (masked at the k tail),
@@ -325,53 +326,71 @@ class DotEmitter : SkinnyEmitter {
     llvm::Value* a = b.CreateGEP(f32_, t.a, b.CreateMul(m0, lda));
     llvm::Value* bm = b.CreateGEP(f32_, t.b, b.CreateMul(n0, b_col_stride));
     llvm::Value* c = b.CreateGEP(f32_, t.c, b.CreateAdd(b.CreateMul(m0, ldc), n0));
-    llvm::Value* load_c = accumulate_ ? b.getTrue() : b.getFalse();
 
     const int mr = g_.dot_mr, nr = g_.dot_nr, jc_width = 2 * g_.dot_nr;
-    // The kernels across `width` columns of one block of rows: whole DNR groups, then one at a time.
-    auto across = [&](llvm::Function* wide, llvm::Function* narrow, llvm::Value* a_rows, llvm::Value* b_cols,
-                      llvm::Value* c_rows, llvm::Value* width) {
-      llvm::Value* whole = b.CreateMul(b.CreateSDiv(width, c64(nr)), c64(nr));
-      auto call = [&](llvm::Function* kernel, llvm::Value* j) {
-        b.CreateCall(kernel, {k, a_rows, lda, b.CreateGEP(f32_, b_cols, b.CreateMul(j, b_col_stride)), b_col_stride,
-                              b.CreateGEP(f32_, c_rows, j), ldc, load_c});
-      };
-      emit_for(
-          b, c64(0), whole, c64(nr), [&](llvm::Value* j) { call(wide, j); }, "jr");
-      emit_for(
-          b, whole, width, c64(1), [&](llvm::Value* j) { call(narrow, j); }, "j1");
-    };
+    // Depth blocks: K in one block up to DKC, else in equal blocks of at most DKC (whole
+    // vectors), so that a chunk's rows of B stay in L1 while the row blocks pass over it; the
+    // later blocks add to C. The cut depends on K alone, so every element's sum is in the same
+    // order whatever the tiling. K = 0 still runs one (empty) block, so that C is written.
+    llvm::Value* k_end = emit_max(b, k, c64(1));
+    llvm::Value* blocks = emit_ceil_div(b, k_end, c64(g_.dot_kc));
+    llvm::Value* kb =
+        b.CreateMul(emit_ceil_div(b, emit_ceil_div(b, k_end, blocks), c64(g_.vector_floats)), c64(g_.vector_floats));
     emit_for(
-        b, c64(0), cols, c64(jc_width),
-        [&](llvm::Value* jc) {
-          llvm::Value* width = emit_min(b, c64(jc_width), b.CreateSub(cols, jc));
-          llvm::Value* b_chunk = b.CreateGEP(f32_, bm, b.CreateMul(jc, b_col_stride));
+        b, c64(0), k_end, kb,
+        [&](llvm::Value* pc) {
+          llvm::Value* kc = emit_min(b, kb, b.CreateSub(k, pc));
+          llvm::Value* load_c = accumulate_ ? b.getTrue() : b.CreateICmpSGT(pc, c64(0));
+          llvm::Value* last = b.CreateICmpSGE(b.CreateAdd(pc, kb), k);
+          llvm::Value* a_depth = b.CreateGEP(f32_, a, pc);
+          llvm::Value* b_depth = b.CreateGEP(f32_, bm, pc);
+          // The kernels across `width` columns of one block of rows: whole DNR groups, then one at a time.
+          auto across = [&](llvm::Function* wide, llvm::Function* narrow, llvm::Value* a_rows, llvm::Value* b_cols,
+                            llvm::Value* c_rows, llvm::Value* width) {
+            llvm::Value* whole = b.CreateMul(b.CreateSDiv(width, c64(nr)), c64(nr));
+            auto call = [&](llvm::Function* kernel, llvm::Value* j) {
+              b.CreateCall(kernel, {kc, a_rows, lda, b.CreateGEP(f32_, b_cols, b.CreateMul(j, b_col_stride)),
+                                    b_col_stride, b.CreateGEP(f32_, c_rows, j), ldc, load_c});
+            };
+            emit_for(
+                b, c64(0), whole, c64(nr), [&](llvm::Value* j) { call(wide, j); }, "jr");
+            emit_for(
+                b, whole, width, c64(1), [&](llvm::Value* j) { call(narrow, j); }, "j1");
+          };
           emit_for(
-              b, c64(0), rows, c64(mr),
-              [&](llvm::Value* ic) {
-                llvm::Value* height = emit_min(b, c64(mr), b.CreateSub(rows, ic));
-                llvm::Value* a_block = b.CreateGEP(f32_, a, b.CreateMul(ic, lda));
-                llvm::Value* c_block = b.CreateGEP(f32_, c, b.CreateAdd(b.CreateMul(ic, ldc), jc));
-                emit_if_else(
-                    b, b.CreateICmpEQ(height, c64(mr)),
-                    [&] { across(body, col_kernel, a_block, b_chunk, c_block, width); },
-                    [&] {
-                      emit_for(
-                          b, c64(0), height, c64(1),
-                          [&](llvm::Value* i) {
-                            across(row_kernel, one, b.CreateGEP(f32_, a_block, b.CreateMul(i, lda)), b_chunk,
-                                   b.CreateGEP(f32_, c_block, b.CreateMul(i, ldc)), width);
-                          },
-                          "i1");
-                    });
-                emit_if(b, t.has_epilogue, [&] {
-                  b.CreateCall(tile_epilogue_type(ctx_), epilogue,
-                               {data, batch, b.CreateAdd(m0, ic), b.CreateAdd(n0, jc), c_block, ldc, height, width});
-                });
+              b, c64(0), cols, c64(jc_width),
+              [&](llvm::Value* jc) {
+                llvm::Value* width = emit_min(b, c64(jc_width), b.CreateSub(cols, jc));
+                llvm::Value* b_chunk = b.CreateGEP(f32_, b_depth, b.CreateMul(jc, b_col_stride));
+                emit_for(
+                    b, c64(0), rows, c64(mr),
+                    [&](llvm::Value* ic) {
+                      llvm::Value* height = emit_min(b, c64(mr), b.CreateSub(rows, ic));
+                      llvm::Value* a_block = b.CreateGEP(f32_, a_depth, b.CreateMul(ic, lda));
+                      llvm::Value* c_block = b.CreateGEP(f32_, c, b.CreateAdd(b.CreateMul(ic, ldc), jc));
+                      emit_if_else(
+                          b, b.CreateICmpEQ(height, c64(mr)),
+                          [&] { across(body, col_kernel, a_block, b_chunk, c_block, width); },
+                          [&] {
+                            emit_for(
+                                b, c64(0), height, c64(1),
+                                [&](llvm::Value* i) {
+                                  across(row_kernel, one, b.CreateGEP(f32_, a_block, b.CreateMul(i, lda)), b_chunk,
+                                         b.CreateGEP(f32_, c_block, b.CreateMul(i, ldc)), width);
+                                },
+                                "i1");
+                          });
+                      emit_if(b, b.CreateAnd(last, t.has_epilogue), [&] {
+                        b.CreateCall(
+                            tile_epilogue_type(ctx_), epilogue,
+                            {data, batch, b.CreateAdd(m0, ic), b.CreateAdd(n0, jc), c_block, ldc, height, width});
+                      });
+                    },
+                    "ic");
               },
-              "ic");
+              "jc");
         },
-        "jc");
+        "pc");
     b.CreateRetVoid();
     return f;
   }

@@ -315,15 +315,45 @@ TEST(LlvmGemm, SkinnyProductsBatchedPaddedAndAccumulated) {
 }
 
 TEST(LlvmGemm, EitherPathGivesTheProductAtAnyShape) {
-  // The choice between the dot and blocked paths is a matter of speed: forced either way, every
-  // shape (large ones included) gives the product.
+  // The choice between the dot and blocked paths is a matter of speed: forced either way (and
+  // the dot path in many small depth blocks), every shape (large ones included) gives the
+  // product, and an epilogue sees only the final sums.
   GemmBlocking never = GemmBlocking::for_host(), always = GemmBlocking::for_host();
   never.dot_max_rows = never.dot_max_cols = 0;
   always.dot_max_rows = always.dot_max_cols = int{1} << 30;
+  always.dot_kc = 40;  // many depth blocks (rounded up to whole vectors), the last one partial
+  always.row_kc = 9;
   for (const GemmBlocking& g : {never, always}) {
     GemmKernel kernel = GemmKernel::compile({false, true, false, {}}, g);
     for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{300, 200, 700}, {1, 1000, 65}, {1000, 1, 33}, {7, 7, 7}})
       check_against_naive(kernel, {m, n, k, false, true, 2});
+    // With the bias + relu epilogue, which must run once, after the last depth block.
+    GemmSpec spec;
+    spec.transpose_b = true;
+    spec.epilogue = [](const EpilogueContext& e, llvm::Value* v) -> llvm::Value* {
+      auto* vec = llvm::cast<llvm::FixedVectorType>(v->getType());
+      return e.builder.CreateIntrinsic(llvm::Intrinsic::maxnum, {vec}, {v, llvm::ConstantFP::get(vec, 0.0)});
+    };
+    GemmKernel relu = GemmKernel::compile(spec, g);
+    const int64_t m = 5, n = 70, k = 333;
+    std::vector<float> a = random_vector(m * k, 31), b = random_vector(n * k, 32), c(m * n);
+    GemmArgs args;
+    args.a = a.data();
+    args.b = b.data();
+    args.c = c.data();
+    args.m = m;
+    args.n = n;
+    args.k = k;
+    args.lda = args.ldb = k;
+    args.ldc = n;
+    relu(args);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0;
+        for (int64_t kk = 0; kk < k; ++kk) sum += double(a[i * k + kk]) * b[j * k + kk];
+        ASSERT_NEAR(c[i * n + j], std::max(sum, 0.0), 1e-4) << i << "," << j;
+      }
+    }
   }
 }
 
