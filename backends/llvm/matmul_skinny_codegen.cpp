@@ -31,6 +31,7 @@
  *   <core>.row.<r>x<v>(k, a, a_rs, a_cs, b, ldb, c, ldc, n_rem, load_c)
  *                                    C[i, 0:n_rem] (+)= Σ_k A(i, k)·b[k·ldb + 0:n_rem] for i < r,
  *                                    in r × v vector accumulators
+ *   <core>.row.axpy(...)             one leftover row (and M = 1, x·W) across the whole tile
  *
  * The thin kernels keep two or four sets of accumulators along k, so that enough FMAs are in
  * flight to cover their latency.
@@ -39,6 +40,7 @@
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
 
+#include <functional>
 #include <vector>
 
 #include "backends/llvm/ir_util.h"
@@ -404,11 +406,81 @@ class RowEmitter : SkinnyEmitter {
   llvm::Function* emit() {
     WEFT_CHECK(g_.row_mr >= 1 && g_.row_nv >= 1 && g_.row_kc >= 1, "the row blocking must be positive");
     llvm::Function* body = emit_kernel(g_.row_mr, g_.row_nv, 1);
-    llvm::Function* one = emit_kernel(1, g_.row_nv, 2);
-    return emit_task(body, one);
+    return emit_task(body, emit_axpy());
   }
 
  private:
+  // <prefix>.axpy(k, a, a_cs, b, ldb, c, n, load_c): one row, C[0:n] = (load_c ? C : 0) +
+  // Σ_k a[k·a_cs]·b[k·ldb + 0:n], eight k at a time over the whole row (C stays in L1, and the
+  // eight rows of B are read in memory order, as streams the prefetchers follow). For the rows
+  // left over below a whole register block, and so for M = 1: a matrix–vector product x·W.
+  llvm::Function* emit_axpy() {
+    llvm::Function* f =
+        new_function(prefix_ + ".axpy", {i64_, ptr_, i64_, ptr_, i64_, ptr_, i64_, llvm::Type::getInt1Ty(ctx_)});
+    auto arg = f->arg_begin();
+    llvm::Value* k = &*arg++;
+    llvm::Value* a = &*arg++;
+    llvm::Value* a_cs = &*arg++;
+    llvm::Value* bm = &*arg++;
+    llvm::Value* ldb = &*arg++;
+    llvm::Value* c = &*arg++;
+    llvm::Value* n = &*arg++;
+    llvm::Value* load_c = &*arg++;
+    f->addParamAttr(5, llvm::Attribute::NoAlias);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
+    const int vw = g_.vector_floats;
+    llvm::Value* zero = llvm::ConstantFP::get(vec_, 0.0);
+    llvm::Value* full = b.CreateMul(b.CreateSDiv(n, c64(vw)), c64(vw));
+    std::vector<llvm::Constant*> lanes;
+    for (int l = 0; l < vw; ++l) lanes.push_back(llvm::ConstantInt::get(i32_, l));
+    llvm::Value* tail_mask = b.CreateICmpSLT(llvm::ConstantVector::get(lanes),
+                                             b.CreateVectorSplat(vw, b.CreateTrunc(b.CreateSub(n, full), i32_)));
+    // Each vector of C (`mask` null: a whole one) through `body`.
+    auto each_vector =
+        [&](const std::function<llvm::Value*(llvm::Value * j, llvm::Value * mask, llvm::Value * x)>& body) {
+          auto one = [&](llvm::Value* j, llvm::Value* mask) {
+            llvm::Value* p = b.CreateGEP(f32_, c, j);
+            llvm::Value* x = mask ? static_cast<llvm::Value*>(b.CreateMaskedLoad(vec_, p, llvm::Align(4), mask, zero))
+                                  : b.CreateAlignedLoad(vec_, p, llvm::Align(4));
+            llvm::Value* y = body(j, mask, x);
+            if (mask)
+              b.CreateMaskedStore(y, p, llvm::Align(4), mask);
+            else
+              b.CreateAlignedStore(y, p, llvm::Align(4));
+          };
+          emit_for(
+              b, c64(0), full, c64(vw), [&](llvm::Value* j) { one(j, nullptr); }, "j");
+          emit_if(b, b.CreateICmpSLT(full, n), [&] { one(full, tail_mask); });
+        };
+    // C's old value counts only when accumulating (it may hold NaN from before otherwise).
+    emit_if(b, b.CreateNot(load_c),
+            [&] { each_vector([&](llvm::Value*, llvm::Value*, llvm::Value*) { return zero; }); });
+    auto steps = [&](llvm::Value* k0, int count) {
+      std::vector<llvm::Value*> splats, rows;
+      for (int s = 0; s < count; ++s) {
+        llvm::Value* kk = b.CreateAdd(k0, c64(s));
+        splats.push_back(b.CreateVectorSplat(vw, b.CreateLoad(f32_, b.CreateGEP(f32_, a, b.CreateMul(kk, a_cs)))));
+        rows.push_back(b.CreateGEP(f32_, bm, b.CreateMul(kk, ldb)));
+      }
+      each_vector([&](llvm::Value* j, llvm::Value* mask, llvm::Value* x) {
+        for (int s = 0; s < count; ++s) {
+          llvm::Value* p = b.CreateGEP(f32_, rows[s], j);
+          llvm::Value* y = mask ? static_cast<llvm::Value*>(b.CreateMaskedLoad(vec_, p, llvm::Align(4), mask, zero))
+                                : b.CreateAlignedLoad(vec_, p, llvm::Align(4));
+          x = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec_}, {splats[s], y, x});
+        }
+        return x;
+      });
+    };
+    llvm::Value* k8 = b.CreateMul(b.CreateSDiv(k, c64(8)), c64(8));
+    emit_for(
+        b, c64(0), k8, c64(8), [&](llvm::Value* kk) { steps(kk, 8); }, "k");
+    emit_for(
+        b, k8, k, c64(1), [&](llvm::Value* kk) { steps(kk, 1); }, "kr");
+    b.CreateRetVoid();
+    return f;
+  }
+
   // <prefix>.<rows>x<vectors>(k, a, a_rs, a_cs, b, ldb, c, ldc, n_rem, load_c): rows × vectors
   // accumulators, `sets` of them taking turns along k.
   llvm::Function* emit_kernel(int rows, int vectors, int sets) {
@@ -494,10 +566,10 @@ class RowEmitter : SkinnyEmitter {
   }
 
   // task(ctx, index): depth blocks of RKC (so that a chunk of B, RKC × RNV vectors, stays in
-  // L1 while every row block passes over it), column chunks of RNV vectors, row blocks of RMR
-  // (leftover rows one by one); after the last depth block, the epilogue on each finished block,
-  // NR columns at a time.
-  llvm::Function* emit_task(llvm::Function* body, llvm::Function* one) {
+  // L1 while every row block passes over it), column chunks of RNV vectors, whole row blocks of
+  // RMR; then the rows left over, each by `axpy` across all the tile's columns. After the last
+  // depth block, the epilogue on each finished block, NR columns at a time.
+  llvm::Function* emit_task(llvm::Function* body, llvm::Function* axpy) {
     llvm::Function* f = new_function(prefix_ + ".task", {ptr_, i64_});
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
     Tile t = decode_task(b, f->getArg(0), f->getArg(1));
@@ -509,6 +581,21 @@ class RowEmitter : SkinnyEmitter {
     llvm::Value* c = b.CreateGEP(f32_, t.c, b.CreateAdd(b.CreateMul(t.m0, t.ldc), t.n0));
     const int mr = g_.row_mr;
     const int64_t chunk = int64_t{g_.row_nv} * g_.vector_floats;
+    // Tiles start at whole row blocks, so which rows are left over depends on M alone.
+    llvm::Value* whole_rows = b.CreateMul(b.CreateSDiv(t.rows, c64(mr)), c64(mr));
+    // The epilogue over `height` rows from `row` (of the tile) and `width` columns from `col`.
+    auto epilogue = [&](llvm::Value* row, llvm::Value* col, llvm::Value* height, llvm::Value* width) {
+      llvm::Value* c_block = b.CreateGEP(f32_, c, b.CreateAdd(b.CreateMul(row, t.ldc), col));
+      emit_for(
+          b, c64(0), width, c64(g_.nr),
+          [&](llvm::Value* h) {
+            b.CreateCall(
+                tile_epilogue_type(ctx_), t.epilogue,
+                {t.data, t.batch, b.CreateAdd(t.m0, row), b.CreateAdd(b.CreateAdd(t.n0, col), h),
+                 b.CreateGEP(f32_, c_block, h), t.ldc, height, emit_min(b, c64(g_.nr), b.CreateSub(width, h))});
+          },
+          "h");
+    };
     // K = 0 still runs one (empty) block, so that C is written (zeros, or C, through the epilogue).
     llvm::Value* k_end = emit_max(b, t.k, c64(1));
     emit_for(
@@ -516,7 +603,7 @@ class RowEmitter : SkinnyEmitter {
         [&](llvm::Value* pc) {
           llvm::Value* kc = emit_min(b, c64(g_.row_kc), b.CreateSub(t.k, pc));
           llvm::Value* load_c = accumulate_ ? b.getTrue() : b.CreateICmpSGT(pc, c64(0));
-          llvm::Value* last = b.CreateICmpSGE(b.CreateAdd(pc, c64(g_.row_kc)), t.k);
+          llvm::Value* last = b.CreateAnd(b.CreateICmpSGE(b.CreateAdd(pc, c64(g_.row_kc)), t.k), t.has_epilogue);
           llvm::Value* a_block = b.CreateGEP(f32_, a, b.CreateMul(pc, a_cs));
           llvm::Value* b_block = b.CreateGEP(f32_, bm, b.CreateMul(pc, t.ldb));
           emit_for(
@@ -525,41 +612,25 @@ class RowEmitter : SkinnyEmitter {
                 llvm::Value* width = emit_min(b, c64(chunk), b.CreateSub(t.cols, jc));
                 llvm::Value* b_chunk = b.CreateGEP(f32_, b_block, jc);
                 emit_for(
-                    b, c64(0), t.rows, c64(mr),
+                    b, c64(0), whole_rows, c64(mr),
                     [&](llvm::Value* ic) {
-                      llvm::Value* height = emit_min(b, c64(mr), b.CreateSub(t.rows, ic));
                       llvm::Value* a_rows = b.CreateGEP(f32_, a_block, b.CreateMul(ic, a_rs));
                       llvm::Value* c_block = b.CreateGEP(f32_, c, b.CreateAdd(b.CreateMul(ic, t.ldc), jc));
-                      emit_if_else(
-                          b, b.CreateICmpEQ(height, c64(mr)),
-                          [&] {
-                            b.CreateCall(body, {kc, a_rows, a_rs, a_cs, b_chunk, t.ldb, c_block, t.ldc, width, load_c});
-                          },
-                          [&] {
-                            emit_for(
-                                b, c64(0), height, c64(1),
-                                [&](llvm::Value* i) {
-                                  b.CreateCall(one, {kc, b.CreateGEP(f32_, a_rows, b.CreateMul(i, a_rs)), a_rs, a_cs,
-                                                     b_chunk, t.ldb, b.CreateGEP(f32_, c_block, b.CreateMul(i, t.ldc)),
-                                                     t.ldc, width, load_c});
-                                },
-                                "i1");
-                          });
-                      emit_if(b, b.CreateAnd(last, t.has_epilogue), [&] {
-                        emit_for(
-                            b, c64(0), width, c64(g_.nr),
-                            [&](llvm::Value* h) {
-                              b.CreateCall(tile_epilogue_type(ctx_), t.epilogue,
-                                           {t.data, t.batch, b.CreateAdd(t.m0, ic),
-                                            b.CreateAdd(b.CreateAdd(t.n0, jc), h), b.CreateGEP(f32_, c_block, h), t.ldc,
-                                            height, emit_min(b, c64(g_.nr), b.CreateSub(width, h))});
-                            },
-                            "h");
-                      });
+                      b.CreateCall(body, {kc, a_rows, a_rs, a_cs, b_chunk, t.ldb, c_block, t.ldc, width, load_c});
+                      emit_if(b, last, [&] { epilogue(ic, jc, c64(mr), width); });
                     },
                     "ic");
               },
               "jc");
+          emit_for(
+              b, whole_rows, t.rows, c64(1),
+              [&](llvm::Value* i) {
+                b.CreateCall(axpy, {kc, b.CreateGEP(f32_, a_block, b.CreateMul(i, a_rs)), a_cs, b_block, t.ldb,
+                                    b.CreateGEP(f32_, c, b.CreateMul(i, t.ldc)), t.cols, load_c});
+              },
+              "i1");
+          emit_if(b, b.CreateAnd(last, b.CreateICmpSLT(whole_rows, t.rows)),
+                  [&] { epilogue(whole_rows, c64(0), b.CreateSub(t.rows, whole_rows), t.cols); });
         },
         "pc");
     b.CreateRetVoid();
