@@ -46,8 +46,8 @@ GemmBlocking GemmBlocking::for_target(int vector_floats, int vector_registers) {
   g.dot_mr = vector_registers >= 32 ? 4 : 3;
   g.dot_nr = std::min(vector_registers >= 32 ? 6 : 3, g.nr / 2);
   // RMR × RNV accumulators, RNV vectors of B and one broadcast of A.
-  g.row_mr = vector_registers >= 32 ? 8 : 4;
-  g.row_nv = vector_registers >= 32 ? 3 : 2;
+  g.row_mr = 4;
+  g.row_nv = vector_registers >= 32 ? 4 : 2;
   g.row_kc = 128;
   return g;
 }

@@ -70,8 +70,8 @@ struct GemmBlocking {
   int dot_max_rows = 64;
   int dot_max_cols = 8;
   // The row path's register block: RMR rows × RNV vectors, over depth blocks of RKC.
-  int row_mr = 8;
-  int row_nv = 3;
+  int row_mr = 4;
+  int row_nv = 4;
   int row_kc = 128;
 
   /// The blocking for a machine with `vector_floats`-wide vectors and `vector_registers` of them.
