@@ -4,12 +4,14 @@
  * Emitted functions (all internal except the entry):
  *   name(args)                       entry: calls the core with this GEMM's epilogue (or null)
  *   name.epilogue(...)               the spec's epilogue over one stored micro-tile, in place
- *   core(args, epilogue)             picks the tiling, calls weft_parallel_for
+ *   core(args, epilogue)             picks the path and the tiling, calls weft_parallel_for
  *   core.task(ctx, index)            one output tile of one batch: loop over K blocks
  *   core.pack_a / core.pack_b        copy a block of op(A) / op(B) into micro-panels
  *   core.kernel(...)                 MR×NR micro-kernel with its store
+ *   core.dot.* / core.row.*          the skinny paths' tasks and kernels (matmul_skinny_codegen.cpp)
  *
- * `core` is "weft.gemm.<ta><tb>[a].v<VW>.<MR>x<NR>.k<KC>.m<MC>.n<NC>.u<unroll>": it and its
+ * `core` is "weft.gemm.<ta><tb>[a].v<VW>.<MR>x<NR>.k<KC>.m<MC>.n<NC>.u<unroll>" followed by the
+ * skinny paths' blocking (".d<DMR>x<DNR>.<DKC>.<max rows>.<max cols>.r<RMR>x<RNV>.<RKC>"): it and its
  * helpers depend only on the transposes, accumulation and blocking, never on the epilogue, so a
  * module holds one copy however many GEMMs it has (an AOT shared object), and the JIT compiles it
  * once per process (it carries kJitSharedAttribute; see Jit::add_module). That is what keeps a

@@ -15,6 +15,10 @@
  * Tiles at the bottom and right edges use masked loads and stores; K needs no tail (the k loop
  * counts to the block's actual depth).
  *
+ * Products with few rows or columns take one of the skinny paths instead (matmul_skinny_codegen.cpp),
+ * which read the operands where they are rather than packing one whose elements would each be
+ * used only M (or N) times; the core picks the path from the shape at run time.
+ *
  * An optional epilogue rewrites each output vector once, after its last K block: the micro-kernel
  * stores the finished MR×NR tile, and a per-GEMM epilogue function reloads it (still in L1),
  * applies the epilogue vector by vector and stores it again. Bias adds, activations and residual

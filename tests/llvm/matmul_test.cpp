@@ -324,9 +324,12 @@ TEST(LlvmGemm, EitherPathGivesTheProductAtAnyShape) {
   always.dot_kc = 40;  // many depth blocks (rounded up to whole vectors), the last one partial
   always.row_kc = 9;
   for (const GemmBlocking& g : {never, always}) {
-    GemmKernel kernel = GemmKernel::compile({false, true, false, {}}, g);
-    for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{300, 200, 700}, {1, 1000, 65}, {1000, 1, 33}, {7, 7, 7}})
-      check_against_naive(kernel, {m, n, k, false, true, 2});
+    for (bool tb : {false, true}) {
+      GemmKernel kernel = GemmKernel::compile({false, tb, false, {}}, g);
+      for (auto [m, n, k] :
+           std::vector<std::array<int64_t, 3>>{{300, 200, 700}, {1, 1000, 65}, {1000, 1, 33}, {7, 7, 7}})
+        check_against_naive(kernel, {m, n, k, false, tb, 2});
+    }
     // With the bias + relu epilogue, which must run once, after the last depth block.
     GemmSpec spec;
     spec.transpose_b = true;
