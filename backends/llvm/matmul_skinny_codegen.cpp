@@ -33,8 +33,10 @@
  *                                    in r × v vector accumulators
  *   <core>.row.axpy(...)             one leftover row (and M = 1, x·W) across the whole tile
  *
- * The thin kernels keep two or four sets of accumulators along k, so that enough FMAs are in
- * flight to cover their latency.
+ * The dot path's thin kernels keep two or four sets of accumulators along k, so that enough FMAs
+ * are in flight to cover their latency. Tiles start at whole register blocks and depth blocks
+ * depend on K alone, so which kernel sums an element, and in what order, depends on the shape
+ * and never on the number of threads.
  */
 #include <fmt/format.h>
 #include <llvm/IR/IRBuilder.h>

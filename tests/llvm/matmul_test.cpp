@@ -157,21 +157,27 @@ TEST(LlvmGemm, AccumulatesIntoC) {
 }
 
 TEST(LlvmGemm, ZeroDepthWritesZerosOrKeepsC) {
-  float a[1] = {}, b[1] = {}, c[6] = {1, 2, 3, 4, 5, 6};
-  GemmArgs args;
-  args.a = a;
-  args.b = b;
-  args.c = c;
-  args.m = 2;
-  args.n = 3;
-  args.k = 0;
-  args.lda = 1;
-  args.ldb = 3;
-  args.ldc = 3;
-  GemmKernel::compile({false, false, true, {}})(args);
-  EXPECT_EQ(c[5], 6);  // C += nothing
-  plain_kernel(false, false)(args);
-  for (float x : c) EXPECT_EQ(x, 0);  // C = empty sum
+  // Both skinny paths (B stored K×N: the row path; transposed, or one column: the dot path).
+  for (bool tb : {false, true}) {
+    for (int64_t n : {3, 1}) {
+      float a[1] = {}, b[1] = {}, c[6] = {1, 2, 3, 4, 5, 6};
+      GemmArgs args;
+      args.a = a;
+      args.b = b;
+      args.c = c;
+      args.m = 2;
+      args.n = n;
+      args.k = 0;
+      args.lda = 1;
+      args.ldb = tb ? 1 : n;
+      args.ldc = n;
+      GemmKernel::compile({false, tb, true, {}})(args);
+      for (int64_t i = 0; i < 2 * n; ++i) EXPECT_EQ(c[i], float(i + 1)) << "C += nothing, n=" << n;
+      plain_kernel(false, tb)(args);
+      for (int64_t i = 0; i < 2 * n; ++i) EXPECT_EQ(c[i], 0) << "C = empty sum, n=" << n;
+      EXPECT_EQ(c[5], n == 3 ? 0 : 6);  // nothing past C
+    }
+  }
 }
 
 TEST(LlvmGemm, NarrowerVectorsAndOtherTilesAgree) {
