@@ -1,26 +1,36 @@
 /** \file
- * The LLVM backend's generated SGEMM against oneDNN's matmul, on the same machine state.
+ * The LLVM backend's generated SGEMM against oneDNN's matmul and PyTorch 1.13's (OpenBLAS), on
+ * the same machine state: large products, and the skinny ones of recurrent and decode steps
+ * (M from 1 to 64 against a Linear or LSTM weight), matrix–vector products (N = 1) and the small
+ * batched products of attention.
  *
- * Every shape is measured for both, alternately, for several rounds; each side's best round
- * gives its GFLOP/s, and one line per shape prints "weft/onednn = 0.xx". Both run on 2 threads
- * unless WEFT_NUM_THREADS / OMP_NUM_THREADS say otherwise: oneDNN's OpenMP reads its settings when
- * it is loaded, so the program re-executes itself with them in its environment when they are
- * missing, and with OMP_WAIT_POLICY=PASSIVE, so that idle OpenMP workers do not spin on the cores
- * Weft is being timed on (Weft's pool sleeps too).
+ * Each round times every shape once for Weft, for Weft's blocked path alone (the GEMM before its
+ * skinny paths: "before") and for oneDNN, alternately (a sample is a batch of calls lasting at
+ * least 20 ms), then runs bench/torch_matmul.py for one sample of every
+ * shape; the table gives each side's median GFLOP/s over the rounds (and the best), its GFLOP per
+ * CPU-second (every thread's time: what a machine loaded by other programs distorts least), the
+ * ratios of the medians, and the load average before and after, since the machine may be shared. Both run on
+ * 2 threads unless WEFT_NUM_THREADS / OMP_NUM_THREADS say otherwise, with OMP_WAIT_POLICY=PASSIVE
+ * (bench_common.h).
  *
- *   bench_matmul [--rounds=N] [google benchmark flags]
+ *   bench_matmul [--rounds=N] [--filter=SUBSTRING[|SUBSTRING...]]
+ *
+ * WEFT_GEMM_BLOCKING=kc,mc,nc overrides the cache blocks (for tuning); WEFT_BENCH_PYTHON names
+ * the Python that has torch (default /usr/bin/python3, Debian's python3-torch).
  */
-#include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <dnnl.hpp>
+#include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -38,42 +48,47 @@ using weft::llvm_backend::GemmKernel;
 struct Shape {
   int64_t m, k, n;
   bool transpose_b = false;  // B stored N×K, as a Linear layer's weight
+  int64_t batch = 1;         // every batch element has its own A and B
   std::string str() const {
-    return transpose_b ? fmt::format("({}x{})·({}x{})^T", m, k, n, k) : fmt::format("({}x{})·({}x{})", m, k, k, n);
+    std::string s =
+        transpose_b ? fmt::format("[{},{}]·[{},{}]ᵀ", m, k, n, k) : fmt::format("[{},{}]·[{},{}]", m, k, k, n);
+    return batch > 1 ? fmt::format("{}×{}", batch, s) : s;
   }
-  double flops() const { return 2.0 * m * n * k; }
+  std::string key() const { return fmt::format("{},{},{},{},{}", m, k, n, transpose_b ? 1 : 0, batch); }
+  double flops() const { return 2.0 * double(m) * double(n) * double(k) * double(batch); }
 };
 
-// The shapes the LLVM backend issue names: two rectangular and square 512 to 2048; then a
-// Linear layer's product with a transposed weight.
-const std::vector<Shape> kShapes = {{1024, 512, 2048},  {1024, 2048, 512},  {512, 512, 512},
-                                    {1024, 1024, 1024}, {2048, 2048, 2048}, {1024, 512, 2048, true}};
-
-struct Operands {
-  std::vector<float> a, b, c;
-  explicit Operands(const Shape& s) : a(s.m * s.k), b(s.k * s.n), c(s.m * s.n) {
-    std::mt19937 rng(42);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (float& x : a) x = dist(rng);
-    for (float& x : b) x = dist(rng);
+// Large products (the Transformer's and square ones), then the skinny ones issue 26 names: an
+// LSTM step's [B,H]·[4H,H]ᵀ and a Linear's x·Wᵀ at decode and recurrent batch sizes, the same
+// with W stored K×N (the backward pass's dy·W), matrix–vector products (attention scores against
+// one query, N = 1), and attention's batched [B·h, T, dk] products (scores, weights·values, one
+// decode step's scores).
+std::vector<Shape> all_shapes() {
+  std::vector<Shape> s = {{1024, 512, 2048},  {1024, 2048, 512},       {512, 512, 512},
+                          {1024, 1024, 1024}, {1024, 512, 2048, true}, {1024, 512, 512, true}};
+  for (int64_t m : {1, 8, 32, 64}) {
+    s.push_back({m, 512, 2048, true});
+    s.push_back({m, 768, 2048, true});
+    s.push_back({m, 512, 512, true});
   }
-};
+  for (int64_t m : {1, 32}) {
+    s.push_back({m, 512, 512});
+    s.push_back({m, 2048, 512});
+  }
+  s.push_back({1024, 512, 1, true});
+  s.push_back({1024, 512, 1});
+  s.push_back({32, 64, 32, true, 64});
+  s.push_back({32, 32, 64, false, 64});
+  s.push_back({1, 64, 32, true, 64});
+  return s;
+}
 
-// Per shape: operands, both implementations, the best seconds per call seen for each.
-struct Case {
-  Shape shape;
-  Operands operands;
-  GemmKernel weft;
-  GemmArgs args;
-  dnnl::matmul onednn;
-  dnnl::memory a_mem, b_mem, c_mem;
-  double best_weft = INFINITY, best_onednn = INFINITY;          // wall seconds per call
-  double best_weft_cpu = INFINITY, best_onednn_cpu = INFINITY;  // CPU seconds (all threads) per call
-};
-
-weft::llvm_backend::GemmBlocking& blocking() {
-  static weft::llvm_backend::GemmBlocking b = weft::llvm_backend::GemmBlocking::for_host();
-  return b;
+std::vector<float> random_floats(int64_t n, unsigned seed) {
+  std::vector<float> v(static_cast<size_t>(n));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (float& x : v) x = dist(rng);
+  return v;
 }
 
 dnnl::engine& engine() {
@@ -86,152 +101,252 @@ dnnl::stream& stream() {
   return s;
 }
 
-std::unique_ptr<Case> make_case(const Shape& s) {
-  using dt = dnnl::memory::data_type;
-  using tag = dnnl::memory::format_tag;
-  auto c = std::unique_ptr<Case>(
-      new Case{s, Operands(s), GemmKernel::compile({false, s.transpose_b, false, {}}, blocking()), {}, {}, {}, {}, {}});
-  c->args.a = c->operands.a.data();
-  c->args.b = c->operands.b.data();
-  c->args.c = c->operands.c.data();
-  c->args.m = s.m;
-  c->args.n = s.n;
-  c->args.k = s.k;
-  c->args.lda = s.k;
-  c->args.ldb = s.transpose_b ? s.k : s.n;
-  c->args.ldc = s.n;
-  dnnl::memory::desc a_md({s.m, s.k}, dt::f32, tag::ab);
-  dnnl::memory::desc b_md({s.k, s.n}, dt::f32, s.transpose_b ? tag::ba : tag::ab);
-  dnnl::memory::desc c_md({s.m, s.n}, dt::f32, tag::ab);
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), engine());
-  c->onednn = dnnl::matmul(pd);
-  c->a_mem = dnnl::memory(a_md, engine(), c->operands.a.data());
-  c->b_mem = dnnl::memory(b_md, engine(), c->operands.b.data());
-  c->c_mem = dnnl::memory(c_md, engine(), c->operands.c.data());
-  return c;
+weft::llvm_backend::GemmBlocking& blocking() {
+  static weft::llvm_backend::GemmBlocking b = weft::llvm_backend::GemmBlocking::for_host();
+  return b;
 }
 
-void run_onednn(Case& c) {
-  c.onednn.execute(stream(), {{DNNL_ARG_SRC, c.a_mem}, {DNNL_ARG_WEIGHTS, c.b_mem}, {DNNL_ARG_DST, c.c_mem}});
-  stream().wait();
+// The host's blocking with the skinny paths turned off (no shape is skinny enough): the blocked
+// path alone, cutting rows first, as the GEMM was before them; the "before" column.
+weft::llvm_backend::GemmBlocking blocked_only() {
+  weft::llvm_backend::GemmBlocking b = blocking();
+  b.dot_max_rows = b.dot_max_cols = 0;
+  return b;
 }
 
-// Largest difference between the two results, relative to the largest |C| (a sanity check that
-// both compute the same product).
-double disagreement(Case& c) {
-  c.weft.run_unchecked(c.args);
-  std::vector<float> ours = c.operands.c;
-  run_onednn(c);
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < ours.size(); ++i) {
-    diff = std::max(diff, double(std::abs(ours[i] - c.operands.c[i])));
-    scale = std::max(scale, double(std::abs(c.operands.c[i])));
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// One shape: its operands, both implementations and the samples (seconds per call) of all three.
+struct Case {
+  Shape shape;
+  std::vector<float> a, b, c;
+  GemmKernel weft;
+  GemmKernel before;  // the blocked path alone: the GEMM as it was before the skinny paths
+  GemmArgs args;
+  dnnl::matmul onednn;
+  dnnl::memory a_mem, b_mem, c_mem;
+  std::vector<double> weft_s, before_s, onednn_s, torch_s;          // wall seconds per call
+  std::vector<double> weft_cpu, before_cpu, onednn_cpu, torch_cpu;  // CPU seconds (all threads) per call
+  int64_t weft_calls = 1, before_calls = 1, onednn_calls = 1;
+
+  explicit Case(const Shape& s)
+      : shape(s),
+        a(random_floats(s.batch * s.m * s.k, 1)),
+        b(random_floats(s.batch * s.k * s.n, 2)),
+        c(static_cast<size_t>(s.batch * s.m * s.n)),
+        weft(GemmKernel::compile({false, s.transpose_b, false, {}}, blocking())),
+        before(GemmKernel::compile({false, s.transpose_b, false, {}}, blocked_only())) {
+    args = {a.data(), b.data(), c.data(),  s.m,       s.n,       s.k,    s.k, s.transpose_b ? s.k : s.n,
+            s.n,      s.batch,  s.m * s.k, s.k * s.n, s.m * s.n, nullptr};
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    bool batched = s.batch > 1;
+    auto dims = [&](int64_t r, int64_t c) {
+      return batched ? dnnl::memory::dims{s.batch, r, c} : dnnl::memory::dims{r, c};
+    };
+    tag plain = batched ? tag::abc : tag::ab;
+    dnnl::memory::desc a_md(dims(s.m, s.k), dt::f32, plain);
+    dnnl::memory::desc b_md(dims(s.k, s.n), dt::f32, s.transpose_b ? (batched ? tag::acb : tag::ba) : plain);
+    dnnl::memory::desc c_md(dims(s.m, s.n), dt::f32, plain);
+    onednn = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), engine()));
+    a_mem = dnnl::memory(a_md, engine(), a.data());
+    b_mem = dnnl::memory(b_md, engine(), b.data());
+    c_mem = dnnl::memory(c_md, engine(), c.data());
   }
-  return diff / std::max(scale, 1e-30);
-}
 
-enum class Impl { weft, onednn };
+  void run_weft() { weft.run_unchecked(args); }
+  void run_before() { before.run_unchecked(args); }
+  void run_onednn() {
+    onednn.execute(stream(), {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+    stream().wait();
+  }
 
-// CPU time of the whole process (every thread). With other programs sharing the cores, wall time
-// mostly measures the scheduler; CPU time measures the work each side did.
+  // Largest difference between the two results relative to the largest |C|: both must compute
+  // the same product.
+  double disagreement() {
+    run_weft();
+    std::vector<float> ours = c;
+    run_onednn();
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < ours.size(); ++i) {
+      diff = std::max(diff, double(std::abs(ours[i] - c[i])));
+      scale = std::max(scale, double(std::abs(c[i])));
+    }
+    return diff / std::max(scale, 1e-30);
+  }
+};
+
 double process_cpu_seconds() {
   timespec t{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
-// Records each run's seconds per iteration into its case.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  std::map<std::string, std::pair<Case*, Impl>> cases;
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      if (run.error_occurred || run.iterations == 0) continue;
-      auto it = cases.find(run.run_name.function_name);
-      if (it == cases.end()) continue;
-      double seconds = run.real_accumulated_time / double(run.iterations);
-      Case& c = *it->second.first;
-      bool weft = it->second.second == Impl::weft;
-      double& best = weft ? c.best_weft : c.best_onednn;
-      best = std::min(best, seconds);
-      if (auto cpu = run.counters.find("cpu_s"); cpu != run.counters.end()) {
-        double& best_cpu = weft ? c.best_weft_cpu : c.best_onednn_cpu;
-        best_cpu = std::min(best_cpu, double(cpu->second.value));
-      }
+// Wall seconds per call; adds the CPU seconds per call (every thread of the process) to *cpu.
+template <class F>
+double seconds_per_call(F&& f, int64_t calls, std::vector<double>* cpu = nullptr) {
+  double cpu0 = process_cpu_seconds();
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < calls; ++i) f();
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / double(calls);
+  if (cpu) cpu->push_back((process_cpu_seconds() - cpu0) / double(calls));
+  return wall;
+}
+
+template <class F>
+int64_t calls_for_20ms(F&& f) {
+  seconds_per_call(f, 1);  // warm up: page faults, the pool's threads, oneDNN's scratchpad
+  double once = seconds_per_call(f, 1);
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(0.02 / std::max(once, 1e-9))));
+}
+
+// One sample of every shape from bench/torch_matmul.py; false (and why) when PyTorch is missing.
+bool torch_round(std::vector<std::unique_ptr<Case>>& cases, std::string& version, std::string& why_not) {
+  const char* python = std::getenv("WEFT_BENCH_PYTHON");
+  std::string command =
+      fmt::format("'{}' '{}/bench/torch_matmul.py' 1", python ? python : "/usr/bin/python3", WEFT_SOURCE_DIR);
+  for (auto& c : cases) command += " " + c->shape.key();
+  command += " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) {
+    why_not = "cannot start " + command;
+    return false;
+  }
+  std::map<std::string, Case*> by_key;
+  for (auto& c : cases) by_key[c->shape.key()] = c.get();
+  char line[1024];
+  bool any = false;
+  while (std::fgets(line, sizeof line, pipe)) {
+    char key[128];
+    double seconds = 0, cpu = 0;
+    if (std::strncmp(line, "torch ", 6) == 0) {
+      version = std::string(line + 6, std::strcspn(line + 6, "\n"));
+    } else if (std::strncmp(line, "unavailable ", 12) == 0) {
+      why_not = std::string(line + 12, std::strcspn(line + 12, "\n"));
+    } else if (std::sscanf(line, "%127s %lf %lf", key, &seconds, &cpu) == 3 && by_key.count(key)) {
+      by_key[key]->torch_s.push_back(seconds);
+      by_key[key]->torch_cpu.push_back(cpu);
+      any = true;
     }
   }
-};
+  pclose(pipe);
+  if (!any && why_not.empty()) why_not = "bench/torch_matmul.py printed no timings";
+  return any;
+}
+
+std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  std::string one, five, fifteen;
+  f >> one >> five >> fifteen;
+  return fmt::format("{} {} {}", one, five, fifteen);
+}
+
+// Whether `shape` is one of those --filter names: any of its '|'-separated substrings of the
+// printed shape or of "M,K,N,T,BATCH".
+bool matches(const std::string& filter, const Shape& shape) {
+  if (filter.empty()) return true;
+  size_t start = 0;
+  while (start <= filter.size()) {
+    size_t end = std::min(filter.find('|', start), filter.size());
+    std::string part = filter.substr(start, end - start);
+    if (!part.empty() && (shape.str().find(part) != std::string::npos || shape.key().find(part) != std::string::npos))
+      return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+std::string take_filter(int& argc, char** argv) {
+  std::string filter;
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--filter=", 9) == 0)
+      filter = argv[i] + 9;
+    else
+      argv[out++] = argv[i];
+  }
+  argc = out;
+  return filter;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   weft::bench::run_with_peer_threads(argv);
-  const int rounds = weft::bench::take_rounds(argc, argv, 3);
-  benchmark::Initialize(&argc, argv);
-
-  fmt::print("host: {}; weft threads: {}, OMP_NUM_THREADS={}, OMP_WAIT_POLICY={}\n",
-             weft::llvm_backend::host_target().describe(), weft::ThreadPool::global().num_threads(),
-             std::getenv("OMP_NUM_THREADS"), std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "");
-  // WEFT_GEMM_BLOCKING=kc,mc,nc overrides the cache blocks, for tuning.
+  const int rounds = weft::bench::take_rounds(argc, argv, 7);
+  const std::string filter = take_filter(argc, argv);
+  if (argc > 1) {
+    fmt::print(stderr, "usage: bench_matmul [--rounds=N] [--filter=SUBSTRING]\n");
+    return 2;
+  }
   if (const char* env = std::getenv("WEFT_GEMM_BLOCKING")) {
     weft::llvm_backend::GemmBlocking& b = blocking();
     if (std::sscanf(env, "%d,%d,%d", &b.kc, &b.mc, &b.nc) != 3) {
-      fmt::print(stderr, "WEFT_GEMM_BLOCKING must be kc,mc,nc\n");
+      fmt::print(stderr, "bench_matmul: WEFT_GEMM_BLOCKING must be kc,mc,nc\n");
       return 2;
     }
   }
   const auto& g = blocking();
+  fmt::print("host: {}; weft threads: {}, OMP_NUM_THREADS={}, OMP_WAIT_POLICY={}\n",
+             weft::llvm_backend::host_target().describe(), weft::ThreadPool::global().num_threads(),
+             std::getenv("OMP_NUM_THREADS"), std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "");
   fmt::print("weft blocking: MR={} NR={} KC={} MC={} NC={} (vector {} floats)\n", g.mr, g.nr, g.kc, g.mc, g.nc,
              g.vector_floats);
 
   std::vector<std::unique_ptr<Case>> cases;
-  RatioReporter reporter;
-  for (const Shape& s : kShapes) {
-    cases.push_back(make_case(s));
-    fmt::print("{}: weft vs oneDNN max relative difference {:.2e}\n", s.str(), disagreement(*cases.back()));
+  for (const Shape& s : all_shapes()) {
+    if (!matches(filter, s)) continue;
+    cases.push_back(std::make_unique<Case>(s));
+    Case& c = *cases.back();
+    fmt::print("{}: weft vs oneDNN max relative difference {:.2e}\n", s.str(), c.disagreement());
+    c.weft_calls = calls_for_20ms([&] { c.run_weft(); });
+    c.before_calls = calls_for_20ms([&] { c.run_before(); });
+    c.onednn_calls = calls_for_20ms([&] { c.run_onednn(); });
   }
+  const std::string load_before = load_average();
+  std::string torch_version, torch_why_not;
+  bool torch = true;
   for (int r = 0; r < rounds; ++r) {
     for (auto& c : cases) {
-      const Shape& s = c->shape;
-      for (Impl impl : {Impl::weft, Impl::onednn}) {
-        std::string name = fmt::format("matmul/{}/{}x{}x{}{}/round{}", impl == Impl::weft ? "weft" : "onednn", s.m, s.k,
-                                       s.n, s.transpose_b ? "T" : "", r);
-        Case* cp = c.get();
-        benchmark::RegisterBenchmark(name.c_str(),
-                                     [cp, impl](benchmark::State& state) {
-                                       double cpu0 = process_cpu_seconds();
-                                       for (auto _ : state) {
-                                         if (impl == Impl::weft) {
-                                           cp->weft.run_unchecked(cp->args);
-                                         } else {
-                                           run_onednn(*cp);
-                                         }
-                                       }
-                                       state.counters["cpu_s"] =
-                                           (process_cpu_seconds() - cpu0) / double(state.iterations());
-                                     })
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime()
-            ->MinTime(0.3);
-        reporter.cases[name] = {cp, impl};
-      }
+      c->weft_s.push_back(seconds_per_call([&] { c->run_weft(); }, c->weft_calls, &c->weft_cpu));
+      c->before_s.push_back(seconds_per_call([&] { c->run_before(); }, c->before_calls, &c->before_cpu));
+      c->onednn_s.push_back(seconds_per_call([&] { c->run_onednn(); }, c->onednn_calls, &c->onednn_cpu));
     }
+    if (torch) torch = torch_round(cases, torch_version, torch_why_not);
   }
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  const std::string load_after = load_average();
 
   fmt::print(
-      "\nbest of {} rounds, {} threads each; the ratio is of wall-clock GFLOP/s, and in parentheses of\n"
-      "GFLOP per CPU-second (the fairer one when other programs load the cores):\n",
-      rounds, weft::ThreadPool::global().num_threads());
+      "\nGFLOP/s, median (best) of {} rounds, {} threads each; load average before {}, after {};\n"
+      "[GFLOP per CPU-second, median: the work each side did, what a loaded machine distorts least];\n"
+      "ratios of the medians, wall [CPU] (above 1: Weft is faster); before = the blocked path alone (the GEMM\n"
+      "before its skinny paths); openblas = PyTorch {} (torch.matmul(a, b, out=c))\n",
+      rounds, weft::ThreadPool::global().num_threads(), load_before, load_after,
+      torch_version.empty() ? "(missing)" : torch_version);
+  fmt::print("{:<28} {:>23} {:>23} {:>23} {:>23} {:>12} {:>12} {:>12}\n", "shape", "weft", "before", "onednn",
+             "openblas", "weft/openblas", "before/openblas", "weft/onednn");
   for (auto& c : cases) {
-    if (!std::isfinite(c->best_weft) || !std::isfinite(c->best_onednn)) continue;
-    double weft_gflops = c->shape.flops() / c->best_weft / 1e9;
-    double onednn_gflops = c->shape.flops() / c->best_onednn / 1e9;
-    fmt::print(
-        "matmul {:<31} weft {:6.1f} GFLOP/s  onednn {:6.1f} GFLOP/s  weft/onednn = {:.2f}   (CPU time: {:.2f})\n",
-        c->shape.str(), weft_gflops, onednn_gflops, weft_gflops / onednn_gflops, c->best_onednn_cpu / c->best_weft_cpu);
+    auto gflops = [&](double seconds) { return c->shape.flops() / seconds / 1e9; };
+    auto column = [&](const std::vector<double>& s, const std::vector<double>& cpu) {
+      if (s.empty()) return fmt::format("{:>23}", "-");
+      return fmt::format("{:>6.1f} ({:>5.1f}) [{:>5.1f}]", gflops(median(s)),
+                         gflops(*std::min_element(s.begin(), s.end())), gflops(median(cpu)));
+    };
+    // The peer's time over ours: wall [CPU].
+    auto ratio = [&](const std::vector<double>& ours, const std::vector<double>& ours_cpu,
+                     const std::vector<double>& peer, const std::vector<double>& peer_cpu) {
+      if (peer.empty()) return fmt::format("{:>12}", "-");
+      return fmt::format("{:>5.2f} [{:>4.2f}]", median(peer) / median(ours), median(peer_cpu) / median(ours_cpu));
+    };
+    fmt::print("matmul {:<21} {} {} {} {} {:>12} {:>12} {:>12}\n", c->shape.str(), column(c->weft_s, c->weft_cpu),
+               column(c->before_s, c->before_cpu), column(c->onednn_s, c->onednn_cpu), column(c->torch_s, c->torch_cpu),
+               ratio(c->weft_s, c->weft_cpu, c->torch_s, c->torch_cpu),
+               ratio(c->before_s, c->before_cpu, c->torch_s, c->torch_cpu),
+               ratio(c->weft_s, c->weft_cpu, c->onednn_s, c->onednn_cpu));
   }
+  if (!torch_why_not.empty()) fmt::print("(no PyTorch peer: {})\n", torch_why_not);
   return 0;
 }

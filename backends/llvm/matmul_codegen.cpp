@@ -4,12 +4,14 @@
  * Emitted functions (all internal except the entry):
  *   name(args)                       entry: calls the core with this GEMM's epilogue (or null)
  *   name.epilogue(...)               the spec's epilogue over one stored micro-tile, in place
- *   core(args, epilogue)             picks the tiling, calls weft_parallel_for
+ *   core(args, epilogue)             picks the path and the tiling, calls weft_parallel_for
  *   core.task(ctx, index)            one output tile of one batch: loop over K blocks
  *   core.pack_a / core.pack_b        copy a block of op(A) / op(B) into micro-panels
  *   core.kernel(...)                 MR×NR micro-kernel with its store
+ *   core.dot.* / core.row.*          the skinny paths' tasks and kernels (matmul_skinny_codegen.cpp)
  *
- * `core` is "weft.gemm.<ta><tb>[a].v<VW>.<MR>x<NR>.k<KC>.m<MC>.n<NC>.u<unroll>": it and its
+ * `core` is "weft.gemm.<ta><tb>[a].v<VW>.<MR>x<NR>.k<KC>.m<MC>.n<NC>.u<unroll>" followed by the
+ * skinny paths' blocking (".d<DMR>x<DNR>.<DKC>.<max rows>.<max cols>.r<RMR>x<RNV>.<RKC>"): it and its
  * helpers depend only on the transposes, accumulation and blocking, never on the epilogue, so a
  * module holds one copy however many GEMMs it has (an AOT shared object), and the JIT compiles it
  * once per process (it carries kJitSharedAttribute; see Jit::add_module). That is what keeps a
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "backends/llvm/ir_util.h"
+#include "backends/llvm/matmul_layout.h"
 #include "ir/error.h"
 
 namespace weft::llvm_backend {
@@ -41,6 +44,13 @@ GemmBlocking GemmBlocking::for_target(int vector_floats, int vector_registers) {
   g.mc = g.mr * 24;
   g.nc = g.nr * 64;
   g.k_unroll = 4;
+  // DMR × DNR accumulators, DMR vectors of A and one of B in registers.
+  g.dot_mr = vector_registers >= 32 ? 4 : 3;
+  g.dot_nr = std::min(vector_registers >= 32 ? 6 : 3, g.nr / 2);
+  // RMR × RNV accumulators, RNV vectors of B and one broadcast of A.
+  g.row_mr = 4;
+  g.row_nv = vector_registers >= 32 ? 4 : 2;
+  g.row_kc = 128;
   return g;
 }
 
@@ -58,35 +68,16 @@ llvm::StructType* gemm_args_type(llvm::LLVMContext& context) {
 
 namespace {
 
-// Field indices of GemmArgs in its IR struct.
-enum ArgField : unsigned {
-  kA,
-  kB,
-  kC,
-  kM,
-  kN,
-  kK,
-  kLda,
-  kLdb,
-  kLdc,
-  kBatch,
-  kStrideA,
-  kStrideB,
-  kStrideC,
-  kEpilogueData
-};
-
-// The task context the core builds on its stack: args, the tile's rows and columns, how many
-// tiles cover one batch element's rows and columns, and the tile epilogue (null for none).
-enum TaskField : unsigned { kTaskArgs, kTaskRows, kTaskCols, kTaskRowTiles, kTaskColTiles, kTaskEpilogue };
+using namespace gemm_detail;
 
 class GemmEmitter {
  public:
   GemmEmitter(llvm::Module& module, std::string name, const GemmSpec& spec, const GemmBlocking& g)
       : module_(module), ctx_(module.getContext()), name_(std::move(name)), spec_(spec), g_(g) {
-    core_ = fmt::format("weft.gemm.{}{}{}.v{}.{}x{}.k{}.m{}.n{}.u{}", spec.transpose_a ? 't' : 'n',
-                        spec.transpose_b ? 't' : 'n', spec.accumulate ? "a" : "", g.vector_floats, g.mr, g.nr, g.kc,
-                        g.mc, g.nc, g.k_unroll);
+    core_ = fmt::format("weft.gemm.{}{}{}.v{}.{}x{}.k{}.m{}.n{}.u{}.d{}x{}.{}.{}.{}.r{}x{}.{}",
+                        spec.transpose_a ? 't' : 'n', spec.transpose_b ? 't' : 'n', spec.accumulate ? "a" : "",
+                        g.vector_floats, g.mr, g.nr, g.kc, g.mc, g.nc, g.k_unroll, g.dot_mr, g.dot_nr, g.dot_kc,
+                        g.dot_max_rows, g.dot_max_cols, g.row_mr, g.row_nv, g.row_kc);
     WEFT_CHECK(g.vector_floats >= 1 && g.nr % g.vector_floats == 0, "NR must be whole vectors");
     WEFT_CHECK(g.mc % g.mr == 0 && g.nc % g.nr == 0, "MC and NC must be whole micro-tiles");
     WEFT_CHECK(g.kc >= 1 && g.k_unroll >= 1, "KC and the unroll factor must be positive");
@@ -106,7 +97,13 @@ class GemmEmitter {
       llvm::Function* pack_b = emit_pack(core_ + ".pack_b", g_.nr, /*unit_inner=*/!spec_.transpose_b);
       llvm::Function* kernel = emit_kernel();
       llvm::Function* task = emit_task(pack_a, pack_b, kernel);
-      core = emit_core(task);
+      // The dot path reads op(A)'s rows along k, which only an untransposed A has; the row path
+      // reads op(B)'s rows along n, which only an untransposed B has.
+      llvm::Function* dot_task =
+          spec_.transpose_a ? nullptr : emit_dot_task(module_, core_, g_, spec_.transpose_b, spec_.accumulate);
+      llvm::Function* row_task =
+          spec_.transpose_b ? nullptr : emit_row_task(module_, core_, g_, spec_.transpose_a, spec_.accumulate);
+      core = emit_core(task, dot_task, row_task);
     }
     llvm::Function* epilogue = spec_.epilogue ? emit_epilogue() : nullptr;
     return emit_entry(core, epilogue);
@@ -434,13 +431,8 @@ class GemmEmitter {
     return f;
   }
 
-  llvm::StructType* task_struct() { return llvm::StructType::get(ctx_, {ptr_, i64_, i64_, i64_, i64_, ptr_}); }
-
-  // epilogue(data, batch, row, col, c, ldc, m_rem, n_rem), the type of a tile epilogue.
-  llvm::FunctionType* epilogue_type() {
-    return llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {ptr_, i64_, i64_, i64_, ptr_, i64_, i64_, i64_},
-                                   false);
-  }
+  llvm::StructType* task_struct() { return gemm_detail::task_struct(ctx_); }
+  llvm::FunctionType* epilogue_type() { return tile_epilogue_type(ctx_); }
 
   // Lanes of each of the NR/VW vectors of a micro-tile row that lie inside C, given the columns left.
   std::vector<llvm::Value*> column_masks(llvm::IRBuilderBase& b, llvm::Value* n_rem) {
@@ -461,8 +453,8 @@ class GemmEmitter {
   // in L1; one loop over the rows, a full-width body and a masked one, so the epilogue's IR is
   // instantiated 2·NR/VW times rather than once per register of every store variant.
   llvm::Function* emit_epilogue() {
-    llvm::Function* f = llvm::Function::Create(epilogue_type(), llvm::Function::InternalLinkage,
-                                               name_ + ".epilogue", module_);
+    llvm::Function* f =
+        llvm::Function::Create(epilogue_type(), llvm::Function::InternalLinkage, name_ + ".epilogue", module_);
     f->addFnAttr(llvm::Attribute::NoUnwind);
     set_vector_width_attributes(*f, g_.vector_floats * 32);
     auto arg = f->arg_begin();
@@ -484,8 +476,8 @@ class GemmEmitter {
             for (int v = 0; v < nv_; ++v) {
               llvm::Value* p = b.CreateGEP(f32_, c_row, c64(v * vw));
               llvm::Value* mask = masks ? (*masks)[v] : nullptr;
-              llvm::Value* x = mask ? static_cast<llvm::Value*>(b.CreateMaskedLoad(
-                                          vec_, p, llvm::Align(4), mask, llvm::ConstantFP::get(vec_, 0.0)))
+              llvm::Value* x = mask ? static_cast<llvm::Value*>(b.CreateMaskedLoad(vec_, p, llvm::Align(4), mask,
+                                                                                   llvm::ConstantFP::get(vec_, 0.0)))
                                     : b.CreateAlignedLoad(vec_, p, llvm::Align(4));
               EpilogueContext ec{b, batch, b.CreateAdd(row, i), b.CreateAdd(col, c64(v * vw)), mask, data};
               llvm::Value* y = spec_.epilogue(ec, x);
@@ -519,8 +511,11 @@ class GemmEmitter {
 
   // core(args, epilogue): tiles the output and runs the tasks on the thread pool. Shared by every
   // GEMM of this module with the same transposes, accumulation and blocking; the JIT compiles it
-  // once per process (kJitSharedAttribute).
-  llvm::Function* emit_core(llvm::Function* task) {
+  // once per process (kJitSharedAttribute). The skinny paths' tasks (matmul_skinny_codegen.cpp;
+  // null where the transposes rule them out) take the products whose packing would cost more
+  // than it saves: `dot_task` those with op(B)'s columns contiguous and M or N small, `row_task`
+  // those with B untransposed and M small.
+  llvm::Function* emit_core(llvm::Function* task, llvm::Function* dot_task, llvm::Function* row_task) {
     llvm::Function* f = new_function(core_, llvm::Type::getVoidTy(ctx_), {ptr_, ptr_}, false);
     f->addFnAttr(kJitSharedAttribute);
     llvm::Value* args = f->getArg(0);
@@ -530,26 +525,49 @@ class GemmEmitter {
     llvm::Value* m = field(kM);
     llvm::Value* n = field(kN);
     llvm::Value* batch = field(kBatch);
-    // About two tasks per thread (so a core slowed by other work hands tasks to the others), cut
-    // from the rows first: tasks that share columns share no packing, but each packs its own
-    // copy of B, so fewer, taller tiles pack less. Tiles are whole micro-tiles. Products too
-    // small to repay waking the pool (under 2^18 multiply-adds, a few microseconds) run as one
-    // task on the caller.
+    llvm::Value* few_rows = b.CreateICmpSLE(m, c64(g_.dot_max_rows));
+    llvm::Value* use_dot = b.getFalse();
+    if (dot_task != nullptr) {
+      llvm::Value* contiguous_b =
+          spec_.transpose_b ? b.getTrue() : b.CreateAnd(b.CreateICmpEQ(n, c64(1)), b.CreateICmpEQ(field(kLdb), c64(1)));
+      llvm::Value* skinny = b.CreateOr(few_rows, b.CreateICmpSLE(n, c64(g_.dot_max_cols)));
+      use_dot = b.CreateAnd(contiguous_b, skinny);
+    }
+    llvm::Value* use_row = row_task ? b.CreateAnd(b.CreateNot(use_dot), few_rows) : b.getFalse();
+    // About two tasks per thread (so a core slowed by other work hands tasks to the others),
+    // cut from the rows first, except for products of at most dot_max_rows rows and more
+    // columns: the blocked path packs op(B) once per task that covers a column range, so with
+    // 32 rows and 2048 columns cutting rows would pack the whole of B once per task; the skinny
+    // paths pack nothing, and cutting columns streams B once. Tiles are whole micro-tiles (dot path: DMR rows, chunks
+    // of 2·DNR columns). Products too small to repay waking the pool (under 2^18 multiply-adds, a few microseconds) run
+    // as one task on the caller.
     llvm::Value* threads = b.CreateCall(declare_num_threads(module_));
     llvm::Value* k = field(kK);
     llvm::Value* work = b.CreateMul(b.CreateMul(b.CreateMul(m, n), k), batch);
-    llvm::Value* parallel = b.CreateAnd(b.CreateICmpSGT(threads, c64(1)), b.CreateICmpSGE(work, c64(int64_t{1} << 18)));
+    llvm::Value* min_work = b.CreateSelect(b.CreateOr(use_dot, use_row), c64(int64_t{1} << 20), c64(int64_t{1} << 18));
+    llvm::Value* parallel = b.CreateAnd(b.CreateICmpSGT(threads, c64(1)), b.CreateICmpSGE(work, min_work));
     llvm::Value* target = b.CreateSelect(parallel, b.CreateMul(threads, c64(2)), c64(1));
     llvm::Value* per_batch = emit_ceil_div(b, target, emit_max(b, batch, c64(1)));
     llvm::Value* m1 = emit_max(b, m, c64(1));
     llvm::Value* n1 = emit_max(b, n, c64(1));
-    llvm::Value* row_tiles = emit_min(b, per_batch, emit_ceil_div(b, m1, c64(g_.mr)));
-    llvm::Value* col_tiles = emit_min(b, emit_ceil_div(b, per_batch, row_tiles), emit_ceil_div(b, n1, c64(g_.nr)));
-    auto round_up = [&](llvm::Value* x, int multiple) {
-      return b.CreateMul(emit_ceil_div(b, x, c64(multiple)), c64(multiple));
+    llvm::Value* row_unit =
+        b.CreateSelect(use_dot, c64(g_.dot_mr), b.CreateSelect(use_row, c64(g_.row_mr), c64(g_.mr)));
+    llvm::Value* col_unit = b.CreateSelect(
+        use_dot, c64(2 * g_.dot_nr), b.CreateSelect(use_row, c64(int64_t{g_.row_nv} * g_.vector_floats), c64(g_.nr)));
+    llvm::Value* row_units = emit_ceil_div(b, m1, row_unit);
+    llvm::Value* col_units = emit_ceil_div(b, n1, col_unit);
+    llvm::Value* rows_first = b.CreateNot(b.CreateAnd(few_rows, b.CreateICmpSLT(m1, n1)));
+    llvm::Value* first_row_tiles = emit_min(b, per_batch, row_units);
+    llvm::Value* first_col_tiles = emit_min(b, per_batch, col_units);
+    llvm::Value* row_tiles = b.CreateSelect(rows_first, first_row_tiles,
+                                            emit_min(b, emit_ceil_div(b, per_batch, first_col_tiles), row_units));
+    llvm::Value* col_tiles = b.CreateSelect(
+        rows_first, emit_min(b, emit_ceil_div(b, per_batch, first_row_tiles), col_units), first_col_tiles);
+    auto round_up = [&](llvm::Value* x, llvm::Value* multiple) {
+      return b.CreateMul(emit_ceil_div(b, x, multiple), multiple);
     };
-    llvm::Value* tile_rows = round_up(emit_ceil_div(b, m1, row_tiles), g_.mr);
-    llvm::Value* tile_cols = round_up(emit_ceil_div(b, n1, col_tiles), g_.nr);
+    llvm::Value* tile_rows = round_up(emit_ceil_div(b, m1, row_tiles), row_unit);
+    llvm::Value* tile_cols = round_up(emit_ceil_div(b, n1, col_tiles), col_unit);
     row_tiles = emit_ceil_div(b, m1, tile_rows);
     col_tiles = emit_ceil_div(b, n1, tile_cols);
     llvm::Value* nonempty = b.CreateAnd(b.CreateICmpSGT(m, c64(0)), b.CreateICmpSGT(n, c64(0)));
@@ -564,7 +582,10 @@ class GemmEmitter {
     b.CreateStore(col_tiles, b.CreateStructGEP(task_type, ctx, kTaskColTiles));
     b.CreateStore(f->getArg(1), b.CreateStructGEP(task_type, ctx, kTaskEpilogue));
     emit_if(b, b.CreateICmpSGT(tasks, c64(0)), [&] {
-      b.CreateCall(declare_parallel_for(module_), {ctx, tasks, task});
+      llvm::Value* chosen = task;
+      if (dot_task) chosen = b.CreateSelect(use_dot, dot_task, chosen);
+      if (row_task) chosen = b.CreateSelect(use_row, row_task, chosen);
+      b.CreateCall(declare_parallel_for(module_), {ctx, tasks, chosen});
     });
     b.CreateRetVoid();
     return f;

@@ -15,6 +15,10 @@
  * Tiles at the bottom and right edges use masked loads and stores; K needs no tail (the k loop
  * counts to the block's actual depth).
  *
+ * Products with few rows or columns take one of the skinny paths instead (matmul_skinny_codegen.cpp),
+ * which read the operands where they are rather than packing one whose elements would each be
+ * used only M (or N) times; the core picks the path from the shape at run time.
+ *
  * An optional epilogue rewrites each output vector once, after its last K block: the micro-kernel
  * stores the finished MR×NR tile, and a per-GEMM epilogue function reloads it (still in L1),
  * applies the epilogue vector by vector and stores it again. Bias adds, activations and residual
@@ -59,6 +63,20 @@ struct GemmBlocking {
   int mc = 144;           // rows per task (packed A block MC×KC stays in L2), a multiple of MR
   int nc = 1024;          // columns per task (packed B block KC×NC lives in L2/L3), multiple of NR
   int k_unroll = 4;       // micro-kernel k-loop unroll factor
+  // The skinny paths (matmul_skinny_codegen.cpp), which read the operands in place where the
+  // blocked path would pack one whose elements are each used only M (or N) times. The dot path
+  // (op(A) rows and op(B) columns contiguous along k) has a register block of DMR rows × DNR
+  // columns (2·DNR ≤ NR) and takes M ≤ dot_max_rows or N ≤ dot_max_cols; the row path (B not
+  // transposed) takes M ≤ dot_max_rows.
+  int dot_mr = 4;
+  int dot_nr = 6;
+  int dot_kc = 512;  // the dot path's deepest depth block
+  int dot_max_rows = 64;
+  int dot_max_cols = 8;
+  // The row path's register block: RMR rows × RNV vectors, over depth blocks of RKC.
+  int row_mr = 4;
+  int row_nv = 4;
+  int row_kc = 128;
 
   /// The blocking for a machine with `vector_floats`-wide vectors and `vector_registers` of them.
   static GemmBlocking for_target(int vector_floats, int vector_registers);
