@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     }
     return out ? 0 : 1;
   } catch (const std::exception& e) {
-    std::cerr << fmt::format("rank {}: {}", rank, e.what()) << std::endl;
+    std::fprintf(stderr, "%s\n", fmt::format("rank {}: {}", rank, e.what()).c_str());  // one write per line
     return 1;
   }
 }
