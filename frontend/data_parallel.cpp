@@ -32,9 +32,10 @@ int64_t static_numel(const TensorType& type, const std::string& name) {
   int64_t n = 1;
   for (const Dim& d : type.shape) {
     if (!d.is_static())
-      throw Error(fmt::format("make_train_step: data-parallel training averages gradients of static shape, but "
-                              "parameter '{}' is {}",
-                              name, type.str()));
+      throw Error(
+          fmt::format("make_train_step: data-parallel training averages gradients of static shape, but "
+                      "parameter '{}' is {}",
+                      name, type.str()));
     n *= d.value();
   }
   return n;
@@ -76,7 +77,8 @@ std::vector<ParamGrad> average_gradients(GraphBuilder& b, const std::vector<Para
         sizes.push_back(bytes[k] / static_cast<int64_t>(dtype_size(dtype)));
         flat.push_back(b.reshape(g.grad, Shape{Dim(sizes.back())}));
       }
-      ValueId reduced = b.emit1(OpKind::all_reduce, {b.emit1(OpKind::concat, flat, Attrs{{"axis", int64_t{0}}})}, reduce);
+      ValueId reduced =
+          b.emit1(OpKind::all_reduce, {b.emit1(OpKind::concat, flat, Attrs{{"axis", int64_t{0}}})}, reduce);
       int64_t offset = 0;
       for (size_t j = 0; j < bucket.size(); ++j) {
         ParamGrad& g = out[members[bucket[j]]];
@@ -96,9 +98,10 @@ Graph offset_randomness_by_rank(const Graph& model, const std::string& step_inpu
   const TensorType scalar{DType::i64, {}};
   if (!step || model.type(step->value) != scalar) return model;
   if (model.find_input(rank_input) || model.find_param(rank_input))
-    throw Error(fmt::format("make_train_step: data-parallel training adds the input '{}' (the rank, which keys the "
-                            "randomness read from '{}'), but graph '{}' already has an input or parameter of that name",
-                            rank_input, step_input, model.name()));
+    throw Error(
+        fmt::format("make_train_step: data-parallel training adds the input '{}' (the rank, which keys the "
+                    "randomness read from '{}'), but graph '{}' already has an input or parameter of that name",
+                    rank_input, step_input, model.name()));
   GraphRewriter r(model);
   ValueId rank = r.graph().add_input(rank_input, scalar);
   GraphBuilder b(r.graph());

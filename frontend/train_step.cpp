@@ -58,9 +58,9 @@ Graph make_train_step(const Graph& model, const TrainStepOptions& options, std::
                         "named '{}'",
                         model.name(), name));
     // Each rank draws its own dropout masks: the model's randomness is keyed by the rank too.
-    const Graph keyed = options.data_parallel ? offset_randomness_by_rank(model, options.step_input,
-                                                                          options.data_parallel->rank_input)
-                                              : model;
+    const Graph keyed = options.data_parallel
+                            ? offset_randomness_by_rank(model, options.step_input, options.data_parallel->rank_input)
+                            : model;
     // Loop invariants leave scan bodies before autodiff, so that their gradients flow back once.
     Graph g = differentiate(hoist_scan_invariants(keyed), options.loss, trainable);
 

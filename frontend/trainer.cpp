@@ -119,9 +119,10 @@ Tensor shard_rows(const Tensor& t, const std::string& name, int rank, int n, int
   if (t.rank() == 0) return t;
   const int64_t rows = t.shape()[0];
   if (rows % n != 0)
-    throw Error(fmt::format("Trainer: in data-parallel training each of the {} ranks takes an equal share of the "
-                            "batch, so input '{}' must have a multiple of {} rows, but batch {} has {} ({})",
-                            n, name, n, step, rows, t.type_str()));
+    throw Error(
+        fmt::format("Trainer: in data-parallel training each of the {} ranks takes an equal share of the "
+                    "batch, so input '{}' must have a multiple of {} rows, but batch {} has {} ({})",
+                    n, name, n, step, rows, t.type_str()));
   std::vector<int64_t> shape = t.shape();
   shape[0] = rows / n;
   const size_t bytes = t.nbytes() / static_cast<size_t>(n);
@@ -175,8 +176,7 @@ StepReport Trainer::run_step(const Batch& batch) {
             fmt::format("Trainer: batch {} must give every input of the train step but '{}' and '{}', but it "
                         "has no '{}' ({})",
                         report.step, options_.lr_input, options_.step_input, in.name, in.type.str()));
-      inputs.push_back(comm_ ? shard_rows(it->second, in.name, comm_->rank(), comm_->size(), report.step)
-                             : it->second);
+      inputs.push_back(comm_ ? shard_rows(it->second, in.name, comm_->rank(), comm_->size(), report.step) : it->second);
     }
   }
   for (const auto& [name, value] : batch.inputs)

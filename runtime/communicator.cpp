@@ -41,8 +41,10 @@ std::shared_ptr<Communicator> find_communicator(const std::string& group) {
 void register_communicator(const std::string& group, std::shared_ptr<Communicator> comm) {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
-  if (comm) r.groups[group] = std::move(comm);
-  else r.groups.erase(group);
+  if (comm)
+    r.groups[group] = std::move(comm);
+  else
+    r.groups.erase(group);
 }
 
 CommunicatorScope::CommunicatorScope(std::string group, std::shared_ptr<Communicator> comm)

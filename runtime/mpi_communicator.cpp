@@ -70,8 +70,7 @@ class MpiCommunicator final : public Communicator {
     // MPI counts are ints: a larger buffer goes in pieces.
     for (size_t done = 0; done < data.size();) {
       int count = static_cast<int>(std::min<size_t>(data.size() - done, INT_MAX));
-      check_mpi(MPI_Allreduce(MPI_IN_PLACE, data.data() + done, count, type, MPI_SUM, MPI_COMM_WORLD),
-                "MPI_Allreduce");
+      check_mpi(MPI_Allreduce(MPI_IN_PLACE, data.data() + done, count, type, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
       done += static_cast<size_t>(count);
     }
     if (op == ReduceOp::mean)

@@ -24,8 +24,6 @@ std::vector<Tensor> all_reduce_kernel(const KernelContext& ctx, std::span<const 
 
 }  // namespace
 
-void register_collective_kernels(KernelTable& t) {
-  t[static_cast<size_t>(OpKind::all_reduce)] = all_reduce_kernel;
-}
+void register_collective_kernels(KernelTable& t) { t[static_cast<size_t>(OpKind::all_reduce)] = all_reduce_kernel; }
 
 }  // namespace weft::interp

@@ -46,12 +46,18 @@ Options parse(int argc, char** argv) {
     if (i + 1 >= argc) throw Error(fmt::format("example_ddp: {} needs a value (see --help)", a));
     const std::string v = argv[++i];
     try {
-      if (a == "--steps") o.steps = std::stoll(v);
-      else if (a == "--batch") o.batch = std::stoll(v);
-      else if (a == "--threads") o.threads = std::stoi(v);
-      else if (a == "--bucket-mb") o.bucket_mb = std::stod(v);
-      else if (a == "--log-every") o.log_every = std::stoll(v);
-      else throw Error(fmt::format("example_ddp: unknown option {} (see --help)", a));
+      if (a == "--steps")
+        o.steps = std::stoll(v);
+      else if (a == "--batch")
+        o.batch = std::stoll(v);
+      else if (a == "--threads")
+        o.threads = std::stoi(v);
+      else if (a == "--bucket-mb")
+        o.bucket_mb = std::stod(v);
+      else if (a == "--log-every")
+        o.log_every = std::stoll(v);
+      else
+        throw Error(fmt::format("example_ddp: unknown option {} (see --help)", a));
     } catch (const std::logic_error&) {
       throw Error(fmt::format("example_ddp: {} takes a number, but got '{}'", a, v));
     }

@@ -43,8 +43,7 @@ OpDef all_reduce() {
   };
   d.gradient = [](const GradQuery& q) {
     std::vector<std::optional<ValueId>> out(1);
-    if (q.result_grads[0])
-      out[0] = q.builder.emit1(OpKind::all_reduce, {*q.result_grads[0]}, q.node.attrs);
+    if (q.result_grads[0]) out[0] = q.builder.emit1(OpKind::all_reduce, {*q.result_grads[0]}, q.node.attrs);
     return out;
   };
   return d;

@@ -70,11 +70,13 @@ TEST(AllReduceOp, RejectsIntegerOperandsUnknownReductionsAndEmptyGroups) {
   auto x = b.input("x", "f32[2]");
   EXPECT_NE(error_of([&] { dsl::all_reduce(ints); }).find("all_reduce: the operand must be f32 or f64, but got i64[2]"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { dsl::all_reduce(x, "max"); })
-                .find("all_reduce: 'reduce' must be \"sum\" or \"mean\", but got \"max\""),
+  EXPECT_NE(error_of([&] {
+              dsl::all_reduce(x, "max");
+            }).find("all_reduce: 'reduce' must be \"sum\" or \"mean\", but got \"max\""),
             std::string::npos);
-  EXPECT_NE(error_of([&] { dsl::all_reduce(x, "sum", ""); })
-                .find("all_reduce: 'group' must name a communicator group (e.g. \"world\"), but it is empty"),
+  EXPECT_NE(error_of([&] {
+              dsl::all_reduce(x, "sum", "");
+            }).find("all_reduce: 'group' must name a communicator group (e.g. \"world\"), but it is empty"),
             std::string::npos);
   EXPECT_NE(error_of([&] { dsl::all_reduce(x, "max"); }).find("all_reduce_test.cpp:"), std::string::npos)
       << "the error names the user's line";

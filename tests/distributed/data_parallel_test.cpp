@@ -2,10 +2,11 @@
 // bucketing, the single-process equivalence, per-rank dropout, sharding and the errors that stop
 // every rank (through a communicator whose abort_all throws).
 
+#include "frontend/data_parallel.h"
+
 #include <gtest/gtest.h>
 
 #include "backends/backend.h"
-#include "frontend/data_parallel.h"
 #include "tests/distributed/ddp_model.h"
 #include "tests/distributed/distributed_testing.h"
 
@@ -17,7 +18,7 @@ using ddp_testing::MirrorCommunicator;
 std::unique_ptr<Executable> compile_interp(const Graph& g) { return make_backend("interp")->compile(g); }
 
 std::map<std::string, std::vector<float>> trained_state(Executable& exe, const TrainerOptions& options,
-                                                         const BatchSource& batches) {
+                                                        const BatchSource& batches) {
   Trainer trainer(exe, options);
   trainer.run(batches);
   std::map<std::string, std::vector<float>> out;
@@ -28,8 +29,7 @@ std::map<std::string, std::vector<float>> trained_state(Executable& exe, const T
 
 TEST(GradientBuckets, FillLargestFirstUpToTheCap) {
   // Sizes 40, 100, 30, 60, 10 with a cap of 100: [100], [60, 40], [30, 10].
-  EXPECT_EQ(gradient_buckets({40, 100, 30, 60, 10}, 100),
-            (std::vector<std::vector<size_t>>{{1}, {3, 0}, {2, 4}}));
+  EXPECT_EQ(gradient_buckets({40, 100, 30, 60, 10}, 100), (std::vector<std::vector<size_t>>{{1}, {3, 0}, {2, 4}}));
 }
 
 TEST(GradientBuckets, AGradientLargerThanTheCapGoesAloneAndTiesKeepTheirOrder) {
@@ -67,8 +67,8 @@ TEST(DataParallelTrainStep, AveragesTheGradientsInOneAllReducePerBucketBeforeCli
   TrainerOptions options{.total_steps = 2, .lr = constant_lr(0.05), .progress = nullptr};
   auto expected = trained_state(*plain, options, [](int64_t s) {
     Batch b = ddp_testing::whole_batch(s);
-    for (auto& [name, t] : b.inputs) t = Tensor::from_bytes(t.dtype(), {t.shape()[0] / 2, t.shape()[1]},
-                                                            t.bytes().subspan(0, t.nbytes() / 2));
+    for (auto& [name, t] : b.inputs)
+      t = Tensor::from_bytes(t.dtype(), {t.shape()[0] / 2, t.shape()[1]}, t.bytes().subspan(0, t.nbytes() / 2));
     return b;
   });
   options.data_parallel_group = "world";
@@ -84,7 +84,8 @@ TEST(DataParallelTrainStep, EachRankDrawsItsOwnDropoutMasksAndRankZeroDrawsTheSi
   b.output("loss", dsl::sum(dsl::dropout(x * w, step, {.p = 0.5, .seed = 7})));
   Graph model = b.finish();
   auto plain = compile_interp(make_train_step(model, {.optimizer = SgdOptions{}}));
-  auto parallel = compile_interp(make_train_step(model, {.optimizer = SgdOptions{}, .data_parallel = DataParallelOptions{}}));
+  auto parallel =
+      compile_interp(make_train_step(model, {.optimizer = SgdOptions{}, .data_parallel = DataParallelOptions{}}));
   ASSERT_NE(parallel->signature().find_input("rank"), nullptr);
   std::vector<float> ones(4 * 64, 1.0f);
   auto loss = [&](Executable& exe, std::optional<int64_t> rank) {
@@ -104,8 +105,8 @@ TEST(DataParallelTrainer, FeedsEachRankItsRowsOfTheBatchAndItsRank) {
   auto comm = std::make_shared<MirrorCommunicator>(1);
   CommunicatorScope scope("world", comm);
   auto parallel = compile_interp(make_train_step(ddp_testing::regression_model(), ddp_testing::step_options(true)));
-  Trainer trainer(*parallel, {.total_steps = 1, .lr = constant_lr(0.0), .progress = nullptr,
-                              .data_parallel_group = "world"});
+  Trainer trainer(*parallel,
+                  {.total_steps = 1, .lr = constant_lr(0.0), .progress = nullptr, .data_parallel_group = "world"});
   StepReport report = trainer.step(ddp_testing::whole_batch(1));
 
   // Rank 1 of 2 computed the loss of rows 4 to 7 (the mirror peer's loss is the same).

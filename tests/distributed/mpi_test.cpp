@@ -89,7 +89,8 @@ TEST_F(MpiDataParallel, TwoRanksWithHalfBatchesMatchOneProcessWithTheWholeBatch)
   // One process, the whole batch, the same backend.
   auto exe = make_backend("llvm")->compile(
       train::make_train_step(ddp_testing::regression_model(), ddp_testing::step_options(false)));
-  train::Trainer trainer(*exe, {.total_steps = ddp_testing::kSteps, .lr = train::constant_lr(0.05), .progress = nullptr});
+  train::Trainer trainer(*exe,
+                         {.total_steps = ddp_testing::kSteps, .lr = train::constant_lr(0.05), .progress = nullptr});
   trainer.run(ddp_testing::whole_batch);
   std::map<std::string, std::vector<double>> ranks = read_state(dir_ / "rank0.txt");
   ASSERT_EQ(ranks.size(), exe->signature().state.size());

@@ -28,8 +28,8 @@ int main(int argc, char** argv) {
   CommunicatorScope world("world", make_mpi_communicator());
   const int rank = world.communicator().rank();
   try {
-    auto exe = make_backend("llvm")->compile(train::make_train_step(ddp_testing::regression_model(),
-                                                                    ddp_testing::step_options(true)));
+    auto exe = make_backend("llvm")->compile(
+        train::make_train_step(ddp_testing::regression_model(), ddp_testing::step_options(true)));
     train::Trainer trainer(*exe, {.total_steps = ddp_testing::kSteps,
                                   .lr = train::constant_lr(0.05),
                                   .log_every = ddp_testing::kSteps,
