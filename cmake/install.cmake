@@ -17,8 +17,6 @@ else()
   set(WEFT_WITH_LLVM OFF)
 endif()
 target_link_libraries(weft INTERFACE ${WEFT_LIBRARIES})
-# weft_runtime's communicator calls Open MPI where it was found (runtime/mpi_communicator.cpp).
-set(WEFT_WITH_MPI ${MPI_C_FOUND})
 target_compile_features(weft INTERFACE cxx_std_20)
 
 install(TARGETS weft ${WEFT_LIBRARIES} EXPORT WeftTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
@@ -50,7 +48,8 @@ if(WEFT_WITH_LLVM)
   string(APPEND WEFT_PC_CFLAGS " -isystem ${WEFT_LLVM_INCLUDE_DIRS}")
 endif()
 string(APPEND WEFT_PC_LIBS " -lweft_passes -lweft_runtime -lweft_ir -Wl,--end-group")
-if(WEFT_WITH_MPI)
+if(MPI_C_FOUND)
+  # weft_runtime's communicator calls Open MPI (runtime/mpi_communicator.cpp).
   foreach(lib ${MPI_C_LIBRARIES})
     string(APPEND WEFT_PC_LIBS " ${lib}")
   endforeach()

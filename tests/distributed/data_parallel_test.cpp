@@ -45,7 +45,7 @@ TEST(DataParallelTrainStep, OnOneProcessItTrainsBitForBitAsTheOrdinaryStep) {
   EXPECT_EQ(trained_state(*parallel, options, batches), trained_state(*plain, options, batches));
 }
 
-TEST(DataParallelTrainStep, AveragesTheGradientsInOneAllReducePerBucketBeforeClipping) {
+TEST(DataParallelTrainStep, AveragesTheGradientsInOneAllReducePerBucket) {
   Graph step = make_train_step(ddp_testing::regression_model(), ddp_testing::step_options(true));
   std::vector<int64_t> sizes;
   for (const Node& n : step.nodes())
