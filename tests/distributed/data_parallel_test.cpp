@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <sstream>
+
 #include "backends/backend.h"
 #include "tests/distributed/ddp_model.h"
 #include "tests/distributed/distributed_testing.h"
@@ -152,6 +155,31 @@ TEST(DataParallelTrainer, AnErrorOfTheBatchSourceOnOneRankStopsEveryRank) {
     EXPECT_EQ(std::string(e.what()), "abort_all: cannot read shard 2");
   }
   EXPECT_EQ(trainer.steps_done(), 1);
+}
+
+TEST(DataParallelTrainer, OnlyRankZeroWritesCheckpointsLogsAndProgress) {
+  auto parallel = compile_interp(make_train_step(ddp_testing::regression_model(), ddp_testing::step_options(true)));
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "weft_ddp_rank_zero";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (int rank : {1, 0}) {
+    CommunicatorScope scope("world", std::make_shared<MirrorCommunicator>(rank));
+    std::ostringstream progress;
+    const std::string suffix = std::to_string(rank);
+    Trainer trainer(*parallel, {.total_steps = 2,
+                                .lr = constant_lr(0.01),
+                                .log_every = 1,
+                                .progress = &progress,
+                                .csv_path = (dir / ("loss" + suffix + ".csv")).string(),
+                                .checkpoint_path = (dir / ("ckpt" + suffix + ".safetensors")).string(),
+                                .checkpoint_every = 1,
+                                .data_parallel_group = "world"});
+    trainer.run(ddp_testing::whole_batch);
+    EXPECT_EQ(std::filesystem::exists(dir / ("ckpt" + suffix + ".safetensors")), rank == 0) << "rank " << rank;
+    EXPECT_EQ(std::filesystem::exists(dir / ("loss" + suffix + ".csv")), rank == 0) << "rank " << rank;
+    EXPECT_EQ(progress.str().find("step 2/2  loss ") != std::string::npos, rank == 0) << progress.str();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(DataParallelTrainer, NeedsTheGroupsCommunicatorRegistered) {
