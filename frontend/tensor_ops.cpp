@@ -287,6 +287,10 @@ Tensor one_hot(const Tensor& indices, int64_t depth, DType dtype, Loc loc) {
   return unary(OpKind::one_hot, indices, loc, Attrs{{"depth", depth}, {"dtype", dtype}});
 }
 
+Tensor all_reduce(const Tensor& x, const std::string& reduce, const std::string& group, Loc loc) {
+  return unary(OpKind::all_reduce, x, loc, Attrs{{"reduce", reduce}, {"group", group}});
+}
+
 Tensor embedding(const Tensor& table, const Tensor& ids, Loc loc) {
   SourceLoc at = where(loc);
   return builder_of("embedding", {&table, &ids}, at).emit1(OpKind::embedding, {table, ids}, {}, at);

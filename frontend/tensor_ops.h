@@ -175,6 +175,10 @@ Tensor dropout(const Tensor& x, const Tensor& offset, DropoutOptions options = {
 Tensor one_hot(const Tensor& indices, int64_t depth, DType dtype = DType::f32, Loc loc = Loc::current());
 /// Rows of a [V, D] `table` for integer `ids`.
 Tensor embedding(const Tensor& table, const Tensor& ids, Loc loc = Loc::current());
+/// The element-wise "sum" or "mean" (`reduce`) of `x` over the ranks of communicator `group`
+/// (docs/distributed.md); `x` itself on one process.
+Tensor all_reduce(const Tensor& x, const std::string& reduce = "sum", const std::string& group = "world",
+                  Loc loc = Loc::current());
 
 // --- regions ---
 

@@ -56,8 +56,12 @@ Graph make_train_step(const Graph& model, const TrainStepOptions& options, std::
             fmt::format("make_train_step: only parameters can be trained, but graph '{}' has no parameter "
                         "named '{}'",
                         model.name(), name));
+    // Each rank draws its own dropout masks: the model's randomness is keyed by the rank too.
+    const Graph keyed = options.data_parallel
+                            ? offset_randomness_by_rank(model, options.step_input, options.data_parallel->rank_input)
+                            : model;
     // Loop invariants leave scan bodies before autodiff, so that their gradients flow back once.
-    Graph g = differentiate(hoist_scan_invariants(model), options.loss, trainable);
+    Graph g = differentiate(hoist_scan_invariants(keyed), options.loss, trainable);
 
     // Autodiff returned the model's outputs, then grad.<name> in `trainable` order: the gradients
     // feed the optimizer instead of leaving the graph.
@@ -75,6 +79,8 @@ Graph make_train_step(const Graph& model, const TrainStepOptions& options, std::
     b.set_loc(where);
     OptimizerInputs inputs{scalar_input(g, options.lr_input, DType::f32, "learning rate"),
                            scalar_input(g, options.step_input, DType::i64, "step count")};
+    // The ranks average their gradients before clipping, so that every rank clips and updates alike.
+    if (options.data_parallel) grads = average_gradients(b, grads, *options.data_parallel);
     if (options.clip_grad_norm) {
       if (std::any_of(outputs.begin(), outputs.end(), [](const OutputDecl& o) { return o.name == "grad_norm"; }))
         throw Error(

@@ -13,7 +13,16 @@
  * A backend that can alias parameters with their updates does so; the interpreter copies.
  *
  * The added nodes carry the caller's source location and scopes named for what they do
- * (`clip_grad_norm`, `adam.<param>`), so the NaN trap and weft-dump point at them.
+ * (`clip_grad_norm`, `adam.<param>`, `data_parallel`), so the NaN trap and weft-dump point at them.
+ *
+ * With `data_parallel`, every rank of a communicator group runs the same train step on its own
+ * shard of the batch, and the gradients are averaged over the ranks before clipping and the
+ * update, so the parameters stay the same on every rank (PyTorch's DistributedDataParallel). The
+ * gradients go in buckets of about `bucket_bytes`, largest gradient first (each bucket one
+ * concat, one all_reduce(mean), then slices back), so that one call carries many small tensors.
+ * A model that reads the `step` input (dropout's offset) gets `step + rank * 2^32` there instead,
+ * from a new i64 scalar input `rank`, so that each rank draws its own dropout masks; the optimizer
+ * still sees `step`. See docs/distributed.md.
  */
 #pragma once
 
@@ -22,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "frontend/data_parallel.h"
 #include "frontend/optim.h"
 #include "ir/graph.h"
 
@@ -38,11 +48,14 @@ struct TrainStepOptions {
   /// Names of the run-time scalar inputs.
   std::string lr_input = "lr";
   std::string step_input = "step";
+  /// Average the gradients over the ranks of a communicator group (see the file comment).
+  std::optional<DataParallelOptions> data_parallel = std::nullopt;
 };
 
 /// Builds the train step of `model` (see the file comment). Throws weft::Error, ending with the
 /// caller's location, for a missing or non-scalar loss, an unknown trainable parameter, an input
-/// named like `lr`/`step` with another type, or an op on the gradient path without a gradient.
+/// named like `lr`/`step`/`rank` with another type, an op on the gradient path without a gradient,
+/// or a data-parallel bucket size below 1 byte or an empty group name.
 Graph make_train_step(const Graph& model, const TrainStepOptions& options = {},
                       std::source_location loc = std::source_location::current());
 

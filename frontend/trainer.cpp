@@ -90,11 +90,72 @@ Trainer::Trainer(Executable& exe, TrainerOptions options) : exe_(exe), options_(
         fmt::format("Trainer: best_checkpoint_path '{}' keeps the best-validated state, but nothing "
                     "validates: set validate_every and validate",
                     options_.best_checkpoint_path));
+  if (!options_.data_parallel_group.empty()) {
+    comm_ = find_communicator(options_.data_parallel_group);
+    if (!comm_)
+      throw Error(fmt::format(
+          "Trainer: data-parallel training over group '{}' needs its communicator registered (CommunicatorScope, "
+          "runtime/communicator.h), but none is",
+          options_.data_parallel_group));
+  }
+}
+
+template <typename F>
+auto Trainer::on_this_rank_alone(F&& f) {
+  if (!comm_ || comm_->size() == 1) return f();
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    comm_->abort_all(e.what());
+    throw;  // not reached: abort_all ends the process (g++ does not trust [[noreturn]] on a virtual call)
+  }
 }
 
 Trainer::~Trainer() = default;
 
+namespace {
+
+/// Rows [rank*B/n, (rank+1)*B/n) of `t` along dim 0: this rank's shard of a batch input.
+Tensor shard_rows(const Tensor& t, const std::string& name, int rank, int n, int64_t step) {
+  if (t.rank() == 0) return t;
+  const int64_t rows = t.shape()[0];
+  if (rows % n != 0)
+    throw Error(
+        fmt::format("Trainer: in data-parallel training each of the {} ranks takes an equal share of the "
+                    "batch, so input '{}' must have a multiple of {} rows, but batch {} has {} ({})",
+                    n, name, n, step, rows, t.type_str()));
+  std::vector<int64_t> shape = t.shape();
+  shape[0] = rows / n;
+  const size_t bytes = t.nbytes() / static_cast<size_t>(n);
+  return Tensor::from_bytes(t.dtype(), shape, t.bytes().subspan(bytes * static_cast<size_t>(rank), bytes));
+}
+
+}  // namespace
+
 StepReport Trainer::step(const Batch& batch) {
+  StepReport report = on_this_rank_alone([&] { return run_step(batch); });
+  if (comm_) {
+    // The ranks report their mean loss, so that they agree on the curve and on a non-finite loss.
+    double loss = report.loss;
+    comm_->all_reduce(std::span<double>(&loss, 1), ReduceOp::mean);
+    report.loss = loss;
+  }
+  steps_done_ = report.step;
+
+  window_loss_ += report.loss;
+  window_seconds_ += report.seconds;
+  window_tokens_ += batch.tokens;
+  ++window_steps_;
+  if (is_rank0()) on_this_rank_alone([&] { write_csv(report); });
+  if (options_.stop_on_non_finite_loss && !std::isfinite(report.loss))
+    throw Error(
+        fmt::format("Trainer: the loss must stay finite, but it is {} at step {}{}; compile the train step with "
+                    "CompileOptions::nan_trap to find the op that first produces a NaN or Inf",
+                    report.loss, report.step, comm_ ? " (the mean over the ranks)" : ""));
+  return report;
+}
+
+StepReport Trainer::run_step(const Batch& batch) {
   const Signature& sig = exe_.signature();
   StepReport report;
   report.step = steps_done_ + 1;
@@ -107,6 +168,8 @@ StepReport Trainer::step(const Batch& batch) {
       inputs.push_back(Tensor::from<float>({}, {static_cast<float>(report.lr)}));
     } else if (in.name == options_.step_input) {
       inputs.push_back(Tensor::from<int64_t>({}, {report.step}));
+    } else if (comm_ && in.name == options_.rank_input) {
+      inputs.push_back(Tensor::from<int64_t>({}, {int64_t{comm_->rank()}}));
     } else {
       auto it = batch.inputs.find(in.name);
       if (it == batch.inputs.end())
@@ -114,11 +177,12 @@ StepReport Trainer::step(const Batch& batch) {
             fmt::format("Trainer: batch {} must give every input of the train step but '{}' and '{}', but it "
                         "has no '{}' ({})",
                         report.step, options_.lr_input, options_.step_input, in.name, in.type.str()));
-      inputs.push_back(it->second);
+      inputs.push_back(comm_ ? shard_rows(it->second, in.name, comm_->rank(), comm_->size(), report.step) : it->second);
     }
   }
   for (const auto& [name, value] : batch.inputs)
-    if (find_spec(sig.inputs, name) == sig.inputs.size() || name == options_.lr_input || name == options_.step_input)
+    if (find_spec(sig.inputs, name) == sig.inputs.size() || name == options_.lr_input || name == options_.step_input ||
+        (comm_ && name == options_.rank_input))
       throw Error(
           fmt::format("Trainer: batch {} gives input '{}', which the train step does not take from a batch "
                       "(its inputs: {})",
@@ -127,34 +191,24 @@ StepReport Trainer::step(const Batch& batch) {
   auto start = std::chrono::steady_clock::now();
   report.outputs = exe_.run(inputs);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  steps_done_ = report.step;
   report.loss = report.outputs[loss_index_].at(0);
+  // In a data-parallel run the batch's tokens are the ranks' together, as is the time.
   if (batch.tokens > 0 && report.seconds > 0) report.tokens_per_s = static_cast<double>(batch.tokens) / report.seconds;
-
-  window_loss_ += report.loss;
-  window_seconds_ += report.seconds;
-  window_tokens_ += batch.tokens;
-  ++window_steps_;
-  write_csv(report);
-  if (options_.stop_on_non_finite_loss && !std::isfinite(report.loss))
-    throw Error(
-        fmt::format("Trainer: the loss must stay finite, but it is {} at step {}; compile the train step with "
-                    "CompileOptions::nan_trap to find the op that first produces a NaN or Inf",
-                    report.loss, report.step));
   return report;
 }
 
 void Trainer::run(const BatchSource& batches, const std::function<bool(const StepReport&)>& on_step) {
   if (!batches) throw Error("Trainer::run: needs a batch source, but it is empty");
   while (steps_done_ < options_.total_steps) {
-    StepReport report = step(batches(steps_done_ + 1));
+    StepReport report = step(on_this_rank_alone([&] { return batches(steps_done_ + 1); }));
     bool last = report.step == options_.total_steps;
-    if (options_.validate_every > 0 && (report.step % options_.validate_every == 0 || last)) validate(report);
-    bool go_on = !on_step || on_step(report);
+    if (options_.validate_every > 0 && (report.step % options_.validate_every == 0 || last))
+      on_this_rank_alone([&] { validate(report); });
+    bool go_on = on_this_rank_alone([&] { return !on_step || on_step(report); });
     if (options_.log_every > 0 && (report.step % options_.log_every == 0 || last || !go_on)) log_step(report);
-    if (!options_.checkpoint_path.empty() && options_.checkpoint_every > 0 &&
+    if (is_rank0() && !options_.checkpoint_path.empty() && options_.checkpoint_every > 0 &&
         (report.step % options_.checkpoint_every == 0 || last))
-      save(options_.checkpoint_path);
+      on_this_rank_alone([&] { save(options_.checkpoint_path); });
     if (!go_on) break;
   }
 }
@@ -165,9 +219,9 @@ void Trainer::validate(StepReport& report) {
   const bool better = !best_ || score < best_->score;  // NaN never is
   if (better) {
     best_ = BestValidation{report.step, score};
-    if (!options_.best_checkpoint_path.empty()) save(options_.best_checkpoint_path);
+    if (is_rank0() && !options_.best_checkpoint_path.empty()) save(options_.best_checkpoint_path);
   }
-  if (options_.progress)
+  if (options_.progress && is_rank0())
     *options_.progress << fmt::format(
                               "validation at step {}: {:.4f}{}", report.step, score,
                               better ? " (best)" : fmt::format(" (best {:.4f} at step {})", best_->score, best_->step))
@@ -175,7 +229,7 @@ void Trainer::validate(StepReport& report) {
 }
 
 void Trainer::log_step(const StepReport& report) {
-  if (options_.progress && window_steps_ > 0) {
+  if (options_.progress && is_rank0() && window_steps_ > 0) {
     double per_step = window_seconds_ / static_cast<double>(window_steps_);
     double eta = per_step * static_cast<double>(options_.total_steps - report.step);
     double tokens_per_s = window_seconds_ > 0 ? static_cast<double>(window_tokens_) / window_seconds_ : 0.0;

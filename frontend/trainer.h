@@ -17,6 +17,15 @@
  * or any metric where lower is better) and a line `validation at step 200: 0.4311 (best)` is
  * printed; each new best is saved to `best_checkpoint_path`, so the best model survives later,
  * worse steps. The best score and its step are kept in every checkpoint, so a resumed run knows them.
+ *
+ * Data-parallel (`data_parallel_group`, a train step made with `data_parallel`): every rank of the
+ * group runs the same trainer on the same batch source; each feeds the train step its own rows of
+ * every batch (rank r of n takes rows [r*B/n, (r+1)*B/n) of each input's dim 0; scalars whole) and
+ * its rank as input `rank`. The reported loss is the mean over the ranks, so every rank sees the
+ * same curve and stops alike on a non-finite loss. Rank 0 alone prints progress, writes the CSV
+ * log and saves checkpoints. An error only one rank sees (a bad batch, an exception of the batch
+ * source, the NaN trap, a failed save) ends every rank through Communicator::abort_all, with the
+ * message on stderr: a rank that stopped alone would leave the others waiting in a collective.
  */
 #pragma once
 
@@ -32,6 +41,7 @@
 
 #include "frontend/checkpoint.h"
 #include "frontend/schedule.h"
+#include "runtime/communicator.h"
 #include "runtime/executable.h"
 
 namespace weft::train {
@@ -84,6 +94,10 @@ struct TrainerOptions {
   Validation validate = {};
   /// Where each new best-scoring state is saved (a checkpoint); empty: not saved.
   std::string best_checkpoint_path = {};
+  /// Data-parallel training over the communicator registered for this group (see the file
+  /// comment); empty: one process. The train step's input giving the rank, fed when it has one.
+  std::string data_parallel_group = {};
+  std::string rank_input = "rank";
 };
 
 /// The best validation so far.
@@ -122,12 +136,18 @@ class Trainer {
   void load(const std::string& path);
 
  private:
+  StepReport run_step(const Batch& batch);
+  /// Runs `f`; in a data-parallel run, an exception it throws ends every rank (abort_all).
+  template <typename F>
+  auto on_this_rank_alone(F&& f);
+  bool is_rank0() const { return !comm_ || comm_->rank() == 0; }
   void log_step(const StepReport& report);
   void write_csv(const StepReport& report);
   void validate(StepReport& report);
 
   Executable& exe_;
   TrainerOptions options_;
+  std::shared_ptr<Communicator> comm_;  // data-parallel runs only
   size_t loss_index_ = 0;
   int64_t steps_done_ = 0;
   std::optional<BestValidation> best_;

@@ -61,6 +61,8 @@
   X(iota, "iota")                             \
   X(cast, "cast")                             \
   X(rng_uniform, "rng_uniform")               \
+  /* collectives: across the ranks of a data-parallel run */ \
+  X(all_reduce, "all_reduce")                 \
   /* composites: decompose into the ops above */ \
   X(softmax, "softmax")                       \
   X(log_softmax, "log_softmax")               \

@@ -16,6 +16,7 @@ std::vector<OpDef> build_table() {
   ops_detail::register_compute_ops(defs);
   ops_detail::register_composite_ops(defs);
   ops_detail::register_control_ops(defs);
+  ops_detail::register_collective_ops(defs);
   ops_detail::attach_reduction_gradients(defs);
   ops_detail::attach_movement_gradients(defs);
   ops_detail::attach_compute_gradients(defs);

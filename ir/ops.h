@@ -155,6 +155,7 @@ void register_movement_ops(std::vector<OpDef>& table);
 void register_compute_ops(std::vector<OpDef>& table);
 void register_composite_ops(std::vector<OpDef>& table);
 void register_control_ops(std::vector<OpDef>& table);
+void register_collective_ops(std::vector<OpDef>& table);
 // Gradient rules of the families whose files are written separately; called after all registrations.
 void attach_reduction_gradients(std::vector<OpDef>& table);
 void attach_movement_gradients(std::vector<OpDef>& table);

@@ -55,7 +55,8 @@ Graph evaluation_graph(const Node& node, const std::vector<ValueId>& node_operan
 }  // namespace
 
 bool is_foldable_op(const Node& node) {
-  return !node.operands.empty() && !node.body && node.op != OpKind::rng_uniform && node.op != OpKind::dropout;
+  return !node.operands.empty() && !node.body && node.op != OpKind::rng_uniform && node.op != OpKind::dropout &&
+         node.op != OpKind::all_reduce;  // its value is known only once the ranks exchange it
 }
 
 Graph fold_constants(const Graph& graph, const ConstantEvaluator& evaluate, const FoldOptions& options) {

@@ -19,6 +19,7 @@ packages=(
   festlex-cmu chromium
   zlib1g-dev libzstd-dev
   python3-venv  # bench/compare.py's venv; test_bench runs it
+  libopenmpi-dev openmpi-bin  # data-parallel training (runtime/mpi_communicator.cpp, tests/distributed)
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(python3-torch libopenblas0-pthread)

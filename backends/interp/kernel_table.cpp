@@ -13,6 +13,7 @@ KernelTable build() {
   register_compute_kernels(t);
   register_composite_kernels(t);
   register_control_kernels(t);
+  register_collective_kernels(t);
   return t;
 }
 }  // namespace

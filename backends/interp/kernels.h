@@ -45,5 +45,6 @@ void register_movement_kernels(KernelTable& t);
 void register_compute_kernels(KernelTable& t);
 void register_composite_kernels(KernelTable& t);
 void register_control_kernels(KernelTable& t);
+void register_collective_kernels(KernelTable& t);
 
 }  // namespace weft::interp
