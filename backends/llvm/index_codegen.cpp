@@ -12,7 +12,7 @@
  *    bits as the interpreter; tasks take blocks of the counter, lanes compute neighbouring i.
  *
  * An index outside [-n, n) cannot throw here: the executable checks the indices before the call
- * (index_check.h), and the code only stays in bounds — a gather writes zeros for that row, a
+ * (runtime/call_checks.h), and the code only stays in bounds — a gather writes zeros for that row, a
  * scatter_add drops that update.
  *
  *   name(buffers, dims)   entry: sizes the space [rows, cols], cuts it into tasks, dispatches them

@@ -141,7 +141,7 @@ llvm::Function* emit_concat_region(llvm::Module& module, const std::string& name
 llvm::Function* emit_matmul_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
                                    const Graph& body);
 /// A region of one gather, scatter_add or rng_uniform node (`kind` is the op's name; index_codegen.cpp);
-/// why not, when it cannot. Out-of-range indices are the caller's to reject first (index_check.h).
+/// why not, when it cannot. Out-of-range indices are the executor's to reject first (runtime/call_checks.h).
 std::optional<std::string> emit_index_region(llvm::Module& module, const std::string& name, const Graph& body,
                                              const std::string& kind, int lanes);
 

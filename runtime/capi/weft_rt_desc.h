@@ -54,7 +54,7 @@ typedef struct weft_rt_buffer {
 /* A reduction with no value over no elements (reduce_max, reduce_min, argmax) inside a call's
  * region. Before the call, weft_run fails with WEFT_ERR_INVALID_VALUE if one of its reduced axes
  * has size 0 while its result has elements: the error of the interpreter and of the JIT
- * (backends/llvm/empty_reduction_check.h), where generated code would return -inf or an index of
+ * (runtime/call_checks.h), where generated code would return -inf or an index of
  * nothing. */
 typedef struct weft_rt_maximum {
   weft_rt_value operand; /* the reduction's operand, in the program's symbols */
@@ -93,7 +93,7 @@ typedef struct weft_rt_call {
   int64_t time_axis; /* may be negative: counts from the end of each sequence's (output's) rank */
   /* For messages: "scan (scope 'encoder.lstm', model.cpp:12)". */
   const char* what;
-  /* Index validation (gather, scatter_add: backends/llvm/index_check.h), done by weft_run just
+  /* Index validation (gather, scatter_add: runtime/call_checks.h), done by weft_run just
    * before the call. index_operand = -1: nothing to check. Otherwise every element (i32 or i64) i
    * of operand index_operand must satisfy -n <= i < n, where n = dim bound_axis (0 <= bound_axis <
    * its rank) of operand bound_operand under the run's symbols (a negative i counts from the end,
