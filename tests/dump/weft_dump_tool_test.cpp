@@ -187,6 +187,30 @@ TEST_F(WeftDumpTool, StageFusedShowsTheRegionsTheLlvmBackendCompiles) {
   EXPECT_EQ(run(q(model_) + " --stage lowered").status, 2);
 }
 
+TEST_F(WeftDumpTool, StagesStopTheOneLoweringPipelineWithItsDiagnosticsOnStderr) {
+  Builder b("sm");
+  b.output("p", dsl::softmax(b.input("x", "f32[B<=4, 8]")));
+  const std::string model = (dir_ / "sm.weft").string();
+  write_graph_file(model, b.finish());
+  // simplified: the composite decomposed into core ops, no regions yet.
+  RunResult r = run(q(model) + " --stage simplified --time-passes --print-after-change --verify-each");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(count(r.out, "= fusion("), 0) << r.out;
+  EXPECT_EQ(r.out.find("softmax("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reduce_max("), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("# after decompose\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("# pass timing\n"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("fuse"), std::string::npos) << "the list stops before fusion:\n" << r.err;
+  RunResult checked = run(q(model) + " --stage checked");
+  ASSERT_EQ(checked.status, 0) << checked.err;
+  EXPECT_NE(checked.out.find("softmax("), std::string::npos) << checked.out;
+  RunResult bad = run(q(model) + " --stage planned");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("--stage must be input, checked, decomposed, simplified or fused, but got 'planned'"),
+            std::string::npos)
+      << bad.err;
+}
+
 TEST_F(WeftDumpTool, StatsReportPeakMemoryBeforeAndAfterPlanning) {
   RunResult r = run(q(model_) + " --stage fused --stats");
   ASSERT_EQ(r.status, 0) << r.err;
