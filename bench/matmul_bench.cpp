@@ -5,9 +5,9 @@
  * batched products of attention.
  *
  * Each round times every shape once for Weft, for Weft's blocked path alone (the GEMM before its
- * skinny paths: "before") and for oneDNN, alternately (a sample is a batch of calls lasting at
- * least 20 ms), then runs bench/torch_matmul.py for one sample of every
- * shape; the table gives each side's median GFLOP/s over the rounds (and the best), its GFLOP per
+ * skinny paths: "before") and for oneDNN, in an order that rotates from round to round, each sample
+ * after an untimed call (a sample is a batch of calls lasting at least 20 ms), then runs bench/torch_matmul.py for one
+ * sample of every shape; the table gives each side's median GFLOP/s over the rounds (and the best), its GFLOP per
  * CPU-second (every thread's time: what a machine loaded by other programs distorts least), the
  * ratios of the medians, and the load average before and after, since the machine may be shared. Both run on
  * 2 threads unless WEFT_NUM_THREADS / OMP_NUM_THREADS say otherwise, with OMP_WAIT_POLICY=PASSIVE
@@ -311,9 +311,24 @@ int main(int argc, char** argv) {
   bool torch = true;
   for (int r = 0; r < rounds; ++r) {
     for (auto& c : cases) {
-      c->weft_s.push_back(seconds_per_call([&] { c->run_weft(); }, c->weft_calls, &c->weft_cpu));
-      c->before_s.push_back(seconds_per_call([&] { c->run_before(); }, c->before_calls, &c->before_cpu));
-      c->onednn_s.push_back(seconds_per_call([&] { c->run_onednn(); }, c->onednn_calls, &c->onednn_cpu));
+      // The side timed first after the previous shape's samples paid for the caches and the pool's
+      // wake-up (5-12% on 1024-row shapes): every sample starts with an untimed call, and the order
+      // of the three sides rotates from round to round.
+      for (int k = 0; k < 3; ++k) {
+        switch ((k + r) % 3) {
+          case 0:
+            c->run_weft();
+            c->weft_s.push_back(seconds_per_call([&] { c->run_weft(); }, c->weft_calls, &c->weft_cpu));
+            break;
+          case 1:
+            c->run_before();
+            c->before_s.push_back(seconds_per_call([&] { c->run_before(); }, c->before_calls, &c->before_cpu));
+            break;
+          default:
+            c->run_onednn();
+            c->onednn_s.push_back(seconds_per_call([&] { c->run_onednn(); }, c->onednn_calls, &c->onednn_cpu));
+        }
+      }
     }
     if (torch) torch = torch_round(cases, torch_version, torch_why_not);
   }
