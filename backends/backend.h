@@ -26,6 +26,8 @@ struct CompileOptions {
   bool verify_each = false;
   bool print_after_change = false;
   bool time_passes = false;
+  /// Time every call of the program (CompiledExecutable::profile_report; `weft-run --profile`).
+  bool profile = false;
 };
 
 class Backend {

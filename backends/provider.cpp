@@ -5,11 +5,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "backends/interp/constant_evaluator.h"
 #include "backends/interp/interpreter.h"
 #include "ir/ops.h"
+#include "ir/stats.h"
 #include "runtime/thread_pool.h"
 
 namespace weft {
@@ -68,6 +70,31 @@ std::string CompileStats::report() const {
     out += fmt::format("  {:>3}  {:<12} {:<28} {:<7} {}\n", i, n.op, n.scope.empty() ? "-" : n.scope, n.provider, how);
   }
   out += fmt::format("passes {:.1f} ms, code generation {:.1f} ms\n", pass_seconds * 1e3, codegen_seconds * 1e3);
+  return out;
+}
+
+std::string CompiledExecutable::profile_report() const {
+  const std::vector<CallProfile>& prof = profile();
+  if (prof.empty()) return "no profile: compile with CompileOptions::profile (weft-run --profile)\n";
+  double total = 0;
+  for (const CallProfile& p : prof) total += p.seconds;
+  std::vector<size_t> order(prof.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return prof[a].seconds > prof[b].seconds; });
+  std::string out = fmt::format("{:>4}  {:<12} {:<30} {:<7} {:>6} {:>10} {:>10} {:>6} {:>8} {:>8}\n", "call", "op",
+                                "scope", "runs by", "calls", "total ms", "ms/call", "share", "GFLOP/s", "GB/s");
+  for (size_t i : order) {
+    const CallProfile& p = prof[i];
+    const NodeStats& n = stats_.nodes[i];
+    auto rate = [&](double amount) {
+      return p.seconds > 0 && amount > 0 ? fmt::format("{:.1f}", amount / p.seconds * 1e-9) : std::string("-");
+    };
+    out += fmt::format("{:>4}  {:<12} {:<30} {:<7} {:>6} {:>10.3f} {:>10.4f} {:>5.1f}% {:>8} {:>8}\n", i, n.op,
+                       n.scope.empty() ? "-" : n.scope.substr(0, 30), n.provider, p.calls, p.seconds * 1e3,
+                       p.calls ? p.seconds * 1e3 / static_cast<double>(p.calls) : 0.0,
+                       total > 0 ? 100 * p.seconds / total : 0.0, rate(p.flops), rate(p.bytes));
+  }
+  out += fmt::format("total {:.3f} ms in {} calls\n", total * 1e3, prof.size());
   return out;
 }
 
@@ -146,12 +173,17 @@ std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::op
     stats.codegen_seconds += ns.compile_seconds;
     if (ns.provider == "interp" && providers_.size() > 1) ++stats.fallback;
     stats.nodes.push_back(std::move(ns));
+    if (options.profile) {
+      const size_t index = kernels.size();
+      SymbolicCount flops = node_flops(g, g.nodes()[index]);  // calls mirror the top-level nodes
+      provided->kernel.flops = [flops](const SymbolBindings& sizes) { return flops.evaluate(sizes).value_or(0.0); };
+    }
     kernels.push_back(std::move(provided->kernel));
   }
   ProgramPlanner planner = [g](const SymbolBindings& sizes) { return plan_program(g, sizes); };
-  auto executor =
-      std::make_unique<ProgramExecutor>(signature_of(g), std::move(program), std::move(planner), std::move(kernels),
-                                        initial_params(g), ExecutorOptions{.nan_trap = options.nan_trap});
+  auto executor = std::make_unique<ProgramExecutor>(
+      signature_of(g), std::move(program), std::move(planner), std::move(kernels), initial_params(g),
+      ExecutorOptions{.nan_trap = options.nan_trap, .profile = options.profile});
   return std::make_unique<CompiledExecutable>(std::move(executor), g, std::move(stats), options.num_threads);
 }
 

@@ -43,8 +43,8 @@ struct Signature {
 /// Binds symbolic dims from the inputs' concrete shapes, checking rank, dtype, static dims, agreement
 /// of repeated symbols and bounds. A symbol takes its value from the first dim that determines it:
 /// single-symbol dims (`B`, `2*T`) first, then products (`B*T` once `T` is known), divided by the rest
-/// of the dim, which must divide it — as the C runtime of compiled models does. Throws weft::Error naming the input and its graph, the expected and
-/// actual types (for a bound, the input that bound the symbol).
+/// of the dim, which must divide it — as the C runtime of compiled models does. Throws weft::Error naming the input and
+/// its graph, the expected and actual types (for a bound, the input that bound the symbol).
 SymbolBindings bind_inputs(const Signature& sig, std::span<const Tensor> inputs);
 
 class Executable {
@@ -60,6 +60,10 @@ class Executable {
   virtual Tensor state(const std::string& name) const = 0;
   /// Replaces a state tensor; throws weft::Error on an unknown name or a wrong dtype/shape.
   virtual void set_state(const std::string& name, const Tensor& value) = 0;
+
+  /// What the runs so far cost, call by call, when the executable was compiled to keep a profile
+  /// (CompileOptions::profile); otherwise one line saying it keeps none.
+  virtual std::string profile_report() const { return "this executable keeps no profile\n"; }
 
   /// Runs with inputs by name; convenience over `run`. Throws weft::Error naming every missing and
   /// every unknown input.

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -55,6 +56,7 @@ ProgramExecutor::ProgramExecutor(Signature signature, std::optional<Program> pro
       options_(options),
       memory_(options.memory ? options.memory : &host_memory()) {
   WEFT_CHECK(program_ || planner_, "ProgramExecutor: neither a program nor a planner");
+  if (options_.profile) profile_.resize(kernels_.size());
   WEFT_CHECK(initial_state.size() == sig_.state.size(), "ProgramExecutor: one initial value per state tensor");
   for (size_t i = 0; i < initial_state.size(); ++i) {
     const Tensor& t = initial_state[i];
@@ -176,9 +178,17 @@ std::vector<Tensor> ProgramExecutor::run(std::span<const Tensor> inputs, const S
     const KernelCall& call = p.calls[i];
     args.clear();
     for (const BufferRef& ref : call.operands) args.push_back(ptrs[ref.buffer]);
+    const auto start = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if ((call.index_check || !call.empty_axis_checks.empty()) && on_host)
       if (std::optional<std::string> why = check_call(call, args, sizes)) throw Error(*why);
     kernels_[i].run(args, sizes);
+    if (options_.profile) {
+      CallProfile& prof = profile_[i];
+      prof.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ++prof.calls;
+      if (kernels_[i].flops) prof.flops += kernels_[i].flops(sizes);
+      for (const BufferRef& ref : call.operands) prof.bytes += static_cast<double>(value_bytes(ref.type, sizes));
+    }
     if (options_.nan_trap) trap_non_finite(call, kernels_[i], args, sizes);
   }
 

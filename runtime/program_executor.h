@@ -46,6 +46,16 @@ struct CallKernel {
   /// sharper error (a fused region's generated code has no per-op checks). When it returns, the
   /// executor names the call itself.
   std::function<void(std::span<void* const> buffers, const SymbolBindings& sizes)> explain_non_finite;
+  /// Optional, for the profile: the call's floating-point operations at the run's sizes.
+  std::function<double(const SymbolBindings& sizes)> flops;
+};
+
+/// What the profile (ExecutorOptions::profile) accumulated for one call of the program.
+struct CallProfile {
+  int64_t calls = 0;
+  double seconds = 0;  // wall time inside the kernel (and its checks)
+  double flops = 0;    // CallKernel::flops at each run's sizes, summed
+  double bytes = 0;    // the bytes of its operands and results, summed over the runs
 };
 
 /// A program for the run's sizes (for a graph with unbounded symbols).
@@ -57,6 +67,8 @@ struct ExecutorOptions {
   /// Where the arena and the state live; null: the host. The program's buffers must be planned in
   /// the same space.
   MemoryResource* memory = nullptr;
+  /// Time every call (two clock reads per call) and accumulate `profile()`.
+  bool profile = false;
 };
 
 class ProgramExecutor : public Executable {
@@ -76,6 +88,9 @@ class ProgramExecutor : public Executable {
   void set_state(const std::string& name, const Tensor& value) override;
 
   const std::vector<CallKernel>& kernels() const { return kernels_; }
+  /// Per call, in call order, since construction or `reset_profile` (empty unless profiling).
+  const std::vector<CallProfile>& profile() const { return profile_; }
+  void reset_profile() { profile_.assign(profile_.size(), CallProfile{}); }
   /// The plan for `sizes` (planned now if it is new).
   const Program& program_for(const SymbolBindings& sizes);
 
@@ -95,6 +110,7 @@ class ProgramExecutor : public Executable {
   std::vector<DeviceBuffer> state_;
   DeviceBuffer arena_;
   std::vector<DeviceBuffer> staged_inputs_;  // a device program's copies of the caller's inputs
+  std::vector<CallProfile> profile_;
 };
 
 }  // namespace weft

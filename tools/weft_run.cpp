@@ -60,6 +60,7 @@ struct Options {
   int bench = 0;
   int threads = 0;
   bool quiet = false;
+  bool profile = false;
 };
 
 /// What weft-run needs of a model, compiled in process or loaded from a shared object.
@@ -71,6 +72,8 @@ class Model {
   virtual std::string describe() const = 0;
   /// Inputs in signature order, already checked against it; outputs in signature order.
   virtual std::vector<Tensor> run(const std::vector<Tensor>& inputs) = 0;
+  /// The per-call profile of the runs so far (--profile).
+  virtual std::string profile_report() const = 0;
 };
 
 // ---------------------------------------------------------------- the JIT: a .weft file
@@ -86,6 +89,7 @@ class JitModel : public Model {
     std::unique_ptr<weft::Backend> backend = weft::make_backend(backend_name_);
     weft::CompileOptions options;
     options.num_threads = o.threads;
+    options.profile = o.profile;
     executable_ = backend->compile(graph, options);
     if (weights) load_weights(*weights, *o.weights);
   }
@@ -93,6 +97,7 @@ class JitModel : public Model {
   const Signature& signature() const override { return executable_->signature(); }
   std::string describe() const override { return fmt::format("graph '{}' on {}", graph_name_, backend_name_); }
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) override { return executable_->run(inputs); }
+  std::string profile_report() const override { return executable_->profile_report(); }
 
   static std::string default_backend() {
     std::vector<std::string> names = weft::backend_names();
@@ -167,6 +172,7 @@ class SharedObjectModel : public Model {
   const Signature& signature() const override { return exe_.signature(); }
   std::string describe() const override { return fmt::format("entry '{}' of {}", exe_.entry_name(), path_); }
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) override { return exe_.run(inputs); }
+  std::string profile_report() const override { return exe_.profile_report(); }
 
  private:
   weft::SharedObjectExecutable exe_;
@@ -360,6 +366,10 @@ int run(const Options& o) {
     if (o.backend)
       throw UsageError{
           fmt::format("--backend chooses how a .weft file is compiled; '{}' is a compiled model", o.model)};
+    if (o.profile)
+      throw UsageError{fmt::format(
+          "--profile times each call of a program the JIT compiles; '{}' is a compiled model (time it with --bench)",
+          o.model)};
     model = std::make_unique<SharedObjectModel>(o);
     load_ms = milliseconds_since(load_start);
     inputs = gather_inputs(o, model->signature(), model->describe());
@@ -403,6 +413,7 @@ int run(const Options& o) {
         "(load/compile {:.1f} ms)\n",
         n, model->describe(), times.front(), median, mean, load_ms);
   }
+  if (o.profile) std::cout << "profile of " << model->describe() << ":\n" << model->profile_report();
   std::cout << std::flush;
   return 0;
 }
@@ -443,6 +454,9 @@ int main(int argc, char** argv) {
       ->type_name("N")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("-q,--quiet", o.quiet, "do not print the outputs' summary");
+  app.add_flag("--profile", o.profile,
+               "time each call of the compiled program over every run (with --bench: the warm runs too) and "
+               "print the table, slowest first: op, scope, provider, calls, ms, share, GFLOP/s, GB/s");
 
   if (int status = weft::tools::parse(app, tool, argc, argv); status >= 0) return status;
   return weft::tools::run_main(tool, [&] { return run(o); });

@@ -196,5 +196,33 @@ TEST(Executor, EachCallIsRunByTheFirstProviderThatTakesIt) {
   for (const NodeStats& n : interp->stats().nodes) EXPECT_EQ(n.provider, "interp");
 }
 
+TEST(Executor, AProfileTimesEveryCallAndCountsItsFlopsAndBytes) {
+  Builder b("profiled");
+  auto x = b.input("x", "f32[B<=8, 8]");
+  auto w = b.input("w", "f32[8, 3]");
+  b.output("y", dsl::matmul(x, w));
+  Graph g = b.finish();
+  std::vector<Tensor> inputs{Tensor::zeros(DType::f32, {4, 8}), Tensor::zeros(DType::f32, {8, 3})};
+  auto quiet = LlvmBackend().compile_llvm(g);
+  quiet->run(inputs);
+  EXPECT_TRUE(quiet->profile().empty());
+  EXPECT_EQ(quiet->profile_report(), "no profile: compile with CompileOptions::profile (weft-run --profile)\n");
+
+  auto exe = LlvmBackend().compile_llvm(g, {.profile = true});
+  for (int i = 0; i < 3; ++i) exe->run(inputs);
+  ASSERT_EQ(exe->profile().size(), 1u);
+  const CallProfile& p = exe->profile()[0];
+  EXPECT_EQ(p.calls, 3);
+  EXPECT_GT(p.seconds, 0.0);
+  EXPECT_EQ(p.flops, 3 * 2.0 * 4 * 3 * 8);                // 2·M·N·K per run
+  EXPECT_EQ(p.bytes, 3 * 4.0 * (4 * 8 + 8 * 3 + 4 * 3));  // x, w and y once per run
+  const std::string report = exe->profile_report();
+  EXPECT_NE(report.find("matmul"), std::string::npos) << report;
+  EXPECT_NE(report.find("llvm"), std::string::npos) << report;
+  EXPECT_NE(report.find("total "), std::string::npos) << report;
+  exe->reset_profile();
+  EXPECT_EQ(exe->profile()[0].calls, 0);
+}
+
 }  // namespace
 }  // namespace weft

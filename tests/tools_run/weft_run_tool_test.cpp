@@ -206,6 +206,15 @@ TEST_F(WeftRunTool, WeightsThatDoNotMatchAreAnError) {
                         1, "parameter 'b' must be f32[2], but the file holds f32[3]");
 }
 
+TEST_F(WeftRunTool, ProfilePrintsEachCallOfTheProgramSlowestFirst) {
+  RunResult r = run(fmt::format("{} --input x={} --bench 3 --profile -q", q(affine_), q(x_)));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("profile of graph 'affine' on llvm:\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("GFLOP/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" 4 "), std::string::npos) << "1 run + 3 bench runs of each call:\n" << r.out;
+  EXPECT_NE(r.out.find("total "), std::string::npos) << r.out;
+}
+
 TEST_F(WeftRunTool, CommandLineMistakesExitTwo) {
   expect_one_line_error(run(fmt::format("{} --input x", q(affine_))), 2, "NAME=FILE.npy");
   expect_one_line_error(run(fmt::format("{} --bench 0", q(affine_))), 2, "--bench");
