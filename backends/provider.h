@@ -108,7 +108,7 @@ class CompiledExecutable : public Executable {
   const Graph& compiled_graph() const { return lowered_; }
   /// With CompileOptions::profile: per call, what the runs so far cost (empty otherwise).
   const std::vector<CallProfile>& profile() const { return executor_->profile(); }
-  void reset_profile() { executor_->reset_profile(); }
+  void reset_profile() override { executor_->reset_profile(); }
   /// The profile as a table, slowest call first: op (a region's kind), scope, provider, calls, total
   /// and per-call time, share of the total, GFLOP/s and GB/s (operands and results read or written
   /// once), then the totals.

@@ -5,6 +5,9 @@
  *
  *   bench_models <workload>      then, on stdin, `run N` (N repetitions) ... `quit`
  *   bench_models --peak-fma      the machine's peak single-precision FMA rate on 2 threads (GFLOP/s)
+ *   bench_models <workload> --profile N   one warm-up, N repetitions with the executor's profile on,
+ *                                then each compiled program's profile, slowest call first
+ *                                (docs/performance.md)
  *
  * Replies on stdout, one line each: `ready setup_ms=<ms> flops=<per repetition>` after the setup
  * (graph building and compiling: the JIT, or the C compiler for the .so), then `times <ms> ...` per
@@ -68,8 +71,14 @@ Tensor random_floats(std::vector<int64_t> shape, uint64_t seed) {
   return Tensor::from<float>(shape, v);
 }
 
+/// With --profile: every program compiled keeps a profile, and is listed here to print it.
+bool profiling = false;
+std::vector<std::pair<std::string, weft::Executable*>> profiled;
+
 std::unique_ptr<weft::Executable> compile(const Graph& graph) {
-  return weft::make_backend("llvm")->compile(graph, {.num_threads = threads()});
+  auto exe = weft::make_backend("llvm")->compile(graph, {.num_threads = threads(), .profile = profiling});
+  if (profiling) profiled.emplace_back(graph.name(), exe.get());
+  return exe;
 }
 
 /// A workload after its setup: one repetition per call, and its floating-point operations (0: not counted).
@@ -238,11 +247,28 @@ double peak_fma_gflops() {
 
 int main(int argc, char** argv) {
   weft::bench::run_with_peer_threads(argv);
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: bench_models <workload> | --peak-fma\n");
+  const bool profile_args = argc == 4 && std::string(argv[2]) == "--profile" && std::atoi(argv[3]) > 0;
+  if (argc != 2 && !profile_args) {
+    std::fprintf(stderr, "usage: bench_models <workload> [--profile N] | --peak-fma\n");
     return 2;
   }
   std::string name = argv[1];
+  if (profile_args) {
+    try {
+      profiling = true;
+      Workload w = setup(name);
+      w.repetition();  // warm-up: caches, the pool, first-run planning
+      for (auto& [graph, exe] : profiled) exe->reset_profile();
+      const int n = std::atoi(argv[3]);
+      for (int i = 0; i < n; ++i) w.repetition();
+      for (auto& [graph, exe] : profiled)
+        fmt::print("profile of '{}' over {} repetitions of {}:\n{}\n", graph, n, name, exe->profile_report());
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "bench_models: {}\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   try {
     if (name == "--peak-fma") {
       fmt::print("peak_fma_gflops {:.1f} threads={} isa={}\n", peak_fma_gflops(), threads(),

@@ -64,6 +64,8 @@ class Executable {
   /// What the runs so far cost, call by call, when the executable was compiled to keep a profile
   /// (CompileOptions::profile); otherwise one line saying it keeps none.
   virtual std::string profile_report() const { return "this executable keeps no profile\n"; }
+  /// Starts the profile afresh (after a warm-up, say); nothing to do without one.
+  virtual void reset_profile() {}
 
   /// Runs with inputs by name; convenience over `run`. Throws weft::Error naming every missing and
   /// every unknown input.
