@@ -585,7 +585,13 @@ class GemmEmitter {
       llvm::Value* chosen = task;
       if (dot_task) chosen = b.CreateSelect(use_dot, dot_task, chosen);
       if (row_task) chosen = b.CreateSelect(use_row, row_task, chosen);
-      b.CreateCall(declare_parallel_for(module_), {ctx, tasks, chosen});
+      // A product too small to repay waking the pool runs its tasks on the caller: a batched one
+      // still has a task per batch element (attention's heads), and handing those to the pool cost
+      // a decode step's [4, 1, 64]·[4, 32, 64]ᵀ 65 µs instead of 0.6.
+      llvm::FunctionType* task_type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {ptr_, i64_}, false);
+      emit_if_else(
+          b, parallel, [&] { b.CreateCall(declare_parallel_for(module_), {ctx, tasks, chosen}); },
+          [&] { emit_for(b, c64(0), tasks, c64(1), [&](llvm::Value* i) { b.CreateCall(task_type, chosen, {ctx, i}); }); });
     });
     b.CreateRetVoid();
     return f;
