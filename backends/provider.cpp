@@ -135,7 +135,9 @@ std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::op
   SymbolBindings ones;
   for (const SymbolDecl& s : g.symbols())
     if (!s.bound) ones.emplace(s.name, 1);
-  const Program calls = program ? *program : plan_program(g, ones);
+  std::optional<Program> sized_at_one;
+  if (!program) sized_at_one = plan_program(g, ones);
+  const Program& calls = program ? *program : *sized_at_one;  // read before `program` moves below
   pass_seconds += seconds_since(start);
 
   CompileStats stats;

@@ -166,17 +166,17 @@ class SharedObjectModel : public Model {
  public:
   explicit SharedObjectModel(const Options& o)
       : exe_(std::make_shared<const weft::SharedObject>(o.model),
-             weft::SharedObjectOptions{.entry = o.entry, .num_threads = o.threads, .weights_path = o.weights}),
-        path_(o.model) {}
+             weft::SharedObjectOptions{.entry = o.entry, .num_threads = o.threads, .weights_path = o.weights}) {}
 
   const Signature& signature() const override { return exe_.signature(); }
-  std::string describe() const override { return fmt::format("entry '{}' of {}", exe_.entry_name(), path_); }
+  std::string describe() const override {
+    return fmt::format("entry '{}' of {}", exe_.entry_name(), exe_.library().path());
+  }
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) override { return exe_.run(inputs); }
   std::string profile_report() const override { return exe_.profile_report(); }
 
  private:
   weft::SharedObjectExecutable exe_;
-  std::string path_;
 };
 
 bool is_shared_object(const std::string& path) {

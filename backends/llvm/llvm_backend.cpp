@@ -82,7 +82,8 @@ class LlvmProvider : public KernelProvider {
       }
       function(buffers.data(), dims);
     };
-    if (call.op == OpKind::fusion) {
+    // The trap's sharper message needs the region as a graph of its own: made only when trapping.
+    if (call.op == OpKind::fusion && context.options.nan_trap) {
       out.kernel.what = first_op_of(call);
       auto wrapper = std::make_shared<const Graph>(wrap_call(call, context.symbols));
       out.kernel.explain_non_finite = [call, wrapper](std::span<void* const> buffers, const SymbolBindings& sizes) {
