@@ -118,35 +118,46 @@ std::pair<std::string, std::string> int_range(DType t) {
 
 class Generator {
  public:
-  Generator(const LoweredRegion& r, std::string name) : r_(r), name_(std::move(name)) {}
+  Generator(const LoweredRegion& r, std::string name, int block) : r_(r), name_(std::move(name)), block_(block) {}
 
   KernelSource run() {
     if (r_.kind != "loop" && r_.kind != "reduction" && r_.kind != "matmul")
       throw InternalError(fmt::format("no CUDA kernel for a {} region", r_.kind));
-    std::string src(kPrelude);
+    std::string src;
     for (size_t k = 0; k < r_.constants.size(); ++k) {
       const auto& c = r_.constants[k];
       std::string values;
       for (double v : c.values) values += literal(v, c.dtype) + ",";
-      src += fmt::format("__device__ const {} weft_c{}[] = {{{}}};\n", mem_type(c.dtype), k, values);
+      src += fmt::format("__device__ const {} {}_c{}[] = {{{}}};\n", mem_type(c.dtype), name_, k, values);
     }
-    src += fmt::format("extern \"C\" __global__ void {}({}) {{\n", name_, params());
+    std::vector<std::string> types = param_types();
+    std::vector<std::string> declared;
+    for (size_t i = 0; i < types.size(); ++i) declared.push_back(fmt::format("{} {}", types[i], param_name(i)));
+    src += fmt::format("extern \"C\" __global__ void {}({}) {{\n", name_, fmt::join(declared, ", "));
     for (size_t d = 0; d < r_.space.size(); ++d) src += fmt::format("  const i64 n{} = {};\n", d, dim(r_.space[d]));
     src += r_.kind == "reduction" ? reduction_body() : loop_body();
     src += "}\n";
-    return {name_, src};
+    return {name_, std::string(kPrelude) + src, src, types};
   }
 
  private:
-  std::string params() const {
+  std::vector<std::string> param_types() const {
     std::vector<std::string> p;
     for (int b = 0; b < buffer_count(); ++b) {
       const bool output = b >= r_.num_inputs;
-      p.push_back(fmt::format("{}{}* b{}", output ? "" : "const ", mem_type(buffer_dtype(b)), b));
+      p.push_back(fmt::format("{}{}*", output ? "" : "const ", mem_type(buffer_dtype(b))));
     }
-    if (r_.kind == "matmul") p.push_back("const float* gemm");
-    for (size_t s = 0; s < r_.symbols.size(); ++s) p.push_back(fmt::format("i64 s{}", s));
-    return fmt::format("{}", fmt::join(p, ", "));
+    if (r_.kind == "matmul") p.push_back("const float*");
+    for (size_t s = 0; s < r_.symbols.size(); ++s) p.push_back("i64");
+    return p;
+  }
+
+  /// Parameter i's name: b<k> for buffer k, `gemm`, s<k> for symbol k.
+  std::string param_name(size_t i) const {
+    const size_t buffers = static_cast<size_t>(buffer_count());
+    if (i < buffers) return fmt::format("b{}", i);
+    if (r_.kind == "matmul" && i == buffers) return "gemm";
+    return fmt::format("s{}", i - buffers - (r_.kind == "matmul" ? 1 : 0));
   }
 
   int buffer_count() const {
@@ -188,7 +199,7 @@ class Generator {
 
   std::string pointer(int k) const {
     const Access& a = r_.accesses[static_cast<size_t>(k)];
-    if (a.constant >= 0) return fmt::format("weft_c{}", a.constant);
+    if (a.constant >= 0) return fmt::format("{}_c{}", name_, a.constant);
     return fmt::format("b{}", a.output ? r_.num_inputs + a.input : a.input);
   }
 
@@ -403,8 +414,8 @@ class Generator {
     std::string out = fmt::format("  const i64 rows = {};\n  const i64 count = {};\n", rows, count);
     for (size_t k = 0; k < r_.reductions.size(); ++k) {
       const Reduction& red = r_.reductions[k];
-      out += fmt::format("  __shared__ {} sh{}[{}];\n", ctype(red.dtype), k, kReductionBlock);
-      if (red.op == OpKind::argmax) out += fmt::format("  __shared__ i64 shi{}[{}];\n", k, kReductionBlock);
+      out += fmt::format("  __shared__ {} sh{}[{}];\n", ctype(red.dtype), k, block_);
+      if (red.op == OpKind::argmax) out += fmt::format("  __shared__ i64 shi{}[{}];\n", k, block_);
     }
     out += "  const int tid = threadIdx.x;\n";
     out += "  for (i64 row = blockIdx.x; row < rows; row += gridDim.x) {\n";
@@ -471,7 +482,7 @@ class Generator {
       if (red.op == OpKind::argmax) out += fmt::format("    shi{0}[tid] = acci{0};\n", k);
     }
     out += "    __syncthreads();\n";
-    out += fmt::format("    for (int w = {} / 2; w > 0; w /= 2) {{\n      if (tid < w) {{\n", kReductionBlock);
+    out += fmt::format("    for (int w = {} / 2; w > 0; w /= 2) {{\n      if (tid < w) {{\n", block_);
     for (size_t k = 0; k < r_.reductions.size(); ++k) {
       const Reduction& red = r_.reductions[k];
       if (red.stage != stage) continue;
@@ -549,10 +560,17 @@ class Generator {
 
   const LoweredRegion& r_;
   std::string name_;
+  int block_;  // a reduction block's threads
 };
 
 }  // namespace
 
-KernelSource cuda_source(const LoweredRegion& region, const std::string& name) { return Generator(region, name).run(); }
+std::string_view cuda_prelude() { return kPrelude; }
+
+KernelSource cuda_source(const LoweredRegion& region, const std::string& name, int reduction_block) {
+  if (reduction_block < 1 || (reduction_block & (reduction_block - 1)) != 0)
+    throw InternalError(fmt::format("a reduction block of {} threads: not a power of two", reduction_block));
+  return Generator(region, name, reduction_block).run();
+}
 
 }  // namespace weft::cuda_backend

@@ -7,7 +7,7 @@
  *
  *  - loop: one thread per element of the coalesced space, in a grid-stride loop; the element's
  *    linear index is split into the axes' indices (row-major), each term is one C expression.
- *  - reduction: one block of `kReductionBlock` threads per row (grid-stride over the rows). Per
+ *  - reduction: one block of `reduction_block` threads (kReductionBlock) per row (grid-stride over the rows). Per
  *    stage of reductions, each thread folds its strided share of the row's elements, then the block
  *    combines the partials in shared memory in a fixed tree order (the result depends on the sizes,
  *    never on the timing); then one pass writes the full-level outputs, and thread 0 the row-level
@@ -31,6 +31,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "backends/llvm/region_terms.h"
 
@@ -40,13 +42,21 @@ namespace weft::cuda_backend {
 constexpr int kReductionBlock = 256;
 
 struct KernelSource {
-  std::string name;    // the kernel's `extern "C"` name
-  std::string source;  // a whole translation unit for NVRTC (no #include)
+  std::string name;                      // the kernel's `extern "C"` name
+  std::string source;                    // a whole translation unit for NVRTC (no #include)
+  std::string kernel;                    // the same without `cuda_prelude()`: its constants and function
+  std::vector<std::string> param_types;  // the C type of each parameter, in order
 };
 
-/// The CUDA C of `region`, a lowered loop, reduction or matmul region, as kernel `name`. Throws
-/// InternalError for a region description it does not know (a new term kind): the lowering has
-/// already declined what the generators cannot take.
-KernelSource cuda_source(const llvm_backend::LoweredRegion& region, const std::string& name);
+/// The helpers every kernel's source starts with (typedefs, NaN-propagating max, wrapping
+/// integer arithmetic, saturating casts).
+std::string_view cuda_prelude();
+
+/// The CUDA C of `region`, a lowered loop, reduction or matmul region, as kernel `name`; a
+/// reduction kernel must be launched with exactly `reduction_block` threads per block (a power of
+/// two: the size of its shared-memory tree). Throws InternalError for a region description it does
+/// not know (a new term kind): the lowering has already declined what the generators cannot take.
+KernelSource cuda_source(const llvm_backend::LoweredRegion& region, const std::string& name,
+                         int reduction_block = kReductionBlock);
 
 }  // namespace weft::cuda_backend
