@@ -130,22 +130,29 @@ std::unique_ptr<CompiledExecutable> ProviderChain::compile_chain(const Graph& gr
 std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::optional<Program> program,
                                                          double pass_seconds, const CompileOptions& options) const {
   auto start = Clock::now();
+  // A device provider's program is planned in its memory space (`lower` planned for the host).
+  MemoryResource* memory = providers_.front()->memory();
+  PlanOptions plan_options;
+  if (memory) {
+    plan_options.space = memory->space();
+    if (program) program = plan_program(g, {}, plan_options);
+  }
   // The calls are the same for every size of the unbounded symbols (only offsets differ): kernels
   // are made from a plan at size 1.
   SymbolBindings ones;
   for (const SymbolDecl& s : g.symbols())
     if (!s.bound) ones.emplace(s.name, 1);
   std::optional<Program> sized_at_one;
-  if (!program) sized_at_one = plan_program(g, ones);
+  if (!program) sized_at_one = plan_program(g, ones, plan_options);
   const Program& calls = program ? *program : *sized_at_one;  // read before `program` moves below
   pass_seconds += seconds_since(start);
 
   CompileStats stats;
   stats.backend = name_;
   stats.pass_seconds = pass_seconds;
-  ProviderContext context{options, g.symbols(), [this, &options](const Graph& body) {
+  ProviderContext context{options, g.symbols(), [this, &options, plan_options](const Graph& body) {
                             std::optional<Program> plan;
-                            if (all_bounded(body)) plan = plan_program(body);
+                            if (all_bounded(body)) plan = plan_program(body, {}, plan_options);
                             return std::shared_ptr<CompiledExecutable>(build(body, std::move(plan), 0, options));
                           }};
   std::vector<CallKernel> kernels;
@@ -182,10 +189,10 @@ std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::op
     }
     kernels.push_back(std::move(provided->kernel));
   }
-  ProgramPlanner planner = [g](const SymbolBindings& sizes) { return plan_program(g, sizes); };
+  ProgramPlanner planner = [g, plan_options](const SymbolBindings& sizes) { return plan_program(g, sizes, plan_options); };
   auto executor = std::make_unique<ProgramExecutor>(
       signature_of(g), std::move(program), std::move(planner), std::move(kernels), initial_params(g),
-      ExecutorOptions{.nan_trap = options.nan_trap, .profile = options.profile});
+      ExecutorOptions{.nan_trap = options.nan_trap, .memory = memory, .profile = options.profile});
   return std::make_unique<CompiledExecutable>(std::move(executor), g, std::move(stats), options.num_threads);
 }
 

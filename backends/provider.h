@@ -58,6 +58,10 @@ class KernelProvider {
   /// The kernel of `call`, or empty with `*why` set when this provider does not run it.
   virtual std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                                    std::string* why) const = 0;
+  /// Where the lead provider's programs keep their memory (a device's); null: the host. A chain
+  /// led by a device provider plans its buffers in that space and its executor keeps the arena and
+  /// the state there.
+  virtual MemoryResource* memory() const { return nullptr; }
 };
 
 /// The reference interpreter as a provider: runs every call (composites through their

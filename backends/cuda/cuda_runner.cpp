@@ -60,11 +60,12 @@ struct DeviceMemory {
 
 }  // namespace
 
-LaunchShape launch_shape(const llvm_backend::LoweredRegion& r, const SymbolBindings& sizes, int multiprocessors) {
+LaunchShape launch_shape(const llvm_backend::LoweredRegion& r, const SymbolBindings& sizes, int multiprocessors,
+                         int reduction_block) {
   const unsigned most = static_cast<unsigned>(std::max(1, multiprocessors) * 32);
   if (r.kind == "reduction") {
     const int64_t rows = product(r.space, &r.axis_class, llvm_backend::AxisClass::outer, sizes);
-    return {static_cast<unsigned>(std::min<int64_t>(rows, most)), static_cast<unsigned>(kReductionBlock)};
+    return {static_cast<unsigned>(std::min<int64_t>(rows, most)), static_cast<unsigned>(reduction_block)};
   }
   const int64_t total = product(r.space, nullptr, llvm_backend::AxisClass::outer, sizes);
   const int64_t blocks = (total + kLoopBlock - 1) / kLoopBlock;

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "backends/cuda/cuda_source.h"
 #include "backends/llvm/region_terms.h"
 #include "ir/shape.h"
 #include "runtime/tensor.h"
@@ -19,7 +20,8 @@ struct LaunchShape {
   unsigned grid = 0;  // 0: nothing to do
   unsigned block = 0;
 };
-LaunchShape launch_shape(const llvm_backend::LoweredRegion& region, const SymbolBindings& sizes, int multiprocessors);
+LaunchShape launch_shape(const llvm_backend::LoweredRegion& region, const SymbolBindings& sizes, int multiprocessors,
+                         int reduction_block = kReductionBlock);
 
 /// Runs `region` (loop or reduction) on device 0: `buffers` are its inputs then its outputs, shaped
 /// and typed as the region's body says, `sizes` the values of its symbols. Outputs are written in

@@ -21,6 +21,7 @@ namespace fs = std::filesystem;
 constexpr const char* kHostCuda = R"(
 #include <math.h>
 #include <string.h>
+#include <atomic>
 #include <barrier>
 #include <thread>
 #include <vector>
@@ -32,6 +33,7 @@ static std::barrier<>* weft_block_barrier = nullptr;
 #define __device__
 #define __forceinline__ inline
 #define __shared__ static
+template <class T> static T atomicAdd(T* p, T v) { return std::atomic_ref<T>(*p).fetch_add(v); }
 static inline void __syncthreads() { weft_block_barrier->arrive_and_wait(); }
 static inline int __float_as_int(float x) { int i; memcpy(&i, &x, 4); return i; }
 static inline float __int_as_float(int i) { float x; memcpy(&x, &i, 4); return x; }

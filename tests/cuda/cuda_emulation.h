@@ -25,6 +25,7 @@ class EmulatedKernels {
   /// Runs kernel `index` of the constructor's list on `grid` blocks of `block` threads; `args`
   /// points at each parameter's value, as cuLaunchKernel takes them.
   void launch(size_t index, unsigned grid, unsigned block, void** args) const;
+  size_t size() const { return launchers_.size(); }
 
  private:
   void* library_ = nullptr;

@@ -1,6 +1,8 @@
 // Shared by the CUDA tests: the models whose regions they generate, and the walk over regions.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <functional>
 
 #include "backends/llvm/llvm_backend.h"
