@@ -10,19 +10,31 @@ namespace {
 
 std::string type_of(DType t) {
   switch (t) {
-    case DType::f32: return "float";
-    case DType::f64: return "double";
-    case DType::i32: return "int";
-    case DType::i64: return "i64";
-    case DType::boolean: return "unsigned char";
-    default: break;
+    case DType::f32:
+      return "float";
+    case DType::f64:
+      return "double";
+    case DType::i32:
+      return "int";
+    case DType::i64:
+      return "i64";
+    case DType::boolean:
+      return "unsigned char";
+    default:
+      break;
   }
   throw Error(fmt::format("the CUDA backend has no {} data-movement kernels", dtype_name(t)));
 }
 
 std::vector<std::string> params(DType data, DType index) {
-  return {fmt::format("const {}*", type_of(data)), fmt::format("const {}*", type_of(index)),
-          fmt::format("{}*", type_of(data)), "int*", "i64", "i64", "i64", "i64"};
+  return {fmt::format("const {}*", type_of(data)),
+          fmt::format("const {}*", type_of(index)),
+          fmt::format("{}*", type_of(data)),
+          "int*",
+          "i64",
+          "i64",
+          "i64",
+          "i64"};
 }
 
 KernelSource wrap_up(const std::string& name, std::string kernel, std::vector<std::string> types) {
@@ -58,9 +70,10 @@ KernelSource scatter_add_source(const std::string& name, DType data, DType index
   const std::string T = type_of(data), I = type_of(index);
   // atomicAdd has int, unsigned long long, float and double forms: an i64 adds as unsigned (the
   // same bits: two's complement wraps alike).
-  const std::string add = data == DType::i64 ? "atomicAdd((unsigned long long*)&out[at], (unsigned long long)v)"
-                                             : "atomicAdd(&out[at], v)";
-  std::string k = fmt::format(R"(extern "C" __global__ void {0}(const {1}* updates, const {2}* indices, {1}* out, int* error,
+  const std::string add =
+      data == DType::i64 ? "atomicAdd((unsigned long long*)&out[at], (unsigned long long)v)" : "atomicAdd(&out[at], v)";
+  std::string k =
+      fmt::format(R"(extern "C" __global__ void {0}(const {1}* updates, const {2}* indices, {1}* out, int* error,
                               i64 outer, i64 n, i64 count, i64 inner) {{
   const i64 total = outer * count * inner;
   for (i64 lin = (i64)blockIdx.x * blockDim.x + threadIdx.x; lin < total; lin += (i64)gridDim.x * blockDim.x) {{
@@ -77,7 +90,7 @@ KernelSource scatter_add_source(const std::string& name, DType data, DType index
   }}
 }}
 )",
-                              name, T, I, add);
+                  name, T, I, add);
   return wrap_up(name, std::move(k), params(data, index));
 }
 

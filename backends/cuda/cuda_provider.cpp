@@ -119,7 +119,7 @@ class CudaProvider final : public KernelProvider {
     const TensorType data = call.operands[gather ? 0 : 2].type;  // x, or the output
     const TensorType indices = call.operands[1].type;
     const int axis = static_cast<int>(call.attrs.get_int("axis") < 0 ? call.attrs.get_int("axis") + data.rank()
-                                                                      : call.attrs.get_int("axis"));
+                                                                     : call.attrs.get_int("axis"));
     const bool wrap = gather ? call.attrs.get_bool("wrap") : true;
     const int main = dev->add_kernel(gather ? gather_source(next_name("gather"), data.dtype, indices.dtype, wrap)
                                             : scatter_add_source(next_name("scatter_add"), data.dtype, indices.dtype));

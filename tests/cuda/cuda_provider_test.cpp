@@ -105,6 +105,55 @@ TEST(CudaProvider, ATrainStepKeepsItsStateOnTheDeviceAndMatchesTheInterpreter) {
     expect_close(cuda->state(p), interp->state(p), fmt::format("{} after 3 steps", p));
 }
 
+/// A one-layer Transformer encoder's train step (embeddings and their scatter_add gradient,
+/// attention, layer norm, label smoothing, Adam), two steps on `backend` against the interpreter.
+void transformer_steps(const Backend& backend) {
+  Builder b("reverser");
+  Tensor tokens = b.input("tokens", "i64[B<=4, 6]");
+  Tensor targets = b.input("targets", "i64[B, 6]");
+  nn::Embedding embed(b, "embed", 7, 8);
+  nn::PositionalEncoding positions(b, "positions", 8);
+  nn::TransformerEncoder encoder(b, "encoder", {.d_model = 8, .nhead = 2, .dim_feedforward = 12, .dropout = 0.0}, 1);
+  nn::Linear head(b, "head", 8, 7);
+  b.output("loss", cross_entropy(head(encoder(positions(embed(tokens)))), targets, {.label_smoothing = 0.1}));
+  Graph step = make_train_step(b.finish(), {.optimizer = AdamOptions{}});
+  auto cuda = backend.compile(step);
+  auto interp = InterpBackend().compile(step);
+  for (int s = 0; s < 2; ++s) {
+    Host tok = Host::zeros(DType::i64, {3, 6}), tgt = Host::zeros(DType::i64, {3, 6});
+    for (int64_t i = 0; i < 18; ++i) {
+      tok.data<int64_t>()[i] = (i * 5 + s) % 7;
+      tgt.data<int64_t>()[i] = (i * 3 + 1) % 7;
+    }
+    std::vector<Host> in{tok, tgt, scalar_f32(0.01f), scalar_i64(s + 1)};
+    std::vector<Host> got = cuda->run(in), want = interp->run(in);
+    for (size_t o = 0; o < got.size(); ++o) expect_close(got[o], want[o], fmt::format("step {}, output {}", s, o));
+  }
+  expect_close(cuda->state("embed.weight"), interp->state("embed.weight"), "embed.weight after 2 steps");
+}
+
+TEST(CudaProvider, ATransformerTrainStepMatchesTheInterpreter) {
+  Emulated e;
+  transformer_steps(e.backend);
+}
+
+TEST(CudaProvider, AnIndexOutOfRangeIsTheInterpretersError) {
+  Emulated e;
+  Graph g = classifier();
+  auto cuda = e.backend.compile(g);
+  Host labels = labels_of(4);
+  labels.data<int64_t>()[2] = 9;
+  try {
+    std::vector<Host> in{random_f32({4, 12}, 1), labels};
+    cuda->run(in);
+    FAIL() << "a label of 9 for 5 classes ran";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("index 9 (at flat position 2 of the indices) is out of range"),
+              std::string::npos)
+        << err.what();
+  }
+}
+
 TEST(CudaProvider, AnOpWithoutAKernelIsACompileErrorNamingIt) {
   Emulated e;
   Builder b("rnn");
@@ -149,6 +198,10 @@ TEST_F(CudaDeviceProvider, ATrainStepOnTheGpuMatchesTheInterpreter) {
     std::vector<Host> got = cuda->run(in), want = interp->run(in);
     for (size_t o = 0; o < got.size(); ++o) expect_close(got[o], want[o], fmt::format("step {}, output {}", s, o));
   }
+}
+
+TEST_F(CudaDeviceProvider, ATransformerTrainStepOnTheGpuMatchesTheInterpreter) {
+  transformer_steps(*make_backend("cuda"));
 }
 
 }  // namespace
