@@ -66,8 +66,8 @@ if(WEFT_WITH_LLVM)
   string(APPEND WEFT_PC_LIBS " -L${WEFT_LLVM_LIBRARY_DIR} -lLLVM -Wl,-rpath,${WEFT_LLVM_LIBRARY_DIR}")
 endif()
 if(WEFT_WITH_CUDA)
-  # NVRTC and cuBLAS from the toolkit Weft was built with (never the driver: loaded at run time).
-  string(APPEND WEFT_PC_LIBS " -L${WEFT_CUDA_LIBRARY_DIR} -lnvrtc -lcublas -Wl,-rpath,${WEFT_CUDA_LIBRARY_DIR} -ldl")
+  # The driver, NVRTC and cuBLAS are opened at run time (backends/cuda/cuda_libraries.h).
+  string(APPEND WEFT_PC_LIBS " -ldl")
   string(APPEND WEFT_PC_CFLAGS " -isystem ${WEFT_CUDA_INCLUDE_DIRS}")
 endif()
 configure_file(${CMAKE_SOURCE_DIR}/cmake/weft.pc.in ${CMAKE_BINARY_DIR}/weft.pc @ONLY)

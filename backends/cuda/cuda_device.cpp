@@ -1,12 +1,12 @@
 // The real GPU behind GpuDevice: memory from cuMemAlloc, kernels compiled by NVRTC for the device's
 // compute capability and loaded as modules, GEMMs by cuBLAS on the primary context.
-#include <cublas_v2.h>
 #include <fmt/format.h>
 
 #include <mutex>
 #include <vector>
 
 #include "backends/cuda/cuda_driver.h"
+#include "backends/cuda/cuda_libraries.h"
 #include "backends/cuda/gpu_device.h"
 #include "backends/cuda/nvrtc.h"
 #include "ir/error.h"
@@ -23,9 +23,9 @@ class CudaGpu final : public GpuDevice {
  public:
   CudaGpu() : api_(driver()) {
     // cuBLAS runs on the current context: the primary context driver() made current.
-    check_cublas(cublasCreate(&blas_), "cublasCreate");
+    check_cublas(cublas().Create(&blas_), "cublasCreate");
   }
-  ~CudaGpu() override { cublasDestroy(blas_); }
+  ~CudaGpu() override { cublas().Destroy(blas_); }
 
   std::string name() const override { return fmt::format("cuda:0 ({})", device_info().name); }
 
@@ -67,7 +67,7 @@ class CudaGpu final : public GpuDevice {
     const float one = 1, zero = 0;
     const int lda = static_cast<int>(s.transpose_a ? s.m : s.k);
     const int ldb = static_cast<int>(s.transpose_b ? s.k : s.n);
-    check_cublas(cublasSgemmStridedBatched(
+    check_cublas(cublas().SgemmStridedBatched(
                      blas_, s.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, s.transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                      static_cast<int>(s.n), static_cast<int>(s.m), static_cast<int>(s.k), &one, b, ldb, s.stride_b, a,
                      lda, s.stride_a, &zero, c, static_cast<int>(s.n), s.stride_c, static_cast<int>(s.batch)),

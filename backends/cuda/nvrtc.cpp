@@ -1,13 +1,13 @@
 #include "backends/cuda/nvrtc.h"
 
 #include <fmt/format.h>
-#include <nvrtc.h>
 
 #include <map>
 #include <mutex>
 #include <utility>
 #include <vector>
 
+#include "backends/cuda/cuda_libraries.h"
 #include "ir/error.h"
 
 namespace weft::cuda_backend {
@@ -15,25 +15,26 @@ namespace weft::cuda_backend {
 namespace {
 
 void check(nvrtcResult r, const char* what) {
-  if (r != NVRTC_SUCCESS) throw Error(fmt::format("NVRTC: {} failed: {}", what, nvrtcGetErrorString(r)));
+  if (r != NVRTC_SUCCESS) throw Error(fmt::format("NVRTC: {} failed: {}", what, nvrtc().GetErrorString(r)));
 }
 
 /// One NVRTC program, destroyed on every path out.
 class Program {
  public:
   Program(const std::string& source, const std::string& name) {
-    check(nvrtcCreateProgram(&p_, source.c_str(), (name + ".cu").c_str(), 0, nullptr, nullptr), "nvrtcCreateProgram");
+    check(nvrtc().CreateProgram(&p_, source.c_str(), (name + ".cu").c_str(), 0, nullptr, nullptr),
+          "nvrtcCreateProgram");
   }
-  ~Program() { nvrtcDestroyProgram(&p_); }
+  ~Program() { nvrtc().DestroyProgram(&p_); }
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
   nvrtcProgram get() const { return p_; }
 
   std::string log() const {
     size_t size = 0;
-    if (nvrtcGetProgramLogSize(p_, &size) != NVRTC_SUCCESS || size == 0) return "";
+    if (nvrtc().GetProgramLogSize(p_, &size) != NVRTC_SUCCESS || size == 0) return "";
     std::string text(size, '\0');
-    if (nvrtcGetProgramLog(p_, text.data()) != NVRTC_SUCCESS) return "";
+    if (nvrtc().GetProgramLog(p_, text.data()) != NVRTC_SUCCESS) return "";
     while (!text.empty() && (text.back() == '\0' || text.back() == '\n')) text.pop_back();
     return text;
   }
@@ -78,14 +79,14 @@ Ptx compile_to_ptx(const std::string& source, const std::string& kernel, int cc)
   Program program(source, kernel);
   const std::string arch = fmt::format("--gpu-architecture=compute_{}", cc);
   std::vector<const char*> options = {arch.c_str(), "--std=c++17", "--fmad=false"};
-  nvrtcResult r = nvrtcCompileProgram(program.get(), static_cast<int>(options.size()), options.data());
+  nvrtcResult r = nvrtc().CompileProgram(program.get(), static_cast<int>(options.size()), options.data());
   if (r != NVRTC_SUCCESS)
     throw Error(fmt::format("NVRTC could not compile the generated kernel '{}' ({}):\n{}\nsource:\n{}", kernel,
-                            nvrtcGetErrorString(r), program.log(), numbered(source)));
+                            nvrtc().GetErrorString(r), program.log(), numbered(source)));
   size_t size = 0;
-  check(nvrtcGetPTXSize(program.get(), &size), "nvrtcGetPTXSize");
+  check(nvrtc().GetPTXSize(program.get(), &size), "nvrtcGetPTXSize");
   std::string text(size, '\0');
-  check(nvrtcGetPTX(program.get(), text.data()), "nvrtcGetPTX");
+  check(nvrtc().GetPTX(program.get(), text.data()), "nvrtcGetPTX");
   while (!text.empty() && text.back() == '\0') text.pop_back();
   std::lock_guard<std::mutex> lock(c.mutex);
   c.ptx.emplace(std::make_pair(source, cc), text);
@@ -94,7 +95,7 @@ Ptx compile_to_ptx(const std::string& source, const std::string& kernel, int cc)
 
 std::string nvrtc_version() {
   int major = 0, minor = 0;
-  check(nvrtcVersion(&major, &minor), "nvrtcVersion");
+  check(nvrtc().Version(&major, &minor), "nvrtcVersion");
   return fmt::format("{}.{}", major, minor);
 }
 
