@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "backends/cuda/cuda_movement.h"
+#include "backends/cuda/cuda_random.h"
 #include "backends/cuda/cuda_runner.h"
 #include "backends/llvm/node_region.h"
 #include "backends/llvm/region_terms.h"
@@ -73,6 +74,7 @@ class CudaProvider final : public KernelProvider {
     }
     const std::string kind = region->kind;
     if (kind == "gather" || kind == "scatter_add") return movement_kernel(call, kind);
+    if (kind == "rng_uniform") return random_kernel(call);
     if (kind != "loop" && kind != "reduction" && kind != "matmul" && kind != "concat") {
       *why = fmt::format("the CUDA backend has no {} kernel yet", kind);
       return std::nullopt;
@@ -112,6 +114,29 @@ class CudaProvider final : public KernelProvider {
   }
 
  private:
+  /// rng_uniform: Philox on the device, the interpreter's numbers (cuda_random.h).
+  std::optional<ProvidedKernel> random_kernel(const KernelCall& call) const {
+    std::shared_ptr<GpuDevice> dev = device();
+    const TensorType out_type = call.operands[1].type;
+    const int handle = dev->add_kernel(rng_uniform_source(next_name("rng_uniform"), out_type.dtype,
+                                                          static_cast<uint64_t>(call.attrs.get_int("seed"))));
+    ProvidedKernel out;
+    out.generated = true;
+    out.kernel.provider = "cuda";
+    out.kernel.run = [dev, handle, out_type](std::span<void* const> buffers, const SymbolBindings& sizes) {
+      int64_t total = num_elements(out_type.shape).evaluate(sizes);
+      if (total == 0) return;
+      void* offset = buffers[0];
+      void* o = buffers[1];
+      std::vector<void*> args = {&offset, &o, &total};
+      const unsigned block = 256;
+      dev->launch(handle,
+                  static_cast<unsigned>(std::min<int64_t>((total + block - 1) / block, dev->multiprocessors() * 32)),
+                  block, args.data());
+    };
+    return out;
+  }
+
   /// gather and scatter_add: hand-written kernels (cuda_movement.h) over [outer, n, inner] views.
   std::optional<ProvidedKernel> movement_kernel(const KernelCall& call, const std::string& kind) const {
     std::shared_ptr<GpuDevice> dev = device();

@@ -4,7 +4,9 @@
  *  - loop and reduction regions, and each piece of a concat: generated CUDA C (cuda_source.h);
  *  - matmul regions: cuBLAS's batched SGEMM into the region's accumulator output, then the region's
  *    epilogue as a generated kernel over it (none when the region is the product alone);
- *  - everything else (gather, scatter_add, rng_uniform, scans, non-f32 matmuls) is declined with
+ *  - gather and scatter_add: hand-written kernels (cuda_movement.h); rng_uniform: Philox, the
+ *    interpreter's numbers bit for bit (cuda_random.h);
+ *  - everything else (scans, non-f32 matmuls, what the generators decline) is declined with
  *    the reason, and since a program's memory is in one space and nothing else runs on the GPU
  *    yet, a model using them does not compile for `cuda` (the error names the op).
  *

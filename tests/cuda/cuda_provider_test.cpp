@@ -137,6 +137,30 @@ TEST(CudaProvider, ATransformerTrainStepMatchesTheInterpreter) {
   transformer_steps(e.backend);
 }
 
+TEST(CudaProvider, DropoutDrawsTheInterpretersMasksOnTheDevice) {
+  // rng_uniform's Philox on the device gives the CPU's numbers bit for bit, so a train step with
+  // dropout follows the interpreter's step for step.
+  Emulated e;
+  Builder b("dropout");
+  Tensor x = b.input("x", "f32[B, 12]");
+  Tensor labels = b.input("labels", "i64[B]");
+  Tensor step = b.input("step", "i64[]");
+  nn::Linear fc1(b, "fc1", 12, 16), fc2(b, "fc2", 16, 5);
+  b.output("loss", cross_entropy(fc2(dropout(relu(fc1(x)), step, {.p = 0.25, .seed = 3})), labels));
+  Graph train = make_train_step(b.finish(), {.optimizer = AdamOptions{}});
+  auto cuda = e.backend.compile_chain(train);
+  auto interp = InterpBackend().compile(train);
+  bool has_rng = false;
+  for (const NodeStats& n : cuda->stats().nodes) has_rng = has_rng || n.op == "rng_uniform";
+  EXPECT_TRUE(has_rng) << "the model's dropout draws its mask with rng_uniform";
+  for (int s = 0; s < 3; ++s) {
+    std::vector<Host> in{random_f32({6, 12}, 40 + static_cast<uint64_t>(s)), labels_of(6), scalar_i64(s + 1),
+                         scalar_f32(0.01f)};
+    std::vector<Host> got = cuda->run(in), want = interp->run(in);
+    for (size_t o = 0; o < got.size(); ++o) expect_close(got[o], want[o], fmt::format("step {}, output {}", s, o));
+  }
+}
+
 TEST(CudaProvider, AnIndexOutOfRangeIsTheInterpretersError) {
   Emulated e;
   Graph g = classifier();
