@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,12 +36,17 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
   virtual std::unique_ptr<Executable> compile(const Graph& graph, const CompileOptions& options = {}) const = 0;
+  /// Why this machine cannot run the backend (no GPU for "cuda"), or empty when it can.
+  virtual std::optional<std::string> unavailable() const { return std::nullopt; }
 };
 
 /// "interp" (the reference interpreter) and, when built, "llvm". Throws weft::Error listing the
 /// available names for an unknown one.
 std::unique_ptr<Backend> make_backend(std::string_view name);
 std::vector<std::string> backend_names();
+/// The built backends this machine can run (`unavailable()` empty): what a loop over backends
+/// should try here.
+std::vector<std::string> available_backend_names();
 /// Adds a backend factory (called by backends that are built optionally).
 void register_backend(const char* name, std::unique_ptr<Backend> (*make)());
 

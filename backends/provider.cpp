@@ -189,7 +189,9 @@ std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::op
     }
     kernels.push_back(std::move(provided->kernel));
   }
-  ProgramPlanner planner = [g, plan_options](const SymbolBindings& sizes) { return plan_program(g, sizes, plan_options); };
+  ProgramPlanner planner = [g, plan_options](const SymbolBindings& sizes) {
+    return plan_program(g, sizes, plan_options);
+  };
   auto executor = std::make_unique<ProgramExecutor>(
       signature_of(g), std::move(program), std::move(planner), std::move(kernels), initial_params(g),
       ExecutorOptions{.nan_trap = options.nan_trap, .memory = memory, .profile = options.profile});

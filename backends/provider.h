@@ -62,6 +62,8 @@ class KernelProvider {
   /// led by a device provider plans its buffers in that space and its executor keeps the arena and
   /// the state there.
   virtual MemoryResource* memory() const { return nullptr; }
+  /// Why this machine cannot run the provider's kernels (no GPU), or empty.
+  virtual std::optional<std::string> unavailable() const { return std::nullopt; }
 };
 
 /// The reference interpreter as a provider: runs every call (composites through their
@@ -132,6 +134,8 @@ class ProviderChain : public Backend {
   ProviderChain(std::string name, std::vector<std::shared_ptr<const KernelProvider>> providers);
   std::string name() const override { return name_; }
   std::unique_ptr<Executable> compile(const Graph& graph, const CompileOptions& options = {}) const override;
+  /// The lead provider's answer: the chain runs nothing without it.
+  std::optional<std::string> unavailable() const override { return providers_.front()->unavailable(); }
   /// `compile`, keeping the executable's type (for its stats).
   std::unique_ptr<CompiledExecutable> compile_chain(const Graph& graph, const CompileOptions& options = {}) const;
   /// The options of the one pipeline for this chain: the lead provider's policy, with constant

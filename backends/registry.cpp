@@ -58,4 +58,11 @@ std::vector<std::string> backend_names() {
   return names;
 }
 
+std::vector<std::string> available_backend_names() {
+  std::vector<std::string> names;
+  for (const auto& e : registry())
+    if (!e.make()->unavailable()) names.push_back(e.name);
+  return names;
+}
+
 }  // namespace weft

@@ -63,6 +63,14 @@ class CudaProvider final : public KernelProvider {
   std::string name() const override { return "cuda"; }
   LoweringOptions lowering_policy() const override { return LoweringOptions{}; }  // the LLVM provider's
   MemoryResource* memory() const override { return device().get(); }
+  std::optional<std::string> unavailable() const override {
+    try {
+      device();
+      return std::nullopt;
+    } catch (const Error& e) {
+      return e.what();
+    }
+  }
 
   std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext&,
                                            std::string* why) const override {

@@ -197,6 +197,10 @@ TEST(CudaProvider, TheCudaBackendWithoutAGpuFailsToCompileWithTheReason) {
   std::optional<std::string> why = gpu_unavailable();
   if (!why) GTEST_SKIP() << "a GPU is present: the CudaDevice tests run instead";
   std::unique_ptr<Backend> cuda = make_backend("cuda");
+  EXPECT_EQ(cuda->unavailable(), "no GPU: " + *why);
+  std::vector<std::string> available = available_backend_names();
+  EXPECT_EQ(std::count(available.begin(), available.end(), "cuda"), 0) << "listed as runnable here";
+  EXPECT_EQ(std::count(available.begin(), available.end(), "interp"), 1);
   try {
     cuda->compile(classifier());
     FAIL() << "compiled for a GPU that is not there";
