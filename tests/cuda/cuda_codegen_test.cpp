@@ -10,7 +10,6 @@
 #include "backends/cuda/cuda_driver.h"
 #include "backends/cuda/cuda_source.h"
 #include "backends/cuda/nvrtc.h"
-#include "backends/llvm/llvm_backend.h"
 #include "backends/provider.h"
 #include "ir/error.h"
 #include "tests/cuda/cuda_testing.h"
@@ -27,7 +26,7 @@ struct Counts {
 Counts compile_all(const Graph& model) {
   Counts counts;
   int index = 0;
-  for_each_region(lowered_by_llvm(model), [&](const Node& n) {
+  for_each_region(lowered_for_cuda(model), [&](const Node& n) {
     const std::string kind = n.attrs.get_string("kind");
     llvm_backend::LowerResult lowered = llvm_backend::lower_region(*n.body, kind);
     if (!lowered.region) {

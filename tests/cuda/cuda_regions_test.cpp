@@ -79,7 +79,7 @@ struct Case {
 std::vector<Case> cases_of(const Graph& model) {
   std::mt19937_64 rng(2026);
   std::vector<Case> cases;
-  for_each_region(lowered_by_llvm(model), [&](const Node& n) {
+  for_each_region(lowered_for_cuda(model), [&](const Node& n) {
     const std::string kind = n.attrs.get_string("kind");
     if (kind != "loop" && kind != "reduction") return;
     llvm_backend::LowerResult lowered = llvm_backend::lower_region(*n.body, kind);

@@ -5,8 +5,8 @@
 
 #include <functional>
 
-#include "backends/llvm/llvm_backend.h"
-#include "backends/provider.h"
+#include "backends/interp/constant_evaluator.h"
+#include "passes/pipeline.h"
 #include "frontend/builder.h"
 #include "frontend/nn/nn.h"
 #include "frontend/tensor_ops.h"
@@ -83,12 +83,12 @@ inline Graph elementwise_ops() {
   return b.finish();
 }
 
-/// `model` as the LLVM provider lowers it (fused regions, scan bodies lowered).
-inline Graph lowered_by_llvm(const Graph& model) {
-  auto exe = LlvmBackend().compile(model);
-  auto* compiled = dynamic_cast<CompiledExecutable*>(exe.get());
-  if (!compiled) throw InternalError("the LLVM backend did not give a CompiledExecutable");
-  return compiled->compiled_graph();
+/// `model` lowered as the CUDA provider lowers it (the LLVM provider's policy: fused regions, scan
+/// bodies lowered), without compiling anything (so this runs where no LLVM JIT is linked).
+inline Graph lowered_for_cuda(const Graph& model) {
+  LoweringOptions options;
+  options.evaluate_constants = interpreter_constant_evaluator();
+  return lower_graph(model, options);
 }
 
 }  // namespace weft::cuda_backend
