@@ -2,6 +2,7 @@
 // compute capability and loaded as modules, GEMMs by cuBLAS on the primary context.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
@@ -21,7 +22,8 @@ void check_cublas(cublasStatus_t s, const char* what) {
 
 class CudaGpu final : public GpuDevice {
  public:
-  CudaGpu() : api_(driver()) {
+  CudaGpu() {
+    driver();
     // cuBLAS runs on the current context: the primary context driver() made current.
     check_cublas(cublas().Create(&blas_), "cublasCreate");
   }
@@ -31,23 +33,22 @@ class CudaGpu final : public GpuDevice {
 
   void* allocate(int64_t bytes) override {
     if (bytes <= 0) return nullptr;
-    driver();  // the context current on this thread
     CUdeviceptr p = 0;
-    CUresult r = api_.cuMemAlloc(&p, static_cast<size_t>(bytes));
+    CUresult r = api().cuMemAlloc(&p, static_cast<size_t>(bytes));
     if (r != CUDA_SUCCESS) throw Error(fmt::format("the GPU has no {} bytes left (cuMemAlloc)", bytes));
     return reinterpret_cast<void*>(p);
   }
   void deallocate(void* p) override {
-    if (p) api_.cuMemFree(reinterpret_cast<CUdeviceptr>(p));
+    if (p) api().cuMemFree(reinterpret_cast<CUdeviceptr>(p));
   }
   void copy_from_host(void* dst, const void* src, int64_t bytes) override {
-    if (bytes > 0) check(api_.cuMemcpyHtoD(ptr(dst), src, static_cast<size_t>(bytes)), "cuMemcpyHtoD");
+    if (bytes > 0) check(api().cuMemcpyHtoD(ptr(dst), src, static_cast<size_t>(bytes)), "cuMemcpyHtoD");
   }
   void copy_to_host(void* dst, const void* src, int64_t bytes) override {
-    if (bytes > 0) check(api_.cuMemcpyDtoH(dst, ptr(src), static_cast<size_t>(bytes)), "cuMemcpyDtoH");
+    if (bytes > 0) check(api().cuMemcpyDtoH(dst, ptr(src), static_cast<size_t>(bytes)), "cuMemcpyDtoH");
   }
   void copy_within(void* dst, const void* src, int64_t bytes) override {
-    if (bytes > 0) check(api_.cuMemcpyDtoD(ptr(dst), ptr(src), static_cast<size_t>(bytes)), "cuMemcpyDtoD");
+    if (bytes > 0) check(api().cuMemcpyDtoD(ptr(dst), ptr(src), static_cast<size_t>(bytes)), "cuMemcpyDtoD");
   }
 
   int add_kernel(const KernelSource& kernel) override {
@@ -58,15 +59,17 @@ class CudaGpu final : public GpuDevice {
 
   void launch(int handle, unsigned grid, unsigned block, void** args) override {
     CUfunction f = function(handle);
-    check(api_.cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, nullptr, args, nullptr), "cuLaunchKernel");
+    check(api().cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, nullptr, args, nullptr), "cuLaunchKernel");
   }
 
   void gemm(const GemmShape& s, const float* a, const float* b, float* c) override {
     // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: B's and A's storage read as column-major is
     // already Bᵀ and Aᵀ (or, when stored transposed, B and A, hence the op).
     const float one = 1, zero = 0;
-    const int lda = static_cast<int>(s.transpose_a ? s.m : s.k);
-    const int ldb = static_cast<int>(s.transpose_b ? s.k : s.n);
+    // cuBLAS rejects a leading dimension under 1 even where it reads nothing (k = 0: C = 0).
+    const int lda = static_cast<int>(std::max<int64_t>(1, s.transpose_a ? s.m : s.k));
+    const int ldb = static_cast<int>(std::max<int64_t>(1, s.transpose_b ? s.k : s.n));
+    api();
     check_cublas(cublas().SgemmStridedBatched(
                      blas_, s.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, s.transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                      static_cast<int>(s.n), static_cast<int>(s.m), static_cast<int>(s.k), &one, b, ldb, s.stride_b, a,
@@ -79,6 +82,9 @@ class CudaGpu final : public GpuDevice {
   // Kernels and cuBLAS run in order on the legacy default stream, and the executor's copies
   // (synchronous cuMemcpy) wait for them: no explicit synchronization is needed.
  private:
+  /// The driver, with the primary context current on the calling thread (the executor or a scan's
+  /// steps may call from a thread other than the one that compiled).
+  static const DriverApi& api() { return driver(); }
   static CUdeviceptr ptr(const void* p) { return reinterpret_cast<CUdeviceptr>(p); }
 
   CUfunction function(int handle) {
@@ -87,8 +93,8 @@ class CudaGpu final : public GpuDevice {
     if (!e.function) {
       Ptx ptx = compile_to_ptx(e.source.source, e.source.name, device_info().compute_capability);
       CUmodule module = nullptr;
-      check(api_.cuModuleLoadData(&module, ptx.text.c_str()), "cuModuleLoadData");
-      check(api_.cuModuleGetFunction(&e.function, module, e.source.name.c_str()), "cuModuleGetFunction");
+      check(api().cuModuleLoadData(&module, ptx.text.c_str()), "cuModuleLoadData");
+      check(api().cuModuleGetFunction(&e.function, module, e.source.name.c_str()), "cuModuleGetFunction");
     }
     return e.function;
   }
@@ -97,7 +103,6 @@ class CudaGpu final : public GpuDevice {
     KernelSource source;
     CUfunction function;
   };
-  const DriverApi& api_;
   cublasHandle_t blas_ = nullptr;
   std::mutex mutex_;
   std::vector<Entry> kernels_;
