@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Packs the CUDA tests for the GPU machine (docs/cuda-backend.md, "On a GPU"): the cuda_gpu_check
-# binary (no LLVM, no registry) and the one library it needs that the GPU machine's image lacks
-# (fmt), with a script that finds the machine's own CUDA libraries and runs the tests that need a
-# GPU. The folder (.gpu/, in .gitignore) is what the device run carries; it stays well under the
+# Packs the CUDA tests and benchmarks for the GPU machine (docs/cuda-backend.md, "On a GPU"): the
+# cuda_gpu_check and cuda_gpu_bench binaries (no LLVM, no registry), the one library they need that
+# the GPU machine's image lacks (fmt), PyTorch's side of the benchmark (bench/torch_cuda.py), and a
+# script that finds the machine's own CUDA libraries and runs the tests (or, `run.sh bench`, the
+# benchmarks). The folder (.gpu/, in .gitignore) is what the device run carries; it stays well under the
 # 64 MiB the transfer allows.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
 out=$root/.gpu
-cmake --build "$build" --target cuda_gpu_check -j"$(nproc)"
+cmake --build "$build" --target cuda_gpu_check cuda_gpu_bench -j"$(nproc)"
 rm -rf "$out"
 mkdir -p "$out"
-cp "$build/tests/cuda_gpu_check" "$out/"
+cp "$build/tests/cuda_gpu_check" "$build/bench/cuda_gpu_bench" "$out/"
+cp "$root/bench/torch_cuda.py" "$out/"
+cp -r "$root/bench/peers" "$out/peers"
 # The non-system libraries it links (libfmt today), resolved here.
 ldd "$build/tests/cuda_gpu_check" | awk '/=> \// {print $3}' | grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux)' |
   while read -r lib; do cp -L "$lib" "$out/"; done
@@ -36,6 +39,11 @@ PY
 for d in $py; do dirs="$dirs:$d"; done
 export LD_LIBRARY_PATH="$dirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
+if [ "${1:-}" = bench ]; then  # the benchmark models on Weft's CUDA backend, then PyTorch on the same GPU
+  "$here/cuda_gpu_bench" "${2:-20}"
+  python3 "$here/torch_cuda.py" "${2:-20}"
+  exit
+fi
 exec "$here/cuda_gpu_check" --gtest_filter="${FILTER:-CudaDevice*:CudaCodegen*}" "$@"
 RUN
 chmod +x "$out/run.sh"

@@ -10,6 +10,7 @@
 
 #include "backends/cuda/cuda_driver.h"
 #include "backends/interp/interpreter.h"
+#include "bench/models.h"
 #include "tests/cuda/cuda_testing.h"
 #include "tests/cuda/emulated_gpu.h"
 
@@ -158,6 +159,19 @@ TEST(CudaProvider, DropoutDrawsTheInterpretersMasksOnTheDevice) {
                          scalar_f32(0.01f)};
     std::vector<Host> got = cuda->run(in), want = interp->run(in);
     for (size_t o = 0; o < got.size(); ++o) expect_close(got[o], want[o], fmt::format("step {}, output {}", s, o));
+  }
+}
+
+TEST(CudaProvider, TheBenchmarkModelsCompileWithEveryCallOnTheGpu) {
+  // What cuda_gpu_bench runs (bench/models.h, at small sizes): no call is left without a kernel.
+  Emulated e;
+  bench::EncoderLayerSize enc{.batch = 2, .length = 5, .d_model = 8, .heads = 2, .ff = 12};
+  bench::TransformerSize tr{.vocab = 11, .d_model = 8, .heads = 2, .layers = 1, .ff = 12, .batch = 2, .source = 4,
+                            .target = 3};
+  for (const Graph& g : {bench::encoder_layer_graph(enc), make_train_step(bench::transformer_train_graph(tr))}) {
+    auto exe = e.backend.compile_chain(g);
+    EXPECT_GT(exe->stats().nodes.size(), 10u) << g.name();
+    for (const NodeStats& n : exe->stats().nodes) EXPECT_EQ(n.provider, "cuda") << g.name() << ": " << n.op;
   }
 }
 
