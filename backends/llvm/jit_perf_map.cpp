@@ -17,6 +17,12 @@ namespace weft::llvm_backend {
 
 namespace {
 
+bool is_named_function(const llvm::jitlink::Symbol& symbol) {
+  const auto protection = static_cast<unsigned>(symbol.getBlock().getSection().getMemProt());
+  return (protection & static_cast<unsigned>(llvm::orc::MemProt::Exec)) != 0 && symbol.hasName() &&
+         symbol.getSize() > 0;
+}
+
 /// Writes each function of a linked graph once its addresses are final.
 class PerfMapPlugin : public llvm::orc::ObjectLinkingLayer::Plugin {
  public:
@@ -24,13 +30,18 @@ class PerfMapPlugin : public llvm::orc::ObjectLinkingLayer::Plugin {
 
   void modifyPassConfig(llvm::orc::MaterializationResponsibility&, llvm::jitlink::LinkGraph&,
                         llvm::jitlink::PassConfiguration& config) override {
+    // An internal function (a region's `.task`) is reached through a relocation against its
+    // section, not its symbol, so pruning would drop its name; keeping the named functions alive
+    // keeps no extra code (their blocks are reachable) and lets them be written below.
+    config.PrePrunePasses.push_back([](llvm::jitlink::LinkGraph& graph) {
+      for (llvm::jitlink::Symbol* symbol : graph.defined_symbols())
+        if (is_named_function(*symbol)) symbol->setLive(true);
+      return llvm::Error::success();
+    });
     config.PostFixupPasses.push_back([this](llvm::jitlink::LinkGraph& graph) {
-      for (llvm::jitlink::Symbol* symbol : graph.defined_symbols()) {
-        const auto protection = static_cast<unsigned>(symbol->getBlock().getSection().getMemProt());
-        const bool code = (protection & static_cast<unsigned>(llvm::orc::MemProt::Exec)) != 0;
-        if (code && symbol->hasName() && symbol->getSize() > 0)
+      for (llvm::jitlink::Symbol* symbol : graph.defined_symbols())
+        if (is_named_function(*symbol))
           map_.write(symbol->getAddress().getValue(), symbol->getSize(), symbol->getName());
-      }
       return llvm::Error::success();
     });
   }
