@@ -93,7 +93,8 @@ std::unique_ptr<weft::Executable> compile(const Graph& graph) {
   auto exe = weft::make_backend("llvm")->compile(
       graph, {.num_threads = threads(), .time_passes = timing_compiles, .profile = profiling});
   compile_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (auto* compiled = dynamic_cast<weft::CompiledExecutable*>(exe.get())) pass_seconds += compiled->stats().pass_seconds;
+  if (auto* compiled = dynamic_cast<weft::CompiledExecutable*>(exe.get()))
+    pass_seconds += compiled->stats().pass_seconds;
   if (profiling) profiled.emplace_back(graph.name(), exe.get());
   return exe;
 }

@@ -394,7 +394,7 @@ JitLibrary Jit::add_module(std::unique_ptr<llvm::Module> module_in, std::unique_
   std::vector<std::string> roots;
   if (std::unique_ptr<llvm::Module> shared = split_shared(*module, roots)) add_shared(std::move(shared), context);
   llvm::orc::JITDylib& dylib = new_dylib();
-  if (!JitDiskCache::global().enabled()) {
+  if (!disk().enabled()) {
     optimize(*module);
     Stopwatch watch;  // code generation happens at the first lookup, and is counted there
     check(jit_->addIRModule(dylib, llvm::orc::ThreadSafeModule(std::move(module), context)), "adding a module");
@@ -418,7 +418,7 @@ JitLibrary Jit::add_module(std::unique_ptr<llvm::Module> module_in, std::unique_
 }
 
 std::optional<JitLibrary> Jit::load_cached(const std::string& source_key) {
-  JitDiskCache& disk = JitDiskCache::global();
+  JitDiskCache& disk = this->disk();
   if (!disk.enabled()) return std::nullopt;
   std::lock_guard lock(mutex_);
   JitLibrary library;
@@ -429,7 +429,9 @@ std::optional<JitLibrary> Jit::load_cached(const std::string& source_key) {
     return library;
   }
   Stopwatch disk_watch;
-  std::optional<std::string> bytes = disk.load(source_disk_key(source_key));
+  const std::string key = source_disk_key(source_key);
+  std::optional<std::string> bytes = disk.load(key);
+  if (!bytes) absent_.insert(key);  // add_module need not look again
   std::optional<CachedEntry> entry = bytes ? decode_entry(*bytes) : std::nullopt;
   // The shared code the object needs: each group this process has not linked is loaded whole; a
   // group it linked in part came with another split of the same functions, so the module is
@@ -468,7 +470,7 @@ void Jit::add_shared(std::unique_ptr<llvm::Module> shared, const llvm::orc::Thre
   for (llvm::Function& f : *shared)
     if (!f.isDeclaration() && f.hasFnAttribute(kJitSharedAttribute)) names.push_back(f.getName().str());
   std::sort(names.begin(), names.end());
-  if (!JitDiskCache::global().enabled()) {
+  if (!disk().enabled()) {
     optimize(*shared);
     check(jit_->addIRModule(*shared_, llvm::orc::ThreadSafeModule(std::move(shared), context)), "adding shared code");
     return;
@@ -477,9 +479,9 @@ void Jit::add_shared(std::unique_ptr<llvm::Module> shared, const llvm::orc::Thre
 }
 
 std::string Jit::object_for(llvm::Module& module, const std::string& key, const std::string& manifest) {
-  JitDiskCache& disk = JitDiskCache::global();
+  JitDiskCache& disk = this->disk();
   Stopwatch load_watch;
-  std::optional<std::string> stored = disk.load(key);
+  std::optional<std::string> stored = absent_.erase(key) ? std::nullopt : disk.load(key);
   timings_.disk += load_watch.seconds();
   if (stored && manifest.empty()) return std::move(*stored);
   if (stored) {
@@ -506,6 +508,8 @@ llvm::orc::JITDylib& Jit::new_dylib() {
   dylib.addToLinkOrder(jit_->getMainJITDylib());  // the runtime's absolute symbols live there
   return dylib;
 }
+
+JitDiskCache& Jit::disk() const { return options_.disk_cache ? *options_.disk_cache : JitDiskCache::global(); }
 
 void Jit::set_label(const std::string& symbol, const std::string& label) {
   if (perf_map_) perf_map_->set_label(symbol, label);

@@ -87,6 +87,7 @@ struct HostTarget {
 const HostTarget& host_target();
 
 class Jit;
+class JitDiskCache;
 class PerfMap;
 
 /// Where the JIT's time went in this process, in seconds summed over every call (a compile-time
@@ -105,6 +106,8 @@ struct JitTimings {
 struct JitOptions {
   /// Where to write perf's map of the generated functions (empty: nowhere).
   std::string perf_map;
+  /// The on-disk cache of object code; null: the process's (JitDiskCache::global()).
+  JitDiskCache* disk_cache = nullptr;
   /// The options of the process's JIT: perf_map = /tmp/perf-<pid>.map when WEFT_PERF_MAP is 1.
   static JitOptions from_environment();
 };
@@ -189,6 +192,7 @@ class Jit {
   std::string object_for(llvm::Module& module, const std::string& key, const std::string& manifest);
   /// Adds an object file to `dylib`.
   void add_object(llvm::orc::JITDylib& dylib, const std::string& object, const std::string& name);
+  JitDiskCache& disk() const;
   /// A new JITDylib for one module, linked against the shared code and the runtime's symbols.
   llvm::orc::JITDylib& new_dylib();
 
@@ -199,6 +203,7 @@ class Jit {
   /// Each shared function defined there -> the names compiled with it in one object (its disk key).
   std::unordered_map<std::string, std::vector<std::string>> shared_groups_;
   int64_t dylibs_ = 0;
+  std::unordered_set<std::string> absent_;                       // disk keys load_cached found no entry for
   std::unique_ptr<llvm::TargetMachine> target_machine_;          // for the optimizer's cost model
   mutable std::recursive_mutex mutex_;                           // LLJIT lookups and our tables
   std::unordered_map<std::string, llvm::orc::JITDylib*> cache_;  // module text -> its dylib

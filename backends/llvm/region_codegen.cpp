@@ -59,8 +59,8 @@ std::string cache_key(const Graph& body, const std::string& kind) {
                      last_level_cache_bytes(), print_graph(g));
 }
 
-/// The perf map's name of a region's code: the scope its nodes share and its kind,
-/// "encoder.layers.0.attn matmul region" (the first node's scope when they share none).
+}  // namespace
+
 std::string region_label(const Graph& body, const std::string& kind) {
   std::string first, common;
   bool any = false;
@@ -84,8 +84,6 @@ std::string region_label(const Graph& body, const std::string& kind) {
   std::string scope = common.empty() ? first : common;
   return scope.empty() ? kind + " region" : scope + " " + kind + " region";
 }
-
-}  // namespace
 
 std::string region_cache_key(const Graph& body, const std::string& kind) { return cache_key(body, kind); }
 
@@ -127,7 +125,8 @@ std::optional<std::string> generate_region(llvm::Module& module, const std::stri
 RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit) {
   auto key_start = std::chrono::steady_clock::now();
   std::string key = cache_key(body, kind);
-  jit.add_seconds(&JitTimings::key, std::chrono::duration<double>(std::chrono::steady_clock::now() - key_start).count());
+  jit.add_seconds(&JitTimings::key,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - key_start).count());
   Cache& c = cache();
   std::lock_guard lock(c.mutex);
   if (auto it = c.code.find(key); it != c.code.end()) {
@@ -147,8 +146,7 @@ RegionCompileResult compile_region(const Graph& body, const std::string& kind, J
     auto module = jit.new_module(name, *context);
     if (std::optional<std::string> why = generate_region(*module, name, body, kind, jit.target().vector_floats()))
       return {std::nullopt, *why};
-    jit.add_seconds(&JitTimings::emit,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    jit.add_seconds(&JitTimings::emit, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     library = jit.add_module(std::move(module), std::move(context), key);
   }
   RegionCode code;

@@ -65,6 +65,10 @@ std::optional<std::string> generate_region(llvm::Module& module, const std::stri
 /// What compile_region caches a region by: its body with canonical names, its kind and the host.
 std::string region_cache_key(const Graph& body, const std::string& kind);
 
+/// How the JIT's perf map names a region's code (jit_perf_map.h): the dotted scope its nodes share
+/// (the first node's scope when they share none) and its kind, "encoder.layers.0.attn matmul region".
+std::string region_label(const Graph& body, const std::string& kind);
+
 struct RegionCacheStats {
   int64_t compiled = 0;  // regions generated and compiled
   int64_t hits = 0;      // compile_region calls answered from the cache
