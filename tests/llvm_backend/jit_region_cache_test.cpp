@@ -92,6 +92,13 @@ void expect_relu_product(const Product& p, int64_t n) {
     }
 }
 
+/// A Jit's options with the test's own cache.
+JitOptions over(JitDiskCache& cache) {
+  JitOptions options;
+  options.disk_cache = &cache;
+  return options;
+}
+
 class JitRegionCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -107,14 +114,14 @@ TEST_F(JitRegionCacheTest, ANewJitLoadsARegionAndItsSharedCodeAndComputesTheSame
   JitDiskCache cache(dir_ / "jit");
   const llvm_backend::NodeRegion region = matmul_relu_region(9);
   const std::string key = llvm_backend::region_cache_key(region.body, region.kind);
-  Jit cold(JitOptions{.disk_cache = &cache});
+  Jit cold(over(cache));
   EXPECT_EQ(cold.load_cached(key), std::nullopt);
   const Product first = run(compile(cold, region, "cached_region"), "cached_region", 9);
   expect_relu_product(first, 9);
   const int64_t stored = cache.stats().stored;
   EXPECT_GE(stored, 2) << "the region and the GEMM core it links against";
 
-  Jit warm(JitOptions{.disk_cache = &cache});
+  Jit warm(over(cache));
   const int64_t hits = cache.stats().hits;
   std::optional<JitLibrary> loaded = warm.load_cached(key);
   ASSERT_TRUE(loaded.has_value());
@@ -128,9 +135,9 @@ TEST_F(JitRegionCacheTest, ANewJitLoadsARegionAndItsSharedCodeAndComputesTheSame
 TEST_F(JitRegionCacheTest, AnotherRegionMisses) {
   JitDiskCache cache(dir_ / "jit");
   const llvm_backend::NodeRegion nine = matmul_relu_region(9), ten = matmul_relu_region(10);
-  Jit cold(JitOptions{.disk_cache = &cache});
+  Jit cold(over(cache));
   compile(cold, nine, "cached_region");
-  Jit warm(JitOptions{.disk_cache = &cache});
+  Jit warm(over(cache));
   EXPECT_EQ(warm.load_cached(llvm_backend::region_cache_key(ten.body, ten.kind)), std::nullopt);
   // Compiled, it links against the core the first Jit stored, and is right.
   expect_relu_product(run(compile(warm, ten, "other_region"), "other_region", 10), 10);
@@ -140,7 +147,7 @@ TEST_F(JitRegionCacheTest, ADamagedEntryIsIgnoredAndTheRegionCompiledAgain) {
   JitDiskCache cache(dir_ / "jit");
   const llvm_backend::NodeRegion region = matmul_relu_region(9);
   const std::string key = llvm_backend::region_cache_key(region.body, region.kind);
-  Jit cold(JitOptions{.disk_cache = &cache});
+  Jit cold(over(cache));
   const Product first = run(compile(cold, region, "cached_region"), "cached_region", 9);
   for (const auto& entry : fs::directory_iterator(dir_ / "jit")) {  // one bit of every entry
     std::ifstream in(entry.path(), std::ios::binary);
@@ -149,14 +156,14 @@ TEST_F(JitRegionCacheTest, ADamagedEntryIsIgnoredAndTheRegionCompiledAgain) {
     bytes[bytes.size() - 50] ^= 1;
     std::ofstream(entry.path(), std::ios::binary) << bytes;
   }
-  Jit damaged(JitOptions{.disk_cache = &cache});
+  Jit damaged(over(cache));
   EXPECT_EQ(damaged.load_cached(key), std::nullopt);
   EXPECT_GE(cache.stats().rejected, 1);
   const int64_t stored = cache.stats().stored;
   EXPECT_EQ(run(compile(damaged, region, "cached_region"), "cached_region", 9).y, first.y);
   EXPECT_GE(cache.stats().stored, stored + 2) << "both entries replaced";
 
-  Jit repaired(JitOptions{.disk_cache = &cache});
+  Jit repaired(over(cache));
   std::optional<JitLibrary> loaded = repaired.load_cached(key);
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(run(*loaded, "cached_region", 9).y, first.y);
@@ -209,7 +216,7 @@ TEST_F(JitRegionCacheTest, ThePerfMapIsWrittenOnlyWhenAsked) {
   const fs::path default_map = llvm_backend::PerfMap::default_path();
   EXPECT_EQ(default_map, fmt::format("/tmp/perf-{}.map", ::getpid()));
   fs::remove(default_map);  // this process's own file
-  Jit jit(JitOptions{.disk_cache = &cache});
+  Jit jit(over(cache));
   jit.set_label("unmapped_region", "a label");
   run(compile(jit, matmul_relu_region(9), "unmapped_region"), "unmapped_region", 9);
   EXPECT_FALSE(fs::exists(default_map));
