@@ -7,10 +7,9 @@
  *
  * `Jit` owns one LLJIT instance. `add_module` verifies a module, optimizes it with the new pass
  * manager's O3 pipeline for the host, and adds it to a JITDylib of its own, so two modules may
- * define the same names. A module whose printed text equals one added before is not compiled again:
- * the compile cache is keyed by that text, so regenerating a kernel for a shape already seen is free. The runtime's C
- * entry points
- * (`weft_parallel_for`, `weft_num_threads`, `weft_thread_scratch`) are registered as absolute
+ * define the same names. A module whose printed text (or source key, below) equals one added
+ * before is not compiled again: regenerating a kernel for a shape already seen is free. The
+ * runtime's C entry points (`weft_parallel_for`, `weft_num_threads`, `weft_thread_scratch`) are registered as absolute
  * symbols, so they resolve whether or not the executable exports them; everything else resolves
  * against the process (libc, libm).
  *

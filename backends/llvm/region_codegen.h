@@ -18,7 +18,8 @@
  *
  * Code is cached per process by the region's printed body (inputs renamed canonically, scopes,
  * locations and bounds removed) and the host CPU: compiling the same graph again, or a graph with
- * the same region twice (two equal layers), reuses it.
+ * the same region twice (two equal layers), reuses it; and on disk, across processes, under the
+ * same text (jit.h, "Keys known before the IR"), so a later process makes no IR for it.
  */
 #pragma once
 
