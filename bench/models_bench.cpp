@@ -8,6 +8,10 @@
  *   bench_models <workload> --profile N   one warm-up, N repetitions with the executor's profile on,
  *                                then each compiled program's profile, slowest call first
  *                                (docs/performance.md)
+ *   bench_models <workload> --compile-time   sets the workload up and prints where the time went:
+ *                                the pipeline, and the LLVM side (IR emission, optimization, code
+ *                                generation, the on-disk cache, linking); the passes' own times on
+ *                                stderr (docs/performance.md, "Compile time")
  *
  * Replies on stdout, one line each: `ready setup_ms=<ms> flops=<per repetition>` after the setup
  * (graph building and compiling: the JIT, or the C compiler for the .so), then `times <ms> ...` per
@@ -31,6 +35,11 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/interp/interpreter.h"
+#include "backends/llvm/jit.h"
+#include "backends/llvm/jit_disk_cache.h"
+#include "backends/llvm/region_codegen.h"
+#include "backends/provider.h"
 #include "bench/bench_common.h"
 #include "bench/models.h"
 #include "bench/shared_object.h"
@@ -75,8 +84,24 @@ Tensor random_floats(std::vector<int64_t> shape, uint64_t seed) {
 bool profiling = false;
 std::vector<std::pair<std::string, weft::Executable*>> profiled;
 
+/// With --compile-time: the time spent in compile() calls and the pipeline's share of it.
+bool timing_compiles = false;
+double compile_seconds = 0;
+double pass_seconds = 0;
+double params_seconds = 0;  // initial_params of each graph compiled, timed apart (--compile-time)
+
 std::unique_ptr<weft::Executable> compile(const Graph& graph) {
-  auto exe = weft::make_backend("llvm")->compile(graph, {.num_threads = threads(), .profile = profiling});
+  auto start = std::chrono::steady_clock::now();
+  auto exe = weft::make_backend("llvm")->compile(
+      graph, {.num_threads = threads(), .time_passes = timing_compiles, .profile = profiling});
+  compile_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (auto* compiled = dynamic_cast<weft::CompiledExecutable*>(exe.get()))
+    pass_seconds += compiled->stats().pass_seconds;
+  if (timing_compiles) {  // how much of compile() initializing the parameters took: done again, timed
+    auto params_start = std::chrono::steady_clock::now();
+    weft::initial_params(graph);
+    params_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - params_start).count();
+  }
   if (profiling) profiled.emplace_back(graph.name(), exe.get());
   return exe;
 }
@@ -245,14 +270,56 @@ double peak_fma_gflops() {
 
 }  // namespace
 
+/// `--compile-time`: where the setup's time went (docs/performance.md, "Compile time"). Run it
+/// twice with the same WEFT_JIT_CACHE_DIR, the first time empty, for a cold and a warm compile.
+int report_compile_time(const std::string& name) {
+  timing_compiles = true;
+  namespace llvm_backend = weft::llvm_backend;
+  auto start = std::chrono::steady_clock::now();
+  Workload w = setup(name);
+  // compile() initializes each graph's parameters a second time, to time it: not counted.
+  const double setup = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() -
+                       params_seconds;
+  const llvm_backend::JitTimings jit = llvm_backend::Jit::global().timings();
+  const llvm_backend::JitDiskCacheStats disk = llvm_backend::JitDiskCache::global().stats();
+  const llvm_backend::RegionCacheStats regions = llvm_backend::region_cache_stats();
+  auto ms = [](double s) { return s * 1e3; };
+  fmt::print("compile time of {}: setup {:.1f} ms\n", name, ms(setup));
+  fmt::print("  building graphs, autodiff, inputs  {:8.1f} ms\n", ms(setup - compile_seconds));
+  fmt::print("  compile() calls                    {:8.1f} ms\n", ms(compile_seconds));
+  fmt::print("    pipeline (passes, planning)      {:8.1f} ms\n", ms(pass_seconds));
+  fmt::print("    LLVM backend                     {:8.1f} ms\n", ms(jit.total()));
+  fmt::print("      region keys, module keys       {:8.1f} ms\n", ms(jit.key));
+  fmt::print("      IR emission                    {:8.1f} ms\n", ms(jit.emit));
+  fmt::print("      optimization (O3)              {:8.1f} ms\n", ms(jit.optimize));
+  fmt::print("      code generation                {:8.1f} ms\n", ms(jit.codegen));
+  fmt::print("      disk cache reads and writes    {:8.1f} ms\n", ms(jit.disk));
+  fmt::print("      linking and symbol lookups     {:8.1f} ms\n", ms(jit.link));
+  fmt::print("    the rest                         {:8.1f} ms\n", ms(compile_seconds - pass_seconds - jit.total()));
+  fmt::print("      of which initializing parameters  {:6.1f} ms\n", ms(params_seconds));
+  fmt::print("  regions compiled {} (in-process hits {}); disk cache hits {}, misses {}, rejected {}\n",
+             regions.compiled, regions.hits, disk.hits, disk.misses, disk.rejected);
+  (void)w;
+  return 0;
+}
+
 int main(int argc, char** argv) {
   weft::bench::run_with_peer_threads(argv);
   const bool profile_args = argc == 4 && std::string(argv[2]) == "--profile" && std::atoi(argv[3]) > 0;
-  if (argc != 2 && !profile_args) {
-    std::fprintf(stderr, "usage: bench_models <workload> [--profile N] | --peak-fma\n");
+  const bool compile_time_args = argc == 3 && std::string(argv[2]) == "--compile-time";
+  if (argc != 2 && !profile_args && !compile_time_args) {
+    std::fprintf(stderr, "usage: bench_models <workload> [--profile N | --compile-time] | --peak-fma\n");
     return 2;
   }
   std::string name = argv[1];
+  if (compile_time_args) {
+    try {
+      return report_compile_time(name);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "bench_models: {}\n", e.what());
+      return 1;
+    }
+  }
   if (profile_args) {
     try {
       profiling = true;

@@ -7,10 +7,9 @@
  *
  * `Jit` owns one LLJIT instance. `add_module` verifies a module, optimizes it with the new pass
  * manager's O3 pipeline for the host, and adds it to a JITDylib of its own, so two modules may
- * define the same names. A module whose printed text equals one added before is not compiled again:
- * the compile cache is keyed by that text, so regenerating a kernel for a shape already seen is free. The runtime's C
- * entry points
- * (`weft_parallel_for`, `weft_num_threads`, `weft_thread_scratch`) are registered as absolute
+ * define the same names. A module whose printed text (or source key, below) equals one added
+ * before is not compiled again: regenerating a kernel for a shape already seen is free. The
+ * runtime's C entry points (`weft_parallel_for`, `weft_num_threads`, `weft_thread_scratch`) are registered as absolute
  * symbols, so they resolve whether or not the executable exports them; everything else resolves
  * against the process (libc, libm).
  *
@@ -18,6 +17,19 @@
  * for the ahead-of-time shared objects. `add_module` compiles through it too when the on-disk
  * cache is on (jit_disk_cache.h, the default): each module's object code is stored there, and a
  * later process that adds the same module loads the object instead of optimizing and compiling.
+ *
+ * **Keys known before the IR.** Printing a module to key it costs about as much as loading its
+ * object, so a caller that can name its module's content without building it (compile_region: the
+ * region's canonical text) passes that as `add_module`'s `source_key`; the entry is stored under it,
+ * with the shared functions the module uses, and `load_cached(source_key)` gives the library back
+ * in a later process without generating, verifying or printing any IR. A key holds what decides the
+ * code: the caller's text, LLVM's version, the host's triple, CPU and features, and the build of
+ * Weft (the GNU build ID of the binary holding this code: generators and pipeline are code).
+ *
+ * **Perf map.** With `JitOptions::perf_map` (WEFT_PERF_MAP=1 for the global JIT), every linked
+ * function is written to that file as `address size name` (perf's /tmp/perf-<pid>.map format), named
+ * by its label (`set_label`: compile_region labels a region by its scope and kind), so `perf report`
+ * shows `weft: encoder.layers.0.attn matmul region` instead of an address. See jit_perf_map.h.
  *
  * **Shared functions.** A generator may mark a defined function with `kJitSharedAttribute` when
  * its body depends only on its name (the GEMM core: matmul_codegen.h). `add_module` moves such a
@@ -31,10 +43,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace llvm {
 class LLVMContext;
@@ -72,6 +86,30 @@ struct HostTarget {
 const HostTarget& host_target();
 
 class Jit;
+class JitDiskCache;
+class PerfMap;
+
+/// Where the JIT's time went in this process, in seconds summed over every call (a compile-time
+/// report's breakdown: bench_models --compile-time, docs/performance.md).
+struct JitTimings {
+  double emit = 0;      // generating LLVM IR (the region generators; compile_region reports it)
+  double key = 0;       // verifying modules and printing them (the caches' keys)
+  double optimize = 0;  // the O3 pipeline
+  double codegen = 0;   // instruction selection and the object file
+  double disk = 0;      // reading, checking and writing on-disk cache entries
+  double link = 0;      // ORC: adding objects, linking them and resolving symbols at lookup
+  double total() const { return emit + key + optimize + codegen + disk + link; }
+};
+
+/// How a Jit is set up.
+struct JitOptions {
+  /// Where to write perf's map of the generated functions (empty: nowhere).
+  std::string perf_map;
+  /// The on-disk cache of object code; null: the process's (JitDiskCache::global()).
+  JitDiskCache* disk_cache = nullptr;
+  /// The options of the process's JIT: perf_map = /tmp/perf-<pid>.map when WEFT_PERF_MAP is 1.
+  static JitOptions from_environment();
+};
 
 /// Handle to the code of one added module. Cheap to copy; valid as long as the Jit lives.
 class JitLibrary {
@@ -94,7 +132,7 @@ class JitLibrary {
 class Jit {
  public:
   /// A JIT for the host CPU.
-  Jit();
+  explicit Jit(JitOptions options = {});
   ~Jit();
   Jit(const Jit&) = delete;
   Jit& operator=(const Jit&) = delete;
@@ -108,8 +146,19 @@ class Jit {
   std::unique_ptr<llvm::Module> new_module(const std::string& name, llvm::LLVMContext& context) const;
 
   /// Verifies, optimizes (O3) and compiles `module`; `context` must be the one it was built in.
-  /// Throws weft::InternalError if the module does not verify (a bug in a generator).
-  JitLibrary add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm::LLVMContext> context);
+  /// Throws weft::InternalError if the module does not verify (a bug in a generator). With a
+  /// `source_key` (text that determines the module, see the file comment) its object code goes to
+  /// the on-disk cache under that key, for `load_cached`; without one, under the module's IR.
+  JitLibrary add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm::LLVMContext> context,
+                        const std::string& source_key = {});
+
+  /// The library an earlier `add_module(..., source_key)` stored, in this process or another, with
+  /// the shared code it needs; nullopt when there is none, an entry fails its checks, or its shared
+  /// code would clash with what this process has linked (then the caller compiles).
+  std::optional<JitLibrary> load_cached(const std::string& source_key);
+
+  /// Names function `symbol` (and its helpers `symbol.*`) in the perf map: "weft: <label>".
+  void set_label(const std::string& symbol, const std::string& label);
 
   /// Runs the O3 pipeline for the host on `module` in place, after giving every defined function
   /// the host's "target-cpu" / "target-features" attributes.
@@ -122,26 +171,44 @@ class Jit {
   int64_t compiled_modules() const;
   int64_t cache_hits() const;
 
+  /// The breakdown of the time spent so far; `add_seconds` is how a caller reports its own part
+  /// (compile_region: IR emission, and its region keys under `key`).
+  JitTimings timings() const;
+  void add_seconds(double JitTimings::*part, double seconds);
+
  private:
   friend class JitLibrary;
   void* lookup(llvm::orc::JITDylib& dylib, std::string_view name) const;
 
   /// Moves the shared functions of `module` not compiled yet into a new module (nullptr if none)
-  /// and leaves declarations of all of them in `module`.
-  std::unique_ptr<llvm::Module> split_shared(llvm::Module& module);
-  /// Optimizes and compiles `module` into `dylib`, or loads its object code from the on-disk
-  /// cache (jit_disk_cache.h) when an earlier run compiled the same module.
-  void add_compiled(llvm::orc::JITDylib& dylib, std::unique_ptr<llvm::Module> module,
-                    const llvm::orc::ThreadSafeContext& context, const char* what);
+  /// and leaves declarations of all of them in `module`; `roots` gets the names of all of them.
+  std::unique_ptr<llvm::Module> split_shared(llvm::Module& module, std::vector<std::string>& roots);
+  /// Compiles `shared` (split_shared's module, defining `names`) into the shared dylib, or loads
+  /// it from the disk cache, keyed by those names (the attribute's promise: a name is its code).
+  void add_shared(std::unique_ptr<llvm::Module> shared, const llvm::orc::ThreadSafeContext& context);
+  /// The object code of `module`: from the on-disk cache under `key`, else optimized, compiled
+  /// and stored there under `key` with `manifest` in front (see encode_entry in jit.cpp).
+  std::string object_for(llvm::Module& module, const std::string& key, const std::string& manifest);
+  /// Adds an object file to `dylib`.
+  void add_object(llvm::orc::JITDylib& dylib, const std::string& object, const std::string& name);
+  JitDiskCache& disk() const;
+  /// A new JITDylib for one module, linked against the shared code and the runtime's symbols.
+  llvm::orc::JITDylib& new_dylib();
 
+  JitOptions options_;
+  std::unique_ptr<PerfMap> perf_map_;  // before jit_: the linking layer's plugin writes to it
   std::unique_ptr<llvm::orc::LLJIT> jit_;
-  llvm::orc::JITDylib* shared_ = nullptr;                        // kJitSharedAttribute functions
-  std::unordered_set<std::string> shared_names_;                 // ... defined there
+  llvm::orc::JITDylib* shared_ = nullptr;  // kJitSharedAttribute functions
+  /// Each shared function defined there -> the names compiled with it in one object (its disk key).
+  std::unordered_map<std::string, std::vector<std::string>> shared_groups_;
+  int64_t dylibs_ = 0;
+  std::unordered_set<std::string> absent_;                       // disk keys load_cached found no entry for
   std::unique_ptr<llvm::TargetMachine> target_machine_;          // for the optimizer's cost model
   mutable std::recursive_mutex mutex_;                           // LLJIT lookups and our tables
   std::unordered_map<std::string, llvm::orc::JITDylib*> cache_;  // module text -> its dylib
   int64_t compiled_ = 0;
   int64_t hits_ = 0;
+  mutable JitTimings timings_;  // under mutex_
 };
 
 }  // namespace weft::llvm_backend

@@ -1,7 +1,10 @@
 #include "backends/llvm/jit_disk_cache.h"
 
+#include <dlfcn.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <link.h>
 #include <llvm/Support/BLAKE3.h>
 #include <unistd.h>
 
@@ -50,7 +53,67 @@ fs::path directory_from_environment() {
   return {};
 }
 
+std::string hex(const uint8_t* bytes, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += fmt::format("{:02x}", bytes[i]);
+  return out;
+}
+
+/// The NT_GNU_BUILD_ID note of the loaded object whose base address is `base`, or "".
+std::string gnu_build_id(const void* base) {
+  struct Search {
+    const void* base;
+    std::string id;
+  } search{base, {}};
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) {
+        auto* s = static_cast<Search*>(data);
+        bool ours = false;  // the object mapped at `base`
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type == PT_LOAD && ph.p_offset == 0)
+            ours = reinterpret_cast<const void*>(info->dlpi_addr + ph.p_vaddr) == s->base;
+        }
+        if (!ours) return 0;
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_NOTE) continue;
+          auto* p = reinterpret_cast<const uint8_t*>(info->dlpi_addr + ph.p_vaddr);
+          const uint8_t* end = p + ph.p_memsz;
+          while (p + sizeof(ElfW(Nhdr)) <= end) {
+            auto* note = reinterpret_cast<const ElfW(Nhdr)*>(p);
+            const uint8_t* name = p + sizeof(ElfW(Nhdr));
+            const uint8_t* desc = name + ((note->n_namesz + 3) & ~3u);
+            if (desc + note->n_descsz > end) break;
+            if (note->n_type == NT_GNU_BUILD_ID && note->n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
+              s->id = hex(desc, note->n_descsz);
+              return 1;
+            }
+            p = desc + ((note->n_descsz + 3) & ~3u);
+          }
+        }
+        return 0;
+      },
+      &search);
+  return search.id;
+}
+
 }  // namespace
+
+const std::string& build_identity() {
+  static const std::string identity = [] {
+    Dl_info info{};
+    if (::dladdr(reinterpret_cast<const void*>(&build_identity), &info) == 0 || !info.dli_fbase)
+      return std::string("unknown");
+    if (std::string id = gnu_build_id(info.dli_fbase); !id.empty()) return "gnu-build-id " + id;
+    // No build ID: the file's hash (a rebuilt binary differs in its bytes).
+    std::ifstream in(info.dli_fname, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    Hash256 h = hash256(bytes);
+    return "blake3 " + hex(h.data(), h.size());
+  }();
+  return identity;
+}
 
 JitDiskCache::JitDiskCache(fs::path dir) : dir_(std::move(dir)) {}
 

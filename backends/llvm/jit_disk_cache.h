@@ -34,6 +34,11 @@ struct JitDiskCacheStats {
   int64_t stored = 0;    // entries written
 };
 
+/// What identifies this build of Weft for cache keys: the GNU build ID of the executable or shared
+/// library holding this code (the linker derives it from the linked contents), or, when the binary
+/// has none, the BLAKE3 hash of its file; read once.
+const std::string& build_identity();
+
 class JitDiskCache {
  public:
   /// A cache in `dir` (created on the first store); an empty path is a cache that is off.

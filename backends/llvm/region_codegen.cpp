@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 
+#include "backends/llvm/host_cache.h"
 #include "backends/llvm/ir_util.h"
 #include "ir/text.h"
 
@@ -52,11 +53,37 @@ std::string cache_key(const Graph& body, const std::string& kind) {
     for (size_t k = 0; k < n.results.size(); ++k) map[n.results[k]] = g.nodes()[index].results[k];
   }
   for (size_t k = 0; k < body.outputs().size(); ++k) g.add_output(fmt::format("out{}", k), map[body.outputs()[k].value]);
+  // The generators read the host's vector width and last-level cache size (reduction_codegen.cpp).
   const HostTarget& host = host_target();
-  return fmt::format("{}\n{} {} {}\n{}", kind, host.cpu, host.features, host.vector_bits, print_graph(g));
+  return fmt::format("{}\n{} {} {} llc={}\n{}", kind, host.cpu, host.features, host.vector_bits,
+                     last_level_cache_bytes(), print_graph(g));
 }
 
 }  // namespace
+
+std::string region_label(const Graph& body, const std::string& kind) {
+  std::string first, common;
+  bool any = false;
+  for (const Node& n : body.nodes()) {
+    if (n.scope.empty()) continue;
+    if (!any) {
+      first = common = n.scope;
+      any = true;
+      continue;
+    }
+    // The longest prefix of whole dotted components shared with this scope.
+    size_t k = 0;
+    while (k < common.size() && k < n.scope.size() && common[k] == n.scope[k]) ++k;
+    const bool whole = (k == common.size() || common[k] == '.') && (k == n.scope.size() || n.scope[k] == '.');
+    if (!whole) {
+      size_t dot = common.rfind('.', k);
+      k = dot == std::string::npos ? 0 : dot;
+    }
+    common.resize(k);
+  }
+  std::string scope = common.empty() ? first : common;
+  return scope.empty() ? kind + " region" : scope + " " + kind + " region";
+}
 
 std::string region_cache_key(const Graph& body, const std::string& kind) { return cache_key(body, kind); }
 
@@ -96,7 +123,10 @@ std::optional<std::string> generate_region(llvm::Module& module, const std::stri
 }
 
 RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit) {
+  auto key_start = std::chrono::steady_clock::now();
   std::string key = cache_key(body, kind);
+  jit.add_seconds(&JitTimings::key,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - key_start).count());
   Cache& c = cache();
   std::lock_guard lock(c.mutex);
   if (auto it = c.code.find(key); it != c.code.end()) {
@@ -108,13 +138,19 @@ RegionCompileResult compile_region(const Graph& body, const std::string& kind, J
   }
   auto start = std::chrono::steady_clock::now();
   std::string name = fmt::format("weft_{}_region_{:016x}", kind, std::hash<std::string>{}(key));
-  auto context = std::make_unique<llvm::LLVMContext>();
-  auto module = jit.new_module(name, *context);
-  if (std::optional<std::string> why = generate_region(*module, name, body, kind, jit.target().vector_floats()))
-    return {std::nullopt, *why};
-  JitLibrary library = jit.add_module(std::move(module), std::move(context));
+  jit.set_label(name, region_label(body, kind));
+  // The object code of an earlier process, when it compiled the same region: no IR is made.
+  std::optional<JitLibrary> library = jit.load_cached(key);
+  if (!library) {
+    auto context = std::make_unique<llvm::LLVMContext>();
+    auto module = jit.new_module(name, *context);
+    if (std::optional<std::string> why = generate_region(*module, name, body, kind, jit.target().vector_floats()))
+      return {std::nullopt, *why};
+    jit.add_seconds(&JitTimings::emit, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    library = jit.add_module(std::move(module), std::move(context), key);
+  }
   RegionCode code;
-  code.function = library.lookup_function<RegionFunction>(name);  // compiles (ORC materializes on lookup)
+  code.function = library->lookup_function<RegionFunction>(name);  // compiles (ORC materializes on lookup)
   code.symbols = symbols_used(body);
   code.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ++c.stats.compiled;

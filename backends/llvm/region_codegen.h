@@ -18,7 +18,8 @@
  *
  * Code is cached per process by the region's printed body (inputs renamed canonically, scopes,
  * locations and bounds removed) and the host CPU: compiling the same graph again, or a graph with
- * the same region twice (two equal layers), reuses it.
+ * the same region twice (two equal layers), reuses it; and on disk, across processes, under the
+ * same text (jit.h, "Keys known before the IR"), so a later process makes no IR for it.
  */
 #pragma once
 
@@ -64,6 +65,10 @@ std::optional<std::string> generate_region(llvm::Module& module, const std::stri
 
 /// What compile_region caches a region by: its body with canonical names, its kind and the host.
 std::string region_cache_key(const Graph& body, const std::string& kind);
+
+/// How the JIT's perf map names a region's code (jit_perf_map.h): the dotted scope its nodes share
+/// (the first node's scope when they share none) and its kind, "encoder.layers.0.attn matmul region".
+std::string region_label(const Graph& body, const std::string& kind);
 
 struct RegionCacheStats {
   int64_t compiled = 0;  // regions generated and compiled
