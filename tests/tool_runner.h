@@ -52,9 +52,11 @@ inline RunResult run_tool(const fs::path& tool, const std::string& args, const f
   return r;
 }
 
-/// A fresh, empty scratch directory for the current test: temp/`prefix`_<test name>.
+/// A fresh, empty scratch directory for the current test: <build>/test-tmp/`prefix`_<test name>.
 inline fs::path fresh_test_dir(const std::string& prefix) {
-  fs::path dir = fs::temp_directory_path() /
+  // Under the build tree, not /tmp: two checkouts' test runs at once (worktrees, CI jobs) would
+  // otherwise share, and delete, each other's directories.
+  fs::path dir = fs::path(WEFT_BINARY_DIR) / "test-tmp" /
                  (prefix + "_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
   fs::remove_all(dir);
   fs::create_directories(dir);
