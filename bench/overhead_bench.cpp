@@ -8,8 +8,9 @@
  *    state and of the slices);
  *  - `small call`: a program of one tiny region (y = tanh(x) · 2 on [4, 8]) run through
  *    Executable::run, and the region's own time from the executor's profile: what one call costs;
- *  - `pool`: the same region on [32, 2048] (large enough for the generated loop to use the pool),
- *    with 2 threads and with 1: what handing a loop to the pool's workers costs per call.
+ *  - `pool`: the same region on [8..512, 2048] (from [16, 2048] on, large enough for the generated
+ *    loop to use the pool), with 2 threads and with 1: whether handing the loop to the pool's
+ *    workers pays; and an empty loop on the pool: what the hand-off itself costs.
  *
  * The best of `--rounds` (default 5) rounds; each prints microseconds per step or call.
  *
@@ -133,5 +134,15 @@ int main(int argc, char** argv) {
       fmt::print("pool ([{}, 2048] region, {} thread{}): {:.2f} us per call\n", rows, threads, threads == 1 ? "" : "s",
                  s / calls * 1e6);
     }
+  {
+    // The pool alone: a loop of one index per thread whose body does nothing.
+    const int calls = 20000;
+    weft::ThreadPool& pool = weft::ThreadPool::global();
+    double s = best_seconds(rounds, [&] {
+      for (int i = 0; i < calls; ++i) pool.parallel_for(pool.num_threads(), nullptr, [](void*, int64_t) {});
+    });
+    fmt::print("pool hand-off (an empty loop of {} indices): {:.2f} us per loop\n", pool.num_threads(),
+               s / calls * 1e6);
+  }
   return 0;
 }
