@@ -11,11 +11,16 @@
  *
  * A carry is sunk when its body input is read only by one `add(acc, X)` (either order) whose result
  * is the carry's body output and nothing else, and X is a sum of one to four terms
- * `matmul(p, q, transpose_a = true)` of rank-2 values (the form matmul's gradient rule writes for a
- * weight: ir/ops/compute_grad.cpp). The scan must have no lengths (a finished row keeps its carry;
- * backward scans mask their values instead) and stack its outputs along axis 0 or 1, so that a
- * stacked [K, M] step flattens to [T·K, M] rows. The order of the summation changes: the result
- * equals the loop's up to floating-point rounding.
+ * `matmul(p, q, transpose_a = true)` (the form matmul's gradient rule writes for a weight:
+ * ir/ops/compute_grad.cpp), matrices or batched products with the same batch dims (attention's
+ * values, `dkeys += weightsᵀ·dcontext` per batch element, become one batched product over all
+ * steps) — each term only where that moves less memory than the loop does: K·(M + N) <= M·N at the
+ * symbols' bounds (a recurrent weight under a batch of rows, not a [1, H] attention-score weight
+ * under B·S rows, whose per-step product reads what the step just wrote). The scan must have no lengths (a finished row
+ * keeps its carry; backward scans mask their values instead) and stack its outputs just before or after K, so that a
+ * stacked [..., K, M] step flattens to [..., T·K, M] rows. A carry the body passes through unchanged (the gradient of a
+ * const the step does not read, copied at every step) goes too: its result is its initial value.
+ * The order of the summation changes: the result equals the loop's up to floating-point rounding.
  *
  * Needs: a verified graph with inferred shapes. Guarantees: the same outputs up to rounding; no
  * scan (bodies nested in bodies included) carries an accumulator of that form; the verifier's

@@ -195,6 +195,19 @@ std::vector<Tensor> ProgramExecutor::run(std::span<const Tensor> inputs, const S
 }
 
 void ProgramExecutor::run_calls(const Program& p, const SymbolBindings& sizes, bool on_host) {
+  // Each call's FLOPs and bytes at these sizes, worked out once per plan and sizes rather than at
+  // every call: a scan's body runs thousands of times at the same sizes, and evaluating shapes
+  // would cost more than its small calls.
+  if (options_.profile && (profiled_plan_ != &p || profiled_sizes_ != sizes)) {
+    call_costs_.assign(p.calls.size(), {0.0, 0.0});
+    for (size_t i = 0; i < p.calls.size(); ++i) {
+      if (kernels_[i].flops) call_costs_[i].first = kernels_[i].flops(sizes);
+      for (const BufferRef& ref : p.calls[i].operands)
+        call_costs_[i].second += static_cast<double>(value_bytes(ref.type, sizes));
+    }
+    profiled_plan_ = &p;
+    profiled_sizes_ = sizes;
+  }
   for (size_t i = 0; i < p.calls.size(); ++i) {
     const KernelCall& call = p.calls[i];
     args_.clear();
@@ -207,8 +220,8 @@ void ProgramExecutor::run_calls(const Program& p, const SymbolBindings& sizes, b
       CallProfile& prof = profile_[i];
       prof.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       ++prof.calls;
-      if (kernels_[i].flops) prof.flops += kernels_[i].flops(sizes);
-      for (const BufferRef& ref : call.operands) prof.bytes += static_cast<double>(value_bytes(ref.type, sizes));
+      prof.flops += call_costs_[i].first;
+      prof.bytes += call_costs_[i].second;
     }
     if (options_.nan_trap) trap_non_finite(call, kernels_[i], args_, sizes);
   }

@@ -126,6 +126,10 @@ class ProgramExecutor : public Executable {
   std::vector<void*> ptrs_;  // per buffer of the plan
   std::vector<void*> args_;  // per operand of the call being run
   std::vector<char> redirected_;
+  // The profile's FLOPs and bytes per call, for `profiled_sizes_` under plan `profiled_plan_`.
+  const Program* profiled_plan_ = nullptr;
+  SymbolBindings profiled_sizes_;
+  std::vector<std::pair<double, double>> call_costs_;
 };
 
 }  // namespace weft
