@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/executable.h"
@@ -67,7 +68,9 @@ class ScratchBuffers {
   std::byte* next(int64_t bytes) {
     if (used_ == buffers_.size()) buffers_.emplace_back();
     Tensor& t = buffers_[used_++];
-    if (static_cast<int64_t>(t.nbytes()) < bytes) t = Tensor::uninitialized(DType::boolean, {bytes});
+    // (A default tensor is a scalar without storage: its size says nothing.)
+    if (t.raw() == nullptr || static_cast<int64_t>(t.nbytes()) < bytes)
+      t = Tensor::uninitialized(DType::boolean, {std::max<int64_t>(bytes, 1)});
     return static_cast<std::byte*>(t.raw());
   }
 
