@@ -10,9 +10,9 @@
 #include "passes/decompose.h"
 #include "passes/fuse.h"
 #include "passes/hoist_scan_invariants.h"
-#include "passes/sink_scan_accumulations.h"
 #include "passes/infer_shapes.h"
 #include "passes/inline_fusions.h"
+#include "passes/sink_scan_accumulations.h"
 #include "passes/verify.h"
 
 namespace weft {

@@ -116,8 +116,9 @@ TEST(PassRegistry, ListsEveryPassWithASummary) {
     names.push_back(p.name);
     EXPECT_FALSE(p.summary.empty()) << p.name;
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"verify", "infer-shapes", "fold-constants",
-                                             "hoist-scan-invariants", "sink-scan-accumulations", "cse", "dce", "inline-fusions", "decompose", "fuse"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"verify", "infer-shapes", "fold-constants", "hoist-scan-invariants",
+                                      "sink-scan-accumulations", "cse", "dce", "inline-fusions", "decompose", "fuse"}));
 }
 
 TEST(PassRegistry, RejectsAnUnknownNameListingTheKnownOnes) {
@@ -148,13 +149,18 @@ TEST(Pipeline, TheLoweringListReadsInOrderAndStopsAtItsStage) {
     return out;
   };
   LoweringOptions o;
-  EXPECT_EQ(names(o), "verify,inline-fusions,infer-shapes,decompose,hoist-scan-invariants,sink-scan-accumulations,cse,dce,fuse,lower-scan-bodies");
+  EXPECT_EQ(names(o),
+            "verify,inline-fusions,infer-shapes,decompose,hoist-scan-invariants,sink-scan-accumulations,cse,dce,fuse,"
+            "lower-scan-bodies");
   o.evaluate_constants = interpreter_constant_evaluator();
   EXPECT_EQ(names(o),
-            "verify,inline-fusions,infer-shapes,decompose,fold-constants,hoist-scan-invariants,sink-scan-accumulations,cse,dce,fuse,"
+            "verify,inline-fusions,infer-shapes,decompose,fold-constants,hoist-scan-invariants,sink-scan-accumulations,"
+            "cse,dce,fuse,"
             "lower-scan-bodies");
   o.until = LoweringStage::simplified;
-  EXPECT_EQ(names(o), "verify,inline-fusions,infer-shapes,decompose,fold-constants,hoist-scan-invariants,sink-scan-accumulations,cse,dce");
+  EXPECT_EQ(names(o),
+            "verify,inline-fusions,infer-shapes,decompose,fold-constants,hoist-scan-invariants,sink-scan-accumulations,"
+            "cse,dce");
   o.until = LoweringStage::decomposed;
   EXPECT_EQ(names(o), "verify,inline-fusions,infer-shapes,decompose");
   o.until = LoweringStage::checked;
