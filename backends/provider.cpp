@@ -73,6 +73,12 @@ std::string CompileStats::report() const {
   return out;
 }
 
+void CompiledExecutable::reset_profile() {
+  executor_->reset_profile();
+  for (const NodeStats& n : stats_.nodes)
+    if (n.body) n.body->reset_profile();
+}
+
 std::string CompiledExecutable::profile_report() const {
   const std::vector<CallProfile>& prof = profile();
   if (prof.empty()) return "no profile: compile with CompileOptions::profile (weft-run --profile)\n";
@@ -95,6 +101,14 @@ std::string CompiledExecutable::profile_report() const {
                        total > 0 ? 100 * p.seconds / total : 0.0, rate(p.flops), rate(p.bytes));
   }
   out += fmt::format("total {:.3f} ms in {} calls\n", total * 1e3, prof.size());
+  // A scan is one call above; where its steps' time goes is in its body's own table.
+  for (size_t i : order) {
+    const NodeStats& n = stats_.nodes[i];
+    if (!n.body || n.body->profile().empty()) continue;
+    out += fmt::format("\nthe body of call {} ({}, scope {}): {:.3f} ms in the scan\n", i, n.op,
+                       n.scope.empty() ? "-" : n.scope, prof[i].seconds * 1e3);
+    out += n.body->profile_report();
+  }
   return out;
 }
 
@@ -177,6 +191,7 @@ std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::op
     ns.cache_hit = provided->cache_hit;
     ns.compile_seconds = provided->compile_seconds;
     if (!provided->note.empty()) ns.reason = provided->note;
+    ns.body = provided->body;
     stats.compiled += ns.compiled ? 1 : 0;
     stats.cache_hits += ns.cache_hit ? 1 : 0;
     stats.codegen_seconds += ns.compile_seconds;

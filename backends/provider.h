@@ -47,6 +47,8 @@ struct ProvidedKernel {
   bool cache_hit = false;
   double compile_seconds = 0;
   std::string note;  // e.g. how a scan's body ran
+  /// A scan's body as compiled for the kernel (its profile is reported under the scan's).
+  std::shared_ptr<CompiledExecutable> body;
 };
 
 class KernelProvider {
@@ -79,6 +81,8 @@ struct NodeStats {
   std::string reason;     // why the providers before it declined
   bool cache_hit = false;
   double compile_seconds = 0;
+  /// A scan's body, compiled by the same chain (its own stats and profile).
+  std::shared_ptr<CompiledExecutable> body;
 };
 
 struct CompileStats {
@@ -107,6 +111,8 @@ class CompiledExecutable : public Executable {
   void set_state(const std::string& name, const Tensor& value) override { executor_->set_state(name, value); }
 
   const CompileStats& stats() const { return stats_; }
+  /// The executor running its program (a scan's loop steps its body through it).
+  ProgramExecutor& executor() { return *executor_; }
   /// The pool its loops run on: the global one, or (CompileOptions::num_threads = N, not the global
   /// pool's size) a pool of N threads of its own, made at the first run.
   ThreadPool& thread_pool();
@@ -114,10 +120,10 @@ class CompiledExecutable : public Executable {
   const Graph& compiled_graph() const { return lowered_; }
   /// With CompileOptions::profile: per call, what the runs so far cost (empty otherwise).
   const std::vector<CallProfile>& profile() const { return executor_->profile(); }
-  void reset_profile() override { executor_->reset_profile(); }
+  void reset_profile() override;
   /// The profile as a table, slowest call first: op (a region's kind), scope, provider, calls, total
   /// and per-call time, share of the total, GFLOP/s and GB/s (operands and results read or written
-  /// once), then the totals.
+  /// once), then the totals; then each scan's body, the same way (a body's calls are its steps).
   std::string profile_report() const override;
 
  private:

@@ -12,6 +12,7 @@
 #include "passes/hoist_scan_invariants.h"
 #include "passes/infer_shapes.h"
 #include "passes/inline_fusions.h"
+#include "passes/sink_scan_accumulations.h"
 #include "passes/verify.h"
 
 namespace weft {
@@ -47,6 +48,8 @@ const std::vector<Registration>& registry() {
        }},
       {{"hoist-scan-invariants", "compute once before a scan what its body computes from its consts alone"},
        [](const PassContext&) { return simple("hoist-scan-invariants", hoist_scan_invariants); }},
+      {{"sink-scan-accumulations", "sum a scan's per-step outer products after the loop, as one GEMM over all steps"},
+       [](const PassContext&) { return simple("sink-scan-accumulations", sink_scan_accumulations); }},
       {{"cse", "merge nodes with the same op, operands, attributes and body"},
        [](const PassContext&) { return simple("cse", cse); }},
       {{"dce", "remove nodes whose results reach no output or state update"},

@@ -71,6 +71,7 @@ std::vector<Pass> lowering_passes(const LoweringOptions& options) {
   if (options.simplify) {
     if (context.evaluate_constants) list.push_back(pass_by_name("fold-constants", context));
     list.push_back(pass_by_name("hoist-scan-invariants"));
+    list.push_back(pass_by_name("sink-scan-accumulations"));
     list.push_back(pass_by_name("cse"));
     list.push_back(pass_by_name("dce"));
   }

@@ -127,28 +127,27 @@ std::vector<Tensor> ProgramExecutor::run(std::span<const Tensor> inputs, const S
 
   // A device program reads the caller's inputs from copies in its own memory.
   if (!on_host && staged_inputs_.size() < inputs.size()) staged_inputs_.resize(inputs.size());
-  std::vector<void*> ptrs;
-  ptrs.reserve(p.buffers.size());
+  ptrs_.clear();
   for (const Buffer& b : p.buffers) {
     switch (b.storage) {
       case BufferStorage::input: {
         const Tensor& t = inputs[b.index];
         if (on_host) {
-          ptrs.push_back(const_cast<void*>(t.raw()));
+          ptrs_.push_back(const_cast<void*>(t.raw()));
           break;
         }
         DeviceBuffer& staged = staged_inputs_[b.index];
         if (staged.bytes() < static_cast<int64_t>(t.nbytes()))
           staged = DeviceBuffer(*memory_, static_cast<int64_t>(t.nbytes()));
         memory_->copy_from_host(staged.data(), t.raw(), static_cast<int64_t>(t.nbytes()));
-        ptrs.push_back(staged.data());
+        ptrs_.push_back(staged.data());
         break;
       }
       case BufferStorage::param:
-        ptrs.push_back(state_[b.index].data());
+        ptrs_.push_back(state_[b.index].data());
         break;
       case BufferStorage::arena:
-        ptrs.push_back(base + b.offset);
+        ptrs_.push_back(base + b.offset);
         break;
     }
   }
@@ -167,36 +166,19 @@ std::vector<Tensor> ProgramExecutor::run(std::span<const Tensor> inputs, const S
     Tensor t = Tensor::uninitialized(o.type.dtype, evaluate_shape(o.type.shape, sizes));
     WEFT_CHECK(p.buffers[o.buffer].bytes.evaluate(sizes) == static_cast<int64_t>(t.nbytes()),
                fmt::format("output {}: its buffer holds values of another size", o.name));
-    ptrs[o.buffer] = t.raw();
+    ptrs_[o.buffer] = t.raw();
     redirected[o.buffer] = true;
     written[k] = true;
     outs[k] = std::move(t);
   }
 
-  std::vector<void*> args;
-  for (size_t i = 0; i < p.calls.size(); ++i) {
-    const KernelCall& call = p.calls[i];
-    args.clear();
-    for (const BufferRef& ref : call.operands) args.push_back(ptrs[ref.buffer]);
-    const auto start = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    if ((call.index_check || !call.empty_axis_checks.empty()) && on_host)
-      if (std::optional<std::string> why = check_call(call, args, sizes)) throw Error(*why);
-    kernels_[i].run(args, sizes);
-    if (options_.profile) {
-      CallProfile& prof = profile_[i];
-      prof.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      ++prof.calls;
-      if (kernels_[i].flops) prof.flops += kernels_[i].flops(sizes);
-      for (const BufferRef& ref : call.operands) prof.bytes += static_cast<double>(value_bytes(ref.type, sizes));
-    }
-    if (options_.nan_trap) trap_non_finite(call, kernels_[i], args, sizes);
-  }
+  run_calls(p, sizes, on_host);
 
   for (size_t k = 0; k < p.outputs.size(); ++k) {
     if (written[k]) continue;
     const ProgramValue& o = p.outputs[k];
     Tensor t = Tensor::uninitialized(o.type.dtype, evaluate_shape(o.type.shape, sizes));
-    memory_->copy_to_host(t.raw(), ptrs[o.buffer], static_cast<int64_t>(t.nbytes()));
+    memory_->copy_to_host(t.raw(), ptrs_[o.buffer], static_cast<int64_t>(t.nbytes()));
     outs[k] = std::move(t);
   }
   // Every update reads the values before any is written (a swap of two parameters stays a swap).
@@ -205,11 +187,82 @@ std::vector<Tensor> ProgramExecutor::run(std::span<const Tensor> inputs, const S
     if (u.value == u.param_buffer) continue;  // written in place
     size_t i = static_cast<size_t>(p.buffers[u.param_buffer].index);
     DeviceBuffer b(*memory_, state_[i].bytes());
-    memory_->copy_within(b.data(), ptrs[u.value], state_[i].bytes());
+    memory_->copy_within(b.data(), ptrs_[u.value], state_[i].bytes());
     updated.emplace_back(i, std::move(b));
   }
   for (auto& [i, b] : updated) state_[i] = std::move(b);
   return outs;
+}
+
+void ProgramExecutor::run_calls(const Program& p, const SymbolBindings& sizes, bool on_host) {
+  // Each call's FLOPs and bytes at these sizes, worked out once per plan and sizes rather than at
+  // every call: a scan's body runs thousands of times at the same sizes, and evaluating shapes
+  // would cost more than its small calls.
+  if (options_.profile && (profiled_plan_ != &p || profiled_sizes_ != sizes)) {
+    call_costs_.assign(p.calls.size(), {0.0, 0.0});
+    for (size_t i = 0; i < p.calls.size(); ++i) {
+      if (kernels_[i].flops) call_costs_[i].first = kernels_[i].flops(sizes);
+      for (const BufferRef& ref : p.calls[i].operands)
+        call_costs_[i].second += static_cast<double>(value_bytes(ref.type, sizes));
+    }
+    profiled_plan_ = &p;
+    profiled_sizes_ = sizes;
+  }
+  for (size_t i = 0; i < p.calls.size(); ++i) {
+    const KernelCall& call = p.calls[i];
+    args_.clear();
+    for (const BufferRef& ref : call.operands) args_.push_back(ptrs_[ref.buffer]);
+    const auto start = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    if ((call.index_check || !call.empty_axis_checks.empty()) && on_host)
+      if (std::optional<std::string> why = check_call(call, args_, sizes)) throw Error(*why);
+    kernels_[i].run(args_, sizes);
+    if (options_.profile) {
+      CallProfile& prof = profile_[i];
+      prof.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ++prof.calls;
+      prof.flops += call_costs_[i].first;
+      prof.bytes += call_costs_[i].second;
+    }
+    if (options_.nan_trap) trap_non_finite(call, kernels_[i], args_, sizes);
+  }
+}
+
+void ProgramExecutor::run_step(const Program& p, std::span<const void* const> inputs, std::span<void* const> outputs,
+                               std::span<const int64_t> output_bytes, const SymbolBindings& sizes) {
+  WEFT_CHECK(memory_->space() == MemorySpace::host && p.updates.empty() && p.calls.size() == kernels_.size() &&
+                 inputs.size() == sig_.inputs.size() && outputs.size() == p.outputs.size() &&
+                 output_bytes.size() == outputs.size(),
+             "ProgramExecutor::run_step: a host program without updates, one pointer per input and output");
+  std::byte* base = arena_of(p.arena_bytes);
+  ptrs_.resize(p.buffers.size());
+  for (size_t i = 0; i < p.buffers.size(); ++i) {
+    const Buffer& b = p.buffers[i];
+    switch (b.storage) {
+      case BufferStorage::input:
+        ptrs_[i] = const_cast<void*>(inputs[b.index]);  // kernels only read their inputs
+        break;
+      case BufferStorage::param:
+        ptrs_[i] = state_[b.index].data();
+        break;
+      case BufferStorage::arena:
+        ptrs_[i] = base + b.offset;
+        break;
+    }
+  }
+  // As in `run`: an output in an arena slot is computed in the caller's memory (the slot's values
+  // all have the output's size); the others, and repeats, are copied after the calls.
+  redirected_.assign(p.buffers.size(), 0);
+  for (size_t k = 0; k < p.outputs.size(); ++k) {
+    const int32_t buffer = p.outputs[k].buffer;
+    if (p.buffers[buffer].storage != BufferStorage::arena || redirected_[buffer]) continue;
+    ptrs_[buffer] = outputs[k];
+    redirected_[buffer] = 1;
+  }
+  run_calls(p, sizes, true);
+  for (size_t k = 0; k < p.outputs.size(); ++k) {
+    void* from = ptrs_[p.outputs[k].buffer];
+    if (from != outputs[k] && output_bytes[k] > 0) std::memcpy(outputs[k], from, static_cast<size_t>(output_bytes[k]));
+  }
 }
 
 void ProgramExecutor::trap_non_finite(const KernelCall& call, const CallKernel& kernel, std::span<void* const> buffers,

@@ -94,9 +94,20 @@ class ProgramExecutor : public Executable {
   /// The plan for `sizes` (planned now if it is new).
   const Program& program_for(const SymbolBindings& sizes);
 
+  /// One run of plan `p` (from `program_for(sizes)`) over the caller's host memory, for a loop that
+  /// runs the same program many times (a scan's steps): `inputs` and `outputs` in signature order,
+  /// `output_bytes` each output's size, `sizes` every symbol's value, bound once by the caller.
+  /// Binds nothing and, once the arena has grown to the plan, allocates nothing: an output the
+  /// plan keeps in the arena is computed straight into the caller's memory, any other is copied
+  /// there. The outputs must not overlap the inputs. A program with state updates is refused.
+  void run_step(const Program& p, std::span<const void* const> inputs, std::span<void* const> outputs,
+                std::span<const int64_t> output_bytes, const SymbolBindings& sizes);
+
  private:
   size_t state_index(const std::string& name) const;
   std::byte* arena_of(int64_t bytes);
+  /// Runs p's calls over `ptrs_` (one pointer per buffer).
+  void run_calls(const Program& p, const SymbolBindings& sizes, bool on_host);
   void trap_non_finite(const KernelCall& call, const CallKernel& kernel, std::span<void* const> buffers,
                        const SymbolBindings& sizes);
 
@@ -111,6 +122,14 @@ class ProgramExecutor : public Executable {
   DeviceBuffer arena_;
   std::vector<DeviceBuffer> staged_inputs_;  // a device program's copies of the caller's inputs
   std::vector<CallProfile> profile_;
+  // Reused by every run (a run is never re-entered), so that a step allocates nothing.
+  std::vector<void*> ptrs_;  // per buffer of the plan
+  std::vector<void*> args_;  // per operand of the call being run
+  std::vector<char> redirected_;
+  // The profile's FLOPs and bytes per call, for `profiled_sizes_` under plan `profiled_plan_`.
+  const Program* profiled_plan_ = nullptr;
+  SymbolBindings profiled_sizes_;
+  std::vector<std::pair<double, double>> call_costs_;
 };
 
 }  // namespace weft

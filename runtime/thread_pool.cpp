@@ -1,10 +1,14 @@
 /** \file
  * The thread pool behind `parallel_for`.
  *
- * One loop runs at a time. The caller publishes a `Loop` (an atomic index counter and the
- * function), bumps a generation number and wakes the workers; everyone, caller included, takes
- * indices until they run out. Each worker acknowledges every generation, so the caller knows when
- * nobody touches the `Loop` (which lives on its stack) any more.
+ * One loop runs at a time. The caller publishes the `Loop` (an atomic index counter and the
+ * function) in the pool's state, bumps a generation number and wakes the workers; everyone, caller
+ * included, takes indices until they run out. A worker joins a loop only while it is open, and
+ * counts itself in (`active`) under the lock; when the caller has run out of indices it closes the
+ * loop and waits only for the workers that joined. A worker that wakes late — descheduled on a
+ * machine whose cores are busy, which takes a scheduler tick or more — finds the loop closed and
+ * goes back to sleep: the caller never waits for a thread that had nothing left to do (before, it
+ * waited for every worker to acknowledge every loop, which cost milliseconds under load).
  *
  * The current pool is a thread-local pointer: set by ThreadPoolScope, and by each worker to its own
  * pool when it starts.
@@ -63,8 +67,9 @@ struct ThreadPool::State {
   std::condition_variable wake;
   std::condition_variable done;
   uint64_t generation = 0;
-  int pending = 0;  // workers that have not yet finished the current generation
-  Loop* loop = nullptr;
+  Loop loop;          // the current loop, valid while `open` or while a worker is `active` in it
+  bool open = false;  // workers may join the current loop
+  int active = 0;     // workers running the current loop's indices
   bool stop = false;
 
   std::atomic<int64_t> loops{0}, indices{0}, worker_indices{0};
@@ -73,18 +78,18 @@ struct ThreadPool::State {
     t_current = owner;
     uint64_t seen = 0;
     for (;;) {
-      Loop* current = nullptr;
       {
         std::unique_lock lock(mutex);
         wake.wait(lock, [&] { return stop || generation != seen; });
         if (stop) return;
         seen = generation;
-        current = loop;
+        if (!open) continue;  // woke after the caller finished it
+        ++active;
       }
-      int64_t ran = run_indices(*current);
+      int64_t ran = run_indices(loop);
       if (ran > 0) worker_indices.fetch_add(ran, std::memory_order_relaxed);
       std::lock_guard lock(mutex);
-      if (--pending == 0) done.notify_one();
+      if (--active == 0) done.notify_one();
     }
   }
 };
@@ -109,10 +114,6 @@ int ThreadPool::num_threads() const { return state_->num_threads; }
 
 void ThreadPool::parallel_for(int64_t n, void* ctx, void (*fn)(void*, int64_t)) {
   if (n <= 0) return;
-  Loop loop;
-  loop.n = n;
-  loop.ctx = ctx;
-  loop.fn = fn;
   State& s = *state_;
   s.loops.fetch_add(1, std::memory_order_relaxed);
   s.indices.fetch_add(n, std::memory_order_relaxed);
@@ -120,20 +121,28 @@ void ThreadPool::parallel_for(int64_t n, void* ctx, void (*fn)(void*, int64_t)) 
   // thread is already running a loop (waiting for it could deadlock if that loop waits for us).
   std::unique_lock submit(s.submit, std::defer_lock);
   if (n == 1 || s.workers.empty() || t_inside_loop || !submit.try_lock()) {
-    run_indices(loop);
+    Loop serial;
+    serial.n = n;
+    serial.ctx = ctx;
+    serial.fn = fn;
+    run_indices(serial);
     return;
   }
   {
+    // No worker is in the pool's loop now: the last caller closed it and waited for them.
     std::lock_guard lock(s.mutex);
-    s.loop = &loop;
-    s.pending = static_cast<int>(s.workers.size());
+    s.loop.n = n;
+    s.loop.ctx = ctx;
+    s.loop.fn = fn;
+    s.loop.next.store(0, std::memory_order_relaxed);
+    s.open = true;
     ++s.generation;
   }
   s.wake.notify_all();
-  run_indices(loop);
+  run_indices(s.loop);
   std::unique_lock lock(s.mutex);
-  s.done.wait(lock, [&] { return s.pending == 0; });
-  s.loop = nullptr;
+  s.open = false;
+  s.done.wait(lock, [&] { return s.active == 0; });
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {

@@ -4,8 +4,8 @@
  *
  * A call runs as a one-node graph through `interpret`: the node, its operands as inputs, then one
  * input of shape [S] per symbol S of the program, so that the interpreter binds the symbols the
- * operands do not carry. A scan's loop is the interpreter's scan kernel, each step running the
- * body compiled by the same chain.
+ * operands do not carry. A scan's loop is backends/scan_loop.h, each step running the body compiled
+ * by the same chain (the interpreter's own scan kernel stays the oracle it is tested against).
  */
 #include <fmt/format.h>
 
@@ -14,6 +14,7 @@
 #include "backends/interp/interpreter.h"
 #include "backends/interp/kernels.h"
 #include "backends/provider.h"
+#include "backends/scan_loop.h"
 #include "ir/ops.h"
 
 namespace weft {
@@ -108,21 +109,8 @@ class InterpProvider : public KernelProvider {
       const CompileStats& bs = body->stats();
       out.note = fmt::format("the scan's loop; its body: {} compiled, {} on the interpreter", bs.compiled, bs.fallback);
       out.compile_seconds = bs.codegen_seconds;
-      out.kernel.provider = "interp";
-      out.kernel.run = [call, wrapper, body](std::span<void* const> buffers, const SymbolBindings& sizes) {
-        std::vector<Tensor> ins = operand_tensors(call, buffers, sizes);
-        auto run_body = [&](const Graph&, std::span<const Tensor> step_inputs) {
-          return body->run_nested(step_inputs, sizes);
-        };
-        interp::KernelContext ctx{wrapper->nodes()[0], sizes, run_body, wrapper.get()};
-        std::vector<Tensor> outs;
-        try {
-          outs = (*interp::find_kernel(OpKind::scan))(ctx, ins);
-        } catch (const Error& e) {
-          throw Error(with_location(e.what(), call.loc));
-        }
-        store_results(call, buffers, sizes, outs);
-      };
+      out.body = body;
+      out.kernel = scan_loop_kernel(call, body);
       return out;
     }
     out.kernel.provider = "interp";

@@ -3,7 +3,10 @@
  *
  * matmul: with A = op(a) and B = op(b) (op transposing the last two dims when asked), dA = g B^T
  * and dB = A^T g; each is written as one matmul whose transpose flags fold in both the op and the
- * adjoint, then summed over the batch dims the operand was broadcast along. cast passes the
+ * adjoint, then summed over the batch dims the operand was broadcast along — except a matrix b
+ * (a weight) under a batched, untransposed a: its gradient sums outer products over every batch
+ * element and row, which is one 2-D product with the batch folded into the rows ([B·M, K]ᵀ·[B·M, N])
+ * rather than B small products and a sum over a [B, K, N] temporary. cast passes the
  * gradient back (cast to the operand's dtype) between float dtypes; a cast from or to an integer or
  * bool has none. constant, iota and rng_uniform are sources without a gradient.
  */
@@ -30,7 +33,16 @@ Grads matmul_grad(const GradQuery& q) {
     ValueId da = ta ? mm(b, bv, g, tb, true) : mm(b, g, bv, false, !tb);
     out[0] = unbroadcast(b, da, Shape(b.type(a).shape));
   }
-  if (q.wanted[1]) {
+  const TensorType& at = b.type(a);
+  if (q.wanted[1] && b.type(bv).rank() == 2 && at.rank() > 2 && !ta) {
+    // The batch dims fold into the rows: a as [B·M, K], g as [B·M, N].
+    const Shape& as = at.shape;
+    const Shape& gs = b.type(g).shape;
+    Shape batch(as.begin(), as.end() - 1);
+    ValueId a2 = b.reshape(a, Shape{num_elements(batch), as.back()});
+    ValueId g2 = b.reshape(g, Shape{num_elements(batch), gs.back()});
+    out[1] = tb ? mm(b, g2, a2, true, false) : mm(b, a2, g2, true, false);
+  } else if (q.wanted[1]) {
     // dB = A^T g; when b is stored transposed, db = dB^T = g^T A.
     ValueId db = tb ? mm(b, g, a, true, ta) : mm(b, a, g, !ta, false);
     out[1] = unbroadcast(b, db, Shape(b.type(bv).shape));

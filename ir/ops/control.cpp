@@ -337,7 +337,8 @@ void register_control_ops(std::vector<OpDef>& t) {
   scan.fusion = FusionKind::opaque;
   scan.cost = CostClass::control;
   scan.llvm = {ProviderImpl::interpreter,
-               "the interpreter's scan kernel drives the loop; each step runs the body's generated code"};
+               "the scan loop (backends/scan_loop.h) drives it over the call's memory; each step runs the body's "
+               "generated code"};
   scan.summary = "a loop over the time axis whose body is a sub-graph (RNN, LSTM, decoders)";
   scan.attrs = {AttrSpec{"num_carry", AttrKind::integer, std::nullopt},
                 AttrSpec{"num_seq", AttrKind::integer, std::nullopt},

@@ -22,6 +22,8 @@ TEST(ComputeGradient, MatmulMatchesFiniteDifferencesForEveryTransposeAndBroadcas
       {{2, 3}, {3, 4}, false, false},       {{3, 2}, {3, 4}, true, false},       {{2, 3}, {4, 3}, false, true},
       {{3, 2}, {4, 3}, true, true},         {{2, 2, 3}, {3, 4}, false, false},   {{3, 2}, {2, 4, 3}, true, true},
       {{2, 1, 2, 3}, {3, 3, 2}, false, false}, {{1, 3, 2}, {2, 4, 3}, true, true},
+      // A weight under a batched input: its gradient folds the batch into the rows.
+      {{2, 2, 3}, {4, 3}, false, true},     {{2, 3, 1, 3}, {3, 4}, false, false}, {{2, 3, 2}, {4, 3}, true, true},
   };
   uint64_t seed = 60;
   for (const Case& c : cases) {

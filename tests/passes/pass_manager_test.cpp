@@ -68,7 +68,7 @@ TEST(PassManager, PrintsOnlyAfterPassesThatChangeTheGraph) {
 TEST(PassManager, PrintsNothingWhenNoPassChangesTheGraph) {
   std::ostringstream log;
   PassManager pm(PassManagerOptions{.print_after_change = true, .log = &log});
-  pm.add(passes_by_names("infer-shapes,hoist-scan-invariants,cse,dce"));
+  pm.add(passes_by_names("infer-shapes,hoist-scan-invariants,sink-scan-accumulations,cse,dce"));
   pm.run(small_graph());
   EXPECT_EQ(log.str(), "");
 }
@@ -101,7 +101,7 @@ TEST(PassManager, VerifyEachBlamesThePassThatBreaksAValidGraph) {
 TEST(PassManager, ReportsATimePerPass) {
   std::ostringstream log;
   PassManager pm(PassManagerOptions{.time_passes = true, .log = &log});
-  pm.add(passes_by_names("infer-shapes,hoist-scan-invariants,cse,dce"));
+  pm.add(passes_by_names("infer-shapes,hoist-scan-invariants,sink-scan-accumulations,cse,dce"));
   pm.run(small_graph());
   const std::string report = log.str();
   EXPECT_CONTAINS(report, "# pass timing\n");
@@ -116,14 +116,15 @@ TEST(PassRegistry, ListsEveryPassWithASummary) {
     names.push_back(p.name);
     EXPECT_FALSE(p.summary.empty()) << p.name;
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"verify", "infer-shapes", "fold-constants",
-                                             "hoist-scan-invariants", "cse", "dce", "inline-fusions", "decompose", "fuse"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"verify", "infer-shapes", "fold-constants", "hoist-scan-invariants",
+                                      "sink-scan-accumulations", "cse", "dce", "inline-fusions", "decompose", "fuse"}));
 }
 
 TEST(PassRegistry, RejectsAnUnknownNameListingTheKnownOnes) {
   EXPECT_EQ(error_of([] { pass_by_name("dead-code"); }),
             "unknown pass 'dead-code' (the passes are: verify, infer-shapes, fold-constants, "
-            "hoist-scan-invariants, cse, dce, inline-fusions, decompose, fuse)");
+            "hoist-scan-invariants, sink-scan-accumulations, cse, dce, inline-fusions, decompose, fuse)");
 }
 
 TEST(PassRegistry, FoldConstantsNeedsAnEvaluator) {
@@ -148,13 +149,18 @@ TEST(Pipeline, TheLoweringListReadsInOrderAndStopsAtItsStage) {
     return out;
   };
   LoweringOptions o;
-  EXPECT_EQ(names(o), "verify,inline-fusions,infer-shapes,decompose,hoist-scan-invariants,cse,dce,fuse,lower-scan-bodies");
+  EXPECT_EQ(names(o),
+            "verify,inline-fusions,infer-shapes,decompose,hoist-scan-invariants,sink-scan-accumulations,cse,dce,fuse,"
+            "lower-scan-bodies");
   o.evaluate_constants = interpreter_constant_evaluator();
   EXPECT_EQ(names(o),
-            "verify,inline-fusions,infer-shapes,decompose,fold-constants,hoist-scan-invariants,cse,dce,fuse,"
+            "verify,inline-fusions,infer-shapes,decompose,fold-constants,hoist-scan-invariants,sink-scan-accumulations,"
+            "cse,dce,fuse,"
             "lower-scan-bodies");
   o.until = LoweringStage::simplified;
-  EXPECT_EQ(names(o), "verify,inline-fusions,infer-shapes,decompose,fold-constants,hoist-scan-invariants,cse,dce");
+  EXPECT_EQ(names(o),
+            "verify,inline-fusions,infer-shapes,decompose,fold-constants,hoist-scan-invariants,sink-scan-accumulations,"
+            "cse,dce");
   o.until = LoweringStage::decomposed;
   EXPECT_EQ(names(o), "verify,inline-fusions,infer-shapes,decompose");
   o.until = LoweringStage::checked;

@@ -95,7 +95,7 @@ TEST_F(WeftOpt, FailsWithStatus2AndOneLineForAnUnknownPass) {
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
             "weft-opt: unknown pass 'dead' (the passes are: verify, infer-shapes, fold-constants, "
-            "hoist-scan-invariants, cse, dce, inline-fusions, decompose, fuse)\n");
+            "hoist-scan-invariants, sink-scan-accumulations, cse, dce, inline-fusions, decompose, fuse)\n");
 }
 
 TEST_F(WeftOpt, FailsWithOneLineForAMalformedFile) {
@@ -120,7 +120,7 @@ TEST_F(WeftOpt, ListsThePasses) {
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("fold-constants"), std::string::npos);
   EXPECT_NE(r.out.find("lowering pipeline (the default): verify inline-fusions infer-shapes decompose fold-constants "
-                       "hoist-scan-invariants cse dce fuse lower-scan-bodies\n"),
+                       "hoist-scan-invariants sink-scan-accumulations cse dce fuse lower-scan-bodies\n"),
             std::string::npos)
       << r.out;
 }
