@@ -51,7 +51,11 @@ class LlvmProvider : public KernelProvider {
  public:
   std::string name() const override { return "llvm"; }
 
-  LoweringOptions lowering_policy() const override { return LoweringOptions{}; }  // decompose, simplify, fuse
+  LoweringOptions lowering_policy() const override {
+    LoweringOptions options;                  // decompose, simplify, fuse
+    options.fusion.options.attention = true;  // attention as one region (attention_codegen.cpp)
+    return options;
+  }
 
   std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                            std::string* why) const override {

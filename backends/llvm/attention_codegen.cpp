@@ -1,0 +1,520 @@
+/** \file
+ * Attention regions (passes/fuse_attention.h): softmax(q kᵀ · scale + mask) v, and its gradient,
+ * as one kernel in the manner of flash attention — the [.., Tq, Tk] weights never exist in memory.
+ *
+ *   name(buffers, dims)   entry: cuts the work into tasks, dispatches them
+ *   name.task(ctx, t)     forward: a range of (batch element, block of query rows) items;
+ *                         backward: a range of batch elements (dk and dv sum over all its rows)
+ *
+ * Forward, per query row: the keys in blocks of one vector's width; each block's scores are dot
+ * products of the row with the keys (the head dim in vector chunks held in registers), masked, then
+ * folded into a running maximum m, sum l and weighted sum acc of the values (the online softmax:
+ * acc and l are rescaled by exp(m_old - m_new) when the maximum grows). The row's output is acc / l.
+ * A causal row stops at its own position. A row whose keys are all masked ends with l = 0 and acc = 0,
+ * so its output is 0 / 0 = NaN, as the decomposition's softmax gives.
+ *
+ * Backward, per query row: the forward's loop again for m, l and the output row o (recomputed, not
+ * stored), D = g · o, then per key block p = exp(s - m) / l, dp = g · v_j, ds = p (dp - D), and
+ * dq += ds k_j, dk_j += ds q · scale, dv_j += p g, the last two read-modify-written in the outputs.
+ *
+ * Operands and results are addressed through the region's reshapes and transposes (the heads'
+ * split and merge) as strided views (region_views.h), so no copy is made of either.
+ */
+#include <fmt/format.h>
+#include <llvm/IR/Module.h>
+
+#include <cmath>
+
+#include "backends/llvm/ir_util.h"
+#include "backends/llvm/jit.h"
+#include "backends/llvm/math_codegen.h"
+#include "backends/llvm/region_codegen.h"
+#include "backends/llvm/region_views.h"
+#include "backends/llvm/term_codegen.h"
+#include "ir/ops.h"
+
+namespace weft::llvm_backend {
+
+namespace {
+
+/// A tensor of the attention node's (an operand or a result) as the kernel addresses it.
+struct TensorAccess {
+  int buffer = -1;           // index into the region's buffers (inputs, then outputs)
+  std::vector<Dim> strides;  // one per axis of the tensor as the node sees it
+  std::vector<Dim> offset;
+};
+
+struct Layout {
+  bool backward = false;
+  bool causal = false;
+  double scale = 1;
+  Shape batch;  // the leading dims
+  Dim tq, tk;
+  int64_t d = 0, dv = 0;
+  TensorAccess q, k, v, g;  // g: the output's gradient (backward)
+  std::optional<TensorAccess> mask;
+  bool bool_mask = false;
+  std::vector<TensorAccess> results;  // out; or dq, dk, dv
+};
+
+std::vector<int64_t> normalized(const std::vector<int64_t>& perm) {
+  std::vector<int64_t> out;
+  for (int64_t p : perm) out.push_back(p < 0 ? p + static_cast<int64_t>(perm.size()) : p);
+  return out;
+}
+
+/// The view of body value `v` in the storage of the body input it is read from (through reshapes
+/// and transposes).
+std::optional<View> view_of_operand(const Graph& body, ValueId v, int& input) {
+  const ValueInfo& info = body.value(v);
+  if (info.kind == ValueKind::input) {
+    input = info.owner;
+    return row_major_view(info.type.shape);
+  }
+  const Node* n = body.producer(v);
+  if (!n || (n->op != OpKind::reshape && n->op != OpKind::transpose)) return std::nullopt;
+  std::optional<View> source = view_of_operand(body, n->operands[0], input);
+  if (!source) return std::nullopt;
+  if (n->op == OpKind::reshape) return reshape_view(*source, info.type.shape);
+  return transpose_view(*source, normalized(n->attrs.get_ints("perm")));
+}
+
+/// The view of body value `v` in the storage of the body output it is written to (through the
+/// reshapes and transposes that read it).
+std::optional<View> view_of_result(const Graph& body, ValueId v, int& output) {
+  for (size_t k = 0; k < body.outputs().size(); ++k)
+    if (body.outputs()[k].value == v) {
+      output = static_cast<int>(k);
+      return row_major_view(body.type(v).shape);
+    }
+  const Node* reader = nullptr;
+  for (const Node& n : body.nodes())
+    for (ValueId o : n.operands)
+      if (o == v) {
+        if (reader) return std::nullopt;
+        reader = &n;
+      }
+  if (!reader || (reader->op != OpKind::reshape && reader->op != OpKind::transpose)) return std::nullopt;
+  std::optional<View> after = view_of_result(body, reader->results[0], output);
+  if (!after) return std::nullopt;
+  if (reader->op == OpKind::reshape) return reshape_view(*after, body.type(v).shape);
+  std::vector<int64_t> perm = normalized(reader->attrs.get_ints("perm"));
+  std::vector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
+  return transpose_view(*after, inverse);
+}
+
+std::optional<TensorAccess> access_of(const std::optional<View>& view, int buffer, bool unit_inner) {
+  if (!view) return std::nullopt;
+  std::optional<std::vector<Dim>> strides = flat_strides(*view);
+  if (!strides) return std::nullopt;
+  if (unit_inner && !strides->empty() && !(strides->back() == Dim(1)) && !is_one(view->shape.back()))
+    return std::nullopt;
+  return TensorAccess{buffer, *strides, view->offset};
+}
+
+/// The layout of the region `body`, or why the kernel does not take it.
+std::string layout_of(const Graph& body, Layout& L) {
+  const Node* core = nullptr;
+  for (const Node& n : body.nodes())
+    if (n.op == OpKind::attention || n.op == OpKind::attention_backward) core = &n;
+  if (!core) return "an attention region without an attention node";
+  L.backward = core->op == OpKind::attention_backward;
+  if (!L.backward && core->attrs.get_bool("with_weights")) return "attention with its weights as an output";
+  const TensorType& qt = body.type(core->operands[0]);
+  const TensorType& kt = body.type(core->operands[1]);
+  const TensorType& vt = body.type(core->operands[2]);
+  if (qt.dtype != DType::f32) return fmt::format("attention of {} (the kernel is f32)", dtype_name(qt.dtype));
+  const int r = qt.rank();
+  if (!qt.shape[r - 1].is_static() || !vt.shape[r - 1].is_static()) return "attention with a symbolic head dim";
+  L.batch.assign(qt.shape.begin(), qt.shape.end() - 2);
+  L.tq = qt.shape[r - 2];
+  L.tk = kt.shape[r - 2];
+  L.d = qt.shape[r - 1].value();
+  L.dv = vt.shape[r - 1].value();
+  L.causal = core->attrs.get_bool("causal");
+  double scale = core->attrs.get_real("scale");
+  L.scale = scale != 0.0 ? scale : 1.0 / std::sqrt(static_cast<double>(L.d));
+
+  const int n_in = static_cast<int>(body.inputs().size());
+  auto operand = [&](size_t k, bool unit_inner) {
+    int input = -1;
+    std::optional<View> view = view_of_operand(body, core->operands[k], input);
+    return access_of(view, input, unit_inner);
+  };
+  std::optional<TensorAccess> q = operand(0, true), k = operand(1, true), v = operand(2, true);
+  if (!q || !k || !v) return "an attention operand that is not a strided view of a region input";
+  L.q = *q;
+  L.k = *k;
+  L.v = *v;
+  size_t n_ops = core->operands.size();
+  bool has_mask = L.backward ? n_ops == 5 : n_ops == 4;
+  if (L.backward) {
+    std::optional<TensorAccess> g = operand(n_ops - 1, true);
+    if (!g) return "an attention gradient that is not a strided view of a region input";
+    L.g = *g;
+  }
+  if (has_mask) {
+    ValueId m = core->operands[3];
+    if (body.value(m).kind != ValueKind::input) return "an attention mask computed inside the region";
+    L.bool_mask = body.type(m).dtype == DType::boolean;
+    Shape scores = L.batch;
+    scores.push_back(L.tq);
+    scores.push_back(L.tk);
+    L.mask = access_of(broadcast_view(row_major_view(body.type(m).shape), scores), body.value(m).owner, false);
+    if (!L.mask) return "an attention mask that does not broadcast as a view";
+  }
+  for (ValueId res : core->results) {
+    int output = -1;
+    std::optional<TensorAccess> a = access_of(view_of_result(body, res, output), -1, true);
+    if (!a) return "an attention result that is not written through a strided view of a region output";
+    a->buffer = n_in + output;
+    L.results.push_back(*a);
+  }
+  return {};
+}
+
+/// The kernel's code for one region: types, the task's buffers and dims, and the row loops.
+class AttentionEmitter {
+ public:
+  AttentionEmitter(llvm::Module& module, const Layout& layout, int lanes)
+      : m_(module), L_(layout), lanes_(lanes), c_(module.getContext()) {
+    f32_ = llvm::Type::getFloatTy(c_);
+    vec_ = llvm::FixedVectorType::get(f32_, lanes_);
+  }
+
+  llvm::Function* emit(const std::string& name, const std::vector<std::string>& symbols) {
+    llvm::Function* task = emit_task(name, symbols);
+    auto* ptr = llvm::PointerType::getUnqual(c_);
+    FunctionFrame f = new_frame(m_, name, {ptr, ptr}, true);
+    DimValues dims(symbols, f.function->getArg(1), Placement{f.entry, nullptr});
+    llvm::IRBuilder<> b(f.body);
+    llvm::Value* one = b.getInt64(1);
+    llvm::Value* nb = dims.product(L_.batch);
+    llvm::Value* tq = dims.get(L_.tq);
+    llvm::Value* tk = dims.get(L_.tk);
+    llvm::Value* work = b.CreateMul(b.CreateMul(nb, tq), b.CreateMul(tk, b.getInt64(L_.d + L_.dv)));
+    llvm::Value* threads = b.CreateCall(declare_num_threads(m_));
+    llvm::Value* parallel =
+        b.CreateAnd(b.CreateICmpSGT(threads, one), b.CreateICmpSGE(work, b.getInt64(kParallelThreshold * 4)));
+    // Items: (batch element, block of query rows); the backward's are whole batch elements.
+    llvm::Value* target = b.CreateMul(threads, b.getInt64(4));
+    llvm::Value* tq1 = emit_max(b, tq, one);
+    llvm::Value* blocks =
+        L_.backward ? one : emit_min(b, tq1, emit_max(b, emit_ceil_div(b, target, emit_max(b, nb, one)), one));
+    llvm::Value* rows_per_block = emit_ceil_div(b, tq1, blocks);
+    blocks = emit_ceil_div(b, tq1, rows_per_block);
+    llvm::Value* items = b.CreateMul(nb, blocks);
+    llvm::Value* tasks = b.CreateSelect(parallel, emit_min(b, items, target), one);
+    llvm::Value* items_per_task = emit_ceil_div(b, emit_max(b, items, one), tasks);
+    tasks =
+        b.CreateSelect(b.CreateICmpSGT(items, b.getInt64(0)), emit_ceil_div(b, items, items_per_task), b.getInt64(0));
+    dispatch_blocked(b, m_, task, f.function->getArg(0), f.function->getArg(1), rows_per_block, items_per_task, blocks,
+                     tasks);
+    b.CreateRetVoid();
+    return f.function;
+  }
+
+ private:
+  /// A tensor's base pointer for the current batch element, and its row stride.
+  struct Rows {
+    llvm::Value* base = nullptr;  // float* (or i8* for a bool mask) at the batch element's [0, 0]
+    llvm::Value* row = nullptr;   // elements between rows (axis rank-2)
+    llvm::Value* col = nullptr;   // elements between columns (axis rank-1; the mask's keys)
+  };
+
+  llvm::Value* buffer(llvm::IRBuilderBase& b, int k) {
+    auto* ptr = llvm::PointerType::getUnqual(c_);
+    return b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, buffers_, k));
+  }
+
+  Rows rows_of(llvm::IRBuilderBase& b, const TensorAccess& a, const std::vector<llvm::Value*>& index,
+               llvm::Type* element) {
+    llvm::Value* off = b.getInt64(0);
+    for (const Dim& o : a.offset) off = b.CreateAdd(off, dims_->get(o));
+    for (size_t i = 0; i < index.size(); ++i) off = b.CreateAdd(off, b.CreateMul(index[i], dims_->get(a.strides[i])));
+    size_t r = a.strides.size();
+    return Rows{b.CreateGEP(element, buffer(b, a.buffer), off), dims_->get(a.strides[r - 2]),
+                dims_->get(a.strides[r - 1])};
+  }
+
+  llvm::Value* row_ptr(llvm::IRBuilderBase& b, const Rows& t, llvm::Value* i) {
+    return b.CreateGEP(f32_, t.base, b.CreateMul(i, t.row));
+  }
+
+  int chunks(int64_t n) const { return static_cast<int>((n + lanes_ - 1) / lanes_); }
+
+  /// The lanes of chunk c of an n-element row that lie inside it (null: all).
+  llvm::Value* chunk_mask(llvm::IRBuilderBase& b, int64_t n, int c) {
+    int64_t left = n - int64_t{c} * lanes_;
+    if (left >= lanes_) return nullptr;
+    std::vector<llvm::Constant*> bits;
+    for (int i = 0; i < lanes_; ++i) bits.push_back(b.getInt1(i < left));
+    return llvm::ConstantVector::get(bits);
+  }
+
+  std::vector<llvm::Value*> load_row(llvm::IRBuilderBase& b, llvm::Value* p, int64_t n) {
+    std::vector<llvm::Value*> out;
+    for (int c = 0; c < chunks(n); ++c) {
+      llvm::Value* at = b.CreateConstGEP1_64(f32_, p, int64_t{c} * lanes_);
+      llvm::Value* mask = chunk_mask(b, n, c);
+      out.push_back(mask ? b.CreateMaskedLoad(vec_, at, llvm::Align(4), mask, zero())
+                         : static_cast<llvm::Value*>(b.CreateAlignedLoad(vec_, at, llvm::Align(4))));
+    }
+    return out;
+  }
+
+  void store_row(llvm::IRBuilderBase& b, llvm::Value* p, int64_t n, const std::vector<llvm::Value*>& x) {
+    for (int c = 0; c < chunks(n); ++c) {
+      llvm::Value* at = b.CreateConstGEP1_64(f32_, p, int64_t{c} * lanes_);
+      if (llvm::Value* mask = chunk_mask(b, n, c))
+        b.CreateMaskedStore(x[c], at, llvm::Align(4), mask);
+      else
+        b.CreateAlignedStore(x[c], at, llvm::Align(4));
+    }
+  }
+
+  llvm::Value* zero() { return llvm::ConstantFP::get(vec_, 0.0); }
+  llvm::Value* splat(llvm::IRBuilderBase& b, llvm::Value* x) { return b.CreateVectorSplat(lanes_, x); }
+  llvm::Value* fma(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y, llvm::Value* z) {
+    return b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {x->getType()}, {x, y, z});
+  }
+  llvm::Value* hsum(llvm::IRBuilderBase& b, llvm::Value* x) {
+    llvm::Value* s = b.CreateFAddReduce(llvm::ConstantFP::get(f32_, -0.0), x);
+    llvm::FastMathFlags reassoc;
+    reassoc.setAllowReassoc();
+    llvm::cast<llvm::Instruction>(s)->setFastMathFlags(reassoc);
+    return s;
+  }
+  /// Σ x[c] · y[c] over a row's chunks.
+  llvm::Value* dot(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& x, const std::vector<llvm::Value*>& y) {
+    llvm::Value* acc = b.CreateFMul(x[0], y[0]);
+    for (size_t c = 1; c < x.size(); ++c) acc = fma(b, x[c], y[c], acc);
+    return hsum(b, acc);
+  }
+
+  /// Keys [j0, j0 + n) of query row i: their masked scores in scores_[0, n) and, for the backward,
+  /// g · v_j in dp_[0, n). Lanes from n on hold -inf.
+  llvm::Value* score_block(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* j0, llvm::Value* n,
+                           const std::vector<llvm::Value*>& qv, const std::vector<llvm::Value*>* gv) {
+    llvm::Value* neg_inf = llvm::ConstantFP::getInfinity(f32_, true);
+    llvm::Value* scale = llvm::ConstantFP::get(f32_, static_cast<float>(L_.scale));
+    emit_for(b, b.getInt64(0), n, b.getInt64(1), [&](llvm::Value* jj) {
+      llvm::Value* j = b.CreateAdd(j0, jj);
+      llvm::Value* s = b.CreateFMul(dot(b, qv, load_row(b, row_ptr(b, k_, j), L_.d)), scale);
+      if (L_.mask) {
+        llvm::Value* at = b.CreateAdd(b.CreateMul(i, mask_.row), b.CreateMul(j, mask_.col));
+        if (L_.bool_mask) {
+          llvm::Value* m = b.CreateLoad(b.getInt8Ty(), b.CreateGEP(b.getInt8Ty(), mask_.base, at));
+          s = b.CreateSelect(b.CreateICmpNE(m, b.getInt8(0)), neg_inf, s);
+        } else {
+          s = b.CreateFAdd(s, b.CreateLoad(f32_, b.CreateGEP(f32_, mask_.base, at)));
+        }
+      }
+      b.CreateStore(s, b.CreateGEP(f32_, scores_, jj));
+      if (gv) b.CreateStore(dot(b, *gv, load_row(b, row_ptr(b, v_, j), L_.dv)), b.CreateGEP(f32_, dp_, jj));
+    });
+    llvm::Value* s = b.CreateAlignedLoad(vec_, scores_, llvm::Align(4));
+    return b.CreateSelect(b.CreateICmpSLT(lane_ids(b), splat(b, n)), s, splat(b, neg_inf));
+  }
+
+  llvm::Value* lane_ids(llvm::IRBuilderBase& b) {
+    std::vector<llvm::Constant*> ids;
+    for (int i = 0; i < lanes_; ++i) ids.push_back(b.getInt64(i));
+    return llvm::ConstantVector::get(ids);
+  }
+
+  /// The end of query row i's keys: its own position + 1 when causal, else Tk.
+  llvm::Value* key_end(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* tk) {
+    return L_.causal ? emit_min(b, tk, b.CreateAdd(i, b.getInt64(1))) : tk;
+  }
+
+  struct OnlineRow {
+    llvm::Value* m;                 // the row's maximum score (-inf: every key masked)
+    llvm::Value* l;                 // Σ exp(s - m)
+    std::vector<llvm::Value*> acc;  // Σ exp(s - m) v_j, in chunks of dv
+  };
+
+  /// The forward's loop over query row i's keys.
+  OnlineRow online_row(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* tk, const std::vector<llvm::Value*>& qv) {
+    std::vector<llvm::Value*> init{llvm::ConstantFP::getInfinity(f32_, true), llvm::ConstantFP::get(f32_, 0.0)};
+    for (int c = 0; c < chunks(L_.dv); ++c) init.push_back(zero());
+    llvm::Value* end = key_end(b, i, tk);
+    std::vector<llvm::Value*> out = emit_for_carried(
+        b, b.getInt64(0), end, b.getInt64(lanes_), init,
+        [&](llvm::Value* j0, const std::vector<llvm::Value*>& in) {
+          llvm::Value* n = emit_min(b, b.getInt64(lanes_), b.CreateSub(end, j0));
+          llvm::Value* s = score_block(b, i, j0, n, qv, nullptr);
+          llvm::Value* m_old = in[0];
+          llvm::Value* m_new = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {f32_}, {m_old, b.CreateFPMaxReduce(s)});
+          // While every key so far is masked, m_new is -inf: shift by 0 so that exp gives 0, not NaN.
+          llvm::Value* shift = b.CreateSelect(b.CreateFCmpOEQ(m_new, llvm::ConstantFP::getInfinity(f32_, true)),
+                                              llvm::ConstantFP::get(f32_, 0.0), m_new);
+          llvm::Value* corr = emit_exp(b, b.CreateFSub(m_old, shift));
+          llvm::Value* p = emit_exp(b, b.CreateFSub(s, splat(b, shift)));
+          b.CreateAlignedStore(p, probs_, llvm::Align(4));
+          std::vector<llvm::Value*> next{m_new, b.CreateFAdd(b.CreateFMul(in[1], corr), hsum(b, p))};
+          std::vector<llvm::Value*> acc;
+          llvm::Value* corr_v = splat(b, corr);
+          for (size_t c = 2; c < in.size(); ++c) acc.push_back(b.CreateFMul(in[c], corr_v));
+          acc = emit_for_carried(
+              b, b.getInt64(0), n, b.getInt64(1), acc,
+              [&](llvm::Value* jj, const std::vector<llvm::Value*>& a) {
+                llvm::Value* pj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, probs_, jj)));
+                std::vector<llvm::Value*> vj = load_row(b, row_ptr(b, v_, b.CreateAdd(j0, jj)), L_.dv);
+                std::vector<llvm::Value*> outv;
+                for (size_t c = 0; c < a.size(); ++c) outv.push_back(fma(b, pj, vj[c], a[c]));
+                return outv;
+              },
+              "jj");
+          next.insert(next.end(), acc.begin(), acc.end());
+          return next;
+        },
+        "j0");
+    return OnlineRow{out[0], out[1], std::vector<llvm::Value*>(out.begin() + 2, out.end())};
+  }
+
+  void forward_row(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* tk) {
+    std::vector<llvm::Value*> qv = load_row(b, row_ptr(b, q_, i), L_.d);
+    OnlineRow row = online_row(b, i, tk, qv);
+    llvm::Value* l = splat(b, row.l);
+    std::vector<llvm::Value*> out;
+    for (llvm::Value* a : row.acc) out.push_back(b.CreateFDiv(a, l));
+    store_row(b, row_ptr(b, out_[0], i), L_.dv, out);
+  }
+
+  void backward_row(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* tk) {
+    std::vector<llvm::Value*> qv = load_row(b, row_ptr(b, q_, i), L_.d);
+    std::vector<llvm::Value*> gv = load_row(b, row_ptr(b, g_, i), L_.dv);
+    OnlineRow row = online_row(b, i, tk, qv);
+    llvm::Value* l = splat(b, row.l);
+    std::vector<llvm::Value*> o;
+    for (llvm::Value* a : row.acc) o.push_back(b.CreateFDiv(a, l));
+    llvm::Value* big_d = splat(b, dot(b, gv, o));
+    llvm::Value* neg_inf = llvm::ConstantFP::getInfinity(f32_, true);
+    // A fully masked row's weights are NaN (as the decomposition's), whatever its scores: it
+    // reaches every key, the causally masked ones included.
+    llvm::Value* masked_row = b.CreateFCmpOEQ(row.m, neg_inf);
+    llvm::Value* inv_l = splat(b, b.CreateSelect(masked_row, llvm::ConstantFP::getNaN(f32_),
+                                                 b.CreateFDiv(llvm::ConstantFP::get(f32_, 1.0), row.l)));
+    llvm::Value* scale = llvm::ConstantFP::get(f32_, static_cast<float>(L_.scale));
+    llvm::Value* scale_v = splat(b, scale);
+    std::vector<llvm::Value*> qs;  // q · scale, for dk
+    for (llvm::Value* x : qv) qs.push_back(b.CreateFMul(x, scale_v));
+    llvm::Value* end = b.CreateSelect(masked_row, tk, key_end(b, i, tk));
+    std::vector<llvm::Value*> dq_init;
+    for (int c = 0; c < chunks(L_.d); ++c) dq_init.push_back(zero());
+    std::vector<llvm::Value*> dq = emit_for_carried(
+        b, b.getInt64(0), end, b.getInt64(lanes_), dq_init,
+        [&](llvm::Value* j0, const std::vector<llvm::Value*>& dq_in) {
+          llvm::Value* n = emit_min(b, b.getInt64(lanes_), b.CreateSub(end, j0));
+          llvm::Value* s = score_block(b, i, j0, n, qv, &gv);
+          llvm::Value* p = b.CreateFMul(emit_exp(b, b.CreateFSub(s, splat(b, row.m))), inv_l);
+          llvm::Value* dp = b.CreateAlignedLoad(vec_, dp_, llvm::Align(4));
+          llvm::Value* ds = b.CreateFMul(p, b.CreateFSub(dp, big_d));
+          b.CreateAlignedStore(p, probs_, llvm::Align(4));
+          b.CreateAlignedStore(ds, scores_, llvm::Align(4));
+          return emit_for_carried(
+              b, b.getInt64(0), n, b.getInt64(1), dq_in,
+              [&](llvm::Value* jj, const std::vector<llvm::Value*>& a) {
+                llvm::Value* j = b.CreateAdd(j0, jj);
+                llvm::Value* pj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, probs_, jj)));
+                llvm::Value* dsj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, scores_, jj)));
+                std::vector<llvm::Value*> kj = load_row(b, row_ptr(b, k_, j), L_.d);
+                llvm::Value* dk_row = row_ptr(b, out_[1], j);
+                std::vector<llvm::Value*> dk = load_row(b, dk_row, L_.d);
+                for (size_t c = 0; c < dk.size(); ++c) dk[c] = fma(b, dsj, qs[c], dk[c]);
+                store_row(b, dk_row, L_.d, dk);
+                llvm::Value* dv_row = row_ptr(b, out_[2], j);
+                std::vector<llvm::Value*> dv = load_row(b, dv_row, L_.dv);
+                for (size_t c = 0; c < dv.size(); ++c) dv[c] = fma(b, pj, gv[c], dv[c]);
+                store_row(b, dv_row, L_.dv, dv);
+                std::vector<llvm::Value*> next;
+                for (size_t c = 0; c < a.size(); ++c) next.push_back(fma(b, dsj, kj[c], a[c]));
+                return next;
+              },
+              "jj");
+        },
+        "j0");
+    for (llvm::Value*& x : dq) x = b.CreateFMul(x, scale_v);
+    store_row(b, row_ptr(b, out_[0], i), L_.d, dq);
+  }
+
+  llvm::Function* emit_task(const std::string& name, const std::vector<std::string>& symbols) {
+    BlockedTask task = open_blocked_task(m_, name);
+    FunctionFrame& f = task.frame;
+    DimValues dims(symbols, task.dims, Placement{f.entry, nullptr});
+    dims_ = &dims;
+    buffers_ = task.buffers;
+    {
+      llvm::IRBuilder<> e(f.entry->getTerminator());
+      scores_ = e.CreateAlloca(vec_);
+      probs_ = e.CreateAlloca(vec_);
+      dp_ = e.CreateAlloca(vec_);
+    }
+    llvm::IRBuilder<> b(f.body);
+    std::vector<llvm::Value*> batch_sizes;
+    for (const Dim& d : L_.batch) batch_sizes.push_back(dims.get(d));
+    llvm::Value* tq = dims.get(L_.tq);
+    llvm::Value* tk = dims.get(L_.tk);
+    llvm::Value* nb = dims.product(L_.batch);
+    // ctx: rows_per_task = query rows per item, cols_per_task = items per task, col_tasks = items per batch element.
+    llvm::Value* rows_per_item = task.rows_per_task;
+    llvm::Value* per_task = task.cols_per_task;
+    llvm::Value* blocks = task.col_tasks;
+    llvm::Value* first = b.CreateMul(f.function->getArg(1), per_task);
+    llvm::Value* last = emit_min(b, b.CreateMul(nb, blocks), b.CreateAdd(first, per_task));
+    emit_for(b, first, last, b.getInt64(1), [&](llvm::Value* item) {
+      llvm::Value* element = b.CreateSDiv(item, blocks);
+      llvm::Value* block = b.CreateSRem(item, blocks);
+      std::vector<llvm::Value*> index =
+          batch_sizes.empty() ? std::vector<llvm::Value*>{} : emit_decode(b, element, batch_sizes);
+      q_ = rows_of(b, L_.q, index, f32_);
+      k_ = rows_of(b, L_.k, index, f32_);
+      v_ = rows_of(b, L_.v, index, f32_);
+      if (L_.mask) mask_ = rows_of(b, *L_.mask, index, L_.bool_mask ? b.getInt8Ty() : f32_);
+      out_.clear();
+      for (const TensorAccess& a : L_.results) out_.push_back(rows_of(b, a, index, f32_));
+      llvm::Value* r0 = b.CreateMul(block, rows_per_item);
+      llvm::Value* r1 = emit_min(b, tq, b.CreateAdd(r0, rows_per_item));
+      if (!L_.backward) {
+        emit_for(b, r0, r1, b.getInt64(1), [&](llvm::Value* i) { forward_row(b, i, tk); });
+        return;
+      }
+      g_ = rows_of(b, L_.g, index, f32_);
+      emit_for(b, b.getInt64(0), tk, b.getInt64(1), [&](llvm::Value* j) {  // dk and dv accumulate from 0
+        store_row(b, row_ptr(b, out_[1], j), L_.d, std::vector<llvm::Value*>(chunks(L_.d), zero()));
+        store_row(b, row_ptr(b, out_[2], j), L_.dv, std::vector<llvm::Value*>(chunks(L_.dv), zero()));
+      });
+      emit_for(b, r0, r1, b.getInt64(1), [&](llvm::Value* i) { backward_row(b, i, tk); });
+    });
+    b.CreateRetVoid();
+    dims_ = nullptr;
+    return f.function;
+  }
+
+  llvm::Module& m_;
+  const Layout& L_;
+  int lanes_;
+  llvm::LLVMContext& c_;
+  llvm::Type* f32_ = nullptr;
+  llvm::FixedVectorType* vec_ = nullptr;
+  // The task being emitted.
+  DimValues* dims_ = nullptr;
+  llvm::Value* buffers_ = nullptr;
+  llvm::Value *scores_ = nullptr, *probs_ = nullptr, *dp_ = nullptr;  // one vector each, on the stack
+  Rows q_, k_, v_, g_, mask_;
+  std::vector<Rows> out_;
+};
+
+}  // namespace
+
+std::optional<std::string> emit_attention_region(llvm::Module& module, const std::string& name, const Graph& body,
+                                                 int lanes) {
+  Layout layout;
+  if (std::string why = layout_of(body, layout); !why.empty()) return why;
+  AttentionEmitter(module, layout, lanes).emit(name, symbols_used(body));
+  return std::nullopt;
+}
+
+}  // namespace weft::llvm_backend
