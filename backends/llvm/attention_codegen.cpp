@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "backends/llvm/ir_util.h"
@@ -36,6 +37,12 @@
 namespace weft::llvm_backend {
 
 namespace {
+
+/// The most query rows a forward block handles together.
+constexpr int kMaxRows = 4;
+/// Vectors of keys per block: the online softmax's per-block work (a maximum across lanes, two
+/// scalar exps, rescaling the accumulators) is paid once per this many vectors of keys.
+constexpr int kKeyVectors = 4;
 
 /// A tensor of the attention node's (an operand or a result) as the kernel addresses it.
 struct TensorAccess {
@@ -293,40 +300,117 @@ class AttentionEmitter {
     return hsum(b, acc);
   }
 
-  /// Keys [j0, j0 + n) of query row i: their masked scores in scores_[0, n) and, for the backward,
-  /// g · v_j in dp_[0, n). Lanes from n on hold -inf.
-  llvm::Value* score_block(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* j0, llvm::Value* n,
-                           const std::vector<llvm::Value*>& qv, const std::vector<llvm::Value*>* gv) {
-    llvm::Value* neg_inf = llvm::ConstantFP::getInfinity(f32_, true);
-    llvm::Value* scale = llvm::ConstantFP::get(f32_, static_cast<float>(L_.scale));
-    emit_for(b, b.getInt64(0), n, b.getInt64(1), [&](llvm::Value* jj) {
-      llvm::Value* j = b.CreateAdd(j0, jj);
-      llvm::Value* s = b.CreateFMul(dot(b, qv, load_row(b, row_ptr(b, k_, j), L_.d)), scale);
-      if (L_.mask) {
-        llvm::Value* at = b.CreateAdd(b.CreateMul(i, mask_.row), b.CreateMul(j, mask_.col));
-        if (L_.bool_mask) {
-          llvm::Value* m = b.CreateLoad(b.getInt8Ty(), b.CreateGEP(b.getInt8Ty(), mask_.base, at));
-          s = b.CreateSelect(b.CreateICmpNE(m, b.getInt8(0)), neg_inf, s);
-        } else {
-          s = b.CreateFAdd(s, b.CreateLoad(f32_, b.CreateGEP(f32_, mask_.base, at)));
-        }
-      }
-      b.CreateStore(s, b.CreateGEP(f32_, scores_, jj));
-      if (gv) b.CreateStore(dot(b, *gv, load_row(b, row_ptr(b, v_, j), L_.dv)), b.CreateGEP(f32_, dp_, jj));
-    });
-    llvm::Value* s = b.CreateAlignedLoad(vec_, scores_, llvm::Align(4));
-    return b.CreateSelect(b.CreateICmpSLT(lane_ids(b), splat(b, n)), s, splat(b, neg_inf));
-  }
-
   llvm::Value* lane_ids(llvm::IRBuilderBase& b) {
     std::vector<llvm::Constant*> ids;
     for (int i = 0; i < lanes_; ++i) ids.push_back(b.getInt64(i));
     return llvm::ConstantVector::get(ids);
   }
 
-  /// The end of query row i's keys: its own position + 1 when causal, else Tk.
-  llvm::Value* key_end(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* tk) {
-    return L_.causal ? emit_min(b, tk, b.CreateAdd(i, b.getInt64(1))) : tk;
+  llvm::Value* neg_inf() { return llvm::ConstantFP::getInfinity(f32_, true); }
+
+  /// Query rows handled together: their score vectors and accumulators stay in registers while
+  /// each packed key chunk and value row is loaded once for all of them.
+  int row_block() const {
+    const int budget = (lanes_ >= 16 ? 32 : 16) * 3 / 4;  // vector registers, leaving some for temporaries
+    int rows = kMaxRows;
+    while (rows > 1 && rows * (chunks(L_.dv) + kKeyVectors + 1) + kKeyVectors > budget) --rows;
+    return rows;
+  }
+
+  int block_keys() const { return kKeyVectors * lanes_; }
+
+  /// Copies `rows` rows of `width` elements of `src` into `dst` transposed: dst[c · ld + j] = src[j][c],
+  /// and zeros the columns from `rows` to `ld`: their products are masked out, but whatever the
+  /// scratch memory held there could be denormals, which cost a microcode assist per operation.
+  void pack_transposed(llvm::IRBuilderBase& b, const Rows& src, llvm::Value* rows, int64_t width, llvm::Value* dst,
+                       llvm::Value* ld) {
+    emit_for(b, b.getInt64(0), rows, b.getInt64(1), [&](llvm::Value* j) {
+      llvm::Value* row = row_ptr(b, src, j);
+      emit_for(b, b.getInt64(0), b.getInt64(width), b.getInt64(1), [&](llvm::Value* c) {
+        llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, row, c));
+        b.CreateStore(x, b.CreateGEP(f32_, dst, b.CreateAdd(b.CreateMul(c, ld), j)));
+      });
+    });
+    emit_for(b, b.getInt64(0), b.getInt64(width), b.getInt64(1), [&](llvm::Value* c) {
+      llvm::Value* line = b.CreateGEP(f32_, dst, b.CreateMul(c, ld));
+      emit_for(b, rows, ld, b.getInt64(1), [&](llvm::Value* j) {
+        b.CreateStore(llvm::ConstantFP::get(f32_, 0.0), b.CreateGEP(f32_, line, j));
+      });
+    });
+  }
+
+  /// Σ_c x[r][c] · packed[c][j0 .. j0 + kKeyVectors · lanes) for each row r of `xs` (pointers to
+  /// rows of `width`): kKeyVectors vectors per row, row-major.
+  std::vector<llvm::Value*> packed_products(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& xs,
+                                            llvm::Value* packed, int64_t width, llvm::Value* j0) {
+    std::vector<llvm::Value*> init(xs.size() * kKeyVectors, zero());
+    return emit_for_carried(
+        b, b.getInt64(0), b.getInt64(width), b.getInt64(1), init,
+        [&](llvm::Value* c, const std::vector<llvm::Value*>& in) {
+          llvm::Value* at = b.CreateGEP(f32_, packed, b.CreateAdd(b.CreateMul(c, ld_), j0));
+          std::vector<llvm::Value*> cols;
+          for (int k = 0; k < kKeyVectors; ++k)
+            cols.push_back(b.CreateAlignedLoad(vec_, b.CreateConstGEP1_64(f32_, at, int64_t{k} * lanes_), llvm::Align(4)));
+          std::vector<llvm::Value*> out;
+          for (size_t r = 0; r < xs.size(); ++r) {
+            llvm::Value* x = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, xs[r], c)));
+            for (int k = 0; k < kKeyVectors; ++k) out.push_back(fma(b, x, cols[k], in[r * kKeyVectors + k]));
+          }
+          return out;
+        },
+        "c");
+  }
+
+  /// The mask's values for row i, keys [j0, j0 + lanes), as a vector (lanes from n on: 0).
+  llvm::Value* mask_block(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* j0, llvm::Value* n) {
+    llvm::Type* element = L_.bool_mask ? b.getInt8Ty() : f32_;
+    auto* type = llvm::FixedVectorType::get(element, lanes_);
+    llvm::Value* base = b.CreateGEP(element, mask_.base, b.CreateAdd(b.CreateMul(i, mask_.row), b.CreateMul(j0, mask_.col)));
+    if (L_.mask->strides.back() == Dim(1)) {
+      llvm::Value* valid = b.CreateICmpSLT(lane_ids(b), splat(b, n));
+      return b.CreateMaskedLoad(type, base, llvm::Align(1), valid, llvm::Constant::getNullValue(type));
+    }
+    b.CreateAlignedStore(llvm::Constant::getNullValue(type), mask_buffer_, llvm::Align(4));
+    emit_for(b, b.getInt64(0), n, b.getInt64(1), [&](llvm::Value* jj) {
+      llvm::Value* x = b.CreateLoad(element, b.CreateGEP(element, base, b.CreateMul(jj, mask_.col)));
+      b.CreateStore(x, b.CreateGEP(element, mask_buffer_, jj));
+    });
+    return b.CreateAlignedLoad(type, mask_buffer_, llvm::Align(4));
+  }
+
+  /// The masked scores of query rows `rows` (pointers `qs`) against keys [j0, j0 + n), from the
+  /// packed keys. Lanes from n on, and keys after a row's position when causal, hold -inf.
+  std::vector<llvm::Value*> score_blocks(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& rows,
+                                         const std::vector<llvm::Value*>& qs, llvm::Value* j0, llvm::Value* n) {
+    std::vector<llvm::Value*> s = packed_products(b, qs, kt_, L_.d, j0);
+    llvm::Value* scale = splat(b, llvm::ConstantFP::get(f32_, static_cast<float>(L_.scale)));
+    llvm::Value* inf = splat(b, neg_inf());
+    for (int k = 0; k < kKeyVectors; ++k) {
+      llvm::Value* k0 = b.CreateAdd(j0, b.getInt64(int64_t{k} * lanes_));
+      llvm::Value* nk = b.CreateSub(n, b.getInt64(int64_t{k} * lanes_));  // keys of this vector (may be <= 0)
+      llvm::Value* keys = b.CreateAdd(splat(b, k0), lane_ids(b));
+      llvm::Value* valid = b.CreateICmpSLT(lane_ids(b), splat(b, nk));
+      for (size_t r = 0; r < rows.size(); ++r) {
+        llvm::Value*& x = s[r * kKeyVectors + k];
+        x = b.CreateFMul(x, scale);
+        if (L_.mask) {
+          llvm::Value* m = mask_block(b, rows[r], k0, nk);
+          x = L_.bool_mask ? b.CreateSelect(b.CreateICmpNE(m, llvm::Constant::getNullValue(m->getType())), inf, x)
+                           : b.CreateFAdd(x, m);
+        }
+        if (L_.causal) x = b.CreateSelect(b.CreateICmpSGT(keys, splat(b, rows[r])), inf, x);
+        x = b.CreateSelect(valid, x, inf);
+      }
+    }
+    return s;
+  }
+
+  /// The largest of a row's kKeyVectors score vectors, across lanes.
+  llvm::Value* row_max(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& s, size_t r) {
+    llvm::Value* m = s[r * kKeyVectors];
+    for (int k = 1; k < kKeyVectors; ++k)
+      m = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {vec_}, {m, s[r * kKeyVectors + k]});
+    return b.CreateFPMaxReduce(m);
   }
 
   struct OnlineRow {
@@ -335,91 +419,126 @@ class AttentionEmitter {
     std::vector<llvm::Value*> acc;  // Σ exp(s - m) v_j, in chunks of dv
   };
 
-  /// The forward's loop over query row i's keys.
-  OnlineRow online_row(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* tk, const std::vector<llvm::Value*>& qv) {
-    std::vector<llvm::Value*> init{llvm::ConstantFP::getInfinity(f32_, true), llvm::ConstantFP::get(f32_, 0.0)};
-    for (int c = 0; c < chunks(L_.dv); ++c) init.push_back(zero());
-    llvm::Value* end = key_end(b, i, tk);
+  /// The forward's loop over the keys of query rows first, first + 1, ... (as many as `count`).
+  std::vector<OnlineRow> online_rows(llvm::IRBuilderBase& b, llvm::Value* first, int count, llvm::Value* tk) {
+    std::vector<llvm::Value*> rows, qs;
+    for (int r = 0; r < count; ++r) {
+      rows.push_back(b.CreateAdd(first, b.getInt64(r)));
+      qs.push_back(row_ptr(b, q_, rows.back()));
+    }
+    const int nv = chunks(L_.dv);
+    std::vector<llvm::Value*> init;
+    for (int r = 0; r < count; ++r) {
+      init.push_back(neg_inf());
+      init.push_back(llvm::ConstantFP::get(f32_, 0.0));
+      for (int c = 0; c < nv; ++c) init.push_back(zero());
+    }
+    // A causal block stops after its last row's own position; the others' later keys are masked.
+    llvm::Value* end = L_.causal ? emit_min(b, tk, b.CreateAdd(first, b.getInt64(count))) : tk;
+    const size_t per_row = 2 + nv;
     std::vector<llvm::Value*> out = emit_for_carried(
-        b, b.getInt64(0), end, b.getInt64(lanes_), init,
+        b, b.getInt64(0), end, b.getInt64(block_keys()), init,
         [&](llvm::Value* j0, const std::vector<llvm::Value*>& in) {
-          llvm::Value* n = emit_min(b, b.getInt64(lanes_), b.CreateSub(end, j0));
-          llvm::Value* s = score_block(b, i, j0, n, qv, nullptr);
-          llvm::Value* m_old = in[0];
-          llvm::Value* m_new = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {f32_}, {m_old, b.CreateFPMaxReduce(s)});
-          // While every key so far is masked, m_new is -inf: shift by 0 so that exp gives 0, not NaN.
-          llvm::Value* shift = b.CreateSelect(b.CreateFCmpOEQ(m_new, llvm::ConstantFP::getInfinity(f32_, true)),
-                                              llvm::ConstantFP::get(f32_, 0.0), m_new);
-          llvm::Value* corr = emit_exp(b, b.CreateFSub(m_old, shift));
-          llvm::Value* p = emit_exp(b, b.CreateFSub(s, splat(b, shift)));
-          b.CreateAlignedStore(p, probs_, llvm::Align(4));
-          std::vector<llvm::Value*> next{m_new, b.CreateFAdd(b.CreateFMul(in[1], corr), hsum(b, p))};
+          llvm::Value* n = emit_min(b, b.getInt64(block_keys()), b.CreateSub(end, j0));
+          std::vector<llvm::Value*> s = score_blocks(b, rows, qs, j0, n);
+          std::vector<llvm::Value*> next(in.size());
+          for (int r = 0; r < count; ++r) {
+            llvm::Value* m_old = in[r * per_row];
+            llvm::Value* m_new = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {f32_}, {m_old, row_max(b, s, r)});
+            // While every key so far is masked, m_new is -inf: shift by 0 so that exp gives 0, not NaN.
+            llvm::Value* shift =
+                b.CreateSelect(b.CreateFCmpOEQ(m_new, neg_inf()), llvm::ConstantFP::get(f32_, 0.0), m_new);
+            llvm::Value* corr = emit_exp(b, b.CreateFSub(m_old, shift));
+            llvm::Value* sum = nullptr;
+            for (int k = 0; k < kKeyVectors; ++k) {
+              llvm::Value* p = emit_exp(b, b.CreateFSub(s[r * kKeyVectors + k], splat(b, shift)));
+              b.CreateAlignedStore(p, b.CreateConstGEP1_64(vec_, probs(b, r), k), llvm::Align(4));
+              sum = sum ? b.CreateFAdd(sum, p) : p;
+            }
+            next[r * per_row] = m_new;
+            next[r * per_row + 1] = b.CreateFAdd(b.CreateFMul(in[r * per_row + 1], corr), hsum(b, sum));
+            llvm::Value* corr_v = splat(b, corr);
+            for (int c = 0; c < nv; ++c) next[r * per_row + 2 + c] = b.CreateFMul(in[r * per_row + 2 + c], corr_v);
+          }
           std::vector<llvm::Value*> acc;
-          llvm::Value* corr_v = splat(b, corr);
-          for (size_t c = 2; c < in.size(); ++c) acc.push_back(b.CreateFMul(in[c], corr_v));
+          for (int r = 0; r < count; ++r)
+            for (int c = 0; c < nv; ++c) acc.push_back(next[r * per_row + 2 + c]);
           acc = emit_for_carried(
               b, b.getInt64(0), n, b.getInt64(1), acc,
               [&](llvm::Value* jj, const std::vector<llvm::Value*>& a) {
-                llvm::Value* pj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, probs_, jj)));
                 std::vector<llvm::Value*> vj = load_row(b, row_ptr(b, v_, b.CreateAdd(j0, jj)), L_.dv);
                 std::vector<llvm::Value*> outv;
-                for (size_t c = 0; c < a.size(); ++c) outv.push_back(fma(b, pj, vj[c], a[c]));
+                for (int r = 0; r < count; ++r) {
+                  llvm::Value* pj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, probs(b, r), jj)));
+                  for (int c = 0; c < nv; ++c) outv.push_back(fma(b, pj, vj[c], a[r * nv + c]));
+                }
                 return outv;
               },
               "jj");
-          next.insert(next.end(), acc.begin(), acc.end());
+          for (int r = 0; r < count; ++r)
+            for (int c = 0; c < nv; ++c) next[r * per_row + 2 + c] = acc[r * nv + c];
           return next;
         },
         "j0");
-    return OnlineRow{out[0], out[1], std::vector<llvm::Value*>(out.begin() + 2, out.end())};
+    std::vector<OnlineRow> result;
+    for (int r = 0; r < count; ++r)
+      result.push_back(OnlineRow{out[r * per_row], out[r * per_row + 1],
+                                 std::vector<llvm::Value*>(out.begin() + r * per_row + 2,
+                                                           out.begin() + (r + 1) * per_row)});
+    return result;
   }
 
-  void forward_row(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* tk) {
-    std::vector<llvm::Value*> qv = load_row(b, row_ptr(b, q_, i), L_.d);
-    OnlineRow row = online_row(b, i, tk, qv);
-    llvm::Value* l = splat(b, row.l);
-    std::vector<llvm::Value*> out;
-    for (llvm::Value* a : row.acc) out.push_back(b.CreateFDiv(a, l));
-    store_row(b, row_ptr(b, out_[0], i), L_.dv, out);
+  /// Row r's block of weights (kKeyVectors vectors) on the stack.
+  llvm::Value* probs(llvm::IRBuilderBase& b, int r) { return b.CreateConstGEP1_64(vec_, probs_, r * kKeyVectors); }
+
+  void forward_rows(llvm::IRBuilderBase& b, llvm::Value* first, int count, llvm::Value* tk) {
+    std::vector<OnlineRow> rows = online_rows(b, first, count, tk);
+    for (int r = 0; r < count; ++r) {
+      llvm::Value* l = splat(b, rows[r].l);
+      std::vector<llvm::Value*> out;
+      for (llvm::Value* a : rows[r].acc) out.push_back(b.CreateFDiv(a, l));
+      store_row(b, row_ptr(b, out_[0], b.CreateAdd(first, b.getInt64(r))), L_.dv, out);
+    }
   }
 
   void backward_row(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* tk) {
     std::vector<llvm::Value*> qv = load_row(b, row_ptr(b, q_, i), L_.d);
-    std::vector<llvm::Value*> gv = load_row(b, row_ptr(b, g_, i), L_.dv);
-    OnlineRow row = online_row(b, i, tk, qv);
+    llvm::Value* g_row = row_ptr(b, g_, i);
+    std::vector<llvm::Value*> gv = load_row(b, g_row, L_.dv);
+    OnlineRow row = online_rows(b, i, 1, tk)[0];
     llvm::Value* l = splat(b, row.l);
     std::vector<llvm::Value*> o;
     for (llvm::Value* a : row.acc) o.push_back(b.CreateFDiv(a, l));
     llvm::Value* big_d = splat(b, dot(b, gv, o));
-    llvm::Value* neg_inf = llvm::ConstantFP::getInfinity(f32_, true);
     // A fully masked row's weights are NaN (as the decomposition's), whatever its scores: it
     // reaches every key, the causally masked ones included.
-    llvm::Value* masked_row = b.CreateFCmpOEQ(row.m, neg_inf);
+    llvm::Value* masked_row = b.CreateFCmpOEQ(row.m, neg_inf());
     llvm::Value* inv_l = splat(b, b.CreateSelect(masked_row, llvm::ConstantFP::getNaN(f32_),
                                                  b.CreateFDiv(llvm::ConstantFP::get(f32_, 1.0), row.l)));
-    llvm::Value* scale = llvm::ConstantFP::get(f32_, static_cast<float>(L_.scale));
-    llvm::Value* scale_v = splat(b, scale);
+    llvm::Value* scale_v = splat(b, llvm::ConstantFP::get(f32_, static_cast<float>(L_.scale)));
     std::vector<llvm::Value*> qs;  // q · scale, for dk
     for (llvm::Value* x : qv) qs.push_back(b.CreateFMul(x, scale_v));
-    llvm::Value* end = b.CreateSelect(masked_row, tk, key_end(b, i, tk));
-    std::vector<llvm::Value*> dq_init;
-    for (int c = 0; c < chunks(L_.d); ++c) dq_init.push_back(zero());
+    llvm::Value* end = b.CreateSelect(masked_row, tk, L_.causal ? emit_min(b, tk, b.CreateAdd(i, b.getInt64(1))) : tk);
+    std::vector<llvm::Value*> dq_init(chunks(L_.d), zero());
+    llvm::Value* q_row = row_ptr(b, q_, i);
     std::vector<llvm::Value*> dq = emit_for_carried(
-        b, b.getInt64(0), end, b.getInt64(lanes_), dq_init,
+        b, b.getInt64(0), end, b.getInt64(block_keys()), dq_init,
         [&](llvm::Value* j0, const std::vector<llvm::Value*>& dq_in) {
-          llvm::Value* n = emit_min(b, b.getInt64(lanes_), b.CreateSub(end, j0));
-          llvm::Value* s = score_block(b, i, j0, n, qv, &gv);
-          llvm::Value* p = b.CreateFMul(emit_exp(b, b.CreateFSub(s, splat(b, row.m))), inv_l);
-          llvm::Value* dp = b.CreateAlignedLoad(vec_, dp_, llvm::Align(4));
-          llvm::Value* ds = b.CreateFMul(p, b.CreateFSub(dp, big_d));
-          b.CreateAlignedStore(p, probs_, llvm::Align(4));
-          b.CreateAlignedStore(ds, scores_, llvm::Align(4));
+          llvm::Value* n = emit_min(b, b.getInt64(block_keys()), b.CreateSub(end, j0));
+          std::vector<llvm::Value*> s = score_blocks(b, {i}, {q_row}, j0, n);
+          std::vector<llvm::Value*> dp = packed_products(b, {g_row}, vt_, L_.dv, j0);
+          for (int k = 0; k < kKeyVectors; ++k) {
+            llvm::Value* p = b.CreateFMul(emit_exp(b, b.CreateFSub(s[k], splat(b, row.m))), inv_l);
+            llvm::Value* ds = b.CreateFMul(p, b.CreateFSub(dp[k], big_d));
+            b.CreateAlignedStore(p, b.CreateConstGEP1_64(vec_, probs(b, 0), k), llvm::Align(4));
+            b.CreateAlignedStore(ds, b.CreateConstGEP1_64(vec_, probs(b, 1), k), llvm::Align(4));
+          }
           return emit_for_carried(
               b, b.getInt64(0), n, b.getInt64(1), dq_in,
               [&](llvm::Value* jj, const std::vector<llvm::Value*>& a) {
                 llvm::Value* j = b.CreateAdd(j0, jj);
-                llvm::Value* pj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, probs_, jj)));
-                llvm::Value* dsj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, scores_, jj)));
+                llvm::Value* pj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, probs(b, 0), jj)));
+                llvm::Value* dsj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, probs(b, 1), jj)));
                 std::vector<llvm::Value*> kj = load_row(b, row_ptr(b, k_, j), L_.d);
                 llvm::Value* dk_row = row_ptr(b, out_[1], j);
                 std::vector<llvm::Value*> dk = load_row(b, dk_row, L_.d);
@@ -448,9 +567,8 @@ class AttentionEmitter {
     buffers_ = task.buffers;
     {
       llvm::IRBuilder<> e(f.entry->getTerminator());
-      scores_ = e.CreateAlloca(vec_);
-      probs_ = e.CreateAlloca(vec_);
-      dp_ = e.CreateAlloca(vec_);
+      probs_ = e.CreateAlloca(vec_, e.getInt64(std::max(kMaxRows, 2) * kKeyVectors));
+      mask_buffer_ = e.CreateAlloca(vec_);
     }
     llvm::IRBuilder<> b(f.body);
     std::vector<llvm::Value*> batch_sizes;
@@ -477,10 +595,23 @@ class AttentionEmitter {
       for (const TensorAccess& a : L_.results) out_.push_back(rows_of(b, a, index, f32_));
       llvm::Value* r0 = b.CreateMul(block, rows_per_item);
       llvm::Value* r1 = emit_min(b, tq, b.CreateAdd(r0, rows_per_item));
+      // The keys (and, for the backward, the values) transposed, so that a block of scores is
+      // one vector of products per head-dim element, with no sums across lanes.
+      ld_ = b.CreateMul(emit_ceil_div(b, emit_max(b, tk, b.getInt64(1)), b.getInt64(block_keys())),
+                        b.getInt64(block_keys()));
+      int64_t packed_rows = L_.d + (L_.backward ? L_.dv : 0);
+      llvm::Value* bytes = b.CreateMul(ld_, b.getInt64(packed_rows * 4));
+      kt_ = b.CreateCall(declare_thread_scratch(m_), {bytes});
+      pack_transposed(b, k_, tk, L_.d, kt_, ld_);
       if (!L_.backward) {
-        emit_for(b, r0, r1, b.getInt64(1), [&](llvm::Value* i) { forward_row(b, i, tk); });
+        const int rb = row_block();
+        llvm::Value* whole = b.CreateSub(r1, b.CreateSRem(b.CreateSub(r1, r0), b.getInt64(rb)));
+        emit_for(b, r0, whole, b.getInt64(rb), [&](llvm::Value* i) { forward_rows(b, i, rb, tk); });
+        if (rb > 1) emit_for(b, whole, r1, b.getInt64(1), [&](llvm::Value* i) { forward_rows(b, i, 1, tk); });
         return;
       }
+      vt_ = b.CreateGEP(f32_, kt_, b.CreateMul(ld_, b.getInt64(L_.d)));
+      pack_transposed(b, v_, tk, L_.dv, vt_, ld_);
       g_ = rows_of(b, L_.g, index, f32_);
       emit_for(b, b.getInt64(0), tk, b.getInt64(1), [&](llvm::Value* j) {  // dk and dv accumulate from 0
         store_row(b, row_ptr(b, out_[1], j), L_.d, std::vector<llvm::Value*>(chunks(L_.d), zero()));
@@ -502,7 +633,9 @@ class AttentionEmitter {
   // The task being emitted.
   DimValues* dims_ = nullptr;
   llvm::Value* buffers_ = nullptr;
-  llvm::Value *scores_ = nullptr, *probs_ = nullptr, *dp_ = nullptr;  // one vector each, on the stack
+  llvm::Value* probs_ = nullptr;        // kMaxRows vectors on the stack: a block's weights per row
+  llvm::Value* mask_buffer_ = nullptr;  // one vector: a strided mask's block
+  llvm::Value *kt_ = nullptr, *vt_ = nullptr, *ld_ = nullptr;  // packed keys and values, their row length
   Rows q_, k_, v_, g_, mask_;
   std::vector<Rows> out_;
 };

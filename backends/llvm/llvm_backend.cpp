@@ -3,6 +3,8 @@
  */
 #include "backends/llvm/llvm_backend.h"
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "backends/interp/interpreter.h"
@@ -52,8 +54,11 @@ class LlvmProvider : public KernelProvider {
   std::string name() const override { return "llvm"; }
 
   LoweringOptions lowering_policy() const override {
-    LoweringOptions options;                  // decompose, simplify, fuse
-    options.fusion.options.attention = true;  // attention as one region (attention_codegen.cpp)
+    LoweringOptions options;  // decompose, simplify, fuse
+    // Attention as one region (attention_codegen.cpp); WEFT_ATTENTION_REGIONS=off decomposes it into
+    // matmuls and a softmax as before, to compare the two.
+    const char* env = std::getenv("WEFT_ATTENTION_REGIONS");
+    options.fusion.options.attention = !(env && (std::string(env) == "off" || std::string(env) == "0"));
     return options;
   }
 
