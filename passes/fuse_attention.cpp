@@ -48,16 +48,28 @@ bool is_cheap_transpose(const Graph& g, const Node& n) {
   return (perm.back() < 0 ? perm.back() + r : perm.back()) == r - 1;
 }
 
-/// Which operands are read through a head split (q, k, v and g; not the mask).
-bool is_viewed_operand(const Node& core, size_t k) {
-  size_t mask_at = core.op == OpKind::attention ? 3 : (core.operands.size() == 5 ? 3 : SIZE_MAX);
-  return k != mask_at;
+/// The operands of attention (q, k, v, [mask]) and attention_backward (q, k, v, [mask], g, [o, lse]).
+enum class Role : uint8_t { q, k, v, mask, g, o, lse };
+
+Role operand_role(const Node& core, size_t k) {
+  if (k < 3) return static_cast<Role>(k);
+  if (core.op == OpKind::attention) return Role::mask;
+  const size_t n = core.operands.size();
+  const size_t stats = core.attrs.get_bool("with_stats") ? 2 : 0;
+  if (stats && k == n - 1) return Role::lse;
+  if (stats && k == n - 2) return Role::o;
+  return k == n - stats - 1 ? Role::g : Role::mask;
 }
 
-const char* operand_role(const Node& core, size_t k) {
-  static const char* names[] = {"q", "k", "v"};
-  if (k < 3) return names[k];
-  return is_viewed_operand(core, k) ? "g" : "mask";
+const char* role_name(Role r) {
+  static const char* names[] = {"q", "k", "v", "mask", "g", "o", "lse"};
+  return names[static_cast<int>(r)];
+}
+
+/// Which operands are read through a head split: q, k, v, g and o.
+bool is_viewed_operand(const Node& core, size_t k) {
+  Role r = operand_role(core, k);
+  return r != Role::mask && r != Role::lse;
 }
 
 /// The nodes, source first, through which operand `v` reads a value: reshape, head swap, both
@@ -97,9 +109,12 @@ class AttentionFuser {
       for (size_t k = 0; k < node.operands.size(); ++k)
         plan.operand_chains.push_back(is_viewed_operand(node, k) ? operand_chain(g_, node.operands[k])
                                                                  : std::vector<int32_t>{});
-      for (ValueId r : node.results) {
-        plan.result_chains.push_back(result_chain(r));
+      for (size_t k = 0; k < node.results.size(); ++k) {
+        // The output may also be read by the gradient's region (as its o), which then reads it
+        // back through the merge, as a view.
+        plan.result_chains.push_back(result_chain(node.results[k], k == 0 && node.op == OpKind::attention));
         for (int32_t c : plan.result_chains.back()) absorbed[c] = true;
+        if (k == 0 && !plan.result_chains.back().empty()) merged_[node.results[0]] = plan.result_chains.back();
       }
       plans.emplace(static_cast<int32_t>(i), std::move(plan));
     }
@@ -117,16 +132,31 @@ class AttentionFuser {
   }
 
  private:
-  /// The single reader of `v`, when it has exactly one and `v` is not an output; else -1.
-  int32_t only_reader(ValueId v) const {
-    if (is_output_[v] || readers_[v].size() != 1) return -1;
-    return readers_[v][0];
+  /// The single reader of `v`, when it has exactly one and `v` is not an output; else -1. With
+  /// `but_gradients`, fusible attention_backward nodes reading `v` as their o are not counted.
+  int32_t only_reader(ValueId v, bool but_gradients = false) const {
+    if (is_output_[v]) return -1;
+    int32_t found = -1;
+    for (int32_t n : readers_[v]) {
+      const Node& node = g_.nodes()[n];
+      if (but_gradients && reads_as_o(node, v)) continue;
+      if (found >= 0) return -1;
+      found = n;
+    }
+    return found;
+  }
+
+  bool reads_as_o(const Node& node, ValueId v) const {
+    if (node.op != OpKind::attention_backward || !is_fusible_attention(g_, node)) return false;
+    for (size_t k = 0; k < node.operands.size(); ++k)
+      if (node.operands[k] == v && operand_role(node, k) != Role::o) return false;
+    return true;
   }
 
   /// The head merge after result `r`: a head swap, a reshape, or both, each the only reader of its operand.
-  std::vector<int32_t> result_chain(ValueId r) const {
+  std::vector<int32_t> result_chain(ValueId r, bool but_gradients) const {
     std::vector<int32_t> chain;
-    int32_t c = only_reader(r);
+    int32_t c = only_reader(r, but_gradients);
     if (c >= 0 && is_head_swap(g_, g_.nodes()[c])) {
       chain.push_back(c);
       c = only_reader(g_.nodes()[c].results[0]);
@@ -157,9 +187,33 @@ class AttentionFuser {
       for (size_t k = 0; k < n.results.size(); ++k) map[n.results[k]] = body->nodes()[index].results[k];
     };
     for (size_t k = 0; k < core.operands.size(); ++k) {
+      const char* role = role_name(operand_role(core, k));
+      if (auto merged = merged_.find(core.operands[k]);
+          operand_role(core, k) == Role::o && merged != merged_.end() && !map.count(core.operands[k])) {
+        // The forward's region wrote its output merged: read it back through the inverse ops.
+        const std::vector<int32_t>& chain = merged->second;
+        ValueId v = input(g_.nodes()[chain.back()].results[0], role);
+        for (size_t c = chain.size(); c-- > 0;) {
+          const Node& n = g_.nodes()[chain[c]];
+          const TensorType& t = g_.type(n.operands[0]);
+          Attrs attrs;
+          if (n.op == OpKind::reshape) {
+            attrs = Attrs{{"shape", t.shape}};
+          } else {
+            std::vector<int64_t> perm = n.attrs.get_ints("perm"), inverse(perm.size());
+            for (size_t i = 0; i < perm.size(); ++i)
+              inverse[perm[i] < 0 ? perm[i] + static_cast<int64_t>(perm.size()) : perm[i]] = static_cast<int64_t>(i);
+            attrs = Attrs{{"perm", inverse}};
+          }
+          int32_t index = body->add_node(n.op, {v}, attrs, {t}, core.scope, core.loc);
+          v = body->nodes()[index].results[0];
+        }
+        map[core.operands[k]] = v;
+        continue;
+      }
       const std::vector<int32_t>& chain = plan.operand_chains[k];
       ValueId source = chain.empty() ? core.operands[k] : g_.nodes()[chain[0]].operands[0];
-      input(source, operand_role(core, k));
+      input(source, role);
       for (int32_t c : chain)
         if (!map.count(g_.nodes()[c].results[0])) copy_node(g_.nodes()[c]);
     }
@@ -199,6 +253,9 @@ class AttentionFuser {
 
   const Graph& g_;
   std::vector<std::vector<int32_t>> readers_;  // per value: the nodes reading it
+  /// An attention output written merged by its region: the nodes of the merge (written by the
+  /// region), by the output's graph value.
+  std::map<ValueId, std::vector<int32_t>> merged_;
   std::vector<bool> is_output_;
   int count_ = 0;
 };

@@ -17,7 +17,10 @@
  * `[B, T, H, D] -> [B, H, T, D]`), or one of the two alone, is read from x through the region's
  * body; a result whose only reader is such a transpose and/or a reshape (`[B, H, T, D] -> [B, T,
  * H, D] -> [B, T, H·D]`) is written through them, and the region's output is the merged tensor.
- * Those nodes are copied into the body; the outer ones die when nothing else reads them.
+ * Those nodes are copied into the body; the outer ones die when nothing else reads them. On a
+ * gradient path the forward's output is also the backward's `o` operand (ir/ops/composite_attention.cpp):
+ * the forward's region still writes it merged, and the backward's region reads it back through the
+ * inverse reshape and transpose, so the output is neither copied nor kept twice.
  *
  * Needs: a verified graph. Guarantees: the same values (the interpreter runs a region's body, the
  * composite through its decomposition); each attention region's body satisfies

@@ -40,8 +40,9 @@ namespace {
 
 /// The most query rows a forward block handles together.
 constexpr int kMaxRows = 4;
-/// Vectors of keys per block: the online softmax's per-block work (a maximum across lanes, two
-/// scalar exps, rescaling the accumulators) is paid once per this many vectors of keys.
+/// The most vectors of keys per block: the online softmax's per-block work (a maximum across
+/// lanes, two scalar exps, rescaling the accumulators) is paid once per block. Fewer when a static
+/// number of keys fills fewer (T = 32 keys are two vectors of 16, not four half empty).
 constexpr int kKeyVectors = 4;
 
 /// A tensor of the attention node's (an operand or a result) as the kernel addresses it.
@@ -59,6 +60,8 @@ struct Layout {
   Dim tq, tk;
   int64_t d = 0, dv = 0;
   TensorAccess q, k, v, g;  // g: the output's gradient (backward)
+  bool stats = false;       // forward: also writes lse; backward: reads o and lse
+  TensorAccess o, lse;      // backward with stats: the forward's output and its rows' log-sum-exps
   std::optional<TensorAccess> mask;
   bool bool_mask = false;
   std::vector<TensorAccess> results;  // out; or dq, dk, dv
@@ -154,12 +157,19 @@ std::string layout_of(const Graph& body, Layout& L) {
   L.q = *q;
   L.k = *k;
   L.v = *v;
-  size_t n_ops = core->operands.size();
+  L.stats = core->attrs.get_bool("with_stats");
+  size_t n_ops = core->operands.size() - (L.backward && L.stats ? 2 : 0);  // q, k, v, [mask], [g]
   bool has_mask = L.backward ? n_ops == 5 : n_ops == 4;
   if (L.backward) {
     std::optional<TensorAccess> g = operand(n_ops - 1, true);
     if (!g) return "an attention gradient that is not a strided view of a region input";
     L.g = *g;
+    if (L.stats) {
+      std::optional<TensorAccess> o = operand(n_ops, true), lse = operand(n_ops + 1, false);
+      if (!o || !lse) return "an attention output or row statistics that are not strided views of region inputs";
+      L.o = *o;
+      L.lse = *lse;
+    }
   }
   if (has_mask) {
     ValueId m = core->operands[3];
@@ -188,6 +198,9 @@ class AttentionEmitter {
       : m_(module), L_(layout), lanes_(lanes), c_(module.getContext()) {
     f32_ = llvm::Type::getFloatTy(c_);
     vec_ = llvm::FixedVectorType::get(f32_, lanes_);
+    kv_ = L_.tk.is_static()
+              ? static_cast<int>(std::clamp<int64_t>((L_.tk.value() + lanes_ - 1) / lanes_, 1, kKeyVectors))
+              : kKeyVectors;
   }
 
   llvm::Function* emit(const std::string& name, const std::vector<std::string>& symbols) {
@@ -240,9 +253,10 @@ class AttentionEmitter {
     llvm::Value* off = b.getInt64(0);
     for (const Dim& o : a.offset) off = b.CreateAdd(off, dims_->get(o));
     for (size_t i = 0; i < index.size(); ++i) off = b.CreateAdd(off, b.CreateMul(index[i], dims_->get(a.strides[i])));
-    size_t r = a.strides.size();
-    return Rows{b.CreateGEP(element, buffer(b, a.buffer), off), dims_->get(a.strides[r - 2]),
-                dims_->get(a.strides[r - 1])};
+    // The axes after the batch: rows, then columns (none for a row statistic).
+    size_t r = index.size();
+    return Rows{b.CreateGEP(element, buffer(b, a.buffer), off), dims_->get(a.strides[r]),
+                dims_->get(r + 1 < a.strides.size() ? a.strides[r + 1] : Dim(1))};
   }
 
   llvm::Value* row_ptr(llvm::IRBuilderBase& b, const Rows& t, llvm::Value* i) {
@@ -313,11 +327,11 @@ class AttentionEmitter {
   int row_block() const {
     const int budget = (lanes_ >= 16 ? 32 : 16) * 3 / 4;  // vector registers, leaving some for temporaries
     int rows = kMaxRows;
-    while (rows > 1 && rows * (chunks(L_.dv) + kKeyVectors + 1) + kKeyVectors > budget) --rows;
+    while (rows > 1 && rows * (chunks(L_.dv) + kv_ + 1) + kv_ > budget) --rows;
     return rows;
   }
 
-  int block_keys() const { return kKeyVectors * lanes_; }
+  int block_keys() const { return kv_ * lanes_; }
 
   /// Copies `rows` rows of `width` elements of `src` into `dst` transposed: dst[c · ld + j] = src[j][c],
   /// and zeros the columns from `rows` to `ld`: their products are masked out, but whatever the
@@ -333,28 +347,28 @@ class AttentionEmitter {
     });
     emit_for(b, b.getInt64(0), b.getInt64(width), b.getInt64(1), [&](llvm::Value* c) {
       llvm::Value* line = b.CreateGEP(f32_, dst, b.CreateMul(c, ld));
-      emit_for(b, rows, ld, b.getInt64(1), [&](llvm::Value* j) {
-        b.CreateStore(llvm::ConstantFP::get(f32_, 0.0), b.CreateGEP(f32_, line, j));
-      });
+      emit_for(b, rows, ld, b.getInt64(1),
+               [&](llvm::Value* j) { b.CreateStore(llvm::ConstantFP::get(f32_, 0.0), b.CreateGEP(f32_, line, j)); });
     });
   }
 
-  /// Σ_c x[r][c] · packed[c][j0 .. j0 + kKeyVectors · lanes) for each row r of `xs` (pointers to
-  /// rows of `width`): kKeyVectors vectors per row, row-major.
+  /// Σ_c x[r][c] · packed[c][j0 .. j0 + kv_ · lanes) for each row r of `xs` (pointers to
+  /// rows of `width`): kv_ vectors per row, row-major.
   std::vector<llvm::Value*> packed_products(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& xs,
                                             llvm::Value* packed, int64_t width, llvm::Value* j0) {
-    std::vector<llvm::Value*> init(xs.size() * kKeyVectors, zero());
+    std::vector<llvm::Value*> init(xs.size() * kv_, zero());
     return emit_for_carried(
         b, b.getInt64(0), b.getInt64(width), b.getInt64(1), init,
         [&](llvm::Value* c, const std::vector<llvm::Value*>& in) {
           llvm::Value* at = b.CreateGEP(f32_, packed, b.CreateAdd(b.CreateMul(c, ld_), j0));
           std::vector<llvm::Value*> cols;
-          for (int k = 0; k < kKeyVectors; ++k)
-            cols.push_back(b.CreateAlignedLoad(vec_, b.CreateConstGEP1_64(f32_, at, int64_t{k} * lanes_), llvm::Align(4)));
+          for (int k = 0; k < kv_; ++k)
+            cols.push_back(
+                b.CreateAlignedLoad(vec_, b.CreateConstGEP1_64(f32_, at, int64_t{k} * lanes_), llvm::Align(4)));
           std::vector<llvm::Value*> out;
           for (size_t r = 0; r < xs.size(); ++r) {
             llvm::Value* x = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, xs[r], c)));
-            for (int k = 0; k < kKeyVectors; ++k) out.push_back(fma(b, x, cols[k], in[r * kKeyVectors + k]));
+            for (int k = 0; k < kv_; ++k) out.push_back(fma(b, x, cols[k], in[r * kv_ + k]));
           }
           return out;
         },
@@ -365,7 +379,8 @@ class AttentionEmitter {
   llvm::Value* mask_block(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* j0, llvm::Value* n) {
     llvm::Type* element = L_.bool_mask ? b.getInt8Ty() : f32_;
     auto* type = llvm::FixedVectorType::get(element, lanes_);
-    llvm::Value* base = b.CreateGEP(element, mask_.base, b.CreateAdd(b.CreateMul(i, mask_.row), b.CreateMul(j0, mask_.col)));
+    llvm::Value* base =
+        b.CreateGEP(element, mask_.base, b.CreateAdd(b.CreateMul(i, mask_.row), b.CreateMul(j0, mask_.col)));
     if (L_.mask->strides.back() == Dim(1)) {
       llvm::Value* valid = b.CreateICmpSLT(lane_ids(b), splat(b, n));
       return b.CreateMaskedLoad(type, base, llvm::Align(1), valid, llvm::Constant::getNullValue(type));
@@ -385,13 +400,13 @@ class AttentionEmitter {
     std::vector<llvm::Value*> s = packed_products(b, qs, kt_, L_.d, j0);
     llvm::Value* scale = splat(b, llvm::ConstantFP::get(f32_, static_cast<float>(L_.scale)));
     llvm::Value* inf = splat(b, neg_inf());
-    for (int k = 0; k < kKeyVectors; ++k) {
+    for (int k = 0; k < kv_; ++k) {
       llvm::Value* k0 = b.CreateAdd(j0, b.getInt64(int64_t{k} * lanes_));
       llvm::Value* nk = b.CreateSub(n, b.getInt64(int64_t{k} * lanes_));  // keys of this vector (may be <= 0)
       llvm::Value* keys = b.CreateAdd(splat(b, k0), lane_ids(b));
       llvm::Value* valid = b.CreateICmpSLT(lane_ids(b), splat(b, nk));
       for (size_t r = 0; r < rows.size(); ++r) {
-        llvm::Value*& x = s[r * kKeyVectors + k];
+        llvm::Value*& x = s[r * kv_ + k];
         x = b.CreateFMul(x, scale);
         if (L_.mask) {
           llvm::Value* m = mask_block(b, rows[r], k0, nk);
@@ -405,11 +420,10 @@ class AttentionEmitter {
     return s;
   }
 
-  /// The largest of a row's kKeyVectors score vectors, across lanes.
+  /// The largest of a row's kv_ score vectors, across lanes.
   llvm::Value* row_max(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& s, size_t r) {
-    llvm::Value* m = s[r * kKeyVectors];
-    for (int k = 1; k < kKeyVectors; ++k)
-      m = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {vec_}, {m, s[r * kKeyVectors + k]});
+    llvm::Value* m = s[r * kv_];
+    for (int k = 1; k < kv_; ++k) m = b.CreateIntrinsic(llvm::Intrinsic::maxnum, {vec_}, {m, s[r * kv_ + k]});
     return b.CreateFPMaxReduce(m);
   }
 
@@ -450,8 +464,8 @@ class AttentionEmitter {
                 b.CreateSelect(b.CreateFCmpOEQ(m_new, neg_inf()), llvm::ConstantFP::get(f32_, 0.0), m_new);
             llvm::Value* corr = emit_exp(b, b.CreateFSub(m_old, shift));
             llvm::Value* sum = nullptr;
-            for (int k = 0; k < kKeyVectors; ++k) {
-              llvm::Value* p = emit_exp(b, b.CreateFSub(s[r * kKeyVectors + k], splat(b, shift)));
+            for (int k = 0; k < kv_; ++k) {
+              llvm::Value* p = emit_exp(b, b.CreateFSub(s[r * kv_ + k], splat(b, shift)));
               b.CreateAlignedStore(p, b.CreateConstGEP1_64(vec_, probs(b, r), k), llvm::Align(4));
               sum = sum ? b.CreateFAdd(sum, p) : p;
             }
@@ -482,81 +496,128 @@ class AttentionEmitter {
         "j0");
     std::vector<OnlineRow> result;
     for (int r = 0; r < count; ++r)
-      result.push_back(OnlineRow{out[r * per_row], out[r * per_row + 1],
-                                 std::vector<llvm::Value*>(out.begin() + r * per_row + 2,
-                                                           out.begin() + (r + 1) * per_row)});
+      result.push_back(
+          OnlineRow{out[r * per_row], out[r * per_row + 1],
+                    std::vector<llvm::Value*>(out.begin() + r * per_row + 2, out.begin() + (r + 1) * per_row)});
     return result;
   }
 
-  /// Row r's block of weights (kKeyVectors vectors) on the stack.
-  llvm::Value* probs(llvm::IRBuilderBase& b, int r) { return b.CreateConstGEP1_64(vec_, probs_, r * kKeyVectors); }
+  /// Row r's block of weights (kv_ vectors) on the stack; the backward's ds after them.
+  llvm::Value* probs(llvm::IRBuilderBase& b, int r) { return b.CreateConstGEP1_64(vec_, probs_, r * kv_); }
+  llvm::Value* ds_block(llvm::IRBuilderBase& b, int r) {
+    return b.CreateConstGEP1_64(vec_, probs_, (kMaxRows + r) * kv_);
+  }
+
+  /// Query rows the backward handles together: per row, dq, q · scale and g stay in registers.
+  int backward_row_block() const {
+    const int budget = (lanes_ >= 16 ? 32 : 16) * 3 / 4;
+    return std::clamp(budget / (2 * chunks(L_.d) + chunks(L_.dv)), 1, kMaxRows);
+  }
 
   void forward_rows(llvm::IRBuilderBase& b, llvm::Value* first, int count, llvm::Value* tk) {
     std::vector<OnlineRow> rows = online_rows(b, first, count, tk);
     for (int r = 0; r < count; ++r) {
+      llvm::Value* i = b.CreateAdd(first, b.getInt64(r));
       llvm::Value* l = splat(b, rows[r].l);
       std::vector<llvm::Value*> out;
       for (llvm::Value* a : rows[r].acc) out.push_back(b.CreateFDiv(a, l));
-      store_row(b, row_ptr(b, out_[0], b.CreateAdd(first, b.getInt64(r))), L_.dv, out);
+      store_row(b, row_ptr(b, out_[0], i), L_.dv, out);
+      if (!L_.stats) continue;
+      // log Σ exp(s) = m + log l; NaN for a fully masked row, as the decomposition gives.
+      llvm::Value* lse = b.CreateFAdd(rows[r].m, emit_log(b, rows[r].l));
+      lse = b.CreateSelect(b.CreateFCmpOEQ(rows[r].m, neg_inf()), llvm::ConstantFP::getNaN(f32_), lse);
+      b.CreateStore(lse, row_ptr(b, out_[1], i));
     }
   }
 
-  void backward_row(llvm::IRBuilderBase& b, llvm::Value* i, llvm::Value* tk) {
-    std::vector<llvm::Value*> qv = load_row(b, row_ptr(b, q_, i), L_.d);
-    llvm::Value* g_row = row_ptr(b, g_, i);
-    std::vector<llvm::Value*> gv = load_row(b, g_row, L_.dv);
-    OnlineRow row = online_rows(b, i, 1, tk)[0];
-    llvm::Value* l = splat(b, row.l);
-    std::vector<llvm::Value*> o;
-    for (llvm::Value* a : row.acc) o.push_back(b.CreateFDiv(a, l));
-    llvm::Value* big_d = splat(b, dot(b, gv, o));
-    // A fully masked row's weights are NaN (as the decomposition's), whatever its scores: it
-    // reaches every key, the causally masked ones included.
-    llvm::Value* masked_row = b.CreateFCmpOEQ(row.m, neg_inf());
-    llvm::Value* inv_l = splat(b, b.CreateSelect(masked_row, llvm::ConstantFP::getNaN(f32_),
-                                                 b.CreateFDiv(llvm::ConstantFP::get(f32_, 1.0), row.l)));
+  void backward_rows(llvm::IRBuilderBase& b, llvm::Value* first, int count, llvm::Value* tk) {
     llvm::Value* scale_v = splat(b, llvm::ConstantFP::get(f32_, static_cast<float>(L_.scale)));
-    std::vector<llvm::Value*> qs;  // q · scale, for dk
-    for (llvm::Value* x : qv) qs.push_back(b.CreateFMul(x, scale_v));
-    llvm::Value* end = b.CreateSelect(masked_row, tk, L_.causal ? emit_min(b, tk, b.CreateAdd(i, b.getInt64(1))) : tk);
-    std::vector<llvm::Value*> dq_init(chunks(L_.d), zero());
-    llvm::Value* q_row = row_ptr(b, q_, i);
+    std::vector<llvm::Value*> rows, q_rows, g_rows;
+    std::vector<std::vector<llvm::Value*>> qs, gv;  // per row: q · scale (for dk), g (for dv)
+    for (int r = 0; r < count; ++r) {
+      rows.push_back(b.CreateAdd(first, b.getInt64(r)));
+      q_rows.push_back(row_ptr(b, q_, rows.back()));
+      g_rows.push_back(row_ptr(b, g_, rows.back()));
+      qs.push_back(load_row(b, q_rows.back(), L_.d));
+      for (llvm::Value*& x : qs.back()) x = b.CreateFMul(x, scale_v);
+      gv.push_back(load_row(b, g_rows.back(), L_.dv));
+    }
+    std::vector<llvm::Value*> m, inv_l, big_d;
+    llvm::Value* any_masked = b.getFalse();
+    if (L_.stats) {
+      // The forward's output and log-sum-exps: p = exp(s - lse), D = g · o, no second forward loop.
+      for (int r = 0; r < count; ++r) {
+        llvm::Value* lse = b.CreateLoad(f32_, row_ptr(b, lse_, rows[r]));
+        std::vector<llvm::Value*> o = load_row(b, row_ptr(b, o_, rows[r]), L_.dv);
+        big_d.push_back(splat(b, dot(b, gv[r], o)));
+        // A fully masked row (lse NaN, or -inf) has NaN weights over every key, as the decomposition's.
+        llvm::Value* masked = b.CreateFCmpUEQ(lse, neg_inf());
+        any_masked = b.CreateOr(any_masked, masked);
+        m.push_back(splat(b, b.CreateSelect(masked, llvm::ConstantFP::getNaN(f32_), lse)));
+        inv_l.push_back(splat(b, llvm::ConstantFP::get(f32_, 1.0)));
+      }
+    }
+    std::vector<OnlineRow> online = L_.stats ? std::vector<OnlineRow>{} : online_rows(b, first, count, tk);
+    for (int r = 0; r < static_cast<int>(online.size()); ++r) {
+      llvm::Value* l = splat(b, online[r].l);
+      std::vector<llvm::Value*> o;
+      for (llvm::Value* a : online[r].acc) o.push_back(b.CreateFDiv(a, l));
+      big_d.push_back(splat(b, dot(b, gv[r], o)));
+      // A fully masked row's weights are NaN (as the decomposition's), whatever its scores: it
+      // reaches every key, the causally masked ones included.
+      llvm::Value* masked = b.CreateFCmpOEQ(online[r].m, neg_inf());
+      any_masked = b.CreateOr(any_masked, masked);
+      m.push_back(splat(b, online[r].m));
+      inv_l.push_back(splat(b, b.CreateSelect(masked, llvm::ConstantFP::getNaN(f32_),
+                                              b.CreateFDiv(llvm::ConstantFP::get(f32_, 1.0), online[r].l))));
+    }
+    llvm::Value* end = tk;
+    if (L_.causal) end = b.CreateSelect(any_masked, tk, emit_min(b, tk, b.CreateAdd(first, b.getInt64(count))));
+    const int nd = chunks(L_.d), nv = chunks(L_.dv);
+    std::vector<llvm::Value*> dq_init(count * nd, zero());
     std::vector<llvm::Value*> dq = emit_for_carried(
         b, b.getInt64(0), end, b.getInt64(block_keys()), dq_init,
         [&](llvm::Value* j0, const std::vector<llvm::Value*>& dq_in) {
           llvm::Value* n = emit_min(b, b.getInt64(block_keys()), b.CreateSub(end, j0));
-          std::vector<llvm::Value*> s = score_blocks(b, {i}, {q_row}, j0, n);
-          std::vector<llvm::Value*> dp = packed_products(b, {g_row}, vt_, L_.dv, j0);
-          for (int k = 0; k < kKeyVectors; ++k) {
-            llvm::Value* p = b.CreateFMul(emit_exp(b, b.CreateFSub(s[k], splat(b, row.m))), inv_l);
-            llvm::Value* ds = b.CreateFMul(p, b.CreateFSub(dp[k], big_d));
-            b.CreateAlignedStore(p, b.CreateConstGEP1_64(vec_, probs(b, 0), k), llvm::Align(4));
-            b.CreateAlignedStore(ds, b.CreateConstGEP1_64(vec_, probs(b, 1), k), llvm::Align(4));
-          }
+          std::vector<llvm::Value*> s = score_blocks(b, rows, q_rows, j0, n);
+          std::vector<llvm::Value*> dp = packed_products(b, g_rows, vt_, L_.dv, j0);
+          for (int r = 0; r < count; ++r)
+            for (int k = 0; k < kv_; ++k) {
+              llvm::Value* p = emit_exp(b, b.CreateFSub(s[r * kv_ + k], m[r]));
+              if (!L_.stats) p = b.CreateFMul(p, inv_l[r]);
+              llvm::Value* ds = b.CreateFMul(p, b.CreateFSub(dp[r * kv_ + k], big_d[r]));
+              b.CreateAlignedStore(p, b.CreateConstGEP1_64(vec_, probs(b, r), k), llvm::Align(4));
+              b.CreateAlignedStore(ds, b.CreateConstGEP1_64(vec_, ds_block(b, r), k), llvm::Align(4));
+            }
           return emit_for_carried(
               b, b.getInt64(0), n, b.getInt64(1), dq_in,
               [&](llvm::Value* jj, const std::vector<llvm::Value*>& a) {
                 llvm::Value* j = b.CreateAdd(j0, jj);
-                llvm::Value* pj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, probs(b, 0), jj)));
-                llvm::Value* dsj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, probs(b, 1), jj)));
                 std::vector<llvm::Value*> kj = load_row(b, row_ptr(b, k_, j), L_.d);
                 llvm::Value* dk_row = row_ptr(b, out_[1], j);
-                std::vector<llvm::Value*> dk = load_row(b, dk_row, L_.d);
-                for (size_t c = 0; c < dk.size(); ++c) dk[c] = fma(b, dsj, qs[c], dk[c]);
-                store_row(b, dk_row, L_.d, dk);
                 llvm::Value* dv_row = row_ptr(b, out_[2], j);
+                std::vector<llvm::Value*> dk = load_row(b, dk_row, L_.d);
                 std::vector<llvm::Value*> dv = load_row(b, dv_row, L_.dv);
-                for (size_t c = 0; c < dv.size(); ++c) dv[c] = fma(b, pj, gv[c], dv[c]);
-                store_row(b, dv_row, L_.dv, dv);
                 std::vector<llvm::Value*> next;
-                for (size_t c = 0; c < a.size(); ++c) next.push_back(fma(b, dsj, kj[c], a[c]));
+                for (int r = 0; r < count; ++r) {
+                  llvm::Value* pj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, probs(b, r), jj)));
+                  llvm::Value* dsj = splat(b, b.CreateLoad(f32_, b.CreateGEP(f32_, ds_block(b, r), jj)));
+                  for (int c = 0; c < nd; ++c) dk[c] = fma(b, dsj, qs[r][c], dk[c]);
+                  for (int c = 0; c < nv; ++c) dv[c] = fma(b, pj, gv[r][c], dv[c]);
+                  for (int c = 0; c < nd; ++c) next.push_back(fma(b, dsj, kj[c], a[r * nd + c]));
+                }
+                store_row(b, dk_row, L_.d, dk);
+                store_row(b, dv_row, L_.dv, dv);
                 return next;
               },
               "jj");
         },
         "j0");
-    for (llvm::Value*& x : dq) x = b.CreateFMul(x, scale_v);
-    store_row(b, row_ptr(b, out_[0], i), L_.d, dq);
+    for (int r = 0; r < count; ++r) {
+      std::vector<llvm::Value*> row(dq.begin() + r * nd, dq.begin() + (r + 1) * nd);
+      for (llvm::Value*& x : row) x = b.CreateFMul(x, scale_v);
+      store_row(b, row_ptr(b, out_[0], rows[r]), L_.d, row);
+    }
   }
 
   llvm::Function* emit_task(const std::string& name, const std::vector<std::string>& symbols) {
@@ -567,7 +628,7 @@ class AttentionEmitter {
     buffers_ = task.buffers;
     {
       llvm::IRBuilder<> e(f.entry->getTerminator());
-      probs_ = e.CreateAlloca(vec_, e.getInt64(std::max(kMaxRows, 2) * kKeyVectors));
+      probs_ = e.CreateAlloca(vec_, e.getInt64(2 * kMaxRows * kKeyVectors));  // weights, then ds
       mask_buffer_ = e.CreateAlloca(vec_);
     }
     llvm::IRBuilder<> b(f.body);
@@ -613,11 +674,18 @@ class AttentionEmitter {
       vt_ = b.CreateGEP(f32_, kt_, b.CreateMul(ld_, b.getInt64(L_.d)));
       pack_transposed(b, v_, tk, L_.dv, vt_, ld_);
       g_ = rows_of(b, L_.g, index, f32_);
+      if (L_.stats) {
+        o_ = rows_of(b, L_.o, index, f32_);
+        lse_ = rows_of(b, L_.lse, index, f32_);
+      }
       emit_for(b, b.getInt64(0), tk, b.getInt64(1), [&](llvm::Value* j) {  // dk and dv accumulate from 0
         store_row(b, row_ptr(b, out_[1], j), L_.d, std::vector<llvm::Value*>(chunks(L_.d), zero()));
         store_row(b, row_ptr(b, out_[2], j), L_.dv, std::vector<llvm::Value*>(chunks(L_.dv), zero()));
       });
-      emit_for(b, r0, r1, b.getInt64(1), [&](llvm::Value* i) { backward_row(b, i, tk); });
+      const int rb = backward_row_block();
+      llvm::Value* whole = b.CreateSub(r1, b.CreateSRem(b.CreateSub(r1, r0), b.getInt64(rb)));
+      emit_for(b, r0, whole, b.getInt64(rb), [&](llvm::Value* i) { backward_rows(b, i, rb, tk); });
+      if (rb > 1) emit_for(b, whole, r1, b.getInt64(1), [&](llvm::Value* i) { backward_rows(b, i, 1, tk); });
     });
     b.CreateRetVoid();
     dims_ = nullptr;
@@ -627,6 +695,7 @@ class AttentionEmitter {
   llvm::Module& m_;
   const Layout& L_;
   int lanes_;
+  int kv_ = kKeyVectors;  // vectors of keys per block
   llvm::LLVMContext& c_;
   llvm::Type* f32_ = nullptr;
   llvm::FixedVectorType* vec_ = nullptr;
@@ -636,7 +705,7 @@ class AttentionEmitter {
   llvm::Value* probs_ = nullptr;        // kMaxRows vectors on the stack: a block's weights per row
   llvm::Value* mask_buffer_ = nullptr;  // one vector: a strided mask's block
   llvm::Value *kt_ = nullptr, *vt_ = nullptr, *ld_ = nullptr;  // packed keys and values, their row length
-  Rows q_, k_, v_, g_, mask_;
+  Rows q_, k_, v_, g_, mask_, o_, lse_;
   std::vector<Rows> out_;
 };
 

@@ -10,9 +10,15 @@
  * and dv together, recomputing the weights from q and k) rather than the textbook formula's matmuls
  * and softmax, unless the forward returns its weights or a float mask needs a gradient, where the
  * textbook formula is emitted as before.
+ *
+ * On a gradient path, attention's save rule makes the forward also return each row's log-sum-exp
+ * of its scores (`with_stats`), and the backward then takes the forward's output and those (`o`,
+ * `lse`): a kernel that has them computes the weights as exp(s - lse) and rowsum(g ⊙ o) directly
+ * instead of running the forward's loop again. The decompositions ignore them (they recompute).
  */
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "ir/graph_builder.h"
@@ -30,7 +36,7 @@ double attention_scale(const TensorType& q, const Attrs& a) {
 }
 
 /// q k^T * scale, masked (additive or boolean) and causally masked: the softmax's input.
-ValueId attention_scores(GraphBuilder& b, ValueId q, ValueId k, std::optional<ValueId> mask, const Attrs& a) {
+ValueId attention_scores(GraphBuilder& b, ValueId q, ValueId k, const ValueId* mask, const Attrs& a) {
   Emit e{b};
   const TensorType qt = e.type(q);
   const TensorType kt = e.type(k);
@@ -50,7 +56,7 @@ ValueId attention_scores(GraphBuilder& b, ValueId q, ValueId k, std::optional<Va
   return scores;
 }
 
-ValueId attention_weights(GraphBuilder& b, ValueId q, ValueId k, std::optional<ValueId> mask, const Attrs& a) {
+ValueId attention_weights(GraphBuilder& b, ValueId q, ValueId k, const ValueId* mask, const Attrs& a) {
   return b.emit1(OpKind::softmax, {attention_scores(b, q, k, mask, a)}, Attrs{{"axis", int64_t{-1}}});
 }
 
@@ -62,7 +68,7 @@ Grads textbook_grad(const GradQuery& q) {
   const std::vector<ValueId>& ops = q.node.operands;
   const TensorType qt = e.type(ops[0]);
   bool with_weights = q.node.attrs.get_bool("with_weights");
-  std::optional<ValueId> mask = ops.size() == 4 ? std::optional(ops[3]) : std::nullopt;
+  const ValueId* mask = ops.size() == 4 ? &ops[3] : nullptr;
   std::optional<ValueId> g_out = q.result_grads[0];
   std::optional<ValueId> g_w = with_weights ? q.result_grads[1] : std::nullopt;
   ValueId w = with_weights ? q.node.results[1] : attention_weights(b, ops[0], ops[1], mask, q.node.attrs);
@@ -89,12 +95,35 @@ Grads attention_grad(const GradQuery& q) {
   if (q.node.attrs.get_bool("with_weights") || mask_grad || !q.result_grads[0]) return textbook_grad(q);
   std::vector<ValueId> operands(ops.begin(), ops.end());
   operands.push_back(*q.result_grads[0]);
-  Attrs attrs{{"causal", q.node.attrs.get_bool("causal")}, {"scale", q.node.attrs.get_real("scale")}};
+  bool stats = q.saved.size() == 1;  // the save rule's row log-sum-exps
+  if (stats) {
+    operands.push_back(q.node.results[0]);
+    operands.push_back(q.saved[0]);
+  }
+  Attrs attrs{
+      {"causal", q.node.attrs.get_bool("causal")}, {"scale", q.node.attrs.get_real("scale")}, {"with_stats", stats}};
   std::vector<ValueId> d = q.builder.emit(OpKind::attention_backward, operands, attrs);
   Grads out(ops.size());
   for (size_t i = 0; i < 3; ++i)
     if (q.wanted[i]) out[i] = d[i];
   return out;
+}
+
+/// Each row's log(Σ exp(s - max)) + max of attention's scores s, [..., Tq]: NaN for a row whose
+/// keys are all masked, as the softmax's weights.
+ValueId row_log_sum_exp(GraphBuilder& b, ValueId scores) {
+  Emit e{b};
+  ValueId m = e.max(scores, {-1}, true);
+  ValueId lse = e.add(e.log(e.sum(e.exp(e.sub(scores, m)), {-1}, true)), m);
+  Shape rows(e.type(scores).shape.begin(), e.type(scores).shape.end() - 1);
+  return b.reshape(lse, rows);
+}
+
+/// The forward on a gradient path also returns its rows' log-sum-exps (see the file comment).
+std::vector<ValueId> save_attention_stats(GraphBuilder& b, const Node& node) {
+  Attrs attrs = node.attrs;
+  if (!node.attrs.get_bool("with_weights")) attrs.set("with_stats", true);
+  return b.emit(OpKind::attention, node.operands, attrs);
 }
 
 /// The checks both ops share; returns the scores' shape [..., Tq, Tk].
@@ -140,7 +169,12 @@ TensorType attention_out_type(const TensorType& qt, const TensorType& vt) {
 }
 
 const std::vector<AttrSpec> kMaskAttrs{AttrSpec{"causal", AttrKind::boolean, AttrValue{false}},
-                                       AttrSpec{"scale", AttrKind::real, AttrValue{0.0}}};
+                                       AttrSpec{"scale", AttrKind::real, AttrValue{0.0}},
+                                       AttrSpec{"with_stats", AttrKind::boolean, AttrValue{false}}};
+
+TensorType row_stats_type(const TensorType& qt) {
+  return TensorType{qt.dtype, Shape(qt.shape.begin(), qt.shape.end() - 1)};
+}
 
 OpDef attention_def() {
   OpDef d = composite(OpKind::attention, "attention", 3, 4,
@@ -153,42 +187,56 @@ OpDef attention_def() {
     Shape scores = check_attention_operands("attention", q.operands[0], q.operands[1], q.operands[2], mask);
     std::vector<TensorType> results{attention_out_type(q.operands[0], q.operands[2])};
     if (q.attrs.get_bool("with_weights")) results.push_back(TensorType{q.operands[0].dtype, scores});
+    if (q.attrs.get_bool("with_stats")) results.push_back(row_stats_type(q.operands[0]));
     return results;
   };
   d.decompose = [](GraphBuilder& b, const std::vector<ValueId>& ops, const Attrs& a) {
-    std::optional<ValueId> mask = ops.size() == 4 ? std::optional(ops[3]) : std::nullopt;
+    const ValueId* mask = ops.size() == 4 ? &ops[3] : nullptr;
     ValueId scores = attention_scores(b, ops[0], ops[1], mask, a);
     ValueId w = op_def(OpKind::softmax).decompose(b, {scores}, Attrs{{"axis", int64_t{-1}}})[0];
     ValueId out = b.emit1(OpKind::matmul, {w, ops[2]});
     std::vector<ValueId> results{out};
     if (a.get_bool("with_weights")) results.push_back(w);
+    if (a.get_bool("with_stats")) results.push_back(row_log_sum_exp(b, scores));
     return results;
   };
+  d.save = save_attention_stats;
   d.gradient = attention_grad;
   return d;
 }
 
-/// attention_backward(q, k, v, [mask], g) -> (dq, dk, dv): the gradients of attention(q, k, v, [mask])
-/// given g, the gradient of its output. Its own gradient is autodiff's, through the decomposition.
+/// attention_backward(q, k, v, [mask], g, [o, lse]) -> (dq, dk, dv): the gradients of attention(q,
+/// k, v, [mask]) given g, the gradient of its output; with `with_stats`, also the forward's output o
+/// and its rows' log-sum-exps lse (which the decomposition does not need). Its own gradient is
+/// autodiff's, through the decomposition.
 OpDef attention_backward_def() {
-  OpDef d = composite(OpKind::attention_backward, "attention_backward", 4, 5,
+  OpDef d = composite(OpKind::attention_backward, "attention_backward", 4, 7,
                       "the gradients (dq, dk, dv) of attention(q, k, v, [mask]) given the gradient g of its output; "
                       "the weights are recomputed from q and k");
   d.attrs = kMaskAttrs;
   d.infer = [](const ShapeQuery& q) {
     const std::vector<TensorType>& ops = q.operands;
-    const TensorType* mask = ops.size() == 5 ? &ops[3] : nullptr;
+    const size_t core = ops.size() - (q.attrs.get_bool("with_stats") ? 2 : 0);
+    if (core != 4 && core != 5)
+      throw Error(fmt::format("attention_backward: the operands are q, k, v, [mask], g{}, but got {}",
+                              q.attrs.get_bool("with_stats") ? ", o, lse" : "", ops.size()));
+    const TensorType* mask = core == 5 ? &ops[3] : nullptr;
     check_attention_operands("attention_backward", ops[0], ops[1], ops[2], mask);
     TensorType out = attention_out_type(ops[0], ops[2]);
-    if (ops.back() != out)
-      throw Error(
-          fmt::format("attention_backward: g must have the output's type {}, but got {}", out.str(), ops.back().str()));
+    for (size_t i = core - 1; i < std::min(core + 1, ops.size()); ++i)
+      if (ops[i] != out)
+        throw Error(fmt::format("attention_backward: {} must have the output's type {}, but got {}",
+                                i == core - 1 ? "g" : "o", out.str(), ops[i].str()));
+    if (core < ops.size() && ops[core + 1] != row_stats_type(ops[0]))
+      throw Error(fmt::format("attention_backward: lse must be {}, but got {}", row_stats_type(ops[0]).str(),
+                              ops[core + 1].str()));
     return std::vector<TensorType>{ops[0], ops[1], ops[2]};
   };
   d.decompose = [](GraphBuilder& b, const std::vector<ValueId>& ops, const Attrs& a) {
     Emit e{b};
-    ValueId q = ops[0], k = ops[1], v = ops[2], g = ops.back();
-    std::optional<ValueId> mask = ops.size() == 5 ? std::optional(ops[3]) : std::nullopt;
+    const size_t core = ops.size() - (a.get_bool("with_stats") ? 2 : 0);
+    ValueId q = ops[0], k = ops[1], v = ops[2], g = ops[core - 1];
+    const ValueId* mask = core == 5 ? &ops[3] : nullptr;
     ValueId w =
         op_def(OpKind::softmax).decompose(b, {attention_scores(b, q, k, mask, a)}, Attrs{{"axis", int64_t{-1}}})[0];
     ValueId dv = b.emit1(OpKind::matmul, {w, g}, Attrs{{"transpose_a", true}});

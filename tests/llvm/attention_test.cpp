@@ -10,6 +10,7 @@
 
 #include "frontend/builder.h"
 #include "frontend/tensor_ops.h"
+#include "ir/graph_builder.h"
 #include "passes/autodiff.h"
 #include "passes/fuse.h"
 #include "tests/llvm_backend/testing.h"
@@ -171,6 +172,53 @@ TEST(AttentionRegionShapes, PlainBatchedAndDecodeStepShapes) {
   }
 }
 
+/// An attention_backward written directly, without the forward's saved output and statistics
+/// (what autodiff emits when no save rule ran): the kernel runs the forward's loop again.
+TEST(AttentionRegionShapes, GradientWithoutSavedStatisticsRecomputesThem) {
+  for (bool masked : {false, true}) {
+    Graph g(masked ? "backward_masked" : "backward");
+    g.declare_symbol("T", 40);
+    g.declare_symbol("S", 40);
+    auto t = [](const char* rows, int64_t d) { return f32({Dim(2), Dim(3), Dim::symbol(rows), Dim(d)}); };
+    std::vector<ValueId> ops{g.add_input("q", t("T", 7)), g.add_input("k", t("S", 7)), g.add_input("v", t("S", 5))};
+    if (masked)
+      ops.push_back(g.add_input("pad", TensorType{DType::boolean, {Dim(2), Dim(1), Dim(1), Dim::symbol("S")}}));
+    ops.push_back(g.add_input("g", t("T", 5)));
+    GraphBuilder b(g);
+    std::vector<ValueId> d = b.emit(OpKind::attention_backward, ops, Attrs{{"causal", true}, {"scale", 0.5}});
+    g.add_output("dq", d[0]);
+    g.add_output("dk", d[1]);
+    g.add_output("dv", d[2]);
+    compare(g, {{{"T", 1}, {"S", 1}}, {{"T", 33}, {"S", 17}}, {{"T", 7}, {"S", 40}}}, 1, 4);
+  }
+}
+
+/// On a gradient path the forward also writes its rows' log-sum-exps, which the backward reads
+/// together with the forward's output, read back through the heads' merge.
+TEST(AttentionRegionFusion, TheGradientReadsTheForwardsOutputAndStatistics) {
+  Graph g = multi_head_graph(3, 7, Mask::causal, true);
+  auto llvm = LlvmBackend().compile_llvm(g);
+  int forward = 0, backward = 0;
+  for (const Node& n : llvm->compiled_graph().nodes()) {
+    if (n.op == OpKind::transpose) ADD_FAILURE() << "a transpose outside the regions";
+    if (n.op != OpKind::fusion || n.attrs.get_string("kind") != "attention") continue;
+    EXPECT_EQ(region_rule_violation(*n.body, "attention"), "");
+    for (const Node& m : n.body->nodes()) {
+      if (m.op == OpKind::attention) {
+        ++forward;
+        EXPECT_TRUE(m.attrs.get_bool("with_stats"));
+        EXPECT_EQ(n.results.size(), 2u) << "the merged output and the statistics";
+      }
+      if (m.op == OpKind::attention_backward) {
+        ++backward;
+        EXPECT_TRUE(m.attrs.get_bool("with_stats"));
+      }
+    }
+  }
+  EXPECT_EQ(forward, 1);
+  EXPECT_EQ(backward, 1);
+}
+
 TEST(AttentionRegionFusion, TheHeadSplitAndMergeAreInsideTheRegion) {
   Graph g = multi_head_graph(3, 7, Mask::padding, false);
   auto llvm = LlvmBackend().compile_llvm(g);
@@ -180,8 +228,9 @@ TEST(AttentionRegionFusion, TheHeadSplitAndMergeAreInsideTheRegion) {
   EXPECT_EQ(counts.attention, 1);
   for (const Node& n : lowered.nodes()) {
     EXPECT_NE(n.op, OpKind::transpose);
-    if (n.op == OpKind::fusion && n.attrs.get_string("kind") == "attention")
+    if (n.op == OpKind::fusion && n.attrs.get_string("kind") == "attention") {
       EXPECT_EQ(region_rule_violation(*n.body, "attention"), "");
+    }
   }
   EXPECT_EQ(counts.total - counts.attention, counts.loop) << "only the mask's own region besides";
 }
