@@ -334,21 +334,43 @@ class AttentionEmitter {
   int block_keys() const { return kv_ * lanes_; }
 
   /// Copies `rows` rows of `width` elements of `src` into `dst` transposed: dst[c · ld + j] = src[j][c],
-  /// and zeros the columns from `rows` to `ld`: their products are masked out, but whatever the
-  /// scratch memory held there could be denormals, which cost a microcode assist per operation.
+  /// with zeros in the columns from `rows` to `ld` (their products are masked out, but whatever the
+  /// scratch memory held there could be denormals, which cost a microcode assist per operation).
+  /// Square tiles of `lanes` × `lanes` are loaded as vectors and transposed in registers: log2(lanes)
+  /// rounds of interleaving the rows i and i + lanes/2 (a perfect shuffle), so that packing costs a
+  /// few operations per vector rather than per element.
   void pack_transposed(llvm::IRBuilderBase& b, const Rows& src, llvm::Value* rows, int64_t width, llvm::Value* dst,
                        llvm::Value* ld) {
-    emit_for(b, b.getInt64(0), rows, b.getInt64(1), [&](llvm::Value* j) {
-      llvm::Value* row = row_ptr(b, src, j);
-      emit_for(b, b.getInt64(0), b.getInt64(width), b.getInt64(1), [&](llvm::Value* c) {
-        llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, row, c));
-        b.CreateStore(x, b.CreateGEP(f32_, dst, b.CreateAdd(b.CreateMul(c, ld), j)));
-      });
-    });
-    emit_for(b, b.getInt64(0), b.getInt64(width), b.getInt64(1), [&](llvm::Value* c) {
-      llvm::Value* line = b.CreateGEP(f32_, dst, b.CreateMul(c, ld));
-      emit_for(b, rows, ld, b.getInt64(1),
-               [&](llvm::Value* j) { b.CreateStore(llvm::ConstantFP::get(f32_, 0.0), b.CreateGEP(f32_, line, j)); });
+    const int L = lanes_;
+    std::vector<int> lo_mask(L), hi_mask(L);
+    for (int t = 0; t < L; ++t) {
+      lo_mask[t] = (t % 2 ? L : 0) + t / 2;
+      hi_mask[t] = (t % 2 ? L : 0) + L / 2 + t / 2;
+    }
+    llvm::Value* no_lanes = llvm::Constant::getNullValue(llvm::FixedVectorType::get(b.getInt1Ty(), L));
+    emit_for(b, b.getInt64(0), ld, b.getInt64(L), [&](llvm::Value* j0) {
+      for (int c0 = 0; c0 < width; c0 += L) {
+        llvm::Value* cols = chunk_mask(b, width, c0 / L);  // null: all
+        std::vector<llvm::Value*> tile;
+        for (int i = 0; i < L; ++i) {
+          llvm::Value* j = b.CreateAdd(j0, b.getInt64(i));
+          llvm::Value* at = b.CreateConstGEP1_64(f32_, row_ptr(b, src, j), c0);
+          llvm::Value* all = cols ? cols : llvm::Constant::getAllOnesValue(no_lanes->getType());
+          llvm::Value* mask = b.CreateSelect(b.CreateICmpSLT(j, rows), all, no_lanes);  // rows past the end: 0
+          tile.push_back(b.CreateMaskedLoad(vec_, at, llvm::Align(4), mask, zero()));
+        }
+        for (int round = 1; round < L; round *= 2) {
+          std::vector<llvm::Value*> next(L);
+          for (int i = 0; i < L / 2; ++i) {
+            next[2 * i] = b.CreateShuffleVector(tile[i], tile[i + L / 2], lo_mask);
+            next[2 * i + 1] = b.CreateShuffleVector(tile[i], tile[i + L / 2], hi_mask);
+          }
+          tile = std::move(next);
+        }
+        for (int i = 0; i < L && c0 + i < width; ++i)
+          b.CreateAlignedStore(tile[i], b.CreateGEP(f32_, dst, b.CreateAdd(b.CreateMul(b.getInt64(c0 + i), ld), j0)),
+                               llvm::Align(4));
+      }
     });
   }
 
