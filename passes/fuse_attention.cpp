@@ -114,7 +114,8 @@ class AttentionFuser {
         // back through the merge, as a view.
         plan.result_chains.push_back(result_chain(node.results[k], k == 0 && node.op == OpKind::attention));
         for (int32_t c : plan.result_chains.back()) absorbed[c] = true;
-        if (k == 0 && !plan.result_chains.back().empty()) merged_[node.results[0]] = plan.result_chains.back();
+        if (k == 0 && node.op == OpKind::attention && !plan.result_chains.back().empty())
+          merged_[node.results[0]] = plan.result_chains.back();
       }
       plans.emplace(static_cast<int32_t>(i), std::move(plan));
     }
