@@ -68,6 +68,7 @@
   X(log_softmax, "log_softmax")               \
   X(layer_norm, "layer_norm")                 \
   X(attention, "attention")                   \
+  X(attention_backward, "attention_backward") \
   X(cross_entropy, "cross_entropy")           \
   X(kl_div, "kl_div")                         \
   X(mse_loss, "mse_loss")                     \

@@ -10,22 +10,22 @@ namespace weft {
 
 namespace {
 
-bool is_expandable(const Node& node) {
+bool is_expandable(const Graph& graph, const Node& node, const KeepComposite& keep) {
   const OpDef& def = op_def(node.op);
-  return def.fusion == FusionKind::composite && static_cast<bool>(def.decompose);
+  return def.fusion == FusionKind::composite && static_cast<bool>(def.decompose) && !(keep && keep(graph, node));
 }
 
 /// One sweep: every composite expanded once (what its decomposition emits may hold composites again).
-Graph expand_once(const Graph& graph, bool& expanded) {
+Graph expand_once(const Graph& graph, const KeepComposite& keep, bool& expanded) {
   GraphRewriter rw(graph);
   for (const Node& node : graph.nodes()) {
     if (node.op == OpKind::scan && node.body) {
       std::vector<TensorType> types;
       for (ValueId r : node.results) types.push_back(graph.type(r));
-      rw.copy(node, types, std::make_shared<const Graph>(decompose(*node.body)));
+      rw.copy(node, types, std::make_shared<const Graph>(decompose_except(*node.body, keep)));
       continue;
     }
-    if (!is_expandable(node)) {
+    if (!is_expandable(graph, node, keep)) {
       rw.copy(node);
       continue;
     }
@@ -47,23 +47,26 @@ Graph expand_once(const Graph& graph, bool& expanded) {
   return std::move(rw).finish();
 }
 
-bool has_expandable(const Graph& graph) {
+bool has_expandable(const Graph& graph, const KeepComposite& keep) {
   for (const Node& node : graph.nodes())
-    if (is_expandable(node) || (node.op == OpKind::scan && node.body && has_expandable(*node.body))) return true;
+    if (is_expandable(graph, node, keep) || (node.op == OpKind::scan && node.body && has_expandable(*node.body, keep)))
+      return true;
   return false;
 }
 
 }  // namespace
 
-Graph decompose(const Graph& graph) {
+Graph decompose(const Graph& graph) { return decompose_except(graph, {}); }
+
+Graph decompose_except(const Graph& graph, const KeepComposite& keep) {
   // Each sweep lowers the nesting depth of composites by one; the op table nests them two deep at most
   // (attention -> softmax), so a long chain of sweeps means a decomposition that emits itself.
   constexpr int kMaxSweeps = 16;
   Graph current = graph;
   for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
     bool expanded = false;
-    current = expand_once(current, expanded);
-    if (!expanded || !has_expandable(current)) return current;
+    current = expand_once(current, keep, expanded);
+    if (!expanded || !has_expandable(current, keep)) return current;
   }
   WEFT_CHECK(false,
              fmt::format("decompose: graph '{}' still has composites after {} sweeps", graph.name(), kMaxSweeps));

@@ -9,6 +9,7 @@
 
 #include "ir/ops.h"
 #include "passes/dce.h"
+#include "passes/fuse_attention.h"
 #include "passes/fuse_rules.h"
 #include "passes/rewrite.h"
 
@@ -400,14 +401,17 @@ Graph fuse(const Graph& graph, const FuseOptions& options) {
   // Dead nodes would join regions and vanish from their bodies afterwards, possibly with the
   // reduction or matmul that gave a region its kind.
   Graph live = dce(graph);
+  if (options.attention) live = fuse_attention(live);
   Fuser fuser(live, options);
   fuser.group();
   return fuser.build();
 }
 
 std::string region_rule_violation(const Graph& body, const std::string& kind) {
+  if (kind == "attention") return attention_region_violation(body);
   RegionKind k{};
-  if (!fusion::parse_kind(kind, k)) return fmt::format("'{}' is not a region kind (loop, reduction, matmul)", kind);
+  if (!fusion::parse_kind(kind, k))
+    return fmt::format("'{}' is not a region kind (loop, reduction, matmul, attention)", kind);
   RegionView view{body, {}, {}, {}};
   for (const Node& n : body.nodes()) view.nodes.push_back(&n);
   for (const OutputDecl& o : body.outputs()) view.outputs.push_back(o.value);
@@ -427,6 +431,7 @@ RegionCounts count_regions(const Graph& graph) {
     if (kind == "loop") ++c.loop;
     if (kind == "reduction") ++c.reduction;
     if (kind == "matmul") ++c.matmul;
+    if (kind == "attention") ++c.attention;
   }
   return c;
 }

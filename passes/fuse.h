@@ -24,6 +24,9 @@
  *    reshape or a source whose result has shape O or, for cheap ops, broadcasts to O. Outputs have
  *    shape O. The matmul's own operands are region inputs, never computed in the body.
  *
+ *  - kind="attention" (with `FuseOptions::attention`): one attention or attention_backward node
+ *    with the heads' split and merge around it, made by passes/fuse_attention.h before the rest.
+ *
  * Never fused: scan, gather, scatter_add, concat, slice, rng_uniform (a source whose values depend on
  * an operand and a counter), a transpose that moves the innermost axis (a strided copy, best done
  * alone), existing fusion nodes, and composites (run passes/decompose.h first).
@@ -56,17 +59,20 @@ struct FuseOptions {
   /// 200,000 elementwise ops fuses in seconds, not hours); and a region's compile time grows faster
   /// than its size while past a few hundred ops it saves no more memory traffic.
   int max_nodes = 512;
+  /// Each attention and attention_backward node (kept by decomposition) becomes a region of kind
+  /// "attention", with the heads' split and merge around it (passes/fuse_attention.h).
+  bool attention = false;
 };
 
 Graph fuse(const Graph& graph, const FuseOptions& options = {});
 
-/// Which rule of `kind` ("loop", "reduction", "matmul") the region `body` breaks, in one sentence;
+/// Which rule of `kind` ("loop", "reduction", "matmul", "attention") the region `body` breaks, in one sentence;
 /// empty when it is a legal region of that kind. Backends may assume the rules of the regions they get.
 std::string region_rule_violation(const Graph& body, const std::string& kind);
 
 /// The number of top-level fusion nodes, and of each kind.
 struct RegionCounts {
-  int total = 0, loop = 0, reduction = 0, matmul = 0;
+  int total = 0, loop = 0, reduction = 0, matmul = 0, attention = 0;
   /// Top-level nodes that are not fusion regions (scan, gather, ...).
   int unfused = 0;
 };

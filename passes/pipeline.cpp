@@ -11,6 +11,7 @@
 #include "passes/cse.h"
 #include "passes/dce.h"
 #include "passes/decompose.h"
+#include "passes/fuse_attention.h"
 #include "passes/hoist_scan_invariants.h"
 #include "passes/infer_shapes.h"
 #include "passes/verify.h"
@@ -65,7 +66,12 @@ std::vector<Pass> lowering_passes(const LoweringOptions& options) {
   list.push_back(pass_by_name("infer-shapes"));
   if (options.until == LoweringStage::checked) return list;
 
-  if (options.decompose) list.push_back(pass_by_name("decompose"));
+  if (options.decompose) {
+    if (options.fusion.fuse && options.fusion.options.attention)  // kept for fuse's attention regions
+      list.push_back(Pass{"decompose", [](const Graph& g) { return decompose_except(g, is_fusible_attention); }});
+    else
+      list.push_back(pass_by_name("decompose"));
+  }
   if (options.until == LoweringStage::decomposed) return list;
 
   if (options.simplify) {

@@ -364,7 +364,8 @@ int run(const Options& o) {
   if (o.output) weft::must_write_through(*o.output);
   weft::Graph graph = weft::read_graph_file(o.input);
   if (o.stage != "input") {
-    weft::LoweringOptions lowering;  // the LLVM provider's policy: decompose, simplify, fuse
+    weft::LoweringOptions lowering;  // the LLVM provider's policy: decompose, simplify, fuse,
+    lowering.fusion.options.attention = true;  // attention regions (passes/fuse_attention.h)
     lowering.until = weft::stage_by_name(o.stage);
     lowering.evaluate_constants = weft::interpreter_constant_evaluator();
     lowering.print_after_change = o.print_after_change;

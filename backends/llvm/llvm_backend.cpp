@@ -3,6 +3,8 @@
  */
 #include "backends/llvm/llvm_backend.h"
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "backends/interp/interpreter.h"
@@ -51,7 +53,14 @@ class LlvmProvider : public KernelProvider {
  public:
   std::string name() const override { return "llvm"; }
 
-  LoweringOptions lowering_policy() const override { return LoweringOptions{}; }  // decompose, simplify, fuse
+  LoweringOptions lowering_policy() const override {
+    LoweringOptions options;  // decompose, simplify, fuse
+    // Attention as one region (attention_codegen.cpp); WEFT_ATTENTION_REGIONS=off decomposes it into
+    // matmuls and a softmax as before, to compare the two.
+    const char* env = std::getenv("WEFT_ATTENTION_REGIONS");
+    options.fusion.options.attention = !(env && (std::string(env) == "off" || std::string(env) == "0"));
+    return options;
+  }
 
   std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                            std::string* why) const override {

@@ -90,6 +90,7 @@ std::string region_cache_key(const Graph& body, const std::string& kind) { retur
 std::optional<std::string> generate_region(llvm::Module& module, const std::string& name, const Graph& body,
                                            const std::string& kind, int lanes, const Node** node) {
   if (node) *node = nullptr;
+  if (kind == "attention") return emit_attention_region(module, name, body, lanes);
   if (kind == "gather" || kind == "scatter_add" || kind == "rng_uniform") {
     std::optional<std::string> why = emit_index_region(module, name, body, kind, lanes);
     if (why && node && body.nodes().size() == 1) *node = &body.nodes()[0];

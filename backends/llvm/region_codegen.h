@@ -15,6 +15,8 @@
  *    values are computed once per row.
  *  - matmul: the generated GEMM (matmul_codegen.h) with the region's elementwise ops as its
  *    epilogue, applied to each output vector as it leaves the registers.
+ *  - attention: softmax(q kᵀ · scale + mask) v or its gradient, flash-attention style
+ *    (attention_codegen.cpp).
  *
  * Code is cached per process by the region's printed body (inputs renamed canonically, scopes,
  * locations and bounds removed) and the host CPU: compiling the same graph again, or a graph with
@@ -145,6 +147,9 @@ llvm::Function* emit_concat_region(llvm::Module& module, const std::string& name
                                    const std::vector<LoweredRegion>& pieces, int lanes);
 llvm::Function* emit_matmul_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
                                    const Graph& body);
+/// An attention region (passes/fuse_attention.h; attention_codegen.cpp); why not, when it cannot.
+std::optional<std::string> emit_attention_region(llvm::Module& module, const std::string& name, const Graph& body,
+                                                 int lanes);
 /// A region of one gather, scatter_add or rng_uniform node (`kind` is the op's name; index_codegen.cpp);
 /// why not, when it cannot. Out-of-range indices are the executor's to reject first (runtime/call_checks.h).
 std::optional<std::string> emit_index_region(llvm::Module& module, const std::string& name, const Graph& body,

@@ -1,6 +1,6 @@
 /** \file
- * Composite ops: softmax, log_softmax, layer_norm, attention, the losses, dropout, one_hot and
- * embedding. Each is defined by its decomposition into core ops, so the interpreter and autodiff get
+ * Composite ops: softmax, log_softmax, layer_norm, attention (composite_attention.cpp), the losses,
+ * dropout, one_hot and embedding. Each is defined by its decomposition into core ops, so the interpreter and autodiff get
  * it for free; a backend may implement one directly, and tests check it agrees with the decomposition.
  *
  * softmax, log_softmax, layer_norm and attention also carry direct gradient rules: the textbook
@@ -120,139 +120,16 @@ OpDef layer_norm_def() {
   return d;
 }
 
-// ---- attention(q, k, v, [mask]) ----
-
-double attention_scale(const TensorType& q, const Attrs& a) {
-  double scale = a.get_real("scale");
-  return scale != 0.0 ? scale : 1.0 / std::sqrt(static_cast<double>(q.shape[q.rank() - 1].value()));
-}
-
-/// q k^T * scale, masked (additive or boolean) and causally masked: the softmax's input.
-ValueId attention_scores(GraphBuilder& b, const std::vector<ValueId>& ops, const Attrs& a) {
-  Emit e{b};
-  ValueId q = ops[0], k = ops[1];
-  const TensorType qt = e.type(q);
-  const TensorType kt = e.type(k);
-  int r = qt.rank();
-  DType t = qt.dtype;
-  double scale = attention_scale(qt, a);
-  ValueId scores = b.emit1(OpKind::matmul, {q, k}, Attrs{{"transpose_b", true}});
-  scores = e.mul(scores, e.c(scale, t));
-  ValueId neg_inf = e.c(-INFINITY, t);
-  if (ops.size() == 4) {
-    ValueId m = ops[3];
-    scores = e.type(m).dtype == DType::boolean ? e.select(m, neg_inf, scores) : e.add(scores, m);
-  }
-  if (a.get_bool("causal")) {
-    Shape sq{qt.shape[r - 2], kt.shape[r - 2]};
-    ValueId row = b.emit1(OpKind::iota, {}, Attrs{{"shape", sq}, {"axis", int64_t{0}}, {"dtype", DType::i64}});
-    ValueId col = b.emit1(OpKind::iota, {}, Attrs{{"shape", sq}, {"axis", int64_t{1}}, {"dtype", DType::i64}});
-    scores = e.select(b.binary(OpKind::gt, col, row), neg_inf, scores);
-  }
-  return scores;
-}
-
-/// With w = softmax(s): dv = w^T g, dw = g v^T, ds = w (dw - sum(dw w)), dq = ds k * scale,
-/// dk = ds^T q * scale, and an additive mask gets ds summed to its shape.
-Grads attention_grad(const GradQuery& q) {
-  GraphBuilder& b = q.builder;
-  Emit e{b};
-  const std::vector<ValueId>& ops = q.node.operands;
-  const TensorType qt = e.type(ops[0]);
-  bool with_weights = q.node.attrs.get_bool("with_weights");
-  std::optional<ValueId> g_out = q.result_grads[0];
-  std::optional<ValueId> g_w = with_weights ? q.result_grads[1] : std::nullopt;
-  ValueId w = with_weights ? q.node.results[1]
-                           : b.emit1(OpKind::softmax, {attention_scores(b, ops, q.node.attrs)}, Attrs{{"axis", int64_t{-1}}});
-  Grads out(ops.size());
-  if (g_out && q.wanted[2]) out[2] = b.emit1(OpKind::matmul, {w, *g_out}, Attrs{{"transpose_a", true}});
-  std::optional<ValueId> dw = g_w;
-  if (g_out) {
-    ValueId from_out = b.emit1(OpKind::matmul, {*g_out, ops[2]}, Attrs{{"transpose_b", true}});
-    dw = dw ? e.add(*dw, from_out) : from_out;
-  }
-  bool want_scores = q.wanted[0] || q.wanted[1] || (ops.size() == 4 && q.wanted[3]);
-  if (!dw || !want_scores) return out;
-  ValueId ds = e.mul(w, e.sub(*dw, e.sum(e.mul(*dw, w), {-1}, true)));
-  ValueId scale = e.c(attention_scale(qt, q.node.attrs), qt.dtype);
-  if (q.wanted[0]) out[0] = e.mul(b.emit1(OpKind::matmul, {ds, ops[1]}), scale);
-  if (q.wanted[1]) out[1] = e.mul(b.emit1(OpKind::matmul, {ds, ops[0]}, Attrs{{"transpose_a", true}}), scale);
-  if (ops.size() == 4 && q.wanted[3] && is_float(e.type(ops[3]).dtype))
-    out[3] = unbroadcast(b, ds, Shape(e.type(ops[3]).shape));
-  return out;
-}
-
-OpDef attention_def() {
-  OpDef d = composite(OpKind::attention, "attention", 3, 4,
-                      "scaled dot-product attention softmax(q k^T * scale + mask) v; mask: bool (true = masked "
-                      "out) or additive float; causal masks keys after the query's position");
-  d.attrs = {AttrSpec{"causal", AttrKind::boolean, AttrValue{false}},
-             AttrSpec{"scale", AttrKind::real, AttrValue{0.0}},
-             AttrSpec{"with_weights", AttrKind::boolean, AttrValue{false}}};
-  d.infer = [](const ShapeQuery& q) {
-    const TensorType& qt = q.operands[0];
-    const TensorType& kt = q.operands[1];
-    const TensorType& vt = q.operands[2];
-    for (const TensorType* t : {&qt, &kt, &vt}) {
-      require_float("attention", *t, "q, k and v");
-      if (t->rank() < 2 || t->dtype != qt.dtype)
-        throw Error(fmt::format("attention: q, k and v must have rank >= 2 and one dtype, but got q {}, k {}, v {}",
-                                qt.str(), kt.str(), vt.str()));
-    }
-    int r = qt.rank();
-    if (kt.rank() != r || vt.rank() != r || qt.shape[r - 1] != kt.shape[r - 1] || kt.shape[r - 2] != vt.shape[r - 2])
-      throw Error(fmt::format("attention: q [..., Tq, d], k [..., Tk, d] and v [..., Tk, dv] must agree, but got "
-                              "q {}, k {}, v {}",
-                              qt.str(), kt.str(), vt.str()));
-    if (!qt.shape[r - 1].is_static())
-      throw Error(fmt::format("attention: the head dim d must be static, but q is {}", qt.str()));
-    Shape batch_q(qt.shape.begin(), qt.shape.end() - 2), batch_k(kt.shape.begin(), kt.shape.end() - 2);
-    Shape batch_v(vt.shape.begin(), vt.shape.end() - 2);
-    if (batch_q != batch_k || batch_q != batch_v)
-      throw Error(fmt::format("attention: q, k and v must have the same batch dims, but got q {}, k {}, v {}",
-                              qt.str(), kt.str(), vt.str()));
-    Shape scores = batch_q;
-    scores.push_back(qt.shape[r - 2]);
-    scores.push_back(kt.shape[r - 2]);
-    if (q.operands.size() == 4) {
-      const TensorType& m = q.operands[3];
-      if (m.dtype != DType::boolean && m.dtype != qt.dtype)
-        throw Error(fmt::format("attention: the mask must be bool (true = masked out) or {} (added to the scores), "
-                                "but got {}",
-                                dtype_name(qt.dtype), m.str()));
-      Shape bs = broadcast_shapes("attention mask", m, TensorType{qt.dtype, scores});
-      if (bs != scores)
-        throw Error(fmt::format("attention: the mask {} must broadcast to the scores' shape {}", m.str(),
-                                shape_str(scores)));
-    }
-    Shape out = batch_q;
-    out.push_back(qt.shape[r - 2]);
-    out.push_back(vt.shape[r - 1]);
-    std::vector<TensorType> results{TensorType{qt.dtype, out}};
-    if (q.attrs.get_bool("with_weights")) results.push_back(TensorType{qt.dtype, scores});
-    return results;
-  };
-  d.decompose = [](GraphBuilder& b, const std::vector<ValueId>& ops, const Attrs& a) {
-    ValueId scores = attention_scores(b, ops, a);
-    ValueId w = op_def(OpKind::softmax).decompose(b, {scores}, Attrs{{"axis", int64_t{-1}}})[0];
-    ValueId out = b.emit1(OpKind::matmul, {w, ops[2]});
-    std::vector<ValueId> results{out};
-    if (a.get_bool("with_weights")) results.push_back(w);
-    return results;
-  };
-  d.gradient = attention_grad;
-  return d;
-}
-
 }  // namespace
 
-void register_loss_ops(std::vector<OpDef>& t);  // composite_losses.cpp
+void register_loss_ops(std::vector<OpDef>& t);       // composite_losses.cpp
+void register_attention_ops(std::vector<OpDef>& t);  // composite_attention.cpp
 
 void register_composite_ops(std::vector<OpDef>& t) {
   t.push_back(softmax_def(false));
   t.push_back(softmax_def(true));
   t.push_back(layer_norm_def());
-  t.push_back(attention_def());
+  register_attention_ops(t);
   register_loss_ops(t);
 }
 

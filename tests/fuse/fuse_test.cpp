@@ -268,7 +268,8 @@ TEST(RegionRules, ReductionsOfARegionShareTheirAxes) {
   });
   EXPECT_NE(region_rule_violation(rows_and_columns, "reduction").find("share one operand shape and reduced axes"),
             std::string::npos);
-  EXPECT_EQ(region_rule_violation(rows_and_columns, "fused"), "'fused' is not a region kind (loop, reduction, matmul)");
+  EXPECT_EQ(region_rule_violation(rows_and_columns, "fused"),
+            "'fused' is not a region kind (loop, reduction, matmul, attention)");
 }
 
 // --- decomposition ---
