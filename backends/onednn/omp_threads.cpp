@@ -8,10 +8,11 @@
  * Weft's pool, then shares a core with a spinning thread. Two things keep them apart:
  *
  *  - libgomp reads its wait policy (OMP_WAIT_POLICY, GOMP_SPINCOUNT) only from the environment,
- *    once, in its library initializer: nothing set programmatically later changes it (omp.h has
- *    no call for it). So an executable that links this provider sets OMP_WAIT_POLICY=PASSIVE,
- *    unless the user set it, from its `.preinit_array`, which the dynamic loader runs before any
- *    shared library's initializer, libgomp's included. PASSIVE makes the workers sleep at once.
+ *    once, in its library initializer: omp.h has no call to change it later. An executable's own
+ *    code runs too late (even its .preinit_array: libc's initializer restores the initial
+ *    environment after it), so a small shared library, weft_omp_env (omp_env.c), linked right
+ *    after libgomp and so initialized just before it, sets OMP_WAIT_POLICY=PASSIVE unless the user
+ *    set a policy. PASSIVE makes the workers sleep at once.
  *  - the team's size is the calling thread's `nthreads-var`, which `omp_set_num_threads` sets
  *    programmatically: before each primitive it is made the size of the Weft pool the call runs
  *    under (CompileOptions::num_threads or the global pool), so both sides use the same cores.
@@ -20,24 +21,16 @@
  */
 #include <omp.h>
 
-#include <cstdlib>
-
 #include "backends/onednn/primitive_cache.h"
+#include "ir/error.h"
 #include "runtime/thread_pool.h"
+
+extern "C" int weft_omp_env_loaded;  // omp_env.c
 
 namespace weft::onednn {
 
-namespace {
-
-void passive_openmp(int, char**, char**) { setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0); }
-
-}  // namespace
-
-// An executable's .preinit_array runs before every shared library's initializer.
-__attribute__((section(".preinit_array"), used)) void (*const weft_onednn_passive_openmp)(int, char**,
-                                                                                          char**) = passive_openmp;
-
 void match_openmp_to_pool() {
+  WEFT_CHECK(weft_omp_env_loaded == 1, "libweft_omp_env.so was not initialized before the first primitive");
   thread_local int team = 0;
   const int threads = ThreadPool::current().num_threads();
   if (threads != team) {
