@@ -64,7 +64,7 @@ std::string CompileStats::report() const {
     std::string how;
     if (n.compiled) {
       how = n.cache_hit ? "compiled (cached)" : fmt::format("compiled {:.1f} ms", n.compile_seconds * 1e3);
-      if (!n.reason.empty()) how += fmt::format("; declined before: {}", n.reason);  // a provider ahead of it
+      if (!n.reason.empty()) how += fmt::format(" ({})", n.reason);  // why a provider ahead declined, or a note
     } else {
       how = n.reason.empty() ? n.provider
                              : fmt::format("{}: {}", n.provider == "interp" ? "interpreter" : n.provider, n.reason);
@@ -160,7 +160,8 @@ std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::op
       std::string why;
       provided = provider->kernel_for(call, context, &why);
       if (provided) {
-        ns.provider = provider->name();
+        // A provider choosing among others ("auto") names the one whose kernel it gave.
+        ns.provider = provided->kernel.provider.empty() ? provider->name() : provided->kernel.provider;
         break;
       }
       if (!why.empty()) ns.reason += (ns.reason.empty() ? "" : "; ") + why;

@@ -4,7 +4,8 @@
  *
  *   bench_onednn [--rounds=N] [encoder] [matmul] [mixed]    (all three when none is named)
  *
- *  - encoder: the Transformer encoder layer forward (d512 h8 ff2048, B8 T128; bench/models.h);
+ *  - encoder: the Transformer encoder layer forward (d512 h8 ff2048, B8 T128; bench/models.h), on
+ *    llvm, onednn and auto (per call the faster of the two, measured when compiling);
  *  - matmul: the products of that layer and of a small batch, with bias (and ReLU), one graph each;
  *  - mixed: one set of threads — a graph that alternates oneDNN products with loops oneDNN has no
  *    primitive for (sin, on the LLVM provider and Weft's pool), against its two parts run alone.
@@ -94,11 +95,15 @@ void encoder(int rounds) {
   std::vector<Tensor> inputs = random_inputs(g, 1);
   auto llvm = compile("llvm", g);
   auto onednn = compile("onednn", g);
-  std::vector<Timed> all{{"llvm", [&] { llvm->run(inputs); }, {}}, {"onednn", [&] { onednn->run(inputs); }, {}}};
+  auto automatic = compile("auto", g);
+  std::vector<Timed> all{{"llvm", [&] { llvm->run(inputs); }, {}},
+                         {"onednn", [&] { onednn->run(inputs); }, {}},
+                         {"auto", [&] { automatic->run(inputs); }, {}}};
   std::vector<double> ms = time_together(all, rounds, 3);
-  fmt::print("encoder layer d512 h8 ff2048 B8 T128 (forward; oneDNN runs {} of {} calls)\n", on_onednn(*onednn),
-             onednn->stats().nodes.size());
-  fmt::print("  llvm {:8.2f} ms   onednn {:8.2f} ms   onednn/llvm {:.2f}\n", ms[0], ms[1], ms[1] / ms[0]);
+  fmt::print("encoder layer d512 h8 ff2048 B8 T128 (forward; oneDNN runs {} of {} calls on onednn, {} on auto)\n",
+             on_onednn(*onednn), onednn->stats().nodes.size(), on_onednn(*automatic));
+  fmt::print("  llvm {:8.2f} ms   onednn {:8.2f} ms   auto {:8.2f} ms   onednn/llvm {:.2f}   auto/best {:.2f}\n", ms[0],
+             ms[1], ms[2], ms[1] / ms[0], ms[2] / std::min(ms[0], ms[1]));
 }
 
 void matmul(int rounds) {

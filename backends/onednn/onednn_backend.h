@@ -20,6 +20,13 @@ namespace weft {
 /// The oneDNN provider alone (for chains of one's own).
 std::shared_ptr<const KernelProvider> onednn_provider();
 
+/// The provider of the "auto" backend: per call, the faster of the oneDNN and LLVM providers'
+/// kernels, timed at compile time (auto_provider.cpp).
+std::shared_ptr<const KernelProvider> auto_provider();
+
+/// The factory behind `make_backend("auto")`: the chain [auto, interp].
+std::unique_ptr<Backend> make_auto_backend();
+
 /// The factory behind `make_backend("onednn")`: the chain [onednn, llvm, interp] (without llvm when
 /// this build has no LLVM backend).
 std::unique_ptr<Backend> make_onednn_backend();

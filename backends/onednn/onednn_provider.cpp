@@ -40,11 +40,16 @@ class OnednnProvider : public KernelProvider {
 
   std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                            std::string* why) const override {
+    // Reasons start with "oneDNN: ", so that a report line of the provider that took the call says
+    // whose they are.
     std::optional<onednn::Plan> plan = onednn::match_call(call, why);
-    if (!plan) return std::nullopt;
+    if (!plan) {
+      *why = "oneDNN: " + *why;
+      return std::nullopt;
+    }
     auto cache = std::make_shared<onednn::PrimitiveCache>(*plan, call);
     if (std::string refused = cache->try_create(trial_sizes(context.symbols)); !refused.empty()) {
-      *why = refused;
+      *why = "oneDNN: " + refused;
       return std::nullopt;
     }
     // A size oneDNN refuses at run time, or an operand with no elements (where oneDNN would

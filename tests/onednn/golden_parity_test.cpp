@@ -1,6 +1,6 @@
 /** \file
- * PyTorch parity on the "onednn" backend: every golden layer of tests/golden (made by
- * make_golden.py) compiled by [onednn, llvm, interp] with PyTorch's weights loaded, compared with
+ * PyTorch parity on the "onednn" and "auto" backends: every golden layer of tests/golden (made by
+ * make_golden.py) compiled by [onednn, llvm, interp] and by [auto, interp] with PyTorch's weights loaded, compared with
  * PyTorch's outputs within the forward parity tests' tolerance (|a - b| <= 1e-5 + 1e-4·|b|). The
  * gradients and train steps are the GradientParity cases of tests/golden_parity, which run on this
  * backend too. Each case also checks that oneDNN ran some of the calls: a chain that silently
@@ -32,27 +32,29 @@ struct GoldenCase {
 
 void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
 
-void check(const GoldenCase& c) {
+void check(const GoldenCase& c, const std::string& backend_name) {
   SafetensorsFile f = read_golden(c.name);
   Graph g = c.graph(f);
-  auto exe = compile_onednn(g);
+  auto backend = make_backend(backend_name);
+  auto exe = dynamic_cast<const ProviderChain&>(*backend).compile_chain(g);
   int on_onednn = 0;
   for (const NodeStats& n : exe->stats().nodes) on_onednn += n.provider == "onednn" ? 1 : 0;
-  if (c.some_on_onednn) EXPECT_GT(on_onednn, 0) << exe->stats().report();
+  if (c.some_on_onednn && backend_name == "onednn") EXPECT_GT(on_onednn, 0) << exe->stats().report();
   nn::load_torch_state_dict(*exe, f, c.load);
   std::map<std::string, Tensor> inputs;
   for (const InputDecl& in : g.inputs()) inputs[in.name] = tensor_of(f, "in." + in.name);
   auto out = exe->run_named(inputs);
   ASSERT_EQ(out.size(), g.outputs().size());
   for (const auto& [name, value] : out)
-    golden::expect_close(value, tensor_of(f, "out." + name), std::string(c.name) + " " + name);
+    golden::expect_close(value, tensor_of(f, "out." + name), backend_name + " " + c.name + " " + name);
 }
 
 class OnednnGoldenParity : public ::testing::TestWithParam<GoldenCase> {};
 
-TEST_P(OnednnGoldenParity, MatchesTorch) {
+TEST_P(OnednnGoldenParity, MatchesTorchOnOnednnAndAuto) {
   SKIP_WITHOUT_ONEDNN();
-  check(GetParam());
+  check(GetParam(), "onednn");
+  check(GetParam(), "auto");
 }
 
 Graph post_norm_relu(const SafetensorsFile& f) { return golden::encoder_layer_graph(f, false, nn::Activation::relu); }
