@@ -56,6 +56,8 @@ algorithm eltwise_alg(Eltwise e) {
       return algorithm::eltwise_linear;
     case Eltwise::pow:
       return algorithm::eltwise_pow;
+    case Eltwise::square:
+      return algorithm::eltwise_square;
   }
   return algorithm::undef;
 }

@@ -38,7 +38,7 @@ namespace {
 
 std::string_view eltwise_name(Eltwise e) {
   static const char* names[] = {"relu", "tanh", "logistic", "gelu_erf", "gelu_tanh", "exp",
-                                "log",  "sqrt", "abs",      "linear",   "pow"};
+                                "log",  "sqrt", "abs",      "linear",   "pow",       "square"};
   return names[static_cast<int>(e)];
 }
 
@@ -52,8 +52,10 @@ struct UnaryMap {
   float alpha = 0, beta = 0;
 };
 
-/// A unary op as an eltwise algorithm (oneDNN has no sin, cos or logical_not).
+/// A unary op as an eltwise algorithm (oneDNN has no sin, cos or logical_not); `mul(v, v)` is one
+/// too (square).
 std::optional<UnaryMap> unary_of(const Node& n) {
+  if (n.op == OpKind::mul && n.operands.size() == 2 && n.operands[0] == n.operands[1]) return UnaryMap{Eltwise::square};
   switch (n.op) {
     case OpKind::relu:
       return UnaryMap{Eltwise::relu};
@@ -135,11 +137,12 @@ std::string chain_post_ops(const Graph& body, size_t first, ValueId acc, Plan& p
   for (size_t i = first; i < body.nodes().size(); ++i) {
     const Node& n = body.nodes()[i];
     if (n.op == OpKind::constant && scalar_constant(body, n.results[0])) continue;
-    if (uses[acc] != 1) return fmt::format("the value before {} is read more than once", op_name(n.op));
+    const bool squares = n.op == OpKind::mul && n.operands.size() == 2 && n.operands[0] == acc && n.operands[1] == acc;
+    if (uses[acc] != (squares ? 2 : 1)) return fmt::format("the value before {} is read more than once", op_name(n.op));
     if (body.type(n.results[0]) != out_type)
       return fmt::format("{} changes the shape or dtype of the result", op_name(n.op));
     PostOp post;
-    if (auto u = unary_of(n); u && n.operands.size() == 1 && n.operands[0] == acc) {
+    if (auto u = unary_of(n); u && n.operands[0] == acc && (n.operands.size() == 1 || squares)) {
       post.eltwise = u->alg;
       post.alpha = u->alpha;
       post.beta = u->beta;
@@ -230,7 +233,7 @@ std::optional<Plan> match_loop(const Graph& body, int dst, std::string* why) {
   }
   const Node& first = body.nodes()[at];
   const TensorType& out = body.type(first.results[0]);
-  if (auto u = unary_of(first); u && first.operands.size() == 1 && input_index(body, first.operands[0]) >= 0) {
+  if (auto u = unary_of(first); u && input_index(body, first.operands[0]) >= 0) {
     plan.primitive = Primitive::eltwise;
     plan.src0 = input_index(body, first.operands[0]);
     plan.eltwise = u->alg;

@@ -34,7 +34,7 @@ enum class Primitive { matmul, eltwise, binary, reduction, softmax, log_softmax,
 std::string_view primitive_name(Primitive p);
 
 /// Weft's ops as oneDNN algorithms (kept apart from dnnl.hpp so this header does not need it).
-enum class Eltwise { relu, tanh, logistic, gelu_erf, gelu_tanh, exp, log, sqrt, abs, linear, pow };
+enum class Eltwise { relu, tanh, logistic, gelu_erf, gelu_tanh, exp, log, sqrt, abs, linear, pow, square };
 enum class Binary { add, sub, mul, div, max, min };
 enum class Reduce { sum, mean, max, min };
 

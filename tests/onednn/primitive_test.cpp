@@ -91,6 +91,13 @@ TEST(OnednnPrimitives, EveryUnaryOpWithAnEltwiseAlgorithm) {
     auto exe = expect_same_outputs(g, {{}}, {1e-5, 1e-5}, positive ? 0.1 : -3, 3);
     EXPECT_EQ(providers(*exe), "onednn:loop") << op;
   }
+  Graph square = parse_graph(
+      "weft 1\ngraph sq(x: f32[7, 31], w: f32[31, 31]) -> (y: f32[7, 31], z: f32[7, 31]) {\n"
+      "  %0 = mul(x, x) : f32[7, 31]\n  %1 = matmul(x, w) : f32[7, 31]\n  %2 = mul(%1, %1) : f32[7, 31]\n"
+      "  return %0, %2\n}\n");
+  auto squared = expect_same_outputs(square, {{}}, {1e-5, 1e-5});
+  EXPECT_EQ(providers(*squared), "onednn:loop onednn:matmul");
+  EXPECT_EQ(squared->stats().nodes[1].reason, "matmul + square");
   Graph tanh_gelu = parse_graph(
       "weft 1\ngraph g(x: f32[3, 65]) -> (y: f32[3, 65]) {\n  %0 = gelu(x, approximate=\"tanh\") : f32[3, 65]\n"
       "  return %0\n}\n");
