@@ -171,6 +171,8 @@ void mixed(int rounds) {
   auto product_exe = compile("onednn", product);
   auto sin_exe = compile("llvm", sin);
   auto llvm_exe = compile("llvm", both);
+  // The sins alone read a product, as in the mixed graph: the cost of sin depends on its argument.
+  std::vector<Tensor> sin_inputs{product_exe->run(inputs)[0], inputs[1]};
   std::vector<Timed> all{{"mixed", [&] { mixed_exe->run(inputs); }, {}},
                          {"products",
                           [&] {
@@ -179,7 +181,7 @@ void mixed(int rounds) {
                           {}},
                          {"sins",
                           [&] {
-                            for (int l = 0; l < layers; ++l) sin_exe->run(inputs);
+                            for (int l = 0; l < layers; ++l) sin_exe->run(sin_inputs);
                           },
                           {}},
                          {"llvm", [&] { llvm_exe->run(inputs); }, {}}};
