@@ -262,6 +262,23 @@ PrimitiveCache::Entry& PrimitiveCache::entry_for(const std::vector<std::vector<i
         bind(DNNL_ARG_SRC, dst_md, plan_.src0);
         break;
       }
+      case Primitive::reorder: {
+        // The source at the transpose's operand shape, read in the transpose's order: dims and
+        // strides permuted; the result dense at the transposed shape (reshapes only rename).
+        const std::vector<int64_t>& v = shapes.back();  // the view's shape, after the operands'
+        const dims strides = row_major_strides(dims(v.begin(), v.end()));
+        dims d, st;
+        for (int64_t p : plan_.axes) {
+          const size_t axis = static_cast<size_t>(p < 0 ? p + static_cast<int64_t>(v.size()) : p);
+          d.push_back(v[axis]);
+          st.push_back(strides[axis]);
+        }
+        dnnl::memory::desc src(d, dt::f32, st);
+        dst_md = plain(d);
+        e.primitive = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), src, engine(), dst_md, attr));
+        bind(DNNL_ARG_FROM, src, plan_.src0);
+        break;
+      }
       case Primitive::layer_norm: {
         const int64_t c = out.back();
         dst_md = plain({product(out) / c, c});
@@ -288,17 +305,23 @@ PrimitiveCache::Entry& PrimitiveCache::entry_for(const std::vector<std::vector<i
   return e;
 }
 
-std::string PrimitiveCache::try_create(const SymbolBindings& sizes) {
+std::vector<std::vector<int64_t>> PrimitiveCache::shapes_at(const SymbolBindings& sizes) const {
   std::vector<std::vector<int64_t>> shapes;
+  shapes.reserve(types_.size() + 1);
   for (const TensorType& t : types_) shapes.push_back(evaluate_shape(t.shape, sizes));
+  // A reorder's view may split a dim the operands only have as a product (B*T into B, T).
+  if (plan_.primitive == Primitive::reorder) shapes.push_back(evaluate_shape(plan_.view.shape, sizes));
+  return shapes;
+}
+
+std::string PrimitiveCache::try_create(const SymbolBindings& sizes) {
+  std::vector<std::vector<int64_t>> shapes = shapes_at(sizes);
   std::lock_guard lock(mutex_);
   return entry_for(shapes).refused;
 }
 
 bool PrimitiveCache::run(std::span<void* const> buffers, const SymbolBindings& sizes) {
-  std::vector<std::vector<int64_t>> shapes;
-  shapes.reserve(types_.size());
-  for (const TensorType& t : types_) shapes.push_back(evaluate_shape(t.shape, sizes));
+  std::vector<std::vector<int64_t>> shapes = shapes_at(sizes);
   // One lock for the lookup and the run: the entry's memory objects are rebound per run.
   std::lock_guard lock(mutex_);
   Entry& e = entry_for(shapes);

@@ -39,6 +39,8 @@ class PrimitiveCache {
 
  private:
   struct Entry;
+  /// The cache key at `sizes`: the operands' shapes (and a reorder's view shape).
+  std::vector<std::vector<int64_t>> shapes_at(const SymbolBindings& sizes) const;
   Entry& entry_for(const std::vector<std::vector<int64_t>>& shapes);
 
   Plan plan_;

@@ -30,6 +30,8 @@ std::string_view primitive_name(Primitive p) {
       return "logsoftmax";
     case Primitive::layer_norm:
       return "layer_normalization";
+    case Primitive::reorder:
+      return "reorder";
   }
   return "?";
 }
@@ -222,7 +224,31 @@ std::optional<Plan> match_matmul(const Graph& body, int dst, std::string* why) {
   return plan;
 }
 
+/// A loop region that only moves data: reshapes, at most one transpose, reshapes. Reshapes of
+/// contiguous memory only rename it, so the region is a copy from the input viewed at the
+/// transpose's operand shape, strided by `perm`, to the output viewed at the transpose's result
+/// shape: oneDNN's reorder.
+std::optional<Plan> match_movement(const Graph& body, int dst) {
+  const Node* transpose = nullptr;
+  ValueId at = body.inputs().size() == 1 ? body.inputs()[0].value : kNoValue;
+  for (const Node& n : body.nodes()) {
+    if (n.op != OpKind::reshape && !(n.op == OpKind::transpose && !transpose)) return std::nullopt;
+    if (n.operands.size() != 1 || n.operands[0] != at) return std::nullopt;
+    if (n.op == OpKind::transpose) transpose = &n;
+    at = n.results[0];
+  }
+  if (!transpose || body.outputs().size() != 1 || body.outputs()[0].value != at) return std::nullopt;
+  Plan plan;
+  plan.primitive = Primitive::reorder;
+  plan.src0 = 0;
+  plan.dst = dst;
+  plan.axes = transpose->attrs.get_ints("perm");
+  plan.view = body.type(transpose->operands[0]);
+  return plan;
+}
+
 std::optional<Plan> match_loop(const Graph& body, int dst, std::string* why) {
+  if (std::optional<Plan> moved = match_movement(body, dst)) return moved;
   Plan plan;
   plan.dst = dst;
   size_t at = 0;
@@ -273,30 +299,52 @@ std::optional<Plan> match_loop(const Graph& body, int dst, std::string* why) {
 
 /// Whether two bodies compute the same thing node by node: same inputs' types, same ops with the
 /// same attributes reading the same values, same outputs (scopes, locations and names aside).
+/// Constants are compared by value wherever they sit: CSE may have merged one with an equal
+/// constant of another layer and moved it to the front of the body.
 bool same_body(const Graph& a, const Graph& b) {
-  if (a.inputs().size() != b.inputs().size() || a.nodes().size() != b.nodes().size() ||
-      a.outputs().size() != b.outputs().size())
-    return false;
+  if (a.inputs().size() != b.inputs().size() || a.outputs().size() != b.outputs().size()) return false;
   for (size_t i = 0; i < a.inputs().size(); ++i)
     if (a.type(a.inputs()[i].value) != b.type(b.inputs()[i].value)) return false;
-  // Values are compared by where they come from: input i, or result r of node n.
-  auto origin = [](const Graph& g, ValueId v) {
-    const ValueInfo& info = g.value(v);
-    return std::tuple(static_cast<int>(info.kind), info.owner, info.result);
+  auto computing = [](const Graph& g) {
+    std::vector<const Node*> nodes;
+    std::vector<int> position(g.nodes().size(), -1);
+    for (size_t i = 0; i < g.nodes().size(); ++i)
+      if (g.nodes()[i].op != OpKind::constant) {
+        position[i] = static_cast<int>(nodes.size());
+        nodes.push_back(&g.nodes()[i]);
+      }
+    return std::pair(nodes, position);
   };
-  for (size_t i = 0; i < a.nodes().size(); ++i) {
-    const Node& x = a.nodes()[i];
-    const Node& y = b.nodes()[i];
+  auto [xs, x_position] = computing(a);
+  auto [ys, y_position] = computing(b);
+  if (xs.size() != ys.size()) return false;
+  // Values are compared by where they come from: input i, result r of the n-th computing node, or
+  // a constant (by its attributes and type).
+  auto same_value = [&](ValueId u, ValueId v) {
+    const ValueInfo& p = a.value(u);
+    const ValueInfo& q = b.value(v);
+    if (p.kind != q.kind) return false;
+    if (p.kind == ValueKind::input) return p.owner == q.owner;
+    if (p.kind != ValueKind::result) return false;
+    const Node& m = a.nodes()[p.owner];
+    const Node& n = b.nodes()[q.owner];
+    if (m.op == OpKind::constant || n.op == OpKind::constant)
+      return m.op == n.op && m.attrs == n.attrs && a.type(u) == b.type(v);
+    return x_position[p.owner] == y_position[q.owner] && p.result == q.result;
+  };
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const Node& x = *xs[i];
+    const Node& y = *ys[i];
     if (x.op != y.op || !(x.attrs == y.attrs) || x.operands.size() != y.operands.size() ||
         x.results.size() != y.results.size() || x.body || y.body)
       return false;
     for (size_t k = 0; k < x.operands.size(); ++k)
-      if (origin(a, x.operands[k]) != origin(b, y.operands[k])) return false;
+      if (!same_value(x.operands[k], y.operands[k])) return false;
     for (size_t k = 0; k < x.results.size(); ++k)
       if (a.type(x.results[k]) != b.type(y.results[k])) return false;
   }
   for (size_t i = 0; i < a.outputs().size(); ++i)
-    if (origin(a, a.outputs()[i].value) != origin(b, b.outputs()[i].value)) return false;
+    if (!same_value(a.outputs()[i].value, b.outputs()[i].value)) return false;
   return true;
 }
 
@@ -423,6 +471,15 @@ std::string Plan::describe() const {
 }
 
 std::optional<Plan> match_call(const KernelCall& call, std::string* why) {
+  if (call.op == OpKind::transpose && call.operands.size() == 2 && call.operands[0].type.dtype == DType::f32) {
+    Plan plan;  // a lone transpose (one that moves the innermost axis is never fused): a reorder
+    plan.primitive = Primitive::reorder;
+    plan.src0 = 0;
+    plan.dst = 1;
+    plan.axes = call.attrs.get_ints("perm");
+    plan.view = call.operands[0].type;
+    return plan;
+  }
   if (call.op != OpKind::fusion || !call.body) {
     *why = fmt::format("no primitive for a lone {}", op_name(call.op));
     return std::nullopt;

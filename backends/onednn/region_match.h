@@ -10,7 +10,8 @@
  *    elementwise ops (eltwise post-ops) and binary ops with a region input or a scalar constant
  *    (binary post-ops, the residual add among them);
  *  - a loop region: the same chain starting at one unary op (the eltwise primitive) or one binary
- *    op of two region inputs (the binary primitive);
+ *    op of two region inputs (the binary primitive); or reshapes around one transpose (a strided
+ *    copy: the reorder primitive);
  *  - a reduction region: one reduce_sum/mean/max/min of a region input (the reduction primitive),
  *    or exactly the region the pipeline makes of softmax, log_softmax or layer_norm over one axis
  *    (found by lowering the composite on the region's own inputs and comparing bodies node by
@@ -29,7 +30,7 @@
 
 namespace weft::onednn {
 
-enum class Primitive { matmul, eltwise, binary, reduction, softmax, log_softmax, layer_norm };
+enum class Primitive { matmul, eltwise, binary, reduction, softmax, log_softmax, layer_norm, reorder };
 
 std::string_view primitive_name(Primitive p);
 
@@ -61,7 +62,8 @@ struct Plan {
   float alpha = 0, beta = 0;
   Binary binary = Binary::add;  // binary
   Reduce reduce = Reduce::sum;  // reduction
-  std::vector<int64_t> axes;    // reduction (normalized); softmax, layer_norm: one axis
+  std::vector<int64_t> axes;    // reduction (normalized); softmax, layer_norm: one axis; reorder: perm
+  TensorType view;              // reorder: the source seen at the transpose's operand shape
   float eps = 0;                // layer_norm
   std::vector<PostOp> post_ops;
   /// What `weft-dump --compile` says about it ("matmul + bias + relu").

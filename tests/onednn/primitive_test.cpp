@@ -189,6 +189,36 @@ TEST(OnednnPrimitives, LayerNormWithoutScaleAndShift) {
   EXPECT_EQ(providers(*exe), "onednn:reduction");
 }
 
+TEST(OnednnPrimitives, TransposesAndReshapesAroundThemAreReorders) {
+  SKIP_WITHOUT_ONEDNN();
+  // Splitting heads, merging them back (the transpose keeps the innermost axis: fused with the
+  // reshapes), and a transpose that moves the innermost axis (a call of its own).
+  Graph g = parse_graph(
+      "weft 1\ngraph heads(x: f32[B<=7, 31, 12], y: f32[B, 3, 31, 4], z: f32[B, 5, 7]) -> (split: f32[B, 3, 31, 4], "
+      "merged: f32[B, 31, 12], moved: f32[7, B, 5]) {\n"
+      "  %0 = reshape(x, shape=[B, 31, 3, 4]) : f32[B, 31, 3, 4]\n"
+      "  %1 = transpose(%0, perm=[0, 2, 1, 3]) : f32[B, 3, 31, 4]\n"
+      "  %2 = transpose(y, perm=[0, 2, 1, 3]) : f32[B, 31, 3, 4]\n"
+      "  %3 = reshape(%2, shape=[B, 31, 12]) : f32[B, 31, 12]\n"
+      "  %4 = transpose(z, perm=[2, 0, 1]) : f32[7, B, 5]\n"
+      "  return %1, %3, %4\n}\n");
+  auto exe = expect_same_outputs(g, {{{"B", 1}}, {{"B", 7}}}, {0, 0});
+  EXPECT_EQ(providers(*exe), "onednn:loop onednn:loop onednn:transpose") << exe->stats().report();
+  for (const NodeStats& n : exe->stats().nodes) EXPECT_EQ(n.reason, "reorder");
+}
+
+TEST(OnednnPrimitives, ALayerNormWhoseEpsWasMergedWithAnotherLayersIsStillRecognised) {
+  SKIP_WITHOUT_ONEDNN();
+  // CSE merges the two layers' equal eps constants: the second region reads the first's, which
+  // sits at the front of its body.
+  Graph g = parse_graph(
+      "weft 1\ngraph two_norms(x: f32[5, 31], w: f32[31, 31]) -> (y: f32[5, 31]) {\n"
+      "  %0 = layer_norm(x) : f32[5, 31]\n  %1 = matmul(%0, w) : f32[5, 31]\n"
+      "  %2 = layer_norm(%1) : f32[5, 31]\n  return %2\n}\n");
+  auto exe = expect_same_outputs(g, {{}}, {1e-5, 1e-4});
+  EXPECT_EQ(providers(*exe), "onednn:reduction onednn:matmul onednn:reduction") << exe->stats().report();
+}
+
 TEST(OnednnPrimitives, ACallOnednnCannotTakeRunsOnTheNextProviderWithTheReason) {
   SKIP_WITHOUT_ONEDNN();
   Graph g = parse_graph(
