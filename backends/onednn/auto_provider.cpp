@@ -8,24 +8,33 @@
  * best of three, and the faster kernel is kept. The compile report (`weft-dump --compile --backend
  * auto`) names the provider kept and both times, so a choice can be checked.
  *
- * The table is measured at each compile and not kept on disk; a call whose operands are bigger at
- * run time than at the bounds cannot occur (plans are made at the bounds).
+ * The measured pair is kept with the JIT's compile cache (backends/llvm/jit_disk_cache.h), keyed by
+ * the call (its region's body as text, its operands' types), the timing sizes, the pool's size, the
+ * host CPU and this build: a later compile of the same call on the same machine reads the choice
+ * instead of timing again (the report says so), and WEFT_JIT_CACHE=off turns that off too.
  */
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
 
+#include "backends/interp/interpreter.h"
 #include "backends/onednn/onednn_backend.h"
 #include "ir/dtype.h"
+#include "ir/graph.h"
+#include "ir/ops.h"
+#include "ir/text.h"
 #include "runtime/thread_pool.h"
 
 #ifdef WEFT_HAVE_LLVM
+#include "backends/llvm/jit.h"
+#include "backends/llvm/jit_disk_cache.h"
 #include "backends/llvm/llvm_backend.h"
 #endif
 
@@ -78,6 +87,20 @@ double time_kernel(const CallKernel& kernel, std::span<void* const> buffers, con
   return best;
 }
 
+#ifdef WEFT_HAVE_LLVM
+/// Everything the measured times depend on (see the file comment).
+std::string timing_key(const KernelCall& call, const SymbolBindings& sizes, int threads) {
+  std::string key = "weft auto-provider timing 1\nbuild " __DATE__ " " __TIME__ "\n";
+  key += fmt::format("host {} {}\nthreads {}\nop {}\n", llvm_backend::host_target().cpu,
+                     llvm_backend::host_target().features, threads, op_name(call.op));
+  key += print_graph(call.body ? *call.body : wrap_call(call, {}));  // a lone op as a one-node graph
+  for (const BufferRef& ref : call.operands)
+    key += fmt::format("operand {} {}\n", ref.type.str(), static_cast<int>(ref.access));
+  for (const auto& [name, value] : sizes) key += fmt::format("size {}={}\n", name, value);
+  return key;
+}
+#endif
+
 class AutoProvider : public KernelProvider {
  public:
   std::string name() const override { return "auto"; }
@@ -103,18 +126,31 @@ class AutoProvider : public KernelProvider {
     }
     // Both run it: measure, under the pool the executable will run on.
     const SymbolBindings sizes = timing_sizes(context.symbols);
-    TimingBuffers buffers(call, sizes);
     std::unique_ptr<ThreadPool> own;
     ThreadPool* pool = &ThreadPool::global();
     if (context.options.num_threads != 0 && context.options.num_threads != pool->num_threads())
       pool = (own = std::make_unique<ThreadPool>(context.options.num_threads)).get();
-    ThreadPoolScope scope(*pool);
-    const double t_onednn = time_kernel(onednn->kernel, buffers.pointers(), sizes);
-    const double t_llvm = time_kernel(llvm->kernel, buffers.pointers(), sizes);
+    double t_onednn = 0, t_llvm = 0;
+    bool cached = false;
+#ifdef WEFT_HAVE_LLVM
+    llvm_backend::JitDiskCache& disk = llvm_backend::JitDiskCache::global();
+    const std::string key = timing_key(call, sizes, pool->num_threads());
+    if (std::optional<std::string> entry = disk.enabled() ? disk.load(key) : std::nullopt)
+      cached = std::sscanf(entry->c_str(), "%lf %lf", &t_onednn, &t_llvm) == 2;
+#endif
+    if (!cached) {
+      TimingBuffers buffers(call, sizes);
+      ThreadPoolScope scope(*pool);
+      t_onednn = time_kernel(onednn->kernel, buffers.pointers(), sizes);
+      t_llvm = time_kernel(llvm->kernel, buffers.pointers(), sizes);
+#ifdef WEFT_HAVE_LLVM
+      if (disk.enabled()) disk.store(key, fmt::format("{:.9e} {:.9e}", t_onednn, t_llvm));
+#endif
+    }
     const bool pick_onednn = t_onednn <= t_llvm;
     ProvidedKernel& picked = pick_onednn ? *onednn : *llvm;
-    picked.note =
-        fmt::format("measured: onednn {:.4f} ms ({}), llvm {:.4f} ms", t_onednn * 1e3, onednn->note, t_llvm * 1e3);
+    picked.note = fmt::format("{}: onednn {:.4f} ms ({}), llvm {:.4f} ms", cached ? "measured before" : "measured",
+                              t_onednn * 1e3, onednn->note, t_llvm * 1e3);
     picked.compile_seconds = onednn->compile_seconds + llvm->compile_seconds;
     return std::move(picked);
   }

@@ -4,6 +4,7 @@
  */
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <regex>
 
 #include "tests/onednn/testing.h"
@@ -32,16 +33,25 @@ TEST(AutoBackend, TimesBothProvidersWhereBothRunACallAndKeepsTheFaster) {
   const NodeStats& product = exe->stats().nodes[0];
   std::smatch m;
   ASSERT_TRUE(std::regex_search(product.reason, m,
-                                std::regex("^measured: onednn ([0-9.]+) ms \\(matmul \\+ bias \\+ relu\\), "
+                                std::regex("^measured(?: before)?: onednn ([0-9.]+) ms \\(matmul \\+ bias \\+ relu\\), "
                                            "llvm ([0-9.]+) ms$")))
       << product.reason;
   const double onednn_ms = std::stod(m[1].str()), llvm_ms = std::stod(m[2].str());
-  if (onednn_ms != llvm_ms)  // (equal when printed: either)
+  if (onednn_ms != llvm_ms) {  // (equal when printed: either)
     EXPECT_EQ(product.provider, onednn_ms < llvm_ms ? "onednn" : "llvm") << product.reason;
+  }
   // The sin: oneDNN has no primitive, so the LLVM provider runs it, and the note says why.
   EXPECT_EQ(exe->stats().nodes[1].provider, "llvm");
   EXPECT_NE(exe->stats().nodes[1].reason.find("oneDNN: sin has no oneDNN eltwise"), std::string::npos)
       << exe->stats().report();
+  // The times are kept with the compile cache: compiling again reads them instead of timing again.
+  if (std::getenv("WEFT_JIT_CACHE") == nullptr || std::string(std::getenv("WEFT_JIT_CACHE")) != "off") {
+    auto again = compile_auto(g);
+    EXPECT_EQ(again->stats().nodes[0].reason.rfind("measured before: ", 0), 0u) << again->stats().report();
+    EXPECT_EQ(again->stats().nodes[0].reason.substr(again->stats().nodes[0].reason.find(':')),
+              product.reason.substr(product.reason.find(':')));
+    EXPECT_EQ(again->stats().nodes[0].provider, product.provider);
+  }
   for (int64_t batch : {1, 3, 64}) {
     std::vector<Tensor> inputs = random_inputs(g, {{"B", batch}}, static_cast<uint64_t>(batch));
     std::vector<Tensor> a = want->run(inputs), b = exe->run(inputs);
