@@ -240,6 +240,33 @@ TEST(OnednnPrimitives, ACallOnednnCannotTakeRunsOnTheNextProviderWithTheReason) 
   EXPECT_EQ(out[1].data<double>()[4], 1.0);
 }
 
+TEST(OnednnPrimitives, TheNanTrapNamesTheOpInsideAPrimitiveThatMadeTheFirstNaN) {
+  SKIP_WITHOUT_ONEDNN();
+  // The product and its epilogue are one primitive: the trap re-runs the region on the
+  // interpreter to name the op (the sqrt, with its scope and line), not just the region.
+  Graph g = parse_graph(
+      "weft 1\ngraph trap(x: f32[3, 5], w: f32[5, 4]) -> (y: f32[3, 4]) {\n"
+      "  %0 = matmul(x, w) : f32[3, 4]  scope=\"proj\"\n"
+      "  %1 = sqrt(%0) : f32[3, 4]  scope=\"proj\" loc=\"model.cpp:12\"\n"
+      "  return %1\n}\n",
+      "trap.weft");
+  auto exe = compile_onednn(g, {.nan_trap = true});
+  EXPECT_EQ(exe->stats().nodes[0].reason, "matmul + sqrt");
+  std::vector<Tensor> positive = {Tensor::from<float>({3, 5}, std::vector<float>(15, 1.0f)),
+                                  Tensor::from<float>({5, 4}, std::vector<float>(20, 0.5f))};
+  EXPECT_NO_THROW(exe->run(positive));
+  std::vector<Tensor> negative = {positive[0], Tensor::from<float>({5, 4}, std::vector<float>(20, -0.5f))};
+  try {
+    exe->run(negative);
+    ADD_FAILURE() << "no NaN/Inf trap";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("NaN/Inf trap: sqrt produced"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'proj'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("model.cpp:12"), std::string::npos) << msg;
+  }
+}
+
 TEST(OnednnPrimitives, AnEmptyBatchRunsWithoutOnednnAndGivesAnEmptyResult) {
   SKIP_WITHOUT_ONEDNN();
   Graph g = parse_graph(
