@@ -15,7 +15,9 @@
  *    set a policy. PASSIVE makes the workers sleep at once.
  *  - the team's size is the calling thread's `nthreads-var`, which `omp_set_num_threads` sets
  *    programmatically: before each primitive it is made the size of the Weft pool the call runs
- *    under (CompileOptions::num_threads or the global pool), so both sides use the same cores.
+ *    under (CompileOptions::num_threads or the global pool), so both sides use the same cores;
+ *    a primitive too small to repay waking the sleeping workers (a few microseconds) runs on the
+ *    caller alone, as Weft's own small products do (primitive_cache.cpp).
  *
  * docs/onednn-backend.md has the measurements (bench/onednn_bench.cpp).
  */
@@ -29,10 +31,10 @@ extern "C" int weft_omp_env_loaded;  // omp_env.c
 
 namespace weft::onednn {
 
-void match_openmp_to_pool() {
+void match_openmp_to_pool(bool serial) {
   WEFT_CHECK(weft_omp_env_loaded == 1, "libweft_omp_env.so was not initialized before the first primitive");
   thread_local int team = 0;
-  const int threads = ThreadPool::current().num_threads();
+  const int threads = serial ? 1 : ThreadPool::current().num_threads();
   if (threads != team) {
     omp_set_num_threads(threads);
     team = threads;

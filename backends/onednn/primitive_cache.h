@@ -49,7 +49,8 @@ class PrimitiveCache {
   std::map<std::vector<std::vector<int64_t>>, std::unique_ptr<Entry>> entries_;
 };
 
-/// Makes oneDNN's OpenMP team as large as the calling thread's Weft pool (see omp_threads.cpp).
-void match_openmp_to_pool();
+/// Makes oneDNN's OpenMP team as large as the calling thread's Weft pool, or one thread (the
+/// caller) when `serial` (see omp_threads.cpp).
+void match_openmp_to_pool(bool serial = false);
 
 }  // namespace weft::onednn
