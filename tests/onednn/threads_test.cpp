@@ -48,13 +48,19 @@ TEST(OnednnThreads, OpenmpWorkersWaitPassivelyUnlessTheUserSetAPolicy) {
 
 TEST(OnednnThreads, OnednnRunsWithAsManyOpenmpThreadsAsTheCallsPool) {
   SKIP_WITHOUT_ONEDNN();
+  // 65·65·65 multiply-adds: big enough to share; 31·7·65 is not, and runs on the caller alone.
   Graph g = parse_graph(
-      "weft 1\ngraph mm(a: f32[31, 65], b: f32[65, 7]) -> (y: f32[31, 7]) {\n"
-      "  %0 = matmul(a, b) : f32[31, 7]\n  return %0\n}\n");
+      "weft 1\ngraph mm(a: f32[65, 65], b: f32[65, 65], c: f32[31, 65], d: f32[65, 7]) -> "
+      "(y: f32[65, 65], z: f32[31, 7]) {\n"
+      "  %0 = matmul(a, b) : f32[65, 65]\n  %1 = matmul(c, d) : f32[31, 7]\n  return %0, %1\n}\n");
   std::vector<Tensor> inputs = random_inputs(g, {}, 5);
+  Graph big = parse_graph(
+      "weft 1\ngraph mm(a: f32[65, 65], b: f32[65, 65]) -> (y: f32[65, 65]) {\n"
+      "  %0 = matmul(a, b) : f32[65, 65]\n  return %0\n}\n");
   for (int threads : {1, 3}) {
-    auto exe = compile_onednn(g, {.num_threads = threads});
-    exe->run(inputs);
+    compile_onednn(g, {.num_threads = threads})->run(inputs);
+    EXPECT_EQ(omp_get_max_threads(), 1) << "the small product ran last";
+    compile_onednn(big, {.num_threads = threads})->run({inputs[0], inputs[1]});
     EXPECT_EQ(omp_get_max_threads(), threads);
   }
 }
