@@ -60,7 +60,7 @@ TEST(OnednnThreads, OnednnRunsWithAsManyOpenmpThreadsAsTheCallsPool) {
   for (int threads : {1, 3}) {
     compile_onednn(g, {.num_threads = threads})->run(inputs);
     EXPECT_EQ(omp_get_max_threads(), 1) << "the small product ran last";
-    compile_onednn(big, {.num_threads = threads})->run({inputs[0], inputs[1]});
+    compile_onednn(big, {.num_threads = threads})->run(std::vector<Tensor>{inputs[0], inputs[1]});
     EXPECT_EQ(omp_get_max_threads(), threads);
   }
 }
