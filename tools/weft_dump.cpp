@@ -76,9 +76,9 @@ options:
                       reuse and with the planned arena
   --compile           compile the graph with the LLVM backend and print what became generated code,
                       each region's compile time and the totals
-  --backend NAME      with --compile: compile with this backend instead (llvm, onednn, interp, as
-                      built); the report says which provider runs each call and why the ones
-                      before it declined
+  --backend NAME      with --compile: compile with this backend instead (llvm, onednn, auto,
+                      interp, as built); the report says which provider runs each call and why
+                      the ones before it declined
   --weights FILE      check that a safetensors file has every parameter with its dtype and shape
   -h, --help          show this help and exit
   --version           print the version and exit
@@ -183,6 +183,7 @@ Options parse_args(int argc, char** argv) {
   if (o.input.empty()) throw UsageError{"no input file (usage: weft-dump MODEL.weft [options]; see --help)"};
   if (o.depth && *o.depth > 0 && o.format.value_or("text") == "text")
     throw UsageError{"--depth folds scopes in a drawing: use it with --format dot or svg"};
+  if (o.backend && !o.compile) throw UsageError{"--backend names the backend --compile uses: use it with --compile"};
   return o;
 }
 
