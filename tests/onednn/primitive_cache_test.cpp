@@ -35,7 +35,9 @@ TEST(OnednnPrimitiveCache, MakesOnePrimitivePerDistinctSizeAndReusesIt) {
     std::fill(y.begin(), y.end(), 0.0f);
     ASSERT_TRUE(cache.run(buffers, {{"B", batch}}));
     for (int64_t i = 0; i < batch * 3; ++i) ASSERT_EQ(y[static_cast<size_t>(i)], 5.5f) << "batch " << batch;
-    if (batch < 8) EXPECT_EQ(y[static_cast<size_t>(batch * 3)], 0.0f) << "wrote past batch " << batch;
+    if (batch < 8) {
+      EXPECT_EQ(y[static_cast<size_t>(batch * 3)], 0.0f) << "wrote past batch " << batch;
+    }
   }
   EXPECT_EQ(cache.size(), 3u);  // B = 1, 3, 8
   // An empty batch has nothing to compute and makes no primitive to compute it.
