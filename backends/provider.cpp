@@ -62,11 +62,13 @@ std::string CompileStats::report() const {
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeStats& n = nodes[i];
     std::string how;
-    if (n.compiled)
+    if (n.compiled) {
       how = n.cache_hit ? "compiled (cached)" : fmt::format("compiled {:.1f} ms", n.compile_seconds * 1e3);
-    else
+      if (!n.reason.empty()) how += fmt::format(" ({})", n.reason);  // why a provider ahead declined, or a note
+    } else {
       how = n.reason.empty() ? n.provider
                              : fmt::format("{}: {}", n.provider == "interp" ? "interpreter" : n.provider, n.reason);
+    }
     out += fmt::format("  {:>3}  {:<12} {:<28} {:<7} {}\n", i, n.op, n.scope.empty() ? "-" : n.scope, n.provider, how);
   }
   out += fmt::format("passes {:.1f} ms, code generation {:.1f} ms\n", pass_seconds * 1e3, codegen_seconds * 1e3);
@@ -179,7 +181,8 @@ std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::op
       std::string why;
       provided = provider->kernel_for(call, context, &why);
       if (provided) {
-        ns.provider = provider->name();
+        // A provider choosing among others ("auto") names the one whose kernel it gave.
+        ns.provider = provided->kernel.provider.empty() ? provider->name() : provided->kernel.provider;
         break;
       }
       if (!why.empty()) ns.reason += (ns.reason.empty() ? "" : "; ") + why;

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "backends/interp/constant_evaluator.h"
+#include "backends/provider.h"
 #include "ir/dot.h"
 #include "ir/error.h"
 #include "ir/file_io.h"
@@ -75,6 +76,9 @@ options:
                       reuse and with the planned arena
   --compile           compile the graph with the LLVM backend and print what became generated code,
                       each region's compile time and the totals
+  --backend NAME      with --compile: compile with this backend instead (llvm, onednn, auto,
+                      interp, as built); the report says which provider runs each call and why
+                      the ones before it declined
   --weights FILE      check that a safetensors file has every parameter with its dtype and shape
   -h, --help          show this help and exit
   --version           print the version and exit
@@ -94,6 +98,7 @@ struct Options {
   double dot_timeout = 120;
   bool stats = false;
   bool compile = false;
+  std::optional<std::string> backend;  // for --compile; the LLVM backend when absent
   std::string stage = "input";
   bool print_after_change = false;
   bool time_passes = false;
@@ -160,6 +165,8 @@ Options parse_args(int argc, char** argv) {
       o.verify_each = true;
     } else if (a == "--compile") {
       o.compile = true;
+    } else if (a == "--backend") {
+      o.backend = value();
     } else if (a == "--stats") {
       o.stats = true;
     } else if (a == "--weights") {
@@ -176,6 +183,7 @@ Options parse_args(int argc, char** argv) {
   if (o.input.empty()) throw UsageError{"no input file (usage: weft-dump MODEL.weft [options]; see --help)"};
   if (o.depth && *o.depth > 0 && o.format.value_or("text") == "text")
     throw UsageError{"--depth folds scopes in a drawing: use it with --format dot or svg"};
+  if (o.backend && !o.compile) throw UsageError{"--backend names the backend --compile uses: use it with --compile"};
   return o;
 }
 
@@ -392,7 +400,12 @@ int run(const Options& o) {
   if (o.stats)
     std::cout << weft::format_stats(graph, weft::compute_stats(graph)) << "\n"
               << weft::memory_summary(graph) << std::flush;
-  if (o.compile) {
+  if (o.compile && o.backend) {
+    auto backend = weft::make_backend(*o.backend);
+    const auto* chain = dynamic_cast<const weft::ProviderChain*>(backend.get());
+    if (!chain) throw weft::Error(fmt::format("--compile: backend '{}' is not a chain of providers", *o.backend));
+    std::cout << chain->compile_chain(graph)->stats().report() << std::flush;
+  } else if (o.compile) {
 #ifdef WEFT_HAVE_LLVM
     auto exe = weft::LlvmBackend().compile_llvm(graph);
     std::cout << exe->stats().report() << std::flush;

@@ -1,7 +1,7 @@
 /** \file
  * weft-run: runs a model on inputs from files and writes its outputs to files.
  *
- *   weft-run model.weft --input x=x.npy [--backend interp|llvm] [--weights w.safetensors]
+ *   weft-run model.weft --input x=x.npy [--backend interp|llvm|onednn] [--weights w.safetensors]
  *            [--output-dir out/ | --outputs out.safetensors] [--bench N] [--threads N] [--quiet]
  *   weft-run model.so   --inputs in.safetensors [--entry NAME] ...
  *

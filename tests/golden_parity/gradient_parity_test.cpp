@@ -310,11 +310,11 @@ TEST(GradientParityCoverage, EveryGoldenFileHasAGradientCase) {
   EXPECT_EQ(files, covered);
 }
 
-/// The interpreter always; the LLVM backend when this build has it.
+/// The interpreter always; the LLVM, oneDNN and auto backends when this build has them.
 std::vector<std::string> backends_built() {
   std::vector<std::string> out;
   for (const std::string& name : backend_names())
-    if (name == "interp" || name == "llvm") out.push_back(name);
+    if (name == "interp" || name == "llvm" || name == "onednn" || name == "auto") out.push_back(name);
   return out;
 }
 

@@ -1,0 +1,171 @@
+/** \file
+ * The "auto" backend: per call, the faster of oneDNN's primitive and LLVM-generated code, measured.
+ *
+ * For each call both providers are asked for a kernel. When only one gives one, it runs the call;
+ * when neither does, the interpreter does (the chain is [auto, interp]). When both do, each kernel
+ * runs on the same made-up operands at the call's planning sizes (every symbol at its bound, capped
+ * at 4096; 64 when unbounded) under the pool the executable will use: one warm-up run, then the
+ * best of three, and the faster kernel is kept. The compile report (`weft-dump --compile --backend
+ * auto`) names the provider kept and both times, so a choice can be checked.
+ *
+ * The measured pair is kept with the JIT's compile cache (backends/llvm/jit_disk_cache.h), keyed by
+ * the call (its region's body as text, its operands' types), the timing sizes, the pool's size, the
+ * host CPU and this build: a later compile of the same call on the same machine reads the choice
+ * instead of timing again (the report says so), and WEFT_JIT_CACHE=off turns that off too.
+ */
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+
+#include "backends/interp/interpreter.h"
+#include "backends/onednn/onednn_backend.h"
+#include "ir/dtype.h"
+#include "ir/graph.h"
+#include "ir/ops.h"
+#include "ir/text.h"
+#include "runtime/thread_pool.h"
+
+#ifdef WEFT_HAVE_LLVM
+#include "backends/llvm/jit.h"
+#include "backends/llvm/jit_disk_cache.h"
+#include "backends/llvm/llvm_backend.h"
+#endif
+
+namespace weft {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+SymbolBindings timing_sizes(const std::vector<SymbolDecl>& symbols) {
+  SymbolBindings sizes;
+  for (const SymbolDecl& s : symbols) sizes.emplace(s.name, s.bound ? std::min<int64_t>(*s.bound, 4096) : 64);
+  return sizes;
+}
+
+/// Operands for a timing run: floats in [-1, 1), integers and bools 0 (a valid index), 64-byte aligned.
+class TimingBuffers {
+ public:
+  TimingBuffers(const KernelCall& call, const SymbolBindings& sizes) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (const BufferRef& ref : call.operands) {
+      int64_t n = 1;
+      for (int64_t d : evaluate_shape(ref.type.shape, sizes)) n *= d;
+      const size_t bytes = static_cast<size_t>(n) * dtype_size(ref.type.dtype);
+      const size_t padded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+      memory_.emplace_back(static_cast<std::byte*>(std::aligned_alloc(64, padded)), &std::free);
+      std::memset(memory_.back().get(), 0, padded);
+      if (ref.type.dtype == DType::f32)
+        for (int64_t i = 0; i < n; ++i) reinterpret_cast<float*>(memory_.back().get())[i] = u(rng);
+      pointers_.push_back(memory_.back().get());
+    }
+  }
+  std::span<void* const> pointers() const { return pointers_; }
+
+ private:
+  std::vector<std::unique_ptr<std::byte, decltype(&std::free)>> memory_;
+  std::vector<void*> pointers_;
+};
+
+/// The best of three runs after one warm-up, in seconds.
+double time_kernel(const CallKernel& kernel, std::span<void* const> buffers, const SymbolBindings& sizes) {
+  kernel.run(buffers, sizes);
+  double best = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < 3; ++i) {
+    auto start = Clock::now();
+    kernel.run(buffers, sizes);
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return best;
+}
+
+#ifdef WEFT_HAVE_LLVM
+/// Everything the measured times depend on (see the file comment).
+std::string timing_key(const KernelCall& call, const SymbolBindings& sizes, int threads) {
+  std::string key = "weft auto-provider timing 1\nbuild " __DATE__ " " __TIME__ "\n";
+  key += fmt::format("host {} {}\nthreads {}\nop {}\n", llvm_backend::host_target().cpu,
+                     llvm_backend::host_target().features, threads, op_name(call.op));
+  key += print_graph(call.body ? *call.body : wrap_call(call, {}));  // a lone op as a one-node graph
+  for (const BufferRef& ref : call.operands)
+    key += fmt::format("operand {} {}\n", ref.type.str(), static_cast<int>(ref.access));
+  for (const auto& [name, value] : sizes) key += fmt::format("size {}={}\n", name, value);
+  return key;
+}
+#endif
+
+class AutoProvider : public KernelProvider {
+ public:
+  std::string name() const override { return "auto"; }
+
+  LoweringOptions lowering_policy() const override { return LoweringOptions{}; }  // as both providers
+
+  std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
+                                           std::string* why) const override {
+    std::string why_onednn, why_llvm = "this build has no LLVM backend";
+    std::optional<ProvidedKernel> onednn = onednn_provider()->kernel_for(call, context, &why_onednn);
+    std::optional<ProvidedKernel> llvm;
+#ifdef WEFT_HAVE_LLVM
+    llvm = llvm_provider()->kernel_for(call, context, &why_llvm);
+#endif
+    if (!onednn && !llvm) {
+      *why = fmt::format("{}; llvm: {}", why_onednn, why_llvm);
+      return std::nullopt;
+    }
+    if (!onednn || !llvm) {
+      ProvidedKernel& only = onednn ? *onednn : *llvm;
+      only.note = onednn ? fmt::format("{}; llvm: {}", only.note, why_llvm) : why_onednn;
+      return std::move(only);
+    }
+    // Both run it: measure, under the pool the executable will run on.
+    const SymbolBindings sizes = timing_sizes(context.symbols);
+    std::unique_ptr<ThreadPool> own;
+    ThreadPool* pool = &ThreadPool::global();
+    if (context.options.num_threads != 0 && context.options.num_threads != pool->num_threads())
+      pool = (own = std::make_unique<ThreadPool>(context.options.num_threads)).get();
+    double t_onednn = 0, t_llvm = 0;
+    bool cached = false;
+#ifdef WEFT_HAVE_LLVM
+    llvm_backend::JitDiskCache& disk = llvm_backend::JitDiskCache::global();
+    const std::string key = timing_key(call, sizes, pool->num_threads());
+    if (std::optional<std::string> entry = disk.enabled() ? disk.load(key) : std::nullopt)
+      cached = std::sscanf(entry->c_str(), "%lf %lf", &t_onednn, &t_llvm) == 2;
+#endif
+    if (!cached) {
+      TimingBuffers buffers(call, sizes);
+      ThreadPoolScope scope(*pool);
+      t_onednn = time_kernel(onednn->kernel, buffers.pointers(), sizes);
+      t_llvm = time_kernel(llvm->kernel, buffers.pointers(), sizes);
+#ifdef WEFT_HAVE_LLVM
+      if (disk.enabled()) disk.store(key, fmt::format("{:.9e} {:.9e}", t_onednn, t_llvm));
+#endif
+    }
+    const bool pick_onednn = t_onednn <= t_llvm;
+    ProvidedKernel& picked = pick_onednn ? *onednn : *llvm;
+    picked.note = fmt::format("{}: onednn {:.4f} ms ({}), llvm {:.4f} ms", cached ? "measured before" : "measured",
+                              t_onednn * 1e3, onednn->note, t_llvm * 1e3);
+    picked.compile_seconds = onednn->compile_seconds + llvm->compile_seconds;
+    return std::move(picked);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const KernelProvider> auto_provider() {
+  static const auto provider = std::make_shared<const AutoProvider>();
+  return provider;
+}
+
+std::unique_ptr<Backend> make_auto_backend() {
+  return std::make_unique<ProviderChain>(
+      "auto", std::vector<std::shared_ptr<const KernelProvider>>{auto_provider(), interp_provider()});
+}
+
+}  // namespace weft

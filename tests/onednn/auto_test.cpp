@@ -1,0 +1,79 @@
+/** \file
+ * The "auto" backend (backends/onednn/auto_provider.cpp): per call, the faster of oneDNN's and the
+ * LLVM provider's kernels, measured at compile time; the report names the one kept and both times.
+ */
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <regex>
+
+#include "tests/onednn/testing.h"
+
+namespace weft::onednn_tests {
+namespace {
+
+std::unique_ptr<CompiledExecutable> compile_auto(const Graph& g) {
+  auto backend = make_backend("auto");
+  return dynamic_cast<const ProviderChain&>(*backend).compile_chain(g);
+}
+
+TEST(AutoBackend, TimesBothProvidersWhereBothRunACallAndKeepsTheFaster) {
+  SKIP_WITHOUT_ONEDNN();
+  std::vector<std::string> names = backend_names();
+  if (std::find(names.begin(), names.end(), "llvm") == names.end()) GTEST_SKIP() << "needs the LLVM backend";
+  Graph g = parse_graph(
+      "weft 1\ngraph two(x: f32[B<=64, 65], w: f32[31, 65], b: f32[31], v: f32[B, 7]) -> (y: f32[B, 31], "
+      "z: f32[B, 7]) {\n"
+      "  %0 = matmul(x, w, transpose_b=true) : f32[B, 31]\n  %1 = add(%0, b) : f32[B, 31]\n"
+      "  %2 = relu(%1) : f32[B, 31]\n  %3 = sin(v) : f32[B, 7]\n  return %2, %3\n}\n");
+  auto exe = compile_auto(g);
+  auto want = make_backend("interp")->compile(g);
+  ASSERT_EQ(exe->stats().nodes.size(), 2u) << exe->stats().report();
+  // The product: both providers take it; the note gives both times and the provider column the choice.
+  const NodeStats& product = exe->stats().nodes[0];
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(product.reason, m,
+                                std::regex("^measured(?: before)?: onednn ([0-9.]+) ms \\(matmul \\+ bias \\+ relu\\), "
+                                           "llvm ([0-9.]+) ms$")))
+      << product.reason;
+  const double onednn_ms = std::stod(m[1].str()), llvm_ms = std::stod(m[2].str());
+  if (onednn_ms != llvm_ms) {  // (equal when printed: either)
+    EXPECT_EQ(product.provider, onednn_ms < llvm_ms ? "onednn" : "llvm") << product.reason;
+  }
+  // The sin: oneDNN has no primitive, so the LLVM provider runs it, and the note says why.
+  EXPECT_EQ(exe->stats().nodes[1].provider, "llvm");
+  EXPECT_NE(exe->stats().nodes[1].reason.find("oneDNN: sin has no oneDNN eltwise"), std::string::npos)
+      << exe->stats().report();
+  // The times are kept with the compile cache: compiling again reads them instead of timing again.
+  if (std::getenv("WEFT_JIT_CACHE") == nullptr || std::string(std::getenv("WEFT_JIT_CACHE")) != "off") {
+    auto again = compile_auto(g);
+    EXPECT_EQ(again->stats().nodes[0].reason.rfind("measured before: ", 0), 0u) << again->stats().report();
+    EXPECT_EQ(again->stats().nodes[0].reason.substr(again->stats().nodes[0].reason.find(':')),
+              product.reason.substr(product.reason.find(':')));
+    EXPECT_EQ(again->stats().nodes[0].provider, product.provider);
+  }
+  for (int64_t batch : {1, 3, 64}) {
+    std::vector<Tensor> inputs = random_inputs(g, {{"B", batch}}, static_cast<uint64_t>(batch));
+    std::vector<Tensor> a = want->run(inputs), b = exe->run(inputs);
+    for (size_t k = 0; k < a.size(); ++k) expect_close(a[k], b[k], {1e-5, 1e-4}, "auto output " + std::to_string(k));
+  }
+}
+
+TEST(AutoBackend, ACallNeitherProviderTakesRunsOnTheInterpreterWithBothReasons) {
+  SKIP_WITHOUT_ONEDNN();
+  Graph g = parse_graph(
+      "weft 1\ngraph f64(a: f64[3, 5], b: f64[5, 2]) -> (y: f64[3, 2]) {\n  %0 = matmul(a, b) : f64[3, 2]\n"
+      "  return %0\n}\n");
+  auto exe = compile_auto(g);
+  ASSERT_EQ(exe->stats().nodes.size(), 1u);
+  const NodeStats& n = exe->stats().nodes[0];
+  EXPECT_EQ(n.provider, "interp");
+  EXPECT_NE(n.reason.find("oneDNN: f64[3, 5] operand (oneDNN runs f32 only here); llvm: "), std::string::npos)
+      << n.reason;
+  std::vector<Tensor> out = exe->run(std::vector<Tensor>{Tensor::from<double>({3, 5}, std::vector<double>(15, 1.0)),
+                                                         Tensor::from<double>({5, 2}, std::vector<double>(10, 2.0))});
+  EXPECT_EQ(out[0].data<double>()[5], 10.0);
+}
+
+}  // namespace
+}  // namespace weft::onednn_tests
