@@ -8,28 +8,10 @@ namespace weft::cuda_backend {
 
 namespace {
 
-std::string type_of(DType t) {
-  switch (t) {
-    case DType::f32:
-      return "float";
-    case DType::f64:
-      return "double";
-    case DType::i32:
-      return "int";
-    case DType::i64:
-      return "i64";
-    case DType::boolean:
-      return "unsigned char";
-    default:
-      break;
-  }
-  throw Error(fmt::format("the CUDA backend has no {} data-movement kernels", dtype_name(t)));
-}
-
 std::vector<std::string> params(DType data, DType index) {
-  return {fmt::format("const {}*", type_of(data)),
-          fmt::format("const {}*", type_of(index)),
-          fmt::format("{}*", type_of(data)),
+  return {fmt::format("const {}*", cuda_memory_type(data)),
+          fmt::format("const {}*", cuda_memory_type(index)),
+          fmt::format("{}*", cuda_memory_type(data)),
           "int*",
           "i64",
           "i64",
@@ -44,7 +26,7 @@ KernelSource wrap_up(const std::string& name, std::string kernel, std::vector<st
 }  // namespace
 
 KernelSource gather_source(const std::string& name, DType data, DType index, bool wrap) {
-  const std::string T = type_of(data), I = type_of(index);
+  const std::string T = cuda_memory_type(data), I = cuda_memory_type(index);
   std::string k = fmt::format(R"(extern "C" __global__ void {0}(const {1}* x, const {2}* indices, {1}* out, int* error,
                               i64 outer, i64 n, i64 count, i64 inner) {{
   const i64 total = outer * count * inner;
@@ -67,7 +49,7 @@ KernelSource gather_source(const std::string& name, DType data, DType index, boo
 
 KernelSource scatter_add_source(const std::string& name, DType data, DType index) {
   if (data == DType::boolean) throw Error("scatter_add: bool updates have no sum");
-  const std::string T = type_of(data), I = type_of(index);
+  const std::string T = cuda_memory_type(data), I = cuda_memory_type(index);
   // atomicAdd has int, unsigned long long, float and double forms: an i64 adds as unsigned (the
   // same bits: two's complement wraps alike).
   const std::string add =
@@ -95,7 +77,7 @@ KernelSource scatter_add_source(const std::string& name, DType data, DType index
 }
 
 KernelSource zero_source(const std::string& name, DType data) {
-  const std::string T = type_of(data);
+  const std::string T = cuda_memory_type(data);
   std::string k = fmt::format(R"(extern "C" __global__ void {0}({1}* out, i64 total) {{
   for (i64 lin = (i64)blockIdx.x * blockDim.x + threadIdx.x; lin < total; lin += (i64)gridDim.x * blockDim.x)
     out[lin] = ({1})0;

@@ -16,7 +16,8 @@
 
 namespace weft::cuda_backend {
 
-/// gather(x, indices): params (const T* x, const I* indices, T* out, int* error, i64 outer, i64 n,
+/// For the dtypes generated code takes (`llvm_backend::codegen_supports`; the provider declines the
+/// others). gather(x, indices): params (const T* x, const I* indices, T* out, int* error, i64 outer, i64 n,
 /// i64 count, i64 inner); `wrap`: negative indices count from the end.
 KernelSource gather_source(const std::string& name, DType data, DType index, bool wrap);
 

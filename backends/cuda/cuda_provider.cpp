@@ -81,7 +81,7 @@ class CudaProvider final : public KernelProvider {
       return std::nullopt;
     }
     const std::string kind = region->kind;
-    if (kind == "gather" || kind == "scatter_add") return movement_kernel(call, kind);
+    if (kind == "gather" || kind == "scatter_add") return movement_kernel(call, kind, why);
     if (kind == "rng_uniform") return random_kernel(call);
     if (kind != "loop" && kind != "reduction" && kind != "matmul" && kind != "concat") {
       *why = fmt::format("the CUDA backend has no {} kernel yet", kind);
@@ -146,11 +146,16 @@ class CudaProvider final : public KernelProvider {
   }
 
   /// gather and scatter_add: hand-written kernels (cuda_movement.h) over [outer, n, inner] views.
-  std::optional<ProvidedKernel> movement_kernel(const KernelCall& call, const std::string& kind) const {
-    std::shared_ptr<GpuDevice> dev = device();
+  std::optional<ProvidedKernel> movement_kernel(const KernelCall& call, const std::string& kind,
+                                                std::string* why) const {
     const bool gather = kind == "gather";
     const TensorType data = call.operands[gather ? 0 : 2].type;  // x, or the output
     const TensorType indices = call.operands[1].type;
+    if (!llvm_backend::codegen_supports(data.dtype)) {
+      *why = fmt::format("the CUDA backend has no {} of {} values", kind, dtype_name(data.dtype));
+      return std::nullopt;
+    }
+    std::shared_ptr<GpuDevice> dev = device();
     const int axis = static_cast<int>(call.attrs.get_int("axis") < 0 ? call.attrs.get_int("axis") + data.rank()
                                                                      : call.attrs.get_int("axis"));
     const bool wrap = gather ? call.attrs.get_bool("wrap") : true;

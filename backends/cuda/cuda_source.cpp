@@ -82,9 +82,6 @@ std::string ctype(DType t) {
   throw InternalError(fmt::format("CUDA kernels have no {} values", dtype_name(t)));
 }
 
-/// How a buffer of `t` is stored: bool as one byte.
-std::string mem_type(DType t) { return t == DType::boolean ? "unsigned char" : ctype(t); }
-
 std::string literal(double v, DType t) {
   switch (t) {
     case DType::f32: {
@@ -128,7 +125,7 @@ class Generator {
       const auto& c = r_.constants[k];
       std::string values;
       for (double v : c.values) values += literal(v, c.dtype) + ",";
-      src += fmt::format("__device__ const {} {}_c{}[] = {{{}}};\n", mem_type(c.dtype), name_, k, values);
+      src += fmt::format("__device__ const {} {}_c{}[] = {{{}}};\n", cuda_memory_type(c.dtype), name_, k, values);
     }
     std::vector<std::string> types = param_types();
     std::vector<std::string> declared;
@@ -145,7 +142,7 @@ class Generator {
     std::vector<std::string> p;
     for (int b = 0; b < buffer_count(); ++b) {
       const bool output = b >= r_.num_inputs;
-      p.push_back(fmt::format("{}{}*", output ? "" : "const ", mem_type(buffer_dtype(b))));
+      p.push_back(fmt::format("{}{}*", output ? "" : "const ", cuda_memory_type(buffer_dtype(b))));
     }
     if (r_.kind == "matmul") p.push_back("const float*");
     for (size_t s = 0; s < r_.symbols.size(); ++s) p.push_back("i64");
@@ -566,6 +563,8 @@ class Generator {
 }  // namespace
 
 std::string_view cuda_prelude() { return kPrelude; }
+
+std::string cuda_memory_type(DType t) { return t == DType::boolean ? "unsigned char" : ctype(t); }
 
 KernelSource cuda_source(const LoweredRegion& region, const std::string& name, int reduction_block) {
   if (reduction_block < 1 || (reduction_block & (reduction_block - 1)) != 0)

@@ -52,6 +52,10 @@ struct KernelSource {
 /// integer arithmetic, saturating casts).
 std::string_view cuda_prelude();
 
+/// The C type a buffer of `t` holds in a kernel ("float", "i64", bool as "unsigned char"); an
+/// InternalError for a type kernels do not take (`llvm_backend::codegen_supports`).
+std::string cuda_memory_type(DType t);
+
 /// The CUDA C of `region`, a lowered loop, reduction or matmul region, as kernel `name`; a
 /// reduction kernel must be launched with exactly `reduction_block` threads per block (a power of
 /// two: the size of its shared-memory tree). Throws InternalError for a region description it does
