@@ -5,11 +5,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
 
 #include "ir/ops.h"
+#include "ir/symbols.h"
 #include "passes/dce.h"
 #include "passes/rewrite.h"
 
@@ -239,17 +241,9 @@ class AttentionFuser {
 
   /// Declares in `body`, in the graph's order and with its bounds, the symbols its types and shape attributes use.
   void declare_symbols(Graph& body) const {
-    std::set<std::string> used;
-    auto use = [&](const Shape& s) {
-      for (const Dim& d : s)
-        for (const std::string& name : d.symbols()) used.insert(name);
-    };
-    for (size_t v = 0; v < body.num_values(); ++v) use(body.type(static_cast<ValueId>(v)).shape);
-    for (const Node& n : body.nodes())
-      for (const auto& [name, value] : n.attrs.items())
-        if (const Shape* s = std::get_if<Shape>(&value)) use(*s);
+    const std::vector<std::string> used = symbols_used(body);
     for (const SymbolDecl& s : g_.symbols())
-      if (used.count(s.name)) body.declare_symbol(s.name, s.bound);
+      if (std::binary_search(used.begin(), used.end(), s.name)) body.declare_symbol(s.name, s.bound);
   }
 
   const Graph& g_;

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "backends/llvm/region_views.h"
 #include "ir/ops.h"
@@ -30,18 +29,6 @@ bool codegen_supports(DType dtype) {
          dtype == DType::boolean;
 }
 
-std::vector<std::string> symbols_used(const Graph& body) {
-  std::set<std::string> used;
-  auto use = [&](const Shape& s) {
-    for (const Dim& d : s)
-      for (const std::string& name : d.symbols()) used.insert(name);
-  };
-  for (size_t v = 0; v < body.num_values(); ++v) use(body.type(static_cast<ValueId>(v)).shape);
-  for (const Node& n : body.nodes())
-    for (const auto& [name, value] : n.attrs.items())
-      if (const Shape* s = std::get_if<Shape>(&value)) use(*s);
-  return {used.begin(), used.end()};
-}
 
 namespace {
 

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "ir/symbols.h"  // symbols_used: the order of a region's `dims`
 
 namespace weft::llvm_backend {
 
@@ -132,7 +133,5 @@ LowerResult lower_concat_piece(const Graph& body, int piece);
 /// Whether values of `dtype` can live in generated code (f32, f64, i32, i64, bool).
 bool codegen_supports(DType dtype);
 
-/// The symbols a graph's types and shape attributes use, sorted.
-std::vector<std::string> symbols_used(const Graph& body);
 
 }  // namespace weft::llvm_backend
