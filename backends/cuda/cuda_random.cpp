@@ -11,13 +11,16 @@ KernelSource rng_uniform_source(const std::string& name, DType dtype, uint64_t s
     throw Error(fmt::format("rng_uniform: 'dtype' must be f32 or f64, but got {}", dtype_name(dtype)));
   const bool f32 = dtype == DType::f32;
   const std::string T = f32 ? "float" : "double";
-  // The recipes of backends/interp/compute_kernels.cpp: 24 bits of word 0 for f32, 53 bits of
-  // words 0 and 1 for f64.
-  const std::string value =
-      f32 ? "(float)(w0 >> 8) * 0x1p-24f" : "(double)((((unsigned long long)w0 << 32) | w1) >> 11) * 0x1p-53";
-  std::string k = fmt::format(R"(extern "C" __global__ void {0}(const i64* offset, {1}* out, i64 total) {{
+  // The recipes of backends/interp/compute_kernels.cpp: counter j makes elements per·j .. per·j +
+  // per - 1 — four f32 (24 bits of one word each) or two f64 (53 bits of two words each).
+  const std::string value = f32 ? "(float)(w[e] >> 8) * 0x1p-24f"
+                                : "(double)((((unsigned long long)w[2 * e] << 32) | w[2 * e + 1]) >> 11) * 0x1p-53";
+  std::string k =
+      fmt::format(R"(extern "C" __global__ void {0}(const i64* offset, {1}* out, i64 total) {{
   const unsigned long long off = (unsigned long long)offset[0];
-  for (i64 lin = (i64)blockIdx.x * blockDim.x + threadIdx.x; lin < total; lin += (i64)gridDim.x * blockDim.x) {{
+  const int per = {5};
+  const i64 counters = (total + per - 1) / per;
+  for (i64 lin = (i64)blockIdx.x * blockDim.x + threadIdx.x; lin < counters; lin += (i64)gridDim.x * blockDim.x) {{
     const unsigned long long index = (unsigned long long)lin;
     u32 c0 = (u32)index, c1 = (u32)(index >> 32), c2 = (u32)off, c3 = (u32)(off >> 32);
     u32 k0 = {2}u, k1 = {3}u;
@@ -31,12 +34,12 @@ KernelSource rng_uniform_source(const std::string& name, DType dtype, uint64_t s
       const u32 n0 = (u32)(p1 >> 32) ^ c1 ^ k0, n1 = (u32)p1, n2 = (u32)(p0 >> 32) ^ c3 ^ k1, n3 = (u32)p0;
       c0 = n0; c1 = n1; c2 = n2; c3 = n3;
     }}
-    const u32 w0 = c0, w1 = c1;
-    out[lin] = {4};
+    const u32 w[4] = {{c0, c1, c2, c3}};
+    for (int e = 0; e < per && lin * per + e < total; ++e) out[lin * per + e] = {4};
   }}
 }}
 )",
-                              name, T, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), value);
+                  name, T, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), value, f32 ? 4 : 2);
   return {name, std::string(cuda_prelude()) + k, k, {"const i64*", fmt::format("{}*", T), "i64"}};
 }
 

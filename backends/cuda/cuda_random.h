@@ -1,6 +1,6 @@
 /** \file
- * rng_uniform on the GPU: Philox4x32-10 (ir/philox.h) in CUDA C, element i from the counter
- * (i, offset) and the key `seed`, with the interpreter's bit recipes — so dropout masks on the GPU
+ * rng_uniform on the GPU: Philox4x32-10 (ir/philox.h) in CUDA C, one thread per counter (j, offset)
+ * with the key `seed`, writing the elements it makes with the interpreter's bit recipes — so dropout masks on the GPU
  * are the CPU's, bit for bit, whatever the launch shape.
  */
 #pragma once

@@ -182,19 +182,22 @@ std::vector<Tensor> rng_uniform_kernel(const KernelContext& ctx, std::span<const
   auto seed = static_cast<uint64_t>(ctx.node.attrs.get_int("seed"));
   DType dtype = ctx.node.attrs.get_dtype("dtype");
   Tensor out = Tensor::zeros(dtype, shape_attr(ctx));
+  if (dtype != DType::f32 && dtype != DType::f64)
+    throw Error(fmt::format("rng_uniform: 'dtype' must be f32 or f64, but got {}", dtype_name(dtype)));
+  // One counter (j, offset) gives four words: elements 4j..4j+3 of an f32 tensor take one word
+  // each (its top 24 bits), elements 2j and 2j+1 of an f64 tensor two words each (their top 53).
   const PhiloxKey key{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
+  const int64_t per = dtype == DType::f32 ? 4 : 2;
   for (int64_t i = 0; i < out.numel(); ++i) {
-    auto index = static_cast<uint64_t>(i);
-    auto words = philox4x32({static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
+    const auto counter = static_cast<uint64_t>(i / per);
+    const int64_t e = i % per;
+    auto words = philox4x32({static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
                              static_cast<uint32_t>(offset), static_cast<uint32_t>(offset >> 32)},
                             key);
-    // The same bit recipes as philox_uniform_float/double, so offset 0 draws the initializers' stream.
     if (dtype == DType::f32)
-      out.data<float>()[i] = static_cast<float>(words[0] >> 8) * 0x1.0p-24f;
-    else if (dtype == DType::f64)
-      out.data<double>()[i] = philox_bits_to_unit_double(words[0], words[1]);
+      out.data<float>()[i] = static_cast<float>(words[e] >> 8) * 0x1.0p-24f;
     else
-      throw Error(fmt::format("rng_uniform: 'dtype' must be f32 or f64, but got {}", dtype_name(dtype)));
+      out.data<double>()[i] = philox_bits_to_unit_double(words[2 * e], words[2 * e + 1]);
   }
   return {out};
 }

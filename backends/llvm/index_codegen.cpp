@@ -8,8 +8,9 @@
  *  - scatter_add: out [outer, n, inner] = 0, then out[o, idx[j], k] += updates[o, j, k] for j in
  *    order. Tasks split `outer` and the columns k, never j: each output element is written by one
  *    task, adding in the interpreter's order, so sums are bit-identical for any thread count.
- *  - rng_uniform: element i is Philox4x32-10 with key `seed` and counter (i, offset), the same
- *    bits as the interpreter; tasks take blocks of the counter, lanes compute neighbouring i.
+ *  - rng_uniform: Philox4x32-10 with key `seed`; counter (j, offset) makes elements per·j to
+ *    per·j + per - 1 (per = 4 for f32, 2 for f64), the same bits as the interpreter; tasks take
+ *    blocks of the elements, lanes compute neighbouring counters.
  *
  * An index outside [-n, n) cannot throw here: the executable checks the indices before the call
  * (runtime/call_checks.h), and the code only stays in bounds — a gather writes zeros for that row, a
@@ -353,8 +354,39 @@ std::array<llvm::Value*, 4> emit_philox(llvm::IRBuilderBase& b, llvm::Value* ind
   return c;
 }
 
-/// Element i: counter (i, offset). f32 from the top 24 bits of word 0; f64 from the top 53 bits
-/// of words 0 and 1 — integers below 2^24 / 2^53, converted and scaled exactly, as the interpreter.
+/// The value of `per` consecutive elements from one counter's words (ir/philox.h, element
+/// recipe): f32 from the top 24 bits of word e, f64 from the top 53 bits of words 2e and 2e + 1 —
+/// integers below 2^24 / 2^53, converted and scaled exactly, as the interpreter.
+llvm::Value* philox_element(llvm::IRBuilderBase& b, const std::array<llvm::Value*, 4>& w, int e, llvm::Type* lt,
+                            bool f32) {
+  if (f32) {
+    llvm::Value* bits = b.CreateLShr(w[e], 8);
+    return b.CreateFMul(b.CreateUIToFP(bits, lt), llvm::ConstantFP::get(lt, 0x1.0p-24));
+  }
+  llvm::Type* wide = b.getInt64Ty();
+  if (auto* v = llvm::dyn_cast<llvm::VectorType>(w[0]->getType()))
+    wide = llvm::VectorType::get(wide, v->getElementCount());
+  llvm::Value* bits = b.CreateOr(b.CreateShl(b.CreateZExt(w[2 * e], wide), 32), b.CreateZExt(w[2 * e + 1], wide));
+  return b.CreateFMul(b.CreateUIToFP(b.CreateLShr(bits, 11), lt), llvm::ConstantFP::get(lt, 0x1.0p-53));
+}
+
+/// `per` vectors of `lanes` elements interleaved: result[per·l + e] = parts[e][l].
+llvm::Value* interleave(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& parts, int lanes) {
+  std::vector<int> pair;
+  for (int l = 0; l < lanes; ++l) pair.insert(pair.end(), {l, lanes + l});
+  llvm::Value* ab = b.CreateShuffleVector(parts[0], parts[1], pair);
+  if (parts.size() == 2) return ab;
+  llvm::Value* cd = b.CreateShuffleVector(parts[2], parts[3], pair);
+  std::vector<int> quad;
+  for (int l = 0; l < lanes; ++l) quad.insert(quad.end(), {2 * l, 2 * l + 1, 2 * lanes + 2 * l, 2 * lanes + 2 * l + 1});
+  return b.CreateShuffleVector(ab, cd, quad);
+}
+
+/// One counter gives four 32-bit words, so one counter makes `per` consecutive elements: four
+/// f32 (a word each) or two f64 (two words each). Element i uses counter (i / per, offset). Tasks
+/// start at multiples of lanes·per (emit_blocked_region's column blocks are multiples of its
+/// `lanes` argument), so a vector step computes `lanes` counters and stores lanes·per elements
+/// interleaved; the task's ragged end computes one counter per element and keeps its word(s).
 std::optional<std::string> emit_rng_uniform(llvm::Module& module, const std::string& name, const Graph& body,
                                             int lanes) {
   std::string why;
@@ -364,6 +396,8 @@ std::optional<std::string> emit_rng_uniform(llvm::Module& module, const std::str
   if (out_type.dtype != DType::f32 && out_type.dtype != DType::f64)
     return fmt::format("rng_uniform: 'dtype' must be f32 or f64, but got {}", out_type.str());
   const bool f32 = out_type.dtype == DType::f32;
+  const int per = f32 ? 4 : 2;
+  const int group = lanes * per;
   const auto seed = static_cast<uint64_t>(node->attrs.get_int("seed"));
   llvm::Type* t = element_type(module.getContext(), out_type.dtype);
   const llvm::Align align(dtype_size(out_type.dtype));
@@ -373,7 +407,7 @@ std::optional<std::string> emit_rng_uniform(llvm::Module& module, const std::str
     Extents s;
     s.rows = b.getInt64(1);
     s.cols = dims.product(out_type.shape);
-    s.work = b.CreateMul(s.cols, b.getInt64(16));  // ten rounds of multiplies per element
+    s.work = b.CreateMul(s.cols, b.getInt64(16 / per));  // ten rounds of multiplies per counter
     return s;
   };
   auto block = [&](llvm::IRBuilderBase& b, const Block& k) {
@@ -382,24 +416,32 @@ std::optional<std::string> emit_rng_uniform(llvm::Module& module, const std::str
     std::vector<llvm::Constant*> lane_ids;
     for (int i = 0; i < lanes; ++i) lane_ids.push_back(b.getInt64(i));
     llvm::Value* lane_vector = llvm::ConstantVector::get(lane_ids);
-    emit_lanes_then_scalars(b, k.c0, k.c1, lanes, [&](llvm::Value* i, bool vector) {
-      llvm::Value* index = vector ? b.CreateAdd(b.CreateVectorSplat(lanes, i), lane_vector) : i;
-      std::array<llvm::Value*, 4> w = emit_philox(b, index, offset, seed);
-      llvm::Type* lt = vector ? llvm::FixedVectorType::get(t, lanes) : t;
-      llvm::Value* value;
-      if (f32) {
-        llvm::Value* bits = b.CreateLShr(w[0], 8);
-        value = b.CreateFMul(b.CreateUIToFP(bits, lt), llvm::ConstantFP::get(lt, 0x1.0p-24));
-      } else {
-        llvm::Type* wide = b.getInt64Ty();
-        if (vector) wide = llvm::FixedVectorType::get(wide, lanes);
-        llvm::Value* bits = b.CreateOr(b.CreateShl(b.CreateZExt(w[0], wide), 32), b.CreateZExt(w[1], wide));
-        value = b.CreateFMul(b.CreateUIToFP(b.CreateLShr(bits, 11), lt), llvm::ConstantFP::get(lt, 0x1.0p-53));
-      }
-      b.CreateAlignedStore(value, b.CreateGEP(t, out, i), align);
-    });
+    llvm::Type* vt = llvm::FixedVectorType::get(t, lanes);
+    llvm::Value* whole = b.CreateSub(k.c1, b.CreateSRem(b.CreateSub(k.c1, k.c0), b.getInt64(group)));
+    emit_for(
+        b, k.c0, whole, b.getInt64(group),
+        [&](llvm::Value* i) {
+          llvm::Value* first = b.CreateSDiv(i, b.getInt64(per));  // i is a multiple of `group`
+          llvm::Value* counters = b.CreateAdd(b.CreateVectorSplat(lanes, first), lane_vector);
+          std::array<llvm::Value*, 4> w = emit_philox(b, counters, offset, seed);
+          std::vector<llvm::Value*> parts;
+          for (int e = 0; e < per; ++e) parts.push_back(philox_element(b, w, e, vt, f32));
+          b.CreateAlignedStore(interleave(b, parts, lanes), b.CreateGEP(t, out, i), align);
+        },
+        "k");
+    emit_for(
+        b, whole, k.c1, b.getInt64(1),
+        [&](llvm::Value* i) {
+          std::array<llvm::Value*, 4> w = emit_philox(b, b.CreateSDiv(i, b.getInt64(per)), offset, seed);
+          llvm::Value* e = b.CreateSRem(i, b.getInt64(per));
+          llvm::Value* value = philox_element(b, w, 0, t, f32);
+          for (int j = 1; j < per; ++j)
+            value = b.CreateSelect(b.CreateICmpEQ(e, b.getInt64(j)), philox_element(b, w, j, t, f32), value);
+          b.CreateAlignedStore(value, b.CreateGEP(t, out, i), align);
+        },
+        "k.tail");
   };
-  emit_blocked_region(module, name, symbols, lanes, 16 * int64_t{lanes}, sizes, block);
+  emit_blocked_region(module, name, symbols, group, 4 * int64_t{group}, sizes, block);
   return std::nullopt;
 }
 

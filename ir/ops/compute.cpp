@@ -8,8 +8,8 @@
  * The sources (constant, iota, rng_uniform) take their shape from a `shape` attribute whose symbolic
  * dims are bound when the graph runs. rng_uniform takes one operand, an i64 scalar `offset`, so that
  * a training loop passes its step counter and draws fresh numbers without rebuilding the graph:
- * element i is uniform in [0, 1) from Philox4x32-10 (ir/philox.h) with key `seed` and counter
- * (i, offset).
+ * elements are uniform in [0, 1) from Philox4x32-10 (ir/philox.h) with key `seed`, counter (j, offset)
+ * making four f32 elements (4j..4j+3) or two f64 elements (docs/ops.md).
  */
 #include <fmt/format.h>
 

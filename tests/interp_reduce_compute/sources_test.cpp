@@ -131,9 +131,10 @@ TEST(InterpSourcesSymbolic, UnboundSymbolIsAnError) {
   expect_error([&] { interpret(g, {}, {}); }, {"'T'", "no value"});
 }
 
-// rng_uniform: element i is Philox4x32-10 with key = seed and counter = (i, offset). Expected words are
-// Random123's published known-answer vector for counter 0, key 0 (6627e8d5 e169c58d ...), and, for the
-// other cases, an independent Python implementation checked against that vector.
+// rng_uniform: counter (j, offset) with key = seed makes f32 elements 4j..4j+3 (a word each) and f64
+// elements 2j, 2j+1 (two words each). Expected words are Random123's published known-answer vector for
+// counter 0, key 0 (6627e8d5 e169c58d bc57ac4c 9b00dbd8), and, for the other cases, an independent
+// Python implementation checked against that vector.
 Tensor rng(int64_t seed, std::vector<int64_t> shape, int64_t offset, DType dtype = DType::f32) {
   Graph g("rng");
   ValueId off = g.add_input("offset", {DType::i64, {}});
@@ -144,15 +145,21 @@ Tensor rng(int64_t seed, std::vector<int64_t> shape, int64_t offset, DType dtype
 }
 
 TEST(InterpRngUniform, MatchesThePhiloxKnownAnswer) {
-  // f32 uses the top 24 bits of word 0; f64 the top 53 bits of words 0 and 1.
-  expect_tensor<float>(rng(0, {1}, 0), {1}, {static_cast<float>(0x6627e8) * 0x1p-24f});
-  expect_tensor<double>(rng(0, {1}, 0, DType::f64), {1}, {static_cast<double>(0xcc4fd1abc2d38) * 0x1p-53});
+  // f32 element e takes the top 24 bits of word e; f64 element e the top 53 bits of words 2e, 2e+1.
+  expect_tensor<float>(rng(0, {4}, 0), {4},
+                       {0x6627e8 * 0x1p-24f, 0xe169c5 * 0x1p-24f, 0xbc57ac * 0x1p-24f, 0x9b00db * 0x1p-24f});
+  expect_tensor<double>(rng(0, {2}, 0, DType::f64), {2},
+                        {static_cast<double>(0xcc4fd1abc2d38) * 0x1p-53,
+                         static_cast<double>((uint64_t{0xbc57ac4c} << 32 | 0x9b00dbd8) >> 11) * 0x1p-53});
 }
 
 TEST(InterpRngUniform, CounterIsTheFlatIndexAndTheOffset) {
-  // seed 42, offset 5: word 0 of elements 0, 1, 2 is 7b835adf, 98712bb9, 3695fa92.
-  expect_tensor<float>(rng(42, {3}, 5), {3}, {0x7b835a * 0x1p-24f, 0x98712b * 0x1p-24f, 0x3695fa * 0x1p-24f});
-  expect_tensor<float>(rng(42, {1, 3}, 5), {1, 3}, {0x7b835a * 0x1p-24f, 0x98712b * 0x1p-24f, 0x3695fa * 0x1p-24f});
+  // seed 42, offset 5: counter 0's words are 7b835adf 68b79cb4 7b2228a5 df5aef1c, counter 1's first
+  // is 98712bb9 — elements 0..4, whatever the shape.
+  const std::vector<float> want = {0x7b835a * 0x1p-24f, 0x68b79c * 0x1p-24f, 0x7b2228 * 0x1p-24f,
+                                   0xdf5aef * 0x1p-24f, 0x98712b * 0x1p-24f};
+  expect_tensor<float>(rng(42, {5}, 5), {5}, want);
+  expect_tensor<float>(rng(42, {1, 5}, 5), {1, 5}, want);
 }
 
 TEST(InterpRngUniform, DeterministicAndFreshPerOffset) {
@@ -190,7 +197,7 @@ TEST(InterpRngUniform, SymbolicShapeIsBoundAtRunTime) {
   ValueId u = b.emit1(OpKind::rng_uniform, {off}, Attrs{{"seed", int64_t{42}}, {"shape", symbolic({sym("T")})}});
   g.add_output("y", b.binary(OpKind::add, x, u));
   std::vector<Tensor> r = interpret(g, std::vector<Tensor>{f32({3}, {1.f, 1.f, 1.f}), i64({}, {5})}, {});
-  expect_tensor<float>(r[0], {3}, {1.f + 0x7b835a * 0x1p-24f, 1.f + 0x98712b * 0x1p-24f, 1.f + 0x3695fa * 0x1p-24f});
+  expect_tensor<float>(r[0], {3}, {1.f + 0x7b835a * 0x1p-24f, 1.f + 0x68b79c * 0x1p-24f, 1.f + 0x7b2228 * 0x1p-24f});
   EXPECT_EQ(interpret(g, std::vector<Tensor>{f32({7}, std::vector<float>(7, 0.f)), i64({}, {5})}, {})[0].shape(),
             std::vector<int64_t>{7});
 }

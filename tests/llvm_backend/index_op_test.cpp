@@ -236,12 +236,17 @@ TEST(LlvmIndexOps, RngUniformIsBitIdenticalToTheInterpreter) {
 }
 
 TEST(LlvmIndexOps, RngUniformMatchesThePhiloxKnownAnswer) {
-  // Random123's known answer: Philox4x32-10 of counter 0, key 0 is 0x6627e8d5 0xe169c58d ...;
-  // element 0 of seed 0 at offset 0 takes its top 24 bits (f32) or top 53 of the first two words.
+  // Random123's known answer: Philox4x32-10 of counter 0, key 0 is 0x6627e8d5 0xe169c58d 0xbc57ac4c
+  // 0x9b00dbd8; f32 elements 0 and 1 of seed 0 at offset 0 take the top 24 bits of words 0 and 1,
+  // f64 elements 0 and 1 the top 53 bits of words 0, 1 and of words 2, 3.
   auto f32 = LlvmBackend().compile(rng_graph(DType::f32, {N()}, 0));
-  EXPECT_EQ(f32->run(rng_inputs(0, 3))[0].data<float>()[0], 6694888.0f / 16777216.0f);
+  Tensor u = f32->run(rng_inputs(0, 3))[0];
+  EXPECT_EQ(u.data<float>()[0], 6694888.0f / 16777216.0f);
+  EXPECT_EQ(u.data<float>()[1], 14772677.0f / 16777216.0f);
   auto f64 = LlvmBackend().compile(rng_graph(DType::f64, {N()}, 0));
-  EXPECT_EQ(f64->run(rng_inputs(0, 3))[0].data<double>()[0], 3594291074837816.0 / 9007199254740992.0);
+  Tensor d = f64->run(rng_inputs(0, 3))[0];
+  EXPECT_EQ(d.data<double>()[0], 3594291074837816.0 / 9007199254740992.0);
+  EXPECT_EQ(d.data<double>()[1], static_cast<double>((uint64_t{0xbc57ac4c} << 32 | 0x9b00dbd8) >> 11) * 0x1p-53);
 }
 
 TEST(LlvmIndexOps, DropoutRunsWithoutTheInterpreter) {
