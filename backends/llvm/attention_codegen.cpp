@@ -27,6 +27,7 @@
 #include <llvm/IR/Module.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "backends/llvm/attention_layout.h"
 #include "backends/llvm/ir_util.h"
@@ -497,6 +498,24 @@ class AttentionEmitter {
     }
   }
 
+  /// Emits `body` once per block width in {1, 2, 4, ...} up to `widest` vectors of keys, the
+  /// narrowest that holds `tk` keys chosen at run time (kv_ set while each copy is emitted).
+  void emit_by_key_count(llvm::IRBuilderBase& b, llvm::Value* tk, int widest, const std::function<void()>& body,
+                         int narrowest = 1) {
+    if (narrowest >= widest) {
+      kv_ = widest;
+      body();
+      return;
+    }
+    emit_if_else(
+        b, b.CreateICmpSLE(tk, b.getInt64(int64_t{narrowest} * lanes_)),
+        [&] {
+          kv_ = narrowest;
+          body();
+        },
+        [&] { emit_by_key_count(b, tk, widest, body, narrowest * 2); });
+  }
+
   llvm::Function* emit_task(const std::string& name, const std::vector<std::string>& symbols) {
     BlockedTask task = open_blocked_task(m_, name);
     FunctionFrame& f = task.frame;
@@ -533,36 +552,43 @@ class AttentionEmitter {
       for (const TensorAccess& a : L_.results) out_.push_back(rows_of(b, a, index, f32_));
       llvm::Value* r0 = b.CreateMul(block, rows_per_item);
       llvm::Value* r1 = emit_min(b, tq, b.CreateAdd(r0, rows_per_item));
-      // The keys (and, for the backward, the values) transposed, so that a block of scores is
-      // one vector of products per head-dim element, with no sums across lanes.
-      ld_ = b.CreateMul(emit_ceil_div(b, emit_max(b, tk, b.getInt64(1)), b.getInt64(block_keys())),
-                        b.getInt64(block_keys()));
-      int64_t packed_rows = L_.d + (L_.backward ? L_.dv : 0);
-      llvm::Value* bytes = b.CreateMul(ld_, b.getInt64(packed_rows * 4));
-      kt_ = b.CreateCall(declare_thread_scratch(m_), {bytes});
-      pack_transposed(b, k_, tk, L_.d, kt_, ld_);
-      if (!L_.backward) {
-        const int rb = row_block();
-        llvm::Value* whole = b.CreateSub(r1, b.CreateSRem(b.CreateSub(r1, r0), b.getInt64(rb)));
-        emit_for(b, r0, whole, b.getInt64(rb), [&](llvm::Value* i) { forward_rows(b, i, rb, tk); });
-        if (rb > 1) emit_for(b, whole, r1, b.getInt64(1), [&](llvm::Value* i) { forward_rows(b, i, 1, tk); });
-        return;
-      }
-      vt_ = b.CreateGEP(f32_, kt_, b.CreateMul(ld_, b.getInt64(L_.d)));
-      pack_transposed(b, v_, tk, L_.dv, vt_, ld_);
-      g_ = rows_of(b, L_.g, index, f32_);
-      if (L_.stats) {
-        o_ = rows_of(b, L_.o, index, f32_);
-        lse_ = rows_of(b, L_.lse, index, f32_);
-      }
-      emit_for(b, b.getInt64(0), tk, b.getInt64(1), [&](llvm::Value* j) {  // dk and dv accumulate from 0
-        store_row(b, row_ptr(b, out_[1], j), L_.d, std::vector<llvm::Value*>(chunks(L_.d), zero()));
-        store_row(b, row_ptr(b, out_[2], j), L_.dv, std::vector<llvm::Value*>(chunks(L_.dv), zero()));
+      // Keys are taken kv_ vectors at a time, a block paid in full however few keys remain, so
+      // short rows (a G2P word has about ten letters, while the bound of its symbol asks for
+      // four vectors) run a copy of the loops with narrower blocks, chosen by tk at run time.
+      const int widest = kv_;
+      emit_by_key_count(b, tk, widest, [&] {
+        // The keys (and, for the backward, the values) transposed, so that a block of scores is
+        // one vector of products per head-dim element, with no sums across lanes.
+        ld_ = b.CreateMul(emit_ceil_div(b, emit_max(b, tk, b.getInt64(1)), b.getInt64(block_keys())),
+                          b.getInt64(block_keys()));
+        int64_t packed_rows = L_.d + (L_.backward ? L_.dv : 0);
+        llvm::Value* bytes = b.CreateMul(ld_, b.getInt64(packed_rows * 4));
+        kt_ = b.CreateCall(declare_thread_scratch(m_), {bytes});
+        pack_transposed(b, k_, tk, L_.d, kt_, ld_);
+        if (!L_.backward) {
+          const int rb = row_block();
+          llvm::Value* whole = b.CreateSub(r1, b.CreateSRem(b.CreateSub(r1, r0), b.getInt64(rb)));
+          emit_for(b, r0, whole, b.getInt64(rb), [&](llvm::Value* i) { forward_rows(b, i, rb, tk); });
+          if (rb > 1) emit_for(b, whole, r1, b.getInt64(1), [&](llvm::Value* i) { forward_rows(b, i, 1, tk); });
+        } else {
+          vt_ = b.CreateGEP(f32_, kt_, b.CreateMul(ld_, b.getInt64(L_.d)));
+          pack_transposed(b, v_, tk, L_.dv, vt_, ld_);
+          g_ = rows_of(b, L_.g, index, f32_);
+          if (L_.stats) {
+            o_ = rows_of(b, L_.o, index, f32_);
+            lse_ = rows_of(b, L_.lse, index, f32_);
+          }
+          emit_for(b, b.getInt64(0), tk, b.getInt64(1), [&](llvm::Value* j) {  // dk and dv accumulate from 0
+            store_row(b, row_ptr(b, out_[1], j), L_.d, std::vector<llvm::Value*>(chunks(L_.d), zero()));
+            store_row(b, row_ptr(b, out_[2], j), L_.dv, std::vector<llvm::Value*>(chunks(L_.dv), zero()));
+          });
+          const int rb = backward_row_block();
+          llvm::Value* whole = b.CreateSub(r1, b.CreateSRem(b.CreateSub(r1, r0), b.getInt64(rb)));
+          emit_for(b, r0, whole, b.getInt64(rb), [&](llvm::Value* i) { backward_rows(b, i, rb, tk); });
+          if (rb > 1) emit_for(b, whole, r1, b.getInt64(1), [&](llvm::Value* i) { backward_rows(b, i, 1, tk); });
+        }
       });
-      const int rb = backward_row_block();
-      llvm::Value* whole = b.CreateSub(r1, b.CreateSRem(b.CreateSub(r1, r0), b.getInt64(rb)));
-      emit_for(b, r0, whole, b.getInt64(rb), [&](llvm::Value* i) { backward_rows(b, i, rb, tk); });
-      if (rb > 1) emit_for(b, whole, r1, b.getInt64(1), [&](llvm::Value* i) { backward_rows(b, i, 1, tk); });
+      kv_ = widest;
     });
     b.CreateRetVoid();
     dims_ = nullptr;
