@@ -305,6 +305,29 @@ class AttentionEmitter {
     return b.CreateFPMaxReduce(m);
   }
 
+  using KeyBlockFn = std::function<std::vector<llvm::Value*>(llvm::Value*, const std::vector<llvm::Value*>&)>;
+
+  /// `for (j0 = 0; j0 < end; j0 += block)` carrying `init`: blocks of kv_ vectors of keys while a
+  /// whole one fits, then single vectors. A block costs its full width however few keys remain, and
+  /// a symbolic key count takes its bound's width (four vectors for a bound of 40 letters, when a
+  /// G2P word has about ten), so the keys past the last whole block go one vector at a time. `body`
+  /// is emitted once per width, with kv_ set to it.
+  std::vector<llvm::Value*> for_key_blocks(llvm::IRBuilderBase& b, llvm::Value* end,
+                                           const std::vector<llvm::Value*>& init, const KeyBlockFn& body) {
+    const int widest = kv_;
+    llvm::Value* whole = end;
+    std::vector<llvm::Value*> carried = init;
+    if (widest > 1) {
+      whole = b.CreateSub(end, b.CreateSRem(end, b.getInt64(block_keys())));
+      carried = emit_for_carried(b, b.getInt64(0), whole, b.getInt64(block_keys()), carried, body, "j0");
+      kv_ = 1;
+    }
+    carried = emit_for_carried(b, widest > 1 ? whole : b.getInt64(0), end, b.getInt64(block_keys()), carried, body,
+                               "j0.tail");
+    kv_ = widest;
+    return carried;
+  }
+
   struct OnlineRow {
     llvm::Value* m;                 // the row's maximum score (-inf: every key masked)
     llvm::Value* l;                 // Σ exp(s - m)
@@ -328,9 +351,8 @@ class AttentionEmitter {
     // A causal block stops after its last row's own position; the others' later keys are masked.
     llvm::Value* end = L_.causal ? emit_min(b, tk, b.CreateAdd(first, b.getInt64(count))) : tk;
     const size_t per_row = 2 + nv;
-    std::vector<llvm::Value*> out = emit_for_carried(
-        b, b.getInt64(0), end, b.getInt64(block_keys()), init,
-        [&](llvm::Value* j0, const std::vector<llvm::Value*>& in) {
+    std::vector<llvm::Value*> out =
+        for_key_blocks(b, end, init, [&](llvm::Value* j0, const std::vector<llvm::Value*>& in) {
           llvm::Value* n = emit_min(b, b.getInt64(block_keys()), b.CreateSub(end, j0));
           std::vector<llvm::Value*> s = score_blocks(b, rows, qs, j0, n);
           std::vector<llvm::Value*> next(in.size());
@@ -370,8 +392,7 @@ class AttentionEmitter {
           for (int r = 0; r < count; ++r)
             for (int c = 0; c < nv; ++c) next[r * per_row + 2 + c] = acc[r * nv + c];
           return next;
-        },
-        "j0");
+        });
     std::vector<OnlineRow> result;
     for (int r = 0; r < count; ++r)
       result.push_back(
@@ -453,9 +474,8 @@ class AttentionEmitter {
     if (L_.causal) end = b.CreateSelect(any_masked, tk, emit_min(b, tk, b.CreateAdd(first, b.getInt64(count))));
     const int nd = chunks(L_.d), nv = chunks(L_.dv);
     std::vector<llvm::Value*> dq_init(count * nd, zero());
-    std::vector<llvm::Value*> dq = emit_for_carried(
-        b, b.getInt64(0), end, b.getInt64(block_keys()), dq_init,
-        [&](llvm::Value* j0, const std::vector<llvm::Value*>& dq_in) {
+    std::vector<llvm::Value*> dq =
+        for_key_blocks(b, end, dq_init, [&](llvm::Value* j0, const std::vector<llvm::Value*>& dq_in) {
           llvm::Value* n = emit_min(b, b.getInt64(block_keys()), b.CreateSub(end, j0));
           std::vector<llvm::Value*> s = score_blocks(b, rows, q_rows, j0, n);
           std::vector<llvm::Value*> dp = packed_products(b, g_rows, vt_, L_.dv, j0);
@@ -489,31 +509,12 @@ class AttentionEmitter {
                 return next;
               },
               "jj");
-        },
-        "j0");
+        });
     for (int r = 0; r < count; ++r) {
       std::vector<llvm::Value*> row(dq.begin() + r * nd, dq.begin() + (r + 1) * nd);
       for (llvm::Value*& x : row) x = b.CreateFMul(x, scale_v);
       store_row(b, row_ptr(b, out_[0], rows[r]), L_.d, row);
     }
-  }
-
-  /// Emits `body` once per block width in {1, 2, 4, ...} up to `widest` vectors of keys, the
-  /// narrowest that holds `tk` keys chosen at run time (kv_ set while each copy is emitted).
-  void emit_by_key_count(llvm::IRBuilderBase& b, llvm::Value* tk, int widest, const std::function<void()>& body,
-                         int narrowest = 1) {
-    if (narrowest >= widest) {
-      kv_ = widest;
-      body();
-      return;
-    }
-    emit_if_else(
-        b, b.CreateICmpSLE(tk, b.getInt64(int64_t{narrowest} * lanes_)),
-        [&] {
-          kv_ = narrowest;
-          body();
-        },
-        [&] { emit_by_key_count(b, tk, widest, body, narrowest * 2); });
   }
 
   llvm::Function* emit_task(const std::string& name, const std::vector<std::string>& symbols) {
@@ -552,43 +553,36 @@ class AttentionEmitter {
       for (const TensorAccess& a : L_.results) out_.push_back(rows_of(b, a, index, f32_));
       llvm::Value* r0 = b.CreateMul(block, rows_per_item);
       llvm::Value* r1 = emit_min(b, tq, b.CreateAdd(r0, rows_per_item));
-      // Keys are taken kv_ vectors at a time, a block paid in full however few keys remain, so
-      // short rows (a G2P word has about ten letters, while the bound of its symbol asks for
-      // four vectors) run a copy of the loops with narrower blocks, chosen by tk at run time.
-      const int widest = kv_;
-      emit_by_key_count(b, tk, widest, [&] {
-        // The keys (and, for the backward, the values) transposed, so that a block of scores is
-        // one vector of products per head-dim element, with no sums across lanes.
-        ld_ = b.CreateMul(emit_ceil_div(b, emit_max(b, tk, b.getInt64(1)), b.getInt64(block_keys())),
-                          b.getInt64(block_keys()));
-        int64_t packed_rows = L_.d + (L_.backward ? L_.dv : 0);
-        llvm::Value* bytes = b.CreateMul(ld_, b.getInt64(packed_rows * 4));
-        kt_ = b.CreateCall(declare_thread_scratch(m_), {bytes});
-        pack_transposed(b, k_, tk, L_.d, kt_, ld_);
-        if (!L_.backward) {
-          const int rb = row_block();
-          llvm::Value* whole = b.CreateSub(r1, b.CreateSRem(b.CreateSub(r1, r0), b.getInt64(rb)));
-          emit_for(b, r0, whole, b.getInt64(rb), [&](llvm::Value* i) { forward_rows(b, i, rb, tk); });
-          if (rb > 1) emit_for(b, whole, r1, b.getInt64(1), [&](llvm::Value* i) { forward_rows(b, i, 1, tk); });
-        } else {
-          vt_ = b.CreateGEP(f32_, kt_, b.CreateMul(ld_, b.getInt64(L_.d)));
-          pack_transposed(b, v_, tk, L_.dv, vt_, ld_);
-          g_ = rows_of(b, L_.g, index, f32_);
-          if (L_.stats) {
-            o_ = rows_of(b, L_.o, index, f32_);
-            lse_ = rows_of(b, L_.lse, index, f32_);
-          }
-          emit_for(b, b.getInt64(0), tk, b.getInt64(1), [&](llvm::Value* j) {  // dk and dv accumulate from 0
-            store_row(b, row_ptr(b, out_[1], j), L_.d, std::vector<llvm::Value*>(chunks(L_.d), zero()));
-            store_row(b, row_ptr(b, out_[2], j), L_.dv, std::vector<llvm::Value*>(chunks(L_.dv), zero()));
-          });
-          const int rb = backward_row_block();
-          llvm::Value* whole = b.CreateSub(r1, b.CreateSRem(b.CreateSub(r1, r0), b.getInt64(rb)));
-          emit_for(b, r0, whole, b.getInt64(rb), [&](llvm::Value* i) { backward_rows(b, i, rb, tk); });
-          if (rb > 1) emit_for(b, whole, r1, b.getInt64(1), [&](llvm::Value* i) { backward_rows(b, i, 1, tk); });
-        }
+      // The keys (and, for the backward, the values) transposed, so that a block of scores is
+      // one vector of products per head-dim element, with no sums across lanes.
+      // Packed rows of whole vectors: for_key_blocks' widest blocks end at or before tk.
+      ld_ = b.CreateMul(emit_ceil_div(b, emit_max(b, tk, b.getInt64(1)), b.getInt64(lanes_)), b.getInt64(lanes_));
+      int64_t packed_rows = L_.d + (L_.backward ? L_.dv : 0);
+      llvm::Value* bytes = b.CreateMul(ld_, b.getInt64(packed_rows * 4));
+      kt_ = b.CreateCall(declare_thread_scratch(m_), {bytes});
+      pack_transposed(b, k_, tk, L_.d, kt_, ld_);
+      if (!L_.backward) {
+        const int rb = row_block();
+        llvm::Value* whole = b.CreateSub(r1, b.CreateSRem(b.CreateSub(r1, r0), b.getInt64(rb)));
+        emit_for(b, r0, whole, b.getInt64(rb), [&](llvm::Value* i) { forward_rows(b, i, rb, tk); });
+        if (rb > 1) emit_for(b, whole, r1, b.getInt64(1), [&](llvm::Value* i) { forward_rows(b, i, 1, tk); });
+        return;
+      }
+      vt_ = b.CreateGEP(f32_, kt_, b.CreateMul(ld_, b.getInt64(L_.d)));
+      pack_transposed(b, v_, tk, L_.dv, vt_, ld_);
+      g_ = rows_of(b, L_.g, index, f32_);
+      if (L_.stats) {
+        o_ = rows_of(b, L_.o, index, f32_);
+        lse_ = rows_of(b, L_.lse, index, f32_);
+      }
+      emit_for(b, b.getInt64(0), tk, b.getInt64(1), [&](llvm::Value* j) {  // dk and dv accumulate from 0
+        store_row(b, row_ptr(b, out_[1], j), L_.d, std::vector<llvm::Value*>(chunks(L_.d), zero()));
+        store_row(b, row_ptr(b, out_[2], j), L_.dv, std::vector<llvm::Value*>(chunks(L_.dv), zero()));
       });
-      kv_ = widest;
+      const int rb = backward_row_block();
+      llvm::Value* whole = b.CreateSub(r1, b.CreateSRem(b.CreateSub(r1, r0), b.getInt64(rb)));
+      emit_for(b, r0, whole, b.getInt64(rb), [&](llvm::Value* i) { backward_rows(b, i, rb, tk); });
+      if (rb > 1) emit_for(b, whole, r1, b.getInt64(1), [&](llvm::Value* i) { backward_rows(b, i, 1, tk); });
     });
     b.CreateRetVoid();
     dims_ = nullptr;
