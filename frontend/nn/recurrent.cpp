@@ -110,6 +110,19 @@ LayerRun scan_layer(bool lstm, const RecurrentWeights& w, const Tensor& x, const
   return lstm ? LayerRun{r[2], LstmState{r[0], r[1]}} : LayerRun{r[1], LstmState{r[0], {}}};
 }
 
+/// One LSTM layer over the whole sequence as one `lstm` node (ir/ops/composite_lstm.cpp): it
+/// decomposes into what `scan_layer` writes, and a provider with a whole-layer kernel takes it as is.
+LayerRun lstm_layer(const RecurrentWeights& w, const Tensor& x, const LstmState& initial, const Tensor& lengths,
+                    const Loc& loc) {
+  std::vector<Tensor> operands{x, w.weight_ih, w.weight_hh};
+  if (w.bias_ih.defined()) operands.insert(operands.end(), {w.bias_ih, w.bias_hh});
+  operands.insert(operands.end(), {initial.h, initial.c});
+  if (lengths.defined()) operands.push_back(lengths);
+  Attrs attrs{{"bias", w.bias_ih.defined()}, {"has_lengths", lengths.defined()}};
+  std::vector<Tensor> r = x.builder().emit(OpKind::lstm, operands, attrs, SourceLoc::from(loc));
+  return LayerRun{r[0], LstmState{r[1], r[2]}};
+}
+
 /// Checks a sequence module's input, initial state and lengths; returns the batch dim.
 Dim check_sequence_call(const LayerId& id, const Tensor& input, int64_t input_size, int64_t hidden, int64_t layers,
                         const std::vector<std::pair<const char*, const Tensor*>>& states, const Tensor& lengths,
@@ -219,8 +232,7 @@ LstmOutput LSTM::operator()(const Tensor& input, const LstmState& initial, const
       start = LstmState{zeros(input.builder(), {batch, hidden_size}, loc),
                         zeros(input.builder(), {batch, hidden_size}, loc)};
     }
-    LayerRun run = scan_layer(true, layers[static_cast<size_t>(l)], x, start, lengths, hidden_size,
-                              fmt::format("lstm_step_l{}", l), id.scope, loc);
+    LayerRun run = lstm_layer(layers[static_cast<size_t>(l)], x, start, lengths, loc);
     x = run.ys;
     hs.push_back(run.last.h);
     cs.push_back(run.last.c);
