@@ -35,7 +35,9 @@ TEST(LstmOp, TrainingGraphHasOneForwardAndOneBackwardPerLayer) {
   EXPECT_EQ(count(g, OpKind::lstm_backward), 2);
   EXPECT_EQ(count(g, OpKind::scan), 0);
   for (const Node& n : g.nodes())
-    if (n.op == OpKind::lstm) EXPECT_TRUE(n.attrs.get_bool("saved"));  // its save rule ran
+    if (n.op == OpKind::lstm) {
+      EXPECT_TRUE(n.attrs.get_bool("saved"));  // its save rule ran
+    }
 }
 
 TEST(LstmOp, DecomposedTrainingGraphRunsEachLayerForwardOnce) {
