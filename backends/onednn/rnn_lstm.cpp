@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <dnnl.hpp>
 #include <map>
@@ -222,8 +223,8 @@ struct Entry {
 
 class LstmKernel {
  public:
-  LstmKernel(const KernelCall& call, CallKernel fallback)
-      : call_(call), layout_(call), fallback_(std::move(fallback)) {
+  LstmKernel(const KernelCall& call, CallKernel fallback, std::shared_ptr<LstmProbe> probe)
+      : call_(call), layout_(call), fallback_(std::move(fallback)), probe_(std::move(probe)) {
     if (!layout_.backward && call.attrs.get_bool("saved")) saved_ = new_saved();
   }
 
@@ -342,14 +343,17 @@ class LstmKernel {
     float* h_n = f32(buffers, layout_.y() + 1);
     float* c_n = f32(buffers, layout_.y() + 2);
     std::optional<memory> workspace = find_workspace(e, buffers);
+    probe_->recompute_seconds = 0;
     if (!workspace) {
       // The forward ran elsewhere: run it here, in training mode, into scratch results.
+      const auto start = std::chrono::steady_clock::now();
       scratch_y_.resize(static_cast<size_t>(d.batch * d.length * d.hidden));
       scratch_h_.resize(static_cast<size_t>(d.batch * d.hidden));
       scratch_c_.resize(scratch_h_.size());
       y = scratch_y_.data(), h_n = scratch_h_.data(), c_n = scratch_c_.data();
       workspace = memory(e.fwd_pd.workspace_desc(), engine());
       e.forward(buffers, layout_, y, h_n, c_n, &*workspace);
+      probe_->recompute_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } else {
       fill_bias(e.bias, buffers, layout_, d);
     }
@@ -397,6 +401,7 @@ class LstmKernel {
   KernelCall call_;
   Layout layout_;
   CallKernel fallback_;
+  std::shared_ptr<LstmProbe> probe_;
   std::shared_ptr<Saved> saved_;  // a forward on a gradient path
   std::mutex entries_mutex_, run_mutex_;
   std::map<std::vector<int64_t>, std::unique_ptr<Entry>> entries_;
@@ -451,7 +456,8 @@ ProvidedKernel lstm_decomposed_kernel(const KernelCall& call, const ProviderCont
   return out;
 }
 
-std::optional<ProvidedKernel> lstm_kernel(const KernelCall& call, const ProviderContext& context, std::string* why) {
+std::optional<ProvidedKernel> lstm_kernel(const KernelCall& call, const ProviderContext& context, std::string* why,
+                                          std::shared_ptr<LstmProbe>* probe) {
   if (call.op != OpKind::lstm && call.op != OpKind::lstm_backward) {
     *why = "not an lstm";
     return std::nullopt;
@@ -481,7 +487,9 @@ std::optional<ProvidedKernel> lstm_kernel(const KernelCall& call, const Provider
     WEFT_CHECK(interp.has_value(), "the interpreter declined a call");
     slow = std::move(*interp);
   }
-  auto kernel = std::make_shared<LstmKernel>(call, slow.kernel);
+  auto measured = std::make_shared<LstmProbe>();
+  if (probe) *probe = measured;
+  auto kernel = std::make_shared<LstmKernel>(call, slow.kernel, measured);
   if (std::string refused = kernel->try_create(trial_sizes(context.symbols)); !refused.empty()) {
     *why = refused;
     return std::nullopt;

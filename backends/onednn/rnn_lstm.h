@@ -21,6 +21,8 @@
  */
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -31,8 +33,16 @@ namespace weft::onednn {
 /// Whether the pipeline keeps `node` whole for the oneDNN provider: an f32 lstm or lstm_backward.
 bool keeps_lstm(const Graph& graph, const Node& node);
 
-/// The kernel of an lstm or lstm_backward call, or empty with `*why` set.
-std::optional<ProvidedKernel> lstm_kernel(const KernelCall& call, const ProviderContext& context, std::string* why);
+/// What a kernel measured of its last run: the seconds a backward spent running the forward
+/// itself (no workspace of its forward's; 0 when it had one).
+struct LstmProbe {
+  std::atomic<double> recompute_seconds{0};
+};
+
+/// The kernel of an lstm or lstm_backward call, or empty with `*why` set; `probe`, when given,
+/// receives what the kernel measures of itself (for `auto`'s timing).
+std::optional<ProvidedKernel> lstm_kernel(const KernelCall& call, const ProviderContext& context, std::string* why,
+                                          std::shared_ptr<LstmProbe>* probe = nullptr);
 
 /// The call's decomposition compiled by the chain (what another provider would run), as a kernel.
 ProvidedKernel lstm_decomposed_kernel(const KernelCall& call, const ProviderContext& context);
