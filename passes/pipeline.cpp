@@ -69,7 +69,8 @@ std::vector<Pass> lowering_passes(const LoweringOptions& options) {
   if (options.decompose) {
     KeepComposite keep = options.keep_composites;
     if (options.fusion.fuse && options.fusion.options.attention) {  // kept for fuse's attention regions
-      keep = keep ? KeepComposite([keep](const Graph& g, const Node& n) { return keep(g, n) || is_fusible_attention(g, n); })
+      keep = keep ? KeepComposite(
+                        [keep](const Graph& g, const Node& n) { return keep(g, n) || is_fusible_attention(g, n); })
                   : KeepComposite(is_fusible_attention);
     }
     if (keep)

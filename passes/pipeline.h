@@ -38,8 +38,8 @@
 
 #include "ir/graph.h"
 #include "ir/program.h"
-#include "passes/fold_constants.h"
 #include "passes/decompose.h"
+#include "passes/fold_constants.h"
 #include "passes/fuse.h"
 #include "passes/pass_manager.h"
 #include "passes/plan_memory.h"

@@ -90,10 +90,9 @@ struct Descs {
 
 dnnl::lstm_forward::primitive_desc forward_pd(const Dims& d, bool training) {
   Descs user(d), any(d, tag::any);
-  dnnl::lstm_forward::desc desc(
-      training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
-      dnnl::rnn_direction::unidirectional_left2right, user.layer_in, user.state, user.state, any.weights_layer,
-      any.weights_iter, user.bias, user.layer_out, user.state, user.state);
+  dnnl::lstm_forward::desc desc(training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+                                dnnl::rnn_direction::unidirectional_left2right, user.layer_in, user.state, user.state,
+                                any.weights_layer, any.weights_iter, user.bias, user.layer_out, user.state, user.state);
   return dnnl::lstm_forward::primitive_desc(desc, engine());
 }
 
@@ -111,7 +110,8 @@ class PreparedWeight {
     if (last_.size() != bytes || std::memcmp(last_.data(), user_data, bytes) != 0) {
       dnnl::reorder(user, prepared_).execute(stream(), user, prepared_);
       stream().wait();
-      last_.assign(reinterpret_cast<const std::byte*>(user_data), reinterpret_cast<const std::byte*>(user_data) + bytes);
+      last_.assign(reinterpret_cast<const std::byte*>(user_data),
+                   reinterpret_cast<const std::byte*>(user_data) + bytes);
     }
     return prepared_;
   }
@@ -200,20 +200,18 @@ struct Entry {
   }
 
   /// Runs the forward; with `workspace`, in training mode into it.
-  void forward(std::span<void* const> buffers, const Layout& l, float* y, float* h_n, float* c_n,
-               memory* workspace) {
+  void forward(std::span<void* const> buffers, const Layout& l, float* y, float* h_n, float* c_n, memory* workspace) {
     Descs user(d);
     fill_bias(bias, buffers, l, d);
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC_LAYER, memory(user.layer_in, engine(), f32(buffers, 0))},
-        {DNNL_ARG_SRC_ITER, memory(user.state, engine(), f32(buffers, l.h0))},
-        {DNNL_ARG_SRC_ITER_C, memory(user.state, engine(), f32(buffers, l.c0))},
-        {DNNL_ARG_WEIGHTS_LAYER, fwd_w_layer->get(f32(buffers, 1))},
-        {DNNL_ARG_WEIGHTS_ITER, fwd_w_iter->get(f32(buffers, 2))},
-        {DNNL_ARG_BIAS, memory(user.bias, engine(), bias.data())},
-        {DNNL_ARG_DST_LAYER, memory(user.layer_out, engine(), y)},
-        {DNNL_ARG_DST_ITER, memory(user.state, engine(), h_n)},
-        {DNNL_ARG_DST_ITER_C, memory(user.state, engine(), c_n)}};
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC_LAYER, memory(user.layer_in, engine(), f32(buffers, 0))},
+                                         {DNNL_ARG_SRC_ITER, memory(user.state, engine(), f32(buffers, l.h0))},
+                                         {DNNL_ARG_SRC_ITER_C, memory(user.state, engine(), f32(buffers, l.c0))},
+                                         {DNNL_ARG_WEIGHTS_LAYER, fwd_w_layer->get(f32(buffers, 1))},
+                                         {DNNL_ARG_WEIGHTS_ITER, fwd_w_iter->get(f32(buffers, 2))},
+                                         {DNNL_ARG_BIAS, memory(user.bias, engine(), bias.data())},
+                                         {DNNL_ARG_DST_LAYER, memory(user.layer_out, engine(), y)},
+                                         {DNNL_ARG_DST_ITER, memory(user.state, engine(), h_n)},
+                                         {DNNL_ARG_DST_ITER_C, memory(user.state, engine(), c_n)}};
     if (workspace) args.emplace(DNNL_ARG_WORKSPACE, *workspace);
     match_openmp_to_pool();
     fwd.execute(stream(), args);
@@ -430,7 +428,8 @@ ProvidedKernel lstm_decomposed_kernel(const KernelCall& call, const ProviderCont
   std::vector<TensorType> types;
   for (size_t k = call.num_inputs; k < call.operands.size(); ++k) types.push_back(call.operands[k].type);
   int32_t index = wrapper.add_node(call.op, operands, call.attrs, types, call.scope, call.loc, call.body);
-  for (size_t k = 0; k < types.size(); ++k) wrapper.add_output(fmt::format("y{}", k), wrapper.nodes()[index].results[k]);
+  for (size_t k = 0; k < types.size(); ++k)
+    wrapper.add_output(fmt::format("y{}", k), wrapper.nodes()[index].results[k]);
   LoweringOptions lowering;  // decompose everything, as the LLVM provider's chain does
   lowering.evaluate_constants = interpreter_constant_evaluator();
   std::shared_ptr<CompiledExecutable> body = context.compile_body(lower_graph(wrapper, lowering));
@@ -500,7 +499,9 @@ std::optional<ProvidedKernel> lstm_kernel(const KernelCall& call, const Provider
   out.body = slow.body;
   out.compile_seconds = slow.compile_seconds;
   out.kernel.provider = "onednn";
-  out.kernel.run = [kernel](std::span<void* const> buffers, const SymbolBindings& sizes) { kernel->run(buffers, sizes); };
+  out.kernel.run = [kernel](std::span<void* const> buffers, const SymbolBindings& sizes) {
+    kernel->run(buffers, sizes);
+  };
   return out;
 }
 

@@ -62,8 +62,8 @@ struct LstmOperands {
 
 void expect(const std::string& op, const std::string& what, const TensorType& got, DType dtype, const Shape& shape) {
   if (got.dtype != dtype || got.shape != shape)
-    throw Error(fmt::format("{}: {} must be {}{}, but got {}", op, what, dtype_name(dtype), shape_str(shape),
-                            got.str()));
+    throw Error(
+        fmt::format("{}: {} must be {}{}, but got {}", op, what, dtype_name(dtype), shape_str(shape), got.str()));
 }
 
 /// Checks an lstm's forward operands; returns [y, h_n, c_n].
@@ -130,8 +130,9 @@ std::shared_ptr<Graph> step_body(GraphBuilder& b, const TensorType& state, const
   ValueId pre = e.add(x_t, rec);
   const int64_t hidden = state.shape[1].value();
   auto gate = [&](int64_t k) {
-    return s.emit1(OpKind::slice, {pre},
-                   Attrs{{"axis", int64_t{-1}}, {"start", k * hidden}, {"end", (k + 1) * hidden}, {"step", int64_t{1}}});
+    return s.emit1(
+        OpKind::slice, {pre},
+        Attrs{{"axis", int64_t{-1}}, {"start", k * hidden}, {"end", (k + 1) * hidden}, {"step", int64_t{1}}});
   };
   ValueId i = s.unary(OpKind::sigmoid, gate(0));
   ValueId f = s.unary(OpKind::sigmoid, gate(1));
@@ -171,7 +172,8 @@ std::vector<ValueId> decompose_lstm(GraphBuilder& b, const std::vector<ValueId>&
                                                            {"reverse", false},
                                                            {"has_lengths", l.lengths}});
   scan.body = body;
-  std::vector<ValueId> r = saved ? op_def(OpKind::scan).save(b, scan) : b.emit(OpKind::scan, scan.operands, scan.attrs, body);
+  std::vector<ValueId> r =
+      saved ? op_def(OpKind::scan).save(b, scan) : b.emit(OpKind::scan, scan.operands, scan.attrs, body);
   return {r[2], r[0], r[1]};  // the scan returns h_n, c_n, then the stacked y
 }
 
@@ -228,8 +230,9 @@ std::vector<std::optional<ValueId>> lstm_grad(const GradQuery& q) {
   std::vector<ValueId> operands = node.operands;
   operands.insert(operands.end(), node.results.begin(), node.results.end());
   for (size_t k = 0; k < 3; ++k)
-    operands.push_back(q.result_grads[k] ? *q.result_grads[k]
-                                         : b.broadcast_to(b.constant(0.0, result_types[k].dtype), result_types[k].shape));
+    operands.push_back(q.result_grads[k]
+                           ? *q.result_grads[k]
+                           : b.broadcast_to(b.constant(0.0, result_types[k].dtype), result_types[k].shape));
   Attrs attrs{{"bias", l.bias}, {"has_lengths", l.lengths}};
   std::vector<ValueId> grads = b.emit(OpKind::lstm_backward, operands, attrs, body);
   std::vector<std::optional<ValueId>> out(node.operands.size());
@@ -275,9 +278,10 @@ OpDef lstm_backward_def() {
   d.infer = [](const ShapeQuery& q) {
     LstmOperands l(q.attrs);
     if (q.operands.size() != l.count + 6)
-      throw Error(fmt::format("lstm_backward: with bias={} and has_lengths={} takes {} operands ({}, then y, h_n, "
-                              "c_n and their gradients), but got {}",
-                              l.bias, l.lengths, l.count + 6, fmt::join(l.names, ", "), q.operands.size()));
+      throw Error(
+          fmt::format("lstm_backward: with bias={} and has_lengths={} takes {} operands ({}, then y, h_n, "
+                      "c_n and their gradients), but got {}",
+                      l.bias, l.lengths, l.count + 6, fmt::join(l.names, ", "), q.operands.size()));
     std::vector<TensorType> results = infer_forward("lstm_backward", q.operands, q.attrs);
     const char* names[] = {"y", "h_n", "c_n", "grad_y", "grad_h_n", "grad_c_n"};
     for (size_t k = 0; k < 6; ++k)

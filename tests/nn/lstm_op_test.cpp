@@ -52,8 +52,9 @@ TEST(LstmOp, DecomposedTrainingGraphRunsEachLayerForwardOnce) {
     EXPECT_EQ(count(lowered, OpKind::lstm) + count(lowered, OpKind::lstm_backward), 0);
     int forward_matmuls = 0;  // the hoisted projections x · W_ihᵀ, one per layer
     for (const Node& n : lowered.nodes())
-      forward_matmuls += n.op == OpKind::matmul && n.attrs.get_bool("transpose_b") && !n.attrs.get_bool("transpose_a") &&
-                         lowered.type(n.operands[1]).shape[0] == Dim(20) && lowered.type(n.results[0]).rank() == 3;
+      forward_matmuls += n.op == OpKind::matmul && n.attrs.get_bool("transpose_b") &&
+                         !n.attrs.get_bool("transpose_a") && lowered.type(n.operands[1]).shape[0] == Dim(20) &&
+                         lowered.type(n.results[0]).rank() == 3;
     EXPECT_EQ(forward_matmuls, 2) << print_graph(lowered);
   }
 }
@@ -72,11 +73,17 @@ TEST(LstmOp, MalformedNodesAreErrorsNamingTheOperand) {
   ValueId h0 = in("h0", {3, 5}), c0 = in("c0", {2, 5}), odd = in("odd", {18, 4});
   ValueId lengths = in("lengths", {2}, DType::f32);
   GraphBuilder builder(g);
-  EXPECT_EQ(error_of([&] { builder.emit(OpKind::lstm, {x, w_ih, w_hh, b, b, h0, c0}); }),
+  EXPECT_EQ(error_of([&] {
+              builder.emit(OpKind::lstm, {x, w_ih, w_hh, b, b, h0, c0});
+            }),
             "lstm: h0 must be f32[2, 5], but got f32[3, 5]");
-  EXPECT_EQ(error_of([&] { builder.emit(OpKind::lstm, {x, odd, w_hh, b, b, c0, c0}); }),
+  EXPECT_EQ(error_of([&] {
+              builder.emit(OpKind::lstm, {x, odd, w_hh, b, b, c0, c0});
+            }),
             "lstm: weight_ih must be [4·hidden, input_size] with a static hidden size, but got f32[18, 4]");
-  EXPECT_EQ(error_of([&] { builder.emit(OpKind::lstm, {x, w_ih, w_hh, c0, c0}); }),
+  EXPECT_EQ(error_of([&] {
+              builder.emit(OpKind::lstm, {x, w_ih, w_hh, c0, c0});
+            }),
             "lstm: with bias=true and has_lengths=false takes 7 operands (x, weight_ih, weight_hh, bias_ih, bias_hh, "
             "h0, c0), but got 5");
   EXPECT_EQ(error_of([&] {

@@ -141,8 +141,8 @@ TEST(OnednnLstm, InferenceRunsTheForwardPrimitiveAlone) {
   nn::LSTM lstm(b, "lstm", 5, 9, {.num_layers = 2});
   b.output("y", lstm(x).output);
   Graph g = b.finish();
-  auto exe = expect_same_outputs(g, {{{"B", 3}, {"T", 6}}, {{"B", 1}, {"T", 2}}, {{"B", 2}, {"T", 0}}},
-                                 Tolerance{1e-4, 1e-4});
+  auto exe =
+      expect_same_outputs(g, {{{"B", 3}, {"T", 6}}, {{"B", 1}, {"T", 2}}, {{"B", 2}, {"T", 0}}}, Tolerance{1e-4, 1e-4});
   EXPECT_EQ(providers(*exe).find("llvm:scan"), std::string::npos) << providers(*exe);
   EXPECT_NE(providers(*exe).find("onednn:lstm"), std::string::npos) << providers(*exe);
 }
