@@ -22,7 +22,6 @@ std::vector<Tensor> evaluate(const Graph& graph, std::span<const Tensor> inputs,
 std::vector<Tensor> run_decomposition(const Node& node, std::span<const Tensor> operands,
                                       const InterpOptions& options) {
   const OpDef& def = op_def(node.op);
-  if (node.body) return evaluate(*node.body, operands, {}, options, false);  // lstm_backward: its body
   if (!def.decompose)
     throw Error(with_location(
         fmt::format("{}: the interpreter has no kernel and the op has no decomposition", def.name), node.loc));

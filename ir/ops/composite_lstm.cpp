@@ -24,7 +24,8 @@
  * (passes/cse.h): the decomposed gradient is the one autodiff made of the scan before. The op
  * table cannot build that body itself (autodiff lives in passes/), which is why the rule attaches it.
  * `lstm_backward` also takes the forward's results (y, h_n, c_n), which a whole-layer kernel may
- * use; the body ignores them.
+ * use; the body ignores them. The interpreter runs it by evaluating its body, and its own gradient
+ * is the body's.
  */
 #include <fmt/format.h>
 
@@ -275,6 +276,11 @@ OpDef lstm_backward_def() {
   d.attrs = {AttrSpec{"bias", AttrKind::boolean, AttrValue{true}},
              AttrSpec{"has_lengths", AttrKind::boolean, AttrValue{false}}};
   d.has_body = true;
+  // Its body computes it, so its gradient (a second derivative of the layer) is the body's.
+  d.gradient = [](const GradQuery& q) {
+    WEFT_CHECK(q.body_vjp != nullptr && q.node.body, "lstm_backward: autodiff supplies the body's reverse pass");
+    return (*q.body_vjp)(q.builder, *q.node.body, q.node.operands, q.result_grads, q.wanted);
+  };
   d.infer = [](const ShapeQuery& q) {
     LstmOperands l(q.attrs);
     if (q.operands.size() != l.count + 6)
