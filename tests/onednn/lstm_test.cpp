@@ -106,33 +106,33 @@ TEST_P(OnednnLstm, ForwardAndGradientsMatchTheInterpreter) {
   }
 }
 
-TEST_P(OnednnLstm, NewWeightsAreReorderedAgain) {
-  SKIP_WITHOUT_ONEDNN();
-  const LstmCase& c = GetParam();
-  if (c.ragged) GTEST_SKIP() << "ragged lengths run the decomposition";
-  Graph g = training_graph(c);
-  std::vector<Tensor> inputs = inputs_for(g, c, 5);
-  auto interp = make_backend("interp")->compile(g);
-  auto exe = compile_onednn(g);
-  exe->run(inputs);
-  // A parameter update between runs: the primitive must see the new weights.
-  for (const ParamDecl& p : g.params()) {
-    Tensor w = exe->state(p.name);
-    for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = 0.5f * w.data<float>()[i] + 0.01f;
-    exe->set_state(p.name, w);
-    interp->set_state(p.name, w);
-  }
-  std::vector<Tensor> want = interp->run(inputs);
-  std::vector<Tensor> got = exe->run(inputs);
-  for (size_t k = 0; k < want.size(); ++k)
-    expect_close(want[k], got[k], Tolerance{1e-4, 1e-4}, "after an update: " + g.outputs()[k].name);
-}
-
 INSTANTIATE_TEST_SUITE_P(Sizes, OnednnLstm,
                          ::testing::Values(LstmCase{1, 1, 3, 7, 1}, LstmCase{3, 5, 4, 7, 2}, LstmCase{1, 5, 7, 31, 1},
                                            LstmCase{3, 1, 2, 31, 2}, LstmCase{3, 5, 4, 7, 1, false, false},
                                            LstmCase{3, 5, 4, 7, 2, true}, LstmCase{1, 5, 3, 31, 1, true}),
                          [](const ::testing::TestParamInfo<LstmCase>& info) { return name_of(info.param); });
+
+TEST(OnednnLstm, NewWeightsAreReorderedAgain) {
+  SKIP_WITHOUT_ONEDNN();
+  for (const LstmCase& c : {LstmCase{3, 5, 4, 7, 2}, LstmCase{1, 5, 7, 31, 1}}) {
+    Graph g = training_graph(c);
+    std::vector<Tensor> inputs = inputs_for(g, c, 5);
+    auto interp = make_backend("interp")->compile(g);
+    auto exe = compile_onednn(g);
+    exe->run(inputs);
+    // A parameter update between runs: the primitives must see the new weights.
+    for (const ParamDecl& p : g.params()) {
+      Tensor w = exe->state(p.name);
+      for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = 0.5f * w.data<float>()[i] + 0.01f;
+      exe->set_state(p.name, w);
+      interp->set_state(p.name, w);
+    }
+    std::vector<Tensor> want = interp->run(inputs);
+    std::vector<Tensor> got = exe->run(inputs);
+    for (size_t k = 0; k < want.size(); ++k)
+      expect_close(want[k], got[k], Tolerance{1e-4, 1e-4}, name_of(c) + " after an update: " + g.outputs()[k].name);
+  }
+}
 
 TEST(OnednnLstm, InferenceRunsTheForwardPrimitiveAlone) {
   SKIP_WITHOUT_ONEDNN();
