@@ -3,8 +3,8 @@
 # another): bench_bahdanau (the Bahdanau decoder's training step as written against its hoisted
 # form), bench_bandwidth (fused layer_norm and softmax against a copy of the same tensor),
 # bench_decode (greedy and beam search with the KV cache against re-running the prefix, the .so, and
-# PyTorch's loops) and bench_matmul (the generated SGEMM against oneDNN), each printing its own
-# ratios; then the whole models against every peer (bench/compare.py, docs/benchmarks.md), which
+# PyTorch's loops), bench_lstm_layer (one LSTM layer on llvm, onednn and auto) and bench_matmul (the
+# generated SGEMM against oneDNN), each printing its own ratios; then the whole models against every peer (bench/compare.py, docs/benchmarks.md), which
 # ends the run with one `ratio <workload> ...` line per workload.
 #   bench/run.sh <builddir> [compare.py flags]      WEFT_BENCH_KERNELS=0 skips the kernel benchmarks
 set -euo pipefail

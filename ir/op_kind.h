@@ -69,6 +69,8 @@
   X(layer_norm, "layer_norm")                 \
   X(attention, "attention")                   \
   X(attention_backward, "attention_backward") \
+  X(lstm, "lstm")                             \
+  X(lstm_backward, "lstm_backward")           \
   X(cross_entropy, "cross_entropy")           \
   X(kl_div, "kl_div")                         \
   X(mse_loss, "mse_loss")                     \

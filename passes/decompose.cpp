@@ -12,7 +12,27 @@ namespace {
 
 bool is_expandable(const Graph& graph, const Node& node, const KeepComposite& keep) {
   const OpDef& def = op_def(node.op);
-  return def.fusion == FusionKind::composite && static_cast<bool>(def.decompose) && !(keep && keep(graph, node));
+  return def.fusion == FusionKind::composite && (static_cast<bool>(def.decompose) || node.body) &&
+         !(keep && keep(graph, node));
+}
+
+/// A composite that carries its decomposition as its body (lstm_backward): the body's nodes, on
+/// the node's operands.
+std::vector<ValueId> inline_body(GraphRewriter& rw, const Node& node) {
+  const Graph& body = *node.body;
+  std::vector<ValueId> map(body.num_values(), kNoValue);
+  for (size_t i = 0; i < body.inputs().size(); ++i) map[body.inputs()[i].value] = rw.map(node.operands[i]);
+  for (const Node& inner : body.nodes()) {
+    std::vector<ValueId> operands;
+    for (ValueId v : inner.operands) operands.push_back(map[v]);
+    std::vector<TensorType> types;
+    for (ValueId r : inner.results) types.push_back(body.type(r));
+    int32_t index = rw.graph().add_node(inner.op, operands, inner.attrs, types, inner.scope, inner.loc, inner.body);
+    for (size_t k = 0; k < inner.results.size(); ++k) map[inner.results[k]] = rw.graph().nodes()[index].results[k];
+  }
+  std::vector<ValueId> results;
+  for (const OutputDecl& o : body.outputs()) results.push_back(map[o.value]);
+  return results;
 }
 
 /// One sweep: every composite expanded once (what its decomposition emits may hold composites again).
@@ -33,7 +53,8 @@ Graph expand_once(const Graph& graph, const KeepComposite& keep, bool& expanded)
     GraphBuilder b(rw.graph());
     b.set_scope(node.scope);
     b.set_loc(node.loc);
-    std::vector<ValueId> results = op_def(node.op).decompose(b, rw.map(node.operands), node.attrs);
+    std::vector<ValueId> results =
+        node.body ? inline_body(rw, node) : op_def(node.op).decompose(b, rw.map(node.operands), node.attrs);
     WEFT_CHECK(results.size() == node.results.size(),
                fmt::format("decompose: {} gave {} results, the op has {}", op_name(node.op), results.size(),
                            node.results.size()));

@@ -67,8 +67,14 @@ std::vector<Pass> lowering_passes(const LoweringOptions& options) {
   if (options.until == LoweringStage::checked) return list;
 
   if (options.decompose) {
-    if (options.fusion.fuse && options.fusion.options.attention)  // kept for fuse's attention regions
-      list.push_back(Pass{"decompose", [](const Graph& g) { return decompose_except(g, is_fusible_attention); }});
+    KeepComposite keep = options.keep_composites;
+    if (options.fusion.fuse && options.fusion.options.attention) {  // kept for fuse's attention regions
+      keep = keep ? KeepComposite(
+                        [keep](const Graph& g, const Node& n) { return keep(g, n) || is_fusible_attention(g, n); })
+                  : KeepComposite(is_fusible_attention);
+    }
+    if (keep)
+      list.push_back(Pass{"decompose", [keep](const Graph& g) { return decompose_except(g, keep); }});
     else
       list.push_back(pass_by_name("decompose"));
   }

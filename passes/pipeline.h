@@ -38,6 +38,7 @@
 
 #include "ir/graph.h"
 #include "ir/program.h"
+#include "passes/decompose.h"
 #include "passes/fold_constants.h"
 #include "passes/fuse.h"
 #include "passes/pass_manager.h"
@@ -63,6 +64,9 @@ struct LoweringOptions {
   bool decompose = true;  // off: composites stay (a provider runs them itself)
   bool simplify = true;   // off: no folding, hoisting, CSE or DCE
   FusionPolicy fusion;
+  /// Composites decomposition leaves whole, for a provider that runs them itself (the oneDNN
+  /// provider's lstm and lstm_backward); empty: none but fusion's attention.
+  KeepComposite keep_composites;
   /// Constant folding needs an evaluator from outside passes/ (backends/interp/constant_evaluator.h);
   /// without one there is no folding.
   ConstantEvaluator evaluate_constants;

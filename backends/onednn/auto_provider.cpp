@@ -26,6 +26,7 @@
 
 #include "backends/interp/interpreter.h"
 #include "backends/onednn/onednn_backend.h"
+#include "backends/onednn/rnn_lstm.h"
 #include "ir/dtype.h"
 #include "ir/graph.h"
 #include "ir/ops.h"
@@ -105,16 +106,29 @@ class AutoProvider : public KernelProvider {
  public:
   std::string name() const override { return "auto"; }
 
-  LoweringOptions lowering_policy() const override { return LoweringOptions{}; }  // as both providers
+  // As both providers: an f32 LSTM layer and its gradient stay whole (backends/onednn/rnn_lstm.h).
+  LoweringOptions lowering_policy() const override {
+    LoweringOptions options;
+    options.keep_composites = onednn::keeps_lstm;
+    return options;
+  }
 
   std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                            std::string* why) const override {
     std::string why_onednn, why_llvm = "this build has no LLVM backend";
-    std::optional<ProvidedKernel> onednn = onednn_provider()->kernel_for(call, context, &why_onednn);
-    std::optional<ProvidedKernel> llvm;
+    std::optional<ProvidedKernel> onednn, llvm;
+    std::shared_ptr<onednn::LstmProbe> probe;
+    if (call.op == OpKind::lstm || call.op == OpKind::lstm_backward) {
+      onednn = onednn::lstm_kernel(call, context, &why_onednn, &probe);
+      if (!onednn) why_onednn = "oneDNN: " + why_onednn;
+      // The LLVM provider runs a layer as its decomposition (the projection and the scan).
+      llvm = onednn::lstm_decomposed_kernel(call, context);
+    } else {
+      onednn = onednn_provider()->kernel_for(call, context, &why_onednn);
 #ifdef WEFT_HAVE_LLVM
-    llvm = llvm_provider()->kernel_for(call, context, &why_llvm);
+      llvm = llvm_provider()->kernel_for(call, context, &why_llvm);
 #endif
+    }
     if (!onednn && !llvm) {
       *why = fmt::format("{}; llvm: {}", why_onednn, why_llvm);
       return std::nullopt;
@@ -142,6 +156,10 @@ class AutoProvider : public KernelProvider {
       TimingBuffers buffers(call, sizes);
       ThreadPoolScope scope(*pool);
       t_onednn = time_kernel(onednn->kernel, buffers.pointers(), sizes);
+      // On made-up operands an lstm_backward finds no workspace and runs the forward first; in the
+      // program it uses its forward's (when that ran on oneDNN). The decomposition recomputes the
+      // forward either way: it is a graph of its own here, not merged with the forward's.
+      if (probe) t_onednn -= probe->recompute_seconds;
       t_llvm = time_kernel(llvm->kernel, buffers.pointers(), sizes);
 #ifdef WEFT_HAVE_LLVM
       if (disk.enabled()) disk.store(key, fmt::format("{:.9e} {:.9e}", t_onednn, t_llvm));

@@ -7,6 +7,7 @@
 #include "backends/onednn/onednn_backend.h"
 #include "backends/onednn/primitive_cache.h"
 #include "backends/onednn/region_match.h"
+#include "backends/onednn/rnn_lstm.h"
 #include "ir/ops.h"
 
 #ifdef WEFT_HAVE_LLVM
@@ -35,13 +36,23 @@ class OnednnProvider : public KernelProvider {
  public:
   std::string name() const override { return "onednn"; }
 
-  // As the LLVM provider: every call oneDNN declines is then one the LLVM provider can take.
-  LoweringOptions lowering_policy() const override { return LoweringOptions{}; }
+  // As the LLVM provider (every call oneDNN declines is then one the LLVM provider can take), but
+  // an f32 LSTM layer and its gradient stay whole for the RNN primitives (rnn_lstm.h).
+  LoweringOptions lowering_policy() const override {
+    LoweringOptions options;
+    options.keep_composites = onednn::keeps_lstm;
+    return options;
+  }
 
   std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                            std::string* why) const override {
     // Reasons start with "oneDNN: ", so that a report line of the provider that took the call says
     // whose they are.
+    if (call.op == OpKind::lstm || call.op == OpKind::lstm_backward) {
+      std::optional<ProvidedKernel> lstm = onednn::lstm_kernel(call, context, why);
+      if (!lstm) *why = "oneDNN: " + *why;
+      return lstm;
+    }
     std::optional<onednn::Plan> plan = onednn::match_call(call, why);
     if (!plan) {
       *why = "oneDNN: " + *why;

@@ -71,43 +71,46 @@ struct LayerRun {
   LstmState last;
 };
 
-/// One layer over the whole sequence: the input projection, then a scan over the recurrent half.
-LayerRun scan_layer(bool lstm, const RecurrentWeights& w, const Tensor& x, const LstmState& initial,
-                    const Tensor& lengths, int64_t hidden, const std::string& body_name, const std::string& scope,
-                    const Loc& loc) {
+/// One RNN layer over the whole sequence: the input projection, then a scan over the recurrent half.
+/// (An LSTM layer is one `lstm` node, which decomposes into the same two for the LSTM's step.)
+LayerRun rnn_layer(const RecurrentWeights& w, const Tensor& x, const Tensor& initial, const Tensor& lengths,
+                   int64_t hidden, const std::string& body_name, const std::string& scope, const Loc& loc) {
   const Dim batch = x.dim(0);
-  const int64_t gates = (lstm ? 4 : 1) * hidden;
-  Tensor projected = project(x, w.weight_ih, w.bias_ih, loc);  // [batch, T, gates]
+  Tensor projected = project(x, w.weight_ih, w.bias_ih, loc);  // [batch, T, hidden]
 
   Builder body(body_name);
   auto body_scope = open_scope(body, scope, loc);    // the step's nodes print with the layer's scope
   for (const std::string& symbol : batch.symbols())  // the body's batch keeps the graph's bound
     if (const SymbolDecl* decl = x.builder().graph().find_symbol(symbol)) body.symbol(symbol, decl->bound, loc);
   Tensor h = body.input("h", DType::f32, {batch, hidden}, loc);
-  Tensor c = lstm ? body.input("c", DType::f32, {batch, hidden}, loc) : Tensor();
-  Tensor x_t = body.input("x_t", DType::f32, {batch, gates}, loc);
-  Tensor w_hh = body.input("weight_hh", DType::f32, {gates, hidden}, loc);
-  Tensor b_hh = w.bias_hh.defined() ? body.input("bias_hh", DType::f32, {gates}, loc) : Tensor();
-  Tensor pre = ops::add(x_t, project(h, w_hh, b_hh, loc), loc);
-  if (lstm) {
-    LstmState next = lstm_update(pre, c, hidden, loc);
-    body.output("h_next", next.h, loc);
-    body.output("c_next", next.c, loc);
-    body.output("y", next.h, loc);
-  } else {
-    Tensor h_next = dsl::tanh(pre, loc);
-    body.output("h_next", h_next, loc);
-    body.output("y", h_next, loc);
-  }
+  Tensor x_t = body.input("x_t", DType::f32, {batch, hidden}, loc);
+  Tensor w_hh = body.input("weight_hh", DType::f32, {hidden, hidden}, loc);
+  Tensor b_hh = w.bias_hh.defined() ? body.input("bias_hh", DType::f32, {hidden}, loc) : Tensor();
+  Tensor h_next = dsl::tanh(ops::add(x_t, project(h, w_hh, b_hh, loc), loc), loc);
+  body.output("h_next", h_next, loc);
+  body.output("y", h_next, loc);
 
   dsl::ScanOperands operands;
-  operands.carries = lstm ? std::vector<Tensor>{initial.h, initial.c} : std::vector<Tensor>{initial.h};
+  operands.carries = {initial};
   operands.sequences = {projected};
   operands.consts = {w.weight_hh};
   if (w.bias_hh.defined()) operands.consts.push_back(w.bias_hh);
   operands.lengths = lengths;
   std::vector<Tensor> r = dsl::scan(body.finish(loc), operands, {.time_axis = 1, .reverse = false}, loc);
-  return lstm ? LayerRun{r[2], LstmState{r[0], r[1]}} : LayerRun{r[1], LstmState{r[0], {}}};
+  return LayerRun{r[1], LstmState{r[0], {}}};
+}
+
+/// One LSTM layer over the whole sequence as one `lstm` node (ir/ops/composite_lstm.cpp): it
+/// decomposes into the projection and the scan, and a provider with a whole-layer kernel takes it as is.
+LayerRun lstm_layer(const RecurrentWeights& w, const Tensor& x, const LstmState& initial, const Tensor& lengths,
+                    const Loc& loc) {
+  std::vector<Tensor> operands{x, w.weight_ih, w.weight_hh};
+  if (w.bias_ih.defined()) operands.insert(operands.end(), {w.bias_ih, w.bias_hh});
+  operands.insert(operands.end(), {initial.h, initial.c});
+  if (lengths.defined()) operands.push_back(lengths);
+  Attrs attrs{{"bias", w.bias_ih.defined()}, {"has_lengths", lengths.defined()}};
+  std::vector<Tensor> r = x.builder().emit(OpKind::lstm, operands, attrs, SourceLoc::from(loc));
+  return LayerRun{r[0], LstmState{r[1], r[2]}};
 }
 
 /// Checks a sequence module's input, initial state and lengths; returns the batch dim.
@@ -182,8 +185,8 @@ RnnOutput RNN::operator()(const Tensor& input, const Tensor& h0, const Tensor& l
   std::vector<Tensor> finals;
   for (int64_t l = 0; l < n; ++l) {
     Tensor h = h0.defined() ? layer_of(h0, l, loc) : zeros(input.builder(), {batch, hidden_size}, loc);
-    LayerRun run = scan_layer(false, layers[static_cast<size_t>(l)], x, LstmState{h, {}}, lengths, hidden_size,
-                              fmt::format("rnn_step_l{}", l), id.scope, loc);
+    LayerRun run = rnn_layer(layers[static_cast<size_t>(l)], x, h, lengths, hidden_size, fmt::format("rnn_step_l{}", l),
+                             id.scope, loc);
     x = run.ys;
     finals.push_back(run.last.h);
   }
@@ -219,8 +222,7 @@ LstmOutput LSTM::operator()(const Tensor& input, const LstmState& initial, const
       start = LstmState{zeros(input.builder(), {batch, hidden_size}, loc),
                         zeros(input.builder(), {batch, hidden_size}, loc)};
     }
-    LayerRun run = scan_layer(true, layers[static_cast<size_t>(l)], x, start, lengths, hidden_size,
-                              fmt::format("lstm_step_l{}", l), id.scope, loc);
+    LayerRun run = lstm_layer(layers[static_cast<size_t>(l)], x, start, lengths, loc);
     x = run.ys;
     hs.push_back(run.last.h);
     cs.push_back(run.last.c);
