@@ -162,5 +162,27 @@ TEST(SharedObjectOnednn, TheCApiStillReportsBadArgumentsAndRunsOnAfterwards) {
   expect_close({got}, {want}, "the run after the errors");
 }
 
+TEST(SharedObjectOnednn, WeftCompileTakesProviderOnednnAndSaysWhatItLinks) {
+  SKIP_WITHOUT_ONEDNN();
+  fs::path dir = test_dir();
+  const std::string tool = std::string(WEFT_BINARY_DIR) + "/tools/weft-compile";
+  const std::string model = std::string(WEFT_SOURCE_DIR) + "/tests/fixtures/mlp.weft";
+  std::string out;
+  ASSERT_EQ(
+      shell(fmt::format("{} {} -o {} --provider onednn --cc {}", tool, model, (dir / "mlp.so").string(), test_cc()),
+            &out),
+      0)
+      << out;
+  EXPECT_NE(out.find("needs libc, libm, libpthread, libdnnl.so.2 and libgomp.so.1 (2 of 2 calls on oneDNN)"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(shell(fmt::format("{} {} -o {} --cc {}", tool, model, (dir / "plain.so").string(), test_cc()), &out), 0)
+      << out;
+  EXPECT_NE(out.find("needs libc, libm, libpthread\n"), std::string::npos) << out;
+  // Any other provider is a usage error (exit status 2), naming the choices.
+  EXPECT_EQ(shell(fmt::format("{} {} -o {} --provider cuda", tool, model, (dir / "x.so").string()), &out), 2) << out;
+  EXPECT_NE(out.find("--provider"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace weft::aot_tests

@@ -10,10 +10,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "backends/default_backend.h"
 #include "ir/dot.h"
 #include "ir/safetensors.h"
 #include "ir/text.h"
@@ -221,6 +223,10 @@ TEST_F(WeftDumpTool, StatsReportPeakMemoryBeforeAndAfterPlanning) {
 TEST_F(WeftDumpTool, CompileReportsEachRegionAndItsCompileTime) {
   RunResult r = run(q(model_) + " --compile");
   ASSERT_EQ(r.status, 0) << r.err;
+  // The default backend (auto where this build has oneDNN): each product says what it measured.
+  const std::string backend = default_backend_name();
+  EXPECT_EQ(r.out.rfind(backend + " backend: ", 0), 0u) << r.out;
+  if (backend == "auto") EXPECT_TRUE(std::regex_search(r.out, std::regex("measured(?: before)?: onednn "))) << r.out;
   EXPECT_NE(r.out.find("2 compiled"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("0 on the interpreter"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("code generation"), std::string::npos) << r.out;
