@@ -232,6 +232,17 @@ TEST_F(WeftDumpTool, CompileReportsEachRegionAndItsCompileTime) {
   EXPECT_NE(r.out.find("code generation"), std::string::npos) << r.out;
 }
 
+TEST_F(WeftDumpTool, CompileReportsTheCallsOfAScansBodyToo) {
+  // The scan runs its steps through its body's own program: each of the body's calls gets a line
+  // (under auto, with both measured times), after the program's own table.
+  RunResult r = run(q(fs::path(WEFT_SOURCE_DIR) / "tests" / "fixtures" / "scan_rnn.weft") + " --compile");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const size_t body = r.out.find("\nthe body of call 0 (scan, scope rnn):\n");
+  ASSERT_NE(body, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  0  scan ", 0), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("matmul       rnn.cell", body), std::string::npos) << r.out;
+}
+
 // A Transformer's train step took `dot` 19 minutes without output. Above 400 nodes the drawing is
 // folded, with a note saying how; --depth 0 still draws every node.
 TEST_F(WeftDumpTool, ABigGraphIsFoldedWithANote) {
