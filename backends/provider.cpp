@@ -72,6 +72,12 @@ std::string CompileStats::report() const {
     out += fmt::format("  {:>3}  {:<12} {:<28} {:<7} {}\n", i, n.op, n.scope.empty() ? "-" : n.scope, n.provider, how);
   }
   out += fmt::format("passes {:.1f} ms, code generation {:.1f} ms\n", pass_seconds * 1e3, codegen_seconds * 1e3);
+  // A scan is one call above; each of its body's calls was provided (and, under auto, chosen) on
+  // its own: its table follows, as in profile_report.
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (const NodeStats& n = nodes[i]; n.body)
+      out += fmt::format("\nthe body of call {} ({}, scope {}):\n{}", i, n.op, n.scope.empty() ? "-" : n.scope,
+                         n.body->stats().report());
   return out;
 }
 

@@ -93,7 +93,8 @@ struct CompileStats {
   int cache_hits = 0;
   double pass_seconds = 0;     // the pipeline (passes and memory planning)
   double codegen_seconds = 0;  // making kernels (0 when all generated code came from the cache)
-  /// A table: one line per call (op, scope, provider, compiled or why not, compile time), then totals.
+  /// A table: one line per call (op, scope, provider, compiled or why not, compile time), then totals;
+  /// then each scan's body, the same way.
   std::string report() const;
 };
 

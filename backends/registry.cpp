@@ -1,5 +1,5 @@
 /** \file
- * The backend registry: `make_backend(name)` and `register_backend`.
+ * The backend registry: `make_backend(name)`, `register_backend` and the default backend.
  *
  * The built-in backends are the ones this build has: the build writes their list
  * (`builtin_backends.inc`, one `WEFT_BUILTIN_BACKEND(name)` per backend, from backends/CMakeLists.txt
@@ -10,7 +10,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "backends/backend.h"
+#include "backends/default_backend.h"
 
 namespace weft {
 
@@ -56,6 +59,13 @@ std::vector<std::string> backend_names() {
   std::vector<std::string> names;
   for (const auto& e : registry()) names.push_back(e.name);
   return names;
+}
+
+std::string default_backend_name() {
+  std::vector<std::string> names = backend_names();
+  for (const char* name : {"auto", "llvm"})
+    if (std::find(names.begin(), names.end(), name) != names.end()) return name;
+  return "interp";
 }
 
 std::vector<std::string> available_backend_names() {

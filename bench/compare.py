@@ -21,7 +21,9 @@ threads, idle workers sleeping (OMP_WAIT_POLICY=PASSIVE, OpenBLAS's pool at 2).
 
 Output: a table per workload (median, min and max of the rounds, GFLOP/s where counted, setup time,
 peak RSS, each time ÷ Weft's), results appended as JSON lines, an SVG bar chart of the ratios, and
-last, one line per Weft workload: `ratio <workload> weft_ms=<median> best=<peer>:<median> <weft÷best>`.
+last, one line per Weft workload: `ratio <workload> weft_ms=<median> best=<peer>:<median> <weft÷best>`,
+and for the workloads timed on each backend (encoder_layer, lstm_attn_hoisted), `providers <workload>
+llvm_ms=.. onednn_ms=.. auto_ms=.. auto/best=..`: auto ÷ the faster of llvm and onednn.
 """
 import argparse
 import datetime
@@ -54,12 +56,16 @@ def workload_groups():
     """Each group times its Weft workers against the same peers. Names are the ratio lines'."""
     groups = [{"name": f"matmul_{s}", "weft": [f"matmul_{s}"], "peer_workload": f"matmul_{s}"} for s in MATMUL_SHAPES]
     groups += [
-        {"name": "encoder_layer", "weft": ["encoder_layer", "encoder_layer_so"], "peer_workload": "encoder_layer"},
+        # Weft on each backend ("@onednn", "@auto"; docs/onednn-backend.md): a `providers` line says
+        # auto ÷ the best single provider.
+        {"name": "encoder_layer", "weft": ["encoder_layer", "encoder_layer_so", "encoder_layer@onednn",
+                                           "encoder_layer@auto"], "peer_workload": "encoder_layer"},
         {"name": "transformer_train", "weft": ["transformer_train"], "peer_workload": "transformer_train"},
         {"name": "greedy_b1", "weft": ["greedy_b1"], "peer_workload": "greedy_b1", "variants": ["prefix", "kv"]},
         {"name": "greedy_b8", "weft": ["greedy_b8"], "peer_workload": "greedy_b8", "variants": ["prefix", "kv"]},
         {"name": "lstm_attn_tutorial", "weft": ["lstm_attn_tutorial"], "peer_workload": "lstm_attn_tutorial"},
-        {"name": "lstm_attn_hoisted", "weft": ["lstm_attn_hoisted"], "peer_workload": "lstm_attn_hoisted"},
+        {"name": "lstm_attn_hoisted", "weft": ["lstm_attn_hoisted", "lstm_attn_hoisted@onednn",
+                                               "lstm_attn_hoisted@auto"], "peer_workload": "lstm_attn_hoisted"},
         # One train step of the G2P demo's batch (64 words x 10 target tokens), reported per 1,000 tokens.
         {"name": "g2p_train", "weft": ["g2p_train"], "peer_workload": "g2p_train", "tokens": 640},
     ]
@@ -221,7 +227,8 @@ def run_group(group, args, venv_python, cache_root, log):
     env["WEFT_JIT_CACHE_DIR"] = cache
     workers, cold, weft_workload = [], {}, {}
     for workload in group["weft"]:
-        name = "weft" + workload[len(group["name"]):].replace("_", "-")  # encoder_layer_so: weft-so
+        # encoder_layer_so: weft-so; encoder_layer@auto: weft-auto
+        name = "weft" + workload[len(group["name"]):].replace("_", "-").replace("@", "-")
         weft_workload[name] = workload
         if not args.no_cold:  # compile once into the empty cache, then time the worker that finds it there
             probe = Worker(name, [weft_exe, workload], env)
@@ -286,6 +293,21 @@ def ratio_line(weft, peers):
         return f"ratio {weft['workload']} weft_ms={weft_ms} best=none:nan nan"
     ratio = f"{weft['median_ms'] / best['median_ms']:.3f}" if "median_ms" in weft else "nan"
     return f"ratio {weft['workload']} weft_ms={weft_ms} best={best['impl']}:{best['median_ms']:.3f} {ratio}"
+
+
+def providers_line(group, wefts):
+    """`providers <group> llvm_ms=.. onednn_ms=.. auto_ms=.. auto/best=..` when the group timed Weft on
+    the llvm (its plain workload), onednn and auto backends; else None."""
+    ms = {}
+    for w in wefts:
+        backend = w["workload"].split("@")[1] if "@" in w["workload"] else "llvm"
+        if w["workload"].split("@")[0] == group["name"] and "median_ms" in w:
+            ms[backend] = w["median_ms"]
+    if not all(b in ms for b in ("llvm", "onednn", "auto")):
+        return None
+    best = min(ms["llvm"], ms["onednn"])
+    return (f"providers {group['name']} llvm_ms={ms['llvm']:.3f} onednn_ms={ms['onednn']:.3f} "
+            f"auto_ms={ms['auto']:.3f} auto/best={ms['auto'] / best:.3f}")
 
 
 def write_svg(path, bars):
@@ -369,6 +391,10 @@ def main():
             log(f"\n== {group['name']}")
             wefts, peers, loads = run_group(group, args, venv_python, cache_root, log)
             print_table(group, wefts, peers, peak, log)
+            providers = providers_line(group, wefts)
+            if providers:
+                log(f"  {providers}")
+                lines.append(providers)
             with open(results_path, "a") as f:
                 for r in wefts + peers:
                     record = {"run": run_id, "machine": machine, "commit": commit, "workload": group["name"],

@@ -17,7 +17,9 @@
  * (graph building and compiling: the JIT, or the C compiler for the .so), then `times <ms> ...` per
  * `run`; `error <message>` and exit status 1 when the workload fails. The workloads (bench/models.h):
  * encoder_layer, encoder_layer_so, transformer_train, greedy_b1, greedy_b8, lstm_attn_tutorial,
- * lstm_attn_hoisted, g2p_train, matmul_<M>x<K>x<N>. LLVM backend, WEFT_NUM_THREADS threads (default 2).
+ * lstm_attn_hoisted, g2p_train, matmul_<M>x<K>x<N>. LLVM backend, WEFT_NUM_THREADS threads (default 2);
+ * a workload named with a backend after '@' (`encoder_layer@onednn`, `lstm_attn_hoisted@auto`)
+ * compiles every graph with that backend instead (docs/onednn-backend.md, "Benchmarks").
  */
 #include <fmt/format.h>
 #include <unistd.h>
@@ -90,10 +92,13 @@ double compile_seconds = 0;
 double pass_seconds = 0;
 double params_seconds = 0;  // initial_params of each graph compiled, timed apart (--compile-time)
 
+/// The backend every graph is compiled with: llvm, or the one a workload names after '@'.
+std::string backend_name = "llvm";
+
 std::unique_ptr<weft::Executable> compile(const Graph& graph) {
   auto start = std::chrono::steady_clock::now();
-  auto exe = weft::make_backend("llvm")->compile(
-      graph, {.num_threads = threads(), .time_passes = timing_compiles, .profile = profiling});
+  auto exe = weft::make_backend(backend_name)
+                 ->compile(graph, {.num_threads = threads(), .time_passes = timing_compiles, .profile = profiling});
   compile_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (auto* compiled = dynamic_cast<weft::CompiledExecutable*>(exe.get()))
     pass_seconds += compiled->stats().pass_seconds;
@@ -164,8 +169,14 @@ Workload greedy_workload(int64_t batch) {
               std::vector<std::shared_ptr<weft::Executable>>{prefix, encode, step})};
 }
 
-Workload setup(const std::string& name) {
+Workload setup(const std::string& workload) {
   using namespace weft::bench;
+  std::string name = workload.substr(0, workload.find('@'));
+  if (name != workload) {
+    backend_name = workload.substr(name.size() + 1);
+    if (name == "encoder_layer_so")
+      throw weft::Error("bench_models: encoder_layer_so runs a shared object, not a backend");
+  }
   if (name == "encoder_layer" || name == "encoder_layer_so") {
     EncoderLayerSize size;
     if (name == "encoder_layer_so") {

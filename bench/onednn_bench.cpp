@@ -2,10 +2,16 @@
  * The "onednn" backend ([onednn, llvm, interp]) against the "llvm" one, in the same process, ratios
  * printed (docs/onednn-backend.md has the numbers):
  *
- *   bench_onednn [--rounds=N] [encoder] [matmul] [mixed]    (all three when none is named)
+ *   bench_onednn [--rounds=N] [--report] [encoder] [lstm_train] [matmul] [mixed]   (matmul and mixed when none
+ *                                                                         is named: `make bench`)
  *
  *  - encoder: the Transformer encoder layer forward (d512 h8 ff2048, B8 T128; bench/models.h), on
- *    llvm, onednn and auto (per call the faster of the two, measured when compiling);
+ *    llvm, onednn and auto (per call the faster of the two, measured when compiling), auto ÷ the
+ *    best of the two printed;
+ *  - lstm_train: the train step (Adam) of the LSTM encoder-decoder with additive attention (the
+ *    benchmark's, bench/models.h, keys' projection hoisted) on the same three, the same ratio.
+ *    `make bench` measures these two against the peers instead (bench/compare.py's encoder_layer
+ *    and lstm_attn_hoisted, with a worker per backend), so that each runs once;
  *  - matmul: the products of that layer and of a small batch, with bias (and ReLU), one graph each;
  *  - mixed: one set of threads — a graph that alternates oneDNN products with loops oneDNN has no
  *    primitive for (sin, on the LLVM provider and Weft's pool), against its two parts run alone.
@@ -24,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -32,10 +39,15 @@
 #include "backends/provider.h"
 #include "bench/bench_common.h"
 #include "bench/models.h"
+#include "frontend/train_step.h"
 #include "ir/text.h"
+#include "passes/hoist_scan_invariants.h"
 #include "runtime/tensor.h"
 
 namespace {
+
+/// --report: print auto's compile report (each call's choice and both times) after its workload.
+bool print_report = false;
 
 using weft::Graph;
 using weft::Tensor;
@@ -90,6 +102,14 @@ int on_onednn(const weft::CompiledExecutable& exe) {
   return n;
 }
 
+/// "auto ÷ best single provider" for a workload timed on llvm, onednn and auto (ms in that order).
+void print_providers(const std::string& workload, const std::vector<double>& ms) {
+  fmt::print("  llvm {:8.2f} ms   onednn {:8.2f} ms   auto {:8.2f} ms   onednn/llvm {:.2f}   auto/best {:.2f}\n", ms[0],
+             ms[1], ms[2], ms[1] / ms[0], ms[2] / std::min(ms[0], ms[1]));
+  fmt::print("providers {} llvm_ms={:.3f} onednn_ms={:.3f} auto_ms={:.3f} auto/best={:.3f}\n", workload, ms[0], ms[1],
+             ms[2], ms[2] / std::min(ms[0], ms[1]));
+}
+
 void encoder(int rounds) {
   Graph g = weft::bench::encoder_layer_graph();
   std::vector<Tensor> inputs = random_inputs(g, 1);
@@ -102,8 +122,43 @@ void encoder(int rounds) {
   std::vector<double> ms = time_together(all, rounds, 3);
   fmt::print("encoder layer d512 h8 ff2048 B8 T128 (forward; oneDNN runs {} of {} calls on onednn, {} on auto)\n",
              on_onednn(*onednn), onednn->stats().nodes.size(), on_onednn(*automatic));
-  fmt::print("  llvm {:8.2f} ms   onednn {:8.2f} ms   auto {:8.2f} ms   onednn/llvm {:.2f}   auto/best {:.2f}\n", ms[0],
-             ms[1], ms[2], ms[1] / ms[0], ms[2] / std::min(ms[0], ms[1]));
+  print_providers("encoder_layer", ms);
+  if (print_report) fmt::print("{}\n", automatic->stats().report());
+}
+
+Tensor random_ids(std::vector<int64_t> shape, int64_t vocab, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int64_t> id(3, vocab - 1);  // 0..2: padding, BOS, EOS
+  Tensor t = Tensor::zeros(weft::DType::i64, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<int64_t>()[i] = id(rng);
+  return t;
+}
+
+void lstm_train(int rounds) {
+  weft::bench::LstmAttentionSize s;
+  Graph step = weft::train::make_train_step(weft::hoist_scan_invariants(weft::bench::lstm_attention_graph(s)));
+  std::map<std::string, Tensor> inputs{{"src", random_ids({s.batch, s.length}, s.vocab, 1)},
+                                       {"tgt_in", random_ids({s.batch, s.length}, s.vocab, 2)},
+                                       {"tgt_out", random_ids({s.batch, s.length}, s.vocab, 3)},
+                                       {"lr", Tensor::from<float>({}, {1e-4f})}};
+  auto llvm = compile("llvm", step);
+  auto onednn = compile("onednn", step);
+  auto automatic = compile("auto", step);
+  int64_t n = 0;
+  auto train = [&](weft::CompiledExecutable& exe) {
+    inputs["step"] = Tensor::from<int64_t>({}, {++n});
+    exe.run_named(inputs);
+  };
+  std::vector<Timed> all{{"llvm", [&] { train(*llvm); }, {}},
+                         {"onednn", [&] { train(*onednn); }, {}},
+                         {"auto", [&] { train(*automatic); }, {}}};
+  std::vector<double> ms = time_together(all, rounds, 1);
+  fmt::print(
+      "LSTM encoder-decoder + additive attention train step, B{} T{} hidden {} (oneDNN runs {} of {} calls on onednn, "
+      "{} on auto)\n",
+      s.batch, s.length, s.hidden, on_onednn(*onednn), onednn->stats().nodes.size(), on_onednn(*automatic));
+  print_providers("lstm_train", ms);
+  if (print_report) fmt::print("{}\n", automatic->stats().report());
 }
 
 void matmul(int rounds) {
@@ -201,6 +256,8 @@ void mixed(int rounds) {
       "  mixed {:7.2f} ms   {} products alone {:7.2f} ms + {} sins alone {:7.2f} ms = {:7.2f} ms   "
       "mixed/parts {:.2f}   (the mixed graph all on llvm {:7.2f} ms)\n",
       ms[0], layers, ms[1], layers, ms[2], ms[1] + ms[2], ms[0] / (ms[1] + ms[2]), ms[3]);
+  fmt::print("one_set_of_threads mixed_ms={:.3f} parts_ms={:.3f} mixed/parts={:.3f}\n", ms[0], ms[1] + ms[2],
+             ms[0] / (ms[1] + ms[2]));
 }
 
 }  // namespace
@@ -208,8 +265,14 @@ void mixed(int rounds) {
 int main(int argc, char** argv) {
   weft::bench::run_with_peer_threads(argv);
   int rounds = weft::bench::take_rounds(argc, argv, 7);
-  std::vector<std::string> which(argv + 1, argv + argc);
-  if (which.empty()) which = {"encoder", "matmul", "mixed"};
+  std::vector<std::string> which;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--report")
+      print_report = true;
+    else
+      which.emplace_back(argv[i]);
+  }
+  if (which.empty()) which = {"matmul", "mixed"};
   fmt::print("weft threads: {}, OMP_NUM_THREADS={}, rounds: {}\n",
              std::getenv("WEFT_NUM_THREADS") ? std::getenv("WEFT_NUM_THREADS") : "(hardware)",
              std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "(unset)", rounds);
@@ -217,12 +280,14 @@ int main(int argc, char** argv) {
     for (const std::string& w : which) {
       if (w == "encoder")
         encoder(rounds);
+      else if (w == "lstm_train")
+        lstm_train(rounds);
       else if (w == "matmul")
         matmul(rounds);
       else if (w == "mixed")
         mixed(rounds);
       else {
-        fmt::print(stderr, "bench_onednn: unknown workload '{}' (encoder, matmul, mixed)\n", w);
+        fmt::print(stderr, "bench_onednn: unknown workload '{}' (encoder, lstm_train, matmul, mixed)\n", w);
         return 2;
       }
     }

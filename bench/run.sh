@@ -3,9 +3,14 @@
 # another): bench_bahdanau (the Bahdanau decoder's training step as written against its hoisted
 # form), bench_bandwidth (fused layer_norm and softmax against a copy of the same tensor),
 # bench_decode (greedy and beam search with the KV cache against re-running the prefix, the .so, and
-# PyTorch's loops), bench_lstm_layer (one LSTM layer on llvm, onednn and auto) and bench_matmul (the
-# generated SGEMM against oneDNN), each printing its own ratios; then the whole models against every peer (bench/compare.py, docs/benchmarks.md), which
-# ends the run with one `ratio <workload> ...` line per workload.
+# PyTorch's loops), bench_lstm_layer (one LSTM layer on llvm, onednn and auto), bench_matmul (the
+# generated SGEMM against oneDNN) and bench_onednn (the onednn backend's products against llvm's,
+# and one set of threads: a graph mixing oneDNN and LLVM calls against its parts,
+# `one_set_of_threads ... mixed/parts=`), each printing its own ratios; then the whole models
+# against every peer (bench/compare.py, docs/benchmarks.md), which ends the run with one
+# `ratio <workload> ...` line per workload and, for the encoder layer and the LSTM
+# encoder-decoder's train step timed on llvm, onednn and auto, a `providers <workload> ...
+# auto/best=` line (docs/onednn-backend.md).
 #   bench/run.sh <builddir> [compare.py flags]      WEFT_BENCH_KERNELS=0 skips the kernel benchmarks
 set -euo pipefail
 build="${1:?usage: bench/run.sh <builddir> [compare.py flags]}"

@@ -1,9 +1,13 @@
-# Writes OUT: a C++ source defining weft::llvm_backend::aot_runtime_files(), the text of every file
-# in FILES (the C runtime of compiled models, runtime/capi/), which weft-compile writes out and
-# compiles into each shared object. Run as `cmake -DOUT=... -DFILES="a|b" -P embed_sources.cmake`.
+# Writes OUT: a C++ source defining weft::llvm_backend::FUNCTION() (default aot_runtime_files), the
+# text of every file in FILES (the C runtime of compiled models, runtime/capi/; or a library's shim,
+# backends/onednn/capi/), which weft-compile writes out and compiles into each shared object. Run as
+# `cmake -DOUT=... -DFILES="a|b" [-DFUNCTION=name] -P embed_sources.cmake`.
+if(NOT FUNCTION)
+  set(FUNCTION aot_runtime_files)
+endif()
 set(content "// Generated from runtime/capi by cmake/embed_sources.cmake: do not edit.\n")
 string(APPEND content "#include \"backends/llvm/aot.h\"\n\nnamespace weft::llvm_backend {\n\n")
-string(APPEND content "const std::vector<AotSourceFile>& aot_runtime_files() {\n  static const std::vector<AotSourceFile> files = {\n")
+string(APPEND content "const std::vector<AotSourceFile>& ${FUNCTION}() {\n  static const std::vector<AotSourceFile> files = {\n")
 string(REPLACE "|" ";" FILES "${FILES}")
 foreach(f ${FILES})
   file(READ ${f} text)

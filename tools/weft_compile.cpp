@@ -3,7 +3,7 @@
  *
  *   weft-compile model.weft [more.weft ...] -o model.so [--header model.h] [--weights w.safetensors]
  *                [--external-weights] [--name NAME] [--cc cc] [--cflag FLAG ...] [--keep-temps DIR]
- *                [--decode greedy|beam [--beam K]]
+ *                [--decode greedy|beam [--beam K]] [--provider llvm|onednn]
  *
  * Each `.weft` file holds one graph, which becomes one entry point named after the graph
  * (`forward`, `encode`, `decode_step`, `train_step`); entries share parameters by name. The weights
@@ -12,7 +12,9 @@
  * header defaults to the shared object's path with `.h`. The C compiler is `--cc`, else `$CC`,
  * else `cc`. With --decode, the graphs `encode` and `decode_step` must follow the decoding naming
  * (docs/decoding.md), and the header defines WEFT_GENERATE_BEAM, the width weft_generate's caller
- * passes (1 for greedy). See docs/shared-object.md. Errors follow tools/cli.h: `weft-compile: message` on
+ * passes (1 for greedy). With --provider onednn, the matmuls (with their post-ops), softmaxes and
+ * layer norms run on oneDNN, linked dynamically (libdnnl.so); the default, llvm, needs only libc,
+ * libm and libpthread. See docs/shared-object.md. Errors follow tools/cli.h: `weft-compile: message` on
  * stderr, exit status 1 for bad input, 2 for a bad command line.
  */
 #include <fmt/format.h>
@@ -33,6 +35,10 @@
 #include "passes/verify.h"
 #include "tools/cli.h"
 
+#ifdef WEFT_HAVE_ONEDNN
+#include "backends/onednn/aot_calls.h"
+#endif
+
 int main(int argc, char** argv) {
   const std::string tool = "weft-compile";
   CLI::App app{
@@ -44,7 +50,7 @@ int main(int argc, char** argv) {
   std::string output, header, weights_path, name, cc, keep;
   std::vector<std::string> cflags;
   bool external = false, quiet = false;
-  std::string decode;
+  std::string decode, provider = "llvm";
   int beam = 4;
   app.add_option("inputs", inputs, "the .weft files: one graph, one entry point each")->required();
   app.add_option("-o,--output", output, "the shared object to write (model.so)")->required();
@@ -60,6 +66,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"greedy", "beam"}));
   app.add_option("--beam", beam, "the beam width weft_generate's callers use with --decode beam (default 4)")
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--provider", provider,
+                 "llvm: generated code only, libc-only (default); onednn: matmuls, softmax and layer norm on "
+                 "oneDNN, linking libdnnl.so")
+      ->check(CLI::IsMember({"llvm", "onednn"}));
   if (int status = weft::tools::parse(app, tool, argc, argv); status >= 0) return status;
 
   return weft::tools::run_main(tool, [&] {
@@ -90,6 +100,13 @@ int main(int argc, char** argv) {
       options.cc = env;
     options.cflags = cflags;
     options.keep_dir = keep;
+    if (provider == "onednn") {
+#ifdef WEFT_HAVE_ONEDNN
+      options.library = &weft::onednn::aot_library();
+#else
+      throw weft::Error("--provider onednn: this build of Weft has no oneDNN (install libdnnl-dev and rebuild)");
+#endif
+    }
     if (!decode.empty())  // the search weft_generate's callers ask for (runtime/capi/weft_model.h)
       options.header_extra = fmt::format(
           "/* weft-compile --decode {}: pass beam = WEFT_GENERATE_BEAM to weft_generate. */\n"
@@ -101,11 +118,14 @@ int main(int argc, char** argv) {
     if (!quiet) {
       std::cout << fmt::format(
           "weft-compile: model '{}' -> {} + {}: {} entr{} ({}), {} kernels for {} calls, {} parameters, {}; "
-          "codegen {:.2f} s, cc {:.2f} s; needs libc, libm, libpthread\n",
+          "codegen {:.2f} s, cc {:.2f} s; needs libc, libm, libpthread{}\n",
           r.model_name, output, header, r.entries.size(), r.entries.size() == 1 ? "y" : "ies",
           fmt::join(r.entries, ", "), r.kernels, r.calls, r.num_params,
           external ? std::string("external weights") : fmt::format("{} bytes of embedded weights", r.weights_bytes),
-          r.codegen_seconds, r.cc_seconds);
+          r.codegen_seconds, r.cc_seconds,
+          options.library ? fmt::format(", {} ({} of {} calls on oneDNN)", options.library->links, r.library_calls,
+                                        r.calls)
+                          : "");
     }
     return 0;
   });

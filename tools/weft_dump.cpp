@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/default_backend.h"
 #include "backends/interp/constant_evaluator.h"
 #include "backends/provider.h"
 #include "ir/dot.h"
@@ -43,9 +44,6 @@
 #include "passes/pipeline.h"
 #include "passes/plan_memory.h"
 #include "tools/cli.h"
-#ifdef WEFT_HAVE_LLVM
-#include "backends/llvm/llvm_backend.h"
-#endif
 
 namespace {
 
@@ -74,9 +72,11 @@ options:
   --stats             print op counts, parameter count and bytes, a FLOP estimate, each value's
                       bytes (symbolic dims at their declared bounds) and the peak memory without
                       reuse and with the planned arena
-  --compile           compile the graph with the LLVM backend and print what became generated code,
-                      each region's compile time and the totals
-  --backend NAME      with --compile: compile with this backend instead (llvm, onednn, auto,
+  --compile           compile the graph with the default backend (auto where oneDNN is built: per
+                      call the faster of oneDNN and LLVM, both times shown; else llvm) and print
+                      which provider runs each call and why, each region's compile time and the
+                      totals
+  --backend NAME      with --compile: compile with this backend instead (auto, llvm, onednn,
                       interp, as built); the report says which provider runs each call and why
                       the ones before it declined
   --weights FILE      check that a safetensors file has every parameter with its dtype and shape
@@ -400,18 +400,15 @@ int run(const Options& o) {
   if (o.stats)
     std::cout << weft::format_stats(graph, weft::compute_stats(graph)) << "\n"
               << weft::memory_summary(graph) << std::flush;
-  if (o.compile && o.backend) {
-    auto backend = weft::make_backend(*o.backend);
+  if (o.compile) {
+    // Without --backend: the backend users get by default (auto where this build has oneDNN).
+    const std::string name = o.backend.value_or(weft::default_backend_name());
+    if (!o.backend && name == "interp")
+      throw weft::Error("--compile needs the LLVM backend, and this Weft was built without LLVM 19");
+    auto backend = weft::make_backend(name);
     const auto* chain = dynamic_cast<const weft::ProviderChain*>(backend.get());
-    if (!chain) throw weft::Error(fmt::format("--compile: backend '{}' is not a chain of providers", *o.backend));
+    if (!chain) throw weft::Error(fmt::format("--compile: backend '{}' is not a chain of providers", name));
     std::cout << chain->compile_chain(graph)->stats().report() << std::flush;
-  } else if (o.compile) {
-#ifdef WEFT_HAVE_LLVM
-    auto exe = weft::LlvmBackend().compile_llvm(graph);
-    std::cout << exe->stats().report() << std::flush;
-#else
-    throw weft::Error("--compile needs the LLVM backend, and this Weft was built without LLVM 19");
-#endif
   }
   if (o.weights) {
     std::string report;

@@ -1,7 +1,7 @@
 /** \file
  * weft-run: runs a model on inputs from files and writes its outputs to files.
  *
- *   weft-run model.weft --input x=x.npy [--backend interp|llvm|onednn] [--weights w.safetensors]
+ *   weft-run model.weft --input x=x.npy [--backend auto|llvm|onednn|interp] [--weights w.safetensors]
  *            [--output-dir out/ | --outputs out.safetensors] [--bench N] [--threads N] [--quiet]
  *   weft-run model.so   --inputs in.safetensors [--entry NAME] ...
  *
@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/default_backend.h"
 #include "ir/safetensors.h"
 #include "ir/text.h"
 #include "runtime/executable.h"
@@ -99,10 +100,7 @@ class JitModel : public Model {
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) override { return executable_->run(inputs); }
   std::string profile_report() const override { return executable_->profile_report(); }
 
-  static std::string default_backend() {
-    std::vector<std::string> names = weft::backend_names();
-    return std::find(names.begin(), names.end(), "llvm") != names.end() ? "llvm" : "interp";
-  }
+  static std::string default_backend() { return weft::default_backend_name(); }
 
  private:
   void load_weights(const weft::SafetensorsFile& file, const std::string& path);

@@ -23,6 +23,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "backends/llvm/jit.h"
@@ -106,8 +107,8 @@ int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
 /// What every entry and every scan body of the model needs, gathered into one C file.
 class Emitter {
  public:
-  explicit Emitter(const SafetensorsFile* weights)
-      : weights_(weights), context_(std::make_unique<llvm::LLVMContext>()) {
+  Emitter(const SafetensorsFile* weights, const AotLibrary* library)
+      : weights_(weights), library_(library), context_(std::make_unique<llvm::LLVMContext>()) {
     module_ = Jit::global().new_module("weft_model_kernels", *context_);
   }
 
@@ -133,6 +134,7 @@ class Emitter {
   const std::vector<ModelParam>& params() const { return params_; }
   int kernels() const { return static_cast<int>(kernel_names_.size()); }
   int calls() const { return calls_; }
+  int library_calls() const { return library_calls_; }
 
   /// The weights of every parameter, each at a 64-byte-aligned offset: from the weights file, or
   /// their initializers. Fills `offsets`.
@@ -309,10 +311,35 @@ class Emitter {
         return fmt::format("{{{}, {}ull, {}, {}}}", value("", m.operand, symbols), m.reduced, op,
                            c_string(m.loc.empty() ? std::string() : m.loc.str()));
       });
+      // A library's kernel is given every symbol of the program; the generated one stays its fallback.
+      size_t num_dims = used.size();
+      if (library_) {
+        std::string why;
+        // The symbols its operands' shapes and the fallback need, and no more: weft_run asks for a
+        // value of every symbol some call takes.
+        std::set<int> needed;
+        for (const BufferRef& ref : call.operands)
+          for (const Dim& d : ref.type.shape)
+            for (const std::string& sym : d.symbols())
+              for (size_t k = 0; k < symbols.size(); ++k)
+                if (symbols[k].name == sym) needed.insert(static_cast<int>(k));
+        for (const std::string& sym : used)
+          for (size_t k = 0; k < symbols.size(); ++k)
+            if (symbols[k].name == sym) needed.insert(static_cast<int>(k));
+        AotLibraryCall offer{call,           symbols, fresh("weft_lib"), types_name, fn, dims, used.size(),
+                             {needed.begin(), needed.end()}};
+        if (std::optional<std::string> text = library_->kernel(offer, &why)) {
+          c_ += *text;
+          fn = offer.name;
+          dims = array("int32_t", offer.dims.size(), [&](size_t k) { return std::to_string(offer.dims[k]); });
+          num_dims = offer.dims.size();
+          ++library_calls_;
+        }
+      }
       calls.push_back(fmt::format(
           "{{.kind = WEFT_RT_KERNEL, {}, .kernel = {}, .num_dims = {}, .dims = {}, {}, .num_maximums = {}, "
           ".maximums = {}}}",
-          fields, fn, used.size(), dims, index_check, sites.size(), maximums));
+          fields, fn, num_dims, dims, index_check, sites.size(), maximums));
     }
 
     std::string symbol_table = array("weft_rt_symbol", symbols.size(), [&](size_t i) {
@@ -367,6 +394,7 @@ class Emitter {
 
  private:
   const SafetensorsFile* weights_;
+  const AotLibrary* library_;
   std::unique_ptr<llvm::LLVMContext> context_;
   std::unique_ptr<llvm::Module> module_;
   std::map<std::string, std::string> kernel_names_;  // region cache key -> function name
@@ -375,6 +403,7 @@ class Emitter {
   std::string kernel_decls_;
   int counter_ = 0;
   int calls_ = 0;
+  int library_calls_ = 0;
 };
 
 void write_file(const fs::path& path, std::string_view bytes) {
@@ -430,16 +459,16 @@ fs::path cache_root() {
 /// its own tables). The sources are already written in `dir`. Objects enter the cache by rename,
 /// so concurrent compiles never see a partial file.
 std::vector<std::string> runtime_object_files(const std::string& cc, const std::vector<std::string>& flags,
-                                              const fs::path& dir) {
+                                              const std::vector<AotSourceFile>& files, const fs::path& dir) {
   std::string key = cc;
   for (const std::string& f : flags) key += "\n" + f;
-  for (const AotSourceFile& f : aot_runtime_files()) key += fmt::format("\n{}\n{}", f.name, f.text);
+  for (const AotSourceFile& f : files) key += fmt::format("\n{}\n{}", f.name, f.text);
   fs::path root = cache_root();
   fs::path cached = root.empty() ? fs::path() : root / fmt::format("runtime-{:016x}", std::hash<std::string>{}(key));
   std::vector<std::string> objects;
   std::error_code ec;
   if (!cached.empty()) fs::create_directories(cached, ec);
-  for (const AotSourceFile& f : aot_runtime_files()) {
+  for (const AotSourceFile& f : files) {
     if (!f.name.ends_with(".c")) continue;
     std::string object_name = std::string(f.name.substr(0, f.name.size() - 2)) + ".o";
     if (!cached.empty() && fs::exists(cached / object_name, ec)) {
@@ -479,7 +508,12 @@ std::string header_text(const std::vector<Graph>& entries, const std::vector<Emi
                               comment_text(model_name));
   h += fmt::format(" * Code for {} ({}); the shared object runs on CPUs with these features.\n", host.triple,
                    host.describe());
-  h += " * Links against: libc, libm, libpthread (nothing else: no oneDNN nodes in this model).\n";
+  if (options.library)
+    h += fmt::format(" * Links against: libc, libm, libpthread, {} (dynamically: oneDNN must be installed\n"
+                     " * where the shared object runs).\n",
+                     comment_text(options.library->links));
+  else
+    h += " * Links against: libc, libm, libpthread (nothing else: no oneDNN nodes in this model).\n";
   if (options.external_weights)
     h += " * Weights: external: set weft_options.weights_path (a safetensors file) or param_data.\n";
   else
@@ -527,7 +561,7 @@ AotResult compile_shared_object(const std::vector<Graph>& entries, const Safeten
   result.model_name = options.name.empty() ? entries[0].name() : options.name;
   auto start = Clock::now();
 
-  Emitter emitter(weights);
+  Emitter emitter(weights, options.library);
   std::vector<std::string> programs;
   for (const Graph& g : entries) {
     programs.push_back(emitter.add_entry(g));
@@ -560,12 +594,15 @@ AotResult compile_shared_object(const std::vector<Graph>& entries, const Safeten
   result.codegen_seconds = seconds_since(start);
   result.kernels = emitter.kernels();
   result.calls = emitter.calls();
+  result.library_calls = emitter.library_calls();
   result.num_params = static_cast<int64_t>(emitter.params().size());
   result.weights_bytes = options.external_weights ? 0 : static_cast<int64_t>(blob.size());
 
   // The tables.
   std::string c = "/* Generated by weft-compile: the tables of model " + c_string(result.model_name) +
-                  " (runtime/capi/weft_rt_desc.h). */\n#include \"weft_rt_desc.h\"\n\n";
+                  " (runtime/capi/weft_rt_desc.h). */\n#include \"weft_rt_desc.h\"\n";
+  if (options.library) c += options.library->prelude;
+  c += "\n";
   c += emitter.kernel_decls();
   if (!options.external_weights) c += "extern const unsigned char weft_rt_weights[];\n";
   std::string param_table = emitter.param_table(options.external_weights ? nullptr : &offsets);
@@ -600,10 +637,15 @@ AotResult compile_shared_object(const std::vector<Graph>& entries, const Safeten
   } cleanup{dir, keep};
   write_file(dir / "kernels.o", object);
   write_file(dir / "desc.c", c);
-  for (const AotSourceFile& f : aot_runtime_files()) write_file(dir / f.name, f.text);
+  std::vector<AotSourceFile> files = aot_runtime_files();
   std::vector<std::string> flags{"-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-pthread"};
   for (const std::string& f : options.cflags) flags.push_back(f);
-  std::vector<std::string> runtime_objects = runtime_object_files(options.cc, flags, dir);
+  if (options.library) {
+    files.insert(files.end(), options.library->sources.begin(), options.library->sources.end());
+    flags.insert(flags.end(), options.library->cflags.begin(), options.library->cflags.end());
+  }
+  for (const AotSourceFile& f : files) write_file(dir / f.name, f.text);
+  std::vector<std::string> runtime_objects = runtime_object_files(options.cc, flags, files, dir);
   std::vector<std::string> argv{options.cc};
   argv.insert(argv.end(), flags.begin(), flags.end());
   argv.push_back("-shared");
@@ -614,6 +656,7 @@ AotResult compile_shared_object(const std::vector<Graph>& entries, const Safeten
   argv.push_back((dir / "desc.c").string());
   argv.insert(argv.end(), runtime_objects.begin(), runtime_objects.end());
   argv.push_back((dir / "kernels.o").string());
+  if (options.library) argv.insert(argv.end(), options.library->link_flags.begin(), options.library->link_flags.end());
   argv.push_back("-lm");
   fs::path so = fs::absolute(so_path);
   // Linked beside the target and renamed over it; a device or FIFO target gets it from the work directory.

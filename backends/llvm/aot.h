@@ -22,14 +22,50 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ir/graph.h"
+#include "ir/program.h"
 #include "ir/safetensors.h"
 
 namespace weft::llvm_backend {
+
+/// A file of C source compiled into each shared object (the C runtime's, or a library's shim).
+struct AotSourceFile {
+  std::string_view name;
+  std::string_view text;
+};
+
+/// What the emitter tells a library about one call it may take (AotLibrary::kernel).
+struct AotLibraryCall {
+  const KernelCall& call;
+  const std::vector<SymbolDecl>& symbols;  // the call's program's symbols, with their bounds
+  std::string name;           // the C function to define, with weft_rt_kernel's signature
+  std::string types;          // the C array (weft_rt_value) of the call's operands' types
+  std::string fallback;       // the call's generated kernel
+  std::string fallback_dims;  // the C array (int32_t) of its dims, as indices into `symbols`
+  size_t num_fallback_dims = 0;
+  std::vector<int> dims;      // the kernel's dims: these symbols (indices into `symbols`), in order
+};
+
+/// A library that runs some calls of a shared object instead of generated code (`weft-compile
+/// --provider onednn`: backends/onednn/aot_calls.h). Its kernels are given the values of the
+/// symbols AotLibraryCall::dims lists and may call the call's generated kernel, which the emitter
+/// makes for every call all the same (a size the library refuses at run time runs there).
+struct AotLibrary {
+  std::string name;                     // "onednn"
+  std::string links;                    // for the header and the tool: "libdnnl.so.2 (oneDNN 2.6)"
+  std::vector<AotSourceFile> sources;   // its C files (shim and header), compiled with the runtime
+  std::string prelude;                  // C text at the top of the tables' file (its header's #include)
+  std::vector<std::string> cflags;      // for compiling them (an include directory)
+  std::vector<std::string> link_flags;  // after the objects (the library itself)
+  /// The C text defining `call.name`, or empty with `*why` set when the call stays generated code.
+  std::function<std::optional<std::string>(const AotLibraryCall& call, std::string* why)> kernel;
+};
 
 struct AotOptions {
   std::string name;               // the model's name; default: the first entry's graph name
@@ -38,6 +74,7 @@ struct AotOptions {
   std::vector<std::string> cflags;  // extra flags for it, e.g. -fsanitize=address,undefined
   std::string keep_dir;           // if set, the intermediate files (desc.c, kernels.o, ...) are written and kept here
   std::string header_extra;       // C text added to the header inside its include guard (weft-compile --decode's define)
+  const AotLibrary* library = nullptr;  // calls a library runs (linked dynamically); null: libc only
 };
 
 struct AotResult {
@@ -45,6 +82,7 @@ struct AotResult {
   std::vector<std::string> entries;
   int kernels = 0;            // distinct generated functions
   int calls = 0;              // kernel calls over all programs (scan bodies included)
+  int library_calls = 0;      // of those, the ones AotOptions::library runs
   int64_t weights_bytes = 0;  // embedded (0 with external weights)
   int64_t num_params = 0;
   double codegen_seconds = 0;  // passes, generation, optimization and object emission
@@ -60,11 +98,7 @@ AotResult compile_shared_object(const std::vector<Graph>& entries, const Safeten
                                 const std::string& so_path, const std::string& header_path,
                                 const AotOptions& options = {});
 
-/// A file of the C runtime (runtime/capi), embedded at build time.
-struct AotSourceFile {
-  std::string_view name;
-  std::string_view text;
-};
+/// The files of the C runtime (runtime/capi), embedded at build time.
 const std::vector<AotSourceFile>& aot_runtime_files();
 
 }  // namespace weft::llvm_backend

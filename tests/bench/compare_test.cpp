@@ -3,6 +3,7 @@
 // as absent and the run goes on to its table, JSON lines, chart and ratio lines.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -100,6 +101,39 @@ TEST(BenchCompare, G2PTrainIsReportedInMillisecondsPerThousandTokens) {
       << results;
   for (int i = 0; i < 2; ++i) EXPECT_NEAR(std::stod(m[i + 1]), step_ms[i] * 1000.0 / 640.0, 0.02) << results;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\nratio g2p_train weft_ms=[0-9]+\\.[0-9]{3} best="))) << r.out;
+  fs::remove_all(dir);
+}
+
+TEST(BenchCompare, TheProvidersLineIsAutoOverTheFasterOfLlvmAndOnednn) {
+  fs::path dir = fresh_test_dir("bench_compare");
+  std::string script = fmt::format(
+      "import sys; sys.path.insert(0, {}); import compare\n"
+      "g = {{'name': 'encoder_layer'}}\n"
+      "w = [{{'workload': 'encoder_layer', 'median_ms': 10.0}}, {{'workload': 'encoder_layer_so', 'median_ms': 1.0}},\n"
+      "     {{'workload': 'encoder_layer@onednn', 'median_ms': 8.0}}, {{'workload': 'encoder_layer@auto', 'median_ms': "
+      "8.4}}]\n"
+      "print(compare.providers_line(g, w))\n"
+      "print(compare.providers_line(g, w[:3]))\n",
+      q(fs::path(WEFT_SOURCE_DIR) / "bench"));
+  std::ofstream(dir / "t.py") << script;
+  RunResult r = run_tool("python3", q(dir / "t.py"), dir);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  // 8.4 / min(10, 8); the shared object is no provider; without an auto worker there is no line.
+  EXPECT_EQ(r.out, "providers encoder_layer llvm_ms=10.000 onednn_ms=8.000 auto_ms=8.400 auto/best=1.050\nNone\n");
+  fs::remove_all(dir);
+}
+
+TEST(BenchCompare, AWorkloadNamedWithABackendCompilesWithItAndAnUnknownOneIsAnError) {
+  fs::path dir = fresh_test_dir("bench_compare");
+  std::ofstream(dir / "in.txt") << "run 2\nquit\n";
+  fs::path worker = fs::path(WEFT_BINARY_DIR) / "bench" / "bench_models";
+  RunResult r = run_tool(worker, "matmul_64x64x64@interp < " + q(dir / "in.txt"), dir);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("^ready setup_ms=[0-9.]+ flops=524288\ntimes [0-9.]+ [0-9.]+\n$")))
+      << r.out;
+  RunResult bad = run_tool(worker, "matmul_64x64x64@nope < " + q(dir / "in.txt"), dir);
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.out.rfind("error unknown backend 'nope' (available: interp", 0), 0u) << bad.out;
   fs::remove_all(dir);
 }
 

@@ -10,10 +10,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "backends/default_backend.h"
 #include "ir/dot.h"
 #include "ir/safetensors.h"
 #include "ir/text.h"
@@ -221,9 +223,24 @@ TEST_F(WeftDumpTool, StatsReportPeakMemoryBeforeAndAfterPlanning) {
 TEST_F(WeftDumpTool, CompileReportsEachRegionAndItsCompileTime) {
   RunResult r = run(q(model_) + " --compile");
   ASSERT_EQ(r.status, 0) << r.err;
+  // The default backend (auto where this build has oneDNN): each product says what it measured.
+  const std::string backend = default_backend_name();
+  EXPECT_EQ(r.out.rfind(backend + " backend: ", 0), 0u) << r.out;
+  if (backend == "auto") EXPECT_TRUE(std::regex_search(r.out, std::regex("measured(?: before)?: onednn "))) << r.out;
   EXPECT_NE(r.out.find("2 compiled"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("0 on the interpreter"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("code generation"), std::string::npos) << r.out;
+}
+
+TEST_F(WeftDumpTool, CompileReportsTheCallsOfAScansBodyToo) {
+  // The scan runs its steps through its body's own program: each of the body's calls gets a line
+  // (under auto, with both measured times), after the program's own table.
+  RunResult r = run(q(fs::path(WEFT_SOURCE_DIR) / "tests" / "fixtures" / "scan_rnn.weft") + " --compile");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const size_t body = r.out.find("\nthe body of call 0 (scan, scope rnn):\n");
+  ASSERT_NE(body, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  0  scan ", 0), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("matmul       rnn.cell", body), std::string::npos) << r.out;
 }
 
 // A Transformer's train step took `dot` 19 minutes without output. Above 400 nodes the drawing is
