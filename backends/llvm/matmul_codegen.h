@@ -29,6 +29,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -50,6 +51,13 @@ struct GemmArgs {
   int64_t batch = 1;
   int64_t batch_stride_a = 0, batch_stride_b = 0, batch_stride_c = 0;
   const void* epilogue_data = nullptr;  // handed to the epilogue's IR (e.g. a bias vector)
+  // op(B) kept packed between calls (a weight used by many calls): a 64-byte-aligned buffer of
+  // GemmBlocking::packed_b_floats(n, k, batch) floats, and a flag the caller owns. The blocked path
+  // reads op(B) from packed_b, packing it there first when *packed_b_valid is 0 (and setting it to
+  // 1); the caller sets the flag to 0 whenever B changes. The skinny paths, which read B in place,
+  // ignore both. Null: B is packed afresh on each call.
+  float* packed_b = nullptr;
+  int64_t* packed_b_valid = nullptr;
 };
 
 using GemmFunction = void (*)(const GemmArgs*);
@@ -63,6 +71,12 @@ struct GemmBlocking {
   int mc = 144;           // rows per task (packed A block MC×KC stays in L2), a multiple of MR
   int nc = 1024;          // columns per task (packed B block KC×NC lives in L2/L3), multiple of NR
   int k_unroll = 4;       // micro-kernel k-loop unroll factor
+  // Whether the blocked path packs op(B) once per call for all its tasks (else each task packs the
+  // columns it covers), and whether packing a panel whose depth is the contiguous direction
+  // transposes VW×VW blocks in registers (else it reads element by element). Off only to measure
+  // what they gain (bench_matmul's "before" column).
+  bool share_packed_b = true;
+  bool transpose_packs = true;
   // The skinny paths (matmul_skinny_codegen.cpp), which read the operands in place where the
   // blocked path would pack one whose elements are each used only M (or N) times. The dot path
   // (op(A) rows and op(B) columns contiguous along k) has a register block of DMR rows × DNR
@@ -77,6 +91,12 @@ struct GemmBlocking {
   int row_mr = 4;
   int row_nv = 4;
   int row_kc = 128;
+
+  /// Floats of GemmArgs::packed_b for op(B) of K × N (times the batch): K × N rounded up to whole
+  /// NR-column panels, at least one row.
+  int64_t packed_b_floats(int64_t n, int64_t k, int64_t batch = 1) const {
+    return batch * std::max<int64_t>(k, 1) * ((n + nr - 1) / nr * nr);
+  }
 
   /// The blocking for a machine with `vector_floats`-wide vectors and `vector_registers` of them.
   static GemmBlocking for_target(int vector_floats, int vector_registers);
