@@ -23,6 +23,7 @@
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
+#include <llvm/Support/raw_ostream.h>
 
 #include <algorithm>
 #include <memory>
@@ -122,7 +123,7 @@ class GemmEmitter {
     auto* type = llvm::FunctionType::get(ret, params, false);
     auto* f = llvm::Function::Create(type, external ? llvm::Function::ExternalLinkage : llvm::Function::InternalLinkage,
                                      name, module_);
-    f->addFnAttr(llvm::Attribute::NoUnwind);
+    f->addFnAttr(llvm::Attribute::NoUnwind); if (std::getenv("WEFT_GEMM_NOINLINE")) f->addFnAttr(llvm::Attribute::NoInline);
     set_vector_width_attributes(*f, g_.vector_floats * 32);
     return f;
   }
@@ -630,6 +631,7 @@ GemmKernel GemmKernel::compile(const GemmSpec& spec, const GemmBlocking& blockin
                                  blocking.mr, blocking.nr, blocking.kc, blocking.mc, blocking.nc);
   auto module = jit.new_module(name, *context);
   emit_gemm(*module, name, spec, blocking);
+  if (const char* dump = std::getenv("WEFT_GEMM_DUMP")) { std::error_code ec; llvm::raw_fd_ostream os(dump, ec); module->print(os, nullptr); }
   JitLibrary library = jit.add_module(std::move(module), std::move(context));
   GemmKernel kernel;
   kernel.spec_ = spec;
