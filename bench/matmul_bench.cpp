@@ -105,13 +105,21 @@ weft::llvm_backend::GemmBlocking& blocking() {
   return b;
 }
 
-// The host's blocking as the GEMM was before issue 26's large-product work: every blocked task
-// packs its own columns of B, element by element where B's depth is contiguous (x·Wᵀ's weight, an
-// untransposed A); the "before" column.
+// The host's blocking as the GEMM was before issue 26's large-product work (Weft 4fbc831): every
+// blocked task packs its own columns of B, element by element where B's depth is contiguous (x·Wᵀ's
+// weight, an untransposed A), and AVX-512 hosts ran a 14×32 register tile over KC = 256 blocks; the
+// "before" column.
 weft::llvm_backend::GemmBlocking before_blocking() {
   weft::llvm_backend::GemmBlocking b = blocking();
   b.share_packed_b = false;
   b.transpose_packs = false;
+  if (b.vector_floats == 16 && !std::getenv("WEFT_GEMM_BLOCKING")) {
+    b.mr = 14;
+    b.nr = 32;
+    b.kc = 256;
+    b.mc = 336;
+    b.nc = 2048;
+  }
   return b;
 }
 
@@ -285,7 +293,13 @@ int main(int argc, char** argv) {
   }
   if (const char* env = std::getenv("WEFT_GEMM_BLOCKING")) {
     weft::llvm_backend::GemmBlocking& b = blocking();
-    if (std::sscanf(env, "%d,%d,%d", &b.kc, &b.mc, &b.nc) != 3) {
+    int mr = 0, nr = 0;
+    int got = std::sscanf(env, "%d,%d,%d,%d,%d", &b.kc, &b.mc, &b.nc, &mr, &nr);
+    if (got == 5) {
+      b.mr = mr;
+      b.nr = nr;
+    }
+    if (got != 3 && got != 5) {
       fmt::print(stderr, "bench_matmul: WEFT_GEMM_BLOCKING must be kc,mc,nc\n");
       return 2;
     }

@@ -58,7 +58,7 @@ llvm::Function* emit_pack(llvm::Module& module, const std::string& name, const G
   auto* ptr = llvm::PointerType::getUnqual(ctx);
   auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64, i64, i64, ptr}, false);
   auto* f = llvm::Function::Create(type, llvm::Function::InternalLinkage, name, module);
-  f->addFnAttr(llvm::Attribute::NoUnwind); if (std::getenv("WEFT_GEMM_NOINLINE")) f->addFnAttr(llvm::Attribute::NoInline);
+  f->addFnAttr(llvm::Attribute::NoUnwind);
   set_vector_width_attributes(*f, g.vector_floats * 32);
   auto arg = f->arg_begin();
   llvm::Value* src = &*arg++;

@@ -113,12 +113,22 @@ TEST(LlvmGemm, NarrowerVectorsAndOtherTilesAgree) {
   GemmBlocking g = GemmBlocking::for_target(4, 16);
   EXPECT_EQ(g.nr, 8);
   check_against_naive(GemmKernel::compile({false, false, false, {}}, g), {67, 129, 33});
-  // The AVX-512 configuration (16 floats, 14×32 tile): LLVM splits its vectors on an AVX2 host,
-  // slowly but exactly, so the tile logic is checked here too.
+  // The AVX-512 configuration (16 floats, 6×64 tile over KC = 512): LLVM splits its vectors on an
+  // AVX2 host, slowly but exactly, so the tile logic is checked here too; and the 14×32 tile it
+  // replaced, over two KC blocks.
   GemmBlocking wide = GemmBlocking::for_target(16, 32);
-  EXPECT_EQ(wide.mr, 14);
-  EXPECT_EQ(wide.nr, 32);
+  EXPECT_EQ(wide.mr, 6);
+  EXPECT_EQ(wide.nr, 64);
+  EXPECT_EQ(wide.kc, 512);
   check_against_naive(GemmKernel::compile({false, true, false, {}}, wide), {67, 129, 33, false, true});
+  check_against_naive(GemmKernel::compile({false, false, false, {}}, wide), {131, 200, 600});
+  GemmBlocking tall = wide;
+  tall.mr = 14;
+  tall.nr = 32;
+  tall.kc = 256;
+  tall.mc = 336;
+  tall.nc = 2048;
+  check_against_naive(GemmKernel::compile({false, true, false, {}}, tall), {131, 67, 300, false, true});
   // The dot path at these widths (3×3 register blocks below 32 registers).
   EXPECT_EQ(g.dot_mr, 3);
   check_against_naive(GemmKernel::compile({false, true, false, {}}, g), {5, 67, 33, false, true});
