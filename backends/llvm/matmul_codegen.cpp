@@ -90,11 +90,11 @@ class GemmEmitter {
  public:
   GemmEmitter(llvm::Module& module, std::string name, const GemmSpec& spec, const GemmBlocking& g)
       : module_(module), ctx_(module.getContext()), name_(std::move(name)), spec_(spec), g_(g) {
-    core_ = fmt::format("weft.gemm.{}{}{}.v{}.{}x{}.k{}.m{}.n{}.u{}{}{}.d{}x{}.{}.{}.{}.r{}x{}.{}",
+    core_ = fmt::format("weft.gemm.{}{}{}.v{}.{}x{}.k{}.m{}.n{}.u{}{}{}.s{}.d{}x{}.{}.{}.{}.r{}x{}.{}",
                         spec.transpose_a ? 't' : 'n', spec.transpose_b ? 't' : 'n', spec.accumulate ? "a" : "",
                         g.vector_floats, g.mr, g.nr, g.kc, g.mc, g.nc, g.k_unroll, g.share_packed_b ? "" : ".ps",
-                        g.transpose_packs ? "" : ".pt", g.dot_mr, g.dot_nr, g.dot_kc, g.dot_max_rows, g.dot_max_cols,
-                        g.row_mr, g.row_nv, g.row_kc);
+                        g.transpose_packs ? "" : ".pt", g.shared_pack_max_floats, g.dot_mr, g.dot_nr, g.dot_kc,
+                        g.dot_max_rows, g.dot_max_cols, g.row_mr, g.row_nv, g.row_kc);
     WEFT_CHECK(g.vector_floats >= 1 && g.nr % g.vector_floats == 0, "NR must be whole vectors");
     WEFT_CHECK(g.mc % g.mr == 0 && g.nc % g.nr == 0, "MC and NC must be whole micro-tiles");
     WEFT_CHECK(g.kc >= 1 && g.k_unroll >= 1, "KC and the unroll factor must be positive");
@@ -384,7 +384,13 @@ class GemmEmitter {
     llvm::Value* batch = field(kBatch, i64_);
     llvm::Value* given = field(kPackedB, ptr_);
     llvm::Value* has_given = b.CreateIsNotNull(given);
-    llvm::Value* duplicated = g_.share_packed_b ? b.CreateICmpSGT(row_tiles, c64(1)) : b.getFalse();
+    // A shared copy larger than GemmBlocking::shared_pack_max_floats is not made: the caller's
+    // scratch would keep that much memory for the rest of the thread's life. Such products pack
+    // per task as before.
+    llvm::Value* fits =
+        b.CreateICmpSLE(b.CreateMul(b.CreateMul(batch, emit_max(b, k, c64(1))), packed_b_padded_n(b, g_, n)),
+                        c64(g_.shared_pack_max_floats));
+    llvm::Value* duplicated = g_.share_packed_b ? b.CreateAnd(fits, b.CreateICmpSGT(row_tiles, c64(1))) : b.getFalse();
     llvm::Value* share =
         b.CreateAnd(b.CreateAnd(blocked, b.CreateICmpSGT(tasks, c64(0))), b.CreateOr(has_given, duplicated));
     llvm::StructType* pack_type = pack_task_struct(ctx_);

@@ -77,6 +77,9 @@ struct GemmBlocking {
   // what they gain (bench_matmul's "before" column).
   bool share_packed_b = true;
   bool transpose_packs = true;
+  // The largest op(B) (floats, times the batch) packed once for all tasks; a larger one is packed
+  // per task, since the shared copy lives in the calling thread's scratch for good (16 MiB).
+  int64_t shared_pack_max_floats = int64_t{1} << 22;
   // The skinny paths (matmul_skinny_codegen.cpp), which read the operands in place where the
   // blocked path would pack one whose elements are each used only M (or N) times. The dot path
   // (op(A) rows and op(B) columns contiguous along k) has a register block of DMR rows × DNR
