@@ -365,86 +365,6 @@ class GemmEmitter {
     return f;
   }
 
-  // The blocked path packs op(B) once for all its tasks when more than one task would otherwise
-  // pack the same columns (row_tiles > 1: each row tile's task packed all of its columns of B, so
-  // a 1024-row product on 2 threads packed B four times), or when the caller keeps B packed
-  // (GemmArgs::packed_b: packed here only while *packed_b_valid is 0). Packing is itself a
-  // parallel loop over (batch, KC block, column chunk); the compute tasks then read B's panels
-  // from the shared copy (kTaskPackedB). The shared copy lives in the caller's scratch behind the
-  // caller's own task scratch: a task on the calling thread asks for task_scratch_floats() and
-  // gets the same buffer back (weft_thread_scratch keeps a buffer that is large enough), whose
-  // packed-B part it never touches.
-  void emit_shared_pack(llvm::IRBuilderBase& b, llvm::Value* args, llvm::Value* ctx, llvm::Function* pack_b_task,
-                        llvm::Value* blocked, llvm::Value* row_tiles, llvm::Value* tasks, llvm::Value* parallel,
-                        llvm::Value* target) {
-    llvm::StructType* args_type = gemm_args_type(ctx_);
-    auto field = [&](unsigned i, llvm::Type* t) { return b.CreateLoad(t, b.CreateStructGEP(args_type, args, i)); };
-    llvm::Value* n = field(kN, i64_);
-    llvm::Value* k = field(kK, i64_);
-    llvm::Value* batch = field(kBatch, i64_);
-    llvm::Value* given = field(kPackedB, ptr_);
-    llvm::Value* has_given = b.CreateIsNotNull(given);
-    // A shared copy larger than GemmBlocking::shared_pack_max_floats is not made: the caller's
-    // scratch would keep that much memory for the rest of the thread's life. Such products pack
-    // per task as before.
-    llvm::Value* fits =
-        b.CreateICmpSLE(b.CreateMul(b.CreateMul(batch, emit_max(b, k, c64(1))), packed_b_padded_n(b, g_, n)),
-                        c64(g_.shared_pack_max_floats));
-    llvm::Value* duplicated = g_.share_packed_b ? b.CreateAnd(fits, b.CreateICmpSGT(row_tiles, c64(1))) : b.getFalse();
-    llvm::Value* share =
-        b.CreateAnd(b.CreateAnd(blocked, b.CreateICmpSGT(tasks, c64(0))), b.CreateOr(has_given, duplicated));
-    llvm::StructType* pack_type = pack_task_struct(ctx_);
-    llvm::Value* pack_ctx = b.CreateAlloca(pack_type);
-    auto run_pack = [&](llvm::Value* dst) {
-      llvm::Value* k_blocks = emit_ceil_div(b, k, c64(g_.kc));
-      llvm::Value* panels = emit_ceil_div(b, n, c64(g_.nr));
-      llvm::Value* per_chunk = b.CreateMul(batch, k_blocks);
-      llvm::Value* chunks =
-          emit_min(b, panels, emit_max(b, c64(1), emit_ceil_div(b, target, emit_max(b, per_chunk, c64(1)))));
-      llvm::Value* chunk_panels = emit_ceil_div(b, panels, chunks);
-      chunks = emit_ceil_div(b, panels, chunk_panels);
-      b.CreateStore(args, b.CreateStructGEP(pack_type, pack_ctx, kPackArgs));
-      b.CreateStore(dst, b.CreateStructGEP(pack_type, pack_ctx, kPackDst));
-      b.CreateStore(k_blocks, b.CreateStructGEP(pack_type, pack_ctx, kPackKBlocks));
-      b.CreateStore(chunks, b.CreateStructGEP(pack_type, pack_ctx, kPackChunks));
-      b.CreateStore(b.CreateMul(chunk_panels, c64(g_.nr)), b.CreateStructGEP(pack_type, pack_ctx, kPackChunkCols));
-      llvm::Value* pack_tasks = b.CreateMul(per_chunk, chunks);
-      llvm::FunctionType* task_fn = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {ptr_, i64_}, false);
-      emit_if_else(
-          b, parallel,
-          [&] {
-            b.CreateCall(declare_parallel_for(module_), {pack_ctx, pack_tasks, pack_b_task});
-          },
-          [&] {
-            emit_for(b, c64(0), pack_tasks, c64(1), [&](llvm::Value* i) {
-              b.CreateCall(task_fn, pack_b_task, {pack_ctx, i});
-            });
-          });
-    };
-    llvm::Value* slot = b.CreateStructGEP(task_struct(), ctx, kTaskPackedB);
-    emit_if(b, share, [&] {
-      emit_if_else(
-          b, has_given,
-          [&] {
-            b.CreateStore(given, slot);
-            llvm::Value* valid = field(kPackedBValid, ptr_);
-            emit_if(b, b.CreateICmpEQ(b.CreateLoad(i64_, valid), c64(0)), [&] {
-              run_pack(given);
-              b.CreateStore(c64(1), valid);
-            });
-          },
-          [&] {
-            llvm::Value* padded_n = packed_b_padded_n(b, g_, n);
-            llvm::Value* packed_floats = b.CreateMul(b.CreateMul(batch, emit_max(b, k, c64(1))), padded_n);
-            llvm::Value* bytes = b.CreateMul(b.CreateAdd(packed_floats, c64(task_scratch_floats())), c64(4));
-            llvm::Value* scratch = b.CreateCall(declare_thread_scratch(module_), {bytes});
-            llvm::Value* own = b.CreateGEP(f32_, scratch, c64(task_scratch_floats()));
-            b.CreateStore(own, slot);
-            run_pack(own);
-          });
-    });
-  }
-
   llvm::StructType* task_struct() { return gemm_detail::task_struct(ctx_); }
   // A blocked task's scratch: packed A (MC × KC, rounded up to whole 64-byte lines, since the
   // micro-kernel reads packed B with aligned vector loads), then its own packed B (KC × NC).
@@ -601,8 +521,8 @@ class GemmEmitter {
     b.CreateStore(col_tiles, b.CreateStructGEP(task_type, ctx, kTaskColTiles));
     b.CreateStore(f->getArg(1), b.CreateStructGEP(task_type, ctx, kTaskEpilogue));
     b.CreateStore(llvm::ConstantPointerNull::get(ptr_), b.CreateStructGEP(task_type, ctx, kTaskPackedB));
-    emit_shared_pack(b, args, ctx, pack_b_task, b.CreateNot(b.CreateOr(use_dot, use_row)), row_tiles, tasks, parallel,
-                     target);
+    emit_shared_pack(b, g_, args, ctx, pack_b_task, b.CreateNot(b.CreateOr(use_dot, use_row)), row_tiles, tasks,
+                     parallel, target, task_scratch_floats());
     emit_if(b, b.CreateICmpSGT(tasks, c64(0)), [&] {
       llvm::Value* chosen = task;
       if (dot_task) chosen = b.CreateSelect(use_dot, dot_task, chosen);

@@ -85,6 +85,15 @@ llvm::Function* emit_pack(llvm::Module& module, const std::string& name, const G
 llvm::Function* emit_pack_b_task(llvm::Module& module, const std::string& core, const GemmBlocking& g,
                                  llvm::Function* pack_b, bool transpose_b);
 
+/// Emits, at the core's entry, the packing of all of op(B) for every compute task when the blocked
+/// path takes the product (`blocked`) and either several row tiles would pack the same columns or
+/// the caller keeps B packed (GemmArgs::packed_b); stores the packed copy's address (or null) in
+/// the task context's kTaskPackedB. `task_scratch_floats` is what each blocked task asks of its
+/// thread's scratch (matmul_pack_codegen.cpp says how the copy shares the caller's).
+void emit_shared_pack(llvm::IRBuilderBase& b, const GemmBlocking& g, llvm::Value* args, llvm::Value* task,
+                      llvm::Function* pack_b_task, llvm::Value* blocked, llvm::Value* row_tiles, llvm::Value* tasks,
+                      llvm::Value* parallel, llvm::Value* target, int64_t task_scratch_floats);
+
 /// Where op(B)'s packed panels for batch element `batch`, the KC block at depth `pc` (of depth `kc`)
 /// and columns from `col0` (a multiple of NR) start, in floats: batch elements of K × padded N, then
 /// KC blocks of KC × padded N, then NR-column panels of kc × NR. The layout GemmArgs::packed_b holds.
