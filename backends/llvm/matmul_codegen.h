@@ -4,14 +4,17 @@
  * The structure is the one BLIS made standard. The output is cut into tiles of at most MC rows by
  * NC columns (times the batch); tiles are the tasks handed to `weft_parallel_for`, so the cores
  * share work dynamically. A task walks K in blocks of KC: it packs its KC×NC slice of op(B) into
- * NR-wide column panels and its MC×KC slice of op(A) into MR-high row panels (zero-padded, in the
- * order the micro-kernel reads them), then runs the MR×NR micro-kernel over every panel pair. The
+ * NR-wide column panels (unless the entry packed all of op(B) once for every task, or the caller
+ * keeps it packed: GemmArgs::packed_b) and its MC×KC slice of op(A) into MR-high row panels
+ * (zero-padded, in the order the micro-kernel reads them; matmul_pack_codegen.cpp), then runs the
+ * MR×NR micro-kernel over every panel pair. The
  * micro-kernel keeps its MR×NR accumulators in vector registers (MR × NR/VW of them) and does one
  * broadcast-and-FMA per row per vector per k. Transposes are absorbed by the packing routines,
  * which read through (row stride, column stride) pairs; the micro-kernel never sees them.
  *
  * The vector width comes from the target (8 floats for AVX2, 16 for AVX-512), and so do MR and NR
- * (`GemmBlocking::for_target`): NR is two vectors, MR as many rows as the remaining registers hold.
+ * (`GemmBlocking::for_target`): NR is two vectors (four with 32 registers), MR as many rows as the
+ * remaining registers hold.
  * Tiles at the bottom and right edges use masked loads and stores; K needs no tail (the k loop
  * counts to the block's actual depth).
  *
@@ -67,7 +70,7 @@ struct GemmBlocking {
   int vector_floats = 8;  // VW: floats per vector register
   int mr = 6;             // micro-tile rows
   int nr = 16;            // micro-tile columns, a multiple of VW
-  int kc = 256;           // depth of a packed block (B micro-panel KC×NR stays in L1)
+  int kc = 256;           // depth of a packed block
   int mc = 144;           // rows per task (packed A block MC×KC stays in L2), a multiple of MR
   int nc = 1024;          // columns per task (packed B block KC×NC lives in L2/L3), multiple of NR
   int k_unroll = 4;       // micro-kernel k-loop unroll factor
