@@ -4,14 +4,13 @@
  * (M from 1 to 64 against a Linear or LSTM weight), matrix–vector products (N = 1) and the small
  * batched products of attention.
  *
- * Each round times every shape once for Weft, for Weft's blocked path alone (the GEMM before its
- * skinny paths: "before") and for oneDNN, in an order that rotates from round to round, each sample
- * after an untimed call (a sample is a batch of calls lasting at least 20 ms), then runs bench/torch_matmul.py for one
- * sample of every shape; the table gives each side's median GFLOP/s over the rounds (and the best), its GFLOP per
- * CPU-second (every thread's time: what a machine loaded by other programs distorts least), the
- * ratios of the medians, and the load average before and after, since the machine may be shared. Both run on
- * 2 threads unless WEFT_NUM_THREADS / OMP_NUM_THREADS say otherwise, with OMP_WAIT_POLICY=PASSIVE
- * (bench_common.h).
+ * Each round times every shape once for Weft, for the GEMM as it was before the large-product
+ * work of issue 26 ("before": each task packing its own B, element by element) and for oneDNN, in an order that rotates
+ * from round to round, each sample after an untimed call (a sample is a batch of calls lasting at least 20 ms), then
+ * runs bench/torch_matmul.py for one sample of every shape; the table gives each side's median GFLOP/s over the rounds
+ * (and the best), its GFLOP per CPU-second (every thread's time: what a machine loaded by other programs distorts
+ * least), the ratios of the medians, and the load average before and after, since the machine may be shared. Both run
+ * on 2 threads unless WEFT_NUM_THREADS / OMP_NUM_THREADS say otherwise, with OMP_WAIT_POLICY=PASSIVE (bench_common.h).
  *
  *   bench_matmul [--rounds=N] [--filter=SUBSTRING[|SUBSTRING...]]
  *
@@ -106,11 +105,21 @@ weft::llvm_backend::GemmBlocking& blocking() {
   return b;
 }
 
-// The host's blocking with the skinny paths turned off (no shape is skinny enough): the blocked
-// path alone, cutting rows first, as the GEMM was before them; the "before" column.
-weft::llvm_backend::GemmBlocking blocked_only() {
+// The host's blocking as the GEMM was before issue 26's large-product work (Weft 4fbc831): every
+// blocked task packs its own columns of B, element by element where B's depth is contiguous (x·Wᵀ's
+// weight, an untransposed A), and AVX-512 hosts ran a 14×32 register tile over KC = 256 blocks; the
+// "before" column.
+weft::llvm_backend::GemmBlocking before_blocking() {
   weft::llvm_backend::GemmBlocking b = blocking();
-  b.dot_max_rows = b.dot_max_cols = 0;
+  b.share_packed_b = false;
+  b.transpose_packs = false;
+  if (b.vector_floats == 16 && !std::getenv("WEFT_GEMM_BLOCKING")) {
+    b.mr = 14;
+    b.nr = 32;
+    b.kc = 256;
+    b.mc = 336;
+    b.nc = 2048;
+  }
   return b;
 }
 
@@ -124,7 +133,7 @@ struct Case {
   Shape shape;
   std::vector<float> a, b, c;
   GemmKernel weft;
-  GemmKernel before;  // the blocked path alone: the GEMM as it was before the skinny paths
+  GemmKernel before;  // the GEMM as it was before the large-product work (before_blocking)
   GemmArgs args;
   dnnl::matmul onednn;
   dnnl::memory a_mem, b_mem, c_mem;
@@ -138,7 +147,7 @@ struct Case {
         b(random_floats(s.batch * s.k * s.n, 2)),
         c(static_cast<size_t>(s.batch * s.m * s.n)),
         weft(GemmKernel::compile({false, s.transpose_b, false, {}}, blocking())),
-        before(GemmKernel::compile({false, s.transpose_b, false, {}}, blocked_only())) {
+        before(GemmKernel::compile({false, s.transpose_b, false, {}}, before_blocking())) {
     args = {a.data(), b.data(), c.data(),  s.m,       s.n,       s.k,    s.k, s.transpose_b ? s.k : s.n,
             s.n,      s.batch,  s.m * s.k, s.k * s.n, s.m * s.n, nullptr};
     using dt = dnnl::memory::data_type;
@@ -284,7 +293,13 @@ int main(int argc, char** argv) {
   }
   if (const char* env = std::getenv("WEFT_GEMM_BLOCKING")) {
     weft::llvm_backend::GemmBlocking& b = blocking();
-    if (std::sscanf(env, "%d,%d,%d", &b.kc, &b.mc, &b.nc) != 3) {
+    int mr = 0, nr = 0;
+    int got = std::sscanf(env, "%d,%d,%d,%d,%d", &b.kc, &b.mc, &b.nc, &mr, &nr);
+    if (got == 5) {
+      b.mr = mr;
+      b.nr = nr;
+    }
+    if (got != 3 && got != 5) {
       fmt::print(stderr, "bench_matmul: WEFT_GEMM_BLOCKING must be kc,mc,nc\n");
       return 2;
     }
@@ -337,8 +352,8 @@ int main(int argc, char** argv) {
   fmt::print(
       "\nGFLOP/s, median (best) of {} rounds, {} threads each; load average before {}, after {};\n"
       "[GFLOP per CPU-second, median: the work each side did, what a loaded machine distorts least];\n"
-      "ratios of the medians, wall [CPU] (above 1: Weft is faster); before = the blocked path alone (the GEMM\n"
-      "before its skinny paths); openblas = PyTorch {} (torch.matmul(a, b, out=c))\n",
+      "ratios of the medians, wall [CPU] (above 1: Weft is faster); before = the GEMM before the large-product\n"
+      "work (each task packing its own B, element by element); openblas = PyTorch {} (torch.matmul(a, b, out=c))\n",
       rounds, weft::ThreadPool::global().num_threads(), load_before, load_after,
       torch_version.empty() ? "(missing)" : torch_version);
   fmt::print("{:<28} {:>23} {:>23} {:>23} {:>23} {:>12} {:>12} {:>12}\n", "shape", "weft", "before", "onednn",

@@ -37,12 +37,26 @@ namespace weft::llvm_backend {
 GemmBlocking GemmBlocking::for_target(int vector_floats, int vector_registers) {
   GemmBlocking g;
   g.vector_floats = vector_floats;
-  g.nr = 2 * vector_floats;
-  // MR rows × 2 vectors of accumulators, plus 2 vectors of B and one broadcast of A.
-  g.mr = std::clamp((vector_registers - 3) / 2, 1, 14);
-  g.kc = 256;
-  g.mc = g.mr * 24;
-  g.nc = g.nr * 64;
+  if (vector_registers >= 32) {
+    // AVX-512: 6 rows × 4 vectors (6×64) of accumulators, plus 4 vectors of B and one broadcast
+    // of A. Each broadcast feeds 4 FMAs, so a k step loads 10 values for 24 FMAs (14×32 loaded 16
+    // for 28): with KC = 512 B's micro-panel streams from L2 rather than sitting in L1, and the
+    // fewer loads per FMA measured 6–10% more GFLOP per CPU-second than 14×32 on Sapphire Rapids
+    // (docs/performance.md, "Large products"). KC = 512 also writes C once for K ≤ 512 (every
+    // Linear of a d512 model) instead of reloading it after each block.
+    g.nr = 4 * vector_floats;
+    g.mr = std::clamp((vector_registers - 5) / 4, 1, 14);
+    g.kc = 512;
+    g.mc = g.mr * 28;
+    g.nc = g.nr * 32;
+  } else {
+    // MR rows × 2 vectors of accumulators, plus 2 vectors of B and one broadcast of A.
+    g.nr = 2 * vector_floats;
+    g.mr = std::clamp((vector_registers - 3) / 2, 1, 14);
+    g.kc = 256;
+    g.mc = g.mr * 24;
+    g.nc = g.nr * 64;
+  }
   g.k_unroll = 4;
   // DMR × DNR accumulators, DMR vectors of A and one of B in registers.
   g.dot_mr = vector_registers >= 32 ? 4 : 3;
@@ -62,8 +76,10 @@ GemmBlocking GemmBlocking::for_host() {
 llvm::StructType* gemm_args_type(llvm::LLVMContext& context) {
   auto* ptr = llvm::PointerType::getUnqual(context);
   auto* i64 = llvm::Type::getInt64Ty(context);
-  // a, b, c, m, n, k, lda, ldb, ldc, batch, stride_a, stride_b, stride_c, epilogue_data
-  return llvm::StructType::get(context, {ptr, ptr, ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, ptr});
+  // a, b, c, m, n, k, lda, ldb, ldc, batch, stride_a, stride_b, stride_c, epilogue_data, packed_b,
+  // packed_b_valid
+  return llvm::StructType::get(context,
+                               {ptr, ptr, ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, ptr, ptr, ptr});
 }
 
 namespace {
@@ -74,9 +90,10 @@ class GemmEmitter {
  public:
   GemmEmitter(llvm::Module& module, std::string name, const GemmSpec& spec, const GemmBlocking& g)
       : module_(module), ctx_(module.getContext()), name_(std::move(name)), spec_(spec), g_(g) {
-    core_ = fmt::format("weft.gemm.{}{}{}.v{}.{}x{}.k{}.m{}.n{}.u{}.d{}x{}.{}.{}.{}.r{}x{}.{}",
+    core_ = fmt::format("weft.gemm.{}{}{}.v{}.{}x{}.k{}.m{}.n{}.u{}{}{}.s{}.d{}x{}.{}.{}.{}.r{}x{}.{}",
                         spec.transpose_a ? 't' : 'n', spec.transpose_b ? 't' : 'n', spec.accumulate ? "a" : "",
-                        g.vector_floats, g.mr, g.nr, g.kc, g.mc, g.nc, g.k_unroll, g.dot_mr, g.dot_nr, g.dot_kc,
+                        g.vector_floats, g.mr, g.nr, g.kc, g.mc, g.nc, g.k_unroll, g.share_packed_b ? "" : ".ps",
+                        g.transpose_packs ? "" : ".pt", g.shared_pack_max_floats, g.dot_mr, g.dot_nr, g.dot_kc,
                         g.dot_max_rows, g.dot_max_cols, g.row_mr, g.row_nv, g.row_kc);
     WEFT_CHECK(g.vector_floats >= 1 && g.nr % g.vector_floats == 0, "NR must be whole vectors");
     WEFT_CHECK(g.mc % g.mr == 0 && g.nc % g.nr == 0, "MC and NC must be whole micro-tiles");
@@ -93,8 +110,9 @@ class GemmEmitter {
   llvm::Function* emit() {
     llvm::Function* core = module_.getFunction(core_);
     if (core == nullptr || core->isDeclaration()) {
-      llvm::Function* pack_a = emit_pack(core_ + ".pack_a", g_.mr, /*unit_inner=*/spec_.transpose_a);
-      llvm::Function* pack_b = emit_pack(core_ + ".pack_b", g_.nr, /*unit_inner=*/!spec_.transpose_b);
+      llvm::Function* pack_a = emit_pack(module_, core_ + ".pack_a", g_, g_.mr, /*unit_inner=*/spec_.transpose_a);
+      llvm::Function* pack_b = emit_pack(module_, core_ + ".pack_b", g_, g_.nr, /*unit_inner=*/!spec_.transpose_b);
+      llvm::Function* pack_b_task = emit_pack_b_task(module_, core_, g_, pack_b, spec_.transpose_b);
       llvm::Function* kernel = emit_kernel();
       llvm::Function* task = emit_task(pack_a, pack_b, kernel);
       // The dot path reads op(A)'s rows along k, which only an untransposed A has; the row path
@@ -103,7 +121,7 @@ class GemmEmitter {
           spec_.transpose_a ? nullptr : emit_dot_task(module_, core_, g_, spec_.transpose_b, spec_.accumulate);
       llvm::Function* row_task =
           spec_.transpose_b ? nullptr : emit_row_task(module_, core_, g_, spec_.transpose_a, spec_.accumulate);
-      core = emit_core(task, dot_task, row_task);
+      core = emit_core(task, pack_b_task, dot_task, row_task);
     }
     llvm::Function* epilogue = spec_.epilogue ? emit_epilogue() : nullptr;
     return emit_entry(core, epilogue);
@@ -120,96 +138,6 @@ class GemmEmitter {
                                      name, module_);
     f->addFnAttr(llvm::Attribute::NoUnwind);
     set_vector_width_attributes(*f, g_.vector_floats * 32);
-    return f;
-  }
-
-  // pack(src, row_stride, col_stride, extent, depth, dst): copies an `extent` × `depth` block,
-  // element (e, d) at src[e*row_stride + d*col_stride], into panels of `panel` elements of e:
-  // dst[(p*depth + d)*panel + e % panel] for panel p = e / panel, zero-padding the last panel.
-  // For A the "extent" is rows of op(A) and the depth is k; for B, columns of op(B) and k.
-  // `unit_inner` says the panel direction is contiguous in memory (stride 1), which the optimizer
-  // turns into vector copies.
-  llvm::Function* emit_pack(const std::string& name, int panel, bool unit_inner) {
-    llvm::Function* f = new_function(name, llvm::Type::getVoidTy(ctx_), {ptr_, i64_, i64_, i64_, i64_, ptr_}, false);
-    auto arg = f->arg_begin();
-    llvm::Value* src = &*arg++;
-    llvm::Value* row_stride = &*arg++;
-    llvm::Value* col_stride = &*arg++;
-    llvm::Value* extent = &*arg++;
-    llvm::Value* depth = &*arg++;
-    llvm::Value* dst = &*arg++;
-    f->addParamAttr(0, llvm::Attribute::NoAlias);
-    f->addParamAttr(5, llvm::Attribute::NoAlias);
-    if (unit_inner)
-      row_stride = c64(1);
-    else
-      col_stride = c64(1);
-    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx_, "entry", f));
-
-    llvm::Value* full_panels = b.CreateSDiv(extent, c64(panel));
-    // Full panels: no bounds checks. Memory is read in its own order, so hardware prefetchers
-    // stream it: along the panel when that is contiguous (one vector copy per panel and depth),
-    // else down the depth, `panel` rows at a time.
-    if (unit_inner) {
-      auto* panel_vec = llvm::FixedVectorType::get(f32_, panel);
-      emit_for(
-          b, c64(0), depth, c64(1),
-          [&](llvm::Value* d) {
-            llvm::Value* src_d = b.CreateGEP(f32_, src, b.CreateMul(d, col_stride));
-            emit_for(
-                b, c64(0), full_panels, c64(1),
-                [&](llvm::Value* p) {
-                  llvm::Value* x = b.CreateAlignedLoad(panel_vec, b.CreateGEP(f32_, src_d, b.CreateMul(p, c64(panel))),
-                                                       llvm::Align(4));
-                  llvm::Value* at =
-                      b.CreateAdd(b.CreateMul(b.CreateMul(p, depth), c64(panel)), b.CreateMul(d, c64(panel)));
-                  b.CreateAlignedStore(x, b.CreateGEP(f32_, dst, at), llvm::Align(4));
-                },
-                "p");
-          },
-          "d");
-    } else {
-      emit_for(
-          b, c64(0), full_panels, c64(1),
-          [&](llvm::Value* p) {
-            llvm::Value* src_panel = b.CreateGEP(f32_, src, b.CreateMul(b.CreateMul(p, c64(panel)), row_stride));
-            llvm::Value* dst_panel = b.CreateGEP(f32_, dst, b.CreateMul(b.CreateMul(p, depth), c64(panel)));
-            emit_for(
-                b, c64(0), depth, c64(1),
-                [&](llvm::Value* d) {
-                  llvm::Value* src_d = b.CreateGEP(f32_, src_panel, b.CreateMul(d, col_stride));
-                  llvm::Value* dst_d = b.CreateGEP(f32_, dst_panel, b.CreateMul(d, c64(panel)));
-                  for (int e = 0; e < panel; ++e) {
-                    llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, src_d, b.CreateMul(c64(e), row_stride)));
-                    b.CreateStore(x, b.CreateGEP(f32_, dst_d, c64(e)));
-                  }
-                },
-                "d");
-          },
-          "p");
-    }
-    // The last, partial panel: rows past the extent read a valid row (the last) and store zero.
-    llvm::Value* rest = b.CreateSub(extent, b.CreateMul(full_panels, c64(panel)));
-    emit_if(b, b.CreateICmpSGT(rest, c64(0)), [&] {
-      llvm::Value* base = b.CreateMul(full_panels, c64(panel));
-      llvm::Value* src_panel = b.CreateGEP(f32_, src, b.CreateMul(base, row_stride));
-      llvm::Value* dst_panel = b.CreateGEP(f32_, dst, b.CreateMul(b.CreateMul(full_panels, depth), c64(panel)));
-      llvm::Value* zero = llvm::ConstantFP::get(f32_, 0.0);
-      emit_for(
-          b, c64(0), depth, c64(1),
-          [&](llvm::Value* d) {
-            llvm::Value* src_d = b.CreateGEP(f32_, src_panel, b.CreateMul(d, col_stride));
-            llvm::Value* dst_d = b.CreateGEP(f32_, dst_panel, b.CreateMul(d, c64(panel)));
-            for (int e = 0; e < panel; ++e) {
-              llvm::Value* inside = b.CreateICmpSLT(c64(e), rest);
-              llvm::Value* row = b.CreateSelect(inside, c64(e), c64(0));
-              llvm::Value* x = b.CreateLoad(f32_, b.CreateGEP(f32_, src_d, b.CreateMul(row, row_stride)));
-              b.CreateStore(b.CreateSelect(inside, x, zero), b.CreateGEP(f32_, dst_d, c64(e)));
-            }
-          },
-          "d");
-    });
-    b.CreateRetVoid();
     return f;
   }
 
@@ -368,11 +296,12 @@ class GemmEmitter {
     llvm::Value* b_rs = spec_.transpose_b ? c64(1) : ldb;  // along k
     llvm::Value* b_cs = spec_.transpose_b ? ldb : c64(1);  // along n
 
-    // Packed B (KC × NC) then packed A (MC × KC), in this thread's scratch.
-    const int64_t b_floats = int64_t{g_.kc} * g_.nc;
-    const int64_t a_floats = int64_t{g_.mc} * g_.kc;
-    llvm::Value* bp = b.CreateCall(declare_thread_scratch(module_), {c64((b_floats + a_floats) * 4)});
-    llvm::Value* ap = b.CreateGEP(f32_, bp, c64(b_floats));
+    // Packed A (MC × KC) then packed B (KC × NC), in this thread's scratch (task_scratch_floats);
+    // the core may have packed all of op(B) for every task already (shared_b, not null).
+    llvm::Value* shared_b = task_field(kTaskPackedB, ptr_);
+    llvm::Value* ap = b.CreateCall(declare_thread_scratch(module_), {c64(task_scratch_floats() * 4)});
+    llvm::Value* own_bp = b.CreateGEP(f32_, ap, c64(a_scratch_floats()));
+    llvm::Value* has_shared_b = b.CreateIsNotNull(shared_b);
 
     // K = 0 still runs one (empty) block, so that C is written (zeros, or C, through the epilogue).
     llvm::Value* k_end = emit_max(b, k, c64(1));
@@ -386,7 +315,12 @@ class GemmEmitter {
               b, c64(0), k_end, c64(g_.kc),
               [&](llvm::Value* pc) {
                 llvm::Value* kc = emit_min(b, c64(g_.kc), b.CreateSub(k, pc));
-                b.CreateCall(pack_b, {b.CreateGEP(f32_, b_block, b.CreateMul(pc, b_rs)), b_cs, b_rs, nc, kc, bp});
+                llvm::Value* bp = b.CreateSelect(
+                    has_shared_b, b.CreateGEP(f32_, shared_b, packed_b_offset(b, g_, n, k, batch, pc, kc, col0)),
+                    own_bp);
+                emit_if(b, b.CreateNot(has_shared_b), [&] {
+                  b.CreateCall(pack_b, {b.CreateGEP(f32_, b_block, b.CreateMul(pc, b_rs)), b_cs, b_rs, nc, kc, bp});
+                });
                 llvm::Value* load_c = spec_.accumulate ? b.getTrue() : b.CreateICmpSGT(pc, c64(0));
                 llvm::Value* last = b.CreateICmpSGE(b.CreateAdd(pc, c64(g_.kc)), k);
                 llvm::Value* run_epilogue = b.CreateAnd(last, has_epilogue);
@@ -432,6 +366,10 @@ class GemmEmitter {
   }
 
   llvm::StructType* task_struct() { return gemm_detail::task_struct(ctx_); }
+  // A blocked task's scratch: packed A (MC × KC, rounded up to whole 64-byte lines, since the
+  // micro-kernel reads packed B with aligned vector loads), then its own packed B (KC × NC).
+  int64_t a_scratch_floats() const { return (int64_t{g_.mc} * g_.kc + 15) / 16 * 16; }
+  int64_t task_scratch_floats() const { return a_scratch_floats() + (int64_t{g_.kc} * g_.nc + 15) / 16 * 16; }
   llvm::FunctionType* epilogue_type() { return tile_epilogue_type(ctx_); }
 
   // Lanes of each of the NR/VW vectors of a micro-tile row that lie inside C, given the columns left.
@@ -515,7 +453,8 @@ class GemmEmitter {
   // null where the transposes rule them out) take the products whose packing would cost more
   // than it saves: `dot_task` those with op(B)'s columns contiguous and M or N small, `row_task`
   // those with B untransposed and M small.
-  llvm::Function* emit_core(llvm::Function* task, llvm::Function* dot_task, llvm::Function* row_task) {
+  llvm::Function* emit_core(llvm::Function* task, llvm::Function* pack_b_task, llvm::Function* dot_task,
+                            llvm::Function* row_task) {
     llvm::Function* f = new_function(core_, llvm::Type::getVoidTy(ctx_), {ptr_, ptr_}, false);
     f->addFnAttr(kJitSharedAttribute);
     llvm::Value* args = f->getArg(0);
@@ -581,6 +520,9 @@ class GemmEmitter {
     b.CreateStore(row_tiles, b.CreateStructGEP(task_type, ctx, kTaskRowTiles));
     b.CreateStore(col_tiles, b.CreateStructGEP(task_type, ctx, kTaskColTiles));
     b.CreateStore(f->getArg(1), b.CreateStructGEP(task_type, ctx, kTaskEpilogue));
+    b.CreateStore(llvm::ConstantPointerNull::get(ptr_), b.CreateStructGEP(task_type, ctx, kTaskPackedB));
+    emit_shared_pack(b, g_, args, ctx, pack_b_task, b.CreateNot(b.CreateOr(use_dot, use_row)), row_tiles, tasks,
+                     parallel, target, task_scratch_floats());
     emit_if(b, b.CreateICmpSGT(tasks, c64(0)), [&] {
       llvm::Value* chosen = task;
       if (dot_task) chosen = b.CreateSelect(use_dot, dot_task, chosen);
@@ -590,8 +532,13 @@ class GemmEmitter {
       // a decode step's [4, 1, 64]·[4, 32, 64]ᵀ 65 µs instead of 0.6.
       llvm::FunctionType* task_type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {ptr_, i64_}, false);
       emit_if_else(
-          b, parallel, [&] { b.CreateCall(declare_parallel_for(module_), {ctx, tasks, chosen}); },
-          [&] { emit_for(b, c64(0), tasks, c64(1), [&](llvm::Value* i) { b.CreateCall(task_type, chosen, {ctx, i}); }); });
+          b, parallel,
+          [&] {
+            b.CreateCall(declare_parallel_for(module_), {ctx, tasks, chosen});
+          },
+          [&] {
+            emit_for(b, c64(0), tasks, c64(1), [&](llvm::Value* i) { b.CreateCall(task_type, chosen, {ctx, i}); });
+          });
     });
     b.CreateRetVoid();
     return f;
@@ -643,6 +590,10 @@ void GemmKernel::operator()(const GemmArgs& args) const {
   if (args.lda < a_width) fail("lda must be at least the width of A as stored");
   if (args.ldb < b_width) fail("ldb must be at least the width of B as stored");
   if (args.ldc < args.n) fail("ldc must be at least n");
+  if ((args.packed_b == nullptr) != (args.packed_b_valid == nullptr)) {
+    fail("packed_b and packed_b_valid must be given together");
+  }
+  if (reinterpret_cast<uintptr_t>(args.packed_b) % 64 != 0) fail("packed_b must be 64-byte aligned");
   if (args.c == nullptr || (args.k > 0 && (args.a == nullptr || args.b == nullptr))) {
     fail("a, b and c must not be null");
   }

@@ -4,14 +4,17 @@
  * The structure is the one BLIS made standard. The output is cut into tiles of at most MC rows by
  * NC columns (times the batch); tiles are the tasks handed to `weft_parallel_for`, so the cores
  * share work dynamically. A task walks K in blocks of KC: it packs its KC×NC slice of op(B) into
- * NR-wide column panels and its MC×KC slice of op(A) into MR-high row panels (zero-padded, in the
- * order the micro-kernel reads them), then runs the MR×NR micro-kernel over every panel pair. The
+ * NR-wide column panels (unless the entry packed all of op(B) once for every task, or the caller
+ * keeps it packed: GemmArgs::packed_b) and its MC×KC slice of op(A) into MR-high row panels
+ * (zero-padded, in the order the micro-kernel reads them; matmul_pack_codegen.cpp), then runs the
+ * MR×NR micro-kernel over every panel pair. The
  * micro-kernel keeps its MR×NR accumulators in vector registers (MR × NR/VW of them) and does one
  * broadcast-and-FMA per row per vector per k. Transposes are absorbed by the packing routines,
  * which read through (row stride, column stride) pairs; the micro-kernel never sees them.
  *
  * The vector width comes from the target (8 floats for AVX2, 16 for AVX-512), and so do MR and NR
- * (`GemmBlocking::for_target`): NR is two vectors, MR as many rows as the remaining registers hold.
+ * (`GemmBlocking::for_target`): NR is two vectors (four with 32 registers), MR as many rows as the
+ * remaining registers hold.
  * Tiles at the bottom and right edges use masked loads and stores; K needs no tail (the k loop
  * counts to the block's actual depth).
  *
@@ -29,6 +32,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -50,6 +54,13 @@ struct GemmArgs {
   int64_t batch = 1;
   int64_t batch_stride_a = 0, batch_stride_b = 0, batch_stride_c = 0;
   const void* epilogue_data = nullptr;  // handed to the epilogue's IR (e.g. a bias vector)
+  // op(B) kept packed between calls (a weight used by many calls): a 64-byte-aligned buffer of
+  // GemmBlocking::packed_b_floats(n, k, batch) floats, and a flag the caller owns. The blocked path
+  // reads op(B) from packed_b, packing it there first when *packed_b_valid is 0 (and setting it to
+  // 1); the caller sets the flag to 0 whenever B changes. The skinny paths, which read B in place,
+  // ignore both. Null: B is packed afresh on each call.
+  float* packed_b = nullptr;
+  int64_t* packed_b_valid = nullptr;
 };
 
 using GemmFunction = void (*)(const GemmArgs*);
@@ -59,10 +70,19 @@ struct GemmBlocking {
   int vector_floats = 8;  // VW: floats per vector register
   int mr = 6;             // micro-tile rows
   int nr = 16;            // micro-tile columns, a multiple of VW
-  int kc = 256;           // depth of a packed block (B micro-panel KC×NR stays in L1)
+  int kc = 256;           // depth of a packed block
   int mc = 144;           // rows per task (packed A block MC×KC stays in L2), a multiple of MR
   int nc = 1024;          // columns per task (packed B block KC×NC lives in L2/L3), multiple of NR
   int k_unroll = 4;       // micro-kernel k-loop unroll factor
+  // Whether the blocked path packs op(B) once per call for all its tasks (else each task packs the
+  // columns it covers), and whether packing a panel whose depth is the contiguous direction
+  // transposes VW×VW blocks in registers (else it reads element by element). Off only to measure
+  // what they gain (bench_matmul's "before" column).
+  bool share_packed_b = true;
+  bool transpose_packs = true;
+  // The largest op(B) (floats, times the batch) packed once for all tasks; a larger one is packed
+  // per task, since the shared copy lives in the calling thread's scratch for good (16 MiB).
+  int64_t shared_pack_max_floats = int64_t{1} << 22;
   // The skinny paths (matmul_skinny_codegen.cpp), which read the operands in place where the
   // blocked path would pack one whose elements are each used only M (or N) times. The dot path
   // (op(A) rows and op(B) columns contiguous along k) has a register block of DMR rows × DNR
@@ -77,6 +97,12 @@ struct GemmBlocking {
   int row_mr = 4;
   int row_nv = 4;
   int row_kc = 128;
+
+  /// Floats of GemmArgs::packed_b for op(B) of K × N (times the batch): K × N rounded up to whole
+  /// NR-column panels, at least one row.
+  int64_t packed_b_floats(int64_t n, int64_t k, int64_t batch = 1) const {
+    return batch * std::max<int64_t>(k, 1) * ((n + nr - 1) / nr * nr);
+  }
 
   /// The blocking for a machine with `vector_floats`-wide vectors and `vector_registers` of them.
   static GemmBlocking for_target(int vector_floats, int vector_registers);

@@ -146,8 +146,12 @@ llvm::Function* emit_matmul_region(llvm::Module& module, const std::string& name
   b.CreateStore(buffers, b.CreateStructGEP(data_type, data, kEpilogueBuffers));
   b.CreateStore(dims_ptr, b.CreateStructGEP(data_type, data, kEpilogueDims));
   fields.push_back(data);
+  // B is packed afresh on each call (GemmArgs::packed_b null).
+  fields.push_back(llvm::ConstantPointerNull::get(ptr));
+  fields.push_back(llvm::ConstantPointerNull::get(ptr));
   llvm::StructType* args_type = gemm_args_type(c);
   llvm::Value* args = b.CreateAlloca(args_type);
+  WEFT_CHECK(fields.size() == args_type->getNumElements(), "every GemmArgs field is filled");
   for (unsigned i = 0; i < fields.size(); ++i) b.CreateStore(fields[i], b.CreateStructGEP(args_type, args, i));
   b.CreateCall(gemm, {args});
   b.CreateRetVoid();
