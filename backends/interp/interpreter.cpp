@@ -116,20 +116,45 @@ std::vector<Tensor> interpret(const Graph& graph, std::span<const Tensor> inputs
   return evaluate(graph, inputs, params, options, true);
 }
 
+namespace {
+
+struct ParamInit {
+  Initializer init;
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+
+ParamInit checked_param(const Graph& graph, const ParamDecl& p) {
+  const TensorType& t = graph.type(p.value);
+  std::vector<int64_t> shape;
+  for (const auto& d : t.shape) {
+    if (!d.is_static())
+      throw Error(
+          fmt::format("parameter '{}' has symbolic shape {}: parameters must have static shapes", p.name, t.str()));
+    shape.push_back(d.value());
+  }
+  return {p.init, t.dtype, std::move(shape)};
+}
+
+Tensor materialize(const ParamInit& p) {
+  return Tensor::from_bytes(p.dtype, p.shape, materialize_initializer(p.init, p.dtype, p.shape));
+}
+
+}  // namespace
+
 std::vector<Tensor> initial_params(const Graph& graph) {
   std::vector<Tensor> out;
-  for (const auto& p : graph.params()) {
-    const TensorType& t = graph.type(p.value);
-    std::vector<int64_t> shape;
-    for (const auto& d : t.shape) {
-      if (!d.is_static())
-        throw Error(
-            fmt::format("parameter '{}' has symbolic shape {}: parameters must have static shapes", p.name, t.str()));
-      shape.push_back(d.value());
-    }
-    out.push_back(Tensor::from_bytes(t.dtype, shape, materialize_initializer(p.init, t.dtype, shape)));
-  }
+  for (const auto& p : graph.params()) out.push_back(materialize(checked_param(graph, p)));
   return out;
+}
+
+std::function<Tensor(size_t)> lazy_initial_params(const Graph& graph) {
+  std::vector<ParamInit> params;
+  for (const auto& p : graph.params()) {
+    params.push_back(checked_param(graph, p));
+    check_initializer(p.init, params.back().dtype, params.back().shape);
+  }
+  return [params = std::move(params)](size_t i) { return materialize(params.at(i)); };
 }
 
 }  // namespace weft

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ir/error.h"
+#include "ir/philox.h"
 
 namespace weft {
 namespace {
@@ -180,6 +181,22 @@ TEST(Initializer, F32UniformNeverReachesItsUpperBound) {
   EXPECT_EQ(*std::max_element(v.begin(), v.end()), std::nextafter(1.0f, 0.0f));
 }
 
+TEST(Initializer, UniformElementsAreTheScalarPhiloxFormulaWhateverTheirPositionInABlock) {
+  // The uniform fill computes 16 elements' Philox blocks side by side and the tail one by one;
+  // each element must be the scalar formula, low + (high - low)·u(seed, i), rounded once. 1,000
+  // elements: 62 full blocks and a tail of 8; a seed with both 32-bit halves set.
+  const uint64_t seed = 0x0123456789abcdefULL;
+  const double low = -0.25, high = 0.75;
+  const Initializer init{"uniform", {{"low", low}, {"high", high}}, seed};
+  const auto f32 = materialize<float>(init, DType::f32, {1000});
+  const auto f64 = materialize<double>(init, DType::f64, {10, 100});
+  for (uint64_t i = 0; i < 1000; ++i) {
+    const double want = low + (high - low) * philox_uniform_double(seed, i);
+    ASSERT_EQ(f64[i], want) << "element " << i;
+    ASSERT_EQ(f32[i], static_cast<float>(want)) << "element " << i;
+  }
+}
+
 TEST(Initializer, PositionalArgumentsMatchNamedOnes) {
   const Initializer named{"uniform", {{"low", -1}, {"high", 1}}, 8};
   const Initializer positional{"uniform", {{"", -1}, {"", 1}}, 8};
@@ -245,7 +262,15 @@ TEST(Initializer, RejectsBadInitializersWithTheRuleAndTheFacts) {
     SCOPED_TRACE(c.name);
     const std::string message = error_of(c.init, c.dtype, c.shape);
     EXPECT_NE(message.find(c.expected), std::string::npos) << "message: " << message;
+    // A compiler checks at compile time and fills the parameter later: the same error, up front.
+    try {
+      check_initializer(c.init, c.dtype, c.shape);
+      ADD_FAILURE() << "check_initializer accepted it";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), message);
+    }
   }
+  EXPECT_NO_THROW(check_initializer(linear_weight_init(0), DType::f32, {4, 4}));
   EXPECT_THROW(validate_initializer({"gaussian", {}, 0}), Error);
   EXPECT_NO_THROW(validate_initializer(linear_weight_init(0)));
 }
