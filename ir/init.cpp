@@ -192,77 +192,18 @@ T round_sample(const Sampler& s, double v) {
   return out;
 }
 
-/// philox_uniform_double(seed, first + l) for the kLanes lanes l at once: the lanes' rounds are
-/// independent, so written side by side they overlap (one element's ten rounds are a chain of
-/// dependent multiplies) and the compiler can vectorize them. Bit for bit the scalar function's.
-constexpr int kLanes = 16;
-
-void philox_uniform_lanes(uint64_t seed, uint64_t first, double* out) {
-  using namespace philox_detail;
-  uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
-  for (int l = 0; l < kLanes; ++l) {
-    const uint64_t index = first + static_cast<uint64_t>(l);
-    c0[l] = static_cast<uint32_t>(index);
-    c1[l] = static_cast<uint32_t>(index >> 32);
-    c2[l] = 0;
-    c3[l] = 0;
-  }
-  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  for (int r = 0; r < 10; ++r) {
-    if (r > 0) {
-      k0 += kW0;
-      k1 += kW1;
-    }
-    for (int l = 0; l < kLanes; ++l) {  // philox_detail::round, lane by lane
-      const uint64_t p0 = uint64_t{kM0} * c0[l];
-      const uint64_t p1 = uint64_t{kM1} * c2[l];
-      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[l] ^ k0;
-      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[l] ^ k1;
-      c1[l] = static_cast<uint32_t>(p1);
-      c3[l] = static_cast<uint32_t>(p0);
-      c0[l] = n0;
-      c2[l] = n2;
-    }
-  }
-  for (int l = 0; l < kLanes; ++l) out[l] = philox_bits_to_unit_double(c0[l], c1[l]);
-}
-
-/// Element i of every kind in its own loop: this runs for every element of every parameter of every
-/// graph compiled, and a kind dispatched per element kept the compiler from pipelining the Philox
-/// rounds of neighbouring elements. Same arithmetic as `sample`, element by element.
+/// Elements [first, first + count) into `dst` (count elements of T).
 template <typename T>
-void fill_real(std::vector<std::byte>& out, const Sampler& s, uint64_t seed, uint64_t count) {
-  T* dst = reinterpret_cast<T*>(out.data());  // operator new's alignment suits any T here
-  switch (s.kind) {
-    case Sampler::Kind::constant: {
-      const T v = round_sample<T>(s, s.a);
-      for (uint64_t i = 0; i < count; ++i) dst[i] = v;
-      return;
-    }
-    case Sampler::Kind::uniform: {
-      const double low = s.a, width = s.b - s.a;
-      uint64_t i = 0;
-      double u[kLanes];
-      for (; i + kLanes <= count; i += kLanes) {
-        philox_uniform_lanes(seed, i, u);
-        for (int l = 0; l < kLanes; ++l) dst[i + static_cast<uint64_t>(l)] = static_cast<T>(low + width * u[l]);
-      }
-      for (; i < count; ++i) dst[i] = static_cast<T>(low + width * philox_uniform_double(seed, i));
-      // Rounding to T can land a sample on `high` itself (round_sample): rare, so fixed afterwards.
-      if (s.b > s.a)
-        for (uint64_t i = 0; i < count; ++i)
-          if (static_cast<double>(dst[i]) >= s.b) dst[i] = round_sample<T>(s, static_cast<double>(dst[i]));
-      return;
-    }
-    case Sampler::Kind::normal:
-      for (uint64_t i = 0; i < count; ++i) dst[i] = static_cast<T>(sample(s, seed, i));
-      return;
+void fill_real(std::byte* dst, const Sampler& s, uint64_t seed, uint64_t first, uint64_t count) {
+  for (uint64_t i = 0; i < count; ++i) {
+    const T v = round_sample<T>(s, sample(s, seed, first + i));
+    std::memcpy(dst + i * sizeof(T), &v, sizeof(T));
   }
 }
 
 template <typename T>
-void fill_same(std::vector<std::byte>& out, T value, uint64_t count) {
-  for (uint64_t i = 0; i < count; ++i) std::memcpy(out.data() + i * sizeof(T), &value, sizeof(T));
+void fill_same(std::byte* dst, T value, uint64_t count) {
+  for (uint64_t i = 0; i < count; ++i) std::memcpy(dst + i * sizeof(T), &value, sizeof(T));
 }
 
 }  // namespace
@@ -355,31 +296,40 @@ void check_initializer(const Initializer& init, DType dtype, const std::vector<i
   prepare_fill(init, dtype, shape);
 }
 
-std::vector<std::byte> materialize_initializer(const Initializer& init, DType dtype,
-                                               const std::vector<int64_t>& shape) {
+void materialize_initializer_slice(const Initializer& init, DType dtype, const std::vector<int64_t>& shape,
+                                   uint64_t first, uint64_t count, std::byte* out) {
   const Fill fill = prepare_fill(init, dtype, shape);
-  std::vector<std::byte> out(static_cast<size_t>(fill.bytes));
-  if (fill.count == 0) return out;
+  if (first > fill.count || count > fill.count - first)
+    throw Error(fmt::format("initializer {}: elements [{}, {}) are outside the parameter's {}", init.kind, first,
+                            first + count, fill.count));
+  if (count == 0) return;
   const Sampler& s = fill.sampler;
   switch (dtype) {
     case DType::f32:
-      fill_real<float>(out, s, init.seed, fill.count);
+      fill_real<float>(out, s, init.seed, first, count);
       break;
     case DType::f64:
-      fill_real<double>(out, s, init.seed, fill.count);
+      fill_real<double>(out, s, init.seed, first, count);
       break;
     case DType::boolean:
-      fill_same<uint8_t>(out, static_cast<uint8_t>(s.a), fill.count);
+      fill_same<uint8_t>(out, static_cast<uint8_t>(s.a), count);
       break;
     case DType::i32:
-      fill_same<int32_t>(out, static_cast<int32_t>(s.a), fill.count);
+      fill_same<int32_t>(out, static_cast<int32_t>(s.a), count);
       break;
     case DType::i64:
-      fill_same<int64_t>(out, static_cast<int64_t>(s.a), fill.count);
+      fill_same<int64_t>(out, static_cast<int64_t>(s.a), count);
       break;
     default:
       WEFT_CHECK(false, fmt::format("dtype {} passed prepare_fill", dtype_name(dtype)));
   }
+}
+
+std::vector<std::byte> materialize_initializer(const Initializer& init, DType dtype,
+                                               const std::vector<int64_t>& shape) {
+  const Fill fill = prepare_fill(init, dtype, shape);
+  std::vector<std::byte> out(static_cast<size_t>(fill.bytes));
+  materialize_initializer_slice(init, dtype, shape, 0, fill.count, out.data());
   return out;
 }
 

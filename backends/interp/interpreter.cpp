@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "backends/interp/kernels.h"
 #include "ir/graph_builder.h"
 #include "ir/init.h"
 #include "ir/ops.h"
+#include "runtime/thread_pool.h"
 
 namespace weft {
 
@@ -136,8 +138,27 @@ ParamInit checked_param(const Graph& graph, const ParamDecl& p) {
   return {p.init, t.dtype, std::move(shape)};
 }
 
+/// The parameter's values, slices of kSlice elements on the calling thread's pool: a model's
+/// parameters are millions of elements, each a Philox block (docs/weights.md), and a decode or
+/// inference executable's first copy of them waits for all.
 Tensor materialize(const ParamInit& p) {
-  return Tensor::from_bytes(p.dtype, p.shape, materialize_initializer(p.init, p.dtype, p.shape));
+  constexpr int64_t kSlice = int64_t{1} << 16;
+  Tensor t = Tensor::uninitialized(p.dtype, p.shape);
+  const int64_t n = t.numel();
+  auto* out = static_cast<std::byte*>(t.raw());
+  const size_t element = dtype_size(p.dtype);
+  const int64_t slices = (n + kSlice - 1) / kSlice;
+  auto fill = [&](int64_t i) {
+    const int64_t first = i * kSlice, count = std::min(kSlice, n - first);
+    materialize_initializer_slice(p.init, p.dtype, p.shape, static_cast<uint64_t>(first),
+                                  static_cast<uint64_t>(count), out + static_cast<size_t>(first) * element);
+  };
+  if (slices <= 1) {
+    materialize_initializer_slice(p.init, p.dtype, p.shape, 0, static_cast<uint64_t>(n), out);
+    return t;
+  }
+  ThreadPool::current().parallel_for(slices, fill);
+  return t;
 }
 
 }  // namespace

@@ -181,10 +181,9 @@ TEST(Initializer, F32UniformNeverReachesItsUpperBound) {
   EXPECT_EQ(*std::max_element(v.begin(), v.end()), std::nextafter(1.0f, 0.0f));
 }
 
-TEST(Initializer, UniformElementsAreTheScalarPhiloxFormulaWhateverTheirPositionInABlock) {
-  // The uniform fill computes 16 elements' Philox blocks side by side and the tail one by one;
-  // each element must be the scalar formula, low + (high - low)·u(seed, i), rounded once. 1,000
-  // elements: 62 full blocks and a tail of 8; a seed with both 32-bit halves set.
+TEST(Initializer, UniformElementsAreThePhiloxFormulaRoundedOnce) {
+  // Each element is low + (high - low)·u(seed, i) in double, rounded once to the dtype (docs/
+  // weights.md); a seed with both 32-bit halves set.
   const uint64_t seed = 0x0123456789abcdefULL;
   const double low = -0.25, high = 0.75;
   const Initializer init{"uniform", {{"low", low}, {"high", high}}, seed};
@@ -194,6 +193,29 @@ TEST(Initializer, UniformElementsAreTheScalarPhiloxFormulaWhateverTheirPositionI
     const double want = low + (high - low) * philox_uniform_double(seed, i);
     ASSERT_EQ(f64[i], want) << "element " << i;
     ASSERT_EQ(f32[i], static_cast<float>(want)) << "element " << i;
+  }
+}
+
+TEST(Initializer, ASliceIsThoseBytesOfTheWholeParameter) {
+  // What lets a compiled executable fill a large parameter in parallel, slice by slice.
+  const std::vector<int64_t> shape{37, 29};
+  for (const Initializer& init : {linear_weight_init(11), embedding_init(12), Initializer{"ones", {}, 0}}) {
+    SCOPED_TRACE(init.kind);
+    const std::vector<std::byte> whole = materialize_initializer(init, DType::f32, shape);
+    for (uint64_t first : {0, 1, 500, 1072}) {
+      const uint64_t count = std::min<uint64_t>(100, 37 * 29 - first);
+      std::vector<std::byte> slice(count * 4);
+      materialize_initializer_slice(init, DType::f32, shape, first, count, slice.data());
+      EXPECT_EQ(std::memcmp(slice.data(), whole.data() + first * 4, slice.size()), 0) << "first " << first;
+    }
+  }
+  std::byte sink[4];
+  try {
+    materialize_initializer_slice(linear_weight_init(1), DType::f32, {4, 4}, 15, 2, sink);
+    ADD_FAILURE() << "a slice past the end was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("elements [15, 17) are outside the parameter's 16"), std::string::npos)
+        << e.what();
   }
 }
 
