@@ -10,25 +10,13 @@
  * goes back to sleep: the caller never waits for a thread that had nothing left to do (before, it
  * waited for every worker to acknowledge every loop, which cost milliseconds under load).
  *
- * Waking a sleeping thread is a futex call and, on a virtual machine whose other core is idle, the
- * hypervisor's wake-up of that core: tens of microseconds, as long as a decode step's small
- * products. So a worker that finished a loop, and a caller waiting for a worker to finish, first
- * spin for a short while (kSpin) on atomics that say a loop was published or the last worker
- * left, and only then sleep: the loops of a step, microseconds apart, find the worker awake. A
- * pool left idle costs that spin once and then nothing.
- *
  * The current pool is a thread-local pointer: set by ThreadPoolScope, and by each worker to its own
  * pool when it starts.
  */
 #include "runtime/thread_pool.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -47,34 +35,6 @@ struct Loop {
   void (*fn)(void*, int64_t) = nullptr;
   std::atomic<int64_t> next{0};
 };
-
-// How long a worker stays awake after a loop, and a caller waits for its workers, before sleeping:
-// longer than the gap between a step's loops (a few microseconds of serial work between them),
-// short enough that an idle pool gives its core back at once.
-constexpr std::chrono::microseconds kSpin{100};
-
-/// Tells the core this thread is spinning (fewer speculative loads, its sibling gets the pipeline).
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
-
-/// Spins until `ready()` or kSpin has passed; returns whether it became ready.
-template <typename Ready>
-bool spin_until(Ready ready) {
-  const auto deadline = std::chrono::steady_clock::now() + kSpin;
-  for (;;) {
-    for (int i = 0; i < 64; ++i) {
-      if (ready()) return true;
-      cpu_relax();
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return ready();
-    std::this_thread::yield();  // on a loaded machine, whoever waits for this core runs
-  }
-}
 
 // Set while a thread runs loop bodies, so that a nested parallel_for runs serially.
 thread_local bool t_inside_loop = false;
@@ -106,12 +66,11 @@ struct ThreadPool::State {
   std::mutex mutex;
   std::condition_variable wake;
   std::condition_variable done;
-  // Written under `mutex`; atomic so that a spinning thread can watch them without it.
-  std::atomic<uint64_t> generation{0};
-  Loop loop;                   // the current loop, valid while `open` or while a worker is `active` in it
-  bool open = false;           // workers may join the current loop
-  std::atomic<int> active{0};  // workers running the current loop's indices
-  std::atomic<bool> stop{false};
+  uint64_t generation = 0;
+  Loop loop;          // the current loop, valid while `open` or while a worker is `active` in it
+  bool open = false;  // workers may join the current loop
+  int active = 0;     // workers running the current loop's indices
+  bool stop = false;
 
   std::atomic<int64_t> loops{0}, indices{0}, worker_indices{0};
 
@@ -120,12 +79,8 @@ struct ThreadPool::State {
     uint64_t seen = 0;
     for (;;) {
       {
-        auto published = [&] {
-          return stop.load(std::memory_order_acquire) || generation.load(std::memory_order_acquire) != seen;
-        };
-        spin_until(published);
         std::unique_lock lock(mutex);
-        wake.wait(lock, published);
+        wake.wait(lock, [&] { return stop || generation != seen; });
         if (stop) return;
         seen = generation;
         if (!open) continue;  // woke after the caller finished it
@@ -187,10 +142,6 @@ void ThreadPool::parallel_for(int64_t n, void* ctx, void (*fn)(void*, int64_t)) 
   run_indices(s.loop);
   std::unique_lock lock(s.mutex);
   s.open = false;
-  if (s.active == 0) return;
-  lock.unlock();  // a worker that joined is finishing its last index: wait for it awake first
-  spin_until([&] { return s.active.load(std::memory_order_acquire) == 0; });
-  lock.lock();
   s.done.wait(lock, [&] { return s.active == 0; });
 }
 

@@ -150,8 +150,8 @@ Tensor materialize(const ParamInit& p) {
   const int64_t slices = (n + kSlice - 1) / kSlice;
   auto fill = [&](int64_t i) {
     const int64_t first = i * kSlice, count = std::min(kSlice, n - first);
-    materialize_initializer_slice(p.init, p.dtype, p.shape, static_cast<uint64_t>(first),
-                                  static_cast<uint64_t>(count), out + static_cast<size_t>(first) * element);
+    materialize_initializer_slice(p.init, p.dtype, p.shape, static_cast<uint64_t>(first), static_cast<uint64_t>(count),
+                                  out + static_cast<size_t>(first) * element);
   };
   if (slices <= 1) {
     materialize_initializer_slice(p.init, p.dtype, p.shape, 0, static_cast<uint64_t>(n), out);

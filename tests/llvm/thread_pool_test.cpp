@@ -27,10 +27,9 @@ TEST(ThreadPool, RunsEveryIndexExactlyOnce) {
 }
 
 TEST(ThreadPool, LoopsBackToBackAndAfterTheWorkersFellAsleepRunEveryIndex) {
-  // Back to back, a worker that just finished a loop is still spinning when the next is published;
-  // after a pause longer than its spin it sleeps and must be woken. Each loop's indices wait for
-  // the worker's share, so a worker that missed a loop, ran one twice or read the loop after it
-  // closed shows as a wrong count.
+  // Back to back, a worker may still be finishing (or waking for) one loop when the next is
+  // published; after a pause it sleeps and must be woken. A worker that missed a loop, ran one
+  // twice or read the loop after it closed shows as a wrong count.
   ThreadPool pool(3);
   for (int round = 0; round < 3; ++round) {
     for (int r = 0; r < 2000; ++r) {
