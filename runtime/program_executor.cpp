@@ -44,6 +44,14 @@ std::vector<int64_t> static_sizes(const TensorType& type) {
   return shape;
 }
 
+/// Copies that share nothing with the caller's tensors: the executor takes the values as they are
+/// now, whatever the caller does with its tensors before the first run.
+std::vector<Tensor> copies_of(std::span<const Tensor> tensors) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : tensors) out.push_back(t.clone());
+  return out;
+}
+
 }  // namespace
 
 ProgramExecutor::ProgramExecutor(Signature signature, std::optional<Program> program, ProgramPlanner planner,
@@ -68,8 +76,7 @@ ProgramExecutor::ProgramExecutor(Signature signature, std::optional<Program> pro
                                  ExecutorOptions options)
     : ProgramExecutor(
           std::move(signature), std::move(program), std::move(planner), std::move(kernels),
-          [values = std::vector<Tensor>(initial_state.begin(), initial_state.end())](size_t i) { return values[i]; },
-          options) {
+          [values = copies_of(initial_state)](size_t i) { return values[i]; }, options) {
   WEFT_CHECK(initial_state.size() == sig_.state.size(), "ProgramExecutor: one initial value per state tensor");
 }
 
