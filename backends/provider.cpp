@@ -217,7 +217,7 @@ std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::op
     return plan_program(g, sizes, plan_options);
   };
   auto executor = std::make_unique<ProgramExecutor>(
-      signature_of(g), std::move(program), std::move(planner), std::move(kernels), initial_params(g),
+      signature_of(g), std::move(program), std::move(planner), std::move(kernels), lazy_initial_params(g),
       ExecutorOptions{.nan_trap = options.nan_trap, .memory = memory, .profile = options.profile});
   return std::make_unique<CompiledExecutable>(std::move(executor), g, std::move(stats), options.num_threads);
 }

@@ -159,6 +159,14 @@ Tensor take_rows(const Tensor& t, int axis, const std::vector<int64_t>& index) {
   return out;
 }
 
+/// log Σ exp(row[v]) in double, as the decoders' log_softmax takes it.
+double log_sum_exp(const float* row, int64_t vocab) {
+  const double m = *std::max_element(row, row + vocab);
+  double total = 0.0;
+  for (int64_t v = 0; v < vocab; ++v) total += std::exp(static_cast<double>(row[v]) - m);
+  return m + std::log(total);
+}
+
 /// The running search: rows = sources × beams, the step's inputs, and each row's history.
 class Search {
  public:
@@ -210,32 +218,36 @@ class Search {
   int64_t rows() const { return rows_; }
   const std::vector<int64_t>& tokens() const { return tokens_; }
 
-  /// Runs step `t` (position t) on the current tokens; returns log-probabilities [rows, V] (double).
-  std::vector<double> run(int64_t t) {
+  /// Runs step `t` (position t) on the current tokens; returns its logits [rows, V] (f32), valid
+  /// until the next step.
+  const Tensor& run(int64_t t) {
     const Signature& sig = step_.signature();
-    std::vector<Tensor> in(sig.inputs.size());
-    in[graph_.tokens] = Tensor::from<int64_t>({rows_}, tokens_);
-    if (graph_.position != kNone) in[graph_.position] = Tensor::from<int64_t>({}, {t});
-    for (const Entry& e : graph_.entries) in[e.input] = e.kind == Kind::cache ? e.value.leading(t + 1) : e.value;
-    std::vector<Tensor> out = step_.run(in);
+    in_.resize(sig.inputs.size());
+    in_[graph_.tokens] = Tensor::from<int64_t>({rows_}, tokens_);
+    if (graph_.position != kNone) in_[graph_.position] = Tensor::from<int64_t>({}, {t});
+    for (const Entry& e : graph_.entries) in_[e.input] = e.kind == Kind::cache ? e.value.leading(t + 1) : e.value;
+    out_ = step_.run(in_);
     for (Entry& e : graph_.entries) {
-      if (e.kind == Kind::state) e.value = out[e.output];
+      if (e.kind == Kind::state) e.value = out_[e.output];
       if (e.kind != Kind::cache) continue;
-      const Tensor& row = out[e.output];  // written into slot t, in place
+      const Tensor& row = out_[e.output];  // written into slot t, in place
       std::memcpy(static_cast<std::byte*>(e.value.raw()) + static_cast<size_t>(t) * row.nbytes(), row.raw(),
                   row.nbytes());
     }
-    if (options_.attention) record_attention(out[graph_.attention]);
-    const Tensor& logits = out[graph_.logits];
+    if (options_.attention) record_attention(out_[graph_.attention]);
+    const Tensor& logits = out_[graph_.logits];
     vocab_ = logits.shape()[1];
     if (logits.shape()[0] != rows_) fail(fmt::format("`logits` has {} rows, expected {}", logits.shape()[0], rows_));
+    return logits;
+  }
+
+  /// Log-probabilities [rows, V] (double) of the logits `run` returned: log_softmax in double.
+  std::vector<double> log_probs(const Tensor& logits) const {
     std::vector<double> lp(static_cast<size_t>(rows_ * vocab_));
     const float* x = logits.data<float>();
-    for (int64_t r = 0; r < rows_; ++r) {  // log_softmax in double
+    for (int64_t r = 0; r < rows_; ++r) {
       const float* row = x + r * vocab_;
-      double m = *std::max_element(row, row + vocab_), total = 0.0;
-      for (int64_t v = 0; v < vocab_; ++v) total += std::exp(static_cast<double>(row[v]) - m);
-      double lse = m + std::log(total);
+      const double lse = log_sum_exp(row, vocab_);
       for (int64_t v = 0; v < vocab_; ++v) lp[static_cast<size_t>(r * vocab_ + v)] = row[v] - lse;
     }
     return lp;
@@ -299,6 +311,7 @@ class Search {
   }
 
   Executable& step_;
+  std::vector<Tensor> in_, out_;  // the last step's, kept so that a step allocates no vectors
   SearchOptions options_;
   int64_t beams_;
   StepGraph graph_;
@@ -344,18 +357,30 @@ std::vector<SourceResult> greedy_decode(Executable& encode, Executable& step,
   std::vector<Hypothesis> hyps(static_cast<size_t>(rows));
   std::vector<int64_t> same(static_cast<size_t>(rows));
   std::iota(same.begin(), same.end(), 0);
+  std::vector<int64_t> next(static_cast<size_t>(rows));
   for (int64_t t = 0; t < options.max_length; ++t) {
-    std::vector<double> lp = search.run(t);
+    const Tensor& logits = search.run(t);
     const int64_t vocab = search.vocab();
-    std::vector<int64_t> next(static_cast<size_t>(rows), options.eos);
+    std::fill(next.begin(), next.end(), options.eos);
     bool running = false;
     for (int64_t r = 0; r < rows; ++r) {
       Hypothesis& h = hyps[static_cast<size_t>(r)];
       if (h.finished) continue;
-      const double* row = lp.data() + r * vocab;
-      int64_t best = std::max_element(row, row + vocab) - row;  // the first maximum, as argmax
+      // The first maximum of the row's log-probabilities (row[v] - lse in double, as beam search
+      // takes them), without writing them out: only the best one is kept.
+      const float* row = logits.data<float>() + r * vocab;
+      const double lse = log_sum_exp(row, vocab);
+      int64_t best = 0;
+      double best_lp = row[0] - lse;
+      for (int64_t v = 1; v < vocab; ++v) {
+        const double lp = row[v] - lse;
+        if (lp > best_lp) {
+          best = v;
+          best_lp = lp;
+        }
+      }
       h.tokens.push_back(best);
-      h.log_prob += row[best];
+      h.log_prob += best_lp;
       h.finished = best == options.eos;
       next[static_cast<size_t>(r)] = best;
       running = running || !h.finished;
@@ -391,7 +416,7 @@ std::vector<SourceResult> beam_search(Executable& encode, Executable& step, cons
   const double length_bound = std::pow(static_cast<double>(options.max_length), options.alpha);
 
   for (int64_t t = 0; t < options.max_length; ++t) {
-    std::vector<double> lp = search.run(t);
+    std::vector<double> lp = search.log_probs(search.run(t));
     const int64_t vocab = search.vocab();
     std::vector<int64_t> parent(static_cast<size_t>(rows)), next(static_cast<size_t>(rows), options.eos);
     std::iota(parent.begin(), parent.end(), 0);

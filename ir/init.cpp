@@ -9,6 +9,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -162,23 +166,83 @@ Sampler make_sampler(const Initializer& init, const std::vector<double>& args, c
   return {};
 }
 
-double sample(const Sampler& s, uint64_t seed, uint64_t index) {
+/// The sample from element i's four Philox words (philox_words(seed, i)).
+double sample_of_words(const Sampler& s, uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3) {
   switch (s.kind) {
     case Sampler::Kind::constant:
       return s.a;
     case Sampler::Kind::uniform:
-      return s.a + (s.b - s.a) * philox_uniform_double(seed, index);
+      return s.a + (s.b - s.a) * philox_bits_to_unit_double(w0, w1);
     case Sampler::Kind::normal: {
       // Box–Muller on two 53-bit uniforms; u1 is in (0, 1] so the logarithm is finite.
-      const auto w = philox_words(seed, index);
-      const double u1 = 1.0 - philox_bits_to_unit_double(w[0], w[1]);
-      const double u2 = philox_bits_to_unit_double(w[2], w[3]);
+      const double u1 = 1.0 - philox_bits_to_unit_double(w0, w1);
+      const double u2 = philox_bits_to_unit_double(w2, w3);
       const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
       return s.a + s.b * z;
     }
   }
   return 0;
 }
+
+double sample(const Sampler& s, uint64_t seed, uint64_t index) {
+  if (s.kind == Sampler::Kind::constant) return s.a;
+  const auto w = philox_words(seed, index);
+  return sample_of_words(s, w[0], w[1], w[2], w[3]);
+}
+
+#if defined(__x86_64__)
+constexpr int kBlock = 8;  // elements per philox_words_avx2 call
+
+/// philox_words(seed, first + l) for l < 8, word j of element l in w[j][l]: the rounds of eight
+/// elements at once in AVX2's 32×32→64-bit multiplies (two sets of four lanes, so that the two
+/// chains of dependent multiplies overlap). Integer arithmetic only, so bit for bit the scalar
+/// philox4x32; the caller checks the CPU has AVX2.
+__attribute__((target("avx2"))) void philox_words_avx2(uint64_t seed, uint64_t first, uint32_t (*w)[kBlock]) {
+  using namespace philox_detail;
+  const __m256i low32 = _mm256_set1_epi64x(0xffffffffLL);
+  const __m256i m0 = _mm256_set1_epi64x(kM0), m1 = _mm256_set1_epi64x(kM1);
+  __m256i c0[2], c1[2], c2[2], c3[2];
+  for (int h = 0; h < 2; ++h) {
+    const __m256i index =
+        _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(first + 4 * h)), _mm256_setr_epi64x(0, 1, 2, 3));
+    c0[h] = _mm256_and_si256(index, low32);
+    c1[h] = _mm256_srli_epi64(index, 32);
+    c2[h] = _mm256_setzero_si256();
+    c3[h] = _mm256_setzero_si256();
+  }
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      k0 += kW0;
+      k1 += kW1;
+    }
+    const __m256i key0 = _mm256_set1_epi64x(k0), key1 = _mm256_set1_epi64x(k1);
+    for (int h = 0; h < 2; ++h) {  // philox_detail::round on four lanes
+      const __m256i p0 = _mm256_mul_epu32(m0, c0[h]), p1 = _mm256_mul_epu32(m1, c2[h]);
+      const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1[h]), key0);
+      const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3[h]), key1);
+      c1[h] = _mm256_and_si256(p1, low32);
+      c3[h] = _mm256_and_si256(p0, low32);
+      c0[h] = n0;
+      c2[h] = n2;
+    }
+  }
+  for (int h = 0; h < 2; ++h) {
+    alignas(32) uint64_t lanes[4][4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[0]), c0[h]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[1]), c1[h]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[2]), c2[h]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[3]), c3[h]);
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < 4; ++l) w[j][4 * h + l] = static_cast<uint32_t>(lanes[j][l]);
+  }
+}
+
+bool has_avx2() {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2;
+}
+#endif
 
 /// Rounds to T, keeping a uniform sample below its upper bound: rounding low + (high-low)·u to
 /// float can land on high itself.
@@ -192,17 +256,33 @@ T round_sample(const Sampler& s, double v) {
   return out;
 }
 
+/// Elements [first, first + count) into `dst` (count elements of T). The Philox words of eight
+/// elements at a time in AVX2 where the CPU has it (a model's parameters are millions of elements,
+/// and one element's ten rounds are a chain of dependent multiplies); the same numbers either way.
 template <typename T>
-void fill_real(std::vector<std::byte>& out, const Sampler& s, uint64_t seed, uint64_t count) {
-  for (uint64_t i = 0; i < count; ++i) {
-    const T v = round_sample<T>(s, sample(s, seed, i));
-    std::memcpy(out.data() + i * sizeof(T), &v, sizeof(T));
+void fill_real(std::byte* dst, const Sampler& s, uint64_t seed, uint64_t first, uint64_t count) {
+  uint64_t i = 0;
+#if defined(__x86_64__)
+  if (s.kind != Sampler::Kind::constant && has_avx2()) {
+    uint32_t w[4][kBlock];
+    for (; i + kBlock <= count; i += kBlock) {
+      philox_words_avx2(seed, first + i, w);
+      for (int l = 0; l < kBlock; ++l) {
+        const T v = round_sample<T>(s, sample_of_words(s, w[0][l], w[1][l], w[2][l], w[3][l]));
+        std::memcpy(dst + (i + static_cast<uint64_t>(l)) * sizeof(T), &v, sizeof(T));
+      }
+    }
+  }
+#endif
+  for (; i < count; ++i) {
+    const T v = round_sample<T>(s, sample(s, seed, first + i));
+    std::memcpy(dst + i * sizeof(T), &v, sizeof(T));
   }
 }
 
 template <typename T>
-void fill_same(std::vector<std::byte>& out, T value, uint64_t count) {
-  for (uint64_t i = 0; i < count; ++i) std::memcpy(out.data() + i * sizeof(T), &value, sizeof(T));
+void fill_same(std::byte* dst, T value, uint64_t count) {
+  for (uint64_t i = 0; i < count; ++i) std::memcpy(dst + i * sizeof(T), &value, sizeof(T));
 }
 
 }  // namespace
@@ -217,9 +297,19 @@ double initializer_arg(const Initializer& init, std::string_view name) {
   throw Error(fmt::format("initializer {}: has no argument '{}' (it takes {})", init.kind, name, param_list(*spec)));
 }
 
-std::vector<std::byte> materialize_initializer(const Initializer& init, DType dtype,
-                                               const std::vector<int64_t>& shape) {
+namespace {
+
+/// What filling a parameter takes, every check done: its element count and bytes, and for a real
+/// dtype the sampler (integer and bool dtypes: a constant, in `sampler.a`).
+struct Fill {
+  uint64_t count = 0;
+  uint64_t bytes = 0;
+  Sampler sampler;
+};
+
+Fill prepare_fill(const Initializer& init, DType dtype, const std::vector<int64_t>& shape) {
   const std::vector<double> args = resolve_args(init);
+  Fill fill;
   uint64_t count = 1;
   for (int64_t d : shape) {
     if (d < 0)
@@ -228,23 +318,19 @@ std::vector<std::byte> materialize_initializer(const Initializer& init, DType dt
       throw Error(fmt::format("initializer {}: parameter shape {} has more elements than fit in 64 bits", init.kind,
                               shape_str(shape)));
   }
-  uint64_t bytes = 0;
-  if (__builtin_mul_overflow(count, dtype_size(dtype), &bytes) || bytes > std::numeric_limits<size_t>::max())
+  if (__builtin_mul_overflow(count, dtype_size(dtype), &fill.bytes) || fill.bytes > std::numeric_limits<size_t>::max())
     throw Error(fmt::format("initializer {}: a {}{} parameter is too large to hold in memory", init.kind,
                             dtype_name(dtype), shape_str(shape)));
-  std::vector<std::byte> out(static_cast<size_t>(bytes));
+  fill.count = count;
   // PyTorch treats initializing an empty tensor as a no-op, even where fans cannot be computed.
-  if (count == 0) return out;
+  if (count == 0) return fill;
   const Sampler s = make_sampler(init, args, shape);
+  fill.sampler = s;
 
   if (dtype == DType::f32 || dtype == DType::f64) {
     if (dtype == DType::f32 && s.kind == Sampler::Kind::constant && std::abs(s.a) > std::numeric_limits<float>::max())
       throw Error(fmt::format("initializer {}: value {} does not fit in f32", init.kind, s.a));
-    if (dtype == DType::f32)
-      fill_real<float>(out, s, init.seed, count);
-    else
-      fill_real<double>(out, s, init.seed, count);
-    return out;
+    return fill;
   }
   if (dtype == DType::f16 || dtype == DType::bf16)
     throw Error(
@@ -267,22 +353,62 @@ std::vector<std::byte> materialize_initializer(const Initializer& init, DType dt
       if (v != 0 && v != 1)
         throw Error(
             fmt::format("initializer {}: value {} cannot fill a bool parameter (it must be 0 or 1)", init.kind, v));
-      fill_same<uint8_t>(out, static_cast<uint8_t>(v), count);
       break;
     case DType::i32:
       if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
         throw Error(fmt::format("initializer {}: value {} does not fit in i32", init.kind, v));
-      fill_same<int32_t>(out, static_cast<int32_t>(v), count);
       break;
     case DType::i64:
       // 2^63 is exactly representable as a double; the largest i64 is not.
       if (v < -0x1.0p63 || v >= 0x1.0p63)
         throw Error(fmt::format("initializer {}: value {} does not fit in i64", init.kind, v));
-      fill_same<int64_t>(out, static_cast<int64_t>(v), count);
       break;
     default:
-      WEFT_CHECK(false, fmt::format("dtype {} reached the integer fill", dtype_name(dtype)));
+      throw Error(fmt::format("initializer {}: a {} parameter cannot be initialized", init.kind, dtype_name(dtype)));
   }
+  return fill;
+}
+
+}  // namespace
+
+void check_initializer(const Initializer& init, DType dtype, const std::vector<int64_t>& shape) {
+  prepare_fill(init, dtype, shape);
+}
+
+void materialize_initializer_slice(const Initializer& init, DType dtype, const std::vector<int64_t>& shape,
+                                   uint64_t first, uint64_t count, std::byte* out) {
+  const Fill fill = prepare_fill(init, dtype, shape);
+  if (first > fill.count || count > fill.count - first)
+    throw Error(fmt::format("initializer {}: elements [{}, {}) are outside the parameter's {}", init.kind, first,
+                            first + count, fill.count));
+  if (count == 0) return;
+  const Sampler& s = fill.sampler;
+  switch (dtype) {
+    case DType::f32:
+      fill_real<float>(out, s, init.seed, first, count);
+      break;
+    case DType::f64:
+      fill_real<double>(out, s, init.seed, first, count);
+      break;
+    case DType::boolean:
+      fill_same<uint8_t>(out, static_cast<uint8_t>(s.a), count);
+      break;
+    case DType::i32:
+      fill_same<int32_t>(out, static_cast<int32_t>(s.a), count);
+      break;
+    case DType::i64:
+      fill_same<int64_t>(out, static_cast<int64_t>(s.a), count);
+      break;
+    default:
+      WEFT_CHECK(false, fmt::format("dtype {} passed prepare_fill", dtype_name(dtype)));
+  }
+}
+
+std::vector<std::byte> materialize_initializer(const Initializer& init, DType dtype,
+                                               const std::vector<int64_t>& shape) {
+  const Fill fill = prepare_fill(init, dtype, shape);
+  std::vector<std::byte> out(static_cast<size_t>(fill.bytes));
+  materialize_initializer_slice(init, dtype, shape, 0, fill.count, out.data());
   return out;
 }
 

@@ -46,6 +46,18 @@ double initializer_arg(const Initializer& init, std::string_view name);
 /// on a parameter of rank < 2.
 std::vector<std::byte> materialize_initializer(const Initializer& init, DType dtype, const std::vector<int64_t>& shape);
 
+/// Elements [first, first + count) of the same parameter, written to `out` (room for `count`
+/// elements of `dtype`): that slice of materialize_initializer's bytes, computed alone (element i
+/// depends only on the seed and i), so that a large parameter can be filled in parallel. The same
+/// checks and errors, and one for a slice outside the parameter.
+void materialize_initializer_slice(const Initializer& init, DType dtype, const std::vector<int64_t>& shape,
+                                   uint64_t first, uint64_t count, std::byte* out);
+
+/// Every check of materialize_initializer, with the same weft::Error, without computing the values:
+/// for a compiler that reports a bad initializer at compile time but fills the parameter only when
+/// it is first needed (runtime/program_executor.h, StateInitializer).
+void check_initializer(const Initializer& init, DType dtype, const std::vector<int64_t>& shape);
+
 /// PyTorch's defaults, for the nn layers. nn.Linear's weight: kaiming_uniform(a = sqrt(5)), which is
 /// U(-1/sqrt(in), 1/sqrt(in)); its bias: linear_bias(in); nn.Embedding: normal(0, 1); nn.LayerNorm:
 /// ones (weight) and zeros (bias).

@@ -3,7 +3,8 @@
  *
  * The runtime knows signatures (names, dtypes, shapes with symbolic dims) but never a Graph. State —
  * parameters and optimizer slots — lives inside the executable, initialized deterministically from
- * the graph's initializers, read and written by name, and updated in place by a train step.
+ * the graph's initializers when first needed (docs/weights.md), read and written by name, and
+ * updated in place by a train step.
  */
 #pragma once
 

@@ -44,26 +44,40 @@ std::vector<int64_t> static_sizes(const TensorType& type) {
   return shape;
 }
 
+/// Copies that share nothing with the caller's tensors: the executor takes the values as they are
+/// now, whatever the caller does with its tensors before the first run.
+std::vector<Tensor> copies_of(std::span<const Tensor> tensors) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : tensors) out.push_back(t.clone());
+  return out;
+}
+
 }  // namespace
 
 ProgramExecutor::ProgramExecutor(Signature signature, std::optional<Program> program, ProgramPlanner planner,
-                                 std::vector<CallKernel> kernels, std::span<const Tensor> initial_state,
+                                 std::vector<CallKernel> kernels, StateInitializer initial_state,
                                  ExecutorOptions options)
     : sig_(std::move(signature)),
       program_(std::move(program)),
       planner_(std::move(planner)),
       kernels_(std::move(kernels)),
       options_(options),
-      memory_(options.memory ? options.memory : &host_memory()) {
+      memory_(options.memory ? options.memory : &host_memory()),
+      initial_state_(std::move(initial_state)),
+      state_(sig_.state.size()),
+      state_ready_(sig_.state.size(), 0) {
   WEFT_CHECK(program_ || planner_, "ProgramExecutor: neither a program nor a planner");
+  WEFT_CHECK(initial_state_ || sig_.state.empty(), "ProgramExecutor: state without initial values");
   if (options_.profile) profile_.resize(kernels_.size());
+}
+
+ProgramExecutor::ProgramExecutor(Signature signature, std::optional<Program> program, ProgramPlanner planner,
+                                 std::vector<CallKernel> kernels, std::span<const Tensor> initial_state,
+                                 ExecutorOptions options)
+    : ProgramExecutor(
+          std::move(signature), std::move(program), std::move(planner), std::move(kernels),
+          [values = copies_of(initial_state)](size_t i) { return values[i]; }, options) {
   WEFT_CHECK(initial_state.size() == sig_.state.size(), "ProgramExecutor: one initial value per state tensor");
-  for (size_t i = 0; i < initial_state.size(); ++i) {
-    const Tensor& t = initial_state[i];
-    DeviceBuffer b(*memory_, static_cast<int64_t>(t.nbytes()));
-    memory_->copy_from_host(b.data(), t.raw(), static_cast<int64_t>(t.nbytes()));
-    state_.push_back(std::move(b));
-  }
 }
 
 ProgramExecutor::~ProgramExecutor() = default;
@@ -74,11 +88,24 @@ size_t ProgramExecutor::state_index(const std::string& name) const {
   throw Error(fmt::format("no state named '{}' in graph '{}'", name, sig_.graph));
 }
 
+void* ProgramExecutor::state_data(size_t i) const {
+  if (state_ready_[i]) return state_[i].data();
+  const TensorType& type = sig_.state[i].type;
+  Tensor value = initial_state_(i);
+  WEFT_CHECK(value.dtype() == type.dtype && value.shape() == static_sizes(type),
+             fmt::format("ProgramExecutor: the initial value of state '{}' is {}, not {}", sig_.state[i].name,
+                         value.type_str(), type.str()));
+  state_[i] = DeviceBuffer(*memory_, static_cast<int64_t>(value.nbytes()));
+  memory_->copy_from_host(state_[i].data(), value.raw(), static_cast<int64_t>(value.nbytes()));
+  state_ready_[i] = 1;
+  return state_[i].data();
+}
+
 Tensor ProgramExecutor::state(const std::string& name) const {
   size_t i = state_index(name);
   const TensorType& type = sig_.state[i].type;
   Tensor t = Tensor::uninitialized(type.dtype, static_sizes(type));
-  memory_->copy_to_host(t.raw(), state_[i].data(), static_cast<int64_t>(t.nbytes()));
+  memory_->copy_to_host(t.raw(), state_data(i), static_cast<int64_t>(t.nbytes()));
   return t;
 }
 
@@ -89,6 +116,10 @@ void ProgramExecutor::set_state(const std::string& name, const Tensor& value) {
   for (int d = 0; ok && d < value.rank(); ++d)
     ok = want.shape[d].is_static() && want.shape[d].value() == value.shape()[d];
   if (!ok) throw Error(fmt::format("state '{}' must be {}, but got {}", name, want.str(), value.type_str()));
+  if (!state_ready_[i]) {  // replaced before its initial value was needed: it never is
+    state_[i] = DeviceBuffer(*memory_, static_cast<int64_t>(value.nbytes()));
+    state_ready_[i] = 1;
+  }
   memory_->copy_from_host(state_[i].data(), value.raw(), static_cast<int64_t>(value.nbytes()));
 }
 
@@ -144,7 +175,7 @@ std::vector<Tensor> ProgramExecutor::run(std::span<const Tensor> inputs, const S
         break;
       }
       case BufferStorage::param:
-        ptrs_.push_back(state_[b.index].data());
+        ptrs_.push_back(state_data(static_cast<size_t>(b.index)));
         break;
       case BufferStorage::arena:
         ptrs_.push_back(base + b.offset);
@@ -158,31 +189,31 @@ std::vector<Tensor> ProgramExecutor::run(std::span<const Tensor> inputs, const S
   // so they all fit. Outputs held elsewhere (an input, a parameter), repeated, or on a device are
   // copied at the end.
   std::vector<Tensor> outs(p.outputs.size());
-  std::vector<bool> written(p.outputs.size(), false);
-  std::vector<bool> redirected(p.buffers.size(), false);
+  written_.assign(p.outputs.size(), 0);
+  redirected_.assign(p.buffers.size(), 0);
   for (size_t k = 0; on_host && k < p.outputs.size(); ++k) {
     const ProgramValue& o = p.outputs[k];
-    if (p.buffers[o.buffer].storage != BufferStorage::arena || redirected[o.buffer]) continue;
+    if (p.buffers[o.buffer].storage != BufferStorage::arena || redirected_[o.buffer]) continue;
     Tensor t = Tensor::uninitialized(o.type.dtype, evaluate_shape(o.type.shape, sizes));
     WEFT_CHECK(p.buffers[o.buffer].bytes.evaluate(sizes) == static_cast<int64_t>(t.nbytes()),
                fmt::format("output {}: its buffer holds values of another size", o.name));
     ptrs_[o.buffer] = t.raw();
-    redirected[o.buffer] = true;
-    written[k] = true;
+    redirected_[o.buffer] = 1;
+    written_[k] = 1;
     outs[k] = std::move(t);
   }
 
   run_calls(p, sizes, on_host);
 
   for (size_t k = 0; k < p.outputs.size(); ++k) {
-    if (written[k]) continue;
+    if (written_[k]) continue;
     const ProgramValue& o = p.outputs[k];
     Tensor t = Tensor::uninitialized(o.type.dtype, evaluate_shape(o.type.shape, sizes));
     memory_->copy_to_host(t.raw(), ptrs_[o.buffer], static_cast<int64_t>(t.nbytes()));
     outs[k] = std::move(t);
   }
   // Every update reads the values before any is written (a swap of two parameters stays a swap).
-  std::vector<std::pair<size_t, DeviceBuffer>> updated;
+  std::vector<std::pair<size_t, DeviceBuffer>> updated;  // allocates only for a program with copied updates
   for (const ProgramUpdate& u : p.updates) {
     if (u.value == u.param_buffer) continue;  // written in place
     size_t i = static_cast<size_t>(p.buffers[u.param_buffer].index);
@@ -242,7 +273,7 @@ void ProgramExecutor::run_step(const Program& p, std::span<const void* const> in
         ptrs_[i] = const_cast<void*>(inputs[b.index]);  // kernels only read their inputs
         break;
       case BufferStorage::param:
-        ptrs_[i] = state_[b.index].data();
+        ptrs_[i] = state_data(static_cast<size_t>(b.index));
         break;
       case BufferStorage::arena:
         ptrs_[i] = base + b.offset;

@@ -61,6 +61,12 @@ struct CallProfile {
 /// A program for the run's sizes (for a graph with unbounded symbols).
 using ProgramPlanner = std::function<Program(const SymbolBindings& sizes)>;
 
+/// The initial value of state tensor `index` (signature order). The executor asks for it once, when
+/// that state is first needed — the first run, or `state(name)` — and never when `set_state`
+/// replaces it first: an inference executable whose parameters are copied in from a trained one
+/// (frontend/inference.h) does not compute initial values only to overwrite them.
+using StateInitializer = std::function<Tensor(size_t index)>;
+
 struct ExecutorOptions {
   /// Stop at the first call producing a NaN or Inf and name it (op, scope, DSL line).
   bool nan_trap = false;
@@ -74,7 +80,11 @@ struct ExecutorOptions {
 class ProgramExecutor : public Executable {
  public:
   /// `program`: the plan when every symbol is bounded; else `planner` makes one per size.
-  /// `kernels`: one per call, in call order. `initial_state`: the parameters in program order.
+  /// `kernels`: one per call, in call order. `initial_state`: each state tensor's initial value,
+  /// computed when first needed (see StateInitializer).
+  ProgramExecutor(Signature signature, std::optional<Program> program, ProgramPlanner planner,
+                  std::vector<CallKernel> kernels, StateInitializer initial_state, ExecutorOptions options = {});
+  /// The same with the initial values given: the parameters in program order.
   ProgramExecutor(Signature signature, std::optional<Program> program, ProgramPlanner planner,
                   std::vector<CallKernel> kernels, std::span<const Tensor> initial_state, ExecutorOptions options = {});
   ~ProgramExecutor() override;
@@ -105,6 +115,8 @@ class ProgramExecutor : public Executable {
 
  private:
   size_t state_index(const std::string& name) const;
+  /// State `i`'s buffer, holding its initial value if nothing has been written to it yet.
+  void* state_data(size_t i) const;
   std::byte* arena_of(int64_t bytes);
   /// Runs p's calls over `ptrs_` (one pointer per buffer).
   void run_calls(const Program& p, const SymbolBindings& sizes, bool on_host);
@@ -118,14 +130,18 @@ class ProgramExecutor : public Executable {
   std::vector<CallKernel> kernels_;
   ExecutorOptions options_;
   MemoryResource* memory_;
-  std::vector<DeviceBuffer> state_;
+  StateInitializer initial_state_;
+  // Allocated and filled from `initial_state_` when first needed (state_data), hence mutable.
+  mutable std::vector<DeviceBuffer> state_;
+  mutable std::vector<char> state_ready_;
   DeviceBuffer arena_;
   std::vector<DeviceBuffer> staged_inputs_;  // a device program's copies of the caller's inputs
   std::vector<CallProfile> profile_;
   // Reused by every run (a run is never re-entered), so that a step allocates nothing.
-  std::vector<void*> ptrs_;  // per buffer of the plan
-  std::vector<void*> args_;  // per operand of the call being run
-  std::vector<char> redirected_;
+  std::vector<void*> ptrs_;       // per buffer of the plan
+  std::vector<void*> args_;       // per operand of the call being run
+  std::vector<char> redirected_;  // per buffer: an output computed in the caller's memory
+  std::vector<char> written_;     // per output: computed in place (run)
   // The profile's FLOPs and bytes per call, for `profiled_sizes_` under plan `profiled_plan_`.
   const Program* profiled_plan_ = nullptr;
   SymbolBindings profiled_sizes_;

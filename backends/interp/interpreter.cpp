@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "backends/interp/kernels.h"
 #include "ir/graph_builder.h"
 #include "ir/init.h"
 #include "ir/ops.h"
+#include "runtime/thread_pool.h"
 
 namespace weft {
 
@@ -116,20 +118,64 @@ std::vector<Tensor> interpret(const Graph& graph, std::span<const Tensor> inputs
   return evaluate(graph, inputs, params, options, true);
 }
 
+namespace {
+
+struct ParamInit {
+  Initializer init;
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+
+ParamInit checked_param(const Graph& graph, const ParamDecl& p) {
+  const TensorType& t = graph.type(p.value);
+  std::vector<int64_t> shape;
+  for (const auto& d : t.shape) {
+    if (!d.is_static())
+      throw Error(
+          fmt::format("parameter '{}' has symbolic shape {}: parameters must have static shapes", p.name, t.str()));
+    shape.push_back(d.value());
+  }
+  return {p.init, t.dtype, std::move(shape)};
+}
+
+/// The parameter's values, slices of kSlice elements on the calling thread's pool: a model's
+/// parameters are millions of elements, each a Philox block (docs/weights.md), and a decode or
+/// inference executable's first copy of them waits for all.
+Tensor materialize(const ParamInit& p) {
+  constexpr int64_t kSlice = int64_t{1} << 16;
+  Tensor t = Tensor::uninitialized(p.dtype, p.shape);
+  const int64_t n = t.numel();
+  auto* out = static_cast<std::byte*>(t.raw());
+  const size_t element = dtype_size(p.dtype);
+  const int64_t slices = (n + kSlice - 1) / kSlice;
+  auto fill = [&](int64_t i) {
+    const int64_t first = i * kSlice, count = std::min(kSlice, n - first);
+    materialize_initializer_slice(p.init, p.dtype, p.shape, static_cast<uint64_t>(first), static_cast<uint64_t>(count),
+                                  out + static_cast<size_t>(first) * element);
+  };
+  if (slices <= 1) {
+    materialize_initializer_slice(p.init, p.dtype, p.shape, 0, static_cast<uint64_t>(n), out);
+    return t;
+  }
+  ThreadPool::current().parallel_for(slices, fill);
+  return t;
+}
+
+}  // namespace
+
 std::vector<Tensor> initial_params(const Graph& graph) {
   std::vector<Tensor> out;
-  for (const auto& p : graph.params()) {
-    const TensorType& t = graph.type(p.value);
-    std::vector<int64_t> shape;
-    for (const auto& d : t.shape) {
-      if (!d.is_static())
-        throw Error(
-            fmt::format("parameter '{}' has symbolic shape {}: parameters must have static shapes", p.name, t.str()));
-      shape.push_back(d.value());
-    }
-    out.push_back(Tensor::from_bytes(t.dtype, shape, materialize_initializer(p.init, t.dtype, shape)));
-  }
+  for (const auto& p : graph.params()) out.push_back(materialize(checked_param(graph, p)));
   return out;
+}
+
+std::function<Tensor(size_t)> lazy_initial_params(const Graph& graph) {
+  std::vector<ParamInit> params;
+  for (const auto& p : graph.params()) {
+    params.push_back(checked_param(graph, p));
+    check_initializer(p.init, params.back().dtype, params.back().shape);
+  }
+  return [params = std::move(params)](size_t i) { return materialize(params.at(i)); };
 }
 
 }  // namespace weft

@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -32,6 +33,11 @@ std::vector<Tensor> interpret(const Graph& graph, std::span<const Tensor> inputs
 
 /// Initial values of the graph's parameters from their initializers (concrete shapes required).
 std::vector<Tensor> initial_params(const Graph& graph);
+
+/// The same one parameter at a time, when asked (the executor's StateInitializer): checks every
+/// parameter's shape and initializer now, throwing what initial_params would, and computes
+/// parameter i's value only when it is called with i.
+std::function<Tensor(size_t)> lazy_initial_params(const Graph& graph);
 
 /// A program call as a graph of its own: the node, its operands as inputs, then one input of shape
 /// [S] per symbol S of `symbols` (so that the interpreter binds symbols the operands do not carry).

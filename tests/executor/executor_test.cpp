@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -92,8 +93,10 @@ std::vector<Tensor> step_inputs(const Signature& sig, int64_t step) {
   return inputs;
 }
 
-/// The LLVM chain's kernels for `g`, planned in `space`, run by an executor over `memory`.
-std::unique_ptr<ProgramExecutor> executor_in(const Graph& g, MemorySpace space, MemoryResource* memory) {
+/// The LLVM chain's kernels for `g`, planned in `space`, run by an executor over `memory`; its
+/// state's initial values from `initial` (default: the graph's initializers).
+std::unique_ptr<ProgramExecutor> executor_in(const Graph& g, MemorySpace space, MemoryResource* memory,
+                                             StateInitializer initial = nullptr) {
   const LoweringOptions lowering = LlvmBackend().lowering_options();
   Graph lowered = lower_graph(g, lowering);
   Program program = plan_program(lowered, {}, PlanOptions{.space = space});
@@ -107,8 +110,11 @@ std::unique_ptr<ProgramExecutor> executor_in(const Graph& g, MemorySpace space, 
     kernels.push_back(std::move(k->kernel));
   }
   ProgramPlanner no_planner;
+  if (!initial)
+    return std::make_unique<ProgramExecutor>(signature_of(lowered), std::move(program), no_planner, std::move(kernels),
+                                             initial_params(lowered), ExecutorOptions{.memory = memory});
   return std::make_unique<ProgramExecutor>(signature_of(lowered), std::move(program), no_planner, std::move(kernels),
-                                           initial_params(lowered), ExecutorOptions{.memory = memory});
+                                           std::move(initial), ExecutorOptions{.memory = memory});
 }
 
 TEST(Executor, ADeviceProgramKeepsItsStateOnTheDeviceAndCopiesOnlyInputsAndOutputs) {
@@ -116,14 +122,15 @@ TEST(Executor, ADeviceProgramKeepsItsStateOnTheDeviceAndCopiesOnlyInputsAndOutpu
   CountingDevice device;
   auto on_device = executor_in(step, MemorySpace::device, &device);
   auto on_host = executor_in(step, MemorySpace::host, nullptr);
-  const int setup_copies = device.to_device;  // the initial parameters and optimizer slots
-  EXPECT_EQ(setup_copies, static_cast<int>(step.params().size()));
+  // The initial parameters and optimizer slots go to the device when first needed: the first run.
+  EXPECT_EQ(device.to_device, 0);
   for (int64_t s = 1; s <= 3; ++s) {
     std::vector<Tensor> inputs = step_inputs(on_host->signature(), s);
     const int before_in = device.to_device, before_out = device.to_host;
     std::vector<Tensor> got = on_device->run(inputs);
     std::vector<Tensor> want = on_host->run(inputs);
-    EXPECT_EQ(device.to_device - before_in, static_cast<int>(inputs.size())) << "step " << s;
+    const int state_copies = s == 1 ? static_cast<int>(step.params().size()) : 0;
+    EXPECT_EQ(device.to_device - before_in, static_cast<int>(inputs.size()) + state_copies) << "step " << s;
     EXPECT_EQ(device.to_host - before_out, static_cast<int>(got.size())) << "step " << s;
     ASSERT_EQ(got.size(), want.size());
     for (size_t k = 0; k < got.size(); ++k) {
@@ -136,6 +143,64 @@ TEST(Executor, ADeviceProgramKeepsItsStateOnTheDeviceAndCopiesOnlyInputsAndOutpu
     Tensor a = on_device->state(spec.name), b = on_host->state(spec.name);
     EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0) << spec.name;
   }
+}
+
+TEST(Executor, StateGetsItsInitialValueWhenFirstNeededAndNeverWhenReplacedFirst) {
+  Graph step = mlp_train_step();
+  const std::vector<Tensor> initial = initial_params(lower_graph(step, LlvmBackend().lowering_options()));
+  std::vector<int> asked(initial.size(), 0);
+  auto exe = executor_in(step, MemorySpace::host, nullptr, [&](size_t i) {
+    ++asked.at(i);
+    return initial[i];
+  });
+  auto reference = executor_in(step, MemorySpace::host, nullptr);
+  const Signature& sig = exe->signature();
+  auto index_of = [&](const std::string& name) {
+    for (size_t i = 0; i < sig.state.size(); ++i)
+      if (sig.state[i].name == name) return i;
+    ADD_FAILURE() << "no state " << name;
+    return size_t{0};
+  };
+  EXPECT_EQ(std::count(asked.begin(), asked.end(), 0), static_cast<long>(asked.size())) << "asked at construction";
+
+  // Replaced before anything needed it: its initializer is never asked.
+  Tensor w = Tensor::from<float>({12, 6}, std::vector<float>(72, 0.25f));
+  exe->set_state("fc1.weight", w);
+  reference->set_state("fc1.weight", w);
+  // Read: asked once, and it is the initial value.
+  Tensor bias = exe->state("fc1.bias");
+  EXPECT_EQ(asked[index_of("fc1.bias")], 1);
+  EXPECT_EQ(std::memcmp(bias.raw(), initial[index_of("fc1.bias")].raw(), bias.nbytes()), 0);
+  EXPECT_EQ(std::count(asked.begin(), asked.end(), 1), 1);
+
+  // The first run needs every other state; later runs ask for nothing. The results are those of
+  // an executor given every initial value up front.
+  for (int64_t s = 1; s <= 2; ++s) {
+    std::vector<Tensor> inputs = step_inputs(sig, s);
+    std::vector<Tensor> got = exe->run(inputs), want = reference->run(inputs);
+    for (size_t k = 0; k < got.size(); ++k)
+      EXPECT_EQ(std::memcmp(got[k].raw(), want[k].raw(), got[k].nbytes()), 0) << "step " << s << " output " << k;
+  }
+  for (size_t i = 0; i < asked.size(); ++i)
+    EXPECT_EQ(asked[i], sig.state[i].name == "fc1.weight" ? 0 : 1) << sig.state[i].name;
+  for (const TensorSpec& spec : sig.state) {
+    Tensor a = exe->state(spec.name), b = reference->state(spec.name);
+    EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0) << spec.name;
+  }
+}
+
+TEST(Executor, ABadInitializerIsStillAnErrorOfCompileNotOfTheFirstRun) {
+  Builder b("bad_init");
+  auto x = b.input("x", "f32[4]");
+  auto counts = b.param("counts", DType::i64, Shape{4}, Initializer{"normal", {{"mean", 0}, {"std", 1}}, 3});
+  b.output("y", x + dsl::cast(counts, DType::f32));
+  Graph g = b.finish();
+  for (const char* backend : {"interp", "llvm"})
+    EXPECT_NE(error_of([&] {
+                make_backend(backend)->compile(g);
+              }).find("initializer normal needs a float parameter (f32 or f64), but the parameter is i64"),
+              std::string::npos)
+        << backend;
 }
 
 TEST(Executor, TheInterpreterAndTheJitBindSymbolsAsTheCRuntimeDoes) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ir/error.h"
+#include "ir/philox.h"
 
 namespace weft {
 namespace {
@@ -180,6 +181,59 @@ TEST(Initializer, F32UniformNeverReachesItsUpperBound) {
   EXPECT_EQ(*std::max_element(v.begin(), v.end()), std::nextafter(1.0f, 0.0f));
 }
 
+TEST(Initializer, UniformElementsAreThePhiloxFormulaRoundedOnce) {
+  // Each element is low + (high - low)·u(seed, i) in double, rounded once to the dtype (docs/
+  // weights.md); a seed with both 32-bit halves set.
+  const uint64_t seed = 0x0123456789abcdefULL;
+  const double low = -0.25, high = 0.75;
+  const Initializer init{"uniform", {{"low", low}, {"high", high}}, seed};
+  const auto f32 = materialize<float>(init, DType::f32, {1000});
+  const auto f64 = materialize<double>(init, DType::f64, {10, 100});
+  for (uint64_t i = 0; i < 1000; ++i) {
+    const double want = low + (high - low) * philox_uniform_double(seed, i);
+    ASSERT_EQ(f64[i], want) << "element " << i;
+    ASSERT_EQ(f32[i], static_cast<float>(want)) << "element " << i;
+  }
+}
+
+TEST(Initializer, NormalElementsAreBoxMullerOnTheirOwnPhiloxBlock) {
+  // mean + std·sqrt(-2 ln(1 - u1))·cos(2π u2), u1 and u2 from words 0–1 and 2–3 of element i's
+  // block. 1,003 elements: the fill computes blocks eight at a time where the CPU allows, and the
+  // last three alone.
+  const uint64_t seed = 0xfedcba9876543210ULL;
+  const auto v = materialize<double>({"normal", {{"mean", 0.5}, {"std", 2}}, seed}, DType::f64, {1003});
+  for (uint64_t i = 0; i < 1003; ++i) {
+    const auto w = philox_words(seed, i);
+    const double u1 = 1.0 - philox_bits_to_unit_double(w[0], w[1]);
+    const double u2 = philox_bits_to_unit_double(w[2], w[3]);
+    const double want = 0.5 + 2 * (std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.141592653589793 * u2));
+    ASSERT_EQ(v[i], want) << "element " << i;
+  }
+}
+
+TEST(Initializer, ASliceIsThoseBytesOfTheWholeParameter) {
+  // What lets a compiled executable fill a large parameter in parallel, slice by slice.
+  const std::vector<int64_t> shape{37, 29};
+  for (const Initializer& init : {linear_weight_init(11), embedding_init(12), Initializer{"ones", {}, 0}}) {
+    SCOPED_TRACE(init.kind);
+    const std::vector<std::byte> whole = materialize_initializer(init, DType::f32, shape);
+    for (uint64_t first : {0, 1, 500, 1072}) {
+      const uint64_t count = std::min<uint64_t>(100, 37 * 29 - first);
+      std::vector<std::byte> slice(count * 4);
+      materialize_initializer_slice(init, DType::f32, shape, first, count, slice.data());
+      EXPECT_EQ(std::memcmp(slice.data(), whole.data() + first * 4, slice.size()), 0) << "first " << first;
+    }
+  }
+  std::byte sink[4];
+  try {
+    materialize_initializer_slice(linear_weight_init(1), DType::f32, {4, 4}, 15, 2, sink);
+    ADD_FAILURE() << "a slice past the end was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("elements [15, 17) are outside the parameter's 16"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Initializer, PositionalArgumentsMatchNamedOnes) {
   const Initializer named{"uniform", {{"low", -1}, {"high", 1}}, 8};
   const Initializer positional{"uniform", {{"", -1}, {"", 1}}, 8};
@@ -245,7 +299,15 @@ TEST(Initializer, RejectsBadInitializersWithTheRuleAndTheFacts) {
     SCOPED_TRACE(c.name);
     const std::string message = error_of(c.init, c.dtype, c.shape);
     EXPECT_NE(message.find(c.expected), std::string::npos) << "message: " << message;
+    // A compiler checks at compile time and fills the parameter later: the same error, up front.
+    try {
+      check_initializer(c.init, c.dtype, c.shape);
+      ADD_FAILURE() << "check_initializer accepted it";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), message);
+    }
   }
+  EXPECT_NO_THROW(check_initializer(linear_weight_init(0), DType::f32, {4, 4}));
   EXPECT_THROW(validate_initializer({"gaussian", {}, 0}), Error);
   EXPECT_NO_THROW(validate_initializer(linear_weight_init(0)));
 }

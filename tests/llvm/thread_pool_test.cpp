@@ -1,10 +1,12 @@
-// The runtime's thread pool, as the JIT'd code uses it: every index exactly once, nesting and
-// concurrent callers without deadlock, exceptions carried back to the caller.
+// The runtime's thread pool, as the JIT'd code uses it: every index exactly once (back to back, and
+// after the workers went to sleep), nesting and concurrent callers without deadlock, exceptions
+// carried back to the caller.
 #include "runtime/thread_pool.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -22,6 +24,29 @@ TEST(ThreadPool, RunsEveryIndexExactlyOnce) {
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "index " << i << " of " << n;
     }
   }
+}
+
+TEST(ThreadPool, LoopsBackToBackAndAfterTheWorkersFellAsleepRunEveryIndex) {
+  // Back to back, a worker may still be finishing (or waking for) one loop when the next is
+  // published; after a pause it sleeps and must be woken. A worker that missed a loop, ran one
+  // twice or read the loop after it closed shows as a wrong count.
+  ThreadPool pool(3);
+  for (int round = 0; round < 3; ++round) {
+    for (int r = 0; r < 2000; ++r) {
+      const int64_t n = 1 + r % 9;
+      std::vector<std::atomic<int>> hits(n);
+      pool.parallel_for(n, [&](int64_t i) { hits[i]++; });
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "loop " << r << " index " << i;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::atomic<int> total{0};
+    pool.parallel_for(64, [&](int64_t) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      total++;
+    });
+    EXPECT_EQ(total.load(), 64);
+  }
+  EXPECT_GT(pool.stats().worker_indices, 0) << "the workers never joined a loop";
 }
 
 TEST(ThreadPool, RunsNestedLoopsSerially) {
