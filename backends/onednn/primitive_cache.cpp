@@ -12,15 +12,10 @@
 #include <optional>
 #include <unordered_map>
 
+#include "backends/onednn/dnnl_context.h"
 #include "runtime/thread_pool.h"
 
 namespace weft::onednn {
-
-namespace {
-
-using dims = dnnl::memory::dims;
-using dt = dnnl::memory::data_type;
-using dnnl::algorithm;
 
 dnnl::engine& engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
@@ -31,6 +26,13 @@ dnnl::stream& stream() {
   thread_local dnnl::stream s(engine());
   return s;
 }
+
+namespace {
+
+using dims = dnnl::memory::dims;
+using dt = dnnl::memory::data_type;
+using dnnl::algorithm;
+
 
 algorithm eltwise_alg(Eltwise e) {
   switch (e) {

@@ -16,6 +16,7 @@
 
 #include "backends/interp/constant_evaluator.h"
 #include "backends/interp/interpreter.h"
+#include "backends/onednn/dnnl_context.h"
 #include "backends/onednn/primitive_cache.h"
 #include "ir/ops.h"
 #include "passes/pipeline.h"
@@ -29,15 +30,6 @@ using dims = dnnl::memory::dims;
 using tag = dnnl::memory::format_tag;
 using dnnl::memory;
 
-dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-dnnl::stream& stream() {
-  thread_local dnnl::stream s(engine());
-  return s;
-}
 
 /// Where each operand of the call sits (ir/ops/composite_lstm.cpp lays them out): the forward's
 /// operands, then for lstm_backward y, h_n, c_n and their gradients; the results follow.
