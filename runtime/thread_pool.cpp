@@ -10,6 +10,12 @@
  * goes back to sleep: the caller never waits for a thread that had nothing left to do (before, it
  * waited for every worker to acknowledge every loop, which cost milliseconds under load).
  *
+ * A worker that finished a loop watches for the next one for a short while (`spin_us`, default 50
+ * µs, WEFT_POOL_SPIN_US) before it sleeps: the loops of a decode step or a scan step come a few
+ * microseconds apart, and waking a sleeping thread (a futex wake and a reschedule, 5–30 µs under
+ * KVM) costs as much as the loop it would help with. The spin is bounded, so an idle pool sleeps
+ * and takes no core from other programs for longer than that.
+ *
  * The current pool is a thread-local pointer: set by ThreadPoolScope, and by each worker to its own
  * pool when it starts.
  */
@@ -17,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -35,6 +42,14 @@ struct Loop {
   void (*fn)(void*, int64_t) = nullptr;
   std::atomic<int64_t> next{0};
 };
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
 
 // Set while a thread runs loop bodies, so that a nested parallel_for runs serially.
 thread_local bool t_inside_loop = false;
@@ -73,11 +88,24 @@ struct ThreadPool::State {
   bool stop = false;
 
   std::atomic<int64_t> loops{0}, indices{0}, worker_indices{0};
+  std::atomic<uint64_t> published{0};  // `generation`, readable without the lock
+  std::chrono::nanoseconds spin{0};
+
+  // Waits up to `spin` for a loop after `seen` before the worker goes to sleep: a step's loops
+  // come microseconds apart, and waking a sleeping thread costs about as much as a small loop.
+  void spin_for_next_loop(uint64_t seen) const {
+    if (spin.count() <= 0) return;
+    auto until = std::chrono::steady_clock::now() + spin;
+    while (published.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until) {
+      for (int i = 0; i < 16; ++i) cpu_relax();
+    }
+  }
 
   void worker_main(ThreadPool* owner) {
     t_current = owner;
     uint64_t seen = 0;
     for (;;) {
+      spin_for_next_loop(seen);
       {
         std::unique_lock lock(mutex);
         wake.wait(lock, [&] { return stop || generation != seen; });
@@ -94,8 +122,9 @@ struct ThreadPool::State {
   }
 };
 
-ThreadPool::ThreadPool(int num_threads) : state_(std::make_unique<State>()) {
+ThreadPool::ThreadPool(int num_threads, int spin_us) : state_(std::make_unique<State>()) {
   state_->num_threads = std::max(1, num_threads);
+  state_->spin = std::chrono::microseconds(std::max(0, spin_us));
   for (int i = 1; i < state_->num_threads; ++i) {
     state_->workers.emplace_back([this] { state_->worker_main(this); });
   }
@@ -106,6 +135,7 @@ ThreadPool::~ThreadPool() {
     std::lock_guard lock(state_->mutex);
     state_->stop = true;
   }
+  state_->published.fetch_add(1, std::memory_order_release);  // ends the workers' spins
   state_->wake.notify_all();
   for (auto& t : state_->workers) t.join();
 }
@@ -137,6 +167,7 @@ void ThreadPool::parallel_for(int64_t n, void* ctx, void (*fn)(void*, int64_t)) 
     s.loop.next.store(0, std::memory_order_relaxed);
     s.open = true;
     ++s.generation;
+    s.published.store(s.generation, std::memory_order_release);
   }
   s.wake.notify_all();
   run_indices(s.loop);
@@ -170,6 +201,15 @@ int ThreadPool::default_num_threads() {
     if (end != env && *end == '\0' && v >= 1 && v <= 1024) return static_cast<int>(v);
   }
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+int ThreadPool::default_spin_us() {
+  if (const char* env = std::getenv("WEFT_POOL_SPIN_US")) {
+    char* end = nullptr;
+    long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 0 && v <= 1000000) return static_cast<int>(v);
+  }
+  return kDefaultSpinUs;
 }
 
 ThreadPool& ThreadPool::global() {

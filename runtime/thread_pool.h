@@ -27,8 +27,12 @@ namespace weft {
 
 class ThreadPool {
  public:
-  /// A pool in which `num_threads` threads (the caller plus num_threads - 1 workers) run loops.
-  explicit ThreadPool(int num_threads);
+  /// How long, by default, a worker watches for the next loop before it sleeps.
+  static constexpr int kDefaultSpinUs = 50;
+
+  /// A pool in which `num_threads` threads (the caller plus num_threads - 1 workers) run loops; a
+  /// worker that finished a loop waits `spin_us` microseconds for the next before it sleeps.
+  explicit ThreadPool(int num_threads, int spin_us = default_spin_us());
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -45,6 +49,8 @@ class ThreadPool {
   /// The process-wide pool: WEFT_NUM_THREADS threads if set (>= 1), else the hardware's count.
   static ThreadPool& global();
   static int default_num_threads();
+  /// WEFT_POOL_SPIN_US if set (0 to 1,000,000; 0: sleep at once), else kDefaultSpinUs.
+  static int default_spin_us();
 
   /// The pool `weft_parallel_for` and `weft_num_threads` use on the calling thread (see the file
   /// comment).

@@ -2,7 +2,9 @@
  * weft_parallel_for, weft_num_threads, weft_thread_scratch.
  *
  * Each instance has its own pool: the thread that calls weft_run plus num_threads - 1 workers,
- * which sleep on a condition variable between loops (no spinning). Kernels know nothing of
+ * which sleep on a condition variable between loops — after watching for the next loop for a
+ * short while (50 µs, or WEFT_POOL_SPIN_US), as the JIT's pool does (runtime/thread_pool.cpp): a
+ * decode step's loops come microseconds apart, and waking a sleeping worker costs as much as one. Kernels know nothing of
  * instances, so weft_run makes the instance's pool current on its thread (a thread-local), and
  * each worker does the same for itself once; instances run by different threads at the same time
  * never meet.
@@ -20,6 +22,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "weft_rt_internal.h"
@@ -44,6 +47,8 @@ struct rt_pool {
   pthread_cond_t wake; /* a new loop, or stop */
   pthread_cond_t done; /* the last worker finished the loop */
   uint64_t generation;
+  _Atomic uint64_t published; /* generation, readable without the mutex */
+  int64_t spin_ns;            /* how long a worker watches `published` before it sleeps */
   int32_t pending; /* workers that have not finished the current generation */
   int stop;
   /* The current loop: written under the mutex before the generation changes. */
@@ -66,6 +71,36 @@ static void run_indices(rt_pool* pool, int64_t n, void* ctx, void (*fn)(void*, i
   tl_inside = was_inside;
 }
 
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+static void spin_for_next_loop(rt_pool* pool, uint64_t seen) {
+  if (pool->spin_ns <= 0) return;
+  int64_t until = now_ns() + pool->spin_ns;
+  while (atomic_load_explicit(&pool->published, memory_order_acquire) == seen && now_ns() < until)
+    for (int i = 0; i < 16; ++i) cpu_relax();
+}
+
+/* WEFT_POOL_SPIN_US (0 to 1,000,000 µs; 0: sleep at once), else 50 µs. */
+static int64_t spin_ns_from_env(void) {
+  const char* env = getenv("WEFT_POOL_SPIN_US");
+  if (env && *env) {
+    char* end = NULL;
+    long v = strtol(env, &end, 10);
+    if (*end == '\0' && v >= 0 && v <= 1000000) return (int64_t)v * 1000;
+  }
+  return 50 * 1000;
+}
+
 static void* worker_main(void* arg) {
   rt_worker* self = arg;
   rt_pool* pool = self->pool;
@@ -73,6 +108,7 @@ static void* worker_main(void* arg) {
   tl_index = self->index;
   uint64_t seen = 0;
   for (;;) {
+    spin_for_next_loop(pool, seen);
     pthread_mutex_lock(&pool->mutex);
     while (!pool->stop && pool->generation == seen) pthread_cond_wait(&pool->wake, &pool->mutex);
     if (pool->stop) {
@@ -113,6 +149,8 @@ rt_pool* rt_pool_create(int32_t num_threads) {
   pthread_cond_init(&pool->wake, NULL);
   pthread_cond_init(&pool->done, NULL);
   atomic_init(&pool->next, 0);
+  atomic_init(&pool->published, 0);
+  pool->spin_ns = spin_ns_from_env();
   for (int32_t i = 1; i < pool->num_threads; ++i) {
     pool->workers[i] = (rt_worker){pool, i};
     if (pthread_create(&pool->threads[i], NULL, worker_main, &pool->workers[i]) != 0) {
@@ -127,6 +165,7 @@ rt_pool* rt_pool_create(int32_t num_threads) {
 void rt_pool_destroy(rt_pool* pool) {
   pthread_mutex_lock(&pool->mutex);
   pool->stop = 1;
+  atomic_fetch_add_explicit(&pool->published, 1, memory_order_release); /* ends the workers' spins */
   pthread_cond_broadcast(&pool->wake);
   pthread_mutex_unlock(&pool->mutex);
   for (int32_t i = 1; i <= pool->started; ++i) pthread_join(pool->threads[i], NULL);
@@ -175,6 +214,7 @@ void weft_parallel_for(void* ctx, int64_t n, void (*fn)(void*, int64_t)) {
   atomic_store_explicit(&pool->next, 0, memory_order_relaxed);
   pool->pending = pool->started;
   ++pool->generation;
+  atomic_store_explicit(&pool->published, pool->generation, memory_order_release);
   pthread_cond_broadcast(&pool->wake);
   pthread_mutex_unlock(&pool->mutex);
   run_indices(pool, n, ctx, fn);

@@ -26,11 +26,14 @@ TEST(ThreadPool, RunsEveryIndexExactlyOnce) {
   }
 }
 
-TEST(ThreadPool, LoopsBackToBackAndAfterTheWorkersFellAsleepRunEveryIndex) {
-  // Back to back, a worker may still be finishing (or waking for) one loop when the next is
-  // published; after a pause it sleeps and must be woken. A worker that missed a loop, ran one
-  // twice or read the loop after it closed shows as a wrong count.
-  ThreadPool pool(3);
+class ThreadPoolSpin : public ::testing::TestWithParam<int> {};
+
+TEST_P(ThreadPoolSpin, LoopsBackToBackAndAfterTheWorkersFellAsleepRunEveryIndex) {
+  // Back to back, a worker may still be finishing (or waking for, or spinning for) one loop when
+  // the next is published; after a pause longer than the spin it sleeps and must be woken. A
+  // worker that missed a loop, ran one twice or read the loop after it closed shows as a wrong
+  // count. Spins: none (sleep at once), the default, and longer than the pause (never sleeps).
+  ThreadPool pool(3, GetParam());
   for (int round = 0; round < 3; ++round) {
     for (int r = 0; r < 2000; ++r) {
       const int64_t n = 1 + r % 9;
@@ -47,6 +50,18 @@ TEST(ThreadPool, LoopsBackToBackAndAfterTheWorkersFellAsleepRunEveryIndex) {
     EXPECT_EQ(total.load(), 64);
   }
   EXPECT_GT(pool.stats().worker_indices, 0) << "the workers never joined a loop";
+}
+
+INSTANTIATE_TEST_SUITE_P(Spins, ThreadPoolSpin, ::testing::Values(0, ThreadPool::kDefaultSpinUs, 20000));
+
+TEST(ThreadPool, StopsWhileItsWorkersSpin) {
+  // The destructor must end workers that are watching for a next loop, not only sleeping ones.
+  for (int i = 0; i < 20; ++i) {
+    ThreadPool pool(3, 1000000);
+    std::atomic<int> total{0};
+    pool.parallel_for(16, [&](int64_t) { total++; });
+    EXPECT_EQ(total.load(), 16);
+  }
 }
 
 TEST(ThreadPool, RunsNestedLoopsSerially) {
