@@ -11,6 +11,8 @@
 # `ratio <workload> ...` line per workload and, for the encoder layer and the LSTM
 # encoder-decoder's train step timed on llvm, onednn and auto, a `providers <workload> ...
 # auto/best=` line (docs/onednn-backend.md).
+# Last, the G2P race (bench/g2p_budget.py): the demo's Transformer and train_torch.py's, each trained
+# for WEFT_BENCH_G2P_MINUTES minutes (default 10; 0 skips it), one after the other, side by side.
 #   bench/run.sh <builddir> [compare.py flags]      WEFT_BENCH_KERNELS=0 skips the kernel benchmarks
 set -euo pipefail
 build="${1:?usage: bench/run.sh <builddir> [compare.py flags]}"
@@ -32,4 +34,11 @@ if [ "${WEFT_BENCH_KERNELS:-1}" != 0 ]; then
     "$exe" || echo "bench/run.sh: $(basename "$exe") failed (status $?)"
   done
 fi
-exec python3 "$(dirname "$0")/compare.py" --build "$build" "$@"
+status=0
+python3 "$(dirname "$0")/compare.py" --build "$build" "$@" || status=$?
+minutes="${WEFT_BENCH_G2P_MINUTES:-10}"
+if [ "$minutes" != 0 ]; then
+  echo "== g2p_budget ($minutes minutes each)"
+  python3 "$(dirname "$0")/g2p_budget.py" --build "$build" --minutes "$minutes" || status=$?
+fi
+exit "$status"
