@@ -65,6 +65,11 @@ Graph mha_masked(const SafetensorsFile& f) { return golden::mha_graph(f, true); 
 Graph lstm(const SafetensorsFile& f) { return golden::lstm_graph(f, {}); }
 Graph lstm_state(const SafetensorsFile& f) { return golden::lstm_graph(f, {.with_state = true}); }
 Graph lstm_lengths(const SafetensorsFile& f) { return golden::lstm_graph(f, {.with_lengths = true}); }
+Graph rnn(const SafetensorsFile& f) { return golden::h_state_graph(f, false, {.with_state = true}); }
+Graph rnn_lengths(const SafetensorsFile& f) { return golden::h_state_graph(f, false, {.with_lengths = true}); }
+Graph gru(const SafetensorsFile& f) { return golden::h_state_graph(f, true, {}); }
+Graph gru_state(const SafetensorsFile& f) { return golden::h_state_graph(f, true, {.with_state = true}); }
+Graph gru_lengths(const SafetensorsFile& f) { return golden::h_state_graph(f, true, {.with_lengths = true}); }
 Graph bahdanau(const SafetensorsFile& f) { return golden::seq2seq_bahdanau_graph(f); }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -75,6 +80,10 @@ INSTANTIATE_TEST_SUITE_P(
                       GoldenCase{"lstm", lstm, golden::kLstmNames},
                       GoldenCase{"lstm_state", lstm_state, golden::kLstmNames},
                       GoldenCase{"lstm_lengths", lstm_lengths, golden::kLstmNames},
+                      GoldenCase{"rnn", rnn, golden::kRnnNames},
+                      GoldenCase{"rnn_lengths", rnn_lengths, golden::kRnnNames},
+                      GoldenCase{"gru", gru, golden::kGruNames}, GoldenCase{"gru_state", gru_state, golden::kGruNames},
+                      GoldenCase{"gru_lengths", gru_lengths, golden::kGruNames},
                       GoldenCase{"layer_norm", golden::layer_norm_graph},
                       GoldenCase{"cross_entropy", golden::cross_entropy_graph, {}, false},
                       GoldenCase{"kl_div", golden::kl_div_graph, {}, false},
