@@ -49,8 +49,8 @@ Graph layer_graph(const std::string& cell, bool backward) {
     weft::nn::LstmOutput r = weft::nn::LSTM(b, cell, kSize, kSize)(x);
     y = r.output, states = {{"h_n", r.h_n}, {"c_n", r.c_n}};
   } else {
-    weft::nn::RnnOutput r = cell == "gru" ? weft::nn::GRU(b, cell, kSize, kSize)(x)
-                                          : weft::nn::RNN(b, cell, kSize, kSize)(x);
+    weft::nn::RnnOutput r =
+        cell == "gru" ? weft::nn::GRU(b, cell, kSize, kSize)(x) : weft::nn::RNN(b, cell, kSize, kSize)(x);
     y = r.output, states = {{"h_n", r.h_n}};
   }
   if (!backward) {

@@ -88,8 +88,8 @@ LayerPrimitives make_primitives(const CellSpec& cell, const LayerDims& d, bool t
         backward);
   return build<dnnl::lbr_gru_forward, dnnl::lbr_gru_backward>(
       [&] {
-        return dnnl::lbr_gru_forward::desc(fwd_kind, kLeftToRight, u.layer_in, u.state, a.weights_layer,
-                                           a.weights_iter, u.bias, u.layer_out, u.state);
+        return dnnl::lbr_gru_forward::desc(fwd_kind, kLeftToRight, u.layer_in, u.state, a.weights_layer, a.weights_iter,
+                                           u.bias, u.layer_out, u.state);
       },
       [&] {
         return dnnl::lbr_gru_backward::desc(prop_kind::backward, kLeftToRight, u.layer_in, u.state, a.weights_layer,

@@ -71,8 +71,7 @@ float* f32(std::span<void* const> buffers, int k) { return static_cast<float*>(b
 /// compares them with a copy.
 class PreparedWeight {
  public:
-  PreparedWeight(const memory::desc& user, const memory::desc& wanted, const CellSpec& cell, int64_t hidden,
-                 int64_t k)
+  PreparedWeight(const memory::desc& user, const memory::desc& wanted, const CellSpec& cell, int64_t hidden, int64_t k)
       : user_(user),
         direct_(user == wanted),
         swap_(cell.swap_first_gates),
@@ -165,23 +164,22 @@ struct Entry {
   Entry(const Layout& l, const LayerDims& dims, bool training)
       : d(dims), p(make_primitives(l.cell, d, training, l.backward)) {
     LayerDescs user(l.cell, d);
-    fwd_w_layer = std::make_unique<PreparedWeight>(user.weights_layer, p.fwd_pd.weights_layer_desc(), l.cell,
-                                                   d.hidden, d.input);
-    fwd_w_iter = std::make_unique<PreparedWeight>(user.weights_iter, p.fwd_pd.weights_iter_desc(), l.cell, d.hidden,
-                                                  d.hidden);
+    fwd_w_layer =
+        std::make_unique<PreparedWeight>(user.weights_layer, p.fwd_pd.weights_layer_desc(), l.cell, d.hidden, d.input);
+    fwd_w_iter =
+        std::make_unique<PreparedWeight>(user.weights_iter, p.fwd_pd.weights_iter_desc(), l.cell, d.hidden, d.hidden);
     if (!l.backward) return;
-    bwd_w_layer = std::make_unique<PreparedWeight>(user.weights_layer, p.bwd_pd.weights_layer_desc(), l.cell,
-                                                   d.hidden, d.input);
-    bwd_w_iter = std::make_unique<PreparedWeight>(user.weights_iter, p.bwd_pd.weights_iter_desc(), l.cell, d.hidden,
-                                                  d.hidden);
+    bwd_w_layer =
+        std::make_unique<PreparedWeight>(user.weights_layer, p.bwd_pd.weights_layer_desc(), l.cell, d.hidden, d.input);
+    bwd_w_iter =
+        std::make_unique<PreparedWeight>(user.weights_iter, p.bwd_pd.weights_iter_desc(), l.cell, d.hidden, d.hidden);
     diff_w_layer = memory(p.bwd_pd.diff_weights_layer_desc(), engine());
     diff_w_iter = memory(p.bwd_pd.diff_weights_iter_desc(), engine());
     diff_bias = memory(p.bwd_pd.diff_bias_desc(), engine());
   }
 
   void fill_bias(std::span<void* const> buffers, const Layout& l) {
-    pack_bias(l.cell, l.bias ? f32(buffers, l.b_ih) : nullptr, l.bias ? f32(buffers, l.b_hh) : nullptr, d.hidden,
-              bias);
+    pack_bias(l.cell, l.bias ? f32(buffers, l.b_ih) : nullptr, l.bias ? f32(buffers, l.b_hh) : nullptr, d.hidden, bias);
   }
 
   /// The arguments both primitives take: the forward's operands and `results` (y, h_n[, c_n]).
@@ -205,8 +203,7 @@ struct Entry {
   }
 
   /// Runs the forward into `results`; with `workspace`, in training mode into it.
-  void forward(std::span<void* const> buffers, const Layout& l, const std::vector<float*>& results,
-               memory* workspace) {
+  void forward(std::span<void* const> buffers, const Layout& l, const std::vector<float*>& results, memory* workspace) {
     fill_bias(buffers, l);
     std::unordered_map<int, memory> args = common_args(buffers, l, results, false);
     if (workspace) args.emplace(DNNL_ARG_WORKSPACE, *workspace);

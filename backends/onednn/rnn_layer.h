@@ -52,8 +52,7 @@ struct LayerProbe {
 /// The kernel of a recurrent layer call, or empty with `*why` set; `probe`, when given, receives
 /// what the kernel measures of itself (for `auto`'s timing).
 std::optional<ProvidedKernel> recurrent_layer_kernel(const KernelCall& call, const ProviderContext& context,
-                                                     std::string* why,
-                                                     std::shared_ptr<LayerProbe>* probe = nullptr);
+                                                     std::string* why, std::shared_ptr<LayerProbe>* probe = nullptr);
 
 /// The call's decomposition compiled by the chain (what another provider would run), as a kernel.
 ProvidedKernel decomposed_layer_kernel(const KernelCall& call, const ProviderContext& context);

@@ -33,6 +33,28 @@ RecurrentWeights make_weights(Builder& b, const std::string& suffix, int64_t gat
   return w;
 }
 
+/// A cell's weights (`kind` "RNNCell", with `gates` gate blocks) in the scope `name`.
+RecurrentWeights make_cell_weights(Builder& b, const char* kind, const std::string& name, int64_t gates,
+                                   int64_t input_size, int64_t hidden_size, bool bias, const Loc& loc) {
+  check_sizes(b, kind, input_size, hidden_size, 1, loc);
+  auto s = open_scope(b, name, loc);
+  return make_weights(b, "", gates, input_size, hidden_size, bias, loc);
+}
+
+/// The per-layer weights of a multi-layer module of `kind` ("RNN") with `gates` gate blocks, in the
+/// scope `name`.
+std::vector<RecurrentWeights> make_layers(Builder& b, const char* kind, const std::string& name, int64_t gates,
+                                          int64_t input_size, int64_t hidden_size, const RecurrentOptions& options,
+                                          const Loc& loc) {
+  check_sizes(b, kind, input_size, hidden_size, options.num_layers, loc);
+  auto s = open_scope(b, name, loc);
+  std::vector<RecurrentWeights> layers;
+  for (int64_t l = 0; l < options.num_layers; ++l)
+    layers.push_back(make_weights(b, fmt::format("_l{}", l), gates, l == 0 ? input_size : hidden_size, hidden_size,
+                                  options.bias, loc));
+  return layers;
+}
+
 /// x · wᵀ (+ bias).
 Tensor project(const Tensor& x, const Tensor& w, const Tensor& bias, const Loc& loc) {
   Tensor y = dsl::matmul(x, w, {.transpose_b = true}, loc);
@@ -90,20 +112,6 @@ std::vector<Tensor> layer_node(OpKind op, const RecurrentWeights& w, const Tenso
   return x.builder().emit(op, operands, attrs, SourceLoc::from(loc));
 }
 
-/// The layers of an RNN or a GRU (`op`), one node each, the next reading the last one's y.
-RnnOutput run_layers(OpKind op, const std::vector<RecurrentWeights>& layers, const Tensor& input, const Tensor& h0,
-                     const Tensor& lengths, const Dim& batch, int64_t hidden, const Loc& loc) {
-  Tensor x = input;
-  std::vector<Tensor> finals;
-  for (size_t l = 0; l < layers.size(); ++l) {
-    Tensor h = h0.defined() ? layer_of(h0, static_cast<int64_t>(l), loc) : zeros(input.builder(), {batch, hidden}, loc);
-    std::vector<Tensor> r = layer_node(op, layers[l], x, {h}, lengths, loc);
-    x = r[0];
-    finals.push_back(r[1]);
-  }
-  return RnnOutput{x, stack_layers(finals, loc)};
-}
-
 /// Checks a sequence module's input, initial state and lengths; returns the batch dim.
 Dim check_sequence_call(const LayerId& id, const Tensor& input, int64_t input_size, int64_t hidden, int64_t layers,
                         const std::vector<std::pair<const char*, const Tensor*>>& states, const Tensor& lengths,
@@ -119,15 +127,31 @@ Dim check_sequence_call(const LayerId& id, const Tensor& input, int64_t input_si
   return batch;
 }
 
+/// The layers of an RNN or a GRU (`op`), one node each, the next reading the last one's y; checks
+/// the call first.
+RnnOutput run_layers(OpKind op, const LayerId& id, const std::vector<RecurrentWeights>& layers, int64_t input_size,
+                     int64_t hidden, const Tensor& input, const Tensor& h0, const Tensor& lengths, const Loc& loc) {
+  auto n = static_cast<int64_t>(layers.size());
+  const Dim batch = check_sequence_call(id, input, input_size, hidden, n, {{"h0", &h0}}, lengths, loc);
+  auto s = id.enter(input.builder(), loc);
+  Tensor x = input;
+  std::vector<Tensor> finals;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    Tensor h = h0.defined() ? layer_of(h0, static_cast<int64_t>(l), loc) : zeros(input.builder(), {batch, hidden}, loc);
+    std::vector<Tensor> r = layer_node(op, layers[l], x, {h}, lengths, loc);
+    x = r[0];
+    finals.push_back(r[1]);
+  }
+  return RnnOutput{x, stack_layers(finals, loc)};
+}
+
 }  // namespace
 
 // --- cells ---
 
 RNNCell::RNNCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias, Loc loc)
     : id("RNNCell", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes(b, "RNNCell", input_size, hidden_size, 1, loc);
-  auto s = open_scope(b, name, loc);
-  RecurrentWeights w = make_weights(b, "", 1, input_size, hidden_size, bias, loc);
+  RecurrentWeights w = make_cell_weights(b, "RNNCell", name, 1, input_size, hidden_size, bias, loc);
   weight_ih = w.weight_ih, weight_hh = w.weight_hh, bias_ih = w.bias_ih, bias_hh = w.bias_hh;
 }
 
@@ -141,9 +165,7 @@ Tensor RNNCell::operator()(const Tensor& x, const Tensor& h, Loc loc) const {
 
 LSTMCell::LSTMCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias, Loc loc)
     : id("LSTMCell", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes(b, "LSTMCell", input_size, hidden_size, 1, loc);
-  auto s = open_scope(b, name, loc);
-  RecurrentWeights w = make_weights(b, "", 4, input_size, hidden_size, bias, loc);
+  RecurrentWeights w = make_cell_weights(b, "LSTMCell", name, 4, input_size, hidden_size, bias, loc);
   weight_ih = w.weight_ih, weight_hh = w.weight_hh, bias_ih = w.bias_ih, bias_hh = w.bias_hh;
 }
 
@@ -158,9 +180,7 @@ LstmState LSTMCell::operator()(const Tensor& x, const LstmState& state, Loc loc)
 
 GRUCell::GRUCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias, Loc loc)
     : id("GRUCell", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes(b, "GRUCell", input_size, hidden_size, 1, loc);
-  auto s = open_scope(b, name, loc);
-  RecurrentWeights w = make_weights(b, "", 3, input_size, hidden_size, bias, loc);
+  RecurrentWeights w = make_cell_weights(b, "GRUCell", name, 3, input_size, hidden_size, bias, loc);
   weight_ih = w.weight_ih, weight_hh = w.weight_hh, bias_ih = w.bias_ih, bias_hh = w.bias_hh;
 }
 
@@ -175,51 +195,36 @@ Tensor GRUCell::operator()(const Tensor& x, const Tensor& h, Loc loc) const {
 
 RNN::RNN(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, RecurrentOptions options,
          Loc loc)
-    : id("RNN", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes(b, "RNN", input_size, hidden_size, options.num_layers, loc);
-  auto s = open_scope(b, name, loc);
-  for (int64_t l = 0; l < options.num_layers; ++l)
-    layers.push_back(
-        make_weights(b, fmt::format("_l{}", l), 1, l == 0 ? input_size : hidden_size, hidden_size, options.bias, loc));
-}
+    : id("RNN", b, name),
+      input_size(input_size_),
+      hidden_size(hidden_size_),
+      layers(make_layers(b, "RNN", name, 1, input_size_, hidden_size_, options, loc)) {}
 
 RnnOutput RNN::operator()(const Tensor& input, const Tensor& h0, const Tensor& lengths, Loc loc) const {
-  auto n = static_cast<int64_t>(layers.size());
-  const Dim batch = check_sequence_call(id, input, input_size, hidden_size, n, {{"h0", &h0}}, lengths, loc);
-  auto s = id.enter(input.builder(), loc);
-  return run_layers(OpKind::rnn, layers, input, h0, lengths, batch, hidden_size, loc);
+  return run_layers(OpKind::rnn, id, layers, input_size, hidden_size, input, h0, lengths, loc);
 }
 
 // --- GRU ---
 
 GRU::GRU(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, RecurrentOptions options,
          Loc loc)
-    : id("GRU", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes(b, "GRU", input_size, hidden_size, options.num_layers, loc);
-  auto s = open_scope(b, name, loc);
-  for (int64_t l = 0; l < options.num_layers; ++l)
-    layers.push_back(
-        make_weights(b, fmt::format("_l{}", l), 3, l == 0 ? input_size : hidden_size, hidden_size, options.bias, loc));
-}
+    : id("GRU", b, name),
+      input_size(input_size_),
+      hidden_size(hidden_size_),
+      layers(make_layers(b, "GRU", name, 3, input_size_, hidden_size_, options, loc)) {}
 
 RnnOutput GRU::operator()(const Tensor& input, const Tensor& h0, const Tensor& lengths, Loc loc) const {
-  auto n = static_cast<int64_t>(layers.size());
-  const Dim batch = check_sequence_call(id, input, input_size, hidden_size, n, {{"h0", &h0}}, lengths, loc);
-  auto s = id.enter(input.builder(), loc);
-  return run_layers(OpKind::gru, layers, input, h0, lengths, batch, hidden_size, loc);
+  return run_layers(OpKind::gru, id, layers, input_size, hidden_size, input, h0, lengths, loc);
 }
 
 // --- LSTM ---
 
 LSTM::LSTM(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, RecurrentOptions options,
            Loc loc)
-    : id("LSTM", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes(b, "LSTM", input_size, hidden_size, options.num_layers, loc);
-  auto s = open_scope(b, name, loc);
-  for (int64_t l = 0; l < options.num_layers; ++l)
-    layers.push_back(
-        make_weights(b, fmt::format("_l{}", l), 4, l == 0 ? input_size : hidden_size, hidden_size, options.bias, loc));
-}
+    : id("LSTM", b, name),
+      input_size(input_size_),
+      hidden_size(hidden_size_),
+      layers(make_layers(b, "LSTM", name, 4, input_size_, hidden_size_, options, loc)) {}
 
 LstmOutput LSTM::operator()(const Tensor& input, const LstmState& initial, const Tensor& lengths, Loc loc) const {
   auto n = static_cast<int64_t>(layers.size());
@@ -238,7 +243,8 @@ LstmOutput LSTM::operator()(const Tensor& input, const LstmState& initial, const
       start = LstmState{zeros(input.builder(), {batch, hidden_size}, loc),
                         zeros(input.builder(), {batch, hidden_size}, loc)};
     }
-    std::vector<Tensor> r = layer_node(OpKind::lstm, layers[static_cast<size_t>(l)], x, {start.h, start.c}, lengths, loc);
+    std::vector<Tensor> r =
+        layer_node(OpKind::lstm, layers[static_cast<size_t>(l)], x, {start.h, start.c}, lengths, loc);
     x = r[0];
     hs.push_back(r[1]);
     cs.push_back(r[2]);

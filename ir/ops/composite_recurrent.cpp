@@ -149,8 +149,8 @@ void declare_symbols_of(Graph& g, const Graph& outer, const std::vector<TensorTy
 
 /// The step: (h[, c], x_t, weight_hh, [bias_hh]) -> (h_next[, c_next], y), y = h_next; x_t is the
 /// step's slice of the hoisted projection.
-std::shared_ptr<Graph> step_body(const Cell& cell, GraphBuilder& b, const TensorType& state,
-                                 const TensorType& gates_t, const TensorType& w_hh_t, bool bias) {
+std::shared_ptr<Graph> step_body(const Cell& cell, GraphBuilder& b, const TensorType& state, const TensorType& gates_t,
+                                 const TensorType& w_hh_t, bool bias) {
   auto body = std::make_shared<Graph>(fmt::format("{}_step", cell.name));
   declare_symbols_of(*body, b.graph(), {state});
   GraphBuilder s(*body);
@@ -165,8 +165,9 @@ std::shared_ptr<Graph> step_body(const Cell& cell, GraphBuilder& b, const Tensor
   if (bias) rec = e.add(rec, body->add_input("bias_hh", TensorType{w_hh_t.dtype, {w_hh_t.shape[0]}}));
   const int64_t hidden = state.shape[1].value();
   auto gate = [&](ValueId v, int64_t k) {
-    return s.emit1(OpKind::slice, {v},
-                   Attrs{{"axis", int64_t{-1}}, {"start", k * hidden}, {"end", (k + 1) * hidden}, {"step", int64_t{1}}});
+    return s.emit1(
+        OpKind::slice, {v},
+        Attrs{{"axis", int64_t{-1}}, {"start", k * hidden}, {"end", (k + 1) * hidden}, {"step", int64_t{1}}});
   };
   ValueId h_next = kNoValue;
   if (cell.forward == OpKind::lstm) {
@@ -197,8 +198,8 @@ std::shared_ptr<Graph> step_body(const Cell& cell, GraphBuilder& b, const Tensor
 
 /// The decomposition: the hoisted projection, then the scan (saved: also returning the state
 /// entering each step, as the scan's save rule makes it). Returns [y, h_n] and, for the LSTM, c_n.
-std::vector<ValueId> decompose_layer(const Cell& cell, GraphBuilder& b, const std::vector<ValueId>& ops,
-                                     const Attrs& a, bool saved) {
+std::vector<ValueId> decompose_layer(const Cell& cell, GraphBuilder& b, const std::vector<ValueId>& ops, const Attrs& a,
+                                     bool saved) {
   LayerOperands l(cell, a);
   Emit e{b};
   const TensorType x = e.type(ops[0]);
@@ -336,17 +337,18 @@ OpDef backward_def(const Cell& cell, const char* summary) {
     LayerOperands l(cell, q.attrs);
     const size_t n = l.results.size();
     if (q.operands.size() != l.count + 2 * n)
-      throw Error(fmt::format("{}: with bias={} and has_lengths={} takes {} operands ({}, then {} and their "
-                              "gradients), but got {}",
-                              cell.backward_name, l.bias, l.lengths, l.count + 2 * n, fmt::join(l.names, ", "),
-                              fmt::join(l.results, ", "), q.operands.size()));
+      throw Error(
+          fmt::format("{}: with bias={} and has_lengths={} takes {} operands ({}, then {} and their "
+                      "gradients), but got {}",
+                      cell.backward_name, l.bias, l.lengths, l.count + 2 * n, fmt::join(l.names, ", "),
+                      fmt::join(l.results, ", "), q.operands.size()));
     std::vector<TensorType> results = infer_forward(cell, cell.backward_name, q.operands, q.attrs);
     for (size_t k = 0; k < 2 * n; ++k)
       expect(cell.backward_name, k < n ? l.results[k] : "grad_" + l.results[k - n], q.operands[l.count + k],
              results[k % n].dtype, results[k % n].shape);
     if (q.body && (q.body->inputs().size() != q.operands.size() || q.body->outputs().size() != l.num_float()))
-      throw Error(fmt::format("{}: the body must take the {} operands and return the {} gradients",
-                              cell.backward_name, q.operands.size(), l.num_float()));
+      throw Error(fmt::format("{}: the body must take the {} operands and return the {} gradients", cell.backward_name,
+                              q.operands.size(), l.num_float()));
     return std::vector<TensorType>(q.operands.begin(), q.operands.begin() + static_cast<std::ptrdiff_t>(l.num_float()));
   };
   return d;

@@ -266,8 +266,7 @@ TEST_P(GradientParity, RnnOverPackedLengthsMatchesTorch) {
   SafetensorsFile f = read_golden("rnn_lengths");
   // Gradients: input; {weight,bias}_{ih,hh}_l{0,1}.
   EXPECT_EQ(
-      expect_gradients_match(backend(), "rnn_lengths", h_state_graph(f, false, {.with_lengths = true}), kRnnNames),
-      9u);
+      expect_gradients_match(backend(), "rnn_lengths", h_state_graph(f, false, {.with_lengths = true}), kRnnNames), 9u);
 }
 
 TEST_P(GradientParity, TwoLayerGruFromZeroStateMatchesTorch) {
@@ -279,16 +278,15 @@ TEST_P(GradientParity, TwoLayerGruFromZeroStateMatchesTorch) {
 TEST_P(GradientParity, GruInitialStateGradientsMatchTorch) {
   SafetensorsFile f = read_golden("gru_state");
   // Gradients: input, h0; {weight,bias}_{ih,hh}_l{0,1}.
-  EXPECT_EQ(
-      expect_gradients_match(backend(), "gru_state", h_state_graph(f, true, {.with_state = true}), kGruNames), 10u);
+  EXPECT_EQ(expect_gradients_match(backend(), "gru_state", h_state_graph(f, true, {.with_state = true}), kGruNames),
+            10u);
 }
 
 TEST_P(GradientParity, GruOverPackedLengthsMatchesTorch) {
   SafetensorsFile f = read_golden("gru_lengths");
   // Gradients: input; {weight,bias}_{ih,hh}_l{0,1}.
-  EXPECT_EQ(
-      expect_gradients_match(backend(), "gru_lengths", h_state_graph(f, true, {.with_lengths = true}), kGruNames),
-      9u);
+  EXPECT_EQ(expect_gradients_match(backend(), "gru_lengths", h_state_graph(f, true, {.with_lengths = true}), kGruNames),
+            9u);
 }
 
 TEST_P(GradientParity, LayerNormMatchesTorch) {

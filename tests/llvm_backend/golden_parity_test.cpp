@@ -68,7 +68,9 @@ void check_h_state(const char* file, bool gru, golden::LstmCase c) {
 
 TEST(LlvmGoldenParity, RnnWithInitialStateMatchesTorch) { check_h_state("rnn", false, {.with_state = true}); }
 
-TEST(LlvmGoldenParity, RnnOverPackedLengthsMatchesTorch) { check_h_state("rnn_lengths", false, {.with_lengths = true}); }
+TEST(LlvmGoldenParity, RnnOverPackedLengthsMatchesTorch) {
+  check_h_state("rnn_lengths", false, {.with_lengths = true});
+}
 
 TEST(LlvmGoldenParity, GruFromZeroStateMatchesTorch) { check_h_state("gru", true, {}); }
 

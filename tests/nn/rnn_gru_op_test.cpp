@@ -61,10 +61,9 @@ TEST(RnnGruOp, DecomposedTrainingGraphRunsEachLayerForwardOnce) {
       EXPECT_EQ(count(lowered, OpKind::scan), 4) << print_graph(lowered);
       int forward_matmuls = 0;
       for (const Node& n : lowered.nodes())
-        forward_matmuls += n.op == OpKind::matmul && n.attrs.get_bool("transpose_b") &&
-                           !n.attrs.get_bool("transpose_a") &&
-                           lowered.type(n.operands[1]).shape[0] == Dim(gru ? 15 : 5) &&
-                           lowered.type(n.results[0]).rank() == 3;
+        forward_matmuls +=
+            n.op == OpKind::matmul && n.attrs.get_bool("transpose_b") && !n.attrs.get_bool("transpose_a") &&
+            lowered.type(n.operands[1]).shape[0] == Dim(gru ? 15 : 5) && lowered.type(n.results[0]).rank() == 3;
       EXPECT_EQ(forward_matmuls, 2) << print_graph(lowered);
     }
 }
@@ -213,14 +212,22 @@ TEST(RnnGruOp, MalformedNodesAreErrorsNamingTheOperand) {
   ValueId x = in("x", {2, 3, 4}), w_ih = in("w_ih", {15, 4}), w_hh = in("w_hh", {15, 5}), b = in("b", {15});
   ValueId h0 = in("h0", {3, 5}), good_h0 = in("good_h0", {2, 5}), odd = in("odd", {16, 4});
   GraphBuilder builder(g);
-  EXPECT_EQ(error_of([&] { builder.emit(OpKind::gru, {x, w_ih, w_hh, b, b, h0}); }),
+  EXPECT_EQ(error_of([&] {
+              builder.emit(OpKind::gru, {x, w_ih, w_hh, b, b, h0});
+            }),
             "gru: h0 must be f32[2, 5], but got f32[3, 5]");
-  EXPECT_EQ(error_of([&] { builder.emit(OpKind::gru, {x, odd, w_hh, b, b, good_h0}); }),
+  EXPECT_EQ(error_of([&] {
+              builder.emit(OpKind::gru, {x, odd, w_hh, b, b, good_h0});
+            }),
             "gru: weight_ih must be [3·hidden, input_size] with a static hidden size, but got f32[16, 4]");
-  EXPECT_EQ(error_of([&] { builder.emit(OpKind::rnn, {x, w_ih, w_hh, good_h0}); }),
+  EXPECT_EQ(error_of([&] {
+              builder.emit(OpKind::rnn, {x, w_ih, w_hh, good_h0});
+            }),
             "rnn: with bias=true and has_lengths=false takes 6 operands (x, weight_ih, weight_hh, bias_ih, bias_hh, "
             "h0), but got 4");
-  EXPECT_EQ(error_of([&] { builder.emit(OpKind::rnn, {x, w_ih, w_hh, good_h0}, Attrs{{"bias", false}}); }),
+  EXPECT_EQ(error_of([&] {
+              builder.emit(OpKind::rnn, {x, w_ih, w_hh, good_h0}, Attrs{{"bias", false}});
+            }),
             "rnn: weight_hh must be f32[15, 15], but got f32[15, 5]");
 }
 

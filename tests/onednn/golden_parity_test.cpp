@@ -74,22 +74,20 @@ Graph bahdanau(const SafetensorsFile& f) { return golden::seq2seq_bahdanau_graph
 
 INSTANTIATE_TEST_SUITE_P(
     Layers, OnednnGoldenParity,
-    ::testing::Values(GoldenCase{"transformer", golden::transformer_graph}, GoldenCase{"encoder_layer", post_norm_relu},
-                      GoldenCase{"encoder_layer_prenorm", pre_norm_gelu}, GoldenCase{"decoder_layer", decoder_layer},
-                      GoldenCase{"mha", mha}, GoldenCase{"mha_masked", mha_masked},
-                      GoldenCase{"lstm", lstm, golden::kLstmNames},
-                      GoldenCase{"lstm_state", lstm_state, golden::kLstmNames},
-                      GoldenCase{"lstm_lengths", lstm_lengths, golden::kLstmNames},
-                      GoldenCase{"rnn", rnn, golden::kRnnNames},
-                      GoldenCase{"rnn_lengths", rnn_lengths, golden::kRnnNames},
-                      GoldenCase{"gru", gru, golden::kGruNames}, GoldenCase{"gru_state", gru_state, golden::kGruNames},
-                      GoldenCase{"gru_lengths", gru_lengths, golden::kGruNames},
-                      GoldenCase{"layer_norm", golden::layer_norm_graph},
-                      GoldenCase{"cross_entropy", golden::cross_entropy_graph, {}, false},
-                      GoldenCase{"kl_div", golden::kl_div_graph, {}, false},
-                      GoldenCase{"mse_loss", golden::mse_loss_graph, {}, false},
-                      GoldenCase{"softmax", golden::softmax_graph, {}, false}, GoldenCase{"gelu", golden::gelu_graph},
-                      GoldenCase{"seq2seq_bahdanau", bahdanau, golden::kModelNames}),
+    ::testing::Values(
+        GoldenCase{"transformer", golden::transformer_graph}, GoldenCase{"encoder_layer", post_norm_relu},
+        GoldenCase{"encoder_layer_prenorm", pre_norm_gelu}, GoldenCase{"decoder_layer", decoder_layer},
+        GoldenCase{"mha", mha}, GoldenCase{"mha_masked", mha_masked}, GoldenCase{"lstm", lstm, golden::kLstmNames},
+        GoldenCase{"lstm_state", lstm_state, golden::kLstmNames},
+        GoldenCase{"lstm_lengths", lstm_lengths, golden::kLstmNames}, GoldenCase{"rnn", rnn, golden::kRnnNames},
+        GoldenCase{"rnn_lengths", rnn_lengths, golden::kRnnNames}, GoldenCase{"gru", gru, golden::kGruNames},
+        GoldenCase{"gru_state", gru_state, golden::kGruNames},
+        GoldenCase{"gru_lengths", gru_lengths, golden::kGruNames}, GoldenCase{"layer_norm", golden::layer_norm_graph},
+        GoldenCase{"cross_entropy", golden::cross_entropy_graph, {}, false},
+        GoldenCase{"kl_div", golden::kl_div_graph, {}, false},
+        GoldenCase{"mse_loss", golden::mse_loss_graph, {}, false},
+        GoldenCase{"softmax", golden::softmax_graph, {}, false}, GoldenCase{"gelu", golden::gelu_graph},
+        GoldenCase{"seq2seq_bahdanau", bahdanau, golden::kModelNames}),
     [](const ::testing::TestParamInfo<GoldenCase>& info) { return std::string(info.param.name); });
 
 }  // namespace

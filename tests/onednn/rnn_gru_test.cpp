@@ -124,21 +124,22 @@ TEST_P(OnednnRecurrentLayer, ForwardAndGradientsMatchTheInterpreter) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sizes, OnednnRecurrentLayer,
-    ::testing::Values(LayerCase{false, 1, 1, 3, 7, 1}, LayerCase{false, 3, 5, 4, 7, 2},
-                      LayerCase{false, 1, 5, 7, 31, 1}, LayerCase{false, 3, 1, 2, 31, 2},
-                      LayerCase{false, 3, 5, 4, 7, 1, false, false}, LayerCase{false, 3, 5, 4, 7, 2, true},
-                      LayerCase{false, 1, 5, 3, 31, 1, true}, LayerCase{true, 1, 1, 3, 7, 1},
-                      LayerCase{true, 3, 5, 4, 7, 2}, LayerCase{true, 1, 5, 7, 31, 1}, LayerCase{true, 3, 1, 2, 31, 2},
-                      LayerCase{true, 3, 5, 4, 7, 1, false, false}, LayerCase{true, 3, 5, 4, 7, 2, true},
-                      LayerCase{true, 1, 5, 3, 31, 1, true}),
-    [](const ::testing::TestParamInfo<LayerCase>& info) { return name_of(info.param); });
+INSTANTIATE_TEST_SUITE_P(Sizes, OnednnRecurrentLayer,
+                         ::testing::Values(LayerCase{false, 1, 1, 3, 7, 1}, LayerCase{false, 3, 5, 4, 7, 2},
+                                           LayerCase{false, 1, 5, 7, 31, 1}, LayerCase{false, 3, 1, 2, 31, 2},
+                                           LayerCase{false, 3, 5, 4, 7, 1, false, false},
+                                           LayerCase{false, 3, 5, 4, 7, 2, true},
+                                           LayerCase{false, 1, 5, 3, 31, 1, true}, LayerCase{true, 1, 1, 3, 7, 1},
+                                           LayerCase{true, 3, 5, 4, 7, 2}, LayerCase{true, 1, 5, 7, 31, 1},
+                                           LayerCase{true, 3, 1, 2, 31, 2},
+                                           LayerCase{true, 3, 5, 4, 7, 1, false, false},
+                                           LayerCase{true, 3, 5, 4, 7, 2, true}, LayerCase{true, 1, 5, 3, 31, 1, true}),
+                         [](const ::testing::TestParamInfo<LayerCase>& info) { return name_of(info.param); });
 
 TEST(OnednnRecurrentLayer, NewWeightsAreReorderedAgain) {
   SKIP_WITHOUT_ONEDNN();
-  for (const LayerCase& c : {LayerCase{false, 3, 5, 4, 7, 2}, LayerCase{true, 3, 5, 4, 7, 2},
-                             LayerCase{true, 1, 5, 7, 31, 1}}) {
+  for (const LayerCase& c :
+       {LayerCase{false, 3, 5, 4, 7, 2}, LayerCase{true, 3, 5, 4, 7, 2}, LayerCase{true, 1, 5, 7, 31, 1}}) {
     Graph g = training_graph(c);
     std::vector<Tensor> inputs = inputs_for(g, c, 5);
     auto interp = make_backend("interp")->compile(g);
@@ -158,7 +159,8 @@ TEST(OnednnRecurrentLayer, InferenceRunsTheForwardPrimitiveAlone) {
   for (bool gru : {false, true}) {
     dsl::Builder b("layer_inference");
     auto x = b.input("x", "f32[B<=4, T<=6, 5]");
-    nn::RnnOutput r = gru ? nn::GRU(b, "gru", 5, 9, {.num_layers = 2})(x) : nn::RNN(b, "rnn", 5, 9, {.num_layers = 2})(x);
+    nn::RnnOutput r =
+        gru ? nn::GRU(b, "gru", 5, 9, {.num_layers = 2})(x) : nn::RNN(b, "rnn", 5, 9, {.num_layers = 2})(x);
     b.output("y", r.output);
     b.output("h_n", r.h_n);
     Graph g = b.finish();
