@@ -1,11 +1,12 @@
 /** \file
- * One LSTM layer (nn::LSTM, input and hidden 512, B=32, T=32, batch-first) on the "llvm", "onednn"
- * and "auto" backends, in the same process, ratios printed (docs/onednn-backend.md has the numbers):
+ * One recurrent layer — nn::LSTM, nn::RNN (tanh) and nn::GRU, input and hidden 512, B=32, T=32,
+ * batch-first — on the "llvm", "onednn" and "auto" backends, in the same process, ratios printed
+ * (docs/onednn-backend.md has the numbers):
  *
- *   bench_lstm_layer [--rounds=N]
+ *   bench_lstm_layer [--rounds=N] [--cells=lstm,rnn,gru]
  *
- *  - forward: y, h_n and c_n from x (inference: one `lstm` call; llvm runs its decomposition, the
- *    hoisted projection and a scan of 32 steps);
+ *  - forward: y and the final state from x (inference: one `lstm`, `rnn` or `gru` call; llvm runs
+ *    its decomposition, the hoisted projection and a scan of 32 steps);
  *  - forward+backward: the gradients of x and of the four parameters of a loss reading y (a
  *    training step's layer without the optimizer: the forward keeps what its backward needs).
  *
@@ -16,6 +17,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -36,19 +39,27 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kBatch = 32, kLength = 32, kSize = 512;
 
-Graph layer_graph(bool backward) {
-  weft::dsl::Builder b(backward ? "lstm_layer_train" : "lstm_layer");
+/// One layer of `cell` ("lstm", "rnn" or "gru"), its forward or its training forward+backward.
+Graph layer_graph(const std::string& cell, bool backward) {
+  weft::dsl::Builder b(cell + (backward ? "_layer_train" : "_layer"));
   auto x = b.input("x", weft::DType::f32, {kBatch, kLength, kSize});
-  weft::nn::LSTM lstm(b, "lstm", kSize, kSize);
-  weft::nn::LstmOutput r = lstm(x);
+  weft::dsl::Tensor y;
+  std::vector<std::pair<const char*, weft::dsl::Tensor>> states;
+  if (cell == "lstm") {
+    weft::nn::LstmOutput r = weft::nn::LSTM(b, cell, kSize, kSize)(x);
+    y = r.output, states = {{"h_n", r.h_n}, {"c_n", r.c_n}};
+  } else {
+    weft::nn::RnnOutput r =
+        cell == "gru" ? weft::nn::GRU(b, cell, kSize, kSize)(x) : weft::nn::RNN(b, cell, kSize, kSize)(x);
+    y = r.output, states = {{"h_n", r.h_n}};
+  }
   if (!backward) {
-    b.output("y", r.output);
-    b.output("h_n", r.h_n);
-    b.output("c_n", r.c_n);
+    b.output("y", y);
+    for (const auto& [name, state] : states) b.output(name, state);
     return b.finish();
   }
   auto wy = b.input("wy", weft::DType::f32, {kBatch, kLength, kSize});
-  b.output("loss", weft::dsl::sum(r.output * wy));
+  b.output("loss", weft::dsl::sum(y * wy));
   Graph g = b.finish();
   std::vector<std::string> wrt{"x"};
   for (const weft::ParamDecl& p : g.params()) wrt.push_back(p.name);
@@ -96,7 +107,8 @@ std::vector<double> time_backends(const Graph& g, const std::vector<std::string>
     std::sort(t.ms.begin(), t.ms.end());
     medians.push_back(t.ms[t.ms.size() / 2]);
     for (const weft::NodeStats& n : t.exe->stats().nodes)
-      if (n.op == "lstm" || n.op == "lstm_backward" || n.op == "scan")
+      if (n.op == "lstm" || n.op == "lstm_backward" || n.op == "rnn" || n.op == "rnn_backward" || n.op == "gru" ||
+          n.op == "gru_backward" || n.op == "scan")
         fmt::print("  {:7} {:14} on {:7} {}\n", t.backend, n.op, n.provider, n.reason);
   }
   return medians;
@@ -104,23 +116,52 @@ std::vector<double> time_backends(const Graph& g, const std::vector<std::string>
 
 }  // namespace
 
+/// The cells named by --cells= (all three by default), in that order.
+std::vector<std::string> take_cells(int& argc, char** argv) {
+  std::vector<std::string> cells{"lstm", "rnn", "gru"};
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--cells=", 8) != 0) {
+      argv[out++] = argv[i];
+      continue;
+    }
+    cells.clear();
+    std::string list = argv[i] + 8;
+    for (size_t start = 0; start <= list.size();) {
+      size_t end = std::min(list.find(',', start), list.size());
+      std::string cell = list.substr(start, end - start);
+      if (cell != "lstm" && cell != "rnn" && cell != "gru") {
+        fmt::print(stderr, "bench_lstm_layer: --cells takes lstm, rnn and gru, but got '{}'\n", cell);
+        std::exit(2);
+      }
+      cells.push_back(cell);
+      start = end + 1;
+    }
+  }
+  argc = out;
+  return cells;
+}
+
 int main(int argc, char** argv) {
   weft::bench::run_with_peer_threads(argv);
   const int rounds = weft::bench::take_rounds(argc, argv, 5);
+  const std::vector<std::string> cells = take_cells(argc, argv);
   const std::vector<std::string> backends{"llvm", "onednn", "auto"};
-  fmt::print("LSTM layer, input and hidden {}, B={}, T={}; median of {} rounds (2 threads)\n", kSize, kBatch, kLength,
-             rounds);
+  fmt::print("Recurrent layers, input and hidden {}, B={}, T={}; median of {} rounds (2 threads)\n", kSize, kBatch,
+             kLength, rounds);
   struct Row {
-    const char* name;
+    std::string name;
     std::vector<double> ms;
   };
   std::vector<Row> rows;
-  rows.push_back({"forward", time_backends(layer_graph(false), backends, rounds)});
-  rows.push_back({"forward+backward", time_backends(layer_graph(true), backends, rounds)});
-  fmt::print("\n{:18} {:>10} {:>10} {:>10} {:>16} {:>14}\n", "workload", "llvm ms", "onednn ms", "auto ms",
+  for (const std::string& cell : cells) {
+    rows.push_back({cell + " forward", time_backends(layer_graph(cell, false), backends, rounds)});
+    rows.push_back({cell + " forward+backward", time_backends(layer_graph(cell, true), backends, rounds)});
+  }
+  fmt::print("\n{:22} {:>10} {:>10} {:>10} {:>16} {:>14}\n", "workload", "llvm ms", "onednn ms", "auto ms",
              "llvm / onednn", "llvm / auto");
   for (const Row& r : rows)
-    fmt::print("{:18} {:10.2f} {:10.2f} {:10.2f} {:16.2f} {:14.2f}\n", r.name, r.ms[0], r.ms[1], r.ms[2],
+    fmt::print("{:22} {:10.2f} {:10.2f} {:10.2f} {:16.2f} {:14.2f}\n", r.name, r.ms[0], r.ms[1], r.ms[2],
                r.ms[0] / r.ms[1], r.ms[0] / r.ms[2]);
   return 0;
 }

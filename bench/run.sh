@@ -3,7 +3,7 @@
 # another): bench_bahdanau (the Bahdanau decoder's training step as written against its hoisted
 # form), bench_bandwidth (fused layer_norm and softmax against a copy of the same tensor),
 # bench_decode (greedy and beam search with the KV cache against re-running the prefix, the .so, and
-# PyTorch's loops), bench_lstm_layer (one LSTM layer on llvm, onednn and auto), bench_matmul (the
+# PyTorch's loops), bench_lstm_layer (one LSTM, tanh RNN and GRU layer on llvm, onednn and auto), bench_matmul (the
 # generated SGEMM against oneDNN) and bench_onednn (the onednn backend's products against llvm's,
 # and one set of threads: a graph mixing oneDNN and LLVM calls against its parts,
 # `one_set_of_threads ... mixed/parts=`), each printing its own ratios; then the whole models

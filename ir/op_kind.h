@@ -71,6 +71,10 @@
   X(attention_backward, "attention_backward") \
   X(lstm, "lstm")                             \
   X(lstm_backward, "lstm_backward")           \
+  X(rnn, "rnn")                               \
+  X(rnn_backward, "rnn_backward")             \
+  X(gru, "gru")                               \
+  X(gru_backward, "gru_backward")             \
   X(cross_entropy, "cross_entropy")           \
   X(kl_div, "kl_div")                         \
   X(mse_loss, "mse_loss")                     \

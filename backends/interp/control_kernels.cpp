@@ -139,8 +139,9 @@ void register_control_kernels(KernelTable& t) {
   t[static_cast<size_t>(OpKind::fusion)] = [](const KernelContext& ctx, std::span<const Tensor> ops) {
     return ctx.run_subgraph(*ctx.node.body, ops);
   };
-  // A composite carrying its decomposition as its body (ir/ops/composite_lstm.cpp).
-  t[static_cast<size_t>(OpKind::lstm_backward)] = t[static_cast<size_t>(OpKind::fusion)];
+  // A composite carrying its decomposition as its body (ir/ops/composite_recurrent.cpp).
+  for (OpKind k : {OpKind::lstm_backward, OpKind::rnn_backward, OpKind::gru_backward})
+    t[static_cast<size_t>(k)] = t[static_cast<size_t>(OpKind::fusion)];
 }
 
 }  // namespace weft::interp

@@ -29,7 +29,7 @@
 
 #include "backends/interp/interpreter.h"
 #include "backends/onednn/onednn_backend.h"
-#include "backends/onednn/rnn_lstm.h"
+#include "backends/onednn/rnn_layer.h"
 #include "ir/dtype.h"
 #include "ir/graph.h"
 #include "ir/ops.h"
@@ -138,10 +138,10 @@ class AutoProvider : public KernelProvider {
  public:
   std::string name() const override { return "auto"; }
 
-  // As both providers: an f32 LSTM layer and its gradient stay whole (backends/onednn/rnn_lstm.h).
+  // As both providers: an f32 recurrent layer and its gradient stay whole (backends/onednn/rnn_layer.h).
   LoweringOptions lowering_policy() const override {
     LoweringOptions options;
-    options.keep_composites = onednn::keeps_lstm;
+    options.keep_composites = onednn::keeps_recurrent_layer;
     return options;
   }
 
@@ -149,12 +149,12 @@ class AutoProvider : public KernelProvider {
                                            std::string* why) const override {
     std::string why_onednn, why_llvm = "this build has no LLVM backend";
     std::optional<ProvidedKernel> onednn, llvm;
-    std::shared_ptr<onednn::LstmProbe> probe;
-    if (call.op == OpKind::lstm || call.op == OpKind::lstm_backward) {
-      onednn = onednn::lstm_kernel(call, context, &why_onednn, &probe);
+    std::shared_ptr<onednn::LayerProbe> probe;
+    if (onednn::is_recurrent_layer(call.op)) {
+      onednn = onednn::recurrent_layer_kernel(call, context, &why_onednn, &probe);
       if (!onednn) why_onednn = "oneDNN: " + why_onednn;
       // The LLVM provider runs a layer as its decomposition (the projection and the scan).
-      llvm = onednn::lstm_decomposed_kernel(call, context);
+      llvm = onednn::decomposed_layer_kernel(call, context);
     } else {
       onednn = onednn_provider()->kernel_for(call, context, &why_onednn);
 #ifdef WEFT_HAVE_LLVM
@@ -187,7 +187,7 @@ class AutoProvider : public KernelProvider {
     if (!cached) {
       TimingBuffers buffers(call, sizes);
       ThreadPoolScope scope(*pool);
-      // On made-up operands an lstm_backward finds no workspace and runs the forward first; in the
+      // On made-up operands a layer's backward (lstm_backward, ...) finds no workspace and runs the forward first; in the
       // program it uses its forward's (when that ran on oneDNN). The decomposition recomputes the
       // forward either way: it is a graph of its own here, not merged with the forward's.
       std::tie(t_onednn, t_llvm) =
@@ -198,17 +198,18 @@ class AutoProvider : public KernelProvider {
       if (disk.enabled()) disk.store(key, fmt::format("{:.9e} {:.9e}", t_onednn, t_llvm));
 #endif
     }
-    // A training forward of an LSTM layer (`saved`) is kept on oneDNN unless LLVM is more than the
+    // A training forward of a recurrent layer (`saved`) is kept on oneDNN unless LLVM is more than the
     // margin faster: its backward is timed above as if it had the forward's workspace, which only a
     // forward on oneDNN leaves (else the backward runs the forward again: 0.76x LLVM-only when the
     // forward went to LLVM by a 7% tie and the backward to oneDNN).
-    const bool paired_forward = call.op == OpKind::lstm && call.attrs.get_bool("saved");
+    const bool paired_forward = onednn::is_recurrent_layer(call.op) && call.attrs.has("saved") &&
+                                call.attrs.get_bool("saved");
     const bool pick_onednn = paired_forward ? t_llvm * (1 + kOnednnMargin) >= t_onednn
                                             : t_onednn * (1 + kOnednnMargin) < t_llvm;
     ProvidedKernel& picked = pick_onednn ? *onednn : *llvm;
     const char* rule = "";
     if (paired_forward && pick_onednn && t_llvm < t_onednn)
-      rule = " (an LSTM training forward stays with its backward's workspace unless LLVM is 10% faster)";
+      rule = " (a layer's training forward stays with its backward's workspace unless LLVM is 10% faster)";
     else if (!pick_onednn && t_onednn < t_llvm)
       rule = " (oneDNN less than 10% faster: llvm kept)";
     picked.note = fmt::format("{}: onednn {:.4f} ms ({}), llvm {:.4f} ms{}", cached ? "measured before" : "measured",

@@ -1,6 +1,6 @@
 /** \file
  * The one oneDNN CPU engine of the process and each thread's stream on it, shared by the
- * primitive cache (primitive_cache.cpp) and the RNN kernels (rnn_lstm.cpp).
+ * primitive cache (primitive_cache.cpp) and the RNN kernels (rnn_layer.cpp).
  */
 #pragma once
 

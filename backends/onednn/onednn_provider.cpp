@@ -7,7 +7,7 @@
 #include "backends/onednn/onednn_backend.h"
 #include "backends/onednn/primitive_cache.h"
 #include "backends/onednn/region_match.h"
-#include "backends/onednn/rnn_lstm.h"
+#include "backends/onednn/rnn_layer.h"
 #include "ir/ops.h"
 
 #ifdef WEFT_HAVE_LLVM
@@ -37,10 +37,11 @@ class OnednnProvider : public KernelProvider {
   std::string name() const override { return "onednn"; }
 
   // As the LLVM provider (every call oneDNN declines is then one the LLVM provider can take), but
-  // an f32 LSTM layer and its gradient stay whole for the RNN primitives (rnn_lstm.h).
+  // an f32 recurrent layer (LSTM, RNN, GRU) and its gradient stay whole for the RNN primitives
+  // (rnn_layer.h).
   LoweringOptions lowering_policy() const override {
     LoweringOptions options;
-    options.keep_composites = onednn::keeps_lstm;
+    options.keep_composites = onednn::keeps_recurrent_layer;
     return options;
   }
 
@@ -48,10 +49,10 @@ class OnednnProvider : public KernelProvider {
                                            std::string* why) const override {
     // Reasons start with "oneDNN: ", so that a report line of the provider that took the call says
     // whose they are.
-    if (call.op == OpKind::lstm || call.op == OpKind::lstm_backward) {
-      std::optional<ProvidedKernel> lstm = onednn::lstm_kernel(call, context, why);
-      if (!lstm) *why = "oneDNN: " + *why;
-      return lstm;
+    if (onednn::is_recurrent_layer(call.op)) {
+      std::optional<ProvidedKernel> layer = onednn::recurrent_layer_kernel(call, context, why);
+      if (!layer) *why = "oneDNN: " + *why;
+      return layer;
     }
     std::optional<onednn::Plan> plan = onednn::match_call(call, why);
     if (!plan) {

@@ -33,6 +33,28 @@ RecurrentWeights make_weights(Builder& b, const std::string& suffix, int64_t gat
   return w;
 }
 
+/// A cell's weights (`kind` "RNNCell", with `gates` gate blocks) in the scope `name`.
+RecurrentWeights make_cell_weights(Builder& b, const char* kind, const std::string& name, int64_t gates,
+                                   int64_t input_size, int64_t hidden_size, bool bias, const Loc& loc) {
+  check_sizes(b, kind, input_size, hidden_size, 1, loc);
+  auto s = open_scope(b, name, loc);
+  return make_weights(b, "", gates, input_size, hidden_size, bias, loc);
+}
+
+/// The per-layer weights of a multi-layer module of `kind` ("RNN") with `gates` gate blocks, in the
+/// scope `name`.
+std::vector<RecurrentWeights> make_layers(Builder& b, const char* kind, const std::string& name, int64_t gates,
+                                          int64_t input_size, int64_t hidden_size, const RecurrentOptions& options,
+                                          const Loc& loc) {
+  check_sizes(b, kind, input_size, hidden_size, options.num_layers, loc);
+  auto s = open_scope(b, name, loc);
+  std::vector<RecurrentWeights> layers;
+  for (int64_t l = 0; l < options.num_layers; ++l)
+    layers.push_back(make_weights(b, fmt::format("_l{}", l), gates, l == 0 ? input_size : hidden_size, hidden_size,
+                                  options.bias, loc));
+  return layers;
+}
+
 /// x · wᵀ (+ bias).
 Tensor project(const Tensor& x, const Tensor& w, const Tensor& bias, const Loc& loc) {
   Tensor y = dsl::matmul(x, w, {.transpose_b = true}, loc);
@@ -66,51 +88,28 @@ Tensor stack_layers(const std::vector<Tensor>& states, const Loc& loc) {
   return parts.size() == 1 ? parts[0] : dsl::concat(parts, 0, loc);
 }
 
-struct LayerRun {
-  Tensor ys;  // [batch, T, H]
-  LstmState last;
-};
-
-/// One RNN layer over the whole sequence: the input projection, then a scan over the recurrent half.
-/// (An LSTM layer is one `lstm` node, which decomposes into the same two for the LSTM's step.)
-LayerRun rnn_layer(const RecurrentWeights& w, const Tensor& x, const Tensor& initial, const Tensor& lengths,
-                   int64_t hidden, const std::string& body_name, const std::string& scope, const Loc& loc) {
-  const Dim batch = x.dim(0);
-  Tensor projected = project(x, w.weight_ih, w.bias_ih, loc);  // [batch, T, hidden]
-
-  Builder body(body_name);
-  auto body_scope = open_scope(body, scope, loc);    // the step's nodes print with the layer's scope
-  for (const std::string& symbol : batch.symbols())  // the body's batch keeps the graph's bound
-    if (const SymbolDecl* decl = x.builder().graph().find_symbol(symbol)) body.symbol(symbol, decl->bound, loc);
-  Tensor h = body.input("h", DType::f32, {batch, hidden}, loc);
-  Tensor x_t = body.input("x_t", DType::f32, {batch, hidden}, loc);
-  Tensor w_hh = body.input("weight_hh", DType::f32, {hidden, hidden}, loc);
-  Tensor b_hh = w.bias_hh.defined() ? body.input("bias_hh", DType::f32, {hidden}, loc) : Tensor();
-  Tensor h_next = dsl::tanh(ops::add(x_t, project(h, w_hh, b_hh, loc), loc), loc);
-  body.output("h_next", h_next, loc);
-  body.output("y", h_next, loc);
-
-  dsl::ScanOperands operands;
-  operands.carries = {initial};
-  operands.sequences = {projected};
-  operands.consts = {w.weight_hh};
-  if (w.bias_hh.defined()) operands.consts.push_back(w.bias_hh);
-  operands.lengths = lengths;
-  std::vector<Tensor> r = dsl::scan(body.finish(loc), operands, {.time_axis = 1, .reverse = false}, loc);
-  return LayerRun{r[1], LstmState{r[0], {}}};
+/// The GRU's gate arithmetic on the input and hidden projections [batch, 3H], PyTorch's order r, z,
+/// n; h' = n + z·(h − n) is (1 − z)·n + z·h as PyTorch's kernel computes it.
+Tensor gru_update(const Tensor& gi, const Tensor& gh, const Tensor& h, int64_t hidden, const Loc& loc) {
+  auto gate = [&](const Tensor& g, int64_t k) { return dsl::slice(g, -1, k * hidden, (k + 1) * hidden, 1, loc); };
+  Tensor r = dsl::sigmoid(ops::add(gate(gi, 0), gate(gh, 0), loc), loc);
+  Tensor z = dsl::sigmoid(ops::add(gate(gi, 1), gate(gh, 1), loc), loc);
+  Tensor n = dsl::tanh(ops::add(gate(gi, 2), ops::mul(r, gate(gh, 2), loc), loc), loc);
+  return ops::add(n, ops::mul(z, ops::sub(h, n, loc), loc), loc);
 }
 
-/// One LSTM layer over the whole sequence as one `lstm` node (ir/ops/composite_lstm.cpp): it
-/// decomposes into the projection and the scan, and a provider with a whole-layer kernel takes it as is.
-LayerRun lstm_layer(const RecurrentWeights& w, const Tensor& x, const LstmState& initial, const Tensor& lengths,
-                    const Loc& loc) {
+/// One layer over the whole sequence as one `rnn`, `lstm` or `gru` node
+/// (ir/ops/composite_recurrent.cpp): it decomposes into the input projection and a scan of the
+/// recurrent half, and a provider with a whole-layer kernel takes it as is. `initial` is h0 (and
+/// c0 for the LSTM); returns y [batch, T, H], h_n (and c_n).
+std::vector<Tensor> layer_node(OpKind op, const RecurrentWeights& w, const Tensor& x,
+                               const std::vector<Tensor>& initial, const Tensor& lengths, const Loc& loc) {
   std::vector<Tensor> operands{x, w.weight_ih, w.weight_hh};
   if (w.bias_ih.defined()) operands.insert(operands.end(), {w.bias_ih, w.bias_hh});
-  operands.insert(operands.end(), {initial.h, initial.c});
+  operands.insert(operands.end(), initial.begin(), initial.end());
   if (lengths.defined()) operands.push_back(lengths);
   Attrs attrs{{"bias", w.bias_ih.defined()}, {"has_lengths", lengths.defined()}};
-  std::vector<Tensor> r = x.builder().emit(OpKind::lstm, operands, attrs, SourceLoc::from(loc));
-  return LayerRun{r[0], LstmState{r[1], r[2]}};
+  return x.builder().emit(op, operands, attrs, SourceLoc::from(loc));
 }
 
 /// Checks a sequence module's input, initial state and lengths; returns the batch dim.
@@ -128,15 +127,31 @@ Dim check_sequence_call(const LayerId& id, const Tensor& input, int64_t input_si
   return batch;
 }
 
+/// The layers of an RNN or a GRU (`op`), one node each, the next reading the last one's y; checks
+/// the call first.
+RnnOutput run_layers(OpKind op, const LayerId& id, const std::vector<RecurrentWeights>& layers, int64_t input_size,
+                     int64_t hidden, const Tensor& input, const Tensor& h0, const Tensor& lengths, const Loc& loc) {
+  auto n = static_cast<int64_t>(layers.size());
+  const Dim batch = check_sequence_call(id, input, input_size, hidden, n, {{"h0", &h0}}, lengths, loc);
+  auto s = id.enter(input.builder(), loc);
+  Tensor x = input;
+  std::vector<Tensor> finals;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    Tensor h = h0.defined() ? layer_of(h0, static_cast<int64_t>(l), loc) : zeros(input.builder(), {batch, hidden}, loc);
+    std::vector<Tensor> r = layer_node(op, layers[l], x, {h}, lengths, loc);
+    x = r[0];
+    finals.push_back(r[1]);
+  }
+  return RnnOutput{x, stack_layers(finals, loc)};
+}
+
 }  // namespace
 
 // --- cells ---
 
 RNNCell::RNNCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias, Loc loc)
     : id("RNNCell", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes(b, "RNNCell", input_size, hidden_size, 1, loc);
-  auto s = open_scope(b, name, loc);
-  RecurrentWeights w = make_weights(b, "", 1, input_size, hidden_size, bias, loc);
+  RecurrentWeights w = make_cell_weights(b, "RNNCell", name, 1, input_size, hidden_size, bias, loc);
   weight_ih = w.weight_ih, weight_hh = w.weight_hh, bias_ih = w.bias_ih, bias_hh = w.bias_hh;
 }
 
@@ -150,9 +165,7 @@ Tensor RNNCell::operator()(const Tensor& x, const Tensor& h, Loc loc) const {
 
 LSTMCell::LSTMCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias, Loc loc)
     : id("LSTMCell", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes(b, "LSTMCell", input_size, hidden_size, 1, loc);
-  auto s = open_scope(b, name, loc);
-  RecurrentWeights w = make_weights(b, "", 4, input_size, hidden_size, bias, loc);
+  RecurrentWeights w = make_cell_weights(b, "LSTMCell", name, 4, input_size, hidden_size, bias, loc);
   weight_ih = w.weight_ih, weight_hh = w.weight_hh, bias_ih = w.bias_ih, bias_hh = w.bias_hh;
 }
 
@@ -165,45 +178,53 @@ LstmState LSTMCell::operator()(const Tensor& x, const LstmState& state, Loc loc)
   return lstm_update(gates, state.c, hidden_size, loc);
 }
 
+GRUCell::GRUCell(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, bool bias, Loc loc)
+    : id("GRUCell", b, name), input_size(input_size_), hidden_size(hidden_size_) {
+  RecurrentWeights w = make_cell_weights(b, "GRUCell", name, 3, input_size, hidden_size, bias, loc);
+  weight_ih = w.weight_ih, weight_hh = w.weight_hh, bias_ih = w.bias_ih, bias_hh = w.bias_hh;
+}
+
+Tensor GRUCell::operator()(const Tensor& x, const Tensor& h, Loc loc) const {
+  expect_shape(id, "x", x, DType::f32, {"batch", input_size}, loc);
+  expect_shape(id, "h", h, DType::f32, {x.dim(0), hidden_size}, loc);
+  auto s = id.enter(x.builder(), loc);
+  return gru_update(project(x, weight_ih, bias_ih, loc), project(h, weight_hh, bias_hh, loc), h, hidden_size, loc);
+}
+
 // --- RNN ---
 
 RNN::RNN(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, RecurrentOptions options,
          Loc loc)
-    : id("RNN", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes(b, "RNN", input_size, hidden_size, options.num_layers, loc);
-  auto s = open_scope(b, name, loc);
-  for (int64_t l = 0; l < options.num_layers; ++l)
-    layers.push_back(
-        make_weights(b, fmt::format("_l{}", l), 1, l == 0 ? input_size : hidden_size, hidden_size, options.bias, loc));
-}
+    : id("RNN", b, name),
+      input_size(input_size_),
+      hidden_size(hidden_size_),
+      layers(make_layers(b, "RNN", name, 1, input_size_, hidden_size_, options, loc)) {}
 
 RnnOutput RNN::operator()(const Tensor& input, const Tensor& h0, const Tensor& lengths, Loc loc) const {
-  auto n = static_cast<int64_t>(layers.size());
-  const Dim batch = check_sequence_call(id, input, input_size, hidden_size, n, {{"h0", &h0}}, lengths, loc);
-  auto s = id.enter(input.builder(), loc);
-  Tensor x = input;
-  std::vector<Tensor> finals;
-  for (int64_t l = 0; l < n; ++l) {
-    Tensor h = h0.defined() ? layer_of(h0, l, loc) : zeros(input.builder(), {batch, hidden_size}, loc);
-    LayerRun run = rnn_layer(layers[static_cast<size_t>(l)], x, h, lengths, hidden_size, fmt::format("rnn_step_l{}", l),
-                             id.scope, loc);
-    x = run.ys;
-    finals.push_back(run.last.h);
-  }
-  return RnnOutput{x, stack_layers(finals, loc)};
+  return run_layers(OpKind::rnn, id, layers, input_size, hidden_size, input, h0, lengths, loc);
+}
+
+// --- GRU ---
+
+GRU::GRU(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, RecurrentOptions options,
+         Loc loc)
+    : id("GRU", b, name),
+      input_size(input_size_),
+      hidden_size(hidden_size_),
+      layers(make_layers(b, "GRU", name, 3, input_size_, hidden_size_, options, loc)) {}
+
+RnnOutput GRU::operator()(const Tensor& input, const Tensor& h0, const Tensor& lengths, Loc loc) const {
+  return run_layers(OpKind::gru, id, layers, input_size, hidden_size, input, h0, lengths, loc);
 }
 
 // --- LSTM ---
 
 LSTM::LSTM(Builder& b, const std::string& name, int64_t input_size_, int64_t hidden_size_, RecurrentOptions options,
            Loc loc)
-    : id("LSTM", b, name), input_size(input_size_), hidden_size(hidden_size_) {
-  check_sizes(b, "LSTM", input_size, hidden_size, options.num_layers, loc);
-  auto s = open_scope(b, name, loc);
-  for (int64_t l = 0; l < options.num_layers; ++l)
-    layers.push_back(
-        make_weights(b, fmt::format("_l{}", l), 4, l == 0 ? input_size : hidden_size, hidden_size, options.bias, loc));
-}
+    : id("LSTM", b, name),
+      input_size(input_size_),
+      hidden_size(hidden_size_),
+      layers(make_layers(b, "LSTM", name, 4, input_size_, hidden_size_, options, loc)) {}
 
 LstmOutput LSTM::operator()(const Tensor& input, const LstmState& initial, const Tensor& lengths, Loc loc) const {
   auto n = static_cast<int64_t>(layers.size());
@@ -222,10 +243,11 @@ LstmOutput LSTM::operator()(const Tensor& input, const LstmState& initial, const
       start = LstmState{zeros(input.builder(), {batch, hidden_size}, loc),
                         zeros(input.builder(), {batch, hidden_size}, loc)};
     }
-    LayerRun run = lstm_layer(layers[static_cast<size_t>(l)], x, start, lengths, loc);
-    x = run.ys;
-    hs.push_back(run.last.h);
-    cs.push_back(run.last.c);
+    std::vector<Tensor> r =
+        layer_node(OpKind::lstm, layers[static_cast<size_t>(l)], x, {start.h, start.c}, lengths, loc);
+    x = r[0];
+    hs.push_back(r[1]);
+    cs.push_back(r[2]);
   }
   return LstmOutput{x, stack_layers(hs, loc), stack_layers(cs, loc)};
 }

@@ -124,14 +124,14 @@ OpDef layer_norm_def() {
 
 void register_loss_ops(std::vector<OpDef>& t);       // composite_losses.cpp
 void register_attention_ops(std::vector<OpDef>& t);  // composite_attention.cpp
-void register_lstm_ops(std::vector<OpDef>& t);       // composite_lstm.cpp
+void register_recurrent_ops(std::vector<OpDef>& t);  // composite_recurrent.cpp
 
 void register_composite_ops(std::vector<OpDef>& t) {
   t.push_back(softmax_def(false));
   t.push_back(softmax_def(true));
   t.push_back(layer_norm_def());
   register_attention_ops(t);
-  register_lstm_ops(t);
+  register_recurrent_ops(t);
   register_loss_ops(t);
 }
 

@@ -198,6 +198,28 @@ TEST(LayerGradient, TwoLayerLstmWithLengthsMatchesFiniteDifferences) {
                                  i64({3}, {2, 4, 1})}});
 }
 
+TEST(LayerGradient, GruCellMatchesFiniteDifferences) {
+  Builder b("gru_cell");
+  nn::GRUCell gru(b, "gru", 3, 2);
+  dsl::Tensor x = b.input("x", DType::f32, Shape{2, 3});
+  dsl::Tensor h = b.input("h", DType::f32, Shape{2, 2});
+  b.output("h_gru", gru(x, h));
+  expect_layer_gradients_match({b.finish(), {random_f64({2, 3}, 12), random_f64({2, 2}, 13)}});
+}
+
+TEST(LayerGradient, TwoLayerGruWithLengthsMatchesFiniteDifferences) {
+  Builder b("gru");
+  nn::GRU gru(b, "gru", 3, 2, nn::RecurrentOptions{2});
+  dsl::Tensor x = b.input("x", DType::f32, Shape{3, 4, 3});
+  dsl::Tensor h0 = b.input("h0", DType::f32, Shape{2, 3, 2});
+  dsl::Tensor lengths = b.input("lengths", DType::i64, Shape{3});
+  nn::RnnOutput r = gru(x, h0, lengths);
+  b.output("output", r.output);
+  b.output("h_n", r.h_n);
+  expect_layer_gradients_match(
+      {b.finish(), {random_f64({3, 4, 3}, 14), random_f64({2, 3, 2}, 15), i64({3}, {3, 4, 1})}});
+}
+
 TEST(LayerGradient, MultiHeadAttentionWithMasksMatchesFiniteDifferences) {
   Builder b("mha");
   nn::MultiHeadAttention mha(b, "mha", 4, 2);

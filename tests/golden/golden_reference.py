@@ -130,6 +130,40 @@ def lstm(p, x, cfg, lengths=None, h0=None, c0=None):
     return {"output": layer_input, "h_n": torch.stack(h_n), "c_n": torch.stack(c_n)}
 
 
+def h_state_layers(kind, p, x, cfg, lengths=None, h0=None):
+    """The tanh RNN (`kind` "rnn") or the GRU ("gru", chunks in order r, z, n, with
+    n = tanh(W_in x + b_in + r (W_hn h + b_hn)) and h' = (1 - z) n + z h). Lengths as lstm()."""
+    N, T, _ = x.shape
+    H = cfg["hidden_size"]
+    h_n = []
+    layer_input = x
+    for layer in range(cfg["num_layers"]):
+        w_ih, w_hh = p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"]
+        b_ih, b_hh = p[f"bias_ih_l{layer}"], p[f"bias_hh_l{layer}"]
+        h = h0[layer] if h0 is not None else torch.zeros(N, H, dtype=x.dtype)
+        outputs = []
+        for t in range(T):
+            gi, gh = linear(layer_input[:, t], w_ih, b_ih), linear(h, w_hh, b_hh)
+            if kind == "rnn":
+                h_new = torch.tanh(gi + gh)
+            else:
+                i_r, i_z, i_n = gi.split(H, dim=1)
+                h_r, h_z, h_n_gate = gh.split(H, dim=1)
+                r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+                n = torch.tanh(i_n + r * h_n_gate)
+                h_new = (1 - z) * n + z * h
+            if lengths is None:
+                h = h_new
+                outputs.append(h)
+            else:
+                valid = (t < lengths)[:, None]
+                h = torch.where(valid, h_new, h)
+                outputs.append(torch.where(valid, h_new, torch.zeros_like(h_new)))
+        layer_input = torch.stack(outputs, 1)
+        h_n.append(h)
+    return {"output": layer_input, "h_n": torch.stack(h_n)}
+
+
 def seq2seq_bahdanau(p, x, cfg):
     """The Bahdanau-form LSTM encoder-decoder: each step attends with the previous top-layer h
     (v^T tanh(W_q q + W_k k), padded keys excluded), the LSTM reads [embedding; context], and the
@@ -189,6 +223,8 @@ def reference_outputs(name, x, p, cfg):
         return {"output": norm(p, "decoder.norm", y)}
     if name.startswith("lstm"):
         return lstm(p, x["input"], cfg, x.get("lengths"), x.get("h0"), x.get("c0"))
+    if name.startswith("rnn") or name.startswith("gru"):
+        return h_state_layers(name[:3], p, x["input"], cfg, x.get("lengths"), x.get("h0"))
     if name == "seq2seq_bahdanau":
         return seq2seq_bahdanau(p, x, cfg)
     if name == "layer_norm":

@@ -300,6 +300,76 @@ def make_lstm_state():
 
 
 # ---------------------------------------------------------------------------------------------
+# tanh RNN and GRU (one state, h)
+
+RNN_CELLS = {
+    "rnn": "h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)",
+    "gru": "gates split in order r, z, n: r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr); "
+           "z = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz); "
+           "n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn)); h' = (1 - z) n + z h",
+}
+
+
+def h_state_case(kind, with_lengths, with_state):
+    module_class = nn.RNN if kind == "rnn" else nn.GRU
+    module = module_class(input_size=4, hidden_size=5, num_layers=2, batch_first=True)
+    inputs = {"input": torch.randn(2, 5, 4)}
+    if with_state:
+        inputs["h0"] = torch.randn(2, 2, 5)
+    if with_lengths:
+        inputs["lengths"] = torch.tensor([5, 3], dtype=torch.int64)
+
+    def run(m, x):
+        state = x["h0"] if with_state else None
+        if with_lengths:
+            packed = nn.utils.rnn.pack_padded_sequence(x["input"], x["lengths"], batch_first=True)
+            packed_out, h_n = m(packed, state)
+            out, _ = nn.utils.rnn.pad_packed_sequence(packed_out, batch_first=True, total_length=5)
+        else:
+            out, h_n = m(x["input"], state)
+        return {"output": out, "h_n": h_n}
+
+    t = record_module(module, inputs, run)
+    config = {"input_size": 4, "hidden_size": 5, "num_layers": 2, "batch_first": True, "bias": True}
+    name = "RNN" if kind == "rnn" else "GRU"
+    meta = metadata(
+        f"torch.nn.{name}(input_size=4, hidden_size=5, num_layers=2, batch_first=True)", config, "joint",
+        outputs="output [N, T, H] (last layer's h_t); h_n [num_layers, N, H] (not batch-first)",
+        cell=RNN_CELLS[kind],
+        initial_state="h0 [num_layers, N, H] given as an input" if with_state else "zeros")
+    if with_lengths:
+        meta["lengths"] = ("pack_padded_sequence(input, lengths=[5, 3], batch_first=True); output "
+                           "is zero past each sequence's length; h_n is the state at each "
+                           "sequence's last valid step; inputs past the length get zero gradient")
+    return t, meta
+
+
+@case("rnn", seed=21)
+def make_rnn():
+    return h_state_case("rnn", with_lengths=False, with_state=True)
+
+
+@case("rnn_lengths", seed=22)
+def make_rnn_lengths():
+    return h_state_case("rnn", with_lengths=True, with_state=False)
+
+
+@case("gru", seed=23)
+def make_gru():
+    return h_state_case("gru", with_lengths=False, with_state=False)
+
+
+@case("gru_state", seed=24)
+def make_gru_state():
+    return h_state_case("gru", with_lengths=False, with_state=True)
+
+
+@case("gru_lengths", seed=25)
+def make_gru_lengths():
+    return h_state_case("gru", with_lengths=True, with_state=False)
+
+
+# ---------------------------------------------------------------------------------------------
 # Normalization, losses, activations
 
 

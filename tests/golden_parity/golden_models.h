@@ -136,6 +136,39 @@ inline std::map<std::string, Tensor> lstm_inputs(const SafetensorsFile& f, LstmC
 
 inline const nn::TorchLoadOptions kLstmNames{.weft_prefix = "lstm."};
 
+/// "rnn", "rnn_lengths" (nn.RNN) and "gru", "gru_state", "gru_lengths" (nn.GRU): (4, 5,
+/// num_layers=2) under the scope "rnn" or "gru" (load with kRnnNames or kGruNames), cases as
+/// LstmCase's but with h0 alone.
+inline Graph h_state_graph(const SafetensorsFile& f, bool gru, LstmCase c) {
+  dsl::Builder b(gru ? "gru" : "rnn");
+  auto input = c.symbolic ? b.input("input", "f32[B, T, 4]") : b.input("input", DType::f32, shape_of(f, "in.input"));
+  dsl::Tensor h0, lengths;
+  if (c.with_state) h0 = c.symbolic ? b.input("h0", "f32[2, B, 5]") : b.input("h0", DType::f32, shape_of(f, "in.h0"));
+  if (c.with_lengths)
+    lengths = c.symbolic ? b.input("lengths", "i64[B]") : b.input("lengths", DType::i64, shape_of(f, "in.lengths"));
+  nn::RnnOutput r;
+  if (gru) {
+    nn::GRU layer(b, "gru", 4, 5, {.num_layers = 2});
+    r = layer(input, h0, lengths);
+  } else {
+    nn::RNN layer(b, "rnn", 4, 5, {.num_layers = 2});
+    r = layer(input, h0, lengths);
+  }
+  b.output("output", r.output);
+  b.output("h_n", r.h_n);
+  return b.finish();
+}
+
+inline std::map<std::string, Tensor> h_state_inputs(const SafetensorsFile& f, LstmCase c) {
+  std::map<std::string, Tensor> inputs = inputs_of(f, {"input"});
+  if (c.with_state) inputs.merge(inputs_of(f, {"h0"}));
+  if (c.with_lengths) inputs.merge(inputs_of(f, {"lengths"}));
+  return inputs;
+}
+
+inline const nn::TorchLoadOptions kRnnNames{.weft_prefix = "rnn."};
+inline const nn::TorchLoadOptions kGruNames{.weft_prefix = "gru."};
+
 /// "seq2seq_bahdanau": nn::Seq2SeqAttention in the Bahdanau form with additive attention, under the
 /// scope "model" (load with kModelNames); `symbolic`: batch and lengths as symbols B, S and T.
 inline const nn::Seq2SeqAttentionOptions kBahdanau{.src_vocab = 9,

@@ -256,6 +256,39 @@ TEST_P(GradientParity, LstmOverPackedLengthsMatchesTorch) {
   EXPECT_EQ(expect_gradients_match(backend(), "lstm_lengths", lstm_graph(f, {.with_lengths = true}), kLstmNames), 9u);
 }
 
+TEST_P(GradientParity, TwoLayerRnnWithInitialStateMatchesTorch) {
+  SafetensorsFile f = read_golden("rnn");
+  // Gradients: input, h0; {weight,bias}_{ih,hh}_l{0,1}.
+  EXPECT_EQ(expect_gradients_match(backend(), "rnn", h_state_graph(f, false, {.with_state = true}), kRnnNames), 10u);
+}
+
+TEST_P(GradientParity, RnnOverPackedLengthsMatchesTorch) {
+  SafetensorsFile f = read_golden("rnn_lengths");
+  // Gradients: input; {weight,bias}_{ih,hh}_l{0,1}.
+  EXPECT_EQ(
+      expect_gradients_match(backend(), "rnn_lengths", h_state_graph(f, false, {.with_lengths = true}), kRnnNames), 9u);
+}
+
+TEST_P(GradientParity, TwoLayerGruFromZeroStateMatchesTorch) {
+  SafetensorsFile f = read_golden("gru");
+  // Gradients: input; {weight,bias}_{ih,hh}_l{0,1}.
+  EXPECT_EQ(expect_gradients_match(backend(), "gru", h_state_graph(f, true, {}), kGruNames), 9u);
+}
+
+TEST_P(GradientParity, GruInitialStateGradientsMatchTorch) {
+  SafetensorsFile f = read_golden("gru_state");
+  // Gradients: input, h0; {weight,bias}_{ih,hh}_l{0,1}.
+  EXPECT_EQ(expect_gradients_match(backend(), "gru_state", h_state_graph(f, true, {.with_state = true}), kGruNames),
+            10u);
+}
+
+TEST_P(GradientParity, GruOverPackedLengthsMatchesTorch) {
+  SafetensorsFile f = read_golden("gru_lengths");
+  // Gradients: input; {weight,bias}_{ih,hh}_l{0,1}.
+  EXPECT_EQ(expect_gradients_match(backend(), "gru_lengths", h_state_graph(f, true, {.with_lengths = true}), kGruNames),
+            9u);
+}
+
 TEST_P(GradientParity, LayerNormMatchesTorch) {
   SafetensorsFile f = read_golden("layer_norm");
   // Gradients: input, weight, bias.
@@ -303,7 +336,9 @@ TEST(GradientParityCoverage, EveryGoldenFileHasAGradientCase) {
   const std::set<std::string> covered{"cross_entropy", "decoder_layer", "encoder_layer", "encoder_layer_prenorm",
                                       "gelu",          "kl_div",        "layer_norm",    "lstm",
                                       "lstm_lengths",  "lstm_state",    "mha",           "mha_masked",
-                                      "mse_loss",      "softmax",       "transformer",   "seq2seq_bahdanau"};
+                                      "mse_loss",      "softmax",       "transformer",   "seq2seq_bahdanau",
+                                      "rnn",           "rnn_lengths",   "gru",           "gru_state",
+                                      "gru_lengths"};
   std::set<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(WEFT_SOURCE_DIR) + "/tests/golden"))
     if (entry.path().extension() == ".safetensors") files.insert(entry.path().stem().string());

@@ -52,6 +52,32 @@ void check_lstm(const char* file, golden::LstmCase c) {
     golden::expect_close(out.at(name), tensor_of(f, std::string("out.") + name), std::string(file) + " " + name);
 }
 
+/// nn.RNN or nn.GRU (2 layers), as check_lstm.
+void check_h_state(const char* file, bool gru, golden::LstmCase c) {
+  SafetensorsFile f = read_golden(file);
+  Graph g = golden::h_state_graph(f, gru, c);
+  auto exe = LlvmBackend().compile_llvm(g);
+  for (const NodeStats& n : exe->stats().nodes) {
+    if (n.compiled) continue;
+    EXPECT_EQ(n.op, "scan") << exe->stats().report();
+  }
+  auto out = run_on_llvm(g, f, golden::h_state_inputs(f, c), gru ? golden::kGruNames : golden::kRnnNames);
+  for (const char* name : {"output", "h_n"})
+    golden::expect_close(out.at(name), tensor_of(f, std::string("out.") + name), std::string(file) + " " + name);
+}
+
+TEST(LlvmGoldenParity, RnnWithInitialStateMatchesTorch) { check_h_state("rnn", false, {.with_state = true}); }
+
+TEST(LlvmGoldenParity, RnnOverPackedLengthsMatchesTorch) {
+  check_h_state("rnn_lengths", false, {.with_lengths = true});
+}
+
+TEST(LlvmGoldenParity, GruFromZeroStateMatchesTorch) { check_h_state("gru", true, {}); }
+
+TEST(LlvmGoldenParity, GruWithInitialStateMatchesTorch) { check_h_state("gru_state", true, {.with_state = true}); }
+
+TEST(LlvmGoldenParity, GruOverPackedLengthsMatchesTorch) { check_h_state("gru_lengths", true, {.with_lengths = true}); }
+
 TEST(LlvmGoldenParity, TwoLayerLstmWithInitialStateMatchesTorch) { check_lstm("lstm_state", {.with_state = true}); }
 
 TEST(LlvmGoldenParity, LstmOverPackedLengthsMatchesTorch) { check_lstm("lstm_lengths", {.with_lengths = true}); }

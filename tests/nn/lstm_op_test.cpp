@@ -1,4 +1,4 @@
-// The lstm and lstm_backward composites (ir/ops/composite_lstm.cpp): what nn::LSTM writes, what a
+// The lstm and lstm_backward composites (ir/ops/composite_recurrent.cpp): what nn::LSTM writes, what a
 // training graph decomposes into, the text IR, and the errors of a malformed node.
 #include <gtest/gtest.h>
 

@@ -65,22 +65,29 @@ Graph mha_masked(const SafetensorsFile& f) { return golden::mha_graph(f, true); 
 Graph lstm(const SafetensorsFile& f) { return golden::lstm_graph(f, {}); }
 Graph lstm_state(const SafetensorsFile& f) { return golden::lstm_graph(f, {.with_state = true}); }
 Graph lstm_lengths(const SafetensorsFile& f) { return golden::lstm_graph(f, {.with_lengths = true}); }
+Graph rnn(const SafetensorsFile& f) { return golden::h_state_graph(f, false, {.with_state = true}); }
+Graph rnn_lengths(const SafetensorsFile& f) { return golden::h_state_graph(f, false, {.with_lengths = true}); }
+Graph gru(const SafetensorsFile& f) { return golden::h_state_graph(f, true, {}); }
+Graph gru_state(const SafetensorsFile& f) { return golden::h_state_graph(f, true, {.with_state = true}); }
+Graph gru_lengths(const SafetensorsFile& f) { return golden::h_state_graph(f, true, {.with_lengths = true}); }
 Graph bahdanau(const SafetensorsFile& f) { return golden::seq2seq_bahdanau_graph(f); }
 
 INSTANTIATE_TEST_SUITE_P(
     Layers, OnednnGoldenParity,
-    ::testing::Values(GoldenCase{"transformer", golden::transformer_graph}, GoldenCase{"encoder_layer", post_norm_relu},
-                      GoldenCase{"encoder_layer_prenorm", pre_norm_gelu}, GoldenCase{"decoder_layer", decoder_layer},
-                      GoldenCase{"mha", mha}, GoldenCase{"mha_masked", mha_masked},
-                      GoldenCase{"lstm", lstm, golden::kLstmNames},
-                      GoldenCase{"lstm_state", lstm_state, golden::kLstmNames},
-                      GoldenCase{"lstm_lengths", lstm_lengths, golden::kLstmNames},
-                      GoldenCase{"layer_norm", golden::layer_norm_graph},
-                      GoldenCase{"cross_entropy", golden::cross_entropy_graph, {}, false},
-                      GoldenCase{"kl_div", golden::kl_div_graph, {}, false},
-                      GoldenCase{"mse_loss", golden::mse_loss_graph, {}, false},
-                      GoldenCase{"softmax", golden::softmax_graph, {}, false}, GoldenCase{"gelu", golden::gelu_graph},
-                      GoldenCase{"seq2seq_bahdanau", bahdanau, golden::kModelNames}),
+    ::testing::Values(
+        GoldenCase{"transformer", golden::transformer_graph}, GoldenCase{"encoder_layer", post_norm_relu},
+        GoldenCase{"encoder_layer_prenorm", pre_norm_gelu}, GoldenCase{"decoder_layer", decoder_layer},
+        GoldenCase{"mha", mha}, GoldenCase{"mha_masked", mha_masked}, GoldenCase{"lstm", lstm, golden::kLstmNames},
+        GoldenCase{"lstm_state", lstm_state, golden::kLstmNames},
+        GoldenCase{"lstm_lengths", lstm_lengths, golden::kLstmNames}, GoldenCase{"rnn", rnn, golden::kRnnNames},
+        GoldenCase{"rnn_lengths", rnn_lengths, golden::kRnnNames}, GoldenCase{"gru", gru, golden::kGruNames},
+        GoldenCase{"gru_state", gru_state, golden::kGruNames},
+        GoldenCase{"gru_lengths", gru_lengths, golden::kGruNames}, GoldenCase{"layer_norm", golden::layer_norm_graph},
+        GoldenCase{"cross_entropy", golden::cross_entropy_graph, {}, false},
+        GoldenCase{"kl_div", golden::kl_div_graph, {}, false},
+        GoldenCase{"mse_loss", golden::mse_loss_graph, {}, false},
+        GoldenCase{"softmax", golden::softmax_graph, {}, false}, GoldenCase{"gelu", golden::gelu_graph},
+        GoldenCase{"seq2seq_bahdanau", bahdanau, golden::kModelNames}),
     [](const ::testing::TestParamInfo<GoldenCase>& info) { return std::string(info.param.name); });
 
 }  // namespace

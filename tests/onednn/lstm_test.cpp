@@ -1,5 +1,5 @@
 /** \file
- * The LSTM layer on oneDNN's RNN primitives (backends/onednn/rnn_lstm.h) against the interpreter:
+ * The LSTM layer on oneDNN's RNN primitives (backends/onednn/rnn_layer.h) against the interpreter:
  * nn::LSTM's outputs, final states and the gradients of every input and parameter, at odd sizes
  * (batch 1 and 3, hidden 7 and 31, 1 and 5 steps, 1 and 2 layers, with and without biases), with
  * full and ragged lengths, on "onednn" and "auto". Each case checks where the layer ran: on the
