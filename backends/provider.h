@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,13 @@ class KernelProvider {
   /// The kernel of `call`, or empty with `*why` set when this provider does not run it.
   virtual std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                                    std::string* why) const = 0;
+  /// Called on the chain's lead provider with all of a program's calls before `kernel_for` is asked
+  /// for each, so that it may make their kernels together (the LLVM provider compiles its regions
+  /// on several threads). Never required: `kernel_for` works without it.
+  virtual void prepare(std::span<const KernelCall> calls, const ProviderContext& context) const {
+    (void)calls;
+    (void)context;
+  }
   /// Where the lead provider's programs keep their memory (a device's); null: the host. A chain
   /// led by a device provider plans its buffers in that space and its executor keeps the arena and
   /// the state there.

@@ -3,14 +3,15 @@
  */
 #include "backends/llvm/llvm_backend.h"
 
-#include <cstdlib>
-
 #include <fmt/format.h>
+
+#include <cstdlib>
 
 #include "backends/interp/interpreter.h"
 #include "backends/llvm/node_region.h"
 #include "backends/llvm/region_codegen.h"
 #include "ir/ops.h"
+#include "runtime/thread_pool.h"
 
 namespace weft {
 
@@ -49,9 +50,36 @@ void trap_in_region(const Graph& wrapper, const KernelCall& call, std::span<void
   interpret_call(wrapper, call, buffers, sizes, {.nan_trap = true});  // throws the interpreter's trap
 }
 
+/// The regions of `calls`, and of the bodies of their scans (planned as the chain will plan them,
+/// at size 1 for unbounded symbols), into `out`.
+void collect_regions(std::span<const KernelCall> calls, std::vector<llvm_backend::NodeRegion>& out) {
+  for (const KernelCall& call : calls) {
+    if (call.op == OpKind::scan && call.body) {
+      SymbolBindings ones;
+      for (const SymbolDecl& s : call.body->symbols())
+        if (!s.bound) ones.emplace(s.name, 1);
+      collect_regions(plan_program(*call.body, ones).calls, out);
+      continue;
+    }
+    std::string why;
+    if (std::optional<llvm_backend::NodeRegion> region = llvm_backend::call_region(call, &why))
+      out.push_back(std::move(*region));
+  }
+}
+
 class LlvmProvider : public KernelProvider {
  public:
+  LlvmProvider(llvm_backend::Jit* jit, int compile_threads) : jit_(jit), compile_threads_(compile_threads) {}
+
   std::string name() const override { return "llvm"; }
+
+  void prepare(std::span<const KernelCall> calls, const ProviderContext& context) const override {
+    std::vector<llvm_backend::NodeRegion> regions;
+    collect_regions(calls, regions);
+    int threads = compile_threads_ > 0 ? compile_threads_ : context.options.num_threads;
+    if (threads <= 0) threads = ThreadPool::global().num_threads();
+    llvm_backend::compile_regions(regions, threads, jit());
+  }
 
   LoweringOptions lowering_policy() const override {
     LoweringOptions options;  // decompose, simplify, fuse
@@ -66,7 +94,7 @@ class LlvmProvider : public KernelProvider {
                                            std::string* why) const override {
     std::optional<llvm_backend::NodeRegion> region = llvm_backend::call_region(call, why);
     if (!region) return std::nullopt;
-    llvm_backend::RegionCompileResult code = llvm_backend::compile_region(region->body, region->kind);
+    llvm_backend::RegionCompileResult code = llvm_backend::compile_region(region->body, region->kind, jit());
     if (!code.code) {
       *why = code.unsupported;
       return std::nullopt;
@@ -101,13 +129,23 @@ class LlvmProvider : public KernelProvider {
     }
     return out;
   }
+
+ private:
+  llvm_backend::Jit& jit() const { return jit_ ? *jit_ : llvm_backend::Jit::global(); }
+
+  llvm_backend::Jit* jit_;  // null: Jit::global(), made at the first compile
+  int compile_threads_;
 };
 
 }  // namespace
 
 std::shared_ptr<const KernelProvider> llvm_provider() {
-  static const auto provider = std::make_shared<const LlvmProvider>();
+  static const auto provider = std::make_shared<const LlvmProvider>(nullptr, 0);
   return provider;
+}
+
+std::shared_ptr<const KernelProvider> llvm_provider(llvm_backend::Jit& jit, int compile_threads) {
+  return std::make_shared<const LlvmProvider>(&jit, compile_threads);
 }
 
 LlvmBackend::LlvmBackend() : ProviderChain("llvm", {llvm_provider(), interp_provider()}) {}

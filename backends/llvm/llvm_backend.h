@@ -25,8 +25,18 @@
 
 namespace weft {
 
-/// The LLVM provider: generated code for fused regions and lone movement ops.
+namespace llvm_backend {
+class Jit;
+}
+
+/// The LLVM provider: generated code for fused regions and lone movement ops, in Jit::global().
+/// It compiles a program's regions on CompileOptions::num_threads threads, or (0) as many as the
+/// global pool has (WEFT_NUM_THREADS): region_codegen.h, compile_regions.
 std::shared_ptr<const KernelProvider> llvm_provider();
+
+/// The same provider over another Jit, compiling on `compile_threads` threads (0: as above); for
+/// tests that compare compiles.
+std::shared_ptr<const KernelProvider> llvm_provider(llvm_backend::Jit& jit, int compile_threads);
 
 class LlvmBackend : public ProviderChain {
  public:
