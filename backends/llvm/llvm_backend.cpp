@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <unordered_map>
 
 #include "backends/interp/interpreter.h"
 #include "backends/llvm/node_region.h"
@@ -51,21 +52,33 @@ void trap_in_region(const Graph& wrapper, const KernelCall& call, std::span<void
 }
 
 /// The regions of `calls`, and of the bodies of their scans (planned as the chain will plan them,
-/// at size 1 for unbounded symbols), into `out`.
-void collect_regions(std::span<const KernelCall> calls, std::vector<llvm_backend::NodeRegion>& out) {
+/// at size 1 for unbounded symbols), into `out`; with `of`, the call of each of `calls`' own.
+void collect_regions(std::span<const KernelCall> calls, std::vector<llvm_backend::NodeRegion>& out,
+                     std::vector<const KernelCall*>* of) {
   for (const KernelCall& call : calls) {
     if (call.op == OpKind::scan && call.body) {
       SymbolBindings ones;
       for (const SymbolDecl& s : call.body->symbols())
         if (!s.bound) ones.emplace(s.name, 1);
-      collect_regions(plan_program(*call.body, ones).calls, out);
+      collect_regions(plan_program(*call.body, ones).calls, out, nullptr);
       continue;
     }
     std::string why;
-    if (std::optional<llvm_backend::NodeRegion> region = llvm_backend::call_region(call, &why))
+    if (std::optional<llvm_backend::NodeRegion> region = llvm_backend::call_region(call, &why)) {
       out.push_back(std::move(*region));
+      if (of) {
+        of->resize(out.size(), nullptr);
+        of->back() = &call;
+      }
+    }
   }
 }
+
+/// The code prepare made for a program's calls, so that kernel_for neither keys nor looks again.
+struct PreparedRegions : PreparedCalls {
+  using PreparedCalls::PreparedCalls;
+  std::unordered_map<const KernelCall*, llvm_backend::RegionCode> code;
+};
 
 class LlvmProvider : public KernelProvider {
  public:
@@ -73,12 +86,19 @@ class LlvmProvider : public KernelProvider {
 
   std::string name() const override { return "llvm"; }
 
-  void prepare(std::span<const KernelCall> calls, const ProviderContext& context) const override {
+  std::shared_ptr<const PreparedCalls> prepare(std::span<const KernelCall> calls,
+                                               const ProviderContext& context) const override {
     std::vector<llvm_backend::NodeRegion> regions;
-    collect_regions(calls, regions);
+    std::vector<const KernelCall*> of;
+    collect_regions(calls, regions, &of);
+    of.resize(regions.size(), nullptr);
     int threads = compile_threads_ > 0 ? compile_threads_ : context.options.num_threads;
     if (threads <= 0) threads = ThreadPool::global().num_threads();
-    llvm_backend::compile_regions(regions, threads, jit());
+    std::vector<std::optional<llvm_backend::RegionCode>> code = llvm_backend::compile_regions(regions, threads, jit());
+    auto prepared = std::make_shared<PreparedRegions>(this);
+    for (size_t i = 0; i < code.size(); ++i)
+      if (of[i] && code[i]) prepared->code.emplace(of[i], *code[i]);
+    return prepared;
   }
 
   LoweringOptions lowering_policy() const override {
@@ -92,9 +112,16 @@ class LlvmProvider : public KernelProvider {
 
   std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                            std::string* why) const override {
-    std::optional<llvm_backend::NodeRegion> region = llvm_backend::call_region(call, why);
-    if (!region) return std::nullopt;
-    llvm_backend::RegionCompileResult code = llvm_backend::compile_region(region->body, region->kind, jit());
+    llvm_backend::RegionCompileResult code;
+    if (context.prepared && context.prepared->by == this) {
+      const auto& prepared = static_cast<const PreparedRegions&>(*context.prepared);
+      if (auto it = prepared.code.find(&call); it != prepared.code.end()) code.code = it->second;
+    }
+    if (!code.code) {
+      std::optional<llvm_backend::NodeRegion> region = llvm_backend::call_region(call, why);
+      if (!region) return std::nullopt;
+      code = llvm_backend::compile_region(region->body, region->kind, jit());
+    }
     if (!code.code) {
       *why = code.unsupported;
       return std::nullopt;

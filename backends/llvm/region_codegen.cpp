@@ -193,51 +193,69 @@ RegionCompileResult compile_region(const Graph& body, const std::string& kind, J
   return {finish(c, slot, *library, name, body, 0, start), {}};
 }
 
-void compile_regions(const std::vector<NodeRegion>& regions, int threads, Jit& jit) {
+std::vector<std::optional<RegionCode>> compile_regions(const std::vector<NodeRegion>& regions, int threads, Jit& jit) {
   struct Pending {
-    const NodeRegion* region;
+    size_t index;  // in regions
     std::string key, slot, name;
     double seconds = 0;  // generating and compiling it, on whichever thread did
   };
   Cache& c = cache();
+  std::vector<std::optional<RegionCode>> out(regions.size());
   std::vector<Pending> todo;
-  std::set<std::string> seen;
-  for (const NodeRegion& region : regions) {
+  std::map<std::string, size_t> first;             // key -> the index of its first region
+  std::vector<std::pair<size_t, size_t>> repeats;  // (index, index of the same region before it)
+  for (size_t i = 0; i < regions.size(); ++i) {
+    const NodeRegion& region = regions[i];
     auto key_start = std::chrono::steady_clock::now();
     std::string key = cache_key(region.body, region.kind);
     jit.add_seconds(&JitTimings::key, seconds_since(key_start));
-    std::string slot = slot_of(jit, key);
-    if (!seen.insert(key).second) continue;
-    {
-      std::lock_guard lock(c.mutex);
-      if (c.code.contains(slot)) continue;
+    if (auto [it, inserted] = first.emplace(key, i); !inserted) {
+      repeats.emplace_back(i, it->second);
+      continue;
     }
+    std::string slot = slot_of(jit, key);
+    if ((out[i] = cached(c, slot))) continue;
     std::string name = function_name(region.kind, key);
     jit.set_label(name, region_label(region.body, region.kind));
-    todo.push_back({&region, std::move(key), std::move(slot), std::move(name)});
+    todo.push_back({i, std::move(key), std::move(slot), std::move(name)});
   }
+  auto finish_repeats = [&] {
+    for (auto [i, before] : repeats) {
+      if (!out[before]) continue;
+      RegionCode code = *out[before];
+      code.cache_hit = true;
+      code.compile_seconds = 0;
+      out[i] = code;
+      std::lock_guard lock(c.mutex);
+      ++c.stats.hits;
+    }
+  };
   // What an earlier process stored is linked here, in order: a thread would cost more than it.
   std::vector<Pending*> misses;
   for (Pending& p : todo) {
     auto start = std::chrono::steady_clock::now();
     if (std::optional<JitLibrary> library = jit.load_cached(p.key))
-      finish(c, p.slot, *library, p.name, p.region->body, 0, start);
+      out[p.index] = finish(c, p.slot, *library, p.name, regions[p.index].body, 0, start);
     else
       misses.push_back(&p);
   }
   const size_t workers = std::min(misses.size(), static_cast<size_t>(std::max(threads, 1)));
-  if (workers <= 1) return;  // compile_region compiles them one by one, the same way
+  if (workers <= 1) {  // compile_region compiles them one by one, the same way
+    finish_repeats();
+    return out;
+  }
   // Each worker takes the next region, generates it in an LLVMContext of its own and makes its
   // object code (prepare_module); nothing is linked until all are made.
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < misses.size(); i = next++) {
       Pending& p = *misses[i];
+      const NodeRegion& region = regions[p.index];
       auto start = std::chrono::steady_clock::now();
       try {
         auto context = std::make_unique<llvm::LLVMContext>();
         auto module = jit.new_module(p.name, *context);
-        if (generate_region(*module, p.name, p.region->body, p.region->kind, jit.target().vector_floats())) continue;
+        if (generate_region(*module, p.name, region.body, region.kind, jit.target().vector_floats())) continue;
         jit.add_seconds(&JitTimings::emit, seconds_since(start));
         jit.prepare_module(std::move(module), std::move(context), p.key);
       } catch (...) {
@@ -253,8 +271,10 @@ void compile_regions(const std::vector<NodeRegion>& regions, int threads, Jit& j
   for (Pending* p : misses) {
     auto start = std::chrono::steady_clock::now();
     if (std::optional<JitLibrary> library = jit.load_cached(p->key))
-      finish(c, p->slot, *library, p->name, p->region->body, p->seconds, start);
+      out[p->index] = finish(c, p->slot, *library, p->name, regions[p->index].body, p->seconds, start);
   }
+  finish_repeats();
+  return out;
 }
 
 RegionCacheStats region_cache_stats() {

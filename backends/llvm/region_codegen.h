@@ -65,11 +65,13 @@ struct RegionCompileResult {
 RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit = Jit::global());
 
 /// Compiles the regions `jit` has no code for on up to `threads` threads (the caller's among them),
-/// and links them on the caller's, in order: compile_region of any of them is then a cache hit. What
-/// an earlier process stored is loaded first, on the caller's thread. A region the generators do
-/// not take, or whose compile fails, is left for compile_region to report. With one thread, or
-/// one region to compile, it leaves them all to compile_region.
-void compile_regions(const std::vector<NodeRegion>& regions, int threads, Jit& jit = Jit::global());
+/// and links them on the caller's, in order: compile_region of any of them is then a cache hit.
+/// What an earlier process stored is loaded first, on the caller's thread. Returns each region's
+/// code as compile_region would have (a repeated region is a cache hit), or nothing for a region
+/// left to compile_region: one the generators do not take or whose compile failed (compile_region
+/// reports why), and all that need compiling when there is one thread or one such region.
+std::vector<std::optional<RegionCode>> compile_regions(const std::vector<NodeRegion>& regions, int threads,
+                                                       Jit& jit = Jit::global());
 
 /// Generates region `body` of `kind` as the external function `name` of `module` (the same code the
 /// JIT compiles; the AOT emitter puts many in one module). Returns why not, when the generators do
