@@ -74,6 +74,19 @@ void collect_regions(std::span<const KernelCall> calls, std::vector<llvm_backend
   }
 }
 
+/// WEFT_COMPILE_THREADS when it is a count from 1 to 1024 (else 0: not set), read once. Like
+/// WEFT_NUM_THREADS, another value is ignored.
+int compile_threads_from_environment() {
+  static const int threads = [] {
+    const char* env = std::getenv("WEFT_COMPILE_THREADS");
+    if (!env) return 0;
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    return end != env && *end == '\0' && v >= 1 && v <= 1024 ? static_cast<int>(v) : 0;
+  }();
+  return threads;
+}
+
 /// The code prepare made for a program's calls, so that kernel_for neither keys nor looks again.
 struct PreparedRegions : PreparedCalls {
   using PreparedCalls::PreparedCalls;
@@ -92,7 +105,8 @@ class LlvmProvider : public KernelProvider {
     std::vector<const KernelCall*> of;
     collect_regions(calls, regions, &of);
     of.resize(regions.size(), nullptr);
-    int threads = compile_threads_ > 0 ? compile_threads_ : context.options.num_threads;
+    int threads = compile_threads_ > 0 ? compile_threads_ : compile_threads_from_environment();
+    if (threads <= 0) threads = context.options.num_threads;
     if (threads <= 0) threads = ThreadPool::global().num_threads();
     std::vector<std::optional<llvm_backend::RegionCode>> code = llvm_backend::compile_regions(regions, threads, jit());
     auto prepared = std::make_shared<PreparedRegions>(this);

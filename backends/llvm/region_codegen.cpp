@@ -8,6 +8,7 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -245,11 +246,16 @@ std::vector<std::optional<RegionCode>> compile_regions(const std::vector<NodeReg
     return out;
   }
   // Each worker takes the next region, generates it in an LLVMContext of its own and makes its
-  // object code (prepare_module); nothing is linked until all are made.
+  // object code (prepare_module); nothing is linked until all are made. Matmul regions go first:
+  // the first of each transpose pattern brings its GEMM core, the longest compile by far, and a
+  // core started last would leave the other thread idle at the end.
+  std::vector<Pending*> order = misses;
+  std::stable_partition(order.begin(), order.end(),
+                        [&](const Pending* p) { return regions[p->index].kind == "matmul"; });
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next++; i < misses.size(); i = next++) {
-      Pending& p = *misses[i];
+    for (size_t i = next++; i < order.size(); i = next++) {
+      Pending& p = *order[i];
       const NodeRegion& region = regions[p.index];
       auto start = std::chrono::steady_clock::now();
       try {
