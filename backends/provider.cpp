@@ -177,6 +177,7 @@ std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::op
                             if (all_bounded(body)) plan = plan_program(body, {}, plan_options);
                             return std::shared_ptr<CompiledExecutable>(build(body, std::move(plan), 0, options));
                           }};
+  context.prepared = providers_.front()->prepare(calls.calls, context);
   std::vector<CallKernel> kernels;
   for (const KernelCall& call : calls.calls) {
     NodeStats ns;

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,16 @@ namespace weft {
 class CompiledExecutable;
 class ThreadPool;
 
+class KernelProvider;
+
+/// What a provider's `prepare` made for a program's calls, handed back to its own `kernel_for`
+/// (through ProviderContext::prepared); `by` says whose it is.
+struct PreparedCalls {
+  explicit PreparedCalls(const KernelProvider* by) : by(by) {}
+  virtual ~PreparedCalls() = default;
+  const KernelProvider* by;
+};
+
 /// What a provider may use while making a kernel.
 struct ProviderContext {
   const CompileOptions& options;
@@ -38,6 +49,8 @@ struct ProviderContext {
   /// A scan's body (already lowered) compiled by the same chain; its `run(inputs, &sizes)` runs
   /// one step under the caller's sizes.
   std::function<std::shared_ptr<CompiledExecutable>(const Graph& body)> compile_body;
+  /// What the lead provider's `prepare` returned for this program's calls (or null).
+  std::shared_ptr<const PreparedCalls> prepared = nullptr;
 };
 
 /// A provider's kernel for a call, and what the compile statistics say about it.
@@ -60,6 +73,16 @@ class KernelProvider {
   /// The kernel of `call`, or empty with `*why` set when this provider does not run it.
   virtual std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                                    std::string* why) const = 0;
+  /// Called on the chain's lead provider with all of a program's calls before `kernel_for` is asked
+  /// for each, so that it may make their kernels together (the LLVM provider compiles its regions
+  /// on several threads); what it returns reaches `kernel_for` as `context.prepared`. Never
+  /// required: `kernel_for` works without it.
+  virtual std::shared_ptr<const PreparedCalls> prepare(std::span<const KernelCall> calls,
+                                                       const ProviderContext& context) const {
+    (void)calls;
+    (void)context;
+    return nullptr;
+  }
   /// Where the lead provider's programs keep their memory (a device's); null: the host. A chain
   /// led by a device provider plans its buffers in that space and its executor keeps the arena and
   /// the state there.

@@ -1,5 +1,6 @@
 /** \file
- * ORC LLJIT wrapper, host detection and the O3 pipeline. See jit.h.
+ * ORC LLJIT wrapper, host detection, the tables that let threads compile at once. The pipeline and
+ * code generation are in jit_compiler.cpp. See jit.h.
  */
 #include "backends/llvm/jit.h"
 
@@ -12,18 +13,14 @@
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/InstIterator.h>
 #include <llvm/IR/LLVMContext.h>
-#include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
-#include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
-#include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
-#include <llvm/Target/TargetMachine.h>
-#include <llvm/TargetParser/Host.h>
 #include <llvm/Transforms/Utils/Cloning.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -49,15 +46,6 @@ class Stopwatch {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-void initialize_llvm() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    llvm::InitializeNativeTargetAsmParser();
-  });
-}
-
 template <class T>
 T unwrap(llvm::Expected<T> value, const char* what) {
   if (!value) {
@@ -72,12 +60,7 @@ void check(llvm::Error err, const char* what) {
   }
 }
 
-llvm::orc::JITTargetMachineBuilder host_machine_builder() {
-  initialize_llvm();
-  auto builder = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host");
-  builder.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  return builder;
-}
+std::atomic<uint64_t> next_jit_id{1};
 
 HostTarget detect_host() {
   auto builder = host_machine_builder();
@@ -129,9 +112,8 @@ JitOptions JitOptions::from_environment() {
   return options;
 }
 
-Jit::Jit(JitOptions options) : options_(std::move(options)) {
+Jit::Jit(JitOptions options) : options_(std::move(options)), id_(next_jit_id++) {
   auto builder = host_machine_builder();
-  target_machine_ = unwrap(builder.createTargetMachine(), "creating the target machine");
   llvm::orc::LLJITBuilder jit_builder;
   jit_builder.setJITTargetMachineBuilder(builder);
   if (!options_.perf_map.empty()) {
@@ -179,39 +161,31 @@ Jit& Jit::global() {
 std::unique_ptr<llvm::Module> Jit::new_module(const std::string& name, llvm::LLVMContext& context) const {
   auto module = std::make_unique<llvm::Module>(name, context);
   module->setTargetTriple(target().triple);
-  module->setDataLayout(target_machine_->createDataLayout());
+  module->setDataLayout(ModuleCompiler::host().data_layout());
   return module;
 }
 
-void Jit::optimize(llvm::Module& module) const {
-  std::lock_guard lock(mutex_);
+void Jit::optimize(llvm::Module& module, PipelineLevel level) const {
   Stopwatch watch;
-  const HostTarget& host = target();
-  for (llvm::Function& f : module) {
-    if (f.isDeclaration()) continue;
-    if (!f.hasFnAttribute("target-cpu")) f.addFnAttr("target-cpu", host.cpu);
-    if (!f.hasFnAttribute("target-features")) f.addFnAttr("target-features", host.features);
-  }
-  if (module.getDataLayout().isDefault()) module.setDataLayout(target_machine_->createDataLayout());
-  if (module.getTargetTriple().empty()) module.setTargetTriple(host.triple);
+  ModuleCompiler::host().optimize(module, level);
+  add_time(&JitTimings::optimize, watch.seconds());
+}
 
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PipelineTuningOptions tuning;
-  tuning.LoopVectorization = true;
-  tuning.SLPVectorization = true;
-  tuning.LoopUnrolling = true;
-  tuning.LoopInterleaving = true;
-  llvm::PassBuilder passes(target_machine_.get(), tuning);
-  passes.registerModuleAnalyses(mam);
-  passes.registerCGSCCAnalyses(cgam);
-  passes.registerFunctionAnalyses(fam);
-  passes.registerLoopAnalyses(lam);
-  passes.crossRegisterProxies(lam, fam, cgam, mam);
-  passes.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, mam);
-  timings_.optimize += watch.seconds();
+std::string Jit::emit_object(llvm::Module& module, PipelineLevel level) const {
+  optimize(module, level);
+  Stopwatch watch;
+  std::string object = ModuleCompiler::host().generate(module);
+  add_time(&JitTimings::codegen, watch.seconds());
+  return object;
+}
+
+PipelineLevel Jit::core_pipeline() {
+  static const PipelineLevel level = [] {
+    const char* env = std::getenv("WEFT_JIT_CORE_PIPELINE");
+    const std::string name = env ? env : "";
+    return name == "O1" ? PipelineLevel::O1 : name == "O2" ? PipelineLevel::O2 : PipelineLevel::O3;
+  }();
+  return level;
 }
 
 namespace {
@@ -236,49 +210,6 @@ std::set<const llvm::GlobalValue*> reach(const std::vector<llvm::Function*>& roo
 
 }  // namespace
 
-std::unique_ptr<llvm::Module> Jit::split_shared(llvm::Module& module, std::vector<std::string>& root_names) {
-  std::vector<llvm::Function*> roots, fresh;
-  for (llvm::Function& f : module) {
-    if (f.isDeclaration() || !f.hasFnAttribute(kJitSharedAttribute)) continue;
-    roots.push_back(&f);
-    root_names.push_back(f.getName().str());
-    if (!shared_groups_.contains(f.getName().str())) fresh.push_back(&f);
-  }
-  if (roots.empty()) return nullptr;
-  std::unique_ptr<llvm::Module> clone;
-  if (!fresh.empty()) {
-    std::set<const llvm::GlobalValue*> keep = reach(fresh);
-    llvm::ValueToValueMapTy map;
-    clone = llvm::CloneModule(module, map, [&](const llvm::GlobalValue* g) { return keep.contains(g); });
-    std::vector<std::string> group;
-    for (llvm::Function* f : fresh) {
-      llvm::cast<llvm::Function>(map[f])->setLinkage(llvm::GlobalValue::ExternalLinkage);
-      group.push_back(f->getName().str());
-    }
-    std::sort(group.begin(), group.end());
-    for (const std::string& name : group) shared_groups_[name] = group;
-    // What the clone declares for the rest of the module and does not use.
-    for (llvm::Function& f : llvm::make_early_inc_range(*clone))
-      if (f.isDeclaration() && f.use_empty()) f.eraseFromParent();
-    for (llvm::GlobalVariable& g : llvm::make_early_inc_range(clone->globals()))
-      if (g.isDeclaration() && g.use_empty()) g.eraseFromParent();
-    WEFT_CHECK(!llvm::verifyModule(*clone, &llvm::errs()), "the shared functions do not stand alone");
-  }
-  // Every shared root becomes an external declaration; its internal helpers go.
-  std::set<const llvm::GlobalValue*> all = reach(roots);
-  std::vector<llvm::Function*> helpers;
-  for (llvm::Function& f : module) {
-    if (!all.contains(&f)) continue;
-    f.deleteBody();  // also makes it external
-    if (!f.hasFnAttribute(kJitSharedAttribute)) helpers.push_back(&f);
-  }
-  for (llvm::Function* f : helpers) {
-    WEFT_CHECK(f->use_empty(), "a shared function's helper is used outside shared code");
-    f->eraseFromParent();
-  }
-  return clone;
-}
-
 namespace {
 
 std::string print_module(const llvm::Module& module) {
@@ -300,15 +231,15 @@ const std::string& compile_identity() {
   return identity;
 }
 
-/// The disk keys of a module by its IR, of a caller's source key, and of a group of shared functions.
-std::string ir_key(const llvm::Module& module) { return print_module(module) + "\n; " + compile_identity() + "\n"; }
+/// The disk keys of a caller's source key and of a group of shared functions (a module by its IR:
+/// its text, then "\n; " and compile_identity()).
 std::string source_disk_key(const std::string& source_key) {
   return "weft module from source\n" + source_key + "\n; " + compile_identity() + "\n";
 }
 std::string shared_disk_key(const std::vector<std::string>& names) {
   std::string key = "weft shared functions\n";
   for (const std::string& name : names) key += name + "\n";
-  return key + "; " + compile_identity() + "\n";
+  return key + "; " + compile_identity() + "; " + pipeline_name(Jit::core_pipeline()) + "\n";
 }
 
 /// An entry stored under a source key: the groups of shared functions its object links against
@@ -365,12 +296,81 @@ std::optional<CachedEntry> decode_entry(const std::string& bytes) {
 
 }  // namespace
 
+Jit::ModuleObject Jit::compile_module(llvm::Module& module, const std::string& key, bool manifest) {
+  std::vector<llvm::Function*> roots, fresh;  // fresh: claimed here
+  for (llvm::Function& f : module)
+    if (!f.isDeclaration() && f.hasFnAttribute(kJitSharedAttribute)) roots.push_back(&f);
+  ModuleObject out;
+  {
+    std::lock_guard lock(mutex_);
+    for (llvm::Function* f : roots) {
+      const std::string name = f->getName().str();
+      std::vector<std::string> group{name};
+      if (auto it = linked_groups_.find(name); it != linked_groups_.end()) {
+        group = it->second;
+      } else if (auto claim = claims_.find(name); claim != claims_.end()) {
+        group = claim->second.group;
+      } else {
+        claims_.emplace(name, Claim{group, false});
+        fresh.push_back(f);
+      }
+      if (std::find(out.groups.begin(), out.groups.end(), group) == out.groups.end()) out.groups.push_back(group);
+    }
+  }
+  // Each claimed function alone in a module named after it, so that its object is the same bytes
+  // whichever module claimed it. A claim that fails is withdrawn, so that no one waits for it.
+  size_t done = 0;
+  try {
+    for (; done < fresh.size(); ++done) {
+      llvm::Function* root = fresh[done];
+      const std::string name = root->getName().str();
+      std::set<const llvm::GlobalValue*> keep = reach({root});
+      llvm::ValueToValueMapTy map;
+      std::unique_ptr<llvm::Module> alone =
+          llvm::CloneModule(module, map, [&](const llvm::GlobalValue* g) { return keep.contains(g); });
+      alone->setModuleIdentifier(name);
+      alone->setSourceFileName(name);
+      llvm::cast<llvm::Function>(map[root])->setLinkage(llvm::GlobalValue::ExternalLinkage);
+      // What the clone declares for the rest of the module and does not use.
+      for (llvm::Function& f : llvm::make_early_inc_range(*alone))
+        if (f.isDeclaration() && f.use_empty()) f.eraseFromParent();
+      for (llvm::GlobalVariable& g : llvm::make_early_inc_range(alone->globals()))
+        if (g.isDeclaration() && g.use_empty()) g.eraseFromParent();
+      WEFT_CHECK(!llvm::verifyModule(*alone, &llvm::errs()), "a shared function does not stand alone");
+      const std::string shared_key = shared_disk_key({name});
+      std::string object = object_for(*alone, shared_key, "", core_pipeline());
+      std::lock_guard lock(mutex_);
+      kept_[shared_key] = std::move(object);
+      claims_.at(name).ready = true;
+      changed_.notify_all();
+    }
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    for (size_t i = done; i < fresh.size(); ++i) claims_.erase(fresh[i]->getName().str());
+    changed_.notify_all();
+    throw;
+  }
+  // Every shared root becomes an external declaration; its internal helpers go.
+  std::set<const llvm::GlobalValue*> all = reach(roots);
+  std::vector<llvm::Function*> helpers;
+  for (llvm::Function& f : module) {
+    if (!all.contains(&f)) continue;
+    f.deleteBody();  // also makes it external
+    if (!f.hasFnAttribute(kJitSharedAttribute)) helpers.push_back(&f);
+  }
+  for (llvm::Function* f : helpers) {
+    WEFT_CHECK(f->use_empty(), "a shared function's helper is used outside shared code");
+    f->eraseFromParent();
+  }
+  out.object = object_for(module, key, manifest ? encode_manifest(out.groups) : "", PipelineLevel::O3);
+  return out;
+}
+
 JitLibrary Jit::add_module(std::unique_ptr<llvm::Module> module_in, std::unique_ptr<llvm::LLVMContext> context_in,
                            const std::string& source_key) {
   WEFT_CHECK(module_in != nullptr && context_in != nullptr, "add_module needs a module and its context");
-  // The module and the shared functions split from it live in `context`. Declared in this order,
-  // the module is destroyed before its context on every path.
-  llvm::orc::ThreadSafeContext context(std::move(context_in));
+  // Declared in this order, the module is destroyed before its context on every path.
+  std::unique_ptr<llvm::LLVMContext> context = std::move(context_in);
   std::unique_ptr<llvm::Module> module = std::move(module_in);
   Stopwatch key_watch;
   std::string problems;
@@ -381,46 +381,74 @@ JitLibrary Jit::add_module(std::unique_ptr<llvm::Module> module_in, std::unique_
   }
   std::string text;  // the in-process cache's key, when the caller gave none
   if (source_key.empty()) text = print_module(*module);
+  add_time(&JitTimings::key, key_watch.seconds());
+  const std::string& id = source_key.empty() ? text : source_key;
 
-  std::lock_guard lock(mutex_);
-  timings_.key += key_watch.seconds();
   JitLibrary library;
   library.jit_ = this;
-  if (auto it = cache_.find(source_key.empty() ? text : source_key); it != cache_.end()) {
-    ++hits_;
-    library.dylib_ = it->second;
-    return library;
-  }
-  std::vector<std::string> roots;
-  if (std::unique_ptr<llvm::Module> shared = split_shared(*module, roots)) add_shared(std::move(shared), context);
-  llvm::orc::JITDylib& dylib = new_dylib();
-  if (!disk().enabled()) {
-    optimize(*module);
-    Stopwatch watch;  // code generation happens at the first lookup, and is counted there
-    check(jit_->addIRModule(dylib, llvm::orc::ThreadSafeModule(std::move(module), context)), "adding a module");
-    timings_.link += watch.seconds();
-  } else if (source_key.empty()) {
-    add_object(dylib, object_for(*module, ir_key(*module), ""), module->getModuleIdentifier());
-  } else {
-    // The entry lists the shared code the object links against, for load_cached.
-    std::vector<std::vector<std::string>> groups;
-    for (const std::string& root : roots) {
-      const std::vector<std::string>& group = shared_groups_.at(root);
-      if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.push_back(group);
+  {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !in_flight_.contains(id); });  // another thread compiling it
+    if (auto it = cache_.find(id); it != cache_.end()) {
+      ++hits_;
+      library.dylib_ = it->second;
+      return library;
     }
-    add_object(dylib, object_for(*module, source_disk_key(source_key), encode_manifest(groups)),
-               module->getModuleIdentifier());
+    in_flight_.insert(id);
   }
+  struct InFlight {
+    Jit& jit;
+    const std::string& id;
+    ~InFlight() {
+      std::lock_guard lock(jit.mutex_);
+      jit.in_flight_.erase(id);
+      jit.changed_.notify_all();
+    }
+  } in_flight{*this, id};
+  const std::string key = source_key.empty() ? text + "\n; " + compile_identity() + "\n" : source_disk_key(source_key);
+  ModuleObject compiled = compile_module(*module, key, !source_key.empty());
+
+  std::unique_lock lock(mutex_);
+  for (const std::vector<std::string>& group : compiled.groups)
+    if (!link_group(group, lock))
+      throw InternalError(
+          fmt::format("LLVM backend: the shared functions {} that module '{}' needs could not be linked",
+                      fmt::join(group, ", "), module->getModuleIdentifier()));
+  llvm::orc::JITDylib& dylib = new_dylib();
+  add_object(dylib, compiled.object, module->getModuleIdentifier());
   ++compiled_;
-  cache_.emplace(source_key.empty() ? std::move(text) : source_key, &dylib);
+  cache_.emplace(id, &dylib);
   library.dylib_ = &dylib;
   return library;
 }
 
-std::optional<JitLibrary> Jit::load_cached(const std::string& source_key) {
-  JitDiskCache& disk = this->disk();
-  if (!disk.enabled()) return std::nullopt;
+void Jit::prepare_module(std::unique_ptr<llvm::Module> module_in, std::unique_ptr<llvm::LLVMContext> context_in,
+                         const std::string& source_key) {
+  WEFT_CHECK(module_in != nullptr && context_in != nullptr && !source_key.empty(),
+             "prepare_module needs a module, its context and a source key");
+  std::unique_ptr<llvm::LLVMContext> context = std::move(context_in);
+  std::unique_ptr<llvm::Module> module = std::move(module_in);
+  std::string problems;
+  llvm::raw_string_ostream problem_stream(problems);
+  if (llvm::verifyModule(*module, &problem_stream)) {
+    throw InternalError("LLVM backend generated an invalid module '" + module->getModuleIdentifier() +
+                        "': " + problems);
+  }
+  const std::string key = source_disk_key(source_key);
+  {
+    std::lock_guard lock(mutex_);
+    if (cache_.contains(source_key) || kept_.contains(key)) return;
+  }
+  ModuleObject compiled = compile_module(*module, key, true);
   std::lock_guard lock(mutex_);
+  kept_[key] = encode_manifest(compiled.groups) + compiled.object;
+  ++compiled_;
+}
+
+std::optional<JitLibrary> Jit::load_cached(const std::string& source_key) {
+  const std::string key = source_disk_key(source_key);
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return !in_flight_.contains(source_key); });
   JitLibrary library;
   library.jit_ = this;
   if (auto it = cache_.find(source_key); it != cache_.end()) {
@@ -428,76 +456,97 @@ std::optional<JitLibrary> Jit::load_cached(const std::string& source_key) {
     library.dylib_ = it->second;
     return library;
   }
-  Stopwatch disk_watch;
-  const std::string key = source_disk_key(source_key);
-  std::optional<std::string> bytes = disk.load(key);
-  if (!bytes) absent_.insert(key);  // add_module need not look again
+  std::optional<std::string> bytes;
+  auto kept = kept_.find(key);
+  if (kept != kept_.end()) {
+    bytes = kept->second;
+  } else if (disk().enabled()) {
+    Stopwatch disk_watch;
+    bytes = disk().load(key);
+    add_time(&JitTimings::disk, disk_watch.seconds());
+    if (!bytes) absent_.insert(key);  // add_module need not look again
+  }
   std::optional<CachedEntry> entry = bytes ? decode_entry(*bytes) : std::nullopt;
-  // The shared code the object needs: each group this process has not linked is loaded whole; a
-  // group it linked in part came with another split of the same functions, so the module is
-  // compiled instead (its split then takes only what is missing).
-  std::vector<std::pair<const std::vector<std::string>*, std::string>> missing;
-  for (size_t g = 0; entry && g < entry->groups.size(); ++g) {
-    const std::vector<std::string>& group = entry->groups[g];
-    const auto linked = std::count_if(group.begin(), group.end(), [&](const std::string& name) {
-      auto it = shared_groups_.find(name);
-      return it != shared_groups_.end() && it->second == group;
-    });
-    const auto named = std::count_if(group.begin(), group.end(),
-                                     [&](const std::string& name) { return shared_groups_.contains(name); });
-    if (linked == static_cast<std::ptrdiff_t>(group.size())) continue;
-    std::optional<std::string> object = named == 0 ? disk.load(shared_disk_key(group)) : std::nullopt;
-    if (!object)
-      entry.reset();
-    else
-      missing.emplace_back(&group, std::move(*object));
-  }
-  timings_.disk += disk_watch.seconds();
   if (!entry) return std::nullopt;
-  for (auto& [group, object] : missing) {
-    add_object(*shared_, object, group->front());
-    for (const std::string& name : *group) shared_groups_[name] = *group;
-  }
+  // The shared code the object needs: each group this process has not linked is linked whole; a
+  // group it linked in part came with another split of the same functions, so the module is
+  // compiled instead.
+  for (const std::vector<std::string>& group : entry->groups)
+    if (!link_group(group, lock)) return std::nullopt;
   llvm::orc::JITDylib& dylib = new_dylib();
   add_object(dylib, entry->object, "cached module");
   cache_.emplace(source_key, &dylib);
+  if (kept != kept_.end()) kept_.erase(key);  // link_group erased other keys only
   library.dylib_ = &dylib;
   return library;
 }
 
-void Jit::add_shared(std::unique_ptr<llvm::Module> shared, const llvm::orc::ThreadSafeContext& context) {
-  std::vector<std::string> names;
-  for (llvm::Function& f : *shared)
-    if (!f.isDeclaration() && f.hasFnAttribute(kJitSharedAttribute)) names.push_back(f.getName().str());
-  std::sort(names.begin(), names.end());
-  if (!disk().enabled()) {
-    optimize(*shared);
-    check(jit_->addIRModule(*shared_, llvm::orc::ThreadSafeModule(std::move(shared), context)), "adding shared code");
-    return;
+bool Jit::link_group(const std::vector<std::string>& group, std::unique_lock<std::mutex>& lock) {
+  changed_.wait(lock, [&] {
+    return std::none_of(group.begin(), group.end(), [&](const std::string& name) {
+      auto claim = claims_.find(name);
+      return claim != claims_.end() && !claim->second.ready;
+    });
+  });
+  size_t linked = 0;
+  for (const std::string& name : group) {
+    if (auto it = linked_groups_.find(name); it != linked_groups_.end()) {
+      if (it->second != group) return false;
+      ++linked;
+    } else if (auto claim = claims_.find(name); claim != claims_.end() && claim->second.group != group) {
+      return false;
+    }
   }
-  add_object(*shared_, object_for(*shared, shared_disk_key(names), ""), names.front());
+  if (linked == group.size()) return true;
+  if (linked != 0) return false;
+  const std::string key = shared_disk_key(group);
+  std::optional<std::string> object;
+  if (auto kept = kept_.find(key); kept != kept_.end()) {
+    object = std::move(kept->second);
+    kept_.erase(kept);
+  } else {
+    Stopwatch disk_watch;
+    object = disk().load(key);
+    add_time(&JitTimings::disk, disk_watch.seconds());
+  }
+  if (!object) return false;
+  add_object(*shared_, *object, group.front());
+  for (const std::string& name : group) {
+    linked_groups_[name] = group;
+    claims_.erase(name);
+  }
+  return true;
 }
 
-std::string Jit::object_for(llvm::Module& module, const std::string& key, const std::string& manifest) {
-  JitDiskCache& disk = this->disk();
-  Stopwatch load_watch;
-  std::optional<std::string> stored = absent_.erase(key) ? std::nullopt : disk.load(key);
-  timings_.disk += load_watch.seconds();
+std::string Jit::object_for(llvm::Module& module, const std::string& key, const std::string& manifest,
+                            PipelineLevel level) {
+  std::optional<std::string> stored;
+  bool absent = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto kept = kept_.find(key); kept != kept_.end()) stored = kept->second;
+    absent = absent_.erase(key) > 0;
+  }
+  if (!stored && !absent) {
+    Stopwatch load_watch;
+    stored = disk().load(key);
+    add_time(&JitTimings::disk, load_watch.seconds());
+  }
   if (stored && manifest.empty()) return std::move(*stored);
   if (stored) {
     if (std::optional<CachedEntry> entry = decode_entry(*stored)) return std::move(entry->object);
   }
-  std::string object = emit_object(module);  // optimizes, then generates code
+  std::string object = emit_object(module, level);  // optimizes, then generates code
   Stopwatch store_watch;
-  disk.store(key, manifest + object);
-  timings_.disk += store_watch.seconds();
+  disk().store(key, manifest + object);
+  add_time(&JitTimings::disk, store_watch.seconds());
   return object;
 }
 
 void Jit::add_object(llvm::orc::JITDylib& dylib, const std::string& object, const std::string& name) {
   Stopwatch watch;
   check(jit_->addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(object, name)), "adding an object file");
-  timings_.link += watch.seconds();
+  add_time(&JitTimings::link, watch.seconds());
 }
 
 llvm::orc::JITDylib& Jit::new_dylib() {
@@ -516,33 +565,16 @@ void Jit::set_label(const std::string& symbol, const std::string& label) {
 }
 
 void* Jit::lookup(llvm::orc::JITDylib& dylib, std::string_view name) const {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   Stopwatch watch;
   auto address = jit_->lookup(dylib, llvm::StringRef(name.data(), name.size()));
-  timings_.link += watch.seconds();
+  lock.unlock();
+  add_time(&JitTimings::link, watch.seconds());
   if (!address) {
     throw InternalError(
         fmt::format("LLVM backend: symbol '{}' not found: {}", name, llvm::toString(address.takeError())));
   }
   return address->toPtr<void*>();
-}
-
-std::string Jit::emit_object(llvm::Module& module) const {
-  optimize(module);
-  auto builder = host_machine_builder();
-  builder.setRelocationModel(llvm::Reloc::PIC_);
-  auto machine = unwrap(builder.createTargetMachine(), "creating the object-file target machine");
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream stream(buffer);
-  Stopwatch watch;
-  llvm::legacy::PassManager codegen;
-  if (machine->addPassesToEmitFile(codegen, stream, nullptr, llvm::CodeGenFileType::ObjectFile)) {
-    throw InternalError("LLVM backend: the host target cannot emit object files");
-  }
-  codegen.run(module);
-  std::lock_guard lock(mutex_);
-  timings_.codegen += watch.seconds();
-  return std::string(buffer.begin(), buffer.end());
 }
 
 int64_t Jit::compiled_modules() const {
@@ -556,12 +588,14 @@ int64_t Jit::cache_hits() const {
 }
 
 JitTimings Jit::timings() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(timings_mutex_);
   return timings_;
 }
 
-void Jit::add_seconds(double JitTimings::*part, double seconds) {
-  std::lock_guard lock(mutex_);
+void Jit::add_seconds(double JitTimings::*part, double seconds) { add_time(part, seconds); }
+
+void Jit::add_time(double JitTimings::*part, double seconds) const {
+  std::lock_guard lock(timings_mutex_);
   timings_.*part += seconds;
 }
 

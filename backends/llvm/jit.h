@@ -6,17 +6,27 @@
  * same generator emits AVX2 code here and AVX-512 code on a machine that has it.
  *
  * `Jit` owns one LLJIT instance. `add_module` verifies a module, optimizes it with the new pass
- * manager's O3 pipeline for the host, and adds it to a JITDylib of its own, so two modules may
- * define the same names. A module whose printed text (or source key, below) equals one added
- * before is not compiled again: regenerating a kernel for a shape already seen is free. The
- * runtime's C entry points (`weft_parallel_for`, `weft_num_threads`, `weft_thread_scratch`) are registered as absolute
- * symbols, so they resolve whether or not the executable exports them; everything else resolves
- * against the process (libc, libm).
+ * manager's O3 pipeline for the host, generates its object code and adds it to a JITDylib of its
+ * own, so two modules may define the same names. A module whose printed text (or source key, below)
+ * equals one added before is not compiled again: regenerating a kernel for a shape already seen is
+ * free. The runtime's C entry points (`weft_parallel_for`, `weft_num_threads`, `weft_thread_scratch`) are registered as
+ * absolute symbols, so they resolve whether or not the executable exports them; everything else resolves against the
+ * process (libc, libm).
  *
  * `emit_object` runs the same pipeline and writes a relocatable, position-independent object file,
- * for the ahead-of-time shared objects. `add_module` compiles through it too when the on-disk
- * cache is on (jit_disk_cache.h, the default): each module's object code is stored there, and a
- * later process that adds the same module loads the object instead of optimizing and compiling.
+ * for the ahead-of-time shared objects. Each module's object code is stored in the on-disk cache
+ * (jit_disk_cache.h, the default), and a later process that adds the same module loads the object
+ * instead of optimizing and compiling.
+ *
+ * **Threads.** Any number of threads may call `add_module`, `prepare_module` and `load_cached` at
+ * once, each module in an LLVMContext of its own: optimization and code generation run outside the
+ * Jit's lock, each on a TargetMachine no other thread is using (jit_compiler.h); only the tables
+ * and ORC's linking are under the lock. `prepare_module` makes a module's object code without
+ * linking it (kept in memory, and on disk, for the `load_cached` that links it): compile_regions
+ * (region_codegen.h) compiles a program's regions so on several threads, then links them on one,
+ * in the program's order. The objects are the same bytes whichever thread made them and in
+ * whatever order: a module's depend only on its IR, and each shared function (below) is compiled
+ * alone, in a module named after it.
  *
  * **Keys known before the IR.** Printing a module to key it costs about as much as loading its
  * object, so a caller that can name its module's content without building it (compile_region: the
@@ -32,15 +42,19 @@
  * shows `weft: encoder.layers.0.attn matmul region` instead of an address. See jit_perf_map.h.
  *
  * **Shared functions.** A generator may mark a defined function with `kJitSharedAttribute` when
- * its body depends only on its name (the GEMM core: matmul_codegen.h). `add_module` moves such a
- * function, with the internal functions it reaches, into one JITDylib of shared code the first
- * time it sees the name, compiled there once, and leaves every module only a declaration, resolved
- * against that dylib. So N matmul regions compile one GEMM, not N. `emit_object` leaves them in
- * place (internal, one copy per module), so an object file is self-contained.
+ * its body depends only on its name (the GEMM core: matmul_codegen.h). The first module that has
+ * such a function gives it, with the internal functions it reaches, a module of its own (claimed,
+ * so that no other thread compiles it too), compiled once and linked into one JITDylib of shared
+ * code; every module keeps only a declaration, resolved against that dylib. So N matmul regions
+ * compile one GEMM, not N. A module that needs a shared function another thread is still compiling
+ * waits for it before linking. `emit_object` leaves them in place (internal, one copy per module),
+ * so an object file is self-contained. Shared functions are optimized with `core_pipeline()`.
  */
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +74,8 @@ class JITDylib;
 class ThreadSafeContext;
 }  // namespace orc
 }  // namespace llvm
+
+#include "backends/llvm/jit_compiler.h"
 
 namespace weft::llvm_backend {
 
@@ -92,9 +108,11 @@ class PerfMap;
 /// Where the JIT's time went in this process, in seconds summed over every call (a compile-time
 /// report's breakdown: bench_models --compile-time, docs/performance.md).
 struct JitTimings {
+  // Summed over threads: with regions compiled on two threads, emit + optimize + codegen can exceed
+  // the wall-clock time of the compile.
   double emit = 0;      // generating LLVM IR (the region generators; compile_region reports it)
   double key = 0;       // verifying modules and printing them (the caches' keys)
-  double optimize = 0;  // the O3 pipeline
+  double optimize = 0;  // the O3 pipeline (the shared functions': core_pipeline())
   double codegen = 0;   // instruction selection and the object file
   double disk = 0;      // reading, checking and writing on-disk cache entries
   double link = 0;      // ORC: adding objects, linking them and resolving symbols at lookup
@@ -152,20 +170,34 @@ class Jit {
   JitLibrary add_module(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm::LLVMContext> context,
                         const std::string& source_key = {});
 
-  /// The library an earlier `add_module(..., source_key)` stored, in this process or another, with
-  /// the shared code it needs; nullopt when there is none, an entry fails its checks, or its shared
-  /// code would clash with what this process has linked (then the caller compiles).
+  /// Makes the object code `add_module(module, context, source_key)` would link, and that of the
+  /// shared functions it introduces, without linking any: a later `load_cached(source_key)` (from
+  /// any thread) links them. Does nothing when the key is linked or prepared already.
+  void prepare_module(std::unique_ptr<llvm::Module> module, std::unique_ptr<llvm::LLVMContext> context,
+                      const std::string& source_key);
+
+  /// The library an earlier `add_module(..., source_key)` or `prepare_module` stored, in this
+  /// process or another, with the shared code it needs; nullopt when there is none, an entry fails
+  /// its checks, or its shared code would clash with what this process has linked (then the caller
+  /// compiles).
   std::optional<JitLibrary> load_cached(const std::string& source_key);
+
+  /// The pipeline of the shared functions (the GEMM cores): O3, or WEFT_JIT_CORE_PIPELINE=O1|O2|O3
+  /// (to compare them: docs/performance.md, "Compile time"). Part of their disk keys.
+  static PipelineLevel core_pipeline();
+
+  /// Tells Jits apart for the caches of compiled code built over them (never reused in a process).
+  uint64_t id() const { return id_; }
 
   /// Names function `symbol` (and its helpers `symbol.*`) in the perf map: "weft: <label>".
   void set_label(const std::string& symbol, const std::string& label);
 
-  /// Runs the O3 pipeline for the host on `module` in place, after giving every defined function
-  /// the host's "target-cpu" / "target-features" attributes.
-  void optimize(llvm::Module& module) const;
+  /// Runs the pipeline (O3 unless told) for the host on `module` in place, after giving every
+  /// defined function the host's "target-cpu" / "target-features" attributes.
+  void optimize(llvm::Module& module, PipelineLevel level = PipelineLevel::O3) const;
 
   /// Optimizes `module` in place and returns a position-independent ELF object file's bytes.
-  std::string emit_object(llvm::Module& module) const;
+  std::string emit_object(llvm::Module& module, PipelineLevel level = PipelineLevel::O3) const;
 
   /// Modules compiled so far, and how many add_module calls were answered from the cache.
   int64_t compiled_modules() const;
@@ -180,35 +212,59 @@ class Jit {
   friend class JitLibrary;
   void* lookup(llvm::orc::JITDylib& dylib, std::string_view name) const;
 
-  /// Moves the shared functions of `module` not compiled yet into a new module (nullptr if none)
-  /// and leaves declarations of all of them in `module`; `roots` gets the names of all of them.
-  std::unique_ptr<llvm::Module> split_shared(llvm::Module& module, std::vector<std::string>& roots);
-  /// Compiles `shared` (split_shared's module, defining `names`) into the shared dylib, or loads
-  /// it from the disk cache, keyed by those names (the attribute's promise: a name is its code).
-  void add_shared(std::unique_ptr<llvm::Module> shared, const llvm::orc::ThreadSafeContext& context);
-  /// The object code of `module`: from the on-disk cache under `key`, else optimized, compiled
-  /// and stored there under `key` with `manifest` in front (see encode_entry in jit.cpp).
-  std::string object_for(llvm::Module& module, const std::string& key, const std::string& manifest);
-  /// Adds an object file to `dylib`.
+  /// A module's object code and the groups of shared functions it links against.
+  struct ModuleObject {
+    std::vector<std::vector<std::string>> groups;
+    std::string object;
+  };
+  /// Splits the shared functions out of `module` (claiming, compiling and keeping those no one has
+  /// claimed), then makes the object of what is left: from the disk cache under `key`, else compiled
+  /// and stored there (with the groups in front when `manifest`). Links nothing; takes the lock only
+  /// to claim.
+  ModuleObject compile_module(llvm::Module& module, const std::string& key, bool manifest);
+  /// The object code of `module`: kept or on disk under `key`, else optimized (at `level`), compiled
+  /// and stored on disk under `key` with `manifest` in front (see encode_manifest in jit.cpp).
+  std::string object_for(llvm::Module& module, const std::string& key, const std::string& manifest,
+                         PipelineLevel level);
+  /// Links a group of shared functions into the shared dylib, waiting while another thread compiles
+  /// it; false when its object is nowhere or part of it was linked with another group. Under `lock`.
+  bool link_group(const std::vector<std::string>& group, std::unique_lock<std::mutex>& lock);
+  /// Adds an object file to `dylib`. Under the lock.
   void add_object(llvm::orc::JITDylib& dylib, const std::string& object, const std::string& name);
   JitDiskCache& disk() const;
   /// A new JITDylib for one module, linked against the shared code and the runtime's symbols.
   llvm::orc::JITDylib& new_dylib();
+  void add_time(double JitTimings::*part, double seconds) const;
 
   JitOptions options_;
+  uint64_t id_ = 0;
   std::unique_ptr<PerfMap> perf_map_;  // before jit_: the linking layer's plugin writes to it
   std::unique_ptr<llvm::orc::LLJIT> jit_;
   llvm::orc::JITDylib* shared_ = nullptr;  // kJitSharedAttribute functions
-  /// Each shared function defined there -> the names compiled with it in one object (its disk key).
-  std::unordered_map<std::string, std::vector<std::string>> shared_groups_;
+
+  mutable std::mutex mutex_;         // LLJIT's linking and lookups, and the tables below
+  std::condition_variable changed_;  // a claim resolved or a module linked: waiters look again
+  /// Each shared function linked into shared_ -> the names linked with it in one object (its disk key).
+  std::unordered_map<std::string, std::vector<std::string>> linked_groups_;
+  /// Shared functions split off by some thread and not linked yet: their group, and whether its
+  /// object is made (then in kept_, or on disk when that cache is on).
+  struct Claim {
+    std::vector<std::string> group;
+    bool ready = false;
+  };
+  std::unordered_map<std::string, Claim> claims_;
+  /// Objects made in this process and not linked yet, by disk key (prepare_module's, and claimed
+  /// shared functions'): what load_cached links even when the disk cache is off.
+  std::map<std::string, std::string> kept_;
+  std::unordered_set<std::string> in_flight_;  // source keys add_module is compiling now
   int64_t dylibs_ = 0;
   std::unordered_set<std::string> absent_;                       // disk keys load_cached found no entry for
-  std::unique_ptr<llvm::TargetMachine> target_machine_;          // for the optimizer's cost model
-  mutable std::recursive_mutex mutex_;                           // LLJIT lookups and our tables
-  std::unordered_map<std::string, llvm::orc::JITDylib*> cache_;  // module text -> its dylib
+  std::unordered_map<std::string, llvm::orc::JITDylib*> cache_;  // module text or source key -> its dylib
   int64_t compiled_ = 0;
   int64_t hits_ = 0;
-  mutable JitTimings timings_;  // under mutex_
+
+  mutable std::mutex timings_mutex_;
+  mutable JitTimings timings_;  // under timings_mutex_
 };
 
 }  // namespace weft::llvm_backend

@@ -3,14 +3,16 @@
  */
 #include "backends/llvm/llvm_backend.h"
 
-#include <cstdlib>
-
 #include <fmt/format.h>
+
+#include <cstdlib>
+#include <unordered_map>
 
 #include "backends/interp/interpreter.h"
 #include "backends/llvm/node_region.h"
 #include "backends/llvm/region_codegen.h"
 #include "ir/ops.h"
+#include "runtime/thread_pool.h"
 
 namespace weft {
 
@@ -49,9 +51,69 @@ void trap_in_region(const Graph& wrapper, const KernelCall& call, std::span<void
   interpret_call(wrapper, call, buffers, sizes, {.nan_trap = true});  // throws the interpreter's trap
 }
 
+/// The regions of `calls`, and of the bodies of their scans (planned as the chain will plan them,
+/// at size 1 for unbounded symbols), into `out`; with `of`, the call of each of `calls`' own.
+void collect_regions(std::span<const KernelCall> calls, std::vector<llvm_backend::NodeRegion>& out,
+                     std::vector<const KernelCall*>* of) {
+  for (const KernelCall& call : calls) {
+    if (call.op == OpKind::scan && call.body) {
+      SymbolBindings ones;
+      for (const SymbolDecl& s : call.body->symbols())
+        if (!s.bound) ones.emplace(s.name, 1);
+      collect_regions(plan_program(*call.body, ones).calls, out, nullptr);
+      continue;
+    }
+    std::string why;
+    if (std::optional<llvm_backend::NodeRegion> region = llvm_backend::call_region(call, &why)) {
+      out.push_back(std::move(*region));
+      if (of) {
+        of->resize(out.size(), nullptr);
+        of->back() = &call;
+      }
+    }
+  }
+}
+
+/// WEFT_COMPILE_THREADS when it is a count from 1 to 1024 (else 0: not set), read once. Like
+/// WEFT_NUM_THREADS, another value is ignored.
+int compile_threads_from_environment() {
+  static const int threads = [] {
+    const char* env = std::getenv("WEFT_COMPILE_THREADS");
+    if (!env) return 0;
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    return end != env && *end == '\0' && v >= 1 && v <= 1024 ? static_cast<int>(v) : 0;
+  }();
+  return threads;
+}
+
+/// The code prepare made for a program's calls, so that kernel_for neither keys nor looks again.
+struct PreparedRegions : PreparedCalls {
+  using PreparedCalls::PreparedCalls;
+  std::unordered_map<const KernelCall*, llvm_backend::RegionCode> code;
+};
+
 class LlvmProvider : public KernelProvider {
  public:
+  LlvmProvider(llvm_backend::Jit* jit, int compile_threads) : jit_(jit), compile_threads_(compile_threads) {}
+
   std::string name() const override { return "llvm"; }
+
+  std::shared_ptr<const PreparedCalls> prepare(std::span<const KernelCall> calls,
+                                               const ProviderContext& context) const override {
+    std::vector<llvm_backend::NodeRegion> regions;
+    std::vector<const KernelCall*> of;
+    collect_regions(calls, regions, &of);
+    of.resize(regions.size(), nullptr);
+    int threads = compile_threads_ > 0 ? compile_threads_ : compile_threads_from_environment();
+    if (threads <= 0) threads = context.options.num_threads;
+    if (threads <= 0) threads = ThreadPool::global().num_threads();
+    std::vector<std::optional<llvm_backend::RegionCode>> code = llvm_backend::compile_regions(regions, threads, jit());
+    auto prepared = std::make_shared<PreparedRegions>(this);
+    for (size_t i = 0; i < code.size(); ++i)
+      if (of[i] && code[i]) prepared->code.emplace(of[i], *code[i]);
+    return prepared;
+  }
 
   LoweringOptions lowering_policy() const override {
     LoweringOptions options;  // decompose, simplify, fuse
@@ -64,9 +126,16 @@ class LlvmProvider : public KernelProvider {
 
   std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                            std::string* why) const override {
-    std::optional<llvm_backend::NodeRegion> region = llvm_backend::call_region(call, why);
-    if (!region) return std::nullopt;
-    llvm_backend::RegionCompileResult code = llvm_backend::compile_region(region->body, region->kind);
+    llvm_backend::RegionCompileResult code;
+    if (context.prepared && context.prepared->by == this) {
+      const auto& prepared = static_cast<const PreparedRegions&>(*context.prepared);
+      if (auto it = prepared.code.find(&call); it != prepared.code.end()) code.code = it->second;
+    }
+    if (!code.code) {
+      std::optional<llvm_backend::NodeRegion> region = llvm_backend::call_region(call, why);
+      if (!region) return std::nullopt;
+      code = llvm_backend::compile_region(region->body, region->kind, jit());
+    }
     if (!code.code) {
       *why = code.unsupported;
       return std::nullopt;
@@ -101,13 +170,23 @@ class LlvmProvider : public KernelProvider {
     }
     return out;
   }
+
+ private:
+  llvm_backend::Jit& jit() const { return jit_ ? *jit_ : llvm_backend::Jit::global(); }
+
+  llvm_backend::Jit* jit_;  // null: Jit::global(), made at the first compile
+  int compile_threads_;
 };
 
 }  // namespace
 
 std::shared_ptr<const KernelProvider> llvm_provider() {
-  static const auto provider = std::make_shared<const LlvmProvider>();
+  static const auto provider = std::make_shared<const LlvmProvider>(nullptr, 0);
   return provider;
+}
+
+std::shared_ptr<const KernelProvider> llvm_provider(llvm_backend::Jit& jit, int compile_threads) {
+  return std::make_shared<const LlvmProvider>(&jit, compile_threads);
 }
 
 LlvmBackend::LlvmBackend() : ProviderChain("llvm", {llvm_provider(), interp_provider()}) {}

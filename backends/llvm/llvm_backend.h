@@ -25,8 +25,19 @@
 
 namespace weft {
 
-/// The LLVM provider: generated code for fused regions and lone movement ops.
+namespace llvm_backend {
+class Jit;
+}
+
+/// The LLVM provider: generated code for fused regions and lone movement ops, in Jit::global().
+/// It compiles a program's regions (region_codegen.h, compile_regions) on WEFT_COMPILE_THREADS
+/// threads when set, else CompileOptions::num_threads, else (0) as many as the global pool has
+/// (WEFT_NUM_THREADS).
 std::shared_ptr<const KernelProvider> llvm_provider();
+
+/// The same provider over another Jit, compiling on `compile_threads` threads (0: as above); for
+/// tests that compare compiles.
+std::shared_ptr<const KernelProvider> llvm_provider(llvm_backend::Jit& jit, int compile_threads);
 
 class LlvmBackend : public ProviderChain {
  public:

@@ -8,11 +8,15 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "backends/llvm/host_cache.h"
 #include "backends/llvm/ir_util.h"
@@ -24,9 +28,51 @@ namespace {
 
 struct Cache {
   std::mutex mutex;
-  std::map<std::string, RegionCode> code;  // key -> compiled code
+  std::map<std::string, RegionCode> code;  // slot (the Jit and the key) -> compiled code
   RegionCacheStats stats;
 };
+
+/// Where a region's code is cached: code lives in one Jit, so its id is part of the slot.
+std::string slot_of(const Jit& jit, const std::string& key) { return fmt::format("jit {}\n{}", jit.id(), key); }
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string function_name(const std::string& kind, const std::string& key) {
+  return fmt::format("weft_{}_region_{:016x}", kind, std::hash<std::string>{}(key));
+}
+
+/// The cached code of `slot`, if any (a hit is counted).
+std::optional<RegionCode> cached(Cache& c, const std::string& slot) {
+  std::lock_guard lock(c.mutex);
+  auto it = c.code.find(slot);
+  if (it == c.code.end()) return std::nullopt;
+  ++c.stats.hits;
+  RegionCode code = it->second;
+  code.cache_hit = true;
+  code.compile_seconds = 0;
+  return code;
+}
+
+/// Looks the region's function up in `library` (ORC links it then) and caches it; when another
+/// thread cached the same slot first, its code is the answer.
+RegionCode finish(Cache& c, const std::string& slot, const JitLibrary& library, const std::string& name,
+                  const Graph& body, double seconds_before, std::chrono::steady_clock::time_point start) {
+  RegionCode code;
+  code.function = library.lookup_function<RegionFunction>(name);
+  code.symbols = symbols_used(body);
+  code.compile_seconds = seconds_before + seconds_since(start);
+  std::lock_guard lock(c.mutex);
+  auto [it, inserted] = c.code.emplace(slot, code);
+  if (!inserted) {
+    ++c.stats.hits;
+    return it->second;
+  }
+  ++c.stats.compiled;
+  c.stats.seconds += code.compile_seconds;
+  return code;
+}
 
 Cache& cache() {
   static Cache* c = new Cache();  // leaked like the Jit: code may run during static destruction
@@ -52,7 +98,8 @@ std::string cache_key(const Graph& body, const std::string& kind) {
     int32_t index = g.add_node(n.op, operands, n.attrs, types, {}, {}, n.body);
     for (size_t k = 0; k < n.results.size(); ++k) map[n.results[k]] = g.nodes()[index].results[k];
   }
-  for (size_t k = 0; k < body.outputs().size(); ++k) g.add_output(fmt::format("out{}", k), map[body.outputs()[k].value]);
+  for (size_t k = 0; k < body.outputs().size(); ++k)
+    g.add_output(fmt::format("out{}", k), map[body.outputs()[k].value]);
   // The generators read the host's vector width and last-level cache size (reduction_codegen.cpp).
   const HostTarget& host = host_target();
   return fmt::format("{}\n{} {} {} llc={}\n{}", kind, host.cpu, host.features, host.vector_bits,
@@ -126,19 +173,13 @@ std::optional<std::string> generate_region(llvm::Module& module, const std::stri
 RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit) {
   auto key_start = std::chrono::steady_clock::now();
   std::string key = cache_key(body, kind);
-  jit.add_seconds(&JitTimings::key,
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - key_start).count());
+  jit.add_seconds(&JitTimings::key, seconds_since(key_start));
   Cache& c = cache();
-  std::lock_guard lock(c.mutex);
-  if (auto it = c.code.find(key); it != c.code.end()) {
-    ++c.stats.hits;
-    RegionCode code = it->second;
-    code.cache_hit = true;
-    code.compile_seconds = 0;
-    return {code, {}};
-  }
+  const std::string slot = slot_of(jit, key);
+  if (std::optional<RegionCode> code = cached(c, slot)) return {*code, {}};
+  // Compiled without the cache's lock: other threads compile other regions meanwhile (jit.h).
   auto start = std::chrono::steady_clock::now();
-  std::string name = fmt::format("weft_{}_region_{:016x}", kind, std::hash<std::string>{}(key));
+  std::string name = function_name(kind, key);
   jit.set_label(name, region_label(body, kind));
   // The object code of an earlier process, when it compiled the same region: no IR is made.
   std::optional<JitLibrary> library = jit.load_cached(key);
@@ -147,17 +188,99 @@ RegionCompileResult compile_region(const Graph& body, const std::string& kind, J
     auto module = jit.new_module(name, *context);
     if (std::optional<std::string> why = generate_region(*module, name, body, kind, jit.target().vector_floats()))
       return {std::nullopt, *why};
-    jit.add_seconds(&JitTimings::emit, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    jit.add_seconds(&JitTimings::emit, seconds_since(start));
     library = jit.add_module(std::move(module), std::move(context), key);
   }
-  RegionCode code;
-  code.function = library->lookup_function<RegionFunction>(name);  // compiles (ORC materializes on lookup)
-  code.symbols = symbols_used(body);
-  code.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ++c.stats.compiled;
-  c.stats.seconds += code.compile_seconds;
-  c.code.emplace(std::move(key), code);
-  return {code, {}};
+  return {finish(c, slot, *library, name, body, 0, start), {}};
+}
+
+std::vector<std::optional<RegionCode>> compile_regions(const std::vector<NodeRegion>& regions, int threads, Jit& jit) {
+  struct Pending {
+    size_t index;  // in regions
+    std::string key, slot, name;
+    double seconds = 0;  // generating and compiling it, on whichever thread did
+  };
+  Cache& c = cache();
+  std::vector<std::optional<RegionCode>> out(regions.size());
+  std::vector<Pending> todo;
+  std::map<std::string, size_t> first;             // key -> the index of its first region
+  std::vector<std::pair<size_t, size_t>> repeats;  // (index, index of the same region before it)
+  for (size_t i = 0; i < regions.size(); ++i) {
+    const NodeRegion& region = regions[i];
+    auto key_start = std::chrono::steady_clock::now();
+    std::string key = cache_key(region.body, region.kind);
+    jit.add_seconds(&JitTimings::key, seconds_since(key_start));
+    if (auto [it, inserted] = first.emplace(key, i); !inserted) {
+      repeats.emplace_back(i, it->second);
+      continue;
+    }
+    std::string slot = slot_of(jit, key);
+    if ((out[i] = cached(c, slot))) continue;
+    std::string name = function_name(region.kind, key);
+    jit.set_label(name, region_label(region.body, region.kind));
+    todo.push_back({i, std::move(key), std::move(slot), std::move(name)});
+  }
+  auto finish_repeats = [&] {
+    for (auto [i, before] : repeats) {
+      if (!out[before]) continue;
+      RegionCode code = *out[before];
+      code.cache_hit = true;
+      code.compile_seconds = 0;
+      out[i] = code;
+      std::lock_guard lock(c.mutex);
+      ++c.stats.hits;
+    }
+  };
+  // What an earlier process stored is linked here, in order: a thread would cost more than it.
+  std::vector<Pending*> misses;
+  for (Pending& p : todo) {
+    auto start = std::chrono::steady_clock::now();
+    if (std::optional<JitLibrary> library = jit.load_cached(p.key))
+      out[p.index] = finish(c, p.slot, *library, p.name, regions[p.index].body, 0, start);
+    else
+      misses.push_back(&p);
+  }
+  const size_t workers = std::min(misses.size(), static_cast<size_t>(std::max(threads, 1)));
+  if (workers <= 1) {  // compile_region compiles them one by one, the same way
+    finish_repeats();
+    return out;
+  }
+  // Each worker takes the next region, generates it in an LLVMContext of its own and makes its
+  // object code (prepare_module); nothing is linked until all are made. Matmul regions go first:
+  // the first of each transpose pattern brings its GEMM core, the longest compile by far, and a
+  // core started last would leave the other thread idle at the end.
+  std::vector<Pending*> order = misses;
+  std::stable_partition(order.begin(), order.end(),
+                        [&](const Pending* p) { return regions[p->index].kind == "matmul"; });
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < order.size(); i = next++) {
+      Pending& p = *order[i];
+      const NodeRegion& region = regions[p.index];
+      auto start = std::chrono::steady_clock::now();
+      try {
+        auto context = std::make_unique<llvm::LLVMContext>();
+        auto module = jit.new_module(p.name, *context);
+        if (generate_region(*module, p.name, region.body, region.kind, jit.target().vector_floats())) continue;
+        jit.add_seconds(&JitTimings::emit, seconds_since(start));
+        jit.prepare_module(std::move(module), std::move(context), p.key);
+      } catch (...) {
+        // compile_region compiles it again on the caller's thread and reports what went wrong there.
+      }
+      p.seconds = seconds_since(start);
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < workers; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  for (Pending* p : misses) {
+    auto start = std::chrono::steady_clock::now();
+    if (std::optional<JitLibrary> library = jit.load_cached(p->key))
+      out[p->index] = finish(c, p->slot, *library, p->name, regions[p->index].body, p->seconds, start);
+  }
+  finish_repeats();
+  return out;
 }
 
 RegionCacheStats region_cache_stats() {
@@ -171,8 +294,8 @@ FunctionFrame new_frame(llvm::Module& module, const std::string& name, const std
   llvm::LLVMContext& c = module.getContext();
   auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(c), params, false);
   FunctionFrame f;
-  f.function = llvm::Function::Create(type, external ? llvm::Function::ExternalLinkage : llvm::Function::InternalLinkage,
-                                      name, module);
+  f.function = llvm::Function::Create(
+      type, external ? llvm::Function::ExternalLinkage : llvm::Function::InternalLinkage, name, module);
   f.function->addFnAttr(llvm::Attribute::NoUnwind);
   set_vector_width_attributes(*f.function, host_target().vector_bits);
   f.entry = llvm::BasicBlock::Create(c, "entry", f.function);
@@ -193,10 +316,14 @@ llvm::StructType* task_context_type(llvm::LLVMContext& context) {
 void emit_dispatch(llvm::IRBuilderBase& b, llvm::Module& module, llvm::Function* task, llvm::Value* ctx,
                    llvm::Value* tasks) {
   emit_if_else(
-      b, b.CreateICmpEQ(tasks, b.getInt64(1)), [&] { b.CreateCall(task, {ctx, b.getInt64(0)}); },
+      b, b.CreateICmpEQ(tasks, b.getInt64(1)),
       [&] {
-        emit_if(b, b.CreateICmpSGT(tasks, b.getInt64(1)),
-                [&] { b.CreateCall(declare_parallel_for(module), {ctx, tasks, task}); });
+        b.CreateCall(task, {ctx, b.getInt64(0)});
+      },
+      [&] {
+        emit_if(b, b.CreateICmpSGT(tasks, b.getInt64(1)), [&] {
+          b.CreateCall(declare_parallel_for(module), {ctx, tasks, task});
+        });
       });
 }
 
@@ -292,8 +419,8 @@ std::vector<llvm::Value*> emit_vector_loop(
   b.SetInsertPoint(tail);
   std::vector<llvm::Constant*> lane_ids;
   for (int i = 0; i < lanes; ++i) lane_ids.push_back(b.getInt64(i));
-  llvm::Value* mask = b.CreateICmpSLT(llvm::ConstantVector::get(lane_ids),
-                                      b.CreateVectorSplat(lanes, b.CreateSub(end, whole)));
+  llvm::Value* mask =
+      b.CreateICmpSLT(llvm::ConstantVector::get(lane_ids), b.CreateVectorSplat(lanes, b.CreateSub(end, whole)));
   std::vector<llvm::Value*> after = body(whole, mask, values);
   llvm::BasicBlock* tail_end = b.GetInsertBlock();
   b.CreateBr(done);

@@ -18,10 +18,15 @@
  *  - attention: softmax(q kᵀ · scale + mask) v or its gradient, flash-attention style
  *    (attention_codegen.cpp).
  *
- * Code is cached per process by the region's printed body (inputs renamed canonically, scopes,
- * locations and bounds removed) and the host CPU: compiling the same graph again, or a graph with
- * the same region twice (two equal layers), reuses it; and on disk, across processes, under the
- * same text (jit.h, "Keys known before the IR"), so a later process makes no IR for it.
+ * Code is cached per process (and Jit) by the region's printed body (inputs renamed canonically,
+ * scopes, locations and bounds removed) and the host CPU: compiling the same graph again, or a
+ * graph with the same region twice (two equal layers), reuses it; and on disk, across processes,
+ * under the same text (jit.h, "Keys known before the IR"), so a later process makes no IR for it.
+ *
+ * `compile_regions` compiles a program's regions at once on several threads (each region in an
+ * LLVMContext of its own, jit.h "Threads"), then links them on the calling thread in the order
+ * given; the LLVM provider calls it before asking for each call's kernel. The code is the same as
+ * one compile_region after another would make.
  */
 #pragma once
 
@@ -35,6 +40,7 @@
 #include <vector>
 
 #include "backends/llvm/jit.h"
+#include "backends/llvm/node_region.h"
 #include "backends/llvm/region_terms.h"
 #include "ir/graph.h"
 
@@ -57,6 +63,15 @@ struct RegionCompileResult {
 /// The code of region `body` of `kind` ("loop", "reduction", "matmul"; or "concat", "gather",
 /// "scatter_add", "rng_uniform" for a body that is one node of that op), from the cache or compiled.
 RegionCompileResult compile_region(const Graph& body, const std::string& kind, Jit& jit = Jit::global());
+
+/// Compiles the regions `jit` has no code for on up to `threads` threads (the caller's among them),
+/// and links them on the caller's, in order: compile_region of any of them is then a cache hit.
+/// What an earlier process stored is loaded first, on the caller's thread. Returns each region's
+/// code as compile_region would have (a repeated region is a cache hit), or nothing for a region
+/// left to compile_region: one the generators do not take or whose compile failed (compile_region
+/// reports why), and all that need compiling when there is one thread or one such region.
+std::vector<std::optional<RegionCode>> compile_regions(const std::vector<NodeRegion>& regions, int threads,
+                                                       Jit& jit = Jit::global());
 
 /// Generates region `body` of `kind` as the external function `name` of `module` (the same code the
 /// JIT compiles; the AOT emitter puts many in one module). Returns why not, when the generators do
@@ -108,9 +123,9 @@ void emit_dispatch(llvm::IRBuilderBase& b, llvm::Module& module, llvm::Function*
 /// [t / col_tasks · rows_per_task, + rows_per_task) and columns [t % col_tasks · cols_per_task,
 /// + cols_per_task), clipped to the space.
 struct BlockedTask {
-  FunctionFrame frame;        // name.task(ctx, t)
-  llvm::Value* buffers;       // loaded from the context in the entry block
-  llvm::Value* dims;          // the entry's dims argument
+  FunctionFrame frame;   // name.task(ctx, t)
+  llvm::Value* buffers;  // loaded from the context in the entry block
+  llvm::Value* dims;     // the entry's dims argument
   llvm::Value* rows_per_task;
   llvm::Value* cols_per_task;
   llvm::Value* col_tasks;
@@ -129,7 +144,8 @@ void dispatch_blocked(llvm::IRBuilderBase& b, llvm::Module& module, llvm::Functi
                       llvm::Value* tasks);
 
 /// Row-major indices of `flat` over `sizes`.
-std::vector<llvm::Value*> emit_decode(llvm::IRBuilderBase& b, llvm::Value* flat, const std::vector<llvm::Value*>& sizes);
+std::vector<llvm::Value*> emit_decode(llvm::IRBuilderBase& b, llvm::Value* flat,
+                                      const std::vector<llvm::Value*>& sizes);
 
 /// `for (j = begin; j < end; j += lanes)`: full vectors with mask == null, then at most one
 /// partial vector with mask = its lanes below `end`. Carries `init` through both.
@@ -138,8 +154,7 @@ std::vector<llvm::Value*> emit_vector_loop(
     const std::function<std::vector<llvm::Value*>(llvm::Value* j, llvm::Value* mask, const std::vector<llvm::Value*>&)>&
         body);
 
-llvm::Function* emit_loop_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
-                                 int lanes);
+llvm::Function* emit_loop_region(llvm::Module& module, const std::string& name, const LoweredRegion& region, int lanes);
 llvm::Function* emit_reduction_region(llvm::Module& module, const std::string& name, const LoweredRegion& region,
                                       int lanes);
 /// A concat: one loop region per operand (region_terms.h: lower_concat_piece), called in order.
