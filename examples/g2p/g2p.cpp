@@ -33,6 +33,8 @@ struct Options {
   std::string dictionary = g2p::kDictionaryPath;
   std::string out = "out/g2p";
   double minutes = 10.0;
+  int64_t max_steps = 0;  // 0: no limit but the budget
+  bool test = true;
   bool until_converged = false;
   int64_t patience = 3;
   bool resume = false;
@@ -136,7 +138,8 @@ int run(const Options& o) {
   double next_log = trained + 10.0, next_eval = trained + o.eval_minutes * 60.0, next_save = trained + 120.0;
   std::cout << (o.until_converged ? "training until dev PER stops improving\n"
                                   : fmt::format("training for {} (DEMO_MINUTES)\n", clock_text(o.minutes * 60.0)));
-  while (o.until_converged || trained < budget) {
+  auto more_steps = [&] { return o.max_steps == 0 || trainer.steps_done() < o.max_steps; };
+  while ((o.until_converged || trained < budget) && more_steps()) {
     auto start = Clock::now();  // batching counts, as in the reference
     train::Batch batch = g2p::target_token_batch(loader, trainer.steps_done() + 1);
     train::StepReport r = trainer.step(batch);
@@ -145,7 +148,8 @@ int run(const Options& o) {
     trained += seconds, session += seconds;
     window_loss += r.loss, window_seconds += seconds, window_tokens += tokens, ++window_steps, total_tokens += tokens;
     curves.loss.push_back({r.step, trained, r.loss});
-    if (trained >= next_log || (!o.until_converged && trained >= budget)) {
+    const bool last = (!o.until_converged && trained >= budget) || !more_steps();
+    if (trained >= next_log || last) {
       double rate = window_tokens / window_seconds;
       std::cout << fmt::format("step {}  epoch {:.2f}  loss {:.4f}  lr {:.2e}  {} tok/s  trained {}", r.step,
                                static_cast<double>(r.step) / loader.batches_per_epoch(), window_loss / window_steps,
@@ -156,7 +160,7 @@ int run(const Options& o) {
       window_loss = window_seconds = 0.0, window_tokens = window_steps = 0;
       next_log += 10.0;
     }
-    if (trained >= next_eval && (o.until_converged || trained < budget)) {
+    if (trained >= next_eval && !last) {
       auto [encode, step] = decoders();
       g2p::Evaluation e = g2p::evaluate(*encode, *step, letters, phones, o.until_converged ? split.dev : dev_curve, {});
       curves.dev_per.push_back({r.step, trained, e.rates.per()});
@@ -193,18 +197,22 @@ int run(const Options& o) {
   results.model = g2p::describe(config);
   results.heads_per_layer = lstm ? 0 : config.heads;
   g2p::Evaluation dev = g2p::evaluate(*encode, *step, letters, phones, split.dev, {});
-  g2p::Evaluation greedy = g2p::evaluate(*encode, *step, letters, phones, split.test, {});
-  g2p::Evaluation beam = g2p::evaluate(*encode, *step, letters, phones, split.test, {.beam = o.beam});
-  results.rows = {{"dev, greedy", dev.rates, dev.seconds},
-                  {"test, greedy", greedy.rates, greedy.seconds},
-                  {fmt::format("test, beam {}", o.beam), beam.rates, beam.seconds}};
+  results.rows = {{"dev, greedy", dev.rates, dev.seconds}};
+  // --no-test: recipes are compared on dev, and the test words stay unseen until the chosen one.
+  g2p::Evaluation greedy, beam;
+  if (o.test) {
+    greedy = g2p::evaluate(*encode, *step, letters, phones, split.test, {});
+    beam = g2p::evaluate(*encode, *step, letters, phones, split.test, {.beam = o.beam});
+    results.rows.push_back({"test, greedy", greedy.rates, greedy.seconds});
+    results.rows.push_back({fmt::format("test, beam {}", o.beam), beam.rates, beam.seconds});
+  }
   std::cout << "\n";
   for (const g2p::ResultRow& row : results.rows)
     std::cout << fmt::format("{:<14} PER {:6.2f}%   WER {:6.2f}%   ({} words, {:.1f} s)\n", row.name, row.rates.per(),
                              row.rates.wer(), row.rates.words(), row.seconds);
 
-  std::cout << "\nsome test words (beam search):\n";
-  for (size_t i = 0; i < 12 && i < split.test.size(); ++i) {
+  if (o.test) std::cout << "\nsome test words (beam search):\n";
+  for (size_t i = 0; o.test && i < 12 && i < split.test.size(); ++i) {
     const g2p::Word& w = split.test[i];
     bool right = beam.decoded[i].phonemes == w.phonemes;
     results.samples.push_back({w.spelling, joined(w.phonemes), joined(beam.decoded[i].phonemes), right});
@@ -251,6 +259,10 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out, "output directory (default out/g2p)");
   app.add_option("--minutes", o.minutes, "training wall-clock budget in minutes (default 10)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--max-steps", o.max_steps,
+                 "stop after this many steps in all (a resumed run's included) if the budget lasts that long")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("!--no-test", o.test, "score dev only (greedy), leaving the test words out of the final evaluation");
   app.add_flag("--until-converged", o.until_converged, "train until dev PER stops improving (ignores --minutes)");
   app.add_option("--patience", o.patience, "--until-converged: evaluations without improvement before stopping")
       ->check(CLI::PositiveNumber);
@@ -276,6 +288,9 @@ int main(int argc, char** argv) {
   app.add_option("--layers", o.model.layers, "encoder and decoder layers (default 3)")->check(CLI::PositiveNumber);
   app.add_option("--heads", o.model.heads, "attention heads (default 4)")->check(CLI::PositiveNumber);
   app.add_option("--ff", o.model.feedforward, "feed-forward width (default 1024)")->check(CLI::PositiveNumber);
+  app.add_option("--dropout", o.model.dropout, "the Transformer's dropout (default 0.1)")->check(CLI::Range(0.0, 0.9));
+  app.add_option("--label-smoothing", o.model.label_smoothing, "the Transformer's label smoothing (default 0.1)")
+      ->check(CLI::Range(0.0, 0.9));
   app.add_option("--weft-dump", o.weft_dump, "weft-dump's path, to draw the model's graph into the report");
   try {
     app.parse(argc, argv);
