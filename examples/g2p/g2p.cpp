@@ -12,6 +12,7 @@
 #include <set>
 
 #include "backends/backend.h"
+#include "examples/g2p/average.h"
 #include "examples/g2p/evaluate.h"
 #include "examples/g2p/export.h"
 #include "examples/g2p/model.h"
@@ -41,6 +42,7 @@ struct Options {
   int64_t batch = 64;
   int64_t warmup = 400;
   double lr_factor = 0.5;
+  double ema = 0.0;  // 0: evaluate and export the last weights
   double eval_minutes = 2.0;
   int64_t dev_curve_words = 1000;
   int64_t beam = 4;
@@ -105,13 +107,23 @@ int run(const Options& o) {
   auto exe = compile(train::make_train_step(model, {.optimizer = adam}));
   std::cout << fmt::format("model: {}; compiled in {:.1f} s\n", g2p::describe(config),
                            std::chrono::duration<double>(Clock::now() - t0).count());
+  // With --ema the Trainer runs the train step through the average, whose state (and so every
+  // checkpoint) holds the averages beside the parameters.
+  std::unique_ptr<g2p::AveragedTrainStep> averaged;
+  if (o.ema > 0) averaged = std::make_unique<g2p::AveragedTrainStep>(*exe, o.ema);
   train::Trainer trainer(
-      *exe, {.total_steps = int64_t{1} << 40,
-             .lr = lstm ? train::constant_lr(o.lstm_lr) : train::transformer_lr(config.d_model, o.warmup, o.lr_factor),
-             .log_every = 0,
-             .progress = nullptr});
+      averaged ? *averaged : *exe,
+      {.total_steps = int64_t{1} << 40,
+       .lr = lstm ? train::constant_lr(o.lstm_lr) : train::transformer_lr(config.d_model, o.warmup, o.lr_factor),
+       .log_every = 0,
+       .progress = nullptr});
   g2p::Curves curves;
   if (o.resume && fs::exists(checkpoint)) {
+    if (g2p::checkpoint_has_averages(checkpoint) != (averaged != nullptr))
+      throw weft::Error(
+          fmt::format("cannot resume from {}: it was saved {} --ema, and this run has {}; resume with "
+                      "the --ema of the run that saved it",
+                      checkpoint, averaged ? "without" : "with", averaged ? fmt::format("--ema {}", o.ema) : "none"));
     trainer.load(checkpoint);
     curves = g2p::read_curves(o.out);
     std::cout << fmt::format("resumed from {} at step {}\n", checkpoint, trainer.steps_done());
@@ -119,12 +131,15 @@ int run(const Options& o) {
     std::cout << fmt::format("no checkpoint {} to resume from: starting afresh\n", checkpoint);
   }
 
-  auto decoders = [&] {
-    return std::pair{
-        train::inference_executable(
-            *exe, "encode", [&](weft::dsl::Builder& g) { g2p::build_encode_graph(g, config); }, compile),
-        train::inference_executable(
-            *exe, "decode_step", [&](weft::dsl::Builder& g) { g2p::build_step_graph(g, config); }, compile)};
+  // The inference graphs with the averaged parameters (--ema), or the last ones.
+  auto decoders = [&](bool average = true) {
+    auto pair =
+        std::pair{train::inference_executable(
+                      *exe, "encode", [&](weft::dsl::Builder& g) { g2p::build_encode_graph(g, config); }, compile),
+                  train::inference_executable(
+                      *exe, "decode_step", [&](weft::dsl::Builder& g) { g2p::build_step_graph(g, config); }, compile)};
+    if (averaged && average) averaged->copy_averages_to(*pair.first), averaged->copy_averages_to(*pair.second);
+    return pair;
   };
   std::vector<g2p::Word> dev_curve(split.dev.begin(),
                                    split.dev.begin() + std::min<int64_t>(o.dev_curve_words, split.dev.size()));
@@ -198,6 +213,11 @@ int run(const Options& o) {
   results.heads_per_layer = lstm ? 0 : config.heads;
   g2p::Evaluation dev = g2p::evaluate(*encode, *step, letters, phones, split.dev, {});
   results.rows = {{"dev, greedy", dev.rates, dev.seconds}};
+  if (averaged) {  // what the average adds, on dev
+    auto [last_encode, last_step] = decoders(false);
+    g2p::Evaluation last = g2p::evaluate(*last_encode, *last_step, letters, phones, split.dev, {});
+    results.rows.push_back({"dev, greedy, last weights (no --ema)", last.rates, last.seconds});
+  }
   // --no-test: recipes are compared on dev, and the test words stay unseen until the chosen one.
   g2p::Evaluation greedy, beam;
   if (o.test) {
@@ -208,7 +228,7 @@ int run(const Options& o) {
   }
   std::cout << "\n";
   for (const g2p::ResultRow& row : results.rows)
-    std::cout << fmt::format("{:<14} PER {:6.2f}%   WER {:6.2f}%   ({} words, {:.1f} s)\n", row.name, row.rates.per(),
+    std::cout << fmt::format("{:<36} PER {:6.2f}%   WER {:6.2f}%   ({} words, {:.1f} s)\n", row.name, row.rates.per(),
                              row.rates.wer(), row.rates.words(), row.seconds);
 
   if (o.test) std::cout << "\nsome test words (beam search):\n";
@@ -275,6 +295,10 @@ int main(int argc, char** argv) {
   app.add_option("--lr-factor", o.lr_factor,
                  "f of the schedule lr = f * d^-0.5 * min(s^-0.5, s * w^-1.5) (default 0.5; the reference: 1)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--ema", o.ema,
+                 "evaluate and export an exponential moving average of the parameters with this decay (e.g. 0.999; "
+                 "default 0: the last parameters)")
+      ->check(CLI::Range(0.0, 0.9999));
   app.add_option("--eval-minutes", o.eval_minutes, "dev evaluation every this many training minutes")
       ->check(CLI::PositiveNumber);
   app.add_option("--beam", o.beam, "beam width of the test evaluation")->check(CLI::Range(2, 64));
