@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "frontend/inference.h"
 #include "ir/error.h"
@@ -31,6 +32,7 @@ AveragedTrainStep::AveragedTrainStep(weft::Executable& step, double decay, const
 
 std::vector<weft::Tensor> AveragedTrainStep::run(std::span<const weft::Tensor> inputs) {
   std::vector<weft::Tensor> outputs = step_.run(inputs);
+  const auto start = std::chrono::steady_clock::now();
   const double t = static_cast<double>(inputs[step_index_].to_vector<int64_t>().at(0));
   const auto keep = static_cast<float>(std::min(decay_, (1.0 + t) / (10.0 + t))), take = 1.0f - keep;
   for (Average& a : averages_) {
@@ -40,6 +42,7 @@ std::vector<weft::Tensor> AveragedTrainStep::run(std::span<const weft::Tensor> i
     const int64_t n = a.value.numel();
     for (int64_t i = 0; i < n; ++i) avg[i] = keep * avg[i] + take * src[i];
   }
+  seconds_averaging_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return outputs;
 }
 

@@ -50,6 +50,8 @@ class AveragedTrainStep : public weft::Executable {
   size_t copy_averages_to(weft::Executable& to) const;
 
   double decay() const { return decay_; }
+  /// Wall seconds spent updating the averages so far (their cost beside the train step's).
+  double seconds_averaging() const { return seconds_averaging_; }
 
  private:
   struct Average {
@@ -61,6 +63,7 @@ class AveragedTrainStep : public weft::Executable {
 
   weft::Executable& step_;
   double decay_;
+  double seconds_averaging_ = 0.0;
   size_t step_index_ = 0;  // of the update counter among the inputs
   weft::Signature signature_;
   std::vector<Average> averages_;

@@ -149,7 +149,7 @@ int run(const Options& o) {
   double trained = curves.loss.empty() ? 0.0 : curves.loss.back().seconds;
   const double budget = trained + o.minutes * 60.0;
   double window_loss = 0.0, window_seconds = 0.0, best_per = 1e9, session = 0.0;
-  int64_t window_tokens = 0, window_steps = 0, total_tokens = 0, stale = 0;
+  int64_t window_tokens = 0, window_steps = 0, total_tokens = 0, stale = 0, session_steps = 0;
   double next_log = trained + 10.0, next_eval = trained + o.eval_minutes * 60.0, next_save = trained + 120.0;
   std::cout << (o.until_converged ? "training until dev PER stops improving\n"
                                   : fmt::format("training for {} (DEMO_MINUTES)\n", clock_text(o.minutes * 60.0)));
@@ -160,7 +160,7 @@ int run(const Options& o) {
     train::StepReport r = trainer.step(batch);
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     int64_t tokens = batch.tokens;
-    trained += seconds, session += seconds;
+    trained += seconds, session += seconds, ++session_steps;
     window_loss += r.loss, window_seconds += seconds, window_tokens += tokens, ++window_steps, total_tokens += tokens;
     curves.loss.push_back({r.step, trained, r.loss});
     const bool last = (!o.until_converged && trained >= budget) || !more_steps();
@@ -203,6 +203,9 @@ int run(const Options& o) {
   const double tokens_per_s = static_cast<double>(total_tokens) / std::max(session, 1e-9);
   std::cout << fmt::format("trained {} steps in {} ({} target tokens/s); checkpoint {}\n", trainer.steps_done(),
                            clock_text(session), thousands(tokens_per_s), checkpoint);
+  if (averaged && session_steps > 0)
+    std::cout << fmt::format("the parameter average (--ema {}) took {:.1f} ms a step of the training time\n", o.ema,
+                             1e3 * averaged->seconds_averaging() / session_steps);
 
   // --- evaluation ---
   auto [encode, step] = decoders();
