@@ -151,8 +151,9 @@ int run(const Options& o) {
   double window_loss = 0.0, window_seconds = 0.0, best_per = 1e9, session = 0.0;
   int64_t window_tokens = 0, window_steps = 0, total_tokens = 0, stale = 0, session_steps = 0;
   double next_log = trained + 10.0, next_eval = trained + o.eval_minutes * 60.0, next_save = trained + 120.0;
-  std::cout << (o.until_converged ? "training until dev PER stops improving\n"
-                                  : fmt::format("training for {} (DEMO_MINUTES)\n", clock_text(o.minutes * 60.0)));
+  std::cout << (o.until_converged ? "training until dev PER stops improving"
+                                  : fmt::format("training for {} (DEMO_MINUTES)", clock_text(o.minutes * 60.0)))
+            << (o.max_steps ? fmt::format(" or up to step {}", o.max_steps) : "") << "\n";
   auto more_steps = [&] { return o.max_steps == 0 || trainer.steps_done() < o.max_steps; };
   while ((o.until_converged || trained < budget) && more_steps()) {
     auto start = Clock::now();  // batching counts, as in the reference
