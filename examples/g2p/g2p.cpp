@@ -220,7 +220,7 @@ int run(const Options& o) {
   if (averaged) {  // what the average adds, on dev
     auto [last_encode, last_step] = decoders(false);
     g2p::Evaluation last = g2p::evaluate(*last_encode, *last_step, letters, phones, split.dev, {});
-    results.rows.push_back({"dev, greedy, last weights (no --ema)", last.rates, last.seconds});
+    results.rows.push_back({"dev, greedy, last weights", last.rates, last.seconds});
   }
   // --no-test: recipes are compared on dev, and the test words stay unseen until the chosen one.
   g2p::Evaluation greedy, beam;
@@ -232,7 +232,7 @@ int run(const Options& o) {
   }
   std::cout << "\n";
   for (const g2p::ResultRow& row : results.rows)
-    std::cout << fmt::format("{:<36} PER {:6.2f}%   WER {:6.2f}%   ({} words, {:.1f} s)\n", row.name, row.rates.per(),
+    std::cout << fmt::format("{:<26} PER {:6.2f}%   WER {:6.2f}%   ({} words, {:.1f} s)\n", row.name, row.rates.per(),
                              row.rates.wer(), row.rates.words(), row.seconds);
 
   if (o.test) std::cout << "\nsome test words (beam search):\n";
