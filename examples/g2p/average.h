@@ -44,6 +44,8 @@ class AveragedTrainStep : public weft::Executable {
   /// The train step's state, and the averages under `ema.<parameter>`.
   weft::Tensor state(const std::string& name) const override;
   void set_state(const std::string& name, const weft::Tensor& value) override;
+  std::string profile_report() const override { return step_.profile_report(); }
+  void reset_profile() override { step_.reset_profile(); }
 
   /// Sets every state tensor of `to` that is an averaged parameter to its average (an inference
   /// executable made from the train step, say); returns how many it set.
