@@ -124,7 +124,7 @@ int run(const Options& o) {
     if (g2p::checkpoint_has_averages(checkpoint) != (averaged != nullptr))
       throw weft::Error(
           fmt::format("cannot resume from {}: it was saved {} --ema, and this run has {}; resume with "
-                      "the --ema of the run that saved it",
+                      "the --ema of the run that saved it (--ema 0: none)",
                       checkpoint, averaged ? "without" : "with", averaged ? fmt::format("--ema {}", o.ema) : "none"));
     trainer.load(checkpoint);
     curves = g2p::read_curves(o.out);
