@@ -12,6 +12,7 @@
 #include <set>
 
 #include "backends/backend.h"
+#include "examples/g2p/average.h"
 #include "examples/g2p/evaluate.h"
 #include "examples/g2p/export.h"
 #include "examples/g2p/model.h"
@@ -33,17 +34,22 @@ struct Options {
   std::string dictionary = g2p::kDictionaryPath;
   std::string out = "out/g2p";
   double minutes = 10.0;
+  int64_t max_steps = 0;  // 0: no limit but the budget
+  bool test = true;
   bool until_converged = false;
   int64_t patience = 3;
   bool resume = false;
   int64_t batch = 64;
   int64_t warmup = 400;
   double lr_factor = 0.5;
+  double ema = 0.999;  // 0: evaluate and export the last weights (the reference)
   double eval_minutes = 2.0;
   int64_t dev_curve_words = 1000;
   int64_t beam = 4;
   uint64_t seed = 1234;
-  g2p::ModelConfig model;
+  // The demo trains without dropout (the reference: 0.1): about three epochs in ten minutes leave
+  // nothing to regularize, and dropout only slowed learning (docs/g2p.md, choosing the recipe).
+  g2p::ModelConfig model = {.dropout = 0.0};
   std::string kind = "transformer";
   double lstm_lr = 1e-3;
   std::string weft_dump;
@@ -103,13 +109,23 @@ int run(const Options& o) {
   auto exe = compile(train::make_train_step(model, {.optimizer = adam}));
   std::cout << fmt::format("model: {}; compiled in {:.1f} s\n", g2p::describe(config),
                            std::chrono::duration<double>(Clock::now() - t0).count());
+  // With --ema the Trainer runs the train step through the average, whose state (and so every
+  // checkpoint) holds the averages beside the parameters.
+  std::unique_ptr<g2p::AveragedTrainStep> averaged;
+  if (o.ema > 0) averaged = std::make_unique<g2p::AveragedTrainStep>(*exe, o.ema);
   train::Trainer trainer(
-      *exe, {.total_steps = int64_t{1} << 40,
-             .lr = lstm ? train::constant_lr(o.lstm_lr) : train::transformer_lr(config.d_model, o.warmup, o.lr_factor),
-             .log_every = 0,
-             .progress = nullptr});
+      averaged ? *averaged : *exe,
+      {.total_steps = int64_t{1} << 40,
+       .lr = lstm ? train::constant_lr(o.lstm_lr) : train::transformer_lr(config.d_model, o.warmup, o.lr_factor),
+       .log_every = 0,
+       .progress = nullptr});
   g2p::Curves curves;
   if (o.resume && fs::exists(checkpoint)) {
+    if (g2p::checkpoint_has_averages(checkpoint) != (averaged != nullptr))
+      throw weft::Error(
+          fmt::format("cannot resume from {}: it was saved {} --ema, and this run has {}; resume with "
+                      "the --ema of the run that saved it (--ema 0: none)",
+                      checkpoint, averaged ? "without" : "with", averaged ? fmt::format("--ema {}", o.ema) : "none"));
     trainer.load(checkpoint);
     curves = g2p::read_curves(o.out);
     std::cout << fmt::format("resumed from {} at step {}\n", checkpoint, trainer.steps_done());
@@ -117,12 +133,15 @@ int run(const Options& o) {
     std::cout << fmt::format("no checkpoint {} to resume from: starting afresh\n", checkpoint);
   }
 
-  auto decoders = [&] {
-    return std::pair{
-        train::inference_executable(
-            *exe, "encode", [&](weft::dsl::Builder& g) { g2p::build_encode_graph(g, config); }, compile),
-        train::inference_executable(
-            *exe, "decode_step", [&](weft::dsl::Builder& g) { g2p::build_step_graph(g, config); }, compile)};
+  // The inference graphs with the averaged parameters (--ema), or the last ones.
+  auto decoders = [&](bool average = true) {
+    auto pair =
+        std::pair{train::inference_executable(
+                      *exe, "encode", [&](weft::dsl::Builder& g) { g2p::build_encode_graph(g, config); }, compile),
+                  train::inference_executable(
+                      *exe, "decode_step", [&](weft::dsl::Builder& g) { g2p::build_step_graph(g, config); }, compile)};
+    if (averaged && average) averaged->copy_averages_to(*pair.first), averaged->copy_averages_to(*pair.second);
+    return pair;
   };
   std::vector<g2p::Word> dev_curve(split.dev.begin(),
                                    split.dev.begin() + std::min<int64_t>(o.dev_curve_words, split.dev.size()));
@@ -132,20 +151,23 @@ int run(const Options& o) {
   double trained = curves.loss.empty() ? 0.0 : curves.loss.back().seconds;
   const double budget = trained + o.minutes * 60.0;
   double window_loss = 0.0, window_seconds = 0.0, best_per = 1e9, session = 0.0;
-  int64_t window_tokens = 0, window_steps = 0, total_tokens = 0, stale = 0;
+  int64_t window_tokens = 0, window_steps = 0, total_tokens = 0, stale = 0, session_steps = 0;
   double next_log = trained + 10.0, next_eval = trained + o.eval_minutes * 60.0, next_save = trained + 120.0;
-  std::cout << (o.until_converged ? "training until dev PER stops improving\n"
-                                  : fmt::format("training for {} (DEMO_MINUTES)\n", clock_text(o.minutes * 60.0)));
-  while (o.until_converged || trained < budget) {
+  std::cout << (o.until_converged ? "training until dev PER stops improving"
+                                  : fmt::format("training for {} (DEMO_MINUTES)", clock_text(o.minutes * 60.0)))
+            << (o.max_steps ? fmt::format(" or up to step {}", o.max_steps) : "") << "\n";
+  auto more_steps = [&] { return o.max_steps == 0 || trainer.steps_done() < o.max_steps; };
+  while ((o.until_converged || trained < budget) && more_steps()) {
     auto start = Clock::now();  // batching counts, as in the reference
     train::Batch batch = g2p::target_token_batch(loader, trainer.steps_done() + 1);
     train::StepReport r = trainer.step(batch);
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     int64_t tokens = batch.tokens;
-    trained += seconds, session += seconds;
+    trained += seconds, session += seconds, ++session_steps;
     window_loss += r.loss, window_seconds += seconds, window_tokens += tokens, ++window_steps, total_tokens += tokens;
     curves.loss.push_back({r.step, trained, r.loss});
-    if (trained >= next_log || (!o.until_converged && trained >= budget)) {
+    const bool last = (!o.until_converged && trained >= budget) || !more_steps();
+    if (trained >= next_log || last) {
       double rate = window_tokens / window_seconds;
       std::cout << fmt::format("step {}  epoch {:.2f}  loss {:.4f}  lr {:.2e}  {} tok/s  trained {}", r.step,
                                static_cast<double>(r.step) / loader.batches_per_epoch(), window_loss / window_steps,
@@ -156,7 +178,7 @@ int run(const Options& o) {
       window_loss = window_seconds = 0.0, window_tokens = window_steps = 0;
       next_log += 10.0;
     }
-    if (trained >= next_eval && (o.until_converged || trained < budget)) {
+    if (trained >= next_eval && !last) {
       auto [encode, step] = decoders();
       g2p::Evaluation e = g2p::evaluate(*encode, *step, letters, phones, o.until_converged ? split.dev : dev_curve, {});
       curves.dev_per.push_back({r.step, trained, e.rates.per()});
@@ -184,6 +206,9 @@ int run(const Options& o) {
   const double tokens_per_s = static_cast<double>(total_tokens) / std::max(session, 1e-9);
   std::cout << fmt::format("trained {} steps in {} ({} target tokens/s); checkpoint {}\n", trainer.steps_done(),
                            clock_text(session), thousands(tokens_per_s), checkpoint);
+  if (averaged && session_steps > 0)
+    std::cout << fmt::format("the parameter average (--ema {}) took {:.1f} ms a step of the training time\n", o.ema,
+                             1e3 * averaged->seconds_averaging() / session_steps);
 
   // --- evaluation ---
   auto [encode, step] = decoders();
@@ -193,18 +218,27 @@ int run(const Options& o) {
   results.model = g2p::describe(config);
   results.heads_per_layer = lstm ? 0 : config.heads;
   g2p::Evaluation dev = g2p::evaluate(*encode, *step, letters, phones, split.dev, {});
-  g2p::Evaluation greedy = g2p::evaluate(*encode, *step, letters, phones, split.test, {});
-  g2p::Evaluation beam = g2p::evaluate(*encode, *step, letters, phones, split.test, {.beam = o.beam});
-  results.rows = {{"dev, greedy", dev.rates, dev.seconds},
-                  {"test, greedy", greedy.rates, greedy.seconds},
-                  {fmt::format("test, beam {}", o.beam), beam.rates, beam.seconds}};
+  results.rows = {{"dev, greedy", dev.rates, dev.seconds}};
+  if (averaged) {  // what the average adds, on dev
+    auto [last_encode, last_step] = decoders(false);
+    g2p::Evaluation last = g2p::evaluate(*last_encode, *last_step, letters, phones, split.dev, {});
+    results.rows.push_back({"dev, greedy, last weights", last.rates, last.seconds});
+  }
+  // --no-test: recipes are compared on dev, and the test words stay unseen until the chosen one.
+  g2p::Evaluation greedy, beam;
+  if (o.test) {
+    greedy = g2p::evaluate(*encode, *step, letters, phones, split.test, {});
+    beam = g2p::evaluate(*encode, *step, letters, phones, split.test, {.beam = o.beam});
+    results.rows.push_back({"test, greedy", greedy.rates, greedy.seconds});
+    results.rows.push_back({fmt::format("test, beam {}", o.beam), beam.rates, beam.seconds});
+  }
   std::cout << "\n";
   for (const g2p::ResultRow& row : results.rows)
-    std::cout << fmt::format("{:<14} PER {:6.2f}%   WER {:6.2f}%   ({} words, {:.1f} s)\n", row.name, row.rates.per(),
+    std::cout << fmt::format("{:<26} PER {:6.2f}%   WER {:6.2f}%   ({} words, {:.1f} s)\n", row.name, row.rates.per(),
                              row.rates.wer(), row.rates.words(), row.seconds);
 
-  std::cout << "\nsome test words (beam search):\n";
-  for (size_t i = 0; i < 12 && i < split.test.size(); ++i) {
+  if (o.test) std::cout << "\nsome test words (beam search):\n";
+  for (size_t i = 0; o.test && i < 12 && i < split.test.size(); ++i) {
     const g2p::Word& w = split.test[i];
     bool right = beam.decoded[i].phonemes == w.phonemes;
     results.samples.push_back({w.spelling, joined(w.phonemes), joined(beam.decoded[i].phonemes), right});
@@ -251,6 +285,10 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out, "output directory (default out/g2p)");
   app.add_option("--minutes", o.minutes, "training wall-clock budget in minutes (default 10)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--max-steps", o.max_steps,
+                 "stop after this many steps in all (a resumed run's included) if the budget lasts that long")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("!--no-test", o.test, "score dev only (greedy), leaving the test words out of the final evaluation");
   app.add_flag("--until-converged", o.until_converged, "train until dev PER stops improving (ignores --minutes)");
   app.add_option("--patience", o.patience, "--until-converged: evaluations without improvement before stopping")
       ->check(CLI::PositiveNumber);
@@ -263,6 +301,10 @@ int main(int argc, char** argv) {
   app.add_option("--lr-factor", o.lr_factor,
                  "f of the schedule lr = f * d^-0.5 * min(s^-0.5, s * w^-1.5) (default 0.5; the reference: 1)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--ema", o.ema,
+                 "evaluate and export an exponential moving average of the parameters with this decay (default "
+                 "0.999; 0: the last parameters, as the reference)")
+      ->check(CLI::Range(0.0, 0.9999));
   app.add_option("--eval-minutes", o.eval_minutes, "dev evaluation every this many training minutes")
       ->check(CLI::PositiveNumber);
   app.add_option("--beam", o.beam, "beam width of the test evaluation")->check(CLI::Range(2, 64));
@@ -276,6 +318,10 @@ int main(int argc, char** argv) {
   app.add_option("--layers", o.model.layers, "encoder and decoder layers (default 3)")->check(CLI::PositiveNumber);
   app.add_option("--heads", o.model.heads, "attention heads (default 4)")->check(CLI::PositiveNumber);
   app.add_option("--ff", o.model.feedforward, "feed-forward width (default 1024)")->check(CLI::PositiveNumber);
+  app.add_option("--dropout", o.model.dropout, "the Transformer's dropout (default 0; the reference: 0.1)")
+      ->check(CLI::Range(0.0, 0.9));
+  app.add_option("--label-smoothing", o.model.label_smoothing, "the Transformer's label smoothing (default 0.1)")
+      ->check(CLI::Range(0.0, 0.9));
   app.add_option("--weft-dump", o.weft_dump, "weft-dump's path, to draw the model's graph into the report");
   try {
     app.parse(argc, argv);
