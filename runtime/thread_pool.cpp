@@ -10,11 +10,11 @@
  * goes back to sleep: the caller never waits for a thread that had nothing left to do (before, it
  * waited for every worker to acknowledge every loop, which cost milliseconds under load).
  *
- * A worker that finished a loop watches for the next one for a short while (`spin_us`, default 50
- * µs, WEFT_POOL_SPIN_US) before it sleeps: the loops of a decode step or a scan step come a few
- * microseconds apart, and waking a sleeping thread (a futex wake and a reschedule, 5–30 µs under
- * KVM) costs as much as the loop it would help with. The spin is bounded, so an idle pool sleeps
- * and takes no core from other programs for longer than that.
+ * A worker that finished a loop can watch for the next one for a while (`spin_us`,
+ * WEFT_POOL_SPIN_US; default 0: it sleeps at once) before it sleeps: the loops of a decode step
+ * come a few microseconds apart, and waking a sleeping thread (a futex wake and a reschedule, 5–30
+ * µs under KVM) costs as much as a small loop. The spin is bounded, so an idle pool sleeps and
+ * takes no core from other programs for longer than that.
  *
  * The current pool is a thread-local pointer: set by ThreadPoolScope, and by each worker to its own
  * pool when it starts.

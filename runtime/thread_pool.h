@@ -27,8 +27,10 @@ namespace weft {
 
 class ThreadPool {
  public:
-  /// How long, by default, a worker watches for the next loop before it sleeps.
-  static constexpr int kDefaultSpinUs = 50;
+  /// How long, by default, a worker watches for the next loop before it sleeps: not at all (see
+  /// docs/performance.md, "The worker awake through a step": faster back to back, slower in the
+  /// benchmark's interleaved runs).
+  static constexpr int kDefaultSpinUs = 0;
 
   /// A pool in which `num_threads` threads (the caller plus num_threads - 1 workers) run loops; a
   /// worker that finished a loop waits `spin_us` microseconds for the next before it sleeps.

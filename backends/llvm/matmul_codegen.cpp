@@ -478,14 +478,12 @@ class GemmEmitter {
     // columns: the blocked path packs op(B) once per task that covers a column range, so with
     // 32 rows and 2048 columns cutting rows would pack the whole of B once per task; the skinny
     // paths pack nothing, and cutting columns streams B once. Tiles are whole micro-tiles (dot path: DMR rows, chunks
-    // of 2·DNR columns). Products too small to repay handing half to the pool (under 2^18 multiply-adds, a few
-    // microseconds) run as one task on the caller. The skinny paths' products are bound by memory, not arithmetic: a
-    // decode step's 256 KB weight (2^16 multiply-adds) already streams faster on two cores — as long as the pool's
-    // worker is still spinning from the last loop (runtime/thread_pool.cpp); asleep, waking it would cost more.
+    // of 2·DNR columns). Products too small to repay waking the pool (under 2^18 multiply-adds, a few microseconds) run
+    // as one task on the caller.
     llvm::Value* threads = b.CreateCall(declare_num_threads(module_));
     llvm::Value* k = field(kK);
     llvm::Value* work = b.CreateMul(b.CreateMul(b.CreateMul(m, n), k), batch);
-    llvm::Value* min_work = b.CreateSelect(b.CreateOr(use_dot, use_row), c64(int64_t{1} << 16), c64(int64_t{1} << 18));
+    llvm::Value* min_work = b.CreateSelect(b.CreateOr(use_dot, use_row), c64(int64_t{1} << 20), c64(int64_t{1} << 18));
     llvm::Value* parallel = b.CreateAnd(b.CreateICmpSGT(threads, c64(1)), b.CreateICmpSGE(work, min_work));
     llvm::Value* target = b.CreateSelect(parallel, b.CreateMul(threads, c64(2)), c64(1));
     llvm::Value* per_batch = emit_ceil_div(b, target, emit_max(b, batch, c64(1)));

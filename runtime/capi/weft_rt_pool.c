@@ -2,9 +2,8 @@
  * weft_parallel_for, weft_num_threads, weft_thread_scratch.
  *
  * Each instance has its own pool: the thread that calls weft_run plus num_threads - 1 workers,
- * which sleep on a condition variable between loops — after watching for the next loop for a
- * short while (50 µs, or WEFT_POOL_SPIN_US), as the JIT's pool does (runtime/thread_pool.cpp): a
- * decode step's loops come microseconds apart, and waking a sleeping worker costs as much as one. Kernels know nothing of
+ * which sleep on a condition variable between loops — at once, or after watching for the next
+ * loop for WEFT_POOL_SPIN_US microseconds, as the JIT's pool does (runtime/thread_pool.cpp). Kernels know nothing of
  * instances, so weft_run makes the instance's pool current on its thread (a thread-local), and
  * each worker does the same for itself once; instances run by different threads at the same time
  * never meet.
@@ -90,7 +89,7 @@ static void spin_for_next_loop(rt_pool* pool, uint64_t seen) {
     for (int i = 0; i < 16; ++i) cpu_relax();
 }
 
-/* WEFT_POOL_SPIN_US (0 to 1,000,000 µs; 0: sleep at once), else 50 µs. */
+/* WEFT_POOL_SPIN_US (0 to 1,000,000 µs), else 0: sleep at once. */
 static int64_t spin_ns_from_env(void) {
   const char* env = getenv("WEFT_POOL_SPIN_US");
   if (env && *env) {
@@ -98,7 +97,7 @@ static int64_t spin_ns_from_env(void) {
     long v = strtol(env, &end, 10);
     if (*end == '\0' && v >= 0 && v <= 1000000) return (int64_t)v * 1000;
   }
-  return 50 * 1000;
+  return 0;
 }
 
 static void* worker_main(void* arg) {
