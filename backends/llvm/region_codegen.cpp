@@ -202,7 +202,7 @@ std::vector<std::optional<RegionCode>> compile_regions(const std::vector<NodeReg
   };
   Cache& c = cache();
   std::vector<std::optional<RegionCode>> out(regions.size());
-  std::vector<Pending> todo;
+  std::vector<Pending> to_compile;
   std::map<std::string, size_t> first;             // key -> the index of its first region
   std::vector<std::pair<size_t, size_t>> repeats;  // (index, index of the same region before it)
   for (size_t i = 0; i < regions.size(); ++i) {
@@ -218,7 +218,7 @@ std::vector<std::optional<RegionCode>> compile_regions(const std::vector<NodeReg
     if ((out[i] = cached(c, slot))) continue;
     std::string name = function_name(region.kind, key);
     jit.set_label(name, region_label(region.body, region.kind));
-    todo.push_back({i, std::move(key), std::move(slot), std::move(name)});
+    to_compile.push_back({i, std::move(key), std::move(slot), std::move(name)});
   }
   auto finish_repeats = [&] {
     for (auto [i, before] : repeats) {
@@ -233,7 +233,7 @@ std::vector<std::optional<RegionCode>> compile_regions(const std::vector<NodeReg
   };
   // What an earlier process stored is linked here, in order: a thread would cost more than it.
   std::vector<Pending*> misses;
-  for (Pending& p : todo) {
+  for (Pending& p : to_compile) {
     auto start = std::chrono::steady_clock::now();
     if (std::optional<JitLibrary> library = jit.load_cached(p.key))
       out[p.index] = finish(c, p.slot, *library, p.name, regions[p.index].body, 0, start);
