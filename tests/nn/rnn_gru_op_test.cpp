@@ -112,24 +112,7 @@ TEST(RnnGruOp, LlvmComputesTheRnnBitForBitAsTheScanWrittenOut) {
   // wrote before: the LLVM backend gives the same bits, forward and gradients.
   for (bool lengths : {false, true}) {
     Graph mine = rnn_layer_op(lengths), theirs = handwritten_rnn(lengths);
-    auto a = make_backend("llvm")->compile(mine);
-    auto b = make_backend("llvm")->compile(theirs);
-    for (const ParamDecl& p : theirs.params()) {
-      weft::Tensor w = a->state(p.name);
-      for (int64_t k = 0; k < w.numel(); ++k) w.data<float>()[k] = 0.3f * std::sin(static_cast<float>(k + 1));
-      a->set_state(p.name, w);
-      b->set_state(p.name, w);
-    }
-    std::vector<weft::Tensor> inputs{weft::Tensor::zeros(DType::f32, {3, 4, 2})};
-    for (int64_t k = 0; k < 24; ++k) inputs[0].data<float>()[k] = std::cos(static_cast<float>(k));
-    if (lengths) inputs.push_back(weft::Tensor::from<int64_t>({3}, {4, 2, 0}));
-    std::vector<weft::Tensor> want = b->run(inputs), got = a->run(inputs);
-    ASSERT_EQ(want.size(), got.size());
-    for (size_t k = 0; k < want.size(); ++k) {
-      ASSERT_EQ(want[k].nbytes(), got[k].nbytes()) << mine.outputs()[k].name;
-      EXPECT_EQ(std::memcmp(want[k].raw(), got[k].raw(), want[k].nbytes()), 0)
-          << mine.outputs()[k].name << " with lengths " << lengths;
-    }
+    testing::expect_same_bits_on_llvm(mine, theirs, lengths);
   }
 }
 
