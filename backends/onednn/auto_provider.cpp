@@ -54,31 +54,6 @@ SymbolBindings timing_sizes(const std::vector<SymbolDecl>& symbols) {
   return sizes;
 }
 
-/// Operands for a timing run: floats in [-1, 1), integers and bools 0 (a valid index), 64-byte aligned.
-class TimingBuffers {
- public:
-  TimingBuffers(const KernelCall& call, const SymbolBindings& sizes) {
-    std::mt19937 rng(7);
-    std::uniform_real_distribution<float> u(-1, 1);
-    for (const BufferRef& ref : call.operands) {
-      int64_t n = 1;
-      for (int64_t d : evaluate_shape(ref.type.shape, sizes)) n *= d;
-      const size_t bytes = static_cast<size_t>(n) * dtype_size(ref.type.dtype);
-      const size_t padded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
-      memory_.emplace_back(static_cast<std::byte*>(std::aligned_alloc(64, padded)), &std::free);
-      std::memset(memory_.back().get(), 0, padded);
-      if (ref.type.dtype == DType::f32)
-        for (int64_t i = 0; i < n; ++i) reinterpret_cast<float*>(memory_.back().get())[i] = u(rng);
-      pointers_.push_back(memory_.back().get());
-    }
-  }
-  std::span<void* const> pointers() const { return pointers_; }
-
- private:
-  std::vector<std::unique_ptr<std::byte, decltype(&std::free)>> memory_;
-  std::vector<void*> pointers_;
-};
-
 /// oneDNN is kept only when it is faster than LLVM-generated code by more than this fraction: a
 /// near-tie goes to generated code. On a loaded 2-core machine two timings of one kernel differ by
 /// more than 5%, and the isolated timing misses what a oneDNN call costs inside a program (its
@@ -123,7 +98,7 @@ std::pair<double, double> time_kernels(const CallKernel& onednn, const CallKerne
 #ifdef WEFT_HAVE_LLVM
 /// Everything the measured times depend on (see the file comment).
 std::string timing_key(const KernelCall& call, const SymbolBindings& sizes, int threads) {
-  std::string key = "weft auto-provider timing 3\nbuild " __DATE__ " " __TIME__ "\n";
+  std::string key = "weft auto-provider timing 4\nbuild " __DATE__ " " __TIME__ "\n";
   key += fmt::format("host {} {}\nthreads {}\nop {}\n", llvm_backend::host_target().cpu,
                      llvm_backend::host_target().features, threads, op_name(call.op));
   key += print_graph(call.body ? *call.body : wrap_call(call, {}));  // a lone op as a one-node graph
@@ -185,7 +160,7 @@ class AutoProvider : public KernelProvider {
       cached = std::sscanf(entry->c_str(), "%lf %lf", &t_onednn, &t_llvm) == 2;
 #endif
     if (!cached) {
-      TimingBuffers buffers(call, sizes);
+      AutoTimingOperands buffers(call, sizes);
       ThreadPoolScope scope(*pool);
       // On made-up operands a layer's backward (lstm_backward, ...) finds no workspace and runs the forward first; in the
       // program it uses its forward's (when that ran on oneDNN). The decomposition recomputes the
@@ -220,6 +195,35 @@ class AutoProvider : public KernelProvider {
 };
 
 }  // namespace
+
+AutoTimingOperands::AutoTimingOperands(const KernelCall& call, const SymbolBindings& sizes) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (const BufferRef& ref : call.operands) {
+    int64_t n = 1;
+    for (int64_t d : evaluate_shape(ref.type.shape, sizes)) n *= d;
+    const size_t bytes = static_cast<size_t>(n) * dtype_size(ref.type.dtype);
+    const size_t padded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+    memory_.emplace_back(static_cast<std::byte*>(std::aligned_alloc(64, padded)), &std::free);
+    std::memset(memory_.back().get(), 0, padded);
+    if (ref.type.dtype == DType::f32)
+      for (int64_t i = 0; i < n; ++i) reinterpret_cast<float*>(memory_.back().get())[i] = u(rng);
+    pointers_.push_back(memory_.back().get());
+  }
+  // A recurrent layer's lengths say every row runs the whole sequence: with lengths 0 oneDNN's
+  // kernel would run the decomposition (rows shorter than the sequence) and the two timings would
+  // both be of generated code.
+  if (std::optional<int> k = onednn::lengths_operand(call)) {
+    const std::vector<int64_t> x = evaluate_shape(call.operands[0].type.shape, sizes);
+    const BufferRef& ref = call.operands[static_cast<size_t>(*k)];
+    const int64_t rows = x[0], steps = x[1];
+    for (int64_t b = 0; b < rows; ++b) {
+      if (ref.type.dtype == DType::i64) static_cast<int64_t*>(pointers_[static_cast<size_t>(*k)])[b] = steps;
+      else if (ref.type.dtype == DType::i32)
+        static_cast<int32_t*>(pointers_[static_cast<size_t>(*k)])[b] = static_cast<int32_t>(steps);
+    }
+  }
+}
 
 std::shared_ptr<const KernelProvider> auto_provider() {
   static const auto provider = std::make_shared<const AutoProvider>();

@@ -11,7 +11,10 @@
  */
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "backends/provider.h"
 
@@ -23,6 +26,19 @@ std::shared_ptr<const KernelProvider> onednn_provider();
 /// The provider of the "auto" backend: per call, the faster of the oneDNN and LLVM providers'
 /// kernels, timed at compile time (auto_provider.cpp).
 std::shared_ptr<const KernelProvider> auto_provider();
+
+/// The operands `auto` times a call on, at `sizes`: floats in [-1, 1), integers and bools 0 (a valid
+/// index) except a recurrent layer's lengths, which say that every row runs the whole sequence (the
+/// case oneDNN's RNN primitives run; a shorter row runs the decomposition). 64-byte aligned.
+class AutoTimingOperands {
+ public:
+  AutoTimingOperands(const KernelCall& call, const SymbolBindings& sizes);
+  std::span<void* const> pointers() const { return pointers_; }
+
+ private:
+  std::vector<std::unique_ptr<std::byte, void (*)(void*)>> memory_;
+  std::vector<void*> pointers_;
+};
 
 /// The factory behind `make_backend("auto")`: the chain [auto, interp].
 std::unique_ptr<Backend> make_auto_backend();

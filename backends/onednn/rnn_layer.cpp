@@ -412,6 +412,12 @@ bool is_recurrent_layer(OpKind op) {
          op == OpKind::gru || op == OpKind::gru_backward;
 }
 
+std::optional<int> lengths_operand(const KernelCall& call) {
+  if (!is_recurrent_layer(call.op)) return std::nullopt;
+  Layout layout(call);
+  return layout.lengths ? std::optional<int>(layout.len) : std::nullopt;
+}
+
 bool keeps_recurrent_layer(const Graph& graph, const Node& node) {
   return is_recurrent_layer(node.op) && graph.type(node.operands[0]).dtype == DType::f32;
 }

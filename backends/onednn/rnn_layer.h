@@ -40,6 +40,10 @@ namespace weft::onednn {
 /// Whether `op` is a recurrent layer op or its backward (lstm, rnn, gru and their *_backward).
 bool is_recurrent_layer(OpKind op);
 
+/// The operand of a recurrent layer call (forward or backward) that holds its rows' lengths, or
+/// nullopt when the call has none (`has_lengths` false, or not a recurrent layer).
+std::optional<int> lengths_operand(const KernelCall& call);
+
 /// Whether the pipeline keeps `node` whole for the oneDNN provider: an f32 recurrent layer op.
 bool keeps_recurrent_layer(const Graph& graph, const Node& node);
 

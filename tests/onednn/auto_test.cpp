@@ -8,7 +8,15 @@
 #include <cstdlib>
 #include <regex>
 
+#include "frontend/nn/nn.h"
+#include "passes/autodiff.h"
+#include "passes/pipeline.h"
 #include "tests/onednn/testing.h"
+
+#ifdef WEFT_HAVE_ONEDNN
+#include "backends/onednn/onednn_backend.h"
+#include "backends/onednn/rnn_layer.h"
+#endif
 
 namespace weft::onednn_tests {
 namespace {
@@ -78,6 +86,42 @@ TEST(AutoBackend, ACallNeitherProviderTakesRunsOnTheInterpreterWithBothReasons) 
                                                          Tensor::from<double>({5, 2}, std::vector<double>(10, 2.0))});
   EXPECT_EQ(out[0].data<double>()[5], 10.0);
 }
+
+#ifdef WEFT_HAVE_ONEDNN
+// auto times a recurrent layer with lengths as rows that run the whole sequence: the case oneDNN's
+// primitive runs (with a shorter row it runs the decomposition, so lengths of 0 would have timed
+// generated code twice). Forward and backward, i64 lengths.
+TEST(AutoBackend, TimesARecurrentLayerWithLengthsAsFullRows) {
+  dsl::Builder b("lstm_lengths");
+  auto x = b.input("x", "f32[B<=8, T<=16, 3]");
+  auto len = b.input("lengths", "i64[B]");
+  nn::LSTM lstm(b, "lstm", 3, 5);
+  b.output("loss", dsl::sum(lstm(x, {}, len).output));
+  Graph g = differentiate(b.finish(), "loss");
+  LoweringOptions options;
+  options.keep_composites = onednn::keeps_recurrent_layer;
+  Lowered lowered = lower(g, options);
+  ASSERT_TRUE(lowered.program.has_value());
+  int layers = 0;
+  for (const KernelCall& call : lowered.program->calls) {
+    std::optional<int> k = onednn::lengths_operand(call);
+    if (!onednn::is_recurrent_layer(call.op)) {
+      EXPECT_FALSE(k.has_value());
+      continue;
+    }
+    ++layers;
+    ASSERT_TRUE(k.has_value()) << op_name(call.op);
+    ASSERT_EQ(call.operands[static_cast<size_t>(*k)].type.dtype, DType::i64);
+    AutoTimingOperands operands(call, {{"B", 8}, {"T", 16}});
+    const int64_t* lengths = static_cast<const int64_t*>(operands.pointers()[static_cast<size_t>(*k)]);
+    for (int b = 0; b < 8; ++b) EXPECT_EQ(lengths[b], 16) << op_name(call.op) << " row " << b;
+    const float* xs = static_cast<const float*>(operands.pointers()[0]);
+    EXPECT_TRUE(std::all_of(xs, xs + 8 * 16 * 3, [](float v) { return v >= -1 && v < 1; }));
+    EXPECT_TRUE(std::any_of(xs, xs + 8 * 16 * 3, [](float v) { return v != 0; }));
+  }
+  EXPECT_EQ(layers, 2) << "the lstm and its lstm_backward";
+}
+#endif
 
 }  // namespace
 }  // namespace weft::onednn_tests
