@@ -1,12 +1,13 @@
 /** \file
- * The tanh RNN and the GRU layers on oneDNN's vanilla RNN and LBR GRU primitives
- * (backends/onednn/rnn_layer.h) against the interpreter: nn::RNN's and nn::GRU's outputs, final
- * states and the gradients of every input and parameter, at odd sizes (batch 1 and 3, hidden 7
- * and 31, 1 and 5 steps, 1 and 2 layers, with and without biases), with full and ragged lengths,
- * on "onednn" and "auto". Each case checks where the layer ran: on the primitives with full
- * lengths; ragged lengths run the layer's decomposition (the primitive has no lengths) and must
- * give the interpreter's values all the same. The GRU's gate order and four biases are mapped
- * between PyTorch's layout and oneDNN's: a wrong mapping shows as a wrong value here.
+ * The recurrent layers on oneDNN's RNN primitives (backends/onednn/rnn_layer.h) against the
+ * interpreter: nn::LSTM on the LSTM primitive, nn::RNN on the vanilla RNN primitive (tanh) and
+ * nn::GRU on the LBR GRU primitive — outputs, final states and the gradients of every input and
+ * parameter, at odd sizes (batch 1 and 3, hidden 7 and 31, 1 and 5 steps, 1 and 2 layers, with and
+ * without biases), with full and ragged lengths, on "onednn" and "auto". Each case checks where the
+ * layer ran: on the primitives with full lengths; ragged lengths run the layer's decomposition (the
+ * primitive has no lengths) and must give the interpreter's values all the same. The GRU's gate
+ * order and four biases are mapped between PyTorch's layout and oneDNN's: a wrong mapping shows as a
+ * wrong value here.
  */
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -20,42 +21,54 @@
 namespace weft::onednn_tests {
 namespace {
 
+enum class Cell { lstm, rnn, gru };
+
 struct LayerCase {
-  bool gru;
+  Cell cell;
   int64_t batch, length, input, hidden, layers;
   bool ragged = false;
   bool bias = true;
 };
 
+const char* op_of(const LayerCase& c) { return c.cell == Cell::lstm ? "lstm" : c.cell == Cell::gru ? "gru" : "rnn"; }
+
 std::string name_of(const LayerCase& c) {
-  return fmt::format("{}_b{}_t{}_i{}_h{}_l{}{}{}", c.gru ? "gru" : "rnn", c.batch, c.length, c.input, c.hidden,
+  return fmt::format("{}_b{}_t{}_i{}_h{}_l{}{}{}", op_of(c), c.batch, c.length, c.input, c.hidden,
                      c.layers, c.ragged ? "_ragged" : "", c.bias ? "" : "_nobias");
 }
 
-const char* op_of(const LayerCase& c) { return c.gru ? "gru" : "rnn"; }
-
 /// The layer, a loss reading every result (weighted by inputs, so that each gets its own
-/// gradient), and the gradients of x, h0 and every parameter.
+/// gradient), and the gradients of x, h0 (and the LSTM's c0) and every parameter.
 Graph training_graph(const LayerCase& c) {
   dsl::Builder b("layer_case");
+  const bool lstm = c.cell == Cell::lstm;
   auto x = b.input("x", DType::f32, {c.batch, c.length, c.input});
   auto h0 = b.input("h0", DType::f32, {c.layers, c.batch, c.hidden});
+  dsl::Tensor c0 = lstm ? b.input("c0", DType::f32, {c.layers, c.batch, c.hidden}) : dsl::Tensor();
   auto wy = b.input("wy", DType::f32, {c.batch, c.length, c.hidden});
   auto wh = b.input("wh", DType::f32, {c.layers, c.batch, c.hidden});
+  dsl::Tensor wc = lstm ? b.input("wc", DType::f32, {c.layers, c.batch, c.hidden}) : dsl::Tensor();
   dsl::Tensor lengths;
   if (c.ragged) lengths = b.input("lengths", DType::i64, {c.batch});
-  nn::RnnOutput r;
-  if (c.gru) {
-    r = nn::GRU(b, "gru", c.input, c.hidden, {.num_layers = c.layers, .bias = c.bias})(x, h0, lengths);
+  const nn::RecurrentOptions options{.num_layers = c.layers, .bias = c.bias};
+  dsl::Tensor y, h_n, c_n;
+  if (lstm) {
+    nn::LstmOutput r = nn::LSTM(b, "lstm", c.input, c.hidden, options)(x, {h0, c0}, lengths);
+    y = r.output, h_n = r.h_n, c_n = r.c_n;
   } else {
-    r = nn::RNN(b, "rnn", c.input, c.hidden, {.num_layers = c.layers, .bias = c.bias})(x, h0, lengths);
+    nn::RnnOutput r = c.cell == Cell::gru ? nn::GRU(b, "gru", c.input, c.hidden, options)(x, h0, lengths)
+                                          : nn::RNN(b, "rnn", c.input, c.hidden, options)(x, h0, lengths);
+    y = r.output, h_n = r.h_n;
   }
-  auto loss = dsl::sum(r.output * wy) + dsl::sum(r.h_n * wh);
+  auto loss = dsl::sum(y * wy) + dsl::sum(h_n * wh);
+  if (lstm) loss = loss + dsl::sum(c_n * wc);
   b.output("loss", loss);
-  b.output("y", r.output);
-  b.output("h_n", r.h_n);
+  b.output("y", y);
+  b.output("h_n", h_n);
+  if (lstm) b.output("c_n", c_n);
   Graph g = b.finish();
   std::vector<std::string> wrt{"x", "h0"};
+  if (lstm) wrt.push_back("c0");
   for (const ParamDecl& p : g.params()) wrt.push_back(p.name);
   return differentiate(g, "loss", wrt);
 }
@@ -124,22 +137,25 @@ TEST_P(OnednnRecurrentLayer, ForwardAndGradientsMatchTheInterpreter) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Sizes, OnednnRecurrentLayer,
-                         ::testing::Values(LayerCase{false, 1, 1, 3, 7, 1}, LayerCase{false, 3, 5, 4, 7, 2},
-                                           LayerCase{false, 1, 5, 7, 31, 1}, LayerCase{false, 3, 1, 2, 31, 2},
-                                           LayerCase{false, 3, 5, 4, 7, 1, false, false},
-                                           LayerCase{false, 3, 5, 4, 7, 2, true},
-                                           LayerCase{false, 1, 5, 3, 31, 1, true}, LayerCase{true, 1, 1, 3, 7, 1},
-                                           LayerCase{true, 3, 5, 4, 7, 2}, LayerCase{true, 1, 5, 7, 31, 1},
-                                           LayerCase{true, 3, 1, 2, 31, 2},
-                                           LayerCase{true, 3, 5, 4, 7, 1, false, false},
-                                           LayerCase{true, 3, 5, 4, 7, 2, true}, LayerCase{true, 1, 5, 3, 31, 1, true}),
+/// The same sizes for each cell.
+std::vector<LayerCase> layer_cases() {
+  std::vector<LayerCase> cases;
+  for (Cell cell : {Cell::lstm, Cell::rnn, Cell::gru})
+    for (LayerCase c : {LayerCase{cell, 1, 1, 3, 7, 1}, LayerCase{cell, 3, 5, 4, 7, 2}, LayerCase{cell, 1, 5, 7, 31, 1},
+                        LayerCase{cell, 3, 1, 2, 31, 2}, LayerCase{cell, 3, 5, 4, 7, 1, false, false},
+                        LayerCase{cell, 3, 5, 4, 7, 2, true}, LayerCase{cell, 1, 5, 3, 31, 1, true}})
+      cases.push_back(c);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, OnednnRecurrentLayer, ::testing::ValuesIn(layer_cases()),
                          [](const ::testing::TestParamInfo<LayerCase>& info) { return name_of(info.param); });
 
 TEST(OnednnRecurrentLayer, NewWeightsAreReorderedAgain) {
   SKIP_WITHOUT_ONEDNN();
-  for (const LayerCase& c :
-       {LayerCase{false, 3, 5, 4, 7, 2}, LayerCase{true, 3, 5, 4, 7, 2}, LayerCase{true, 1, 5, 7, 31, 1}}) {
+  for (const LayerCase& c : {LayerCase{Cell::lstm, 3, 5, 4, 7, 2}, LayerCase{Cell::lstm, 1, 5, 7, 31, 1},
+                             LayerCase{Cell::rnn, 3, 5, 4, 7, 2}, LayerCase{Cell::gru, 3, 5, 4, 7, 2},
+                             LayerCase{Cell::gru, 1, 5, 7, 31, 1}}) {
     Graph g = training_graph(c);
     std::vector<Tensor> inputs = inputs_for(g, c, 5);
     auto interp = make_backend("interp")->compile(g);
@@ -156,18 +172,25 @@ TEST(OnednnRecurrentLayer, NewWeightsAreReorderedAgain) {
 
 TEST(OnednnRecurrentLayer, InferenceRunsTheForwardPrimitiveAlone) {
   SKIP_WITHOUT_ONEDNN();
-  for (bool gru : {false, true}) {
+  for (Cell cell : {Cell::lstm, Cell::rnn, Cell::gru}) {
+    const LayerCase c{cell, 0, 0, 5, 9, 2};
     dsl::Builder b("layer_inference");
     auto x = b.input("x", "f32[B<=4, T<=6, 5]");
-    nn::RnnOutput r =
-        gru ? nn::GRU(b, "gru", 5, 9, {.num_layers = 2})(x) : nn::RNN(b, "rnn", 5, 9, {.num_layers = 2})(x);
-    b.output("y", r.output);
-    b.output("h_n", r.h_n);
+    const nn::RecurrentOptions options{.num_layers = 2};
+    if (cell == Cell::lstm) {
+      nn::LstmOutput r = nn::LSTM(b, "lstm", 5, 9, options)(x);
+      b.output("y", r.output);
+      b.output("h_n", r.h_n);
+    } else {
+      nn::RnnOutput r = cell == Cell::gru ? nn::GRU(b, "gru", 5, 9, options)(x) : nn::RNN(b, "rnn", 5, 9, options)(x);
+      b.output("y", r.output);
+      b.output("h_n", r.h_n);
+    }
     Graph g = b.finish();
     auto exe = expect_same_outputs(g, {{{"B", 3}, {"T", 6}}, {{"B", 1}, {"T", 2}}, {{"B", 2}, {"T", 0}}},
                                    Tolerance{1e-4, 1e-4});
     EXPECT_EQ(providers(*exe).find("llvm:scan"), std::string::npos) << providers(*exe);
-    EXPECT_NE(providers(*exe).find(gru ? "onednn:gru" : "onednn:rnn"), std::string::npos) << providers(*exe);
+    EXPECT_NE(providers(*exe).find(std::string("onednn:") + op_of(c)), std::string::npos) << providers(*exe);
   }
 }
 
