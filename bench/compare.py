@@ -2,14 +2,18 @@
 """`make bench`'s whole-model comparison: Weft against the peers a user would pick, on the same
 machine state, in one run (docs/benchmarks.md).
 
-    compare.py --build BUILD [--workloads a,b] [--peers p,q] [--rounds 10] [--warmup 2]
+    compare.py --build BUILD [--workloads a,b] [--peers p,q] [--rounds 10] [--warmup 2] [--settle 0.3]
                [--venv DIR | --no-venv] [--no-cold] [--results FILE] [--svg FILE]
 
 Every implementation of a workload is a worker process (bench/models_bench.cpp for Weft,
 bench/peers/*.py for the peers) that sets the workload up once and then times repetitions when asked
 (bench/peers/protocol.py). For each workload the driver starts them all, warms each up, and then
 runs `--rounds` rounds, each worker one repetition per round in turn, so that a noisy neighbour
-slows every side alike; the load average is printed beside each round. Weft's compile time is
+slows every side alike; the load average is printed beside each round. Right before its timed
+repetition a worker runs untimed ones for `--settle` seconds (at least one): the worker timed
+before it may leave threads spinning down (OpenBLAS's wait about 0.1 s after each call), and a
+process straight out of idle runs its first repetition slowly, so without it each worker's time
+depends on who ran before it (docs/benchmarks.md). Weft's compile time is
 measured twice: with an empty on-disk JIT cache (cold), then from it (warm); the warm worker is the
 one timed. A peer that cannot be set up (its package missing from the venv, pip without a network)
 is reported as absent with its reason, a worker that fails as an error with its message, and the
@@ -38,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(HERE)
@@ -89,7 +94,7 @@ class Worker:
 
     def __init__(self, name, argv, env):
         self.name, self.status, self.reason, self.info = name, "ok", "", {}
-        self.samples, self.rss_mb = [], None
+        self.samples, self.rss_mb, self.settle_runs = [], None, 0
         self.stderr = tempfile.TemporaryFile(mode="w+")
         if argv[0] is None:
             self.proc, self.status, self.reason = None, "absent", "no venv (see the peers lines above)"
@@ -150,6 +155,15 @@ class Worker:
         if keep:
             self.samples += [float(v) for v in line.split()[1:]]
 
+    def settle(self, seconds):
+        """Untimed repetitions for `seconds` (at least one when seconds > 0), before a timed one."""
+        end = time.monotonic() + seconds
+        while seconds > 0 and self.status == "ok":
+            self.run(1, keep=False)
+            self.settle_runs += 1
+            if time.monotonic() >= end:
+                break
+
     def close(self):
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -175,6 +189,8 @@ def summary(w):
         flops = float(w.info.get("flops", 0))
         if flops > 0:
             s["gflops"] = flops / s["median_ms"] / 1e6
+    if w.status == "ok":
+        s["settle_runs"] = w.settle_runs
     for key in ("setup_ms", "setup_cold_ms", "version"):
         if key in w.info:
             s[key] = w.info[key] if key == "version" else float(w.info[key])
@@ -251,6 +267,7 @@ def run_group(group, args, venv_python, cache_root, log):
         loads.append(load)
         order = workers[r % len(workers):] + workers[:r % len(workers)]  # who goes first rotates
         for w in order:
+            w.settle(args.settle)
             w.run(1)
         log(f"  round {r + 1}/{args.rounds} load {load:.2f}: " + ", ".join(
             f"{w.name} {w.samples[-1]:.2f}" for w in workers if w.status == "ok" and w.samples))
@@ -343,6 +360,8 @@ def main():
     parser.add_argument("--peers", default=",".join(PEER_NAMES), help="comma-separated peers (default: all)")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--settle", type=float, default=0.3,
+                        help="seconds of untimed repetitions right before each timed one (0: none)")
     parser.add_argument("--venv", default="", help="the peers' venv (default: BUILD/bench-venv)")
     parser.add_argument("--no-venv", action="store_true", help="no venv: its peers are absent")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-cache compile of each Weft workload")
@@ -381,7 +400,8 @@ def main():
     peak = subprocess.run([weft_exe, "--peak-fma"], capture_output=True, text=True).stdout.split()
     peak = float(peak[1]) if len(peak) > 1 and peak[0] == "peak_fma_gflops" else None
     log(f"machine: {machine['cpu']}, {machine['cores']} cores; Weft {commit}; threads 2; load {os.getloadavg()[0]:.2f}"
-        + (f"; peak FMA rate {peak:.1f} GFLOP/s on 2 threads" if peak else ""))
+        + (f"; peak FMA rate {peak:.1f} GFLOP/s on 2 threads" if peak else "")
+        + (f"; each timed repetition after {args.settle:g} s of untimed ones" if args.settle > 0 else ""))
     results_path = args.results or os.path.join(args.build, "bench", "results.jsonl")
     run_id = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     lines, bars = [], []
@@ -398,7 +418,7 @@ def main():
             with open(results_path, "a") as f:
                 for r in wefts + peers:
                     record = {"run": run_id, "machine": machine, "commit": commit, "workload": group["name"],
-                              "rounds": args.rounds, "load_per_round": loads, "peak_fma_gflops": peak, **r}
+                              "rounds": args.rounds, "settle_s": args.settle, "load_per_round": loads, "peak_fma_gflops": peak, **r}
                     f.write(json.dumps(record) + "\n")
             for weft in wefts:
                 lines.append(ratio_line(weft, peers))

@@ -7,6 +7,8 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/tool_runner.h"
 
@@ -120,6 +122,49 @@ TEST(BenchCompare, TheProvidersLineIsAutoOverTheFasterOfLlvmAndOnednn) {
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   // 8.4 / min(10, 8); the shared object is no provider; without an auto worker there is no line.
   EXPECT_EQ(r.out, "providers encoder_layer llvm_ms=10.000 onednn_ms=8.000 auto_ms=8.400 auto/best=1.050\nNone\n");
+  fs::remove_all(dir);
+}
+
+TEST(BenchCompare, AWorkerSettlesWithUntimedRepetitionsRightBeforeItsTimedOne) {
+  // A stand-in worker (bench/peers/protocol.py, 10 ms a repetition) that logs each repetition's
+  // start and end: settle(0.05) runs untimed repetitions for at least 50 ms and then the timed one
+  // follows at once; settle(0) runs none.
+  fs::path dir = fresh_test_dir("bench_compare");
+  std::ofstream(dir / "worker.py") << "import sys, time\nsys.path.insert(0, sys.argv[2])\nimport protocol\n"
+                                      "log = open(sys.argv[1], 'w')\n"
+                                      "def rep():\n"
+                                      "    log.write(f'{time.monotonic()} '); time.sleep(0.01); "
+                                      "log.write(f'{time.monotonic()}\\n'); log.flush()\n"
+                                      "protocol.serve(rep, 1.0, 0, 'stand-in')\n";
+  std::string script = fmt::format(
+      "import os, sys; sys.path.insert(0, {0}); import compare\n"
+      "w = compare.Worker('stand-in', [sys.executable, {1}, {2}, {3}], dict(os.environ))\n"
+      "w.wait_ready()\n"
+      "w.settle(0.05); w.run(1)\n"
+      "first = w.settle_runs\n"
+      "w.settle(0); w.run(1)\n"
+      "w.close()\n"
+      "print(w.status, first, w.settle_runs, len(w.samples))\n",
+      q(fs::path(WEFT_SOURCE_DIR) / "bench"), q(dir / "worker.py"), q(dir / "log.txt"),
+      q(fs::path(WEFT_SOURCE_DIR) / "bench" / "peers"));
+  std::ofstream(dir / "t.py") << script;
+  RunResult r = run_tool("python3", q(dir / "t.py"), dir);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  std::istringstream out(r.out);
+  std::string status;
+  int settled = 0, settled_total = 0, samples = 0;
+  out >> status >> settled >> settled_total >> samples;
+  EXPECT_EQ(status, "ok") << r.out;
+  EXPECT_GE(settled, 1) << r.out;
+  EXPECT_EQ(settled_total, settled) << "settle(0) ran repetitions: " << r.out;
+  EXPECT_EQ(samples, 2) << r.out;  // only the timed repetitions are samples
+  std::vector<std::pair<double, double>> reps;
+  std::istringstream log(slurp(dir / "log.txt"));
+  for (double a, b; log >> a >> b;) reps.emplace_back(a, b);
+  ASSERT_EQ(reps.size(), static_cast<size_t>(settled + 2)) << slurp(dir / "log.txt");
+  // The settling repetitions span at least 50 ms, and the timed one starts right after the last.
+  EXPECT_GE(reps[static_cast<size_t>(settled) - 1].second - reps[0].first, 0.05);
+  EXPECT_LT(reps[static_cast<size_t>(settled)].first - reps[static_cast<size_t>(settled) - 1].second, 0.05);
   fs::remove_all(dir);
 }
 
