@@ -59,6 +59,7 @@ std::vector<Tensor> CompiledExecutable::run_nested(std::span<const Tensor> input
 std::string CompileStats::report() const {
   std::string out = fmt::format("{} backend: {} nodes, {} compiled ({} from the cache), {} on the interpreter\n",
                                 backend, nodes.size(), compiled, cache_hits, fallback);
+  for (const std::string& note : lowering_notes) out += fmt::format("  lowering: {}\n", note);
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeStats& n = nodes[i];
     std::string how;
@@ -146,11 +147,13 @@ std::unique_ptr<CompiledExecutable> ProviderChain::compile_chain(const Graph& gr
     throw Error(fmt::format("CompileOptions::num_threads must be 0 (the global pool) or 1 to 1024, but is {}",
                             options.num_threads));
   Lowered lowered = lower(graph, lowering_options(options));
-  return build(lowered.graph, std::move(lowered.program), lowered.seconds, options);
+  return build(lowered.graph, std::move(lowered.program), lowered.seconds, options,
+               providers_.front()->lowering_notes(graph));
 }
 
 std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::optional<Program> program,
-                                                         double pass_seconds, const CompileOptions& options) const {
+                                                         double pass_seconds, const CompileOptions& options,
+                                                         std::vector<std::string> lowering_notes) const {
   auto start = Clock::now();
   // A device provider's program is planned in its memory space (`lower` planned for the host).
   MemoryResource* memory = providers_.front()->memory();
@@ -172,6 +175,7 @@ std::unique_ptr<CompiledExecutable> ProviderChain::build(const Graph& g, std::op
   CompileStats stats;
   stats.backend = name_;
   stats.pass_seconds = pass_seconds;
+  stats.lowering_notes = std::move(lowering_notes);
   ProviderContext context{options, g.symbols(), [this, &options, plan_options](const Graph& body) {
                             std::optional<Program> plan;
                             if (all_bounded(body)) plan = plan_program(body, {}, plan_options);

@@ -83,6 +83,12 @@ class KernelProvider {
     (void)context;
     return nullptr;
   }
+  /// What the provider decided while lowering `graph` (its policy's choices) that no call's note
+  /// shows, one line each, for the compile report; `auto` says which training layers stayed whole.
+  virtual std::vector<std::string> lowering_notes(const Graph& graph) const {
+    (void)graph;
+    return {};
+  }
   /// Where the lead provider's programs keep their memory (a device's); null: the host. A chain
   /// led by a device provider plans its buffers in that space and its executor keeps the arena and
   /// the state there.
@@ -116,6 +122,7 @@ struct CompileStats {
   int cache_hits = 0;
   double pass_seconds = 0;     // the pipeline (passes and memory planning)
   double codegen_seconds = 0;  // making kernels (0 when all generated code came from the cache)
+  std::vector<std::string> lowering_notes;  // the lead provider's lowering choices (KernelProvider::lowering_notes)
   /// A table: one line per call (op, scope, provider, compiled or why not, compile time), then totals;
   /// then each scan's body, the same way.
   std::string report() const;
@@ -174,7 +181,8 @@ class ProviderChain : public Backend {
 
  private:
   std::unique_ptr<CompiledExecutable> build(const Graph& lowered, std::optional<Program> program, double pass_seconds,
-                                            const CompileOptions& options) const;
+                                            const CompileOptions& options,
+                                            std::vector<std::string> lowering_notes = {}) const;
 
   std::string name_;
   std::vector<std::shared_ptr<const KernelProvider>> providers_;

@@ -22,18 +22,23 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <numeric>
 #include <random>
 #include <tuple>
 #include <vector>
 
 #include "backends/interp/interpreter.h"
 #include "backends/onednn/onednn_backend.h"
+#include "backends/onednn/rnn_cells.h"
 #include "backends/onednn/rnn_layer.h"
 #include "ir/dtype.h"
 #include "ir/graph.h"
 #include "ir/ops.h"
 #include "ir/text.h"
+#include "runtime/tensor.h"
 #include "runtime/thread_pool.h"
 
 #ifdef WEFT_HAVE_LLVM
@@ -109,16 +114,122 @@ std::string timing_key(const KernelCall& call, const SymbolBindings& sizes, int 
 }
 #endif
 
+#ifdef WEFT_HAVE_LLVM
+/// Inputs for timing a whole graph at `sizes`: floats in [-1, 1), integers (a recurrent layer's
+/// lengths, the only integer operand of a training pair) the whole sequence, the first input's dim 1.
+std::vector<Tensor> timing_inputs(const Graph& g, const SymbolBindings& sizes) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<Tensor> inputs;
+  for (const InputDecl& in : g.inputs()) {
+    const TensorType& t = g.type(in.value);
+    Tensor v = Tensor::zeros(t.dtype, evaluate_shape(t.shape, sizes));
+    if (t.dtype == DType::f32)
+      for (int64_t i = 0; i < v.numel(); ++i) v.data<float>()[i] = u(rng);
+    const int64_t steps = inputs.empty() || inputs[0].shape().size() < 2 ? 0 : inputs[0].shape()[1];
+    if (t.dtype == DType::i64)
+      for (int64_t i = 0; i < v.numel(); ++i) v.data<int64_t>()[i] = steps;
+    if (t.dtype == DType::i32)
+      for (int64_t i = 0; i < v.numel(); ++i) v.data<int32_t>()[i] = static_cast<int32_t>(steps);
+    inputs.push_back(std::move(v));
+  }
+  return inputs;
+}
+
+/// How a training recurrent layer is run: whole on oneDNN's primitives or decomposed, and the
+/// times that chose it.
+struct PairChoice {
+  bool keep = true;
+  double t_onednn = 0, t_llvm = 0;
+};
+
+/// The choice for `node`, one of a training recurrent layer's two ops (its forward and the backward
+/// that reads it: onednn::training_pair); nullopt when it is not one of such a pair (an inference
+/// layer stays whole: its kernel is chosen per call). Per call, auto can only choose between the
+/// primitive and the layer's decomposition as a graph of its own, whose backward recomputes the
+/// forward; decomposed in the program instead, the backward shares the forward's scan (what the llvm
+/// backend runs). So the pair is timed both ways before lowering — compiled by the onednn chain
+/// (both primitives) and by [llvm, interp] (decomposed), at the timing sizes, under the global
+/// pool, in turn, the median of each — and stays whole only when oneDNN is more than the margin
+/// faster. The choice is kept per process and on disk with the JIT's cache.
+std::optional<PairChoice> training_layer_choice(const Graph& g, const Node& node) {
+  std::optional<Graph> pair = onednn::training_pair(g, node);
+  if (!pair) return std::nullopt;
+  const int threads = ThreadPool::global().num_threads();
+  const SymbolBindings sizes = timing_sizes(pair->symbols());
+  std::string key = "weft auto-provider training pair 1\nbuild " __DATE__ " " __TIME__ "\n";
+  key += fmt::format("host {} {}\nthreads {}\n", llvm_backend::host_target().cpu, llvm_backend::host_target().features,
+                     threads);
+  for (const auto& [name, value] : sizes) key += fmt::format("size {}={}\n", name, value);
+  key += print_graph(*pair);
+  static std::mutex mutex;
+  static std::map<std::string, PairChoice> decided;
+  std::lock_guard lock(mutex);
+  if (auto it = decided.find(key); it != decided.end()) return it->second;
+  llvm_backend::JitDiskCache& disk = llvm_backend::JitDiskCache::global();
+  PairChoice choice;
+  std::optional<std::string> entry = disk.enabled() ? disk.load(key) : std::nullopt;
+  if (!entry || std::sscanf(entry->c_str(), "%lf %lf", &choice.t_onednn, &choice.t_llvm) != 2) {
+    std::unique_ptr<Executable> on_onednn = make_onednn_backend()->compile(*pair);
+    ProviderChain llvm_chain("llvm", {llvm_provider(), interp_provider()});
+    std::unique_ptr<Executable> on_llvm = llvm_chain.compile(*pair);
+    const std::vector<Tensor> inputs = timing_inputs(*pair, sizes);
+    auto once = [&](Executable& exe) {
+      auto start = Clock::now();
+      exe.run(inputs);
+      return std::chrono::duration<double>(Clock::now() - start).count();
+    };
+    once(*on_onednn), once(*on_llvm);
+    std::vector<double> a, b;
+    for (int i = 0; i < 20 && (i < 3 || std::min(std::accumulate(a.begin(), a.end(), 0.0),
+                                                 std::accumulate(b.begin(), b.end(), 0.0)) < 0.2);
+         ++i)
+      a.push_back(once(*on_onednn)), b.push_back(once(*on_llvm));
+    std::sort(a.begin(), a.end()), std::sort(b.begin(), b.end());
+    choice.t_onednn = a[a.size() / 2], choice.t_llvm = b[b.size() / 2];
+    if (disk.enabled()) disk.store(key, fmt::format("{:.9e} {:.9e}", choice.t_onednn, choice.t_llvm));
+  }
+  choice.keep = choice.t_onednn * (1 + kOnednnMargin) < choice.t_llvm;
+  return decided[key] = choice;
+}
+#endif
+
 class AutoProvider : public KernelProvider {
  public:
   std::string name() const override { return "auto"; }
 
-  // As both providers: an f32 recurrent layer and its gradient stay whole (backends/onednn/rnn_layer.h).
+  // As the oneDNN provider: an f32 recurrent layer and its gradient stay whole
+  // (backends/onednn/rnn_layer.h) — a training pair only when oneDNN runs it faster (training_layer_choice).
   LoweringOptions lowering_policy() const override {
     LoweringOptions options;
+#ifdef WEFT_HAVE_LLVM
+    options.keep_composites = [](const Graph& g, const Node& node) {
+      if (!onednn::keeps_recurrent_layer(g, node)) return false;
+      std::optional<PairChoice> choice = training_layer_choice(g, node);
+      return !choice || choice->keep;
+    };
+#else
     options.keep_composites = onednn::keeps_recurrent_layer;
+#endif
     return options;
   }
+
+#ifdef WEFT_HAVE_LLVM
+  // Each training recurrent layer's choice (made, and kept, while the graph was lowered).
+  std::vector<std::string> lowering_notes(const Graph& graph) const override {
+    std::vector<std::string> notes;
+    for (const Node& node : graph.nodes()) {
+      if (!onednn::keeps_recurrent_layer(graph, node) || onednn::cell_spec(node.op).forward != node.op) continue;
+      if (std::optional<PairChoice> c = training_layer_choice(graph, node))
+        notes.push_back(fmt::format("{} {} and its backward: {}: onednn {:.4f} ms, llvm (decomposed) {:.4f} ms{}",
+                                    op_name(node.op), node.scope.empty() ? "-" : node.scope,
+                                    c->keep ? "kept whole for oneDNN's primitives" : "decomposed",
+                                    c->t_onednn * 1e3, c->t_llvm * 1e3,
+                                    c->keep || c->t_onednn >= c->t_llvm ? "" : " (oneDNN less than 10% faster)"));
+    }
+    return notes;
+  }
+#endif
 
   std::optional<ProvidedKernel> kernel_for(const KernelCall& call, const ProviderContext& context,
                                            std::string* why) const override {

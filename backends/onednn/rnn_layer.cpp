@@ -418,6 +418,42 @@ std::optional<int> lengths_operand(const KernelCall& call) {
   return layout.lengths ? std::optional<int>(layout.len) : std::nullopt;
 }
 
+std::optional<Graph> training_pair(const Graph& graph, const Node& node) {
+  if (!is_recurrent_layer(node.op)) return std::nullopt;
+  const CellSpec& cell = cell_spec(node.op);
+  const Node* forward = node.op == cell.forward ? &node : nullptr;
+  const Node* backward = node.op == cell.backward ? &node : nullptr;
+  auto reads = [](const Node& reader, const Node& writer) {
+    return std::any_of(reader.operands.begin(), reader.operands.end(), [&](ValueId v) {
+      return std::find(writer.results.begin(), writer.results.end(), v) != writer.results.end();
+    });
+  };
+  for (const Node& other : graph.nodes()) {
+    if (!forward && other.op == cell.forward && reads(*backward, other)) forward = &other;
+    if (!backward && other.op == cell.backward && reads(other, *forward)) backward = &other;
+  }
+  if (!forward || !backward) return std::nullopt;
+  Graph pair(fmt::format("{}_training_pair", op_name(forward->op)));
+  for (const SymbolDecl& s : graph.symbols()) pair.declare_symbol(s.name, s.bound);
+  std::map<ValueId, ValueId> inside;  // the graph's values -> the pair's
+  auto copy = [&](const Node& n) {
+    std::vector<ValueId> operands;
+    for (ValueId v : n.operands) {
+      if (!inside.count(v)) inside.emplace(v, pair.add_input(fmt::format("in{}", inside.size()), graph.type(v)));
+      operands.push_back(inside.at(v));
+    }
+    std::vector<TensorType> types;
+    for (ValueId v : n.results) types.push_back(graph.type(v));
+    const int32_t index = pair.add_node(n.op, operands, n.attrs, types, n.scope, n.loc, n.body);
+    for (size_t k = 0; k < n.results.size(); ++k) inside.emplace(n.results[k], pair.nodes()[index].results[k]);
+    return index;
+  };
+  const int32_t f = copy(*forward), b = copy(*backward);
+  for (int32_t index : {b, f})
+    for (ValueId v : pair.nodes()[index].results) pair.add_output(fmt::format("out{}", pair.outputs().size()), v);
+  return pair;
+}
+
 bool keeps_recurrent_layer(const Graph& graph, const Node& node) {
   return is_recurrent_layer(node.op) && graph.type(node.operands[0]).dtype == DType::f32;
 }

@@ -34,6 +34,7 @@
 #include <string>
 
 #include "backends/provider.h"
+#include "ir/graph.h"
 
 namespace weft::onednn {
 
@@ -43,6 +44,12 @@ bool is_recurrent_layer(OpKind op);
 /// The operand of a recurrent layer call (forward or backward) that holds its rows' lengths, or
 /// nullopt when the call has none (`has_lengths` false, or not a recurrent layer).
 std::optional<int> lengths_operand(const KernelCall& call);
+
+/// A training recurrent layer — the forward (`lstm`, `rnn` or `gru`) and the `*_backward` that reads
+/// its results — as a graph of its own, from either node of the pair in `graph`: the pair's
+/// operands from outside are its inputs (parameters included), the backward's results and then the
+/// forward's its outputs, `graph`'s symbols declared. Nullopt when `node` is not one of such a pair.
+std::optional<Graph> training_pair(const Graph& graph, const Node& node);
 
 /// Whether the pipeline keeps `node` whole for the oneDNN provider: an f32 recurrent layer op.
 bool keeps_recurrent_layer(const Graph& graph, const Node& node);

@@ -121,6 +121,42 @@ TEST(AutoBackend, TimesARecurrentLayerWithLengthsAsFullRows) {
   }
   EXPECT_EQ(layers, 2) << "the lstm and its lstm_backward";
 }
+
+// The training pair auto times before lowering (onednn::training_pair): from either node, the same
+// graph of two nodes, the pair's outside operands as inputs, the backward's results then the
+// forward's as outputs; nothing for a node that is not a recurrent layer or has no partner.
+TEST(AutoBackend, ATrainingLayersPairIsTheForwardAndItsBackward) {
+  dsl::Builder b("lstm_pair");
+  auto x = b.input("x", "f32[B<=8, T<=16, 3]");
+  nn::LSTM lstm(b, "lstm", 3, 5);
+  b.output("loss", dsl::sum(lstm(x).output));
+  Graph g = differentiate(b.finish(), "loss");
+  const Node *forward = nullptr, *backward = nullptr;
+  for (const Node& n : g.nodes()) {
+    if (n.op == OpKind::lstm) forward = &n;
+    if (n.op == OpKind::lstm_backward) backward = &n;
+  }
+  ASSERT_TRUE(forward && backward) << print_graph(g);
+  std::optional<Graph> from_forward = onednn::training_pair(g, *forward);
+  std::optional<Graph> from_backward = onednn::training_pair(g, *backward);
+  ASSERT_TRUE(from_forward && from_backward);
+  EXPECT_EQ(print_graph(*from_forward), print_graph(*from_backward));
+  ASSERT_EQ(from_forward->nodes().size(), 2u) << print_graph(*from_forward);
+  EXPECT_EQ(from_forward->nodes()[0].op, OpKind::lstm);
+  EXPECT_EQ(from_forward->nodes()[1].op, OpKind::lstm_backward);
+  EXPECT_EQ(from_forward->outputs().size(), backward->results.size() + forward->results.size());
+  size_t outside = forward->operands.size();  // the backward's operands not written by the forward
+  for (ValueId v : backward->operands)
+    outside += std::find(forward->results.begin(), forward->results.end(), v) == forward->results.end() &&
+               std::find(forward->operands.begin(), forward->operands.end(), v) == forward->operands.end();
+  EXPECT_EQ(from_forward->inputs().size(), outside) << print_graph(*from_forward);
+  // Inference (no backward) and other ops have no pair.
+  dsl::Builder i("lstm_inference");
+  auto xi = i.input("x", "f32[B<=8, T<=16, 3]");
+  i.output("y", nn::LSTM(i, "lstm", 3, 5)(xi).output);
+  Graph inference = i.finish();
+  for (const Node& n : inference.nodes()) EXPECT_FALSE(onednn::training_pair(inference, n).has_value()) << op_name(n.op);
+}
 #endif
 
 }  // namespace
