@@ -129,6 +129,8 @@ TEST_P(OnednnRecurrentLayer, ForwardAndGradientsMatchTheInterpreter) {
     if (std::string(backend_name) == "auto") {
       const std::vector<std::string>& notes = exe->stats().lowering_notes;
       ASSERT_EQ(notes.size(), static_cast<size_t>(c.layers)) << exe->stats().report();
+      EXPECT_NE(exe->stats().report().find("\n  lowering: " + notes[0] + "\n"), std::string::npos)
+          << exe->stats().report();
       kept = 0;
       for (const std::string& note : notes) {
         const bool whole = note.find(": kept whole for oneDNN's primitives: onednn ") != std::string::npos;
