@@ -25,7 +25,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <numeric>
 #include <random>
 #include <tuple>
 #include <vector>
@@ -66,12 +65,33 @@ SymbolBindings timing_sizes(const std::vector<SymbolDecl>& symbols) {
 /// step, a recurrent product that timed as a tie ran 1.5x slower on oneDNN (docs/onednn-backend.md).
 constexpr double kOnednnMargin = 0.10;
 
-/// The two kernels' times in seconds: one warm-up run each, then runs in turn (oneDNN, LLVM,
-/// oneDNN, ...) so that both see the same machine state — at least 5 of each, more until each has
-/// run for 20 ms, at most 50 — and the median run of each. Not the best run: a primitive waits at
-/// its end for every thread of oneDNN's OpenMP team, which sleeps between calls, so on a busy
-/// machine a late wake-up costs it more than Weft's pool (whose caller takes the work a late worker
-/// has not started); the best run hides that, the median counts it as the program will meet it.
+/// Two runners' times in seconds (each runner runs once and returns its seconds): one warm-up run
+/// each, then runs in turn (oneDNN, LLVM, oneDNN, ...) so that both see the same machine state —
+/// at least `min_runs` of each, more until each has run for `enough` seconds, at most 50 — and the
+/// median run of each. Not the best run: a primitive waits at its end for every thread of oneDNN's
+/// OpenMP team, which sleeps between calls, so on a busy machine a late wake-up costs it more than
+/// Weft's pool (whose caller takes the work a late worker has not started); the best run hides
+/// that, the median counts it as the program will meet it.
+std::pair<double, double> time_in_turn(const std::function<double()>& onednn, const std::function<double()>& llvm,
+                                       int min_runs, double enough) {
+  onednn();
+  llvm();
+  std::vector<double> t_onednn, t_llvm;
+  double total_onednn = 0, total_llvm = 0;
+  for (int i = 0; i < 50 && (i < min_runs || std::min(total_onednn, total_llvm) < enough); ++i) {
+    t_onednn.push_back(onednn());
+    t_llvm.push_back(llvm());
+    total_onednn += t_onednn.back();
+    total_llvm += t_llvm.back();
+  }
+  auto median = [](std::vector<double>& v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  return {median(t_onednn), median(t_llvm)};
+}
+
+/// Two kernels of a call, timed in turn (time_in_turn: at least 5 runs each, until 20 ms).
 /// `excluded`, when given, says how many of the seconds of oneDNN's last run to leave out.
 std::pair<double, double> time_kernels(const CallKernel& onednn, const CallKernel& llvm,
                                        std::span<void* const> buffers, const SymbolBindings& sizes,
@@ -83,21 +103,7 @@ std::pair<double, double> time_kernels(const CallKernel& onednn, const CallKerne
     if (&k == &onednn && excluded) seconds -= excluded();
     return seconds;
   };
-  once(onednn);
-  once(llvm);
-  std::vector<double> t_onednn, t_llvm;
-  double total_onednn = 0, total_llvm = 0;
-  for (int i = 0; i < 50 && (i < 5 || std::min(total_onednn, total_llvm) < 0.020); ++i) {
-    t_onednn.push_back(once(onednn));
-    t_llvm.push_back(once(llvm));
-    total_onednn += t_onednn.back();
-    total_llvm += t_llvm.back();
-  }
-  auto median = [](std::vector<double>& v) {
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    return v[v.size() / 2];
-  };
-  return {median(t_onednn), median(t_llvm)};
+  return time_in_turn([&] { return once(onednn); }, [&] { return once(llvm); }, 5, 0.020);
 }
 
 #ifdef WEFT_HAVE_LLVM
@@ -150,7 +156,7 @@ struct PairChoice {
 /// forward; decomposed in the program instead, the backward shares the forward's scan (what the llvm
 /// backend runs). So the pair is timed both ways before lowering — compiled by the onednn chain
 /// (both primitives) and by [llvm, interp] (decomposed), at the timing sizes, under the global
-/// pool, in turn, the median of each — and stays whole only when oneDNN is more than the margin
+/// pool, in turn (time_in_turn: at least 3 runs each, until 0.2 s) — and stays whole only when oneDNN is more than the margin
 /// faster. The choice is kept per process and on disk with the JIT's cache.
 std::optional<PairChoice> training_layer_choice(const Graph& g, const Node& node) {
   std::optional<Graph> pair = onednn::training_pair(g, node);
@@ -179,14 +185,8 @@ std::optional<PairChoice> training_layer_choice(const Graph& g, const Node& node
       exe.run(inputs);
       return std::chrono::duration<double>(Clock::now() - start).count();
     };
-    once(*on_onednn), once(*on_llvm);
-    std::vector<double> a, b;
-    for (int i = 0; i < 20 && (i < 3 || std::min(std::accumulate(a.begin(), a.end(), 0.0),
-                                                 std::accumulate(b.begin(), b.end(), 0.0)) < 0.2);
-         ++i)
-      a.push_back(once(*on_onednn)), b.push_back(once(*on_llvm));
-    std::sort(a.begin(), a.end()), std::sort(b.begin(), b.end());
-    choice.t_onednn = a[a.size() / 2], choice.t_llvm = b[b.size() / 2];
+    std::tie(choice.t_onednn, choice.t_llvm) =
+        time_in_turn([&] { return once(*on_onednn); }, [&] { return once(*on_llvm); }, 3, 0.2);
     if (disk.enabled()) disk.store(key, fmt::format("{:.9e} {:.9e}", choice.t_onednn, choice.t_llvm));
   }
   choice.keep = choice.t_onednn * (1 + kOnednnMargin) < choice.t_llvm;
