@@ -221,8 +221,9 @@ class AutoProvider : public KernelProvider {
     for (const Node& node : graph.nodes()) {
       if (!onednn::keeps_recurrent_layer(graph, node) || onednn::cell_spec(node.op).forward != node.op) continue;
       if (std::optional<PairChoice> c = training_layer_choice(graph, node))
-        notes.push_back(fmt::format("{} {} and its backward: {}: onednn {:.4f} ms, llvm (decomposed) {:.4f} ms{}",
+        notes.push_back(fmt::format("{} {} (x {}) and its backward: {}: onednn {:.4f} ms, llvm (decomposed) {:.4f} ms{}",
                                     op_name(node.op), node.scope.empty() ? "-" : node.scope,
+                                    graph.type(node.operands[0]).str(),
                                     c->keep ? "kept whole for oneDNN's primitives" : "decomposed",
                                     c->t_onednn * 1e3, c->t_llvm * 1e3,
                                     c->keep || c->t_onednn >= c->t_llvm ? "" : " (oneDNN less than 10% faster)"));
