@@ -48,12 +48,16 @@ struct Shape {
   int64_t m, k, n;
   bool transpose_b = false;  // B stored N×K, as a Linear layer's weight
   int64_t batch = 1;         // every batch element has its own A and B
+  bool transpose_a = false;  // A stored K×M, as the activations in a weight gradient dyᵀ·x
   std::string str() const {
-    std::string s =
-        transpose_b ? fmt::format("[{},{}]·[{},{}]ᵀ", m, k, n, k) : fmt::format("[{},{}]·[{},{}]", m, k, k, n);
+    std::string a = transpose_a ? fmt::format("[{},{}]ᵀ", k, m) : fmt::format("[{},{}]", m, k);
+    std::string s = transpose_b ? fmt::format("{}·[{},{}]ᵀ", a, n, k) : fmt::format("{}·[{},{}]", a, k, n);
     return batch > 1 ? fmt::format("{}×{}", batch, s) : s;
   }
-  std::string key() const { return fmt::format("{},{},{},{},{}", m, k, n, transpose_b ? 1 : 0, batch); }
+  // M,K,N,TB,BATCH[,TA]: the transposed-A flag only when set, so the older keys stay as they were.
+  std::string key() const {
+    return fmt::format("{},{},{},{},{}{}", m, k, n, transpose_b ? 1 : 0, batch, transpose_a ? ",1" : "");
+  }
   double flops() const { return 2.0 * double(m) * double(n) * double(k) * double(batch); }
 };
 
@@ -79,6 +83,14 @@ std::vector<Shape> all_shapes() {
   s.push_back({32, 64, 32, true, 64});
   s.push_back({32, 32, 64, false, 64});
   s.push_back({1, 64, 32, true, 64});
+  // The G2P demo's train step (bench_models g2p_train: 640 tokens, d256, ff1024): the feed-forward
+  // products and an attention projection, forward (x·Wᵀ), input gradient (dy·W) and weight
+  // gradient (dyᵀ·x).
+  for (auto [k, n] : {std::pair<int64_t, int64_t>{256, 1024}, {1024, 256}, {256, 256}}) {
+    s.push_back({640, k, n, true});
+    s.push_back({640, n, k});
+    s.push_back({n, 640, k, false, 1, true});
+  }
   return s;
 }
 
@@ -146,9 +158,9 @@ struct Case {
         a(random_floats(s.batch * s.m * s.k, 1)),
         b(random_floats(s.batch * s.k * s.n, 2)),
         c(static_cast<size_t>(s.batch * s.m * s.n)),
-        weft(GemmKernel::compile({false, s.transpose_b, false, {}}, blocking())),
-        before(GemmKernel::compile({false, s.transpose_b, false, {}}, before_blocking())) {
-    args = {a.data(), b.data(), c.data(),  s.m,       s.n,       s.k,    s.k, s.transpose_b ? s.k : s.n,
+        weft(GemmKernel::compile({s.transpose_a, s.transpose_b, false, {}}, blocking())),
+        before(GemmKernel::compile({s.transpose_a, s.transpose_b, false, {}}, before_blocking())) {
+    args = {a.data(), b.data(), c.data(),  s.m,       s.n,       s.k,    s.transpose_a ? s.m : s.k, s.transpose_b ? s.k : s.n,
             s.n,      s.batch,  s.m * s.k, s.k * s.n, s.m * s.n, nullptr};
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
@@ -157,7 +169,7 @@ struct Case {
       return batched ? dnnl::memory::dims{s.batch, r, c} : dnnl::memory::dims{r, c};
     };
     tag plain = batched ? tag::abc : tag::ab;
-    dnnl::memory::desc a_md(dims(s.m, s.k), dt::f32, plain);
+    dnnl::memory::desc a_md(dims(s.m, s.k), dt::f32, s.transpose_a ? (batched ? tag::acb : tag::ba) : plain);
     dnnl::memory::desc b_md(dims(s.k, s.n), dt::f32, s.transpose_b ? (batched ? tag::acb : tag::ba) : plain);
     dnnl::memory::desc c_md(dims(s.m, s.n), dt::f32, plain);
     onednn = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), engine()));

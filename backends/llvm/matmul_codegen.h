@@ -53,7 +53,10 @@ struct GemmArgs {
   int64_t lda = 0, ldb = 0, ldc = 0;
   int64_t batch = 1;
   int64_t batch_stride_a = 0, batch_stride_b = 0, batch_stride_c = 0;
-  const void* epilogue_data = nullptr;  // handed to the epilogue's IR (e.g. a bias vector)
+  // Handed to the epilogue's IR (e.g. a region's buffer and dims tables). It, and the pointers and
+  // 64-bit integers the epilogue reads through it or through a pointer read from it, must not
+  // change during the call: the epilogue loads them as invariant (matmul_codegen.cpp).
+  const void* epilogue_data = nullptr;
   // op(B) kept packed between calls (a weight used by many calls): a 64-byte-aligned buffer of
   // GemmBlocking::packed_b_floats(n, k, batch) floats, and a flag the caller owns. The blocked path
   // reads op(B) from packed_b, packing it there first when *packed_b_valid is 0 (and setting it to
