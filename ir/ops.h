@@ -77,13 +77,19 @@ struct ShapeQuery {
   const Graph* body = nullptr;
 };
 
+/// Body values whose forward value is already known where a body is differentiated: (value of the
+/// body, value of the builder's graph). A scan's saved residuals (ir/ops/control.cpp): the body's
+/// consumers read the known value instead of a recomputed one, and the node that made the value
+/// still has its gradient taken (its recomputed copy is left unread, for DCE).
+using KnownValues = std::vector<std::pair<ValueId, ValueId>>;
+
 /// Differentiates a sub-graph where it is used (supplied by autodiff to the rules of ops with a body):
 /// emits `body` evaluated at `inputs` into the builder's graph, then its reverse pass seeded with
 /// `cotangents` (one per body output; nullopt: none), and returns the gradient of each body input
-/// flagged in `wrt` (nullopt where none flows).
+/// flagged in `wrt` (nullopt where none flows). `known`: body values not to recompute (may be empty).
 using BodyVjp = std::function<std::vector<std::optional<ValueId>>(
     GraphBuilder& builder, const Graph& body, const std::vector<ValueId>& inputs,
-    const std::vector<std::optional<ValueId>>& cotangents, const std::vector<bool>& wrt)>;
+    const std::vector<std::optional<ValueId>>& cotangents, const std::vector<bool>& wrt, const KnownValues& known)>;
 
 /// What a gradient rule sees: values of the graph being built, and the gradient flowing into each
 /// result (nullopt where no gradient flows). It returns one entry per operand (nullopt: no gradient,

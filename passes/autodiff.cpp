@@ -99,11 +99,12 @@ class Reverse {
  public:
   explicit Reverse(GraphBuilder& b) : b_(b) {
     body_vjp_ = [](GraphBuilder& builder, const Graph& body, const std::vector<ValueId>& inputs,
-                   const std::vector<std::optional<ValueId>>& cotangents, const std::vector<bool>& wrt) {
+                   const std::vector<std::optional<ValueId>>& cotangents, const std::vector<bool>& wrt,
+                   const KnownValues& known) {
       Reverse inner(builder);
       std::vector<bool> seeded;
       for (const auto& c : cotangents) seeded.push_back(c.has_value());
-      std::vector<ValueId> map = inner.copy_forward(body, inputs, wrt, seeded);
+      std::vector<ValueId> map = inner.copy_forward(body, inputs, wrt, seeded, known);
       for (size_t o = 0; o < cotangents.size(); ++o)
         if (cotangents[o]) inner.seed(map[body.outputs()[o].value], *cotangents[o]);
       inner.backward();
@@ -115,9 +116,11 @@ class Reverse {
 
   /// Copies `src`'s nodes into the builder's graph, with `leaves` standing for its inputs then
   /// parameters; the leaves flagged in `wrt` are differentiated. A node on a gradient path whose op
-  /// has a `save` rule is copied through it. Returns the map from `src` values to new values.
+  /// has a `save` rule is copied through it. A result in `known` maps to its known value: the
+  /// node's copy stays (the reverse pass takes its gradient, with the known value's), unread.
+  /// Returns the map from `src` values to new values.
   std::vector<ValueId> copy_forward(const Graph& src, const std::vector<ValueId>& leaves, const std::vector<bool>& wrt,
-                                    const std::vector<bool>& seeded) {
+                                    const std::vector<bool>& seeded, const KnownValues& known = {}) {
     Graph& out = b_.graph();
     std::vector<ValueId> map(src.num_values(), kNoValue);
     std::vector<ValueId> src_leaves = leaves_of(src);
@@ -148,6 +151,15 @@ class Reverse {
       }
       for (size_t r = 0; r < node.results.size(); ++r) map[node.results[r]] = results[r];
       mark_results(out.value(results[0]).owner);
+      for (const auto& [value, given] : known) {
+        auto r = std::find(node.results.begin(), node.results.end(), value);
+        if (r == node.results.end()) continue;
+        ValueId copy_result = results[static_cast<size_t>(r - node.results.begin())];
+        WEFT_CHECK(out.type(given) == out.type(copy_result), "autodiff: a known value has its value's type");
+        map[value] = given;
+        known_[copy_result] = given;
+        if (is_active(copy_result)) set_active(given);
+      }
     }
     end_ = static_cast<int32_t>(out.nodes().size());
     return map;
@@ -159,6 +171,7 @@ class Reverse {
   void backward() { walk(first_, end_); }
 
   std::optional<ValueId> grad(ValueId v) const {
+    if (auto k = known_.find(v); k != known_.end()) v = k->second;  // read through the known value
     auto it = grads_.find(v);
     return it == grads_.end() ? std::nullopt : std::optional(it->second);
   }
@@ -233,6 +246,7 @@ class Reverse {
   std::vector<bool> active_;                       // by value: depends on a differentiated value
   std::unordered_map<ValueId, ValueId> grads_;     // by value: its gradient so far
   std::map<int32_t, std::vector<ValueId>> saved_;  // by node: what its save rule returned
+  std::unordered_map<ValueId, ValueId> known_;     // a copied result whose readers read a known value instead
   int32_t first_ = 0, end_ = 0;
 };
 

@@ -12,6 +12,7 @@
 #include "passes/hoist_scan_invariants.h"
 #include "passes/infer_shapes.h"
 #include "passes/inline_fusions.h"
+#include "passes/outer_products.h"
 #include "passes/sink_scan_accumulations.h"
 #include "passes/verify.h"
 
@@ -50,6 +51,8 @@ const std::vector<Registration>& registry() {
        [](const PassContext&) { return simple("hoist-scan-invariants", hoist_scan_invariants); }},
       {{"sink-scan-accumulations", "sum a scan's per-step outer products after the loop, as one GEMM over all steps"},
        [](const PassContext&) { return simple("sink-scan-accumulations", sink_scan_accumulations); }},
+      {{"outer-products", "turn a matmul whose inner dimension is 1 into a broadcast multiply, which fuses"},
+       [](const PassContext&) { return simple("outer-products", outer_products); }},
       {{"cse", "merge nodes with the same op, operands, attributes and body"},
        [](const PassContext&) { return simple("cse", cse); }},
       {{"dce", "remove nodes whose results reach no output or state update"},

@@ -102,7 +102,11 @@ struct Axes {
 };
 
 /// Whether vectors should hold neighbouring rows: no input is contiguous along the last reduced
-/// axis, and some input is along the last kept one.
+/// axis, and some input is along the last kept one. An input that is the same all along the other
+/// axis does not count for either: the lanes of the other choice read it as one broadcast value
+/// (a splat), not as a gather. So the gradient of an outer product summed over its rows,
+/// Σ_t dscore[b, t]·v[a]·(1 − tanh(q[b, a] + k[b, t, a])²), walks a along the lanes, as k wants,
+/// though dscore is contiguous along t: dscore and v are the same for every a or every t.
 bool rows_in_lanes(const LoweredRegion& r) {
   int last_kept = -1;
   for (size_t d = 0; d < r.space.size(); ++d)
@@ -112,8 +116,10 @@ bool rows_in_lanes(const LoweredRegion& r) {
   for (const Term& t : r.terms) {
     if (t.kind != TermKind::load) continue;
     const Access& a = r.accesses[t.access];
-    along_reduced += a.strides.back() == Dim(1);
-    along_kept += a.strides[last_kept] == Dim(1);
+    const Dim& reduced = a.strides.back();
+    const Dim& kept = a.strides[last_kept];
+    along_reduced += reduced == Dim(1) && kept != Dim(0);
+    along_kept += kept == Dim(1) && reduced != Dim(0);
   }
   return along_reduced == 0 && along_kept > 0;
 }

@@ -273,7 +273,7 @@ std::vector<std::optional<ValueId>> layer_grad(const GradQuery& q) {
     GraphBuilder bb(*body);
     bb.set_scope(node.scope);
     bb.set_loc(node.loc);
-    std::vector<std::optional<ValueId>> grads = (*q.body_vjp)(bb, forward, inputs, cotangents, wrt);
+    std::vector<std::optional<ValueId>> grads = (*q.body_vjp)(bb, forward, inputs, cotangents, wrt, {});
     for (size_t k = 0; k < l.num_float(); ++k) {
       ValueId g = grads[k] ? *grads[k] : bb.broadcast_to(bb.constant(0.0, types[k].dtype), types[k].shape);
       body->add_output("grad_" + l.names[k], g);
@@ -331,7 +331,7 @@ OpDef backward_def(const Cell& cell, const char* summary) {
   d.gradient = [&cell](const GradQuery& q) {
     WEFT_CHECK(q.body_vjp != nullptr && q.node.body,
                fmt::format("{}: autodiff supplies the body's reverse pass", cell.backward_name));
-    return (*q.body_vjp)(q.builder, *q.node.body, q.node.operands, q.result_grads, q.wanted);
+    return (*q.body_vjp)(q.builder, *q.node.body, q.node.operands, q.result_grads, q.wanted, {});
   };
   d.infer = [&cell](const ShapeQuery& q) {
     LayerOperands l(cell, q.attrs);

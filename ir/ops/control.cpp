@@ -13,7 +13,10 @@
  *
  * scan's gradient is backpropagation through time, as a scan (see docs/autodiff.md). Its `save`
  * rule makes the forward scan also return the carries entering each step, stacked along the time
- * axis (a carry whose rank is too small for the time axis is padded with trailing 1s). The
+ * axis (a carry whose rank is too small for the time axis is padded with trailing 1s), and the
+ * step's residuals, its matrix products (`scan_residuals`), stacked the same way: the backward body
+ * reads them where it would recompute them (as PyTorch's autograd saves a cell's gates), so a
+ * backward step runs the body's gradient products only, not its forward products again. The
  * gradient is then a scan running the other way, whose body is the forward body's vector-Jacobian
  * product (supplied by autodiff): its carries are the gradients of the forward carries plus one
  * accumulator per const that needs a gradient; its sequences are the forward sequences, the saved
@@ -163,18 +166,47 @@ std::string fresh_output_name(const Graph& g, std::string name) {
   return name;
 }
 
-/// The forward scan, also returning the carry entering each step, stacked (see the file comment).
+/// The inner dimension below which a product is recomputed rather than saved: an outer product
+/// (K = 1) or a thin one costs less to redo than its [M, N] result costs to store and read back.
+constexpr int64_t kMinSavedInner = 32;
+
+/// The residuals a scan saves besides its carries (see the file comment): the results of the body's
+/// matrix products that vary from step to step (read a carry or a sequence, directly or not) and
+/// whose inner dimension is at least kMinSavedInner (a symbolic one counts as large). None with
+/// lengths: a finished row's stacked outputs are zeros, not what the body computes there, and a
+/// gradient rule evaluated at 0 (a log, a division) could make the discarded values infinite.
+std::vector<ValueId> scan_residuals(const Node& node) {
+  const ScanLayout l = layout_of(node);
+  if (l.has_lengths) return {};
+  const Graph& body = *node.body;
+  std::vector<bool> varies(static_cast<size_t>(body.num_values()), false);
+  for (int64_t i = 0; i < l.n_carry + l.n_seq; ++i) varies[body.inputs()[i].value] = true;
+  std::vector<ValueId> out;
+  for (const Node& n : body.nodes()) {
+    bool v = std::any_of(n.operands.begin(), n.operands.end(), [&](ValueId x) { return varies[x]; });
+    for (ValueId r : n.results) varies[r] = v;
+    if (!v || n.op != OpKind::matmul || !is_float(body.type(n.results[0]).dtype)) continue;
+    const TensorType& a = body.type(n.operands[0]);
+    const Dim& k = a.shape[a.rank() - (n.attrs.get_bool("transpose_a") ? 2 : 1)];
+    if (!k.is_static() || k.value() >= kMinSavedInner) out.push_back(n.results[0]);
+  }
+  return out;
+}
+
+/// The forward scan, also returning the carry entering each step and its residuals, stacked (see
+/// the file comment).
 std::vector<ValueId> save_scan(GraphBuilder& b, const Node& node) {
   ScanLayout l = layout_of(node);
+  const std::vector<ValueId> residuals = scan_residuals(node);
   auto body = std::make_shared<Graph>(*node.body);
   GraphBuilder bb(*body);
-  for (int64_t i = 0; i < l.n_carry; ++i) {
-    const InputDecl in = body->inputs()[i];
-    Shape shape = body->type(in.value).shape;
+  auto save = [&](const std::string& name, ValueId v) {
+    Shape shape = body->type(v).shape;
     Shape padded = stackable(shape, l.time_axis);
-    body->add_output(fresh_output_name(*body, "saved." + in.name),
-                     padded == shape ? in.value : bb.reshape(in.value, padded));
-  }
+    body->add_output(fresh_output_name(*body, name), padded == shape ? v : bb.reshape(v, padded));
+  };
+  for (int64_t i = 0; i < l.n_carry; ++i) save("saved." + body->inputs()[i].name, body->inputs()[i].value);
+  for (ValueId r : residuals) save("saved.product", r);
   return b.emit(OpKind::scan, node.operands, node.attrs, body);
 }
 
@@ -184,8 +216,9 @@ Grads scan_grad(const GradQuery& q) {
   const Graph& body = *node.body;
   ScanLayout l = layout_of(node);
   auto n_y = static_cast<int64_t>(body.outputs().size()) - l.n_carry;
-  WEFT_CHECK(q.body_vjp != nullptr && static_cast<int64_t>(q.saved.size()) == l.n_carry,
-             "scan gradient: the forward scan's carries were not saved");
+  const std::vector<ValueId> residuals = scan_residuals(node);
+  WEFT_CHECK(q.body_vjp != nullptr && q.saved.size() == static_cast<size_t>(l.n_carry) + residuals.size(),
+             "scan gradient: the forward scan's carries and residuals were not saved");
   auto body_type = [&](int64_t input) { return body.type(body.inputs()[input].value); };
   auto body_name = [&](int64_t input) { return body.inputs()[input].name; };
 
@@ -211,13 +244,15 @@ Grads scan_grad(const GradQuery& q) {
   };
   auto output = [&g](const std::string& name, ValueId v) { g.add_output(fresh_output_name(g, name), v); };
   auto const_input = [&](int64_t k) { return l.n_carry + l.n_seq + k; };
-  std::vector<ValueId> dc_in, acc_in, x_in, saved_in, dy_in, k_in, final_in;
+  std::vector<ValueId> dc_in, acc_in, x_in, saved_in, res_in, dy_in, k_in, final_in;
   for (int64_t i : carries) dc_in.push_back(input("d" + body_name(i), body_type(i)));
   for (int64_t k : consts) acc_in.push_back(input("d" + body_name(const_input(k)), body_type(const_input(k))));
   for (int64_t i = 0; i < l.n_seq; ++i) x_in.push_back(input(body_name(l.n_carry + i), body_type(l.n_carry + i)));
   for (int64_t i = 0; i < l.n_carry; ++i)
     saved_in.push_back(
         input(body_name(i), TensorType{body_type(i).dtype, stackable(body_type(i).shape, l.time_axis)}));
+  for (ValueId r : residuals)
+    res_in.push_back(input("saved.product", TensorType{body.type(r).dtype, stackable(body.type(r).shape, l.time_axis)}));
   for (int64_t j : ys) {
     const OutputDecl& out = body.outputs()[l.n_carry + j];
     dy_in.push_back(input("d" + out.name, body.type(out.value)));
@@ -268,7 +303,13 @@ Grads scan_grad(const GradQuery& q) {
   for (int64_t i : carries) wrt[i] = true;
   for (int64_t i : seqs) wrt[l.n_carry + i] = true;
   for (int64_t k : consts) wrt[l.n_carry + l.n_seq + k] = true;
-  Grads step = (*q.body_vjp)(gb, body, inputs, cotangents, wrt);
+  KnownValues known;
+  for (size_t n = 0; n < residuals.size(); ++n) {
+    ValueId r = res_in[n];
+    if (e.type(r).shape != body.type(residuals[n]).shape) r = gb.reshape(r, body.type(residuals[n]).shape);
+    known.emplace_back(residuals[n], r);
+  }
+  Grads step = (*q.body_vjp)(gb, body, inputs, cotangents, wrt, known);
 
   for (size_t n = 0; n < carries.size(); ++n) {
     int64_t i = carries[n];
@@ -310,7 +351,7 @@ Grads scan_grad(const GradQuery& q) {
   if (l.has_lengths)
     for (int64_t i = 0; i < l.n_carry; ++i) operands.push_back(node.results[i]);
   auto n_carry_back = static_cast<int64_t>(carries.size() + consts.size());
-  auto n_seq_back = l.n_seq + l.n_carry + static_cast<int64_t>(ys.size()) + (l.has_lengths ? 1 : 0);
+  auto n_seq_back = l.n_seq + static_cast<int64_t>(q.saved.size() + ys.size()) + (l.has_lengths ? 1 : 0);
   Attrs attrs{{"num_carry", n_carry_back},
               {"num_seq", n_seq_back},
               {"time_axis", l.time_axis},
@@ -366,7 +407,7 @@ void register_control_ops(std::vector<OpDef>& t) {
   // graph from a file differentiates as the graph it was fused from).
   fusion.gradient = [](const GradQuery& q) {
     WEFT_CHECK(q.body_vjp != nullptr && q.node.body, "fusion: autodiff supplies the body's reverse pass");
-    return (*q.body_vjp)(q.builder, *q.node.body, q.node.operands, q.result_grads, q.wanted);
+    return (*q.body_vjp)(q.builder, *q.node.body, q.node.operands, q.result_grads, q.wanted, {});
   };
   t.push_back(std::move(fusion));
 }

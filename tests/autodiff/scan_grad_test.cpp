@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "passes/autodiff.h"
+#include "passes/dce.h"
 #include "passes/verify.h"
 #include "tests/autodiff/grad_check.h"
 
@@ -35,13 +36,15 @@ std::shared_ptr<const Graph> rnn_cell(Dim batch = B) {
   return g;
 }
 
-/// The standard LSTM cell with gates i, f, g, o: carries (h, c), per-step output h.
-std::shared_ptr<const Graph> lstm_cell() {
+/// The standard LSTM cell with gates i, f, g, o: carries (h, c), per-step output h; input size d,
+/// hidden size hidden.
+std::shared_ptr<const Graph> lstm_cell(int64_t d = D, int64_t hidden = H) {
+  const int64_t H = hidden;  // NOLINT: the cell's own hidden size
   auto g = std::make_shared<Graph>("lstm_cell");
   ValueId h = g->add_input("h", f64_type({B, H}));
   ValueId c = g->add_input("c", f64_type({B, H}));
-  ValueId x = g->add_input("x", f64_type({B, D}));
-  ValueId w = g->add_input("w", f64_type({D, 4 * H}));
+  ValueId x = g->add_input("x", f64_type({B, d}));
+  ValueId w = g->add_input("w", f64_type({d, 4 * H}));
   ValueId u = g->add_input("u", f64_type({H, 4 * H}));
   ValueId bias = g->add_input("b", f64_type({4 * H}));
   GraphBuilder b(*g);
@@ -225,6 +228,87 @@ TEST(ScanGradient, IsOneBackwardScanNotAnUnrolledLoop) {
     if (n.op == OpKind::scan && n.attrs.get_bool("reverse")) backward = &n;
   ASSERT_NE(backward, nullptr);
   EXPECT_EQ(backward->attrs.get_int("num_carry"), 1 + 3);  // dh and accumulators for wx, wh, b
+}
+
+// The backward step reads the forward step's saved matrix products (inner dimension 32 and more)
+// instead of computing them again: an LSTM with a 32-wide input and hidden state.
+constexpr int64_t kWide = 32;
+
+BuildFn wide_lstm() {
+  return [](GraphBuilder& b, const std::vector<ValueId>& x) {
+    return b.emit(OpKind::scan, x, scan_attrs(2, 1), lstm_cell(kWide, kWide));
+  };
+}
+
+/// With `weights` false, w and u are not differentiated (each of their 4,096 elements would cost
+/// the finite differences two runs); their gradients come from the same dgates as x's and h's.
+std::vector<Leaf> wide_lstm_leaves(uint64_t seed, bool weights = true) {
+  return {{"h0", random_f64({B, kWide}, seed, -0.5, 0.5)},
+          {"c0", random_f64({B, kWide}, seed + 1, -0.5, 0.5)},
+          {"xs", random_f64({B, T, kWide}, seed + 2, -0.5, 0.5)},
+          {"w", random_f64({kWide, 4 * kWide}, seed + 3, -0.2, 0.2), weights, true},
+          {"u", random_f64({kWide, 4 * kWide}, seed + 4, -0.2, 0.2), weights, true},
+          {"b", random_f64({4 * kWide}, seed + 5), true, true}};
+}
+
+/// Matmuls of `g`'s nodes (not of their bodies).
+int matmuls(const Graph& g) {
+  int n = 0;
+  for (const Node& node : g.nodes()) n += node.op == OpKind::matmul;
+  return n;
+}
+
+TEST(ScanGradient, AStepWithSavedProductsMatchesFiniteDifferences) {
+  expect_gradients_match(wide_lstm(), wide_lstm_leaves(300, false));
+}
+
+TEST(ScanGradient, TheBackwardStepReadsTheSavedProductsInsteadOfRecomputingThem) {
+  std::vector<Leaf> leaves = wide_lstm_leaves(310);
+  std::vector<TensorType> types{f64_type({B, kWide}), f64_type({B, kWide}), f64_type({B, T, kWide})};
+  Graph d = dce(differentiate(loss_graph(wide_lstm(), leaves, types), "loss", {"h0", "c0", "xs", "w", "u", "b"}));
+  verify(d);
+  const Node *forward = nullptr, *backward = nullptr;
+  for (const Node& n : d.nodes())
+    if (n.op == OpKind::scan) (n.attrs.get_bool("reverse") ? backward : forward) = &n;
+  ASSERT_NE(forward, nullptr);
+  ASSERT_NE(backward, nullptr);
+  // The forward returns h_n, c_n, the outputs, the carries entering each step (h, c) and its two
+  // products x·w and h·u, stacked.
+  EXPECT_EQ(forward->results.size(), 2u + 1u + 2u + 2u);
+  EXPECT_EQ(matmuls(*forward->body), 2);
+  // The backward step: dx = dg·wᵀ, dh = dg·uᵀ and the accumulations dw += xᵀ·dg, du += hᵀ·dg; no
+  // x·w or h·u again.
+  EXPECT_EQ(matmuls(*backward->body), 4);
+  for (const Node& n : backward->body->nodes()) {
+    if (n.op == OpKind::matmul) {
+      EXPECT_TRUE(n.attrs.get_bool("transpose_a") || n.attrs.get_bool("transpose_b")) << "a forward product";
+    }
+  }
+}
+
+TEST(ScanGradient, ThinProductsAreRecomputedAndLengthsSaveNone) {
+  // Inner dimensions 2 and 3 (the small cells above): nothing beyond the carries is saved.
+  std::vector<Leaf> leaves = rnn_leaves(320);
+  std::vector<TensorType> types{f64_type({B, H}), f64_type({B, T, H})};
+  Graph d = differentiate(loss_graph(rnn(false, false), leaves, types), "loss", {"h0", "xs", "wx", "wh", "b"});
+  for (const Node& n : d.nodes()) {
+    if (n.op == OpKind::scan && !n.attrs.get_bool("reverse")) {
+      EXPECT_EQ(n.results.size(), 1u + 1u + 1u);
+    }
+  }
+  // With lengths, a finished row's stacked outputs are zeros, not the step's products: none saved.
+  BuildFn with_lengths = [](GraphBuilder& b, const std::vector<ValueId>& x) {
+    return b.emit(OpKind::scan, x, scan_attrs(2, 1, 1, false, true), lstm_cell(kWide, kWide));
+  };
+  std::vector<Leaf> wide = wide_lstm_leaves(330);
+  wide.push_back({"lengths", i64({B}, {2, 4, 1}), false});
+  std::vector<TensorType> wide_types{f64_type({B, kWide}), f64_type({B, kWide}), f64_type({B, T, kWide})};
+  Graph dl = differentiate(loss_graph(with_lengths, wide, wide_types), "loss", {"h0", "c0", "xs", "w", "u", "b"});
+  for (const Node& n : dl.nodes()) {
+    if (n.op == OpKind::scan && !n.attrs.get_bool("reverse")) {
+      EXPECT_EQ(n.results.size(), 2u + 1u + 2u);
+    }
+  }
 }
 
 }  // namespace

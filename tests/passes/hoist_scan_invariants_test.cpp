@@ -12,6 +12,7 @@
 #include "frontend/train_step.h"
 #include "ir/text.h"
 #include "passes/autodiff.h"
+#include "test_graphs.h"
 
 namespace weft::pass_tests {
 namespace {
@@ -37,16 +38,6 @@ graph attend(h0: f32[B<=8, 4], xs: f32[B, T<=16, 4], keys: f32[B, S<=10, 4]) -> 
   return %3, %1
 }
 )";
-
-Tensor random_tensor(std::vector<int64_t> shape, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal;
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = normal(rng);
-  return Tensor::from<float>(std::move(shape), v);
-}
 
 std::map<std::string, Tensor> run(const Graph& g) {
   auto exe = make_backend("interp")->compile(g);

@@ -118,13 +118,13 @@ TEST(PassRegistry, ListsEveryPassWithASummary) {
   }
   EXPECT_EQ(names,
             (std::vector<std::string>{"verify", "infer-shapes", "fold-constants", "hoist-scan-invariants",
-                                      "sink-scan-accumulations", "cse", "dce", "inline-fusions", "decompose", "fuse"}));
+                                      "sink-scan-accumulations", "outer-products", "cse", "dce", "inline-fusions", "decompose", "fuse"}));
 }
 
 TEST(PassRegistry, RejectsAnUnknownNameListingTheKnownOnes) {
   EXPECT_EQ(error_of([] { pass_by_name("dead-code"); }),
             "unknown pass 'dead-code' (the passes are: verify, infer-shapes, fold-constants, "
-            "hoist-scan-invariants, sink-scan-accumulations, cse, dce, inline-fusions, decompose, fuse)");
+            "hoist-scan-invariants, sink-scan-accumulations, outer-products, cse, dce, inline-fusions, decompose, fuse)");
 }
 
 TEST(PassRegistry, FoldConstantsNeedsAnEvaluator) {

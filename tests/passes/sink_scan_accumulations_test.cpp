@@ -11,6 +11,7 @@
 #include "ir/text.h"
 #include "passes/autodiff.h"
 #include "passes/verify.h"
+#include "test_graphs.h"
 
 namespace weft::pass_tests {
 namespace {
@@ -41,16 +42,6 @@ graph rnn(h0: f32[B<=4, 8], xs: {0}) -> (loss: f32[], ys: {1}) {{
 }}
 )",
                      xs, ys, time_major ? 0 : 1, reverse ? "true" : "false");
-}
-
-Tensor random_tensor(std::vector<int64_t> shape, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal;
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = normal(rng);
-  return Tensor::from<float>(std::move(shape), v);
 }
 
 std::map<std::string, Tensor> run(const Graph& g, bool time_major, int64_t steps) {

@@ -5,15 +5,29 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
 #include "ir/graph_builder.h"
 #include "passes/verify.h"
+#include "runtime/tensor.h"
 
 namespace weft::pass_tests {
 
 inline TensorType f32(Shape shape) { return TensorType{DType::f32, std::move(shape)}; }
 inline Dim sym(const std::string& name) { return Dim::symbol(name); }
+
+/// f32 values from a standard normal, reproducible from `seed`.
+inline Tensor random_tensor(std::vector<int64_t> shape, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = normal(rng);
+  return Tensor::from<float>(std::move(shape), v);
+}
 
 /// x: f32[B, 4], w: f32[4]; y = relu(x + w), the add at model.cpp:12.
 inline Graph small_graph() {

@@ -95,7 +95,7 @@ TEST_F(WeftOpt, FailsWithStatus2AndOneLineForAnUnknownPass) {
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
             "weft-opt: unknown pass 'dead' (the passes are: verify, infer-shapes, fold-constants, "
-            "hoist-scan-invariants, sink-scan-accumulations, cse, dce, inline-fusions, decompose, fuse)\n");
+            "hoist-scan-invariants, sink-scan-accumulations, outer-products, cse, dce, inline-fusions, decompose, fuse)\n");
 }
 
 TEST_F(WeftOpt, FailsWithOneLineForAMalformedFile) {
