@@ -55,7 +55,7 @@ const std::vector<Registration>& registry() {
        [](const PassContext&) { return simple("outer-products", outer_products); }},
       {{"cse", "merge nodes with the same op, operands, attributes and body"},
        [](const PassContext&) { return simple("cse", cse); }},
-      {{"dce", "remove nodes whose results reach no output or state update"},
+      {{"dce", "remove nodes whose results reach no output or state update, and scans' unread outputs"},
        [](const PassContext&) { return simple("dce", dce); }},
       {{"inline-fusions", "replace fusion nodes (from a file, or a dumped fused graph) by their bodies"},
        [](const PassContext&) { return simple("inline-fusions", inline_fusions); }},
