@@ -12,7 +12,10 @@
  * least), the ratios of the medians, and the load average before and after, since the machine may be shared. Both run
  * on 2 threads unless WEFT_NUM_THREADS / OMP_NUM_THREADS say otherwise, with OMP_WAIT_POLICY=PASSIVE (bench_common.h).
  *
- *   bench_matmul [--rounds=N] [--filter=SUBSTRING[|SUBSTRING...]]
+ *   bench_matmul [--rounds=N] [--filter=SUBSTRING[|SUBSTRING...]] [--cold]
+ *
+ * --cold evicts the caches before every timed call (PyTorch is then not run), to measure what a
+ * product costs when its operands come from memory, as most of a model's do.
  *
  * WEFT_GEMM_BLOCKING=kc,mc,nc overrides the cache blocks (for tuning); WEFT_BENCH_PYTHON names
  * the Python that has torch (default /usr/bin/python3, Debian's python3-torch).
@@ -217,6 +220,35 @@ double seconds_per_call(F&& f, int64_t calls, std::vector<double>* cpu = nullptr
   return wall;
 }
 
+// --cold: every timed call starts with the caches holding none of its operands, as a model's
+// products mostly find them (the previous calls' data evicted them). Writing 96 MiB evicts a 32 MiB
+// L3 and the L2s; only the call itself is timed.
+bool& cold_caches() {
+  static bool cold = false;
+  return cold;
+}
+
+void evict_caches() {
+  static std::vector<char> junk(size_t{96} << 20);
+  static char value = 0;
+  std::memset(junk.data(), ++value, junk.size());
+}
+
+template <class F>
+double cold_seconds_per_call(F&& f, int64_t calls, std::vector<double>* cpu) {
+  double wall = 0, cpu_total = 0;
+  for (int64_t i = 0; i < calls; ++i) {
+    evict_caches();
+    double cpu0 = process_cpu_seconds();
+    auto start = std::chrono::steady_clock::now();
+    f();
+    wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    cpu_total += process_cpu_seconds() - cpu0;
+  }
+  if (cpu) cpu->push_back(cpu_total / double(calls));
+  return wall / double(calls);
+}
+
 template <class F>
 int64_t calls_for_20ms(F&& f) {
   seconds_per_call(f, 1);  // warm up: page faults, the pool's threads, oneDNN's scratchpad
@@ -286,6 +318,8 @@ std::string take_filter(int& argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--filter=", 9) == 0)
       filter = argv[i] + 9;
+    else if (std::strcmp(argv[i], "--cold") == 0)
+      cold_caches() = true;
     else
       argv[out++] = argv[i];
   }
@@ -300,7 +334,7 @@ int main(int argc, char** argv) {
   const int rounds = weft::bench::take_rounds(argc, argv, 7);
   const std::string filter = take_filter(argc, argv);
   if (argc > 1) {
-    fmt::print(stderr, "usage: bench_matmul [--rounds=N] [--filter=SUBSTRING]\n");
+    fmt::print(stderr, "usage: bench_matmul [--rounds=N] [--filter=SUBSTRING] [--cold]\n");
     return 2;
   }
   if (const char* env = std::getenv("WEFT_GEMM_BLOCKING")) {
@@ -335,7 +369,12 @@ int main(int argc, char** argv) {
   }
   const std::string load_before = load_average();
   std::string torch_version, torch_why_not;
-  bool torch = true;
+  // PyTorch runs in its own process, with warm caches: with --cold its column would not compare.
+  bool torch = !cold_caches();
+  if (!torch) torch_why_not = "not run with --cold";
+  auto time_calls = [](auto&& f, int64_t calls, std::vector<double>* cpu) {
+    return cold_caches() ? cold_seconds_per_call(f, calls, cpu) : seconds_per_call(f, calls, cpu);
+  };
   for (int r = 0; r < rounds; ++r) {
     for (auto& c : cases) {
       // The side timed first after the previous shape's samples paid for the caches and the pool's
@@ -345,15 +384,15 @@ int main(int argc, char** argv) {
         switch ((k + r) % 3) {
           case 0:
             c->run_weft();
-            c->weft_s.push_back(seconds_per_call([&] { c->run_weft(); }, c->weft_calls, &c->weft_cpu));
+            c->weft_s.push_back(time_calls([&] { c->run_weft(); }, c->weft_calls, &c->weft_cpu));
             break;
           case 1:
             c->run_before();
-            c->before_s.push_back(seconds_per_call([&] { c->run_before(); }, c->before_calls, &c->before_cpu));
+            c->before_s.push_back(time_calls([&] { c->run_before(); }, c->before_calls, &c->before_cpu));
             break;
           default:
             c->run_onednn();
-            c->onednn_s.push_back(seconds_per_call([&] { c->run_onednn(); }, c->onednn_calls, &c->onednn_cpu));
+            c->onednn_s.push_back(time_calls([&] { c->run_onednn(); }, c->onednn_calls, &c->onednn_cpu));
         }
       }
     }
