@@ -15,20 +15,27 @@ Graph dead_nodes_removed(const Graph& graph);
 /// the copy in the body first would keep both.
 Graph bodies_cleaned(const Graph& graph) { return map_bodies(graph, dead_nodes_removed); }
 
-/// The nodes whose results reach an output or update, recursively in bodies.
-Graph dead_nodes_removed(const Graph& graph) {
-  std::vector<bool> live_value(graph.num_values(), false);
-  for (const OutputDecl& o : graph.outputs()) live_value[o.value] = true;
-  for (const StateUpdate& u : graph.updates()) live_value[u.value] = true;
-
+/// Liveness from the outputs flagged in `roots` (all when null) and the updates: which values they
+/// depend on (`live`), and which nodes compute one of those (the result).
+std::vector<bool> live_nodes(const Graph& graph, const std::vector<bool>* roots, std::vector<bool>& live) {
+  live.assign(graph.num_values(), false);
+  for (size_t o = 0; o < graph.outputs().size(); ++o)
+    if (!roots || (*roots)[o]) live[graph.outputs()[o].value] = true;
+  for (const StateUpdate& u : graph.updates()) live[u.value] = true;
   std::vector<bool> keep(graph.nodes().size(), false);
   for (size_t i = graph.nodes().size(); i-- > 0;) {
     const Node& node = graph.nodes()[i];
-    for (ValueId r : node.results) keep[i] = keep[i] || live_value[r];
+    for (ValueId r : node.results) keep[i] = keep[i] || live[r];
     if (!keep[i]) continue;
-    for (ValueId v : node.operands) live_value[v] = true;
+    for (ValueId v : node.operands) live[v] = true;
   }
-  return bodies_cleaned(keep_nodes(graph, keep));
+  return keep;
+}
+
+/// The nodes whose results reach an output or update, recursively in bodies.
+Graph dead_nodes_removed(const Graph& graph) {
+  std::vector<bool> live;
+  return bodies_cleaned(keep_nodes(graph, live_nodes(graph, nullptr, live)));
 }
 
 /// `body` with only the inputs and outputs flagged (its symbols, and nodes, copied; then cleaned).
@@ -77,16 +84,13 @@ Graph trim_scans(const Graph& graph, bool& changed) {
     const bool has_lengths = node.attrs.get_bool("has_lengths");
     std::vector<bool> keep_output(body.outputs().size(), true);
     for (size_t o = static_cast<size_t>(n_carry); o < node.results.size(); ++o) keep_output[o] = read[node.results[o]];
-    // Which body inputs the body still reads once those outputs are gone.
-    Graph trimmed = body_subset(body, std::vector<bool>(body.inputs().size(), true), keep_output);
-    std::vector<bool> used(trimmed.num_values(), false);
-    for (const Node& n : trimmed.nodes())
-      for (ValueId v : n.operands) used[v] = true;
-    for (const OutputDecl& o : trimmed.outputs()) used[o.value] = true;
+    // Which body inputs the kept outputs still depend on.
+    std::vector<bool> used;
+    live_nodes(body, &keep_output, used);
     std::vector<bool> keep_input(body.inputs().size(), true);
     int64_t seqs_kept = 0;
     for (size_t i = static_cast<size_t>(n_carry); i < body.inputs().size(); ++i) {
-      keep_input[i] = used[trimmed.inputs()[i].value];
+      keep_input[i] = used[body.inputs()[i].value];
       if (static_cast<int64_t>(i) < n_carry + n_seq && keep_input[i]) ++seqs_kept;
     }
     if (seqs_kept == 0) keep_input[static_cast<size_t>(n_carry)] = true;  // the loop's length
